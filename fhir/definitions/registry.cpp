@@ -1,0 +1,207 @@
+#include "fhir/definitions/registry.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "fhir/json/parse.hpp"
+
+namespace fhir::definitions {
+namespace {
+
+std::string_view without_version(std::string_view url) {
+  auto bar = url.find('|');
+  return bar == std::string_view::npos ? url : url.substr(0, bar);
+}
+
+std::string_view parent_id(std::string_view id) {
+  auto dot = id.rfind('.');
+  return dot == std::string_view::npos ? std::string_view() : id.substr(0, dot);
+}
+
+// `value[x]` with type `dateTime` appears in JSON as `valueDateTime`.
+std::string choice_property_name(std::string_view name, std::string_view type_code) {
+  std::string out(name);
+  if (!type_code.empty()) {
+    out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(type_code.front()))));
+    out.append(type_code.substr(1));
+  }
+  return out;
+}
+
+error inconsistent(std::string_view url, std::string_view why) {
+  return error(error_kind::invalid, issue_type::structure, fmt::format("StructureDefinition {}: {}", url, why),
+               "definition-inconsistent");
+}
+
+template <typename Map>
+const json::value* find_in(const Map& map, std::string_view key) {
+  auto it = map.find(without_version(key));
+  return it == map.end() ? nullptr : &it->second;
+}
+
+}  // namespace
+
+registry::registry() = default;
+registry::~registry() = default;
+registry::registry(registry&&) noexcept = default;
+registry& registry::operator=(registry&&) noexcept = default;
+
+result<done> registry::add(json::value resource) {
+  const std::string* type = resource.find_string("resourceType");
+  if (!type) return error(error_kind::invalid, issue_type::structure, "resource without resourceType", "definition-invalid");
+  const std::string* url = resource.find_string("url");
+
+  if (*type == "StructureDefinition") {
+    auto sd = compile_structure_definition(resource);
+    if (!sd) return std::move(sd).error();
+    structures_.push_back(std::move(*sd));
+  } else if (*type == "SearchParameter") {
+    search_parameters_.push_back(std::move(resource));
+  } else if (*type == "ValueSet" && url) {
+    value_sets_.insert_or_assign(*url, std::move(resource));
+  } else if (*type == "CodeSystem" && url) {
+    code_systems_.insert_or_assign(*url, std::move(resource));
+  } else if (*type == "CompartmentDefinition") {
+    if (const std::string* code = resource.find_string("code")) compartments_.insert_or_assign(*code, std::move(resource));
+  } else if (*type == "OperationDefinition" && url) {
+    operations_.insert_or_assign(*url, std::move(resource));
+  }
+  return done{};
+}
+
+result<done> registry::add_ndjson(std::string_view text) {
+  std::size_t line_number = 0;
+  while (!text.empty()) {
+    ++line_number;
+    auto newline = text.find('\n');
+    std::string_view line = text.substr(0, newline);
+    text = newline == std::string_view::npos ? std::string_view() : text.substr(newline + 1);
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    auto parsed = json::parse(line);
+    if (!parsed) {
+      error e = std::move(parsed).error();
+      e.issues().front().diagnostics = fmt::format("line {}: {}", line_number, e.summary());
+      return e;
+    }
+    if (auto added = add(std::move(*parsed)); !added) return added;
+  }
+  return done{};
+}
+
+result<done> registry::link() {
+  for (auto& sd : structures_) {
+    by_url_.insert_or_assign(sd->url, sd.get());
+    if (sd->derivation == derivation::specialization) by_type_.insert_or_assign(sd->type, sd.get());
+  }
+  for (auto& sd : structures_)
+    if (auto linked = link_structure(*sd); !linked) return linked;
+  for (auto& sd : structures_) {
+    if (sd->derivation != derivation::specialization) continue;
+    if (sd->kind == structure_kind::primitive_type) {
+      if (auto compiled = compile_primitive(*sd); !compiled) return compiled;
+    }
+    if (sd->kind == structure_kind::resource && !sd->is_abstract) resource_types_.push_back(sd->type);
+  }
+  std::sort(resource_types_.begin(), resource_types_.end());
+  linked_ = true;
+  return done{};
+}
+
+result<done> registry::link_structure(structure_definition& sd) {
+  std::unordered_map<std::string_view, element_definition*> by_id;
+  by_id.reserve(sd.elements.size());
+  for (element_definition& e : sd.elements) by_id.emplace(e.id, &e);
+
+  for (std::size_t i = 1; i < sd.elements.size(); ++i) {
+    element_definition& e = sd.elements[i];
+    if (!e.slice_name.empty()) continue;  // slices are alternatives of their element, not children
+    auto parent = by_id.find(parent_id(e.id));
+    if (parent == by_id.end()) return inconsistent(sd.url, fmt::format("element {} has no parent element", e.id));
+    parent->second->children.push_back(&e);
+  }
+  for (element_definition& e : sd.elements) {
+    if (e.content_reference.empty()) continue;
+    std::string_view target = e.content_reference;
+    target = target.substr(target.find('#') + 1);
+    auto it = by_id.find(target);
+    if (it == by_id.end())
+      return inconsistent(sd.url, fmt::format("contentReference {} of {} does not resolve", e.content_reference, e.id));
+    e.content_target = it->second;
+  }
+  for (element_definition& e : sd.elements) {
+    for (const element_definition* child : e.children) {
+      if (child->is_choice) {
+        for (const type_ref& t : child->types)
+          e.properties.insert_or_assign(choice_property_name(child->name, t.code), json_property{child, &t});
+      } else {
+        const type_ref* only = child->types.size() == 1 ? &child->types.front() : nullptr;
+        e.properties.insert_or_assign(child->name, json_property{child, only});
+      }
+    }
+  }
+  return done{};
+}
+
+result<done> registry::compile_primitive(const structure_definition& sd) {
+  // The JSON form and the inherited facets come from walking baseDefinition: positiveInt -> integer.
+  json_form form = json_form::string;
+  std::optional<std::size_t> max_length;
+  std::optional<std::int64_t> min_value, max_value;
+  std::string regex;
+  bool is_temporal = false;
+  bool own = true;
+  for (const structure_definition* s = &sd; s && s->kind == structure_kind::primitive_type;
+       s = find_structure(s->base_definition), own = false) {
+    if (s->type == "boolean") form = json_form::boolean;
+    if (s->type == "integer" || s->type == "decimal") form = json_form::number;
+    const element_definition* value = s->find_by_id(s->type + ".value");
+    if (!value) continue;
+    if (!max_length) max_length = value->max_length;
+    if (!min_value) min_value = value->min_value_integer;
+    if (!max_value) max_value = value->max_value_integer;
+    if (own) {
+      regex = value->regex;
+      for (const type_ref& t : value->types) is_temporal |= t.system_type == "Date" || t.system_type == "DateTime";
+    }
+  }
+  try {
+    primitives_.erase(sd.type);
+    primitives_.emplace(sd.type, primitive_type(sd.type, form, regex, is_temporal, max_length, min_value, max_value));
+  } catch (const std::invalid_argument& e) {
+    return inconsistent(sd.url, e.what());
+  }
+  return done{};
+}
+
+const structure_definition* registry::find_type(std::string_view type) const {
+  auto it = by_type_.find(type);
+  return it == by_type_.end() ? nullptr : it->second;
+}
+
+const structure_definition* registry::find_structure(std::string_view url) const {
+  auto it = by_url_.find(without_version(url));
+  return it == by_url_.end() ? nullptr : it->second;
+}
+
+const primitive_type* registry::find_primitive(std::string_view type) const {
+  auto it = primitives_.find(type);
+  return it == primitives_.end() ? nullptr : &it->second;
+}
+
+bool registry::is_resource_type(std::string_view type) const {
+  return std::binary_search(resource_types_.begin(), resource_types_.end(), type);
+}
+
+const json::value* registry::find_value_set(std::string_view url) const { return find_in(value_sets_, url); }
+const json::value* registry::find_code_system(std::string_view url) const { return find_in(code_systems_, url); }
+const json::value* registry::find_compartment_definition(std::string_view code) const {
+  return find_in(compartments_, code);
+}
+const json::value* registry::find_operation_definition(std::string_view url) const {
+  return find_in(operations_, url);
+}
+
+}  // namespace fhir::definitions

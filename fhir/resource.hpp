@@ -1,0 +1,22 @@
+#pragma once
+// Reading and stamping the resource-level elements the server owns: resourceType, id and meta.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "fhir/json/value.hpp"
+#include "fhir/time.hpp"
+
+namespace fhir {
+
+// The resourceType, or an empty view when absent or not a string.
+std::string_view resource_type_of(const json::value& resource);
+// The id, or an empty view when absent or not a string.
+std::string_view id_of(const json::value& resource);
+
+// Sets id, meta.versionId and meta.lastUpdated as the server assigns them, keeping the conventional order
+// (resourceType, id, meta first). Other meta elements (profile, security, tag, source) are kept.
+void stamp_version(json::value& resource, std::string_view id, std::int64_t version, epoch_ms last_updated);
+
+}  // namespace fhir

@@ -1,0 +1,387 @@
+#include "fhir/validation/structural_validator.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "fhir/time.hpp"
+
+namespace fhir::validation {
+namespace {
+
+using definitions::element_definition;
+using definitions::json_form;
+using definitions::json_property;
+using definitions::primitive_type;
+using definitions::type_ref;
+
+std::string_view json_kind_name(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null: return "null";
+    case json::kind::boolean: return "a boolean";
+    case json::kind::number: return "a number";
+    case json::kind::string: return "a string";
+    case json::kind::array: return "an array";
+    case json::kind::object: return "an object";
+  }
+  return "a value";
+}
+
+bool is_blank(std::string_view s) {
+  return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+// One walk over one resource. Paths are built incrementally in `path_` and restored on return.
+class walker {
+ public:
+  walker(const definitions::registry& defs, std::vector<issue>& issues) : defs_(defs), issues_(issues) {}
+
+  void resource(const json::value& v) {
+    if (!v.is_object()) {
+      report(issue_type::structure, "json-not-object", fmt::format("A resource must be a JSON object, not {}", json_kind_name(v)));
+      return;
+    }
+    const json::value* type = v.find("resourceType");
+    if (!type || !type->is_string()) {
+      report(issue_type::required, "resource-type-missing", "The resource has no resourceType");
+      return;
+    }
+    const std::string& name = type->as_string();
+    if (!defs_.is_resource_type(name)) {
+      report(issue_type::not_supported, "resource-type-unknown",
+             defs_.find_type(name) ? fmt::format("'{}' is an abstract type, not a resource type", name)
+                                   : fmt::format("Unknown resource type '{}'", name));
+      return;
+    }
+    const element_definition& root = defs_.find_type(name)->root();
+    if (path_.empty()) path_ = name;
+    object(v, root, /*is_resource=*/true);
+  }
+
+ private:
+  // Validates the members of a JSON object against the properties of `scope`.
+  void object(const json::value& v, const element_definition& scope, bool is_resource) {
+    const json::object& members = v.as_object();
+    if (members.empty()) {
+      report(issue_type::structure, "json-empty", "An empty object is not allowed");
+      return;
+    }
+    duplicate_keys(members);
+
+    // Each child element seen, with how many values it has and which JSON names carried it.
+    struct seen_element {
+      const element_definition* element;
+      std::uint32_t count;
+      std::string first_name;
+      bool several_names;
+    };
+    std::vector<seen_element> seen;
+
+    for (const json::member& m : members) {
+      if (is_resource && m.key == "resourceType") continue;
+      bool is_extension_half = m.key.starts_with('_');
+      std::string_view name = is_extension_half ? std::string_view(m.key).substr(1) : std::string_view(m.key);
+      auto found = scope.properties.find(name);
+      if (found == scope.properties.end()) {
+        report_at(m.key, issue_type::structure, "element-unknown", fmt::format("Unrecognized element '{}'", m.key));
+        continue;
+      }
+      const json_property& prop = found->second;
+      const primitive_type* primitive = prop.type ? defs_.find_primitive(prop.type->code) : nullptr;
+      if (is_extension_half) {
+        if (!primitive) {
+          report_at(m.key, issue_type::structure, "element-unknown",
+                    fmt::format("Unrecognized element '{}': '{}' is not a primitive element", m.key, name));
+          continue;
+        }
+        // `_name` with `name` is validated together with `name`; alone, here.
+        if (v.find(name)) continue;
+      }
+      const json::value* value_half = is_extension_half ? nullptr : &m.value;
+      const json::value* extension_half = primitive ? find_extension_half(v, name) : nullptr;
+
+      std::uint32_t count = property(prop, primitive, name, value_half, extension_half);
+      auto it = std::find_if(seen.begin(), seen.end(), [&](const seen_element& s) { return s.element == prop.element; });
+      if (it == seen.end()) {
+        seen.push_back(seen_element{prop.element, count, std::string(name), false});
+      } else {
+        it->count += count;
+        it->several_names |= it->first_name != name;
+      }
+    }
+
+    for (const element_definition* child : scope.children) {
+      auto it = std::find_if(seen.begin(), seen.end(), [&](const seen_element& s) { return s.element == child; });
+      std::uint32_t count = it == seen.end() ? 0 : it->count;
+      if (it != seen.end() && it->several_names) {
+        report_at(child->name, issue_type::structure, "choice-multiple",
+                  fmt::format("Only one form of {}[x] is allowed", child->name));
+      }
+      if (count < child->min) {
+        report_at(child->name, issue_type::required, "cardinality-min",
+                  fmt::format("{}.{}: minimum required = {}, but only found {}", scope.path, child->name, child->min, count));
+      } else if (child->max != element_definition::unbounded && child->max > 1 && count > child->max) {
+        report_at(child->name, issue_type::structure, "cardinality-max",
+                  fmt::format("{}.{}: maximum allowed = {}, but found {}", scope.path, child->name, child->max, count));
+      }
+    }
+  }
+
+  // Validates one property (both halves of a primitive); returns how many values it contributes.
+  std::uint32_t property(const json_property& prop, const primitive_type* primitive, std::string_view name,
+                         const json::value* value_half, const json::value* extension_half) {
+    const element_definition& element = *prop.element;
+    std::string segment = prop.element->is_choice && prop.type ? choice_segment(element, *prop.type) : std::string(name);
+    path_guard guard(path_, segment);
+
+    if (!element.is_repeating()) {
+      for (const json::value* half : {value_half, extension_half}) {
+        if (half && half->is_array()) {
+          report(issue_type::structure, "array-unexpected",
+                 fmt::format("{} is not a repeating element: it must not be a JSON array", element.path));
+          return 1;
+        }
+      }
+      item(prop, primitive, value_half, extension_half);
+      return 1;
+    }
+
+    for (const json::value* half : {value_half, extension_half}) {
+      if (half && !half->is_array()) {
+        report(issue_type::structure, "array-expected",
+               fmt::format("{} is a repeating element: it must be a JSON array", element.path));
+        return 1;
+      }
+    }
+    const json::array* values = value_half ? &value_half->as_array() : nullptr;
+    const json::array* extensions = extension_half ? &extension_half->as_array() : nullptr;
+    if ((values && values->empty()) || (extensions && extensions->empty())) {
+      report(issue_type::structure, "json-empty", "An empty array is not allowed");
+      return 0;
+    }
+    if (values && extensions && values->size() != extensions->size()) {
+      report(issue_type::structure, "primitive-extension-mismatch",
+             fmt::format("'{}' has {} items but '_{}' has {}: the arrays must align", name, values->size(), name,
+                         extensions->size()));
+      return static_cast<std::uint32_t>(values->size());
+    }
+    std::size_t n = values ? values->size() : extensions->size();
+    std::size_t base_length = path_.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      path_.resize(base_length);
+      path_ += fmt::format("[{}]", i);
+      item(prop, primitive, values ? &(*values)[i] : nullptr, extensions ? &(*extensions)[i] : nullptr);
+    }
+    path_.resize(base_length);
+    return static_cast<std::uint32_t>(n);
+  }
+
+  // Validates one occurrence of an element. For a primitive either half may be absent or null, not both.
+  void item(const json_property& prop, const primitive_type* primitive, const json::value* value,
+            const json::value* extension) {
+    if (primitive) {
+      bool has_value = value && !value->is_null();
+      bool has_extension = extension && !extension->is_null();
+      if (!has_value && !has_extension) {
+        report(issue_type::structure, "json-null", "null is only allowed to align a primitive array with its extensions");
+        return;
+      }
+      if (has_value) primitive_value(*primitive, *value);
+      if (has_extension) primitive_extension(*extension);
+      return;
+    }
+    if (!value || value->is_null()) {
+      report(issue_type::structure, "json-null", "null is not allowed here");
+      return;
+    }
+    const element_definition& element = *prop.element;
+    if (prop.type && is_resource_type_code(prop.type->code)) {
+      resource(*value);
+      return;
+    }
+    if (!value->is_object()) {
+      report(issue_type::structure, "json-object-expected",
+             fmt::format("{} must be a JSON object, not {}", element.path, json_kind_name(*value)));
+      return;
+    }
+    const element_definition* scope = &element;
+    if (element.children.empty()) {
+      if (element.content_target) {
+        scope = element.content_target;
+      } else if (prop.type) {
+        const auto* sd = defs_.find_type(prop.type->code);
+        if (!sd) {
+          report(issue_type::structure, "type-unknown", fmt::format("Unknown type '{}'", prop.type->code));
+          return;
+        }
+        scope = &sd->root();
+      }
+    }
+    object(*value, *scope, false);
+    if (prop.type && prop.type->code == "Extension") extension_rule(*value);
+  }
+
+  void primitive_value(const primitive_type& type, const json::value& v) {
+    auto wrong_form = [&](std::string_view expected) {
+      report(issue_type::structure, "primitive-json-type",
+             fmt::format("A {} must be {} in JSON, not {}", type.code(), expected, json_kind_name(v)));
+    };
+    switch (type.form()) {
+      case json_form::boolean:
+        if (!v.is_bool()) wrong_form("a boolean (true or false)");
+        return;
+      case json_form::number:
+        if (!v.is_number()) return wrong_form("a number");
+        number(type, v.as_number().text);
+        return;
+      case json_form::string:
+        if (!v.is_string()) return wrong_form("a string");
+        string(type, v.as_string());
+        return;
+    }
+  }
+
+  void number(const primitive_type& type, const std::string& text) {
+    if (!type.matches_regex(text)) {
+      report(issue_type::value, "primitive-format", fmt::format("'{}' is not a valid {}", text, type.code()));
+      return;
+    }
+    if (!type.min_value() && !type.max_value()) return;
+    std::int64_t n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    bool in_range = ec == std::errc() && end == text.data() + text.size() &&
+                    (!type.min_value() || n >= *type.min_value()) && (!type.max_value() || n <= *type.max_value());
+    if (!in_range)
+      report(issue_type::value, "primitive-range", fmt::format("{} is outside the range of a {}", text, type.code()));
+  }
+
+  void string(const primitive_type& type, const std::string& s) {
+    if (s.empty()) {
+      report(issue_type::structure, "json-empty", "An empty string is not allowed: omit the element instead");
+      return;
+    }
+    if (type.max_length() && s.size() > *type.max_length()) {
+      report(issue_type::too_long, "primitive-too-long",
+             fmt::format("The {} is {} bytes long; at most {} are allowed", type.code(), s.size(), *type.max_length()));
+      return;
+    }
+    if (is_blank(s)) {
+      report(issue_type::value, "primitive-blank", "A string must contain at least one non-whitespace character");
+      return;
+    }
+    if (!type.matches_regex(s)) {
+      report(issue_type::value, "primitive-format", fmt::format("'{}' is not a valid {}", abbreviate(s), type.code()));
+      return;
+    }
+    if (type.is_temporal() && !has_valid_calendar_date(s)) {
+      report(issue_type::value, "primitive-format", fmt::format("'{}' is not a valid {}: no such day", s, type.code()));
+      return;
+    }
+    if (type.code() == "xhtml" && !looks_like_xhtml_div(s)) {
+      report(issue_type::value, "xhtml-format", "Narrative must be an XHTML <div> element");
+    }
+  }
+
+  // `_name`: the id and extensions of a primitive, i.e. an Element.
+  void primitive_extension(const json::value& v) {
+    path_guard guard(path_, "");  // FHIRPath sees the primitive's extensions at the primitive's own path
+    if (!v.is_object()) {
+      report(issue_type::structure, "json-object-expected",
+             fmt::format("The extension part of a primitive must be a JSON object, not {}", json_kind_name(v)));
+      return;
+    }
+    object(v, defs_.find_type("Element")->root(), false);
+  }
+
+  // ext-1: an extension has either a value or nested extensions, never both, never neither.
+  void extension_rule(const json::value& extension) {
+    bool has_value = false, has_children = false;
+    for (const json::member& m : extension.as_object()) {
+      has_value |= m.key.starts_with("value") || m.key.starts_with("_value");
+      has_children |= m.key == "extension";
+    }
+    if (has_value == has_children)
+      report(issue_type::invariant, "extension-value-or-children",
+             "An extension must have either a value[x] or nested extensions, not both and not neither");
+  }
+
+  void duplicate_keys(const json::object& members) {
+    if (members.size() < 2) return;
+    std::vector<std::string_view> keys;
+    keys.reserve(members.size());
+    for (const json::member& m : members) keys.push_back(m.key);
+    std::sort(keys.begin(), keys.end());
+    for (std::size_t i = 1; i < keys.size(); ++i) {
+      if (keys[i] == keys[i - 1] && (i + 1 == keys.size() || keys[i + 1] != keys[i]))
+        report_at(keys[i], issue_type::structure, "json-duplicate-key", fmt::format("Duplicate JSON property '{}'", keys[i]));
+    }
+  }
+
+  // The `_name` member holding a primitive's id and extensions.
+  static const json::value* find_extension_half(const json::value& object, std::string_view name) {
+    for (const json::member& m : object.as_object())
+      if (m.key.size() == name.size() + 1 && m.key.front() == '_' && std::string_view(m.key).substr(1) == name)
+        return &m.value;
+    return nullptr;
+  }
+
+  bool is_resource_type_code(std::string_view code) const {
+    if (code == "Resource" || code == "DomainResource") return true;
+    const auto* sd = defs_.find_type(code);
+    return sd && sd->kind == definitions::structure_kind::resource;
+  }
+
+  static std::string choice_segment(const element_definition& element, const type_ref& type) {
+    return fmt::format("{}.ofType({})", element.name, type.code);
+  }
+
+  static bool looks_like_xhtml_div(std::string_view s) {
+    auto first = s.find_first_not_of(" \t\r\n");
+    auto last = s.find_last_not_of(" \t\r\n");
+    if (first == std::string_view::npos) return false;
+    s = s.substr(first, last - first + 1);
+    return s.starts_with("<div") && s.size() > 4 && (s[4] == '>' || s[4] == ' ' || s[4] == '/') &&
+           (s.ends_with("</div>") || s.ends_with("/>"));
+  }
+
+  static std::string abbreviate(std::string_view s) {
+    constexpr std::size_t limit = 80;
+    return s.size() <= limit ? std::string(s) : std::string(s.substr(0, limit)) + "...";
+  }
+
+  struct path_guard {
+    path_guard(std::string& path, std::string_view segment) : path_(path), length_(path.size()) {
+      if (!segment.empty()) {
+        path_.push_back('.');
+        path_.append(segment);
+      }
+    }
+    ~path_guard() { path_.resize(length_); }
+    std::string& path_;
+    std::size_t length_;
+  };
+
+  void report(issue_type type, std::string_view id, std::string diagnostics) {
+    issues_.push_back(issue{severity::error, type, std::move(diagnostics), path_, std::string(id)});
+  }
+  void report_at(std::string_view child, issue_type type, std::string_view id, std::string diagnostics) {
+    path_guard guard(path_, child);
+    report(type, id, std::move(diagnostics));
+  }
+
+  const definitions::registry& defs_;
+  std::vector<issue>& issues_;
+  std::string path_;
+};
+
+}  // namespace
+
+std::vector<issue> validate_structure(const definitions::registry& definitions, const json::value& resource) {
+  std::vector<issue> issues;
+  walker(definitions, issues).resource(resource);
+  return issues;
+}
+
+}  // namespace fhir::validation

@@ -1,0 +1,91 @@
+#include <catch2/catch.hpp>
+
+#include "fhir/json/parse.hpp"
+#include "fhir/json/serialize.hpp"
+
+using fhir::json::parse;
+using fhir::json::serialize;
+
+TEST_CASE("decimals keep their exact text through parse and serialize", "[fhir][json]") {
+  auto v = parse(R"({"a":1.50,"b":0.1000000000000000000001,"c":-0,"d":1e400,"e":12345678901234567890})");
+  REQUIRE(v.ok());
+  CHECK(v->find("a")->as_number().text == "1.50");
+  CHECK(v->find("b")->as_number().text == "0.1000000000000000000001");
+  CHECK(v->find("d")->as_number().text == "1e400");
+  CHECK(serialize(*v) == R"({"a":1.50,"b":0.1000000000000000000001,"c":-0,"d":1e400,"e":12345678901234567890})");
+}
+
+TEST_CASE("object member order and duplicate keys are preserved for the validator", "[fhir][json]") {
+  auto v = parse(R"({"z":1,"a":2,"z":3})");
+  REQUIRE(v.ok());
+  const auto& members = v->as_object();
+  REQUIRE(members.size() == 3);
+  CHECK(members[0].key == "z");
+  CHECK(members[1].key == "a");
+  CHECK(members[2].key == "z");
+}
+
+TEST_CASE("null, empty values and nested containers are represented", "[fhir][json]") {
+  auto v = parse(R"({"n":null,"s":"","a":[],"o":{},"x":[null,{"y":[true,false]}]})");
+  REQUIRE(v.ok());
+  CHECK(v->find("n")->is_null());
+  CHECK(v->find("s")->as_string().empty());
+  CHECK(v->find("a")->as_array().empty());
+  CHECK(v->find("o")->as_object().empty());
+  CHECK(v->find("x")->as_array()[1].find("y")->as_array()[1].as_bool() == false);
+}
+
+TEST_CASE("syntax errors report line and column", "[fhir][json]") {
+  auto v = parse("{\n  \"a\": 1,\n  \"b\": tru\n}");
+  REQUIRE_FALSE(v.ok());
+  CHECK(v.error().kind() == fhir::error_kind::invalid);
+  CHECK(v.error().issues().front().message_id == "json-syntax");
+  CHECK_THAT(v.error().summary(), Catch::Contains("line 3"));
+}
+
+TEST_CASE("comments, trailing commas, trailing data and invalid UTF-8 are rejected", "[fhir][json]") {
+  CHECK_FALSE(parse(R"({"a":1 /* no */})").ok());
+  CHECK_FALSE(parse(R"({"a":1,})").ok());
+  CHECK_FALSE(parse(R"({"a":1} {"b":2})").ok());
+  CHECK_FALSE(parse("{\"a\":\"\xff\xfe\"}").ok());
+  CHECK_FALSE(parse("").ok());
+  CHECK(parse("{\"a\":\"caf\xc3\xa9\"}").ok());
+}
+
+TEST_CASE("nesting beyond the depth limit is an error, not a crash", "[fhir][json]") {
+  std::string deep(100000, '[');
+  auto v = parse(deep);
+  REQUIRE_FALSE(v.ok());
+  CHECK_THAT(v.error().summary(), Catch::Contains("nesting deeper"));
+
+  std::string ok = std::string(200, '[') + std::string(200, ']');
+  CHECK(parse(ok).ok());
+}
+
+TEST_CASE("strings are escaped on output and unescaped on input", "[fhir][json]") {
+  auto v = parse(R"({"s":"quote \" backslash \\ newline \n tab \t control \u0001 unicode \u00e9 \ud83d\ude00"})");
+  REQUIRE(v.ok());
+  CHECK(v->find("s")->as_string() == "quote \" backslash \\ newline \n tab \t control \x01 unicode \xc3\xa9 \xf0\x9f\x98\x80");
+  CHECK(serialize(*v) == "{\"s\":\"quote \\\" backslash \\\\ newline \\n tab \\t control \\u0001 unicode \xc3\xa9 \xf0\x9f\x98\x80\"}");
+}
+
+TEST_CASE("pretty output is indented and parses back to the same value", "[fhir][json]") {
+  auto v = parse(R"({"resourceType":"Patient","name":[{"given":["A","B"]}],"active":true,"x":{}})");
+  REQUIRE(v.ok());
+  std::string pretty = fhir::json::serialize_pretty(*v);
+  CHECK_THAT(pretty, Catch::Contains("\n  \"name\": [\n    {\n      \"given\": [\n        \"A\""));
+  auto back = parse(pretty);
+  REQUIRE(back.ok());
+  CHECK(*back == *v);
+}
+
+TEST_CASE("set_at and erase keep member order predictable", "[fhir][json]") {
+  auto v = parse(R"({"resourceType":"Patient","active":true})");
+  REQUIRE(v.ok());
+  v->set_at(1, "id", "x");
+  CHECK(serialize(*v) == R"({"resourceType":"Patient","id":"x","active":true})");
+  v->set_at(0, "id", "y");  // existing member: replaced in place
+  CHECK(serialize(*v) == R"({"resourceType":"Patient","id":"y","active":true})");
+  CHECK(v->erase("active") == 1);
+  CHECK(serialize(*v) == R"({"resourceType":"Patient","id":"y"})");
+}
