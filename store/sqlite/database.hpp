@@ -1,0 +1,110 @@
+#pragma once
+// A thin RAII layer over the SQLite C API, private to store/. Failures throw sqlite_error: inside the
+// store they are unexpected (I/O errors, a full disk, corruption) and store.cpp turns them into
+// fhir::error values (fault or busy) at its boundary.
+//
+// A database object is used by one thread at a time (connections are opened SQLITE_OPEN_NOMUTEX); its
+// prepared statements are cached and reused.
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace store::sqlite {
+
+class sqlite_error : public std::runtime_error {
+ public:
+  sqlite_error(int code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  int code() const { return code_; }
+  // SQLITE_BUSY or SQLITE_LOCKED: another connection holds a lock longer than the busy timeout.
+  bool is_busy() const;
+
+ private:
+  int code_;
+};
+
+class statement {
+ public:
+  statement(sqlite3* db, std::string_view sql);
+  ~statement();
+  statement(const statement&) = delete;
+  statement& operator=(const statement&) = delete;
+
+  statement& bind(int index, std::int64_t value);
+  statement& bind(int index, std::string_view text);
+  statement& bind_null(int index);
+
+  // Advances to the next row: true when a row is available, false when done.
+  bool step();
+  // Runs a statement that returns no rows.
+  void run() { step(); }
+  void reset();
+
+  std::int64_t column_int64(int index) const;
+  std::string_view column_text(int index) const;
+  bool column_is_null(int index) const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// Resets a cached statement (and clears its bindings) when the scope ends, whatever happens.
+class statement_use {
+ public:
+  explicit statement_use(statement& s) : s_(s) {}
+  ~statement_use() { s_.reset(); }
+  statement_use(const statement_use&) = delete;
+  statement_use& operator=(const statement_use&) = delete;
+  statement* operator->() { return &s_; }
+  statement& operator*() { return s_; }
+
+ private:
+  statement& s_;
+};
+
+struct open_options {
+  bool read_only = false;
+  int busy_timeout_ms = 5000;
+  std::int64_t cache_size_kib = 64 * 1024;
+};
+
+class database {
+ public:
+  database(const std::string& path, const open_options& options);
+  ~database();
+  database(const database&) = delete;
+  database& operator=(const database&) = delete;
+
+  void exec(std::string_view sql);
+  // A prepared statement cached for the life of the connection; `sql` must be a string literal or
+  // otherwise outlive the connection (its address is the cache key).
+  statement_use cached(const char* sql);
+  std::int64_t last_insert_rowid() const;
+  int changes() const;
+  sqlite3* handle() { return db_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::unordered_map<const char*, std::unique_ptr<statement>> statements_;
+};
+
+// Runs `BEGIN IMMEDIATE` and rolls back on scope exit unless commit() was called.
+class transaction {
+ public:
+  explicit transaction(database& db);
+  ~transaction();
+  void commit();
+
+ private:
+  database& db_;
+  bool open_ = true;
+};
+
+}  // namespace store::sqlite

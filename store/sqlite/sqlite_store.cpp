@@ -1,0 +1,349 @@
+// The SQLite implementation of store::store. Schema: store/sqlite/schema.hpp; write path and its
+// invariants: store/sqlite/write_queue.hpp.
+
+#include <charconv>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "fhir/json/serialize.hpp"
+#include "fhir/resource.hpp"
+#include "store/id_generator.hpp"
+#include "store/sqlite/reader_pool.hpp"
+#include "store/sqlite/schema.hpp"
+#include "store/sqlite/write_queue.hpp"
+#include "store/store.hpp"
+
+namespace store {
+namespace {
+
+using sqlite::database;
+
+fhir::error not_found(std::string_view type, std::string_view id) {
+  return fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found,
+                     fmt::format("Resource {}/{} is not known", type, id), "resource-not-found");
+}
+
+fhir::error storage_error(const sqlite::sqlite_error& e) {
+  if (e.is_busy())
+    return fhir::error(fhir::error_kind::busy, fhir::issue_type::transient, "The database is busy; retry the request",
+                       "store-busy");
+  return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception, fmt::format("storage failure: {}", e.what()),
+                     "store-fault");
+}
+
+// The current state of a resource, as the writer sees it inside its transaction.
+struct current_row {
+  std::int64_t pk;
+  std::int64_t version;
+  bool deleted;
+};
+
+class sqlite_store final : public store {
+ public:
+  sqlite_store(const sqlite_options& options, std::unique_ptr<database> writer)
+      : readers_(options.path, options.max_readers) {
+    // Statements used here are reset before the writer thread takes the connection over.
+    {
+      auto types = writer->cached("SELECT type_id, name FROM resource_type");
+      while (types->step()) {
+        std::int64_t type_id = types->column_int64(0);
+        std::string name(types->column_text(1));
+        type_names_.emplace(type_id, name);
+        type_ids_.emplace(std::move(name), type_id);
+      }
+    }
+    fhir::epoch_ms last_written = 0;
+    {
+      auto newest = writer->cached("SELECT max(last_updated) FROM resource_version");
+      if (newest->step() && !newest->column_is_null(0)) last_written = newest->column_int64(0);
+    }
+    writes_ = std::make_unique<sqlite::write_queue>(std::move(writer), options.max_batch, last_written);
+  }
+
+  fhir::result<resource_version> read(std::string_view type, std::string_view id) override {
+    auto type_id = find_type(type);
+    if (!type_id) return not_found(type, id);
+    return with_reader([&](database& db) -> fhir::result<resource_version> {
+      auto st = db.cached(
+          "SELECT r.version, r.last_updated, r.deleted, v.body FROM resource r "
+          "JOIN resource_version v ON v.pk = r.pk AND v.version = r.version "
+          "WHERE r.type_id = ?1 AND r.id = ?2");
+      st->bind(1, *type_id).bind(2, id);
+      if (!st->step()) return not_found(type, id);
+      resource_version out{version_info{std::string(type), std::string(id), st->column_int64(0), st->column_int64(1),
+                                        st->column_int64(2) != 0},
+                           std::string(st->column_text(3))};
+      if (out.info.deleted) return gone(out.info);
+      return out;
+    });
+  }
+
+  fhir::result<resource_version> vread(std::string_view type, std::string_view id, std::int64_t version) override {
+    auto type_id = find_type(type);
+    if (!type_id) return not_found(type, id);
+    return with_reader([&](database& db) -> fhir::result<resource_version> {
+      auto st = db.cached(
+          "SELECT v.last_updated, v.deleted, v.body FROM resource r "
+          "JOIN resource_version v ON v.pk = r.pk "
+          "WHERE r.type_id = ?1 AND r.id = ?2 AND v.version = ?3");
+      st->bind(1, *type_id).bind(2, id).bind(3, version);
+      if (!st->step())
+        return fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found,
+                           fmt::format("Version {} of {}/{} is not known", version, type, id), "version-not-found");
+      resource_version out{version_info{std::string(type), std::string(id), version, st->column_int64(0),
+                                        st->column_int64(1) != 0},
+                           std::string(st->column_text(2))};
+      if (out.info.deleted) return gone(out.info);
+      return out;
+    });
+  }
+
+  fhir::result<history_page> history(const history_request& request) override {
+    std::int64_t before = std::numeric_limits<std::int64_t>::max();
+    if (!request.page_token.empty()) {
+      auto [end, ec] = std::from_chars(request.page_token.data(), request.page_token.data() + request.page_token.size(), before);
+      if (ec != std::errc() || end != request.page_token.data() + request.page_token.size() || before <= 0)
+        return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
+                           fmt::format("'{}' is not a valid history page token", request.page_token), "page-token-invalid");
+    }
+    std::optional<std::int64_t> type_id;
+    if (!request.type.empty()) {
+      type_id = find_type(request.type);
+      if (!type_id) {
+        if (!request.id.empty()) return not_found(request.type, request.id);
+        return history_page{};
+      }
+    }
+    std::size_t count = std::max<std::size_t>(1, request.count);
+    return with_reader([&](database& db) -> fhir::result<history_page> {
+      history_page page;
+      std::int64_t since_vid = 0;
+      if (request.since) {
+        // lastUpdated never decreases in commit order (write_queue.hpp, invariant 4), so the first version
+        // at or after `since` bounds the scan and the index on vid does the rest.
+        auto first = db.cached("SELECT min(vid) FROM resource_version WHERE last_updated >= ?1");
+        first->bind(1, *request.since);
+        if (!first->step() || first->column_is_null(0)) return page;
+        since_vid = first->column_int64(0);
+      }
+      if (!request.id.empty()) return instance_history(db, *type_id, request, before, since_vid, count);
+
+      auto st = type_id ? db.cached(
+                              "SELECT v.vid, r.type_id, r.id, v.version, v.last_updated, v.deleted, v.body "
+                              "FROM resource_version v JOIN resource r ON r.pk = v.pk "
+                              "WHERE v.type_id = ?1 AND v.vid < ?2 AND v.vid >= ?3 ORDER BY v.vid DESC LIMIT ?4")
+                        : db.cached(
+                              "SELECT v.vid, r.type_id, r.id, v.version, v.last_updated, v.deleted, v.body "
+                              "FROM resource_version v JOIN resource r ON r.pk = v.pk "
+                              "WHERE ?1 IS NULL AND v.vid < ?2 AND v.vid >= ?3 ORDER BY v.vid DESC LIMIT ?4");
+      if (type_id) st->bind(1, *type_id);
+      else st->bind_null(1);
+      st->bind(2, before).bind(3, since_vid).bind(4, static_cast<std::int64_t>(count + 1));
+      collect_page(*st, page, count);
+      return page;
+    });
+  }
+
+  fhir::result<write_result> create(fhir::json::value resource) override {
+    std::string type(fhir::resource_type_of(resource));
+    auto type_id = find_type(type);
+    if (!type_id) return unknown_type(type);
+    return write<write_result>([&](database& db, fhir::epoch_ms now) -> fhir::result<write_result> {
+      // A collision of 122 random bits is not expected in the life of the universe; still, never overwrite.
+      for (;;) {
+        std::string id = new_resource_id();
+        auto insert = db.cached(
+            "INSERT INTO resource(type_id, id, version, last_updated, deleted) VALUES (?1, ?2, 1, ?3, 0) "
+            "ON CONFLICT DO NOTHING");
+        insert->bind(1, *type_id).bind(2, id).bind(3, now).run();
+        if (db.changes() == 0) continue;
+        std::int64_t pk = db.last_insert_rowid();
+        return write_result{append_version(db, pk, *type_id, type, id, 1, now, &resource), true};
+      }
+    });
+  }
+
+  fhir::result<write_result> update(fhir::json::value resource, const preconditions& pre) override {
+    std::string type(fhir::resource_type_of(resource));
+    std::string id(fhir::id_of(resource));
+    auto type_id = find_type(type);
+    if (!type_id) return unknown_type(type);
+    return write<write_result>([&](database& db, fhir::epoch_ms now) -> fhir::result<write_result> {
+      auto current = find_current(db, *type_id, id);
+      if (!current) {
+        if (pre.if_match) return version_mismatch(type, id, *pre.if_match, std::nullopt);
+        auto insert = db.cached(
+            "INSERT INTO resource(type_id, id, version, last_updated, deleted) VALUES (?1, ?2, 1, ?3, 0)");
+        insert->bind(1, *type_id).bind(2, id).bind(3, now).run();
+        std::int64_t pk = db.last_insert_rowid();
+        return write_result{append_version(db, pk, *type_id, type, id, 1, now, &resource), true};
+      }
+      if (pre.if_match && *pre.if_match != current->version)
+        return version_mismatch(type, id, *pre.if_match, current->version);
+      std::int64_t version = current->version + 1;
+      set_current(db, current->pk, version, now, false);
+      return write_result{append_version(db, current->pk, *type_id, type, id, version, now, &resource),
+                          current->deleted};
+    });
+  }
+
+  fhir::result<std::optional<resource_version>> remove(std::string_view type, std::string_view id,
+                                                       const preconditions& pre) override {
+    auto type_id = find_type(type);
+    if (!type_id) return std::optional<resource_version>();
+    return write<std::optional<resource_version>>(
+        [&](database& db, fhir::epoch_ms now) -> fhir::result<std::optional<resource_version>> {
+          auto current = find_current(db, *type_id, id);
+          if (pre.if_match && (!current || *pre.if_match != current->version))
+            return version_mismatch(type, id, *pre.if_match, current ? std::optional(current->version) : std::nullopt);
+          if (!current || current->deleted) return std::optional<resource_version>();
+          std::int64_t version = current->version + 1;
+          set_current(db, current->pk, version, now, true);
+          return std::optional(append_version(db, current->pk, *type_id, type, id, version, now, nullptr));
+        });
+  }
+
+ private:
+  // Runs `body` on the writer thread inside the batch transaction and returns its result once committed.
+  template <typename T, typename Body>
+  fhir::result<T> write(Body&& body) {
+    std::optional<fhir::result<T>> outcome;
+    sqlite::write_job job;
+    job.apply = [&](database& db, fhir::epoch_ms now) {
+      outcome.emplace(body(db, now));
+      return outcome->ok();
+    };
+    job.fail = [&](fhir::error e) { outcome.emplace(std::move(e)); };
+    writes_->run(job);
+    return std::move(*outcome);
+  }
+
+  template <typename Body>
+  auto with_reader(Body&& body) -> decltype(body(std::declval<database&>())) {
+    try {
+      auto lease = readers_.acquire();
+      return body(*lease);
+    } catch (const sqlite::sqlite_error& e) {
+      return storage_error(e);
+    }
+  }
+
+  std::optional<std::int64_t> find_type(std::string_view type) const {
+    auto it = type_ids_.find(std::string(type));
+    if (it == type_ids_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  static std::optional<current_row> find_current(database& db, std::int64_t type_id, std::string_view id) {
+    auto st = db.cached("SELECT pk, version, deleted FROM resource WHERE type_id = ?1 AND id = ?2");
+    st->bind(1, type_id).bind(2, id);
+    if (!st->step()) return std::nullopt;
+    return current_row{st->column_int64(0), st->column_int64(1), st->column_int64(2) != 0};
+  }
+
+  static void set_current(database& db, std::int64_t pk, std::int64_t version, fhir::epoch_ms now, bool deleted) {
+    auto st = db.cached("UPDATE resource SET version = ?2, last_updated = ?3, deleted = ?4 WHERE pk = ?1");
+    st->bind(1, pk).bind(2, version).bind(3, now).bind(4, deleted ? 1 : 0).run();
+  }
+
+  // Stamps `resource` (nullptr for a deletion) with id, version and time, and stores the version row.
+  static resource_version append_version(database& db, std::int64_t pk, std::int64_t type_id, std::string_view type,
+                                         std::string_view id, std::int64_t version, fhir::epoch_ms now,
+                                         fhir::json::value* resource) {
+    resource_version out{version_info{std::string(type), std::string(id), version, now, resource == nullptr}, {}};
+    auto st = db.cached(
+        "INSERT INTO resource_version(pk, type_id, version, last_updated, deleted, body) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    st->bind(1, pk).bind(2, type_id).bind(3, version).bind(4, now).bind(5, resource ? 0 : 1);
+    if (resource) {
+      fhir::stamp_version(*resource, id, version, now);
+      out.json = fhir::json::serialize(*resource);
+      st->bind(6, out.json);
+    } else {
+      st->bind_null(6);
+    }
+    st->run();
+    return out;
+  }
+
+  fhir::result<history_page> instance_history(database& db, std::int64_t type_id, const history_request& request,
+                                              std::int64_t before, std::int64_t since_vid, std::size_t count) {
+    auto current = find_current(db, type_id, request.id);
+    if (!current) return not_found(request.type, request.id);
+    history_page page;
+    auto st = db.cached(
+        "SELECT v.vid, ?2, ?3, v.version, v.last_updated, v.deleted, v.body FROM resource_version v "
+        "WHERE v.pk = ?1 AND v.vid < ?4 AND v.vid >= ?5 ORDER BY v.vid DESC LIMIT ?6");
+    st->bind(1, current->pk).bind(2, type_id).bind(3, request.id).bind(4, before).bind(5, since_vid);
+    st->bind(6, static_cast<std::int64_t>(count + 1));
+    collect_page(*st, page, count);
+    auto total = db.cached("SELECT count(*) FROM resource_version WHERE pk = ?1 AND vid >= ?2");
+    total->bind(1, current->pk).bind(2, since_vid);
+    total->step();
+    page.total = total->column_int64(0);
+    return page;
+  }
+
+  // Reads rows (vid, type_id, id, version, last_updated, deleted, body): `count` entries, and a next-page
+  // token when a further row exists.
+  void collect_page(sqlite::statement& st, history_page& page, std::size_t count) const {
+    std::int64_t last_vid = 0;
+    while (st.step()) {
+      if (page.entries.size() == count) {
+        page.next_page_token = std::to_string(last_vid);
+        break;
+      }
+      last_vid = st.column_int64(0);
+      auto name = type_names_.find(st.column_int64(1));
+      page.entries.push_back(resource_version{
+          version_info{name == type_names_.end() ? std::string() : name->second, std::string(st.column_text(2)),
+                       st.column_int64(3), st.column_int64(4), st.column_int64(5) != 0},
+          std::string(st.column_text(6))});
+    }
+  }
+
+  static fhir::error gone(const version_info& info) {
+    return fhir::error(fhir::error_kind::gone, fhir::issue_type::deleted,
+                       fmt::format("Resource {}/{} was deleted (version {})", info.type, info.id, info.version),
+                       "resource-deleted");
+  }
+
+  static fhir::error unknown_type(std::string_view type) {
+    return fhir::error(fhir::error_kind::invalid, fhir::issue_type::not_supported,
+                       fmt::format("The store does not hold resources of type '{}'", type), "type-not-stored");
+  }
+
+  static fhir::error version_mismatch(std::string_view type, std::string_view id, std::int64_t expected,
+                                      std::optional<std::int64_t> actual) {
+    return fhir::error(
+        fhir::error_kind::precondition_failed, fhir::issue_type::conflict,
+        actual ? fmt::format("If-Match names version {} of {}/{}, but the current version is {}", expected, type, id, *actual)
+               : fmt::format("If-Match names version {} of {}/{}, which does not exist", expected, type, id),
+        "version-mismatch");
+  }
+
+  std::unordered_map<std::string, std::int64_t> type_ids_;  // immutable after construction
+  std::unordered_map<std::int64_t, std::string> type_names_;
+  sqlite::reader_pool readers_;
+  std::unique_ptr<sqlite::write_queue> writes_;
+};
+
+}  // namespace
+
+fhir::result<std::unique_ptr<store>> open_sqlite_store(const sqlite_options& options) {
+  try {
+    auto writer = std::make_unique<database>(options.path, sqlite::open_options{});
+    // WAL: readers never block the writer; synchronous=FULL: a committed transaction survives power loss.
+    writer->exec("PRAGMA journal_mode = WAL");
+    writer->exec("PRAGMA synchronous = FULL");
+    writer->exec("PRAGMA foreign_keys = OFF");
+    sqlite::migrate(*writer, options.resource_types);
+    return std::unique_ptr<store>(std::make_unique<sqlite_store>(options, std::move(writer)));
+  } catch (const std::exception& e) {
+    return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception,
+                       fmt::format("cannot open the store {}: {}", options.path, e.what()), "store-open-failed");
+  }
+}
+
+}  // namespace store

@@ -1,0 +1,83 @@
+#include "store/sqlite/write_queue.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace store::sqlite {
+namespace {
+
+fhir::error storage_error(const std::exception& e) {
+  const auto* sql = dynamic_cast<const sqlite_error*>(&e);
+  if (sql && sql->is_busy())
+    return fhir::error(fhir::error_kind::busy, fhir::issue_type::transient,
+                       "The database is busy; retry the request", "store-busy");
+  return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception,
+                     fmt::format("storage failure: {}", e.what()), "store-fault");
+}
+
+}  // namespace
+
+write_queue::write_queue(std::unique_ptr<database> db, std::size_t max_batch, fhir::epoch_ms last_written)
+    : db_(std::move(db)), max_batch_(std::max<std::size_t>(1, max_batch)), last_written_(last_written) {
+  thread_ = std::thread([this] { loop(); });
+}
+
+write_queue::~write_queue() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void write_queue::run(write_job& job) {
+  std::future<void> finished = job.done.get_future();
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(&job);
+  }
+  wake_.notify_one();
+  finished.wait();
+}
+
+void write_queue::loop() {
+  for (;;) {
+    std::deque<write_job*> batch;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything queued is done
+      std::size_t n = std::min(queue_.size(), max_batch_);
+      batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    run_batch(batch);
+  }
+}
+
+void write_queue::run_batch(std::deque<write_job*>& batch) {
+  fhir::epoch_ms now = std::max(fhir::now_ms(), last_written_);  // invariant 4
+  try {
+    transaction tx(*db_);
+    for (write_job* job : batch) {
+      db_->exec("SAVEPOINT job");
+      bool ok = false;
+      try {
+        ok = job->apply(*db_, now);
+      } catch (const std::exception& e) {
+        job->fail(storage_error(e));
+      }
+      if (!ok) db_->exec("ROLLBACK TO job");
+      db_->exec("RELEASE job");
+    }
+    tx.commit();  // invariant 3: acknowledged only after this returns
+    last_written_ = now;
+  } catch (const std::exception& e) {
+    for (write_job* job : batch) job->fail(storage_error(e));
+  }
+  for (write_job* job : batch) job->done.set_value();
+}
+
+}  // namespace store::sqlite

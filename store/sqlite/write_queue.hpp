@@ -1,0 +1,67 @@
+#pragma once
+// The single writer of a SQLite store: one connection, one thread, and group commit.
+//
+// Design (invariants numbered for reference in comments):
+//  1. Only the writer thread writes to the database; callers hand it jobs and block until their job's
+//     transaction has committed (or failed). So writes never contend for SQLite's lock inside the process,
+//     and no "database is locked" error can come from our own writes.
+//  2. The writer takes every job queued (up to max_batch) and runs them in ONE transaction, each inside its
+//     own SAVEPOINT: a job whose apply() reports failure is rolled back to its savepoint alone; the others
+//     commit. One COMMIT (one fsync with synchronous=FULL) then makes the whole batch durable.
+//  3. A job is acknowledged only after COMMIT has returned: a caller that sees success knows its write is on
+//     disk. If BEGIN or COMMIT fails, every job of the batch fails and nothing of it is stored.
+//  4. Timestamps are assigned by the writer and never decrease in commit order, even if the wall clock
+//     steps back: history ordered by commit order is also ordered by lastUpdated.
+//
+// States of a job: queued -> applying (writer thread) -> finished (done is set). apply() and fail() run on
+// the writer thread; the caller's thread waits in run().
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "fhir/outcome.hpp"
+#include "fhir/time.hpp"
+#include "store/sqlite/database.hpp"
+
+namespace store::sqlite {
+
+struct write_job {
+  // Does the job's work inside the open transaction; returns false when the job's outcome is a failure,
+  // in which case its changes are rolled back to its savepoint. `now` is the batch's timestamp.
+  std::function<bool(database& db, fhir::epoch_ms now)> apply;
+  // Reports that the job's work is not stored (an exception in apply, or the batch failed to commit).
+  std::function<void(fhir::error)> fail;
+  std::promise<void> done;
+};
+
+class write_queue {
+ public:
+  // `last_written` is the newest lastUpdated already stored (invariant 4 across restarts).
+  write_queue(std::unique_ptr<database> db, std::size_t max_batch, fhir::epoch_ms last_written);
+  // Finishes every queued job, then stops the writer thread.
+  ~write_queue();
+
+  // Queues the job and waits until it has committed or failed. Thread-safe.
+  void run(write_job& job);
+
+ private:
+  void loop();
+  void run_batch(std::deque<write_job*>& batch);
+
+  std::unique_ptr<database> db_;
+  std::size_t max_batch_;
+  fhir::epoch_ms last_written_;  // writer thread only
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<write_job*> queue_;  // guarded by mutex_
+  bool stopping_ = false;         // guarded by mutex_
+  std::thread thread_;
+};
+
+}  // namespace store::sqlite

@@ -1,0 +1,104 @@
+#pragma once
+// The store: persistence and versioning of FHIR resources, in FHIR terms only. No SQL or SQLite type
+// appears here, so that another backend (PostgreSQL for regions that outgrow one file) can implement it.
+//
+// Every write is atomic and durable when it returns success: an acknowledged write survives a killed
+// process. Every version of every resource is kept. Implementations are thread-safe: any number of threads
+// may call any method concurrently.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fhir/json/value.hpp"
+#include "fhir/result.hpp"
+#include "fhir/time.hpp"
+
+namespace store {
+
+struct version_info {
+  std::string type;
+  std::string id;
+  std::int64_t version = 0;
+  fhir::epoch_ms last_updated = 0;
+  bool deleted = false;
+};
+
+// One stored version of a resource: its JSON exactly as served (id, meta.versionId and meta.lastUpdated
+// stamped by the store, compact). Empty for a deletion.
+struct resource_version {
+  version_info info;
+  std::string json;
+};
+
+struct write_result {
+  resource_version version;
+  // True when the write brought a resource into existence: a create, an update of an id that did not
+  // exist (update-as-create), or an update of a deleted resource.
+  bool created = false;
+};
+
+// Conditions a write must meet, checked atomically with the write.
+struct preconditions {
+  // If-Match: the current version must be this one, else precondition_failed.
+  std::optional<std::int64_t> if_match;
+};
+
+struct history_request {
+  std::string type;  // empty: the whole system
+  std::string id;    // empty: every resource of `type`
+  std::optional<fhir::epoch_ms> since;  // only versions written at or after this instant
+  std::size_t count = 50;               // page size, at least 1
+  std::string page_token;               // from a previous page's next_page_token; empty for the first
+};
+
+struct history_page {
+  std::vector<resource_version> entries;  // newest first (commit order)
+  std::string next_page_token;            // empty on the last page
+  std::optional<std::int64_t> total;      // given when cheap to know (instance history)
+};
+
+class store {
+ public:
+  virtual ~store() = default;
+
+  // The current version. Fails not_found when the resource never existed, gone when it is deleted.
+  virtual fhir::result<resource_version> read(std::string_view type, std::string_view id) = 0;
+
+  // A specific version. Fails not_found for an unknown resource or version, gone for a deletion version.
+  virtual fhir::result<resource_version> vread(std::string_view type, std::string_view id, std::int64_t version) = 0;
+
+  // Versions newest first, a page at a time; instance history of an unknown resource fails not_found.
+  // A bad page token fails invalid. Versions written after the first page was read never appear on later
+  // pages (keyset paging on commit order).
+  virtual fhir::result<history_page> history(const history_request& request) = 0;
+
+  // Stores a new resource under a fresh random id (any id in `resource` is replaced), version 1.
+  // The resource must already be valid.
+  virtual fhir::result<write_result> create(fhir::json::value resource) = 0;
+
+  // Stores a new version of the resource named by its resourceType and id, creating it when absent.
+  // Fails precondition_failed when `pre.if_match` is not the current version.
+  virtual fhir::result<write_result> update(fhir::json::value resource, const preconditions& pre) = 0;
+
+  // Deletes the resource: a new version marked deleted. Returns nullopt when there is nothing to delete
+  // (unknown or already deleted). Fails precondition_failed when `pre.if_match` is not the current version.
+  virtual fhir::result<std::optional<resource_version>> remove(std::string_view type, std::string_view id,
+                                                               const preconditions& pre) = 0;
+};
+
+struct sqlite_options {
+  std::string path;                         // the database file, created when absent
+  std::vector<std::string> resource_types;  // every type the store will be asked to hold
+  std::size_t max_readers = 8;              // read connections, opened on demand
+  std::size_t max_batch = 256;              // writes committed together (group commit)
+};
+
+// Opens (creating and migrating as needed) a SQLite store. Fails with kind fault when the file cannot be
+// opened or migrated, with a diagnostic saying why.
+fhir::result<std::unique_ptr<store>> open_sqlite_store(const sqlite_options& options);
+
+}  // namespace store

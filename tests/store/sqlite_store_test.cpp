@@ -1,0 +1,255 @@
+#include <catch2/catch.hpp>
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "fhir/json/parse.hpp"
+#include "store/store.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace {
+
+const std::vector<std::string> types = {"Patient", "Observation", "Organization"};
+
+std::unique_ptr<store::store> open(const std::string& path) {
+  auto s = store::open_sqlite_store(store::sqlite_options{.path = path, .resource_types = types});
+  INFO((s.ok() ? std::string() : s.error().summary()));
+  REQUIRE(s.ok());
+  return std::move(*s);
+}
+
+fhir::json::value patient(std::string_view id, std::string_view family) {
+  std::string text = R"({"resourceType":"Patient",)";
+  if (!id.empty()) text += R"("id":")" + std::string(id) + R"(",)";
+  text += R"("name":[{"family":")" + std::string(family) + R"("}]})";
+  auto v = fhir::json::parse(text);
+  REQUIRE(v.ok());
+  return std::move(*v);
+}
+
+fhir::json::value parse(std::string_view text) {
+  auto v = fhir::json::parse(text);
+  REQUIRE(v.ok());
+  return std::move(*v);
+}
+
+std::string family_of(const std::string& json) {
+  auto v = parse(json);
+  return v.find("name")->as_array()[0].find("family")->as_string();
+}
+
+}  // namespace
+
+TEST_CASE("create assigns a random id, version 1 and lastUpdated, and read returns it", "[store]") {
+  fhir::testing::temp_dir dir;
+  auto s = open(dir.file("db.sqlite"));
+  auto created = s->create(patient("client-chosen", "Smith"));
+  REQUIRE(created.ok());
+  const auto& info = created->version.info;
+  CHECK(created->created);
+  CHECK(info.version == 1);
+  CHECK(info.id != "client-chosen");  // a create ignores the id in the body
+  CHECK(std::regex_match(info.id, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));
+
+  auto read = s->read("Patient", info.id);
+  REQUIRE(read.ok());
+  auto body = parse(read->json);
+  CHECK(body.find("id")->as_string() == info.id);
+  CHECK(body.find("meta")->find("versionId")->as_string() == "1");
+  CHECK(body.find("meta")->find("lastUpdated")->as_string() == fhir::format_instant(info.last_updated));
+  CHECK(read->json == created->version.json);
+}
+
+TEST_CASE("server-assigned ids are distinct and not sequential", "[store]") {
+  fhir::testing::temp_dir dir;
+  auto s = open(dir.file("db.sqlite"));
+  std::set<std::string> ids;
+  for (int i = 0; i < 200; ++i) ids.insert(s->create(patient("", "X"))->version.info.id);
+  CHECK(ids.size() == 200);
+}
+
+TEST_CASE("update adds versions; vread returns each; update of an unknown id creates it", "[store]") {
+  fhir::testing::temp_dir dir;
+  auto s = open(dir.file("db.sqlite"));
+  auto first = s->update(patient("p1", "One"), {});
+  REQUIRE(first.ok());
+  CHECK(first->created);
+  CHECK(first->version.info.version == 1);
+  auto second = s->update(patient("p1", "Two"), {});
+  REQUIRE(second.ok());
+  CHECK_FALSE(second->created);
+  CHECK(second->version.info.version == 2);
+  CHECK(second->version.info.last_updated >= first->version.info.last_updated);
+
+  CHECK(family_of(s->read("Patient", "p1")->json) == "Two");
+  CHECK(family_of(s->vread("Patient", "p1", 1)->json) == "One");
+  CHECK(family_of(s->vread("Patient", "p1", 2)->json) == "Two");
+  CHECK(s->vread("Patient", "p1", 3).error().kind() == fhir::error_kind::not_found);
+  CHECK(s->read("Patient", "p2").error().kind() == fhir::error_kind::not_found);
+  CHECK(s->read("Observation", "p1").error().kind() == fhir::error_kind::not_found);
+  CHECK(s->read("Basic", "p1").error().kind() == fhir::error_kind::not_found);
+}
+
+TEST_CASE("If-Match is checked atomically with the write", "[store]") {
+  fhir::testing::temp_dir dir;
+  auto s = open(dir.file("db.sqlite"));
+  REQUIRE(s->update(patient("p1", "One"), {}).ok());
+  auto stale = s->update(patient("p1", "Two"), store::preconditions{.if_match = 7});
+  REQUIRE_FALSE(stale.ok());
+  CHECK(stale.error().kind() == fhir::error_kind::precondition_failed);
+  CHECK(family_of(s->read("Patient", "p1")->json) == "One");
+  CHECK(s->update(patient("p1", "Two"), store::preconditions{.if_match = 1}).ok());
+  auto absent = s->update(patient("p9", "X"), store::preconditions{.if_match = 1});
+  CHECK(absent.error().kind() == fhir::error_kind::precondition_failed);
+  CHECK(s->read("Patient", "p9").error().kind() == fhir::error_kind::not_found);
+  CHECK(s->remove("Patient", "p1", store::preconditions{.if_match = 1}).error().kind() ==
+        fhir::error_kind::precondition_failed);
+}
+
+TEST_CASE("delete makes a deletion version; read is gone; update brings it back", "[store]") {
+  fhir::testing::temp_dir dir;
+  auto s = open(dir.file("db.sqlite"));
+  REQUIRE(s->update(patient("p1", "One"), {}).ok());
+  auto deleted = s->remove("Patient", "p1", {});
+  REQUIRE(deleted.ok());
+  REQUIRE(deleted->has_value());
+  CHECK((*deleted)->info.version == 2);
+  CHECK((*deleted)->info.deleted);
+  CHECK(s->read("Patient", "p1").error().kind() == fhir::error_kind::gone);
+  CHECK(s->vread("Patient", "p1", 2).error().kind() == fhir::error_kind::gone);
+  CHECK(s->vread("Patient", "p1", 1).ok());
+
+  auto again = s->remove("Patient", "p1", {});
+  REQUIRE(again.ok());
+  CHECK_FALSE(again->has_value());
+  auto unknown = s->remove("Patient", "nobody", {});
+  REQUIRE(unknown.ok());
+  CHECK_FALSE(unknown->has_value());
+
+  auto back = s->update(patient("p1", "Back"), {});
+  REQUIRE(back.ok());
+  CHECK(back->created);
+  CHECK(back->version.info.version == 3);
+  CHECK(family_of(s->read("Patient", "p1")->json) == "Back");
+}
+
+TEST_CASE("history is newest first, paged by token, and filtered by _since", "[store]") {
+  fhir::testing::temp_dir dir;
+  auto s = open(dir.file("db.sqlite"));
+  for (int i = 1; i <= 5; ++i) REQUIRE(s->update(patient("p1", "V" + std::to_string(i)), {}).ok());
+  REQUIRE(s->update(patient("p2", "Other"), {}).ok());
+  REQUIRE(s->remove("Patient", "p2", {})->has_value());
+  REQUIRE(s->update(parse(R"({"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"}})"), {}).ok());
+
+  auto page1 = s->history(store::history_request{.type = "Patient", .id = "p1", .count = 2});
+  REQUIRE(page1.ok());
+  REQUIRE(page1->entries.size() == 2);
+  CHECK(page1->entries[0].info.version == 5);
+  CHECK(page1->entries[1].info.version == 4);
+  CHECK(page1->total == 5);
+  REQUIRE_FALSE(page1->next_page_token.empty());
+
+  // A write after the first page does not shift the later pages.
+  REQUIRE(s->update(patient("p1", "V6"), {}).ok());
+  auto page2 = s->history(store::history_request{.type = "Patient", .id = "p1", .count = 2, .page_token = page1->next_page_token});
+  REQUIRE(page2.ok());
+  REQUIRE(page2->entries.size() == 2);
+  CHECK(page2->entries[0].info.version == 3);
+  CHECK(page2->entries[1].info.version == 2);
+  auto page3 = s->history(store::history_request{.type = "Patient", .id = "p1", .count = 2, .page_token = page2->next_page_token});
+  REQUIRE(page3->entries.size() == 1);
+  CHECK(page3->entries[0].info.version == 1);
+  CHECK(page3->next_page_token.empty());
+
+  auto type_history = s->history(store::history_request{.type = "Patient", .count = 100});
+  REQUIRE(type_history.ok());
+  CHECK(type_history->entries.size() == 8);  // p1: 6 versions, p2: created and deleted
+  CHECK(type_history->entries[0].info.id == "p1");
+  CHECK(type_history->entries[1].info.deleted);
+  CHECK(type_history->entries[1].json.empty());
+  for (std::size_t i = 1; i < type_history->entries.size(); ++i)
+    CHECK(type_history->entries[i - 1].info.last_updated >= type_history->entries[i].info.last_updated);
+
+  auto system = s->history(store::history_request{.count = 100});
+  REQUIRE(system.ok());
+  CHECK(system->entries.size() == 9);
+  CHECK(system->entries[1].info.type == "Observation");
+
+  fhir::epoch_ms newest = system->entries[0].info.last_updated;
+  auto since = s->history(store::history_request{.since = newest, .count = 100});
+  REQUIRE(since.ok());
+  CHECK_FALSE(since->entries.empty());
+  for (const auto& e : since->entries) CHECK(e.info.last_updated >= newest);
+  auto future = s->history(store::history_request{.since = newest + 60'000, .count = 100});
+  CHECK(future->entries.empty());
+
+  CHECK(s->history(store::history_request{.type = "Patient", .id = "nope"}).error().kind() == fhir::error_kind::not_found);
+  CHECK(s->history(store::history_request{.page_token = "x1"}).error().kind() == fhir::error_kind::invalid);
+}
+
+TEST_CASE("data survives closing and reopening, and the schema is versioned", "[store]") {
+  fhir::testing::temp_dir dir;
+  std::string path = dir.file("db.sqlite");
+  {
+    auto s = open(path);
+    REQUIRE(s->update(patient("p1", "Kept"), {}).ok());
+  }
+  {
+    auto s = open(path);
+    CHECK(family_of(s->read("Patient", "p1")->json) == "Kept");
+    CHECK(s->update(patient("p1", "Again"), {})->version.info.version == 2);
+  }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  CHECK(sqlite3_column_int(st, 0) == 1);
+  sqlite3_finalize(st);
+  sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, nullptr);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "wal");
+  sqlite3_finalize(st);
+  sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+
+  auto newer = store::open_sqlite_store(store::sqlite_options{.path = path, .resource_types = types});
+  REQUIRE_FALSE(newer.ok());
+  CHECK_THAT(newer.error().summary(), Catch::Contains("newer"));
+}
+
+TEST_CASE("concurrent readers and writers never see a locked database", "[store][concurrency]") {
+  fhir::testing::temp_dir dir;
+  auto s = open(dir.file("db.sqlite"));
+  REQUIRE(s->update(patient("shared", "Start"), {}).ok());
+  std::atomic<int> failures = 0, writes = 0, reads = 0;
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 8; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < 50; ++i) {
+        auto r = (i % 2) ? s->create(patient("", "W" + std::to_string(w)))
+                         : s->update(patient("p" + std::to_string(w), "I" + std::to_string(i)), {});
+        if (!r.ok()) ++failures;
+        else ++writes;
+      }
+    });
+  }
+  for (int r = 0; r < 8; ++r) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) {
+        if (!s->read("Patient", "shared").ok()) ++failures;
+        else ++reads;
+        if (!s->history(store::history_request{.type = "Patient", .count = 10}).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(failures == 0);
+  CHECK(writes == 400);
+  CHECK(reads == 1600);
+  for (int w = 0; w < 8; ++w) CHECK(s->read("Patient", "p" + std::to_string(w))->info.version == 25);
+}
