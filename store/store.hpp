@@ -19,12 +19,16 @@
 
 namespace store {
 
+// How a version came to be, as Bundle.entry.request.method records it in a history Bundle.
+enum class verb { post, put, delete_ };
+
 struct version_info {
   std::string type;
   std::string id;
   std::int64_t version = 0;
   fhir::epoch_ms last_updated = 0;
   bool deleted = false;
+  store::verb verb = verb::post;
 };
 
 // One stored version of a resource: its JSON exactly as served (id, meta.versionId and meta.lastUpdated

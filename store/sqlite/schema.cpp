@@ -35,6 +35,7 @@ CREATE TABLE resource_version (
   version      INTEGER NOT NULL,
   last_updated INTEGER NOT NULL,
   deleted      INTEGER NOT NULL,
+  verb         INTEGER NOT NULL,     -- store::verb: 0 POST, 1 PUT, 2 DELETE
   body         TEXT,                 -- NULL for a deletion
   UNIQUE (pk, version)
 );

@@ -1,0 +1,79 @@
+#include "conformance/capability_statement.hpp"
+
+#include <algorithm>
+
+#include "fhir/time.hpp"
+
+namespace conformance {
+namespace {
+
+using fhir::json::array;
+using fhir::json::object;
+using fhir::json::value;
+
+value interactions(const std::vector<std::string>& codes) {
+  array out;
+  for (const std::string& code : codes) {
+    value i = object{};
+    i.set("code", code);
+    out.push_back(std::move(i));
+  }
+  return out;
+}
+
+bool supports(const std::vector<std::string>& codes, std::string_view code) {
+  return std::find(codes.begin(), codes.end(), code) != codes.end();
+}
+
+}  // namespace
+
+value build_capability_statement(const fhir::definitions::registry& definitions, const server_description& server) {
+  value cs = object{};
+  cs.set("resourceType", "CapabilityStatement");
+  cs.set("status", "active");
+  cs.set("date", server.release_date);
+  cs.set("publisher", "Shared care record FHIR server project");
+  cs.set("kind", "instance");
+
+  value software = object{};
+  software.set("name", server.software_name);
+  software.set("version", server.software_version);
+  software.set("releaseDate", server.release_date);
+  cs.set("software", std::move(software));
+
+  value implementation = object{};
+  implementation.set("description", "FHIR R4 shared care record server");
+  implementation.set("url", server.base_url);
+  cs.set("implementation", std::move(implementation));
+
+  cs.set("fhirVersion", "4.0.1");
+  cs.set("format", array{value("application/fhir+json"), value("json")});
+
+  array resources;
+  for (const std::string& type : definitions.resource_types()) {
+    value r = object{};
+    r.set("type", type);
+    if (const auto* sd = definitions.find_type(type)) r.set("profile", sd->url);
+    r.set("interaction", interactions(server.type_interactions));
+    // versioned-update: updates honour If-Match against the current version.
+    bool versioned = supports(server.type_interactions, "vread");
+    bool updates = supports(server.type_interactions, "update");
+    r.set("versioning", !versioned ? "no-version" : updates ? "versioned-update" : "versioned");
+    r.set("readHistory", supports(server.type_interactions, "vread"));
+    r.set("updateCreate", server.update_create && supports(server.type_interactions, "update"));
+    r.set("conditionalCreate", false);
+    r.set("conditionalRead", "not-supported");
+    r.set("conditionalUpdate", false);
+    r.set("conditionalDelete", "not-supported");
+    resources.push_back(std::move(r));
+  }
+
+  value rest = object{};
+  rest.set("mode", "server");
+  rest.set("resource", std::move(resources));
+  if (!server.system_interactions.empty()) rest.set("interaction", interactions(server.system_interactions));
+  cs.set("rest", array{std::move(rest)});
+  return cs;
+}
+
+}  // namespace conformance

@@ -1,0 +1,26 @@
+#pragma once
+// The server's CapabilityStatement, generated from what it really supports: every resource type of the
+// loaded definitions, and exactly the interactions the router serves. Nothing is hand-listed per type.
+
+#include <string>
+#include <vector>
+
+#include "fhir/definitions/registry.hpp"
+#include "fhir/json/value.hpp"
+
+namespace conformance {
+
+struct server_description {
+  std::string base_url;
+  std::string software_name;
+  std::string software_version;
+  std::string release_date;  // FHIR dateTime of the build
+  std::vector<std::string> type_interactions;    // codes of TypeRestfulInteraction
+  std::vector<std::string> system_interactions;  // codes of SystemRestfulInteraction
+  bool update_create = true;                     // update may create (client-assigned ids)
+};
+
+fhir::json::value build_capability_statement(const fhir::definitions::registry& definitions,
+                                             const server_description& server);
+
+}  // namespace conformance

@@ -1,0 +1,36 @@
+#include "server/application.hpp"
+
+#include "conformance/capability_statement.hpp"
+#include "fhir/json/serialize.hpp"
+
+namespace server {
+
+fhir::result<std::unique_ptr<application>> application::open(const fhir::definitions::registry& definitions,
+                                                              const application_options& options) {
+  auto store = store::open_sqlite_store(store::sqlite_options{.path = options.database_path,
+                                                              .resource_types = definitions.resource_types(),
+                                                              .max_readers = options.max_readers});
+  if (!store) return std::move(store).error();
+  return std::unique_ptr<application>(new application(std::move(*store), definitions, options));
+}
+
+application::application(std::unique_ptr<store::store> store, const fhir::definitions::registry& definitions,
+                         const application_options& options)
+    : store_(std::move(store)) {
+  conformance::server_description description{
+      .base_url = options.base_url,
+      .software_name = "shcr-fhir",
+      .software_version = options.software_version,
+      .release_date = fhir::format_instant(fhir::now_ms()).substr(0, 10),
+  };
+  for (const supported_interaction& i : router_.supported_interactions())
+    (i.system_level ? description.system_interactions : description.type_interactions).emplace_back(i.code);
+  auto capability = conformance::build_capability_statement(definitions, description);
+  context_ = std::make_unique<server::context>(server::context{
+      definitions, *store_, settings{.base_url = options.base_url, .software_version = options.software_version},
+      fhir::json::serialize(capability)});
+}
+
+http::response application::handle(const http::request& request) const { return router_.handle(*context_, request); }
+
+}  // namespace server

@@ -1,0 +1,45 @@
+#pragma once
+// The server assembled: definitions, store, context and router. main() wraps it in the HTTP transport;
+// tests call handle() directly, without a network.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fhir/definitions/registry.hpp"
+#include "fhir/result.hpp"
+#include "server/context.hpp"
+#include "server/http/message.hpp"
+#include "server/router.hpp"
+#include "store/store.hpp"
+
+namespace server {
+
+struct application_options {
+  std::string database_path;
+  std::string base_url;  // "http://localhost:8080/fhir"
+  std::string software_version = "0.1.0";
+  std::size_t max_readers = 8;
+};
+
+class application {
+ public:
+  // Opens the store (creating it when absent). Fails (fault) when the database cannot be opened.
+  static fhir::result<std::unique_ptr<application>> open(const fhir::definitions::registry& definitions,
+                                                         const application_options& options);
+
+  // Thread-safe. Never throws for bad requests; an exception means a bug.
+  http::response handle(const http::request& request) const;
+
+  const server::context& context() const { return *context_; }
+
+ private:
+  application(std::unique_ptr<store::store> store, const fhir::definitions::registry& definitions,
+              const application_options& options);
+
+  std::unique_ptr<store::store> store_;
+  router router_;
+  std::unique_ptr<server::context> context_;
+};
+
+}  // namespace server

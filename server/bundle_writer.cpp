@@ -1,0 +1,66 @@
+#include "server/bundle_writer.hpp"
+
+#include "fhir/json/serialize.hpp"
+#include "store/id_generator.hpp"
+
+namespace server {
+namespace {
+
+void member(std::string& out, std::string_view key, std::string_view value) {
+  fhir::json::append_quoted(out, key);
+  out.push_back(':');
+  fhir::json::append_quoted(out, value);
+}
+
+}  // namespace
+
+bundle_writer::bundle_writer(std::string_view type) : type_(type) {}
+
+void bundle_writer::add_link(std::string_view relation, std::string_view url) {
+  if (!links_.empty()) links_.push_back(',');
+  links_.push_back('{');
+  member(links_, "relation", relation);
+  links_.push_back(',');
+  member(links_, "url", url);
+  links_.push_back('}');
+}
+
+void bundle_writer::add_history_entry(const settings& settings, const store::resource_version& version) {
+  const auto& info = version.info;
+  std::string resource_path = info.type + "/" + info.id;
+  if (!entries_.empty()) entries_.push_back(',');
+  entries_.push_back('{');
+  member(entries_, "fullUrl", settings.base_url + "/" + resource_path);
+  if (!info.deleted) {
+    entries_ += ",\"resource\":";
+    entries_ += version.json;
+  }
+  std::string_view method = info.verb == store::verb::delete_ ? "DELETE" : info.verb == store::verb::post ? "POST" : "PUT";
+  entries_ += ",\"request\":{";
+  member(entries_, "method", method);
+  entries_.push_back(',');
+  member(entries_, "url", method == "POST" ? std::string_view(info.type) : std::string_view(resource_path));
+  entries_ += "},\"response\":{";
+  member(entries_, "status", info.deleted ? "204 No Content" : info.version == 1 ? "201 Created" : "200 OK");  // a re-creation after a deletion shows 200
+  entries_.push_back(',');
+  member(entries_, "etag", "W/\"" + std::to_string(info.version) + "\"");
+  entries_.push_back(',');
+  member(entries_, "lastModified", fhir::format_instant(info.last_updated));
+  entries_ += "}}";
+}
+
+std::string bundle_writer::finish() && {
+  std::string out = "{\"resourceType\":\"Bundle\",";
+  member(out, "id", store::new_resource_id());
+  out += ",\"meta\":{";
+  member(out, "lastUpdated", fhir::format_instant(fhir::now_ms()));
+  out += "},";
+  member(out, "type", type_);
+  if (total_) out += ",\"total\":" + std::to_string(*total_);
+  if (!links_.empty()) out += ",\"link\":[" + links_ + "]";
+  if (!entries_.empty()) out += ",\"entry\":[" + std::move(entries_) + "]";
+  out.push_back('}');
+  return out;
+}
+
+}  // namespace server

@@ -1,0 +1,38 @@
+#pragma once
+// Writes a Bundle as compact JSON text, splicing in stored resources as they are (they already are
+// compact FHIR JSON), so a page of results is never parsed and re-serialised.
+//
+// Usage: set total/links, add entries, then finish(). Element order follows the Bundle definition.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/context.hpp"
+#include "store/store.hpp"
+
+namespace server {
+
+class bundle_writer {
+ public:
+  explicit bundle_writer(std::string_view type);
+
+  void set_total(std::int64_t total) { total_ = total; }
+  void add_link(std::string_view relation, std::string_view url);
+
+  // A history entry: fullUrl, the resource (absent for a deletion), request (the verb that made the
+  // version: POST, PUT or DELETE) and response (status, etag, lastModified).
+  void add_history_entry(const settings& settings, const store::resource_version& version);
+
+  std::string finish() &&;
+
+ private:
+  std::string type_;
+  std::optional<std::int64_t> total_;
+  std::string links_;
+  std::string entries_;
+};
+
+}  // namespace server

@@ -1,0 +1,142 @@
+#include "server/cli/options.hpp"
+
+#include <charconv>
+#include <string_view>
+
+#include <fmt/format.h>
+
+namespace server::cli {
+namespace {
+
+template <typename T>
+bool parse_number(std::string_view text, T& out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+// "1048576", "512K", "16M", "1G".
+bool parse_size(std::string_view text, std::size_t& out) {
+  std::size_t multiplier = 1;
+  if (!text.empty()) {
+    switch (text.back()) {
+      case 'K': case 'k': multiplier = 1024; break;
+      case 'M': case 'm': multiplier = 1024 * 1024; break;
+      case 'G': case 'g': multiplier = 1024 * 1024 * 1024; break;
+      default: break;
+    }
+    if (multiplier != 1) text.remove_suffix(1);
+  }
+  std::size_t n = 0;
+  if (!parse_number(text, n) || n == 0) return false;
+  out = n * multiplier;
+  return true;
+}
+
+}  // namespace
+
+std::string usage() {
+  return R"(fhir-server: a FHIR R4 server for a shared care record
+
+Usage:
+  fhir-server [serve] [options]     run the server (the default command)
+  fhir-server validate FILE...      validate FHIR JSON resources; prints an OperationOutcome per file and
+                                    exits 1 if any has errors
+  fhir-server version               print the version
+  fhir-server help | --help | -h    print this help
+
+Options of serve:
+  --db FILE          SQLite database file, created when absent (default: shcr.db)
+  --host ADDRESS     address to listen on (default: 127.0.0.1)
+  --port N           port to listen on; 0 picks a free port (default: 8080)
+  --threads N        network threads (default: one per core)
+  --workers N        request threads; they may wait on the database (default: 8 per core, at least 16)
+  --max-body SIZE    largest request body accepted, e.g. 16M, 512K (default: 16M); larger ones get 413
+  --load DIR         load the FHIR JSON resources and Bundles in DIR at start-up (repeatable); resources
+                     with an id are upserted, so loading the same files again changes nothing
+  --auth MODE        authentication; only "dev" exists yet (no authentication), and it is refused unless
+                     the server listens on a loopback address (default: dev)
+  --base-url URL     the public base URL used in Location headers and links
+                     (default: http://HOST:PORT/fhir)
+  --log-level LEVEL  debug, info, warning, error or off (default: info)
+
+When ready the server prints one line, "listening on http://HOST:PORT/fhir". SIGINT or SIGTERM stop it
+gracefully: requests in progress finish, then the database is closed.
+)";
+}
+
+parse_result parse(int argc, char** argv) {
+  command cmd;
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  std::size_t i = 0;
+  if (i < args.size() && !args[i].starts_with("-")) {
+    std::string_view name = args[i++];
+    if (name == "serve") cmd.what = command::kind::serve;
+    else if (name == "validate") cmd.what = command::kind::validate;
+    else if (name == "version") cmd.what = command::kind::version;
+    else if (name == "help") cmd.what = command::kind::help;
+    else return {std::nullopt, fmt::format("unknown command '{}' (see fhir-server --help)", name)};
+  }
+
+  auto& s = cmd.serve;
+  while (i < args.size()) {
+    std::string_view arg = args[i++];
+    if (arg == "--help" || arg == "-h") {
+      cmd.what = command::kind::help;
+      return {cmd, {}};
+    }
+    if (cmd.what == command::kind::validate && !arg.starts_with("--")) {
+      cmd.files.emplace_back(arg);
+      continue;
+    }
+    if (!arg.starts_with("--")) return {std::nullopt, fmt::format("unexpected argument '{}'", arg)};
+    std::string_view name = arg, value;
+    bool has_value = false;
+    if (auto eq = arg.find('='); eq != std::string_view::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      has_value = true;
+    } else if (i < args.size()) {
+      value = args[i];
+      has_value = true;
+    }
+    auto take = [&]() -> bool {
+      if (!has_value) return false;
+      if (arg.find('=') == std::string_view::npos) ++i;
+      return true;
+    };
+    bool ok = true;
+    if (cmd.what != command::kind::serve) {
+      return {std::nullopt, fmt::format("unknown option '{}' for this command", name)};
+    } else if (name == "--db") {
+      ok = take() && !value.empty(); s.database = value;
+    } else if (name == "--host") {
+      ok = take() && !value.empty(); s.host = value;
+    } else if (name == "--port") {
+      ok = take() && parse_number(value, s.port);
+    } else if (name == "--threads") {
+      ok = take() && parse_number(value, s.threads) && s.threads > 0;
+    } else if (name == "--workers") {
+      ok = take() && parse_number(value, s.workers) && s.workers > 0;
+    } else if (name == "--max-body") {
+      ok = take() && parse_size(value, s.max_body);
+    } else if (name == "--load") {
+      ok = take() && !value.empty(); s.load_directories.emplace_back(value);
+    } else if (name == "--auth") {
+      ok = take(); s.auth = value;
+      if (ok && s.auth != "dev") return {std::nullopt, fmt::format("--auth {}: only 'dev' is available", value)};
+    } else if (name == "--base-url") {
+      ok = take() && !value.empty(); s.base_url = value;
+      while (!s.base_url.empty() && s.base_url.back() == '/') s.base_url.pop_back();
+    } else if (name == "--log-level") {
+      ok = take(); s.log_level = value;
+    } else {
+      return {std::nullopt, fmt::format("unknown option '{}' (see fhir-server --help)", name)};
+    }
+    if (!ok) return {std::nullopt, fmt::format("option {} needs a valid value", name)};
+  }
+  if (cmd.what == command::kind::validate && cmd.files.empty())
+    return {std::nullopt, "validate needs at least one file"};
+  return {cmd, {}};
+}
+
+}  // namespace server::cli

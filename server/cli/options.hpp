@@ -1,0 +1,39 @@
+#pragma once
+// Command-line parsing for fhir-server: subcommands and their flags. `fhir-server --help` prints usage().
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace server::cli {
+
+struct serve_options {
+  std::string database = "shcr.db";
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  unsigned threads = 0;
+  unsigned workers = 0;
+  std::size_t max_body = 16 * 1024 * 1024;
+  std::vector<std::string> load_directories;
+  std::string auth = "dev";
+  std::string base_url;  // derived from host and port when empty
+  std::string log_level = "info";
+};
+
+struct command {
+  enum class kind { serve, validate, version, help } what = kind::serve;
+  serve_options serve;
+  std::vector<std::string> files;  // validate
+};
+
+// Parses argv. Returns the command, or an error message for the user.
+struct parse_result {
+  std::optional<command> parsed;
+  std::string error;
+};
+parse_result parse(int argc, char** argv);
+
+std::string usage();
+
+}  // namespace server::cli

@@ -1,0 +1,27 @@
+#pragma once
+// What interactions work with: the definitions, the store and the server's settings. Shared by all
+// request threads; everything in it is thread-safe (the registry is immutable, the store is thread-safe).
+
+#include <cstddef>
+#include <string>
+
+#include "fhir/definitions/registry.hpp"
+#include "store/store.hpp"
+
+namespace server {
+
+struct settings {
+  std::string base_url;                // "http://localhost:8080/fhir", no trailing slash
+  std::size_t default_page_size = 50;  // _count when absent
+  std::size_t max_page_size = 1000;    // larger _count values are capped (search.html#count)
+  std::string software_version;
+};
+
+struct context {
+  const fhir::definitions::registry& definitions;
+  store::store& store;
+  server::settings settings;
+  std::string capability_statement;  // compact JSON, built once at start-up
+};
+
+}  // namespace server

@@ -1,0 +1,30 @@
+#pragma once
+// A request as interactions see it: the HTTP request plus what the router already worked out.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/http/message.hpp"
+#include "server/http/url.hpp"
+#include "server/negotiation.hpp"
+
+namespace server {
+
+struct fhir_request {
+  const http::request& http;
+  std::vector<std::string> path;  // segments after the base: {"Patient", "123", "_history", "2"}
+  http::query_params params;
+  bool pretty = false;
+  prefer_return prefer = prefer_return::representation;
+
+  // The first value of a query parameter, or nullopt.
+  std::optional<std::string_view> param(std::string_view name) const {
+    for (const auto& [key, value] : params)
+      if (key == name) return std::string_view(value);
+    return std::nullopt;
+  }
+};
+
+}  // namespace server

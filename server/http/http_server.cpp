@@ -1,0 +1,374 @@
+// The Beast transport. Structure after Beast's advanced server examples: a listener accepting onto a strand
+// per connection, a session that reads, hands the request over, and writes, in do_x/on_x pairs.
+//
+// Session states (one request at a time):
+//   reading_header --(header ok)--> [writing 100 Continue] --> reading_body --> handling --> writing
+//   writing --(keep-alive and not stopping)--> reading_header;  otherwise --> closed
+// Any read error or timeout closes the connection (after a 4xx response when the request was malformed).
+// While handling, the request runs on the worker pool; the session waits with no read pending, so a
+// pipelining client cannot make us buffer unbounded requests.
+//
+// Graceful stop: the acceptor closes, idle sessions (reading a header) are closed at once, busy ones close
+// after their response. When the last session ends the io_context runs out of work and run() returns; a
+// grace timer stops the io_context if sessions outlive shutdown_grace_s.
+
+#include "server/http/http_server.hpp"
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <list>
+#include <mutex>
+#include <thread>
+
+#include "fhir/json/serialize.hpp"
+#include "fhir/outcome.hpp"
+#include "fhir/time.hpp"
+#include "server/log.hpp"
+
+namespace server::http {
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+constexpr std::string_view server_name = "shcr-fhir";
+
+// A transport-level error as an OperationOutcome response (the request never reached the router).
+response transport_error(unsigned status, fhir::issue_type type, std::string diagnostics, std::string message_id) {
+  response r;
+  r.status = status;
+  r.set_header("Content-Type", "application/fhir+json; charset=utf-8");
+  r.body = fhir::json::serialize(fhir::to_operation_outcome(
+      {fhir::issue{fhir::severity::error, type, std::move(diagnostics), {}, std::move(message_id)}}));
+  return r;
+}
+
+}  // namespace
+
+class session;
+
+struct server::impl {
+  impl(server_options o, handler h)
+      : options(std::move(o)),
+        handle(std::move(h)),
+        io_threads(options.io_threads ? options.io_threads : std::max(1u, std::thread::hardware_concurrency())),
+        ioc(static_cast<int>(io_threads)),
+        acceptor(ioc),
+        signals(ioc),
+        grace_timer(ioc),
+        workers(options.workers ? options.workers : std::max(16u, 8 * std::max(1u, std::thread::hardware_concurrency()))) {}
+
+  void do_accept();
+  void on_accept(beast::error_code ec, tcp::socket socket);
+  void begin_stop();
+  void session_ended(std::list<std::weak_ptr<session>>::iterator registration);
+
+  server_options options;
+  handler handle;
+  unsigned io_threads;
+  // Declared before the io_context: sessions destroyed with it still deregister here.
+  std::mutex sessions_mutex;
+  std::list<std::weak_ptr<session>> sessions;  // guarded by sessions_mutex
+  std::atomic<bool> stopping{false};
+
+  net::io_context ioc;
+  tcp::acceptor acceptor;
+  net::signal_set signals;
+  net::steady_timer grace_timer;
+  net::thread_pool workers;
+};
+
+class session : public std::enable_shared_from_this<session> {
+ public:
+  session(tcp::socket&& socket, server::impl& owner) : stream_(std::move(socket)), owner_(owner) {
+    beast::error_code ec;
+    auto endpoint = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = endpoint.address().to_string();
+  }
+
+  ~session() { owner_.session_ended(registration_); }
+
+  void start(std::list<std::weak_ptr<session>>::iterator registration) {
+    registration_ = registration;
+    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&session::do_read_header, shared_from_this()));
+  }
+
+  // Thread-safe: closes the connection on its strand if no request is in progress (graceful stop).
+  void request_close() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->busy_) self->close();
+    });
+  }
+
+ private:
+  void do_read_header() {
+    busy_ = false;
+    if (owner_.stopping) return close();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(owner_.options.max_header));
+    parser_->body_limit(owner_.options.max_body);
+    // One deadline for the whole header, not per byte: a client sending a byte a second is cut off.
+    stream_.expires_after(std::chrono::seconds(owner_.options.header_timeout_s));
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             beast::bind_front_handler(&session::on_read_header, shared_from_this()));
+  }
+
+  void on_read_header(beast::error_code ec, std::size_t) {
+    if (ec) return on_read_error(ec);
+    busy_ = true;
+    const auto& header = parser_->get();
+    if (auto length = parser_->content_length(); length && *length > owner_.options.max_body)
+      return send(too_large(), true);
+    if (parser_->is_done()) return dispatch_request();
+    auto expect = header[bhttp::field::expect];
+    if (!expect.empty()) {
+      if (!iequals(expect, "100-continue"))
+        return send(transport_error(417, fhir::issue_type::not_supported, "Only 'Expect: 100-continue' is supported",
+                                    "http-expect"),
+                    true);
+      static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+      stream_.expires_after(std::chrono::seconds(owner_.options.write_timeout_s));
+      return net::async_write(stream_, net::buffer(continue_line.data(), continue_line.size()),
+                              beast::bind_front_handler(&session::on_continue_sent, shared_from_this()));
+    }
+    do_read_body();
+  }
+
+  void on_continue_sent(beast::error_code ec, std::size_t) {
+    if (ec) return close();
+    do_read_body();
+  }
+
+  void do_read_body() {
+    stream_.expires_after(std::chrono::seconds(owner_.options.body_timeout_s));
+    bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&session::on_read_body, shared_from_this()));
+  }
+
+  void on_read_body(beast::error_code ec, std::size_t) {
+    if (ec) return on_read_error(ec);
+    dispatch_request();
+  }
+
+  void on_read_error(beast::error_code ec) {
+    if (ec == bhttp::error::body_limit) return send(too_large(), true);
+    if (ec == bhttp::error::header_limit)
+      return send(transport_error(431, fhir::issue_type::too_long,
+                                  fmt::format("The request line and headers exceed {} bytes", owner_.options.max_header),
+                                  "http-header-too-large"),
+                  true);
+    // A malformed request gets a 400; a connection that ends, times out or fails is just closed.
+    bool malformed = ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+                     ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
+    if (!malformed) return close();
+    send(transport_error(400, fhir::issue_type::structure, fmt::format("Malformed HTTP request: {}", ec.message()),
+                         "http-malformed"),
+         true);
+  }
+
+  response too_large() const {
+    return transport_error(413, fhir::issue_type::too_long,
+                           fmt::format("The request body exceeds the limit of {} bytes", owner_.options.max_body),
+                           "http-body-too-large");
+  }
+
+  void dispatch_request() {
+    busy_ = true;
+    stream_.expires_never();  // the worker may take a while; the write gets its own deadline
+    auto message = parser_->release();
+    parser_.reset();
+    head_ = message.method() == bhttp::verb::head;
+    keep_alive_ = message.keep_alive();
+
+    auto req = std::make_shared<request>();
+    req->method = std::string(message.method_string());
+    req->target = std::string(message.target());
+    req->remote_address = remote_;
+    req->headers.reserve(static_cast<std::size_t>(std::distance(message.begin(), message.end())));
+    for (const auto& field : message) req->headers.push_back(header{std::string(field.name_string()), std::string(field.value())});
+    req->body = std::move(message.body());
+
+    auto guard = net::make_work_guard(owner_.ioc);  // run() must not return while a handler is in flight
+    net::post(owner_.workers, [self = shared_from_this(), req = std::move(req), guard = std::move(guard)]() mutable {
+      response res;
+      try {
+        res = self->owner_.handle(*req);
+      } catch (const std::exception& e) {
+        log::error("unhandled exception for {} {}: {}", req->method, req->target, e.what());
+        res = transport_error(500, fhir::issue_type::exception, "Internal server error", "internal-error");
+      }
+      net::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable {
+        self->send(std::move(res), !self->keep_alive_);
+      });
+    });
+  }
+
+  void send(response res, bool close_after) {
+    close_after = close_after || owner_.stopping;
+    if (head_) {
+      auto msg = std::make_shared<bhttp::response<bhttp::empty_body>>(static_cast<bhttp::status>(res.status), 11);
+      fill(*msg, res, close_after);
+      msg->content_length(res.body.size());
+      write(std::move(msg), close_after);
+    } else {
+      auto msg = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(res.status), 11);
+      fill(*msg, res, close_after);
+      msg->body() = std::move(res.body);
+      msg->prepare_payload();
+      write(std::move(msg), close_after);
+    }
+  }
+
+  template <typename Message>
+  void fill(Message& msg, const response& res, bool close_after) {
+    msg.set(bhttp::field::server, server_name);
+    msg.set(bhttp::field::date, fhir::format_http_date(fhir::now_ms()));
+    for (const header& h : res.headers) msg.insert(h.name, h.value);
+    msg.keep_alive(!close_after);
+  }
+
+  template <typename Message>
+  void write(std::shared_ptr<Message> msg, bool close_after) {
+    stream_.expires_after(std::chrono::seconds(owner_.options.write_timeout_s));
+    bhttp::async_write(stream_, *msg,
+                       [self = shared_from_this(), msg, close_after](beast::error_code ec, std::size_t) {
+                         self->on_write(close_after, ec);
+                       });
+  }
+
+  void on_write(bool close_after, beast::error_code ec) {
+    if (ec || close_after) return close();
+    do_read_header();
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  server::impl& owner_;
+  std::string remote_;
+  std::list<std::weak_ptr<session>>::iterator registration_;
+  bool busy_ = false;
+  bool head_ = false;
+  bool keep_alive_ = true;
+};
+
+void server::impl::do_accept() {
+  acceptor.async_accept(net::make_strand(ioc), beast::bind_front_handler(&impl::on_accept, this));
+}
+
+void server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
+  if (stopping || !acceptor.is_open()) return;
+  if (ec) {
+    // Typically EMFILE: back off briefly rather than spin, then keep accepting.
+    log::warning("accept failed: {}", ec.message());
+    auto timer = std::make_shared<net::steady_timer>(ioc, std::chrono::milliseconds(100));
+    timer->async_wait([this, timer](beast::error_code) { do_accept(); });
+    return;
+  }
+  auto s = std::make_shared<session>(std::move(socket), *this);
+  std::list<std::weak_ptr<session>>::iterator registration;
+  {
+    std::lock_guard lock(sessions_mutex);
+    registration = sessions.insert(sessions.end(), s);
+  }
+  s->start(registration);
+  do_accept();
+}
+
+void server::impl::begin_stop() {
+  if (stopping.exchange(true)) return;
+  log::info("stopping: finishing in-flight requests");
+  beast::error_code ignored;
+  acceptor.close(ignored);
+  signals.cancel(ignored);
+  std::vector<std::shared_ptr<session>> live;
+  {
+    std::lock_guard lock(sessions_mutex);
+    for (auto& weak : sessions)
+      if (auto s = weak.lock()) live.push_back(std::move(s));
+  }
+  for (auto& s : live) s->request_close();
+  if (!live.empty()) {
+    grace_timer.expires_after(std::chrono::seconds(options.shutdown_grace_s));
+    grace_timer.async_wait([this](beast::error_code ec) {
+      if (ec) return;  // cancelled: every session ended in time
+      log::warning("stopping: grace period over, closing remaining connections");
+      ioc.stop();
+    });
+  }
+}
+
+void server::impl::session_ended(std::list<std::weak_ptr<session>>::iterator registration) {
+  bool last = false;
+  {
+    std::lock_guard lock(sessions_mutex);
+    sessions.erase(registration);
+    last = sessions.empty();
+  }
+  if (last && stopping) net::post(ioc, [this] { grace_timer.cancel(); });
+}
+
+server::server(server_options options, handler handle) : impl_(std::make_unique<impl>(std::move(options), std::move(handle))) {}
+
+server::~server() {
+  impl_->workers.join();
+}
+
+void server::listen() {
+  auto& i = *impl_;
+  beast::error_code ec;
+  auto address = net::ip::make_address(i.options.host, ec);
+  if (ec) throw std::runtime_error(fmt::format("invalid listen address '{}': {}", i.options.host, ec.message()));
+  tcp::endpoint endpoint(address, i.options.port);
+  i.acceptor.open(endpoint.protocol(), ec);
+  if (!ec) i.acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) i.acceptor.bind(endpoint, ec);
+  if (!ec) i.acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error(fmt::format("cannot listen on {}:{}: {}", i.options.host, i.options.port, ec.message()));
+}
+
+std::uint16_t server::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void server::run() {
+  auto& i = *impl_;
+  if (i.options.handle_signals) {
+    i.signals.add(SIGINT);
+    i.signals.add(SIGTERM);
+    i.signals.async_wait([&i](beast::error_code ec, int) {
+      if (!ec) i.begin_stop();
+    });
+  }
+  i.do_accept();
+  std::vector<std::thread> threads;
+  for (unsigned t = 1; t < i.io_threads; ++t) threads.emplace_back([&i] { i.ioc.run(); });
+  i.ioc.run();
+  for (auto& t : threads) t.join();
+  i.workers.join();
+}
+
+void server::stop() {
+  net::post(impl_->ioc, [i = impl_.get()] { i->begin_stop(); });
+}
+
+}  // namespace server::http

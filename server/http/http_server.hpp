@@ -1,0 +1,60 @@
+#pragma once
+// The HTTP/1.1 transport: an asynchronous Boost.Beast server. This header is all the rest of the server
+// sees of it; Beast and Asio stay inside http_server.cpp (one translation unit, ~30 s to compile).
+//
+// Each connection reads one request at a time (header first, so an oversized body is refused with 413
+// before it is read), hands it to the handler on a pool of worker threads (handlers may block on SQLite),
+// and writes the response on the connection's strand. Timeouts bound every read and write, so a slow
+// client (one byte a second) holds no worker. Keep-alive and HEAD are supported; pipelined requests are
+// served in order.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "server/http/message.hpp"
+
+namespace server::http {
+
+struct server_options {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;   // 0: the system picks a free port (see port())
+  unsigned io_threads = 0;     // 0: one per core
+  unsigned workers = 0;        // threads running handlers; 0: 8 per core, at least 16
+  std::size_t max_body = 16 * 1024 * 1024;
+  std::size_t max_header = 64 * 1024;  // request line + headers
+  unsigned header_timeout_s = 30;      // to receive a whole request header (also the keep-alive idle limit)
+  unsigned body_timeout_s = 120;
+  unsigned write_timeout_s = 60;
+  unsigned shutdown_grace_s = 30;      // in-flight requests get this long to finish on stop()
+  bool handle_signals = true;          // SIGINT and SIGTERM start a graceful stop
+};
+
+// Handlers must not throw for expected failures; an exception escaping one becomes a 500 response.
+using handler = std::function<response(const request&)>;
+
+class server {
+ public:
+  server(server_options options, handler handle);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // Binds and listens. Throws std::runtime_error when the address cannot be bound.
+  void listen();
+  // The bound port (after listen()).
+  std::uint16_t port() const;
+  // Serves until stop() (or a signal, if enabled), then returns once in-flight requests have finished.
+  void run();
+  // Starts a graceful stop: no new connections, idle connections closed, in-flight requests finished.
+  // Thread-safe; may be called from a handler.
+  void stop();
+
+  struct impl;  // opaque: defined in http_server.cpp, where the Beast types live
+
+ private:
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace server::http

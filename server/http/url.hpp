@@ -1,0 +1,30 @@
+#pragma once
+// Request targets: decoded path segments and query parameters (Boost.URL), and percent-encoding for the
+// URLs the server writes (Location, Bundle links).
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "fhir/result.hpp"
+
+namespace server::http {
+
+using query_params = std::vector<std::pair<std::string, std::string>>;
+
+struct target {
+  std::vector<std::string> segments;  // percent-decoded; a trailing empty segment ("/a/") is dropped
+  query_params params;                // percent-decoded, in order; '+' is kept as '+', not a space
+};
+
+// Parses an origin-form request target ("/fhir/Patient?name=x"). Fails (invalid) when it is not one.
+fhir::result<target> parse_target(std::string_view text);
+
+// Percent-encodes a path segment or query component (RFC 3986 unreserved characters are kept).
+std::string percent_encode(std::string_view text);
+
+// "a=1&b=x%20y": the parameters, encoded.
+std::string encode_query(const query_params& params);
+
+}  // namespace server::http

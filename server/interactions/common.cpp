@@ -1,0 +1,51 @@
+#include "server/interactions/common.hpp"
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "fhir/resource.hpp"
+#include "fhir/validation/resource_reader.hpp"
+#include "server/negotiation.hpp"
+
+namespace server::interactions {
+
+fhir::result<fhir::done> check_id(const context& ctx, std::string_view id) {
+  const auto* id_type = ctx.definitions.find_primitive("id");
+  if (id_type && id_type->matches_regex(id)) return fhir::done{};
+  return fhir::error(fhir::error_kind::invalid, fhir::issue_type::value,
+                     fmt::format("'{}' is not a valid resource id (1-64 characters of A-Z, a-z, 0-9, '-' and '.')",
+                                 id.substr(0, 100)),
+                     "id-invalid");
+}
+
+fhir::result<fhir::json::value> read_body(const context& ctx, const fhir_request& request, std::string_view expected_type) {
+  if (auto format = check_body_format(request.http.header_value("Content-Type")); !format) return std::move(format).error();
+  if (request.http.body.empty())
+    return fhir::error(fhir::error_kind::invalid, fhir::issue_type::required, "The request has no body: send the resource",
+                       "body-missing");
+  auto read = fhir::validation::read_resource(ctx.definitions, request.http.body);
+  if (!read) return std::move(read).error();
+  std::string_view type = fhir::resource_type_of(read->resource);
+  if (type != expected_type)
+    return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
+                       fmt::format("The body is a {}, but the URL is for {}", type, expected_type),
+                       "resource-type-mismatch", "resourceType");
+  return std::move(read->resource);
+}
+
+fhir::result<std::optional<std::int64_t>> if_match_version(const fhir_request& request) {
+  auto header = request.http.header_value("If-Match");
+  if (!header) return std::optional<std::int64_t>();
+  std::string_view v = *header;
+  if (v.starts_with("W/")) v.remove_prefix(2);
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  std::int64_t version = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), version);
+  if (ec != std::errc() || end != v.data() + v.size() || version < 1)
+    return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
+                       fmt::format("If-Match '{}' is not a version ETag such as W/\"3\"", *header), "if-match-invalid");
+  return std::optional<std::int64_t>(version);
+}
+
+}  // namespace server::interactions

@@ -1,0 +1,95 @@
+// history-instance, history-type and history-system (http.html#history): versions newest first, a page
+// at a time, with `_count`, `_since` and `next` links carrying a page token.
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "server/bundle_writer.hpp"
+#include "server/interactions/common.hpp"
+#include "server/interactions/interactions.hpp"
+#include "server/responses.hpp"
+
+namespace server::interactions {
+namespace {
+
+constexpr std::string_view page_parameter = "_page";
+
+fhir::error bad_parameter(std::string name, std::string_view value, std::string_view why) {
+  return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
+                     fmt::format("{}={}: {}", name, value.substr(0, 100), why), "history-parameter-invalid");
+}
+
+fhir::result<store::history_request> parse_parameters(const context& ctx, const fhir_request& request) {
+  store::history_request out;
+  out.count = ctx.settings.default_page_size;
+  for (const auto& [name, value] : request.params) {
+    if (name == "_count") {
+      std::size_t count = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), count);
+      if (ec != std::errc() || end != value.data() + value.size() || count == 0)
+        return bad_parameter(name, value, "must be a positive integer");
+      out.count = std::min(count, ctx.settings.max_page_size);
+    } else if (name == "_since") {
+      auto since = fhir::parse_date_time(value);
+      if (!since) return bad_parameter(name, value, "must be a FHIR instant such as 2024-01-31T09:00:00Z");
+      out.since = *since;
+    } else if (name == page_parameter) {
+      out.page_token = value;
+    } else if (name == "_at" || name == "_list") {
+      return fhir::error(fhir::error_kind::not_supported, fhir::issue_type::not_supported,
+                         fmt::format("The history parameter {} is not supported by this server", name),
+                         "history-parameter-unsupported");
+    }
+    // Other parameters (_format, _pretty, unknown ones) do not affect history; unknown ones are ignored,
+    // as search.html#errors allows for lenient handling.
+  }
+  return out;
+}
+
+std::string request_url(const context& ctx, const fhir_request& request, const http::query_params& params) {
+  std::string url = ctx.settings.base_url;
+  for (const auto& segment : request.path) url += "/" + http::percent_encode(segment);
+  if (!params.empty()) url += "?" + http::encode_query(params);
+  return url;
+}
+
+http::response history(const context& ctx, const fhir_request& request, std::string type, std::string id) {
+  auto query = parse_parameters(ctx, request);
+  if (!query) return error_response(query.error(), &request);
+  if (!id.empty())
+    if (auto valid = check_id(ctx, id); !valid) return error_response(valid.error(), &request);
+  query->type = std::move(type);
+  query->id = std::move(id);
+  auto page = ctx.store.history(*query);
+  if (!page) return error_response(page.error(), &request);
+
+  bundle_writer bundle("history");
+  if (page->total) bundle.set_total(*page->total);
+  bundle.add_link("self", request_url(ctx, request, request.params));
+  if (!page->next_page_token.empty()) {
+    http::query_params next;
+    for (const auto& p : request.params)
+      if (p.first != page_parameter) next.push_back(p);
+    next.emplace_back(page_parameter, page->next_page_token);
+    bundle.add_link("next", request_url(ctx, request, next));
+  }
+  for (const auto& version : page->entries) bundle.add_history_entry(ctx.settings, version);
+  return json_response(200, std::move(bundle).finish(), request);
+}
+
+}  // namespace
+
+http::response history_instance(const context& ctx, const fhir_request& request) {
+  return history(ctx, request, request.path[0], request.path[1]);
+}
+
+http::response history_type(const context& ctx, const fhir_request& request) {
+  return history(ctx, request, request.path[0], {});
+}
+
+http::response history_system(const context& ctx, const fhir_request& request) {
+  return history(ctx, request, {}, {});
+}
+
+}  // namespace server::interactions

@@ -1,0 +1,24 @@
+#pragma once
+// One function per FHIR RESTful interaction (http.html), named by its code. Each takes the shared context
+// and a routed request (path segments already matched, the resource type already known to be valid) and
+// returns the complete HTTP response. None of them knows about sockets.
+
+#include "server/context.hpp"
+#include "server/fhir_request.hpp"
+#include "server/http/message.hpp"
+
+namespace server::interactions {
+
+using interaction = http::response (*)(const context&, const fhir_request&);
+
+http::response capabilities(const context& ctx, const fhir_request& request);      // GET metadata
+http::response create(const context& ctx, const fhir_request& request);            // POST [type]
+http::response read(const context& ctx, const fhir_request& request);              // GET [type]/[id]
+http::response vread(const context& ctx, const fhir_request& request);             // GET [type]/[id]/_history/[vid]
+http::response update(const context& ctx, const fhir_request& request);            // PUT [type]/[id]
+http::response delete_(const context& ctx, const fhir_request& request);           // DELETE [type]/[id]
+http::response history_instance(const context& ctx, const fhir_request& request);  // GET [type]/[id]/_history
+http::response history_type(const context& ctx, const fhir_request& request);      // GET [type]/_history
+http::response history_system(const context& ctx, const fhir_request& request);    // GET _history
+
+}  // namespace server::interactions

@@ -1,0 +1,32 @@
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "server/interactions/common.hpp"
+#include "server/interactions/interactions.hpp"
+#include "server/responses.hpp"
+
+namespace server::interactions {
+
+http::response vread(const context& ctx, const fhir_request& request) {
+  const std::string& type = request.path[0];
+  const std::string& id = request.path[1];
+  const std::string& vid = request.path[3];
+  if (auto valid = check_id(ctx, id); !valid) return error_response(valid.error(), &request);
+  std::int64_t version = 0;
+  auto [end, ec] = std::from_chars(vid.data(), vid.data() + vid.size(), version);
+  if (ec != std::errc() || end != vid.data() + vid.size() || version < 1) {
+    // Versions this server assigns are positive integers, so no other version id can exist.
+    return error_response(fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found,
+                                      fmt::format("Version '{}' of {}/{} is not known", vid.substr(0, 64), type, id),
+                                      "version-not-found"),
+                          &request);
+  }
+  auto found = ctx.store.vread(type, id, version);
+  if (!found) return error_response(found.error(), &request);
+  auto response = json_response(200, std::move(found->json), request);
+  set_version_headers(response, found->info);
+  return response;
+}
+
+}  // namespace server::interactions

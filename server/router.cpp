@@ -1,0 +1,111 @@
+#include "server/router.hpp"
+
+#include <fmt/format.h>
+
+#include "server/responses.hpp"
+
+namespace server {
+namespace {
+
+bool is_placeholder(std::string_view segment) { return segment.starts_with('{'); }
+
+fhir::error not_found(std::string diagnostics, std::string id) {
+  return fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found, std::move(diagnostics), std::move(id));
+}
+
+}  // namespace
+
+router::router() {
+  using namespace interactions;
+  // Order matters where shapes overlap: literal segments are listed before placeholders.
+  add("metadata", {{"GET", "capabilities", capabilities}});
+  add("_history", {{"GET", "history-system", history_system}});
+  add("{type}/_history", {{"GET", "history-type", history_type}});
+  add("{type}", {{"POST", "create", create}});
+  add("{type}/{id}", {{"GET", "read", read}, {"PUT", "update", update}, {"DELETE", "delete", delete_}});
+  add("{type}/{id}/_history", {{"GET", "history-instance", history_instance}});
+  add("{type}/{id}/_history/{vid}", {{"GET", "vread", vread}});
+}
+
+void router::add(std::string_view pattern, std::vector<method_binding> methods) {
+  route r;
+  while (!pattern.empty()) {
+    auto slash = pattern.find('/');
+    r.pattern.emplace_back(pattern.substr(0, slash));
+    pattern = slash == std::string_view::npos ? std::string_view() : pattern.substr(slash + 1);
+  }
+  r.methods = std::move(methods);
+  routes_.push_back(std::move(r));
+}
+
+const router::route* router::match(const std::vector<std::string>& path) const {
+  for (const route& r : routes_) {
+    if (r.pattern.size() != path.size()) continue;
+    bool matches = true;
+    for (std::size_t i = 0; i < path.size() && matches; ++i)
+      matches = is_placeholder(r.pattern[i]) ? !path[i].empty() : path[i] == r.pattern[i];
+    if (matches) return &r;
+  }
+  return nullptr;
+}
+
+std::vector<supported_interaction> router::supported_interactions() const {
+  std::vector<supported_interaction> out;
+  for (const route& r : routes_) {
+    bool type_level = !r.pattern.empty() && r.pattern[0] == "{type}";
+    for (const method_binding& m : r.methods)
+      if (m.interaction_code != "capabilities") out.push_back({m.interaction_code, !type_level});
+  }
+  return out;
+}
+
+http::response router::handle(const context& ctx, const http::request& http_request) const {
+  auto target = http::parse_target(http_request.target);
+  if (!target) return error_response(target.error());
+
+  std::vector<std::string>& segments = target->segments;
+  if (segments.empty() || segments.front() != base_segment)
+    return error_response(not_found(fmt::format("No FHIR endpoint at '{}': the base URL is {}",
+                                                http_request.target.substr(0, 200), ctx.settings.base_url),
+                                    "route-not-found"));
+  segments.erase(segments.begin());
+
+  fhir_request request{http_request, std::move(segments), std::move(target->params)};
+  if (auto pretty = request.param("_pretty")) request.pretty = *pretty == "true";
+  request.prefer = parse_prefer_return(http_request.header_value("Prefer"));
+
+  if (auto format = check_response_format(request.param("_format"), http_request.header_value("Accept")); !format)
+    return error_response(format.error(), &request);
+
+  const route* r = match(request.path);
+  if (!r) {
+    bool known_type = !request.path.empty() && ctx.definitions.is_resource_type(request.path[0]);
+    std::string diagnostics = known_type || request.path.empty()
+                                  ? fmt::format("No interaction of this server matches '{}'", http_request.target.substr(0, 200))
+                                  : fmt::format("'{}' is not a resource type this server knows", request.path[0].substr(0, 100));
+    return error_response(not_found(std::move(diagnostics), known_type ? "route-not-found" : "type-unknown"), &request);
+  }
+  if (!r->pattern.empty() && r->pattern[0] == "{type}" && !ctx.definitions.is_resource_type(request.path[0]))
+    return error_response(not_found(fmt::format("'{}' is not a resource type this server knows", request.path[0].substr(0, 100)),
+                                    "type-unknown"),
+                          &request);
+
+  std::string_view method = http_request.method == "HEAD" ? "GET" : std::string_view(http_request.method);
+  for (const method_binding& m : r->methods)
+    if (m.method == method) return m.handler(ctx, request);
+
+  std::string allow;
+  for (const method_binding& m : r->methods) {
+    if (!allow.empty()) allow += ", ";
+    allow += m.method;
+    if (m.method == "GET") allow += ", HEAD";
+  }
+  auto response = error_response(fhir::error(fhir::error_kind::method_not_allowed, fhir::issue_type::not_supported,
+                                             fmt::format("{} is not supported here; allowed: {}", http_request.method, allow),
+                                             "method-not-allowed"),
+                                 &request);
+  response.set_header("Allow", allow);
+  return response;
+}
+
+}  // namespace server

@@ -1,0 +1,57 @@
+#include "tests/server/app_fixture.hpp"
+
+namespace fhir::testing {
+
+namespace {
+std::vector<std::string> issue_field(const json::value& outcome, bool ids) {
+  std::vector<std::string> out;
+  const json::value* issues = outcome.find("issue");
+  if (!issues) return out;
+  for (const json::value& i : issues->as_array()) {
+    if (ids) {
+      const json::value* details = i.find("details");
+      const json::value* coding = details ? details->find("coding") : nullptr;
+      out.push_back(coding ? coding->as_array()[0].find_string("code") ? *coding->as_array()[0].find_string("code") : "" : "");
+    } else {
+      const json::value* expression = i.find("expression");
+      out.push_back(expression ? expression->as_array()[0].as_string() : "");
+    }
+  }
+  return out;
+}
+}  // namespace
+
+std::vector<std::string> reply::issue_ids() const { return issue_field(json(), true); }
+std::vector<std::string> reply::issue_expressions() const { return issue_field(json(), false); }
+
+app_fixture::app_fixture() {
+  auto opened = server::application::open(
+      fhir::definitions::r4(),
+      server::application_options{.database_path = dir_.file("test.db"), .base_url = std::string(base)});
+  REQUIRE(opened.ok());
+  app_ = std::move(*opened);
+}
+
+reply app_fixture::send(std::string method, std::string target, std::string body,
+                        std::vector<server::http::header> headers) const {
+  server::http::request r{.method = std::move(method), .target = std::move(target), .headers = std::move(headers),
+                          .body = std::move(body), .remote_address = "127.0.0.1"};
+  if (!r.body.empty() && !r.header_value("Content-Type"))
+    r.headers.push_back({"Content-Type", "application/fhir+json"});
+  return reply{app_->handle(r)};
+}
+
+reply app_fixture::get(std::string target, std::vector<server::http::header> headers) const {
+  return send("GET", std::move(target), {}, std::move(headers));
+}
+reply app_fixture::post(std::string target, std::string body, std::vector<server::http::header> headers) const {
+  return send("POST", std::move(target), std::move(body), std::move(headers));
+}
+reply app_fixture::put(std::string target, std::string body, std::vector<server::http::header> headers) const {
+  return send("PUT", std::move(target), std::move(body), std::move(headers));
+}
+reply app_fixture::del(std::string target, std::vector<server::http::header> headers) const {
+  return send("DELETE", std::move(target), {}, std::move(headers));
+}
+
+}  // namespace fhir::testing

@@ -1,0 +1,47 @@
+#pragma once
+// An application on a temporary database, driven in-process: requests go straight to the router.
+
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <string>
+
+#include "fhir/definitions/r4.hpp"
+#include "fhir/json/parse.hpp"
+#include "server/application.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace fhir::testing {
+
+struct reply {
+  server::http::response http;
+  unsigned status() const { return http.status; }
+  std::string header(std::string_view name) const { return std::string(http.header_value(name).value_or("")); }
+  json::value json() const {
+    auto v = json::parse(http.body);
+    INFO(http.body);
+    REQUIRE(v.ok());
+    return std::move(*v);
+  }
+  // The message ids of the OperationOutcome's issues.
+  std::vector<std::string> issue_ids() const;
+  std::vector<std::string> issue_expressions() const;
+};
+
+class app_fixture {
+ public:
+  app_fixture();
+  reply get(std::string target, std::vector<server::http::header> headers = {}) const;
+  reply post(std::string target, std::string body, std::vector<server::http::header> headers = {}) const;
+  reply put(std::string target, std::string body, std::vector<server::http::header> headers = {}) const;
+  reply del(std::string target, std::vector<server::http::header> headers = {}) const;
+  reply send(std::string method, std::string target, std::string body, std::vector<server::http::header> headers) const;
+
+  static constexpr std::string_view base = "http://test.example/fhir";
+
+ private:
+  temp_dir dir_;
+  std::unique_ptr<server::application> app_;
+};
+
+}  // namespace fhir::testing

@@ -1,0 +1,47 @@
+#include <algorithm>
+#include <set>
+
+#include "fhir/validation/structural_validator.hpp"
+#include "tests/server/app_fixture.hpp"
+
+using fhir::testing::app_fixture;
+
+namespace {
+std::set<std::string> codes(const fhir::json::value& interactions) {
+  std::set<std::string> out;
+  for (const auto& i : interactions.as_array()) out.insert(*i.find_string("code"));
+  return out;
+}
+}  // namespace
+
+TEST_CASE("metadata returns a CapabilityStatement generated from what the server supports", "[server][capabilities]") {
+  app_fixture app;
+  auto r = app.get("/fhir/metadata");
+  REQUIRE(r.status() == 200);
+  CHECK(r.header("Content-Type") == "application/fhir+json; charset=utf-8");
+  auto cs = r.json();
+  CHECK(*cs.find_string("resourceType") == "CapabilityStatement");
+  CHECK(*cs.find_string("fhirVersion") == "4.0.1");
+  CHECK(*cs.find_string("kind") == "instance");
+  const auto& rest = cs.find("rest")->as_array().at(0);
+  CHECK(codes(*rest.find("interaction")) == std::set<std::string>{"history-system"});
+
+  const auto& resources = rest.find("resource")->as_array();
+  CHECK(resources.size() == fhir::definitions::r4().resource_types().size());
+  auto patient = std::find_if(resources.begin(), resources.end(),
+                              [](const auto& r) { return *r.find_string("type") == "Patient"; });
+  REQUIRE(patient != resources.end());
+  CHECK(codes(*patient->find("interaction")) ==
+        std::set<std::string>{"read", "vread", "update", "delete", "history-instance", "history-type", "create"});
+  CHECK(*patient->find_string("versioning") == "versioned-update");
+  CHECK(patient->find("updateCreate")->as_bool());
+  // Search is not implemented yet, so it must not be claimed.
+  CHECK(patient->find("searchParam") == nullptr);
+}
+
+TEST_CASE("the CapabilityStatement is itself a valid resource", "[server][capabilities]") {
+  app_fixture app;
+  auto cs = app.get("/fhir/metadata").json();
+  auto issues = fhir::validation::validate_structure(fhir::definitions::r4(), cs);
+  CHECK_FALSE(fhir::has_errors(issues));
+}

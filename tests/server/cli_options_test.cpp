@@ -1,0 +1,46 @@
+#include <catch2/catch.hpp>
+
+#include "server/cli/options.hpp"
+
+namespace {
+server::cli::parse_result parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "fhir-server");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  return server::cli::parse(static_cast<int>(argv.size()), argv.data());
+}
+}  // namespace
+
+TEST_CASE("serve is the default command with documented defaults", "[server][cli]") {
+  auto r = parse({});
+  REQUIRE(r.parsed);
+  CHECK(r.parsed->what == server::cli::command::kind::serve);
+  CHECK(r.parsed->serve.port == 8080);
+  CHECK(r.parsed->serve.host == "127.0.0.1");
+  CHECK(r.parsed->serve.auth == "dev");
+}
+
+TEST_CASE("serve options parse in both spellings", "[server][cli]") {
+  auto r = parse({"serve", "--db", "x.db", "--port=0", "--max-body", "2M", "--load", "a", "--load=b", "--threads", "3",
+                  "--base-url", "https://shcr.example/fhir/"});
+  REQUIRE(r.parsed);
+  const auto& s = r.parsed->serve;
+  CHECK(s.database == "x.db");
+  CHECK(s.port == 0);
+  CHECK(s.max_body == 2 * 1024 * 1024);
+  CHECK(s.load_directories == std::vector<std::string>{"a", "b"});
+  CHECK(s.threads == 3);
+  CHECK(s.base_url == "https://shcr.example/fhir");
+}
+
+TEST_CASE("bad command lines are refused with a message", "[server][cli]") {
+  CHECK_FALSE(parse({"--port", "99999"}).parsed);
+  CHECK_FALSE(parse({"--port"}).parsed);
+  CHECK_FALSE(parse({"--bogus"}).parsed);
+  CHECK_FALSE(parse({"frobnicate"}).parsed);
+  CHECK_FALSE(parse({"--auth", "none"}).parsed);
+  CHECK_FALSE(parse({"validate"}).parsed);
+  CHECK(parse({"validate", "a.json", "b.json"}).parsed->files.size() == 2);
+  CHECK(parse({"--help"}).parsed->what == server::cli::command::kind::help);
+  CHECK(server::cli::usage().find("--max-body") != std::string::npos);
+}
