@@ -1,0 +1,173 @@
+// The real fhir-server binary over real HTTP.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include "fhir/json/parse.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/server_process.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace fhir::testing;
+
+namespace {
+fhir::json::value json(const http_reply& r) {
+  auto v = fhir::json::parse(r.body);
+  INFO(r.body);
+  REQUIRE(v.ok());
+  return std::move(*v);
+}
+}  // namespace
+
+TEST_CASE("CRUD, vread and history over one keep-alive connection", "[integration][http]") {
+  temp_dir dir;
+  server_process server(dir.file("db.sqlite"));
+  http_connection c(server.port());
+
+  auto metadata = c.request("GET", "/fhir/metadata");
+  CHECK(metadata.status == 200);
+  CHECK(metadata.header("Content-Type") == "application/fhir+json; charset=utf-8");
+
+  auto created = c.request("POST", "/fhir/Patient", R"({"resourceType":"Patient","name":[{"family":"Jones"}]})");
+  REQUIRE(created.status == 201);
+  std::string location = created.header("Location");
+  std::string id = *json(created).find_string("id");
+  CHECK(location == server.base_url() + "/Patient/" + id + "/_history/1");
+
+  auto updated = c.request("PUT", "/fhir/Patient/" + id,
+                           R"({"resourceType":"Patient","id":")" + id + R"(","name":[{"family":"Smith"}]})",
+                           {{"If-Match", "W/\"1\""}});
+  CHECK(updated.status == 200);
+  CHECK(updated.header("ETag") == "W/\"2\"");
+  CHECK(c.request("GET", "/fhir/Patient/" + id + "/_history/1").status == 200);
+  CHECK(c.request("DELETE", "/fhir/Patient/" + id).status == 200);
+  CHECK(c.request("GET", "/fhir/Patient/" + id).status == 410);
+  auto history = json(c.request("GET", "/fhir/Patient/" + id + "/_history"));
+  CHECK(history.find("entry")->as_array().size() == 3);
+  for (int i = 0; i < 100; ++i) REQUIRE(c.request("GET", "/fhir/metadata").status == 200);
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("HEAD answers the headers of GET without a body", "[integration][http]") {
+  temp_dir dir;
+  server_process server(dir.file("db.sqlite"));
+  http_connection c(server.port());
+  auto get = c.request("GET", "/fhir/metadata");
+  auto head = c.request("HEAD", "/fhir/metadata");
+  CHECK(head.status == 200);
+  CHECK(head.body.empty());
+  CHECK(head.header("Content-Length") == std::to_string(get.body.size()));
+  CHECK(c.request("GET", "/fhir/metadata").status == 200);  // the connection is still in sync
+}
+
+TEST_CASE("a body over the limit is refused with 413 before it is sent", "[integration][http][limits]") {
+  temp_dir dir;
+  server_process server(dir.file("db.sqlite"), {"--max-body", "1K"});
+  http_connection c(server.port(), 5000);
+  c.send_raw("POST /fhir/Patient HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\n"
+             "Content-Length: 104857600\r\n\r\n");
+  auto reply = c.read_reply();
+  REQUIRE(reply);
+  CHECK(reply->status == 413);
+  CHECK(json(*reply).find_string("resourceType") != nullptr);
+  CHECK(c.closed_within(5000));
+
+  http_connection chunked(server.port(), 5000);
+  std::string chunk(600, 'x');
+  chunked.send_raw("POST /fhir/Patient HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n258\r\n" + chunk + "\r\n258\r\n" + chunk + "\r\n0\r\n\r\n");
+  auto chunked_reply = chunked.read_reply();
+  REQUIRE(chunked_reply);
+  CHECK(chunked_reply->status == 413);
+  // The server is still serving others.
+  CHECK(http_request(server.port(), "GET", "/fhir/metadata").status == 200);
+}
+
+TEST_CASE("malformed requests get 400 and oversized headers 431", "[integration][http][limits]") {
+  temp_dir dir;
+  server_process server(dir.file("db.sqlite"));
+  {
+    http_connection c(server.port(), 5000);
+    c.send_raw("GARBAGE\r\n\r\n");
+    auto reply = c.read_reply();
+    REQUIRE(reply);
+    CHECK(reply->status == 400);
+  }
+  {
+    http_connection c(server.port(), 5000);
+    c.send_raw("GET /fhir/metadata HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(100000, 'a') + "\r\n\r\n");
+    auto reply = c.read_reply();
+    REQUIRE(reply);
+    CHECK(reply->status == 431);
+  }
+  {
+    http_connection c(server.port(), 5000);
+    c.send_raw("GET /fhir/Patient/" + std::string(200000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto reply = c.read_reply();
+    REQUIRE(reply);
+    CHECK(reply->status == 431);
+  }
+  CHECK(http_request(server.port(), "GET", "/fhir/metadata").status == 200);
+}
+
+TEST_CASE("Expect: 100-continue is honoured", "[integration][http]") {
+  temp_dir dir;
+  server_process server(dir.file("db.sqlite"));
+  http_connection c(server.port(), 5000);
+  std::string body = R"({"resourceType":"Patient","active":true})";
+  c.send_raw("POST /fhir/Patient HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\nExpect: 100-continue\r\n"
+             "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+  c.send_raw(body);
+  auto reply = c.read_reply();  // the interim 100 is skipped by the client
+  REQUIRE(reply);
+  CHECK(reply->status == 201);
+}
+
+TEST_CASE("SIGTERM stops the server cleanly and the data is there after a restart", "[integration][lifecycle]") {
+  temp_dir dir;
+  std::string db = dir.file("db.sqlite");
+  {
+    server_process server(db);
+    REQUIRE(http_request(server.port(), "PUT", "/fhir/Patient/kept", R"({"resourceType":"Patient","id":"kept"})").status == 201);
+    CHECK(server.stop() == 0);
+    CHECK_THAT(server.log(), Catch::Contains("stopped"));
+  }
+  server_process again(db);
+  CHECK(http_request(again.port(), "GET", "/fhir/Patient/kept").status == 200);
+}
+
+TEST_CASE("--load makes example data available and is idempotent across restarts", "[integration][lifecycle]") {
+  temp_dir dir;
+  std::string db = dir.file("db.sqlite");
+  std::string data = std::string(FHIR_SOURCE_DIR) + "/examples/data";
+  {
+    server_process server(db, {"--load", data});
+    CHECK(http_request(server.port(), "GET", "/fhir/Patient/pat-jones").status == 200);
+  }
+  server_process server(db, {"--load", data});
+  auto history = http_request(server.port(), "GET", "/fhir/Patient/pat-jones/_history");
+  CHECK(history.body.find("\"total\":1") != std::string::npos);
+}
+
+TEST_CASE("the command line documents itself and refuses unsafe settings", "[integration][cli]") {
+  auto help = run_server_command({"--help"});
+  CHECK(help.status == 0);
+  for (const char* flag : {"serve", "validate", "version", "--db", "--host", "--port", "--threads", "--workers",
+                           "--max-body", "--load", "--auth", "--base-url", "--log-level"})
+    CHECK_THAT(help.output, Catch::Contains(flag));
+  auto open = run_server_command({"serve", "--host", "0.0.0.0", "--port", "0"});
+  CHECK(open.status == 2);
+  CHECK_THAT(open.output, Catch::Contains("loopback"));
+  CHECK(run_server_command({"--frobnicate"}).status == 2);
+  CHECK_THAT(run_server_command({"version"}).output, Catch::Contains("4.0.1"));
+}
+
+TEST_CASE("validate reports issues as an OperationOutcome and sets the exit status", "[integration][cli]") {
+  temp_dir dir;
+  std::ofstream(dir.file("good.json")) << R"({"resourceType":"Patient","birthDate":"1990-01-01"})";
+  std::ofstream(dir.file("bad.json")) << R"({"resourceType":"Patient","birthDate":"1990-02-31"})";
+  CHECK(run_server_command({"validate", dir.file("good.json")}).status == 0);
+  auto bad = run_server_command({"validate", dir.file("bad.json")});
+  CHECK(bad.status == 1);
+  CHECK_THAT(bad.output, Catch::Contains("Patient.birthDate"));
+}

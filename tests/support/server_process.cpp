@@ -1,0 +1,138 @@
+#include "tests/support/server_process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+
+namespace fhir::testing {
+namespace {
+
+std::vector<char*> argv_of(std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  return argv;
+}
+
+int exit_status(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace
+
+std::string server_binary() {
+  const char* override_path = std::getenv("FHIR_SERVER_BINARY");
+  return override_path ? override_path : FHIR_SERVER_BINARY;
+}
+
+server_process::server_process(std::string database, std::vector<std::string> args) {
+  log_path_ = database + ".log";
+  std::vector<std::string> full = {server_binary(), "serve", "--db", database, "--port", "0"};
+  full.insert(full.end(), args.begin(), args.end());
+  int out[2];
+  if (pipe(out) != 0) throw std::runtime_error("pipe failed");
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (log >= 0) dup2(log, STDERR_FILENO);
+    close(out[0]);
+    close(out[1]);
+    auto argv = argv_of(full);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(out[1]);
+  stdout_fd_ = out[0];
+
+  std::string text;
+  std::regex listening(R"(listening on http://[^:]+:(\d+)/fhir)");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{stdout_fd_, POLLIN, 0};
+    if (poll(&p, 1, 200) > 0) {
+      char buf[512];
+      ssize_t n = read(stdout_fd_, buf, sizeof buf);
+      if (n <= 0) break;
+      text.append(buf, static_cast<std::size_t>(n));
+      std::smatch m;
+      if (std::regex_search(text, m, listening)) {
+        port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+        return;
+      }
+    }
+  }
+  kill();
+  throw std::runtime_error("fhir-server did not start: " + text + "\n" + log());
+}
+
+server_process::~server_process() {
+  if (running()) kill();
+  if (stdout_fd_ >= 0) close(stdout_fd_);
+}
+
+std::string server_process::base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/fhir"; }
+
+int server_process::wait() {
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return exit_status(status);
+}
+
+int server_process::stop() {
+  ::kill(pid_, SIGTERM);
+  return wait();
+}
+
+void server_process::kill() {
+  ::kill(pid_, SIGKILL);
+  wait();
+}
+
+std::string server_process::log() const {
+  std::ifstream in(log_path_);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+run_result run_server_command(const std::vector<std::string>& args) {
+  std::vector<std::string> full = {server_binary()};
+  full.insert(full.end(), args.begin(), args.end());
+  int out[2];
+  if (pipe(out) != 0) throw std::runtime_error("pipe failed");
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    dup2(out[1], STDERR_FILENO);
+    close(out[0]);
+    close(out[1]);
+    auto argv = argv_of(full);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(out[1]);
+  std::string output;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(out[0], buf, sizeof buf)) > 0) output.append(buf, static_cast<std::size_t>(n));
+  close(out[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return {exit_status(status), output};
+}
+
+}  // namespace fhir::testing
