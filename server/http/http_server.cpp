@@ -5,8 +5,8 @@
 //   reading_header --(header ok)--> [writing 100 Continue] --> reading_body --> handling --> writing
 //   writing --(keep-alive and not stopping)--> reading_header;  otherwise --> closed
 // Any read error or timeout closes the connection (after a 4xx response when the request was malformed).
-// While handling, the request runs on the worker pool; the session waits with no read pending, so a
-// pipelining client cannot make us buffer unbounded requests.
+// While handling (GET/HEAD on the network thread, other methods on the worker pool) the session has no
+// read pending, so a pipelining client cannot make us buffer unbounded requests.
 //
 // Graceful stop: the acceptor closes, idle sessions (reading a header) are closed at once, busy ones close
 // after their response. When the last session ends the io_context runs out of work and run() returns; a
@@ -189,7 +189,7 @@ class session : public std::enable_shared_from_this<session> {
 
   void dispatch_request() {
     busy_ = true;
-    stream_.expires_never();  // the worker may take a while; the write gets its own deadline
+    stream_.expires_never();  // the handler may take a while; the write gets its own deadline
     auto message = parser_->release();
     parser_.reset();
     head_ = message.method() == bhttp::verb::head;
@@ -203,19 +203,27 @@ class session : public std::enable_shared_from_this<session> {
     for (const auto& field : message) req->headers.push_back(header{std::string(field.name_string()), std::string(field.value())});
     req->body = std::move(message.body());
 
+    // Safe methods (GET, HEAD) only read: they are CPU-bound and run right here on the network thread,
+    // saving two thread hand-offs. Other methods may wait for the database writer, so they run on the
+    // worker pool and the network threads stay free.
+    if (message.method() == bhttp::verb::get || head_) return send(invoke(*req), !keep_alive_);
+
     auto guard = net::make_work_guard(owner_.ioc);  // run() must not return while a handler is in flight
     net::post(owner_.workers, [self = shared_from_this(), req = std::move(req), guard = std::move(guard)]() mutable {
-      response res;
-      try {
-        res = self->owner_.handle(*req);
-      } catch (const std::exception& e) {
-        log::error("unhandled exception for {} {}: {}", req->method, req->target, e.what());
-        res = transport_error(500, fhir::issue_type::exception, "Internal server error", "internal-error");
-      }
+      response res = self->invoke(*req);
       net::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable {
         self->send(std::move(res), !self->keep_alive_);
       });
     });
+  }
+
+  response invoke(const request& req) {
+    try {
+      return owner_.handle(req);
+    } catch (const std::exception& e) {
+      log::error("unhandled exception for {} {}: {}", req.method, req.target, e.what());
+      return transport_error(500, fhir::issue_type::exception, "Internal server error", "internal-error");
+    }
   }
 
   void send(response res, bool close_after) {

@@ -3,8 +3,9 @@
 // sees of it; Beast and Asio stay inside http_server.cpp (one translation unit, ~30 s to compile).
 //
 // Each connection reads one request at a time (header first, so an oversized body is refused with 413
-// before it is read), hands it to the handler on a pool of worker threads (handlers may block on SQLite),
-// and writes the response on the connection's strand. Timeouts bound every read and write, so a slow
+// before it is read), runs the handler, and writes the response on the connection's strand. Safe methods
+// (GET, HEAD) run on the network threads; others run on a pool of worker threads because they may wait
+// for the database writer. Timeouts bound every read and write, so a slow
 // client (one byte a second) holds no worker. Keep-alive and HEAD are supported; pipelined requests are
 // served in order.
 

@@ -136,7 +136,7 @@ TEST_CASE("SIGTERM stops the server cleanly and the data is there after a restar
   CHECK(http_request(again.port(), "GET", "/fhir/Patient/kept").status == 200);
 }
 
-TEST_CASE("--load makes example data available and is idempotent across restarts", "[integration][lifecycle]") {
+TEST_CASE("the load option makes example data available and is idempotent across restarts", "[integration][lifecycle]") {
   temp_dir dir;
   std::string db = dir.file("db.sqlite");
   std::string data = std::string(FHIR_SOURCE_DIR) + "/examples/data";

@@ -85,7 +85,7 @@ TEST_CASE("read errors: unknown id 404, unknown type 404, malformed id 400", "[s
   CHECK(app.get("/fhir/Patient/" + std::string(65, 'a')).status() == 400);
 }
 
-TEST_CASE("update creates with a client id, then versions; the id must match the URL", "[server][update]") {
+TEST_CASE("update creates with a client id, then versions, and the id must match the URL", "[server][update]") {
   app_fixture app;
   auto created = app.put("/fhir/Patient/p1", with_id("p1", "One"));
   REQUIRE(created.status() == 201);
@@ -132,7 +132,7 @@ TEST_CASE("delete: read is then 410 Gone, deleting again is harmless, update rev
   CHECK(revived.header("ETag") == "W/\"3\"");
 }
 
-TEST_CASE("vread returns each version; unknown versions are 404", "[server][vread]") {
+TEST_CASE("vread returns each version, and unknown versions are 404", "[server][vread]") {
   app_fixture app;
   REQUIRE(app.put("/fhir/Patient/p1", with_id("p1", "One")).status() == 201);
   REQUIRE(app.put("/fhir/Patient/p1", with_id("p1", "Two")).status() == 200);

@@ -69,7 +69,7 @@ TEST_CASE("type and system history page with next links until the end", "[server
   CHECK(*entries[0].find("request")->find_string("method") == "POST");
 }
 
-TEST_CASE("_since keeps versions at or after the instant; bad parameters are 400", "[server][history]") {
+TEST_CASE("_since keeps versions at or after the instant, and bad parameters are 400", "[server][history]") {
   app_fixture app;
   REQUIRE(app.put("/fhir/Patient/p1", with_id("p1", "One")).status() == 201);
   auto all = app.get("/fhir/_history").json();

@@ -13,7 +13,7 @@ void write(const std::filesystem::path& path, std::string_view text) {
 }
 }  // namespace
 
-TEST_CASE("--load stores resources and unpacks Bundles; loading again changes nothing", "[server][loader]") {
+TEST_CASE("loading a directory stores resources and unpacks Bundles, and loading again changes nothing", "[server][loader]") {
   fhir::testing::temp_dir data;
   write(data.path() / "a.json", R"({"resourceType":"Patient","id":"a","active":true})");
   write(data.path() / "b.json", R"({"resourceType":"Bundle","type":"collection","entry":[
@@ -42,7 +42,7 @@ TEST_CASE("--load stores resources and unpacks Bundles; loading again changes no
   CHECK((*app)->context().store.read("Patient", "a")->info.version == 2);
 }
 
-TEST_CASE("--load stops at an invalid resource and names it", "[server][loader]") {
+TEST_CASE("loading stops at an invalid resource and names it", "[server][loader]") {
   fhir::testing::temp_dir data;
   write(data.path() / "bad.json", R"({"resourceType":"Patient","gender":"nope  nope"})");
   fhir::testing::temp_dir db;

@@ -72,7 +72,7 @@ TEST_CASE("server-assigned ids are distinct and not sequential", "[store]") {
   CHECK(ids.size() == 200);
 }
 
-TEST_CASE("update adds versions; vread returns each; update of an unknown id creates it", "[store]") {
+TEST_CASE("update adds versions, vread returns each, and update of an unknown id creates it", "[store]") {
   fhir::testing::temp_dir dir;
   auto s = open(dir.file("db.sqlite"));
   auto first = s->update(patient("p1", "One"), {});
@@ -110,7 +110,7 @@ TEST_CASE("If-Match is checked atomically with the write", "[store]") {
         fhir::error_kind::precondition_failed);
 }
 
-TEST_CASE("delete makes a deletion version; read is gone; update brings it back", "[store]") {
+TEST_CASE("delete makes a deletion version, read is then gone, and update brings it back", "[store]") {
   fhir::testing::temp_dir dir;
   auto s = open(dir.file("db.sqlite"));
   REQUIRE(s->update(patient("p1", "One"), {}).ok());
