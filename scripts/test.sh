@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# README command 2: installs what is missing, builds everything (Release) and runs the whole test suite.
+# README command 2: installs what is missing, builds everything and runs the whole test suite twice:
+# a Release build, then an AddressSanitizer + UndefinedBehaviorSanitizer build (any report fails a test).
 # Idempotent. Tests that need the reference data in ../shared fail (not skip) when CI=true and it is missing.
-#   scripts/test.sh            Release build and tests
-#   scripts/test.sh --asan     the same with AddressSanitizer + UndefinedBehaviorSanitizer
+#   scripts/test.sh            Release, then ASan+UBSan
+#   scripts/test.sh --quick    Release only (for quick local runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-preset=release
-if [[ "${1:-}" == "--asan" ]]; then preset=asan; fi
+presets=(release asan)
+if [[ "${1:-}" == "--quick" ]]; then presets=(release); fi
 
 scripts/install-deps.sh
-start=$(date +%s)
-cmake --preset "$preset" >/dev/null
-cmake --build --preset "$preset"
-built=$(date +%s)
-ctest --preset "$preset" -j "$(nproc)"
-done_at=$(date +%s)
-echo "build: $((built - start)) s, tests: $((done_at - built)) s"
+for preset in "${presets[@]}"; do
+  start=$(date +%s)
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset"
+  built=$(date +%s)
+  ctest --preset "$preset" -j "$(nproc)"
+  finished=$(date +%s)
+  echo "[$preset] build: $((built - start)) s, tests: $((finished - built)) s"
+done

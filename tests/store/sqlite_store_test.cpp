@@ -3,7 +3,7 @@
 #include <sqlite3.h>
 
 #include <atomic>
-#include <regex>
+#include <cctype>
 #include <set>
 #include <thread>
 
@@ -53,7 +53,14 @@ TEST_CASE("create assigns a random id, version 1 and lastUpdated, and read retur
   CHECK(created->created);
   CHECK(info.version == 1);
   CHECK(info.id != "client-chosen");  // a create ignores the id in the body
-  CHECK(std::regex_match(info.id, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));
+  // A version-4 UUID: 8-4-4-4-12 lowercase hex digits, version nibble 4, variant 8-b.
+  REQUIRE(info.id.size() == 36);
+  for (std::size_t i = 0; i < info.id.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    CHECK((dash ? info.id[i] == '-' : std::isxdigit(static_cast<unsigned char>(info.id[i])) && !std::isupper(static_cast<unsigned char>(info.id[i]))));
+  }
+  CHECK(info.id[14] == '4');
+  CHECK(std::string_view("89ab").find(info.id[19]) != std::string_view::npos);
 
   auto read = s->read("Patient", info.id);
   REQUIRE(read.ok());

@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -58,7 +57,7 @@ server_process::server_process(std::string database, std::vector<std::string> ar
   stdout_fd_ = out[0];
 
   std::string text;
-  std::regex listening(R"(listening on http://[^:]+:(\d+)/fhir)");
+  constexpr std::string_view listening = "listening on http://";
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
     pollfd p{stdout_fd_, POLLIN, 0};
@@ -67,9 +66,12 @@ server_process::server_process(std::string database, std::vector<std::string> ar
       ssize_t n = read(stdout_fd_, buf, sizeof buf);
       if (n <= 0) break;
       text.append(buf, static_cast<std::size_t>(n));
-      std::smatch m;
-      if (std::regex_search(text, m, listening)) {
-        port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+      // "listening on http://HOST:PORT/fhir\n"
+      auto start = text.find(listening);
+      auto end = start == std::string::npos ? start : text.find("/fhir\n", start);
+      if (end != std::string::npos) {
+        auto colon = text.rfind(':', end);
+        port_ = static_cast<std::uint16_t>(std::stoi(text.substr(colon + 1, end - colon - 1)));
         return;
       }
     }
