@@ -1,7 +1,11 @@
 #include "server/application.hpp"
 
 #include "conformance/capability_statement.hpp"
+#include <chrono>
+
 #include "fhir/json/serialize.hpp"
+#include "fhir/text.hpp"
+#include "server/log.hpp"
 
 namespace server {
 
@@ -21,7 +25,7 @@ application::application(std::unique_ptr<store::store> store, const fhir::defini
       .base_url = options.base_url,
       .software_name = "shcr-fhir",
       .software_version = options.software_version,
-      .release_date = fhir::format_instant(fhir::now_ms()).substr(0, 10),
+      .release_date = FHIR_BUILD_DATE,
   };
   for (const supported_interaction& i : router_.supported_interactions())
     (i.system_level ? description.system_interactions : description.type_interactions).emplace_back(i.code);
@@ -31,6 +35,14 @@ application::application(std::unique_ptr<store::store> store, const fhir::defini
       fhir::json::serialize(capability)});
 }
 
-http::response application::handle(const http::request& request) const { return router_.handle(*context_, request); }
+http::response application::handle(const http::request& request) const {
+  if (!log::enabled(log::level::debug)) return router_.handle(*context_, request);
+  auto start = std::chrono::steady_clock::now();
+  http::response response = router_.handle(*context_, request);
+  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
+  log::debug("{} {} {} {} bytes {} us {}", request.method, fhir::utf8_prefix(request.target, 500), response.status,
+             response.body.size(), micros, request.remote_address);
+  return response;
+}
 
 }  // namespace server

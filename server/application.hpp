@@ -19,7 +19,9 @@ struct application_options {
   std::string database_path;
   std::string base_url;  // "http://localhost:8080/fhir"
   std::string software_version = "0.1.0";
-  std::size_t max_readers = 8;
+  // Read connections are opened on demand. GET/HEAD run on the network threads and writes on the
+  // workers, so this only needs to exceed the network threads plus a few; reads beyond it wait.
+  std::size_t max_readers = 32;
 };
 
 class application {

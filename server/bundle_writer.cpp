@@ -41,7 +41,7 @@ void bundle_writer::add_history_entry(const settings& settings, const store::res
   entries_.push_back(',');
   member(entries_, "url", method == "POST" ? std::string_view(info.type) : std::string_view(resource_path));
   entries_ += "},\"response\":{";
-  member(entries_, "status", info.deleted ? "204 No Content" : info.version == 1 ? "201 Created" : "200 OK");  // a re-creation after a deletion shows 200
+  member(entries_, "status", info.deleted ? "204 No Content" : info.created ? "201 Created" : "200 OK");
   entries_.push_back(',');
   member(entries_, "etag", "W/\"" + std::to_string(info.version) + "\"");
   entries_.push_back(',');

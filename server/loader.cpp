@@ -25,15 +25,12 @@ bool unchanged(fhir::json::value resource, const store::resource_version& stored
   return fhir::json::serialize(resource) == stored.json;
 }
 
-fhir::result<fhir::done> load_resource(const context& ctx, fhir::json::value resource, load_summary& summary) {
+fhir::result<fhir::done> load_resource(const context& ctx, const std::filesystem::path& file, fhir::json::value resource,
+                                       load_summary& summary) {
   std::string type(fhir::resource_type_of(resource));
   std::string id(fhir::id_of(resource));
-  if (id.empty()) {
-    auto created = ctx.store.create(std::move(resource));
-    if (!created) return std::move(created).error();
-    ++summary.created;
-    return fhir::done{};
-  }
+  // Without an id every start would create the resource again.
+  if (id.empty()) return load_error(file, fmt::format("a {} has no id; resources to load need one", type));
   if (auto current = ctx.store.read(type, id); current && unchanged(resource, *current)) {
     ++summary.unchanged;
     return fhir::done{};
@@ -65,12 +62,12 @@ fhir::result<fhir::done> load_file(const context& ctx, const std::filesystem::pa
   fhir::json::value& root = *parsed;
   const std::string* bundle_type = fhir::resource_type_of(root) == "Bundle" ? root.find_string("type") : nullptr;
   bool unpack = bundle_type && (*bundle_type == "batch" || *bundle_type == "transaction" || *bundle_type == "collection");
-  if (!unpack) return load_resource(ctx, std::move(root), summary);
+  if (!unpack) return load_resource(ctx, file, std::move(root), summary);
   if (fhir::json::value* entries = root.find("entry")) {
     for (fhir::json::value& entry : entries->as_array()) {
       fhir::json::value* resource = entry.find("resource");
       if (!resource) continue;
-      if (auto loaded = load_resource(ctx, std::move(*resource), summary); !loaded) return loaded;
+      if (auto loaded = load_resource(ctx, file, std::move(*resource), summary); !loaded) return loaded;
     }
   }
   return fhir::done{};

@@ -1,11 +1,12 @@
 #pragma once
 // Loads the FHIR JSON files of a directory into the store at start-up (`fhir-server --load DIR`).
 //
-// Each *.json file (recursively, in name order) holds a resource or a Bundle. Entries of batch,
-// transaction and collection Bundles are loaded one by one; other Bundles are stored as resources. A
-// resource with an id is written with update (so loading again is idempotent: a resource whose content is
-// unchanged gets no new version); one without an id is created. Every resource is validated first; the
-// first invalid one stops the load with an error naming the file and the issues.
+// Each *.json file (recursively, in name order) holds a resource or a Bundle. The resources of batch,
+// transaction and collection Bundles are loaded one by one (not atomically: this is a seeding tool, not
+// transaction processing); other Bundles are stored as resources. Every resource must have an id and is
+// written with update, so loading again is idempotent: a resource whose content is unchanged gets no new
+// version. Each file is validated first; the first invalid file or resource without an id stops the load
+// with an error naming it (resources of earlier files stay loaded).
 
 #include <cstddef>
 #include <filesystem>

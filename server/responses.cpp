@@ -2,6 +2,7 @@
 
 #include "fhir/json/parse.hpp"
 #include "fhir/json/serialize.hpp"
+#include "fhir/text.hpp"
 #include "server/http_status.hpp"
 #include "server/log.hpp"
 
@@ -24,7 +25,7 @@ http::response error_response(const fhir::error& error, const fhir_request* requ
   r.set_header("Content-Type", std::string(fhir_json_content_type));
   std::vector<fhir::issue> issues = error.issues();
   if (error.kind() == fhir::error_kind::fault) {
-    log::error("internal error{}{}: {}", request ? " for " : "", request ? request->http.target : "", error.summary());
+    log::error("internal error{}{}: {}", request ? " for " : "", request ? fhir::utf8_prefix(request->http.target, 500) : "", error.summary());
     issues = {fhir::issue{fhir::severity::error, fhir::issue_type::exception,
                           "An internal error occurred; the server log has the details", {}, "internal-error"}};
   }

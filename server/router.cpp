@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "fhir/text.hpp"
 #include "server/responses.hpp"
 
 namespace server {
@@ -66,7 +67,7 @@ http::response router::handle(const context& ctx, const http::request& http_requ
   std::vector<std::string>& segments = target->segments;
   if (segments.empty() || segments.front() != base_segment)
     return error_response(not_found(fmt::format("No FHIR endpoint at '{}': the base URL is {}",
-                                                http_request.target.substr(0, 200), ctx.settings.base_url),
+                                                fhir::utf8_prefix(http_request.target, 200), ctx.settings.base_url),
                                     "route-not-found"));
   segments.erase(segments.begin());
 
@@ -81,12 +82,12 @@ http::response router::handle(const context& ctx, const http::request& http_requ
   if (!r) {
     bool known_type = !request.path.empty() && ctx.definitions.is_resource_type(request.path[0]);
     std::string diagnostics = known_type || request.path.empty()
-                                  ? fmt::format("No interaction of this server matches '{}'", http_request.target.substr(0, 200))
-                                  : fmt::format("'{}' is not a resource type this server knows", request.path[0].substr(0, 100));
+                                  ? fmt::format("No interaction of this server matches '{}'", fhir::utf8_prefix(http_request.target, 200))
+                                  : fmt::format("'{}' is not a resource type this server knows", fhir::utf8_prefix(request.path[0], 100));
     return error_response(not_found(std::move(diagnostics), known_type ? "route-not-found" : "type-unknown"), &request);
   }
   if (!r->pattern.empty() && r->pattern[0] == "{type}" && !ctx.definitions.is_resource_type(request.path[0]))
-    return error_response(not_found(fmt::format("'{}' is not a resource type this server knows", request.path[0].substr(0, 100)),
+    return error_response(not_found(fmt::format("'{}' is not a resource type this server knows", fhir::utf8_prefix(request.path[0], 100)),
                                     "type-unknown"),
                           &request);
 

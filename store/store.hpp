@@ -29,6 +29,8 @@ struct version_info {
   fhir::epoch_ms last_updated = 0;
   bool deleted = false;
   store::verb verb = verb::post;
+  // True when this version brought the resource into existence (first version, or first after a deletion).
+  bool created = false;
 };
 
 // One stored version of a resource: its JSON exactly as served (id, meta.versionId and meta.lastUpdated
@@ -47,7 +49,9 @@ struct write_result {
 
 // Conditions a write must meet, checked atomically with the write.
 struct preconditions {
-  // If-Match: the current version must be this one, else precondition_failed.
+  // If-Match (RFC 9110): the current version must be this one, else precondition_failed. any_version
+  // (If-Match: *) only requires that a current, undeleted version exists.
+  static constexpr std::int64_t any_version = 0;
   std::optional<std::int64_t> if_match;
 };
 

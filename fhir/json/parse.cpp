@@ -10,6 +10,9 @@ namespace {
 // finished value is attached to the container below it (with the pending key when that is an object).
 class dom_builder {
  public:
+  explicit dom_builder(std::size_t max_values) : remaining_(max_values) {}
+  bool too_many_values() const { return too_many_; }
+
   static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
   static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
   static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
@@ -18,16 +21,17 @@ class dom_builder {
   bool on_document_begin(boost::json::error_code&) { return true; }
   bool on_document_end(boost::json::error_code&) { return true; }
 
-  bool on_array_begin(boost::json::error_code&) { return open(value(array{})); }
+  bool on_array_begin(boost::json::error_code& ec) { return count(ec) && open(value(array{})); }
   bool on_array_end(std::size_t, boost::json::error_code&) { return close(); }
-  bool on_object_begin(boost::json::error_code&) { return open(value(object{})); }
+  bool on_object_begin(boost::json::error_code& ec) { return count(ec) && open(value(object{})); }
   bool on_object_end(std::size_t, boost::json::error_code&) { return close(); }
 
   bool on_string_part(boost::json::string_view s, std::size_t, boost::json::error_code&) {
     text_.append(s.data(), s.size());
     return true;
   }
-  bool on_string(boost::json::string_view s, std::size_t, boost::json::error_code&) {
+  bool on_string(boost::json::string_view s, std::size_t, boost::json::error_code& ec) {
+    if (!count(ec)) return false;
     text_.append(s.data(), s.size());
     add(value(std::exchange(text_, {})));
     return true;
@@ -44,14 +48,16 @@ class dom_builder {
     text_.append(s.data(), s.size());
     return true;
   }
-  bool on_int64(std::int64_t, boost::json::string_view s, boost::json::error_code&) { return on_number(s); }
-  bool on_uint64(std::uint64_t, boost::json::string_view s, boost::json::error_code&) { return on_number(s); }
-  bool on_double(double, boost::json::string_view s, boost::json::error_code&) { return on_number(s); }
-  bool on_bool(bool b, boost::json::error_code&) {
+  bool on_int64(std::int64_t, boost::json::string_view s, boost::json::error_code& ec) { return count(ec) && on_number(s); }
+  bool on_uint64(std::uint64_t, boost::json::string_view s, boost::json::error_code& ec) { return count(ec) && on_number(s); }
+  bool on_double(double, boost::json::string_view s, boost::json::error_code& ec) { return count(ec) && on_number(s); }
+  bool on_bool(bool b, boost::json::error_code& ec) {
+    if (!count(ec)) return false;
     add(value(b));
     return true;
   }
-  bool on_null(boost::json::error_code&) {
+  bool on_null(boost::json::error_code& ec) {
+    if (!count(ec)) return false;
     add(value(nullptr));
     return true;
   }
@@ -65,6 +71,16 @@ class dom_builder {
     text_.append(s.data(), s.size());
     add(value(number{std::exchange(text_, {})}));
     return true;
+  }
+
+  bool count(boost::json::error_code& ec) {
+    if (remaining_ > 0) {
+      --remaining_;
+      return true;
+    }
+    too_many_ = true;
+    ec = boost::json::error::exception;  // any error stops the parser; too_many_ says which
+    return false;
   }
 
   bool open(value container) {
@@ -100,6 +116,8 @@ class dom_builder {
   std::string key_;                // the pending key in the innermost object
   std::string text_;               // string or number text accumulated across parts
   value result_;
+  std::size_t remaining_;          // values still allowed
+  bool too_many_ = false;
 };
 
 struct line_column {
@@ -129,15 +147,15 @@ result<value> parse(std::string_view text, const parse_options& options) {
   opts.allow_trailing_commas = false;
   opts.allow_invalid_utf8 = false;
 
-  boost::json::basic_parser<dom_builder> parser(opts);
+  boost::json::basic_parser<dom_builder> parser(opts, options.max_values);
   boost::json::error_code ec;
   std::size_t consumed = parser.write_some(false, text.data(), text.size(), ec);
   if (!ec && consumed < text.size()) ec = boost::json::error::extra_data;
   if (ec) {
     line_column lc = locate(text, consumed);
-    std::string reason = ec == boost::json::error::too_deep
-                             ? fmt::format("nesting deeper than {} levels", options.max_depth)
-                             : ec.message();
+    std::string reason = ec == boost::json::error::too_deep ? fmt::format("nesting deeper than {} levels", options.max_depth)
+                         : parser.handler().too_many_values() ? fmt::format("more than {} values", options.max_values)
+                                                              : ec.message();
     return error(error_kind::invalid, issue_type::structure,
                  fmt::format("The body is not valid JSON: {} at line {}, column {}", reason, lc.line, lc.column),
                  "json-syntax");

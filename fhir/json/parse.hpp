@@ -18,6 +18,9 @@ struct parse_options {
   // Deep enough for any real resource (nested Questionnaire items, Bundles of resources with contained
   // resources); shallow enough that recursive walks over a parsed tree cannot exhaust a thread's stack.
   std::size_t max_depth = 256;
+  // A bound on the values (of any kind) in one document: each costs ~40 bytes of memory, so a 16 MB body
+  // of `[0,0,0,...]` would otherwise become ~300 MB. Two million is far beyond any single resource.
+  std::size_t max_values = 2'000'000;
 };
 
 result<value> parse(std::string_view text, const parse_options& options = {});

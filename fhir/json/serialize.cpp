@@ -1,5 +1,7 @@
 #include "fhir/json/serialize.hpp"
 
+#include "fhir/text.hpp"
+
 namespace fhir::json {
 namespace {
 
@@ -56,6 +58,19 @@ void append_quoted(std::string& out, std::string_view s) {
   std::size_t run = 0;  // start of the pending run of characters that need no escaping
   for (std::size_t i = 0; i < s.size(); ++i) {
     auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      // Text from the parser is valid UTF-8; text from elsewhere (a decoded URL) may not be. Invalid bytes
+      // become U+FFFD so that the output is always valid JSON.
+      std::size_t length = utf8_sequence_length(s.substr(i));
+      if (length > 0) {
+        i += length - 1;
+        continue;
+      }
+      out.append(s.data() + run, i - run);
+      run = i + 1;
+      out += "\xEF\xBF\xBD";
+      continue;
+    }
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     out.append(s.data() + run, i - run);
     run = i + 1;

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "fhir/text.hpp"
 #include "fhir/time.hpp"
 
 namespace fhir::validation {
@@ -32,6 +33,32 @@ std::string_view json_kind_name(const json::value& v) {
 bool is_blank(std::string_view s) {
   return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
+
+// The members of one object sorted by key, for duplicate detection and lookup in O(log n).
+class member_index {
+ public:
+  explicit member_index(const json::object& members) {
+    keys_.reserve(members.size());
+    for (const json::member& m : members) keys_.emplace_back(m.key, &m.value);
+    std::sort(keys_.begin(), keys_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  }
+  const std::vector<std::pair<std::string_view, const json::value*>>& sorted() const { return keys_; }
+
+  const json::value* find(std::string_view key) const {
+    auto it = std::lower_bound(keys_.begin(), keys_.end(), key, [](const auto& e, std::string_view k) { return e.first < k; });
+    return it != keys_.end() && it->first == key ? it->second : nullptr;
+  }
+  // The `_name` member holding a primitive's id and extensions.
+  const json::value* find_extension_half(std::string_view name) const {
+    buffer_.assign(1, '_');
+    buffer_.append(name);
+    return find(buffer_);
+  }
+
+ private:
+  std::vector<std::pair<std::string_view, const json::value*>> keys_;
+  mutable std::string buffer_;
+};
 
 // One walk over one resource. Paths are built incrementally in `path_` and restored on return.
 class walker {
@@ -61,31 +88,35 @@ class walker {
   }
 
  private:
-  // Validates the members of a JSON object against the properties of `scope`.
+  // Validates the members of a JSON object against the properties of `scope`. Linear in the number of
+  // members: they are indexed once (sorted), so `name`/`_name` pairs are found by binary search.
   void object(const json::value& v, const element_definition& scope, bool is_resource) {
     const json::object& members = v.as_object();
     if (members.empty()) {
       report(issue_type::structure, "json-empty", "An empty object is not allowed");
       return;
     }
-    duplicate_keys(members);
+    member_index index(members);
+    // With duplicate keys the object is ambiguous (which value counts?): report them and go no deeper.
+    if (duplicate_keys(index)) return;
 
     // Each child element seen, with how many values it has and which JSON names carried it.
     struct seen_element {
       const element_definition* element;
       std::uint32_t count;
-      std::string first_name;
+      std::string_view first_name;
       bool several_names;
     };
     std::vector<seen_element> seen;
 
     for (const json::member& m : members) {
+      if (budget_exhausted()) return;
       if (is_resource && m.key == "resourceType") continue;
       bool is_extension_half = m.key.starts_with('_');
       std::string_view name = is_extension_half ? std::string_view(m.key).substr(1) : std::string_view(m.key);
       auto found = scope.properties.find(name);
       if (found == scope.properties.end()) {
-        report_at(m.key, issue_type::structure, "element-unknown", fmt::format("Unrecognized element '{}'", m.key));
+        report_at(m.key, issue_type::structure, "element-unknown", fmt::format("Unrecognized element '{}'", abbreviate(m.key)));
         continue;
       }
       const json_property& prop = found->second;
@@ -97,15 +128,15 @@ class walker {
           continue;
         }
         // `_name` with `name` is validated together with `name`; alone, here.
-        if (v.find(name)) continue;
+        if (index.find(name)) continue;
       }
       const json::value* value_half = is_extension_half ? nullptr : &m.value;
-      const json::value* extension_half = primitive ? find_extension_half(v, name) : nullptr;
+      const json::value* extension_half = primitive ? index.find_extension_half(name) : nullptr;
 
       std::uint32_t count = property(prop, primitive, name, value_half, extension_half);
       auto it = std::find_if(seen.begin(), seen.end(), [&](const seen_element& s) { return s.element == prop.element; });
       if (it == seen.end()) {
-        seen.push_back(seen_element{prop.element, count, std::string(name), false});
+        seen.push_back(seen_element{prop.element, count, name, false});
       } else {
         it->count += count;
         it->several_names |= it->first_name != name;
@@ -141,6 +172,11 @@ class walker {
         if (half && half->is_array()) {
           report(issue_type::structure, "array-unexpected",
                  fmt::format("{} is not a repeating element: it must not be a JSON array", element.path));
+          return 1;
+        }
+        // null only exists to align the items of a primitive array with their extensions.
+        if (half && half->is_null()) {
+          report(issue_type::structure, "json-null", "null is only allowed inside an array");
           return 1;
         }
       }
@@ -268,8 +304,10 @@ class walker {
       return;
     }
     if (is_blank(s)) {
-      report(issue_type::value, "primitive-blank", "A string must contain at least one non-whitespace character");
-      return;
+      // datatypes.html#string: strings SHOULD contain non-whitespace content (a whitespace-only value
+      // trims to nothing in XML); the regex itself admits it, so this is a warning.
+      report(issue_type::value, "primitive-blank", "A string should contain at least one non-whitespace character",
+             severity::warning);
     }
     if (!type.matches_regex(s)) {
       report(issue_type::value, "primitive-format", fmt::format("'{}' is not a valid {}", abbreviate(s), type.code()));
@@ -307,24 +345,18 @@ class walker {
              "An extension must have either a value[x] or nested extensions, not both and not neither");
   }
 
-  void duplicate_keys(const json::object& members) {
-    if (members.size() < 2) return;
-    std::vector<std::string_view> keys;
-    keys.reserve(members.size());
-    for (const json::member& m : members) keys.push_back(m.key);
-    std::sort(keys.begin(), keys.end());
+  // Reports each key that occurs more than once; true when there was any.
+  bool duplicate_keys(const member_index& index) {
+    bool any = false;
+    const auto& keys = index.sorted();
     for (std::size_t i = 1; i < keys.size(); ++i) {
-      if (keys[i] == keys[i - 1] && (i + 1 == keys.size() || keys[i + 1] != keys[i]))
-        report_at(keys[i], issue_type::structure, "json-duplicate-key", fmt::format("Duplicate JSON property '{}'", keys[i]));
+      if (keys[i].first != keys[i - 1].first) continue;
+      any = true;
+      if (i + 1 == keys.size() || keys[i + 1].first != keys[i].first)
+        report_at(keys[i].first, issue_type::structure, "json-duplicate-key",
+                  fmt::format("Duplicate JSON property '{}'", abbreviate(keys[i].first)));
     }
-  }
-
-  // The `_name` member holding a primitive's id and extensions.
-  static const json::value* find_extension_half(const json::value& object, std::string_view name) {
-    for (const json::member& m : object.as_object())
-      if (m.key.size() == name.size() + 1 && m.key.front() == '_' && std::string_view(m.key).substr(1) == name)
-        return &m.value;
-    return nullptr;
+    return any;
   }
 
   bool is_resource_type_code(std::string_view code) const {
@@ -348,7 +380,7 @@ class walker {
 
   static std::string abbreviate(std::string_view s) {
     constexpr std::size_t limit = 80;
-    return s.size() <= limit ? std::string(s) : std::string(s.substr(0, limit)) + "...";
+    return s.size() <= limit ? std::string(s) : std::string(utf8_prefix(s, limit)) + "...";
   }
 
   struct path_guard {
@@ -363,24 +395,41 @@ class walker {
     std::size_t length_;
   };
 
-  void report(issue_type type, std::string_view id, std::string diagnostics) {
-    issues_.push_back(issue{severity::error, type, std::move(diagnostics), path_, std::string(id)});
+  void report(issue_type type, std::string_view id, std::string diagnostics, severity level = severity::error) {
+    if (issues_.size() >= max_issues) {
+      truncated_ = true;
+      return;
+    }
+    issues_.push_back(issue{level, type, std::move(diagnostics), path_, std::string(id)});
   }
   void report_at(std::string_view child, issue_type type, std::string_view id, std::string diagnostics) {
     path_guard guard(path_, child);
     report(type, id, std::move(diagnostics));
   }
 
+ public:
+  // After max_issues, the walk stops: a hostile body cannot make the response or the work unbounded.
+  static constexpr std::size_t max_issues = 100;
+  bool budget_exhausted() const { return truncated_; }
+  bool truncated() const { return truncated_; }
+
+ private:
+
   const definitions::registry& defs_;
   std::vector<issue>& issues_;
   std::string path_;
+  bool truncated_ = false;
 };
 
 }  // namespace
 
 std::vector<issue> validate_structure(const definitions::registry& definitions, const json::value& resource) {
   std::vector<issue> issues;
-  walker(definitions, issues).resource(resource);
+  walker w(definitions, issues);
+  w.resource(resource);
+  if (w.truncated())
+    issues.push_back(issue{severity::error, issue_type::too_costly,
+                           fmt::format("Validation stopped after {} issues", walker::max_issues), {}, "issues-truncated"});
   return issues;
 }
 

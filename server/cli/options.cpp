@@ -51,13 +51,13 @@ Options of serve:
   --threads N        network threads (default: one per core)
   --workers N        request threads; they may wait on the database (default: 8 per core, at least 16)
   --max-body SIZE    largest request body accepted, e.g. 16M, 512K (default: 16M); larger ones get 413
-  --load DIR         load the FHIR JSON resources and Bundles in DIR at start-up (repeatable); resources
-                     with an id are upserted, so loading the same files again changes nothing
+  --load DIR         load the FHIR JSON resources and Bundles in DIR at start-up (repeatable); every
+                     resource needs an id and is upserted, so loading the same files again changes nothing
   --auth MODE        authentication; only "dev" exists yet (no authentication), and it is refused unless
                      the server listens on a loopback address (default: dev)
   --base-url URL     the public base URL used in Location headers and links
                      (default: http://HOST:PORT/fhir)
-  --log-level LEVEL  debug, info, warning, error or off (default: info)
+  --log-level LEVEL  debug, info, warning, error or off (default: info); debug also logs every request
 
 When ready the server prints one line, "listening on http://HOST:PORT/fhir". SIGINT or SIGTERM stop it
 gracefully: requests in progress finish, then the database is closed.

@@ -3,7 +3,7 @@
 //
 // Session states (one request at a time):
 //   reading_header --(header ok)--> [writing 100 Continue] --> reading_body --> handling --> writing
-//   writing --(keep-alive and not stopping)--> reading_header;  otherwise --> closed
+//   writing --(keep-alive and not stopping)--> reading_header;  otherwise --> lingering --> closed
 // Any read error or timeout closes the connection (after a 4xx response when the request was malformed).
 // While handling (GET/HEAD on the network thread, other methods on the worker pool) the session has no
 // read pending, so a pipelining client cannot make us buffer unbounded requests.
@@ -29,6 +29,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
 #include <atomic>
 #include <list>
 #include <mutex>
@@ -69,9 +70,10 @@ struct server::impl {
         handle(std::move(h)),
         io_threads(options.io_threads ? options.io_threads : std::max(1u, std::thread::hardware_concurrency())),
         ioc(static_cast<int>(io_threads)),
-        acceptor(ioc),
-        signals(ioc),
-        grace_timer(ioc),
+        control(net::make_strand(ioc)),
+        acceptor(control),
+        signals(control),
+        grace_timer(control),
         workers(options.workers ? options.workers : std::max(16u, 8 * std::max(1u, std::thread::hardware_concurrency()))) {}
 
   void do_accept();
@@ -88,6 +90,9 @@ struct server::impl {
   std::atomic<bool> stopping{false};
 
   net::io_context ioc;
+  // The acceptor, the signal set and the grace timer are only touched on this strand: accepting,
+  // stopping and the last session's exit may otherwise race on several network threads.
+  net::strand<net::io_context::executor_type> control;
   tcp::acceptor acceptor;
   net::signal_set signals;
   net::steady_timer grace_timer;
@@ -119,6 +124,8 @@ class session : public std::enable_shared_from_this<session> {
  private:
   void do_read_header() {
     busy_ = false;
+    head_ = false;
+    keep_alive_ = true;
     if (owner_.stopping) return close();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(owner_.options.max_header));
@@ -133,6 +140,8 @@ class session : public std::enable_shared_from_this<session> {
     if (ec) return on_read_error(ec);
     busy_ = true;
     const auto& header = parser_->get();
+    head_ = header.method() == bhttp::verb::head;  // early error responses must know it too
+    keep_alive_ = header.keep_alive();
     if (auto length = parser_->content_length(); length && *length > owner_.options.max_body)
       return send(too_large(), true);
     if (parser_->is_done()) return dispatch_request();
@@ -192,8 +201,6 @@ class session : public std::enable_shared_from_this<session> {
     stream_.expires_never();  // the handler may take a while; the write gets its own deadline
     auto message = parser_->release();
     parser_.reset();
-    head_ = message.method() == bhttp::verb::head;
-    keep_alive_ = message.keep_alive();
 
     auto req = std::make_shared<request>();
     req->method = std::string(message.method_string());
@@ -260,8 +267,29 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   void on_write(bool close_after, beast::error_code ec) {
-    if (ec || close_after) return close();
+    if (ec) return close();
+    if (close_after) return linger_then_close();
     do_read_header();
+  }
+
+  // Closing a socket with unread request bytes makes the kernel send a reset, which can destroy the
+  // response we just wrote before the client reads it (RFC 9112 section 9.6). So: stop sending, read
+  // and discard what the client still sends for a short while (bounded in time and bytes), then close.
+  void linger_then_close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(std::chrono::seconds(2));
+    discarded_ = 0;
+    do_discard();
+  }
+
+  void do_discard() {
+    stream_.async_read_some(net::buffer(discard_), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      self->discarded_ += n;
+      constexpr std::size_t max_discard = 4 * 1024 * 1024;
+      if (ec || self->discarded_ > max_discard) return self->close();
+      self->do_discard();
+    });
   }
 
   void close() {
@@ -279,6 +307,8 @@ class session : public std::enable_shared_from_this<session> {
   bool busy_ = false;
   bool head_ = false;
   bool keep_alive_ = true;
+  std::array<char, 8192> discard_{};
+  std::size_t discarded_ = 0;
 };
 
 void server::impl::do_accept() {
@@ -290,7 +320,7 @@ void server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
   if (ec) {
     // Typically EMFILE: back off briefly rather than spin, then keep accepting.
     log::warning("accept failed: {}", ec.message());
-    auto timer = std::make_shared<net::steady_timer>(ioc, std::chrono::milliseconds(100));
+    auto timer = std::make_shared<net::steady_timer>(control, std::chrono::milliseconds(100));
     timer->async_wait([this, timer](beast::error_code) { do_accept(); });
     return;
   }
@@ -334,7 +364,7 @@ void server::impl::session_ended(std::list<std::weak_ptr<session>>::iterator reg
     sessions.erase(registration);
     last = sessions.empty();
   }
-  if (last && stopping) net::post(ioc, [this] { grace_timer.cancel(); });
+  if (last && stopping) net::post(control, [this] { grace_timer.cancel(); });
 }
 
 server::server(server_options options, handler handle) : impl_(std::make_unique<impl>(std::move(options), std::move(handle))) {}
@@ -376,7 +406,7 @@ void server::run() {
 }
 
 void server::stop() {
-  net::post(impl_->ioc, [i = impl_.get()] { i->begin_stop(); });
+  net::post(impl_->control, [i = impl_.get()] { i->begin_stop(); });
 }
 
 }  // namespace server::http

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "fhir/resource.hpp"
+#include "fhir/text.hpp"
 #include "fhir/validation/resource_reader.hpp"
 #include "server/negotiation.hpp"
 
@@ -15,7 +16,7 @@ fhir::result<fhir::done> check_id(const context& ctx, std::string_view id) {
   if (id_type && id_type->matches_regex(id)) return fhir::done{};
   return fhir::error(fhir::error_kind::invalid, fhir::issue_type::value,
                      fmt::format("'{}' is not a valid resource id (1-64 characters of A-Z, a-z, 0-9, '-' and '.')",
-                                 id.substr(0, 100)),
+                                 fhir::utf8_prefix(id, 100)),
                      "id-invalid");
 }
 
@@ -38,6 +39,7 @@ fhir::result<std::optional<std::int64_t>> if_match_version(const fhir_request& r
   auto header = request.http.header_value("If-Match");
   if (!header) return std::optional<std::int64_t>();
   std::string_view v = *header;
+  if (v == "*") return std::optional<std::int64_t>(store::preconditions::any_version);
   if (v.starts_with("W/")) v.remove_prefix(2);
   if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
   std::int64_t version = 0;

@@ -19,7 +19,8 @@ fhir::result<fhir::done> check_id(const context& ctx, std::string_view id);
 // structure (400), and that resourceType matches the URL (400).
 fhir::result<fhir::json::value> read_body(const context& ctx, const fhir_request& request, std::string_view expected_type);
 
-// The version an If-Match header names (`W/"3"` or `"3"`), nullopt when there is none; invalid otherwise.
+// The version an If-Match header names (`W/"3"` or `"3"`; `*` gives store::preconditions::any_version),
+// nullopt when there is none; invalid otherwise.
 fhir::result<std::optional<std::int64_t>> if_match_version(const fhir_request& request);
 
 }  // namespace server::interactions

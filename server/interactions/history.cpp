@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "fhir/text.hpp"
 #include "server/bundle_writer.hpp"
 #include "server/interactions/common.hpp"
 #include "server/interactions/interactions.hpp"
@@ -17,7 +18,7 @@ constexpr std::string_view page_parameter = "_page";
 
 fhir::error bad_parameter(std::string name, std::string_view value, std::string_view why) {
   return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
-                     fmt::format("{}={}: {}", name, value.substr(0, 100), why), "history-parameter-invalid");
+                     fmt::format("{}={}: {}", name, fhir::utf8_prefix(value, 100), why), "history-parameter-invalid");
 }
 
 fhir::result<store::history_request> parse_parameters(const context& ctx, const fhir_request& request) {

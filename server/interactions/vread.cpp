@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "fhir/text.hpp"
 #include "server/interactions/common.hpp"
 #include "server/interactions/interactions.hpp"
 #include "server/responses.hpp"
@@ -18,7 +19,7 @@ http::response vread(const context& ctx, const fhir_request& request) {
   if (ec != std::errc() || end != vid.data() + vid.size() || version < 1) {
     // Versions this server assigns are positive integers, so no other version id can exist.
     return error_response(fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found,
-                                      fmt::format("Version '{}' of {}/{} is not known", vid.substr(0, 64), type, id),
+                                      fmt::format("Version '{}' of {}/{} is not known", fhir::utf8_prefix(vid, 64), type, id),
                                       "version-not-found"),
                           &request);
   }

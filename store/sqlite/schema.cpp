@@ -36,6 +36,7 @@ CREATE TABLE resource_version (
   last_updated INTEGER NOT NULL,
   deleted      INTEGER NOT NULL,
   verb         INTEGER NOT NULL,     -- store::verb: 0 POST, 1 PUT, 2 DELETE
+  created      INTEGER NOT NULL,     -- 1 when the version brought the resource into existence
   body         TEXT,                 -- NULL for a deletion
   UNIQUE (pk, version)
 );

@@ -8,7 +8,7 @@
 //   resource(pk, type_id, id, version, last_updated, deleted)
 //                                                     the current state of every resource: one row each,
 //                                                     small, so reads and existence checks stay in cache
-//   resource_version(vid, pk, type_id, version, last_updated, deleted, verb, body)
+//   resource_version(vid, pk, type_id, version, last_updated, deleted, verb, created, body)
 //                                                     every version ever written, body = the JSON served
 //                                                     (NULL for a deletion); vid is the commit order
 

@@ -66,14 +66,15 @@ class sqlite_store final : public store {
     if (!type_id) return not_found(type, id);
     return with_reader([&](database& db) -> fhir::result<resource_version> {
       auto st = db.cached(
-          "SELECT r.version, r.last_updated, r.deleted, v.verb, v.body FROM resource r "
+          "SELECT r.version, r.last_updated, r.deleted, v.verb, v.created, v.body FROM resource r "
           "JOIN resource_version v ON v.pk = r.pk AND v.version = r.version "
           "WHERE r.type_id = ?1 AND r.id = ?2");
       st->bind(1, *type_id).bind(2, id);
       if (!st->step()) return not_found(type, id);
       resource_version out{version_info{std::string(type), std::string(id), st->column_int64(0), st->column_int64(1),
-                                        st->column_int64(2) != 0, static_cast<verb>(st->column_int64(3))},
-                           std::string(st->column_text(4))};
+                                        st->column_int64(2) != 0, static_cast<verb>(st->column_int64(3)),
+                                        st->column_int64(4) != 0},
+                           std::string(st->column_text(5))};
       if (out.info.deleted) return gone(out.info);
       return out;
     });
@@ -84,7 +85,7 @@ class sqlite_store final : public store {
     if (!type_id) return not_found(type, id);
     return with_reader([&](database& db) -> fhir::result<resource_version> {
       auto st = db.cached(
-          "SELECT v.last_updated, v.deleted, v.verb, v.body FROM resource r "
+          "SELECT v.last_updated, v.deleted, v.verb, v.created, v.body FROM resource r "
           "JOIN resource_version v ON v.pk = r.pk "
           "WHERE r.type_id = ?1 AND r.id = ?2 AND v.version = ?3");
       st->bind(1, *type_id).bind(2, id).bind(3, version);
@@ -92,8 +93,9 @@ class sqlite_store final : public store {
         return fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found,
                            fmt::format("Version {} of {}/{} is not known", version, type, id), "version-not-found");
       resource_version out{version_info{std::string(type), std::string(id), version, st->column_int64(0),
-                                        st->column_int64(1) != 0, static_cast<verb>(st->column_int64(2))},
-                           std::string(st->column_text(3))};
+                                        st->column_int64(1) != 0, static_cast<verb>(st->column_int64(2)),
+                                        st->column_int64(3) != 0},
+                           std::string(st->column_text(4))};
       if (out.info.deleted) return gone(out.info);
       return out;
     });
@@ -116,7 +118,7 @@ class sqlite_store final : public store {
       }
     }
     std::size_t count = std::max<std::size_t>(1, request.count);
-    return with_reader([&](database& db) -> fhir::result<history_page> {
+    return with_read_transaction([&](database& db) -> fhir::result<history_page> {
       history_page page;
       std::int64_t since_vid = 0;
       if (request.since) {
@@ -130,11 +132,11 @@ class sqlite_store final : public store {
       if (!request.id.empty()) return instance_history(db, *type_id, request, before, since_vid, count);
 
       auto st = type_id ? db.cached(
-                              "SELECT v.vid, r.type_id, r.id, v.version, v.last_updated, v.deleted, v.verb, v.body "
+                              "SELECT v.vid, r.type_id, r.id, v.version, v.last_updated, v.deleted, v.verb, v.created, v.body "
                               "FROM resource_version v JOIN resource r ON r.pk = v.pk "
                               "WHERE v.type_id = ?1 AND v.vid < ?2 AND v.vid >= ?3 ORDER BY v.vid DESC LIMIT ?4")
                         : db.cached(
-                              "SELECT v.vid, r.type_id, r.id, v.version, v.last_updated, v.deleted, v.verb, v.body "
+                              "SELECT v.vid, r.type_id, r.id, v.version, v.last_updated, v.deleted, v.verb, v.created, v.body "
                               "FROM resource_version v JOIN resource r ON r.pk = v.pk "
                               "WHERE ?1 IS NULL AND v.vid < ?2 AND v.vid >= ?3 ORDER BY v.vid DESC LIMIT ?4");
       if (type_id) st->bind(1, *type_id);
@@ -159,7 +161,7 @@ class sqlite_store final : public store {
         insert->bind(1, *type_id).bind(2, id).bind(3, now).run();
         if (db.changes() == 0) continue;
         std::int64_t pk = db.last_insert_rowid();
-        return write_result{append_version(db, pk, *type_id, type, id, 1, now, verb::post, &resource), true};
+        return write_result{append_version(db, pk, *type_id, type, id, 1, now, verb::post, true, &resource), true};
       }
     });
   }
@@ -177,14 +179,14 @@ class sqlite_store final : public store {
             "INSERT INTO resource(type_id, id, version, last_updated, deleted) VALUES (?1, ?2, 1, ?3, 0)");
         insert->bind(1, *type_id).bind(2, id).bind(3, now).run();
         std::int64_t pk = db.last_insert_rowid();
-        return write_result{append_version(db, pk, *type_id, type, id, 1, now, verb::put, &resource), true};
+        return write_result{append_version(db, pk, *type_id, type, id, 1, now, verb::put, true, &resource), true};
       }
-      if (pre.if_match && *pre.if_match != current->version)
-        return version_mismatch(type, id, *pre.if_match, current->version);
+      if (pre.if_match && !matches(*pre.if_match, *current)) return version_mismatch(type, id, *pre.if_match, current->version);
       std::int64_t version = current->version + 1;
       set_current(db, current->pk, version, now, false);
-      return write_result{append_version(db, current->pk, *type_id, type, id, version, now, verb::put, &resource),
-                          current->deleted};
+      return write_result{
+          append_version(db, current->pk, *type_id, type, id, version, now, verb::put, current->deleted, &resource),
+          current->deleted};
     });
   }
 
@@ -195,12 +197,13 @@ class sqlite_store final : public store {
     return write<std::optional<resource_version>>(
         [&](database& db, fhir::epoch_ms now) -> fhir::result<std::optional<resource_version>> {
           auto current = find_current(db, *type_id, id);
-          if (pre.if_match && (!current || *pre.if_match != current->version))
+          if (pre.if_match && (!current || !matches(*pre.if_match, *current)))
             return version_mismatch(type, id, *pre.if_match, current ? std::optional(current->version) : std::nullopt);
           if (!current || current->deleted) return std::optional<resource_version>();
           std::int64_t version = current->version + 1;
           set_current(db, current->pk, version, now, true);
-          return std::optional(append_version(db, current->pk, *type_id, type, id, version, now, verb::delete_, nullptr));
+          return std::optional(
+              append_version(db, current->pk, *type_id, type, id, version, now, verb::delete_, false, nullptr));
         });
   }
 
@@ -229,10 +232,34 @@ class sqlite_store final : public store {
     }
   }
 
+  // Like with_reader, inside one read transaction: statements of `body` see one snapshot of the database.
+  template <typename Body>
+  auto with_read_transaction(Body&& body) -> decltype(body(std::declval<database&>())) {
+    return with_reader([&](database& db) -> decltype(body(std::declval<database&>())) {
+      db.exec("BEGIN");
+      struct end_transaction {
+        database& db;
+        ~end_transaction() {
+          try {
+            db.exec("COMMIT");  // a read transaction: COMMIT only releases the snapshot
+          } catch (const sqlite::sqlite_error&) {
+          }
+        }
+      } guard{db};
+      return body(db);
+    });
+  }
+
   std::optional<std::int64_t> find_type(std::string_view type) const {
     auto it = type_ids_.find(std::string(type));
     if (it == type_ids_.end()) return std::nullopt;
     return it->second;
+  }
+
+  // If-Match against the current state: a version number, or any_version for "*" (an undeleted version).
+  static bool matches(std::int64_t if_match, const current_row& current) {
+    if (if_match == preconditions::any_version) return !current.deleted;
+    return if_match == current.version;
   }
 
   static std::optional<current_row> find_current(database& db, std::int64_t type_id, std::string_view id) {
@@ -250,19 +277,20 @@ class sqlite_store final : public store {
   // Stamps `resource` (nullptr for a deletion) with id, version and time, and stores the version row.
   static resource_version append_version(database& db, std::int64_t pk, std::int64_t type_id, std::string_view type,
                                          std::string_view id, std::int64_t version, fhir::epoch_ms now, verb how,
-                                         fhir::json::value* resource) {
-    resource_version out{version_info{std::string(type), std::string(id), version, now, resource == nullptr, how}, {}};
+                                         bool created, fhir::json::value* resource) {
+    resource_version out{
+        version_info{std::string(type), std::string(id), version, now, resource == nullptr, how, created}, {}};
     auto st = db.cached(
-        "INSERT INTO resource_version(pk, type_id, version, last_updated, deleted, verb, body) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+        "INSERT INTO resource_version(pk, type_id, version, last_updated, deleted, verb, created, body) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     st->bind(1, pk).bind(2, type_id).bind(3, version).bind(4, now).bind(5, resource ? 0 : 1);
-    st->bind(6, static_cast<std::int64_t>(how));
+    st->bind(6, static_cast<std::int64_t>(how)).bind(7, created ? 1 : 0);
     if (resource) {
       fhir::stamp_version(*resource, id, version, now);
       out.json = fhir::json::serialize(*resource);
-      st->bind(7, out.json);
+      st->bind(8, out.json);
     } else {
-      st->bind_null(7);
+      st->bind_null(8);
     }
     st->run();
     return out;
@@ -274,7 +302,7 @@ class sqlite_store final : public store {
     if (!current) return not_found(request.type, request.id);
     history_page page;
     auto st = db.cached(
-        "SELECT v.vid, ?2, ?3, v.version, v.last_updated, v.deleted, v.verb, v.body FROM resource_version v "
+        "SELECT v.vid, ?2, ?3, v.version, v.last_updated, v.deleted, v.verb, v.created, v.body FROM resource_version v "
         "WHERE v.pk = ?1 AND v.vid < ?4 AND v.vid >= ?5 ORDER BY v.vid DESC LIMIT ?6");
     st->bind(1, current->pk).bind(2, type_id).bind(3, request.id).bind(4, before).bind(5, since_vid);
     st->bind(6, static_cast<std::int64_t>(count + 1));
@@ -286,7 +314,7 @@ class sqlite_store final : public store {
     return page;
   }
 
-  // Reads rows (vid, type_id, id, version, last_updated, deleted, verb, body): `count` entries, and a next-page
+  // Reads rows (vid, type_id, id, version, last_updated, deleted, verb, created, body): `count` entries, and a next-page
   // token when a further row exists.
   void collect_page(sqlite::statement& st, history_page& page, std::size_t count) const {
     std::int64_t last_vid = 0;
@@ -300,8 +328,8 @@ class sqlite_store final : public store {
       page.entries.push_back(resource_version{
           version_info{name == type_names_.end() ? std::string() : name->second, std::string(st.column_text(2)),
                        st.column_int64(3), st.column_int64(4), st.column_int64(5) != 0,
-                       static_cast<verb>(st.column_int64(6))},
-          std::string(st.column_text(7))});
+                       static_cast<verb>(st.column_int64(6)), st.column_int64(7) != 0},
+          std::string(st.column_text(8))});
     }
   }
 
@@ -320,8 +348,10 @@ class sqlite_store final : public store {
                                       std::optional<std::int64_t> actual) {
     return fhir::error(
         fhir::error_kind::precondition_failed, fhir::issue_type::conflict,
-        actual ? fmt::format("If-Match names version {} of {}/{}, but the current version is {}", expected, type, id, *actual)
-               : fmt::format("If-Match names version {} of {}/{}, which does not exist", expected, type, id),
+        expected == preconditions::any_version
+            ? fmt::format("If-Match: * requires a current version of {}/{}, and there is none", type, id)
+        : actual ? fmt::format("If-Match names version {} of {}/{}, but the current version is {}", expected, type, id, *actual)
+                 : fmt::format("If-Match names version {} of {}/{}, which does not exist", expected, type, id),
         "version-mismatch");
   }
 

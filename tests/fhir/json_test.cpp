@@ -2,6 +2,7 @@
 
 #include "fhir/json/parse.hpp"
 #include "fhir/json/serialize.hpp"
+#include "fhir/text.hpp"
 
 using fhir::json::parse;
 using fhir::json::serialize;
@@ -88,4 +89,32 @@ TEST_CASE("set_at and erase keep member order predictable", "[fhir][json]") {
   CHECK(serialize(*v) == R"({"resourceType":"Patient","id":"y","active":true})");
   CHECK(v->erase("active") == 1);
   CHECK(serialize(*v) == R"({"resourceType":"Patient","id":"y"})");
+}
+
+TEST_CASE("a document with more values than the limit is refused", "[fhir][json][hostile]") {
+  std::string many = "[0";
+  for (int i = 0; i < 1000; ++i) many += ",0";
+  many += "]";
+  auto refused = fhir::json::parse(many, fhir::json::parse_options{.max_values = 500});
+  REQUIRE_FALSE(refused.ok());
+  CHECK_THAT(refused.error().summary(), Catch::Contains("more than 500 values"));
+  CHECK(fhir::json::parse(many, fhir::json::parse_options{.max_values = 5000}).ok());
+}
+
+TEST_CASE("serialising never produces invalid UTF-8", "[fhir][json]") {
+  fhir::json::value v = fhir::json::object{};
+  v.set("bad", std::string("a\xff" "b\xc3"));                 // a stray byte and a truncated sequence
+  v.set("good", std::string("caf\xc3\xa9 \xf0\x9f\x98\x80"));  // kept as is
+  v.set("surrogate", std::string("\xed\xa0\x80"));            // UTF-16 surrogates are not UTF-8
+  CHECK(serialize(v) == "{\"bad\":\"a\xef\xbf\xbd" "b\xef\xbf\xbd\",\"good\":\"caf\xc3\xa9 \xf0\x9f\x98\x80\","
+                        "\"surrogate\":\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"}");
+}
+
+TEST_CASE("UTF-8 prefixes never split a character", "[fhir][json]") {
+  std::string s = "ab\xc3\xa9" "cd";  // a, b, é (2 bytes), c, d
+  CHECK(fhir::utf8_prefix(s, 3) == "ab");
+  CHECK(fhir::utf8_prefix(s, 4) == "ab\xc3\xa9");
+  CHECK(fhir::utf8_prefix(s, 100) == s);
+  CHECK(fhir::utf8_sequence_length("\xf0\x9f\x98\x80") == 4);
+  CHECK(fhir::utf8_sequence_length("\xc0\xaf") == 0);  // overlong
 }

@@ -165,3 +165,32 @@ TEST_CASE("content references validate recursive structures", "[fhir][validation
   CHECK_ISSUE(validate(R"({"resourceType":"Questionnaire","status":"active","item":[{"linkId":"1","type":"group","item":[{"type":"string"}]}]})"),
               "cardinality-min", "Questionnaire.item[0].item[0].linkId");
 }
+
+TEST_CASE("null is not allowed for a single-valued primitive or its extension half", "[fhir][validation]") {
+  CHECK_ISSUE(validate(R"({"resourceType":"Patient","birthDate":null,"_birthDate":{"id":"a"}})"), "json-null", "Patient.birthDate");
+  CHECK_ISSUE(validate(R"({"resourceType":"Patient","birthDate":"2000-01-01","_birthDate":null})"), "json-null", "Patient.birthDate");
+}
+
+TEST_CASE("whitespace-only strings are a warning, not an error", "[fhir][validation]") {
+  auto issues = validate(R"({"resourceType":"Patient","name":[{"text":"   "}]})");
+  CHECK_ISSUE(issues, "primitive-blank", "Patient.name[0].text");
+  CHECK_FALSE(fhir::has_errors(issues));
+}
+
+TEST_CASE("an object with a huge number of duplicate keys is rejected quickly", "[fhir][validation][hostile]") {
+  std::string body = R"({"resourceType":"Patient")";
+  for (int i = 0; i < 200000; ++i) body += R"(,"active":true)";
+  body += "}";
+  auto issues = validate(body);  // quadratic work here would take minutes
+  REQUIRE(issues.size() == 1);
+  CHECK(issues[0].message_id == "json-duplicate-key");
+}
+
+TEST_CASE("the number of issues is capped and the walk stops there", "[fhir][validation][hostile]") {
+  std::string body = R"({"resourceType":"Patient")";
+  for (int i = 0; i < 100000; ++i) body += R"(,"unknown)" + std::to_string(i) + R"(":1)";
+  body += "}";
+  auto issues = validate(body);
+  CHECK(issues.size() == 101);  // 100 issues, then one saying the rest were omitted
+  CHECK(issues.back().message_id == "issues-truncated");
+}

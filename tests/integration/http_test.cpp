@@ -1,7 +1,10 @@
 // The real fhir-server binary over real HTTP.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 #include "fhir/json/parse.hpp"
 #include "tests/support/http_client.hpp"
@@ -58,6 +61,39 @@ TEST_CASE("HEAD answers the headers of GET without a body", "[integration][http]
   CHECK(head.body.empty());
   CHECK(head.header("Content-Length") == std::to_string(get.body.size()));
   CHECK(c.request("GET", "/fhir/metadata").status == 200);  // the connection is still in sync
+}
+
+TEST_CASE("an error after a HEAD on the same connection still has its body", "[integration][http]") {
+  temp_dir dir;
+  server_process server(dir.file("db.sqlite"), {"--max-body", "1K"});
+  http_connection c(server.port(), 5000);
+  CHECK(c.request("HEAD", "/fhir/metadata").status == 200);
+  c.send_raw("POST /fhir/Patient HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\n"
+             "Content-Length: 5000\r\n\r\n");
+  auto reply = c.read_reply();
+  REQUIRE(reply);
+  CHECK(reply->status == 413);
+  CHECK_FALSE(reply->body.empty());
+  CHECK(json(*reply).find_string("resourceType") != nullptr);
+}
+
+TEST_CASE("after a 413 the server drains the rest of the body instead of resetting", "[integration][http][limits]") {
+  // Closing with unread request bytes makes the kernel reset the connection, which can destroy the
+  // response before a client that is still sending reads it. The server must instead stop sending, read
+  // and discard for a while, then close: a client still sending its body sees no reset.
+  temp_dir dir;
+  server_process server(dir.file("db.sqlite"), {"--max-body", "1K"});
+  http_connection c(server.port(), 5000);
+  c.send_raw("POST /fhir/Patient HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\n"
+             "Content-Length: 10485760\r\n\r\n" + std::string(64 * 1024, ' '));
+  auto reply = c.read_reply();
+  REQUIRE(reply);
+  CHECK(reply->status == 413);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK_NOTHROW(c.send_raw(std::string(64 * 1024, ' ')));  // no reset while the server drains
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK_NOTHROW(c.send_raw(std::string(64 * 1024, ' ')));
+  CHECK(c.closed_within(5000));  // and then it closes
 }
 
 TEST_CASE("a body over the limit is refused with 413 before it is sent", "[integration][http][limits]") {
@@ -134,6 +170,45 @@ TEST_CASE("SIGTERM stops the server cleanly and the data is there after a restar
   }
   server_process again(db);
   CHECK(http_request(again.port(), "GET", "/fhir/Patient/kept").status == 200);
+}
+
+TEST_CASE("SIGTERM during concurrent writes: every answered write is kept and the exit is clean", "[integration][lifecycle]") {
+  temp_dir dir;
+  std::string db = dir.file("db.sqlite");
+  std::vector<std::string> acknowledged;
+  std::mutex m;
+  {
+    server_process server(db);
+    std::atomic<bool> stop = false;
+    std::vector<std::thread> writers;
+    for (int w = 0; w < 8; ++w)
+      writers.emplace_back([&, w] {
+        try {
+          http_connection c(server.port(), 10000);
+          for (int i = 0; !stop; ++i) {
+            std::string id = "w" + std::to_string(w) + "-" + std::to_string(i);
+            auto r = c.request("PUT", "/fhir/Patient/" + id, R"({"resourceType":"Patient","id":")" + id + R"("})");
+            if (r.status == 201) {
+              std::lock_guard lock(m);
+              acknowledged.push_back(id);
+            }
+          }
+        } catch (const std::exception&) {
+          // the connection closed as the server stopped
+        }
+      });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    int status = server.stop();
+    stop = true;
+    for (auto& t : writers) t.join();
+    CHECK(status == 0);
+  }
+  REQUIRE(acknowledged.size() > 10);
+  server_process again(db);
+  http_connection c(again.port());
+  std::size_t missing = 0;
+  for (const auto& id : acknowledged) missing += c.request("GET", "/fhir/Patient/" + id).status != 200;
+  CHECK(missing == 0);
 }
 
 TEST_CASE("the load option makes example data available and is idempotent across restarts", "[integration][lifecycle]") {

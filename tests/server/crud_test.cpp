@@ -1,4 +1,5 @@
 #include "fhir/json/serialize.hpp"
+#include "fhir/text.hpp"
 #include "tests/server/app_fixture.hpp"
 
 using fhir::testing::app_fixture;
@@ -175,4 +176,33 @@ TEST_CASE("routing errors: unknown paths 404, wrong methods 405 with Allow", "[s
   CHECK(not_allowed.header("Allow") == "GET, HEAD, PUT, DELETE");
   CHECK(app.send("DELETE", "/fhir/metadata", "", {}).status() == 405);
   CHECK(app.send("HEAD", "/fhir/metadata", "", {}).status() == 200);
+}
+
+TEST_CASE("If-Match: * updates only an existing resource", "[server][update]") {
+  app_fixture app;
+  CHECK(app.put("/fhir/Patient/p1", with_id("p1"), {{"If-Match", "*"}}).status() == 412);
+  REQUIRE(app.put("/fhir/Patient/p1", with_id("p1")).status() == 201);
+  CHECK(app.put("/fhir/Patient/p1", with_id("p1", "X"), {{"If-Match", "*"}}).status() == 200);
+}
+
+TEST_CASE("a re-creation after a deletion shows as 201 in the history", "[server][history]") {
+  app_fixture app;
+  REQUIRE(app.put("/fhir/Patient/p1", with_id("p1")).status() == 201);
+  REQUIRE(app.del("/fhir/Patient/p1").status() == 200);
+  REQUIRE(app.put("/fhir/Patient/p1", with_id("p1")).status() == 201);
+  auto entries = app.get("/fhir/Patient/p1/_history").json().find("entry")->as_array();
+  CHECK(*entries[0].find("response")->find_string("status") == "201 Created");
+  CHECK(*entries[1].find("response")->find_string("status") == "204 No Content");
+}
+
+TEST_CASE("diagnostics quoting a path with invalid UTF-8 are still valid UTF-8", "[server][routing]") {
+  app_fixture app;
+  auto r = app.get("/fhir/%FF%FE/1");
+  CHECK(r.status() == 404);
+  std::string_view body = r.http.body;
+  for (std::size_t i = 0; i < body.size();) {
+    std::size_t n = fhir::utf8_sequence_length(body.substr(i));
+    REQUIRE(n > 0);
+    i += n;
+  }
 }

@@ -260,3 +260,63 @@ TEST_CASE("concurrent readers and writers never see a locked database", "[store]
   CHECK(reads == 1600);
   for (int w = 0; w < 8; ++w) CHECK(s->read("Patient", "p" + std::to_string(w))->info.version == 25);
 }
+
+TEST_CASE("a failing write in a batch is rolled back alone", "[store][concurrency]") {
+  // Stale If-Match updates fail inside the same group-commit batches as valid writes: each failure must
+  // roll back to its own savepoint, leaving the valid writes of the batch committed.
+  fhir::testing::temp_dir dir;
+  auto s = open(dir.file("db.sqlite"));
+  REQUIRE(s->update(patient("target", "V1"), {}).ok());
+  std::atomic<int> stale_refused = 0, created = 0, other = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 30; ++i) {
+        if (t % 2 == 0) {
+          auto r = s->update(patient("target", "stale"), store::preconditions{.if_match = 999});
+          if (!r.ok() && r.error().kind() == fhir::error_kind::precondition_failed) ++stale_refused;
+          else ++other;
+        } else if (s->create(patient("", "N" + std::to_string(t))).ok()) {
+          ++created;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(stale_refused == 240);
+  CHECK(created == 240);
+  CHECK(other == 0);
+  auto target = s->read("Patient", "target");
+  CHECK(target->info.version == 1);
+  CHECK(family_of(target->json) == "V1");
+  CHECK(s->history(store::history_request{.type = "Patient", .count = 1000})->entries.size() == 241);
+}
+
+TEST_CASE("If-Match: * requires a current version", "[store]") {
+  fhir::testing::temp_dir dir;
+  auto s = open(dir.file("db.sqlite"));
+  store::preconditions any{.if_match = store::preconditions::any_version};
+  CHECK(s->update(patient("p1", "X"), any).error().kind() == fhir::error_kind::precondition_failed);
+  REQUIRE(s->update(patient("p1", "X"), {}).ok());
+  CHECK(s->update(patient("p1", "Y"), any).ok());
+  REQUIRE(s->remove("Patient", "p1", {})->has_value());
+  CHECK(s->update(patient("p1", "Z"), any).error().kind() == fhir::error_kind::precondition_failed);
+  CHECK(s->remove("Patient", "p1", any).error().kind() == fhir::error_kind::precondition_failed);
+}
+
+TEST_CASE("versions record whether they created the resource", "[store]") {
+  fhir::testing::temp_dir dir;
+  auto s = open(dir.file("db.sqlite"));
+  REQUIRE(s->update(patient("p1", "A"), {}).ok());
+  REQUIRE(s->update(patient("p1", "B"), {}).ok());
+  REQUIRE(s->remove("Patient", "p1", {})->has_value());
+  REQUIRE(s->update(patient("p1", "C"), {}).ok());
+  auto h = s->history(store::history_request{.type = "Patient", .id = "p1"});
+  REQUIRE(h->entries.size() == 4);
+  CHECK(h->entries[0].info.created);   // re-created after the deletion
+  CHECK_FALSE(h->entries[1].info.created);
+  CHECK_FALSE(h->entries[2].info.created);
+  CHECK(h->entries[3].info.created);
+}
