@@ -11,6 +11,13 @@ namespace {
 void write(const std::filesystem::path& path, std::string_view text) {
   std::ofstream(path) << text;
 }
+
+std::unique_ptr<server::application> open_app(const fhir::testing::temp_dir& db) {
+  auto app = server::application::open(fhir::definitions::r4(),
+                                       server::application_options{.database_path = db.file("t.db"), .base_url = "http://x/fhir"});
+  REQUIRE(app.ok());
+  return std::move(*app);
+}
 }  // namespace
 
 TEST_CASE("loading a directory stores resources and unpacks Bundles, and loading again changes nothing", "[server][loader]") {
@@ -22,34 +29,30 @@ TEST_CASE("loading a directory stores resources and unpacks Bundles, and loading
   write(data.path() / "ignored.txt", "not json");
 
   fhir::testing::temp_dir db;
-  auto app = server::application::open(fhir::definitions::r4(),
-                                       server::application_options{.database_path = db.file("t.db"), .base_url = "http://x/fhir"});
-  REQUIRE(app.ok());
-  auto first = server::load_directory((*app)->context(), data.path());
+  auto app = open_app(db);
+  auto first = server::load_directory(app->context(), data.path());
   REQUIRE(first.ok());
   CHECK(first->files == 2);
   CHECK(first->created == 3);
-  auto second = server::load_directory((*app)->context(), data.path());
+  auto second = server::load_directory(app->context(), data.path());
   REQUIRE(second.ok());
   CHECK(second->unchanged == 3);
   CHECK(second->created == 0);
-  CHECK((*app)->context().store.read("Organization", "o1")->info.version == 1);
+  CHECK(app->context().store.read("Organization", "o1")->info.version == 1);
 
   write(data.path() / "a.json", R"({"resourceType":"Patient","id":"a","active":false})");
-  auto third = server::load_directory((*app)->context(), data.path());
+  auto third = server::load_directory(app->context(), data.path());
   REQUIRE(third.ok());
   CHECK(third->updated == 1);
-  CHECK((*app)->context().store.read("Patient", "a")->info.version == 2);
+  CHECK(app->context().store.read("Patient", "a")->info.version == 2);
 }
 
 TEST_CASE("loading stops at an invalid resource and names it", "[server][loader]") {
   fhir::testing::temp_dir data;
   write(data.path() / "bad.json", R"({"resourceType":"Patient","gender":"nope  nope"})");
   fhir::testing::temp_dir db;
-  auto app = server::application::open(fhir::definitions::r4(),
-                                       server::application_options{.database_path = db.file("t.db"), .base_url = "http://x/fhir"});
-  REQUIRE(app.ok());
-  auto loaded = server::load_directory((*app)->context(), data.path());
+  auto app = open_app(db);
+  auto loaded = server::load_directory(app->context(), data.path());
   REQUIRE_FALSE(loaded.ok());
   CHECK_THAT(loaded.error().summary(), Catch::Contains("bad.json"));
   CHECK_THAT(loaded.error().summary(), Catch::Contains("Patient.gender"));
@@ -57,10 +60,8 @@ TEST_CASE("loading stops at an invalid resource and names it", "[server][loader]
 
 TEST_CASE("the README example data loads", "[server][loader]") {
   fhir::testing::temp_dir db;
-  auto app = server::application::open(fhir::definitions::r4(),
-                                       server::application_options{.database_path = db.file("t.db"), .base_url = "http://x/fhir"});
-  REQUIRE(app.ok());
-  auto loaded = server::load_directory((*app)->context(), fhir::testing::source_dir() / "examples" / "data");
+  auto app = open_app(db);
+  auto loaded = server::load_directory(app->context(), fhir::testing::source_dir() / "examples" / "data");
   INFO((loaded.ok() ? "" : loaded.error().summary()));
   REQUIRE(loaded.ok());
   CHECK(loaded->created > 5);

@@ -22,6 +22,24 @@ std::vector<char*> argv_of(std::vector<std::string>& args) {
   return argv;
 }
 
+// Starts `args` with its stdout on `out_fd` and its stderr on `err_fd` (or, when -1, on the log file
+// `err_path`); closes `unused_fd` in the child.
+pid_t spawn(std::vector<std::string> args, int out_fd, int err_fd, const std::string& err_path, int unused_fd) {
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    dup2(out_fd, STDOUT_FILENO);
+    if (err_fd < 0) err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (err_fd >= 0) dup2(err_fd, STDERR_FILENO);
+    close(unused_fd);
+    close(out_fd);
+    auto argv = argv_of(args);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
 int exit_status(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -41,18 +59,7 @@ server_process::server_process(std::string database, std::vector<std::string> ar
   full.insert(full.end(), args.begin(), args.end());
   int out[2];
   if (pipe(out) != 0) throw std::runtime_error("pipe failed");
-  pid_ = fork();
-  if (pid_ < 0) throw std::runtime_error("fork failed");
-  if (pid_ == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (log >= 0) dup2(log, STDERR_FILENO);
-    close(out[0]);
-    close(out[1]);
-    auto argv = argv_of(full);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+  pid_ = spawn(full, out[1], -1, log_path_, out[0]);
   close(out[1]);
   stdout_fd_ = out[0];
 
@@ -116,16 +123,7 @@ run_result run_server_command(const std::vector<std::string>& args) {
   full.insert(full.end(), args.begin(), args.end());
   int out[2];
   if (pipe(out) != 0) throw std::runtime_error("pipe failed");
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    dup2(out[1], STDERR_FILENO);
-    close(out[0]);
-    close(out[1]);
-    auto argv = argv_of(full);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+  pid_t pid = spawn(full, out[1], out[1], {}, out[0]);
   close(out[1]);
   std::string output;
   char buf[4096];
