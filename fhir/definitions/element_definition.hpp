@@ -81,6 +81,14 @@ struct element_definition {
   std::vector<const element_definition*> children;        // direct children, slices excluded
   property_map properties;                                // JSON names of the children, choices expanded
 
+  // The child named `name` as FHIRPath names it ("value" for value[x]), or nullptr. Linear: elements
+  // have few children, and this keeps the definitions compact.
+  const element_definition* child(std::string_view child_name) const {
+    for (const element_definition* c : children)
+      if (c->name == child_name) return c;
+    return nullptr;
+  }
+
   bool is_repeating() const { return max > 1; }
 };
 
