@@ -208,9 +208,11 @@ std::optional<item> quantity_conversion(evaluator& ev, const ast_node& call, con
   if (from.unit == *unit) return q;
   auto source = ucum::resolve(from.unit), target = ucum::resolve(*unit);
   if (!source || !target || source->dims != target->dims) return std::nullopt;
-  auto base = from.value.multiply(source->factor);
-  if (!base) return std::nullopt;
-  auto converted = base->divide(target->factor);
+  auto numerator = from.value.multiply(source->numerator);
+  if (numerator) numerator = numerator->multiply(target->denominator);
+  auto denominator = source->denominator.multiply(target->numerator);
+  if (!numerator || !denominator) return std::nullopt;
+  auto converted = numerator->divide(*denominator);
   if (!converted) return std::nullopt;
   return item::of_quantity(quantity{*converted, ev.store(*unit)});
 }

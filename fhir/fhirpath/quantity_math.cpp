@@ -1,5 +1,6 @@
 #include "fhir/fhirpath/quantity_math.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "fhir/fhirpath/ucum.hpp"
@@ -7,7 +8,26 @@
 namespace fhir::fhirpath {
 namespace {
 
-std::optional<decimal> in_base_units(const quantity& q, const ucum::unit& u) { return q.value.multiply(u.factor); }
+// value_a * unit_a compared with value_b * unit_b, exactly: cross-multiplied by the denominators.
+std::optional<std::pair<decimal, decimal>> comparable_values(const quantity& a, const ucum::unit& ua, const quantity& b,
+                                                             const ucum::unit& ub) {
+  auto x = a.value.multiply(ua.numerator), y = b.value.multiply(ub.numerator);
+  if (!x || !y) return std::nullopt;
+  x = x->multiply(ub.denominator);
+  y = y->multiply(ua.denominator);
+  if (!x || !y) return std::nullopt;
+  return std::pair{*x, *y};
+}
+
+// `value` of unit `from` expressed in unit `to`, at the precision of the input (or 8 digits).
+std::optional<decimal> convert(const decimal& value, const ucum::unit& from, const ucum::unit& to, int scale) {
+  auto n = value.multiply(from.numerator);
+  if (!n) return std::nullopt;
+  n = n->multiply(to.denominator);
+  auto d = from.denominator.multiply(to.numerator);
+  if (!n || !d) return std::nullopt;
+  return n->divide(*d, scale);
+}
 
 // A unit expression that can be used as an operand of '.' or '/'.
 std::string operand(std::string_view unit) {
@@ -21,23 +41,24 @@ std::optional<int> compare_quantities(const quantity& a, const quantity& b) {
   if (a.unit == b.unit && ucum::calendar_keyword(a.unit).empty()) return a.value.compare(b.value);
   auto ua = ucum::resolve(a.unit), ub = ucum::resolve(b.unit);
   if (!ua || !ub || ua->dims != ub->dims) return std::nullopt;
-  auto va = in_base_units(a, *ua), vb = in_base_units(b, *ub);
-  if (!va || !vb) return std::nullopt;
-  return va->compare(*vb);
+  auto values = comparable_values(a, *ua, b, *ub);
+  if (!values) return std::nullopt;
+  return values->first.compare(values->second);
 }
 
 bool equivalent_quantities(const quantity& a, const quantity& b) {
-  decimal va = a.value, vb = b.value;
+  // Compared in the unit of `a`, rounded to the precision of the less precise of the two values:
+  // 4 'g' ~ 4040 'mg' (4.040 g at the precision of 4).
+  decimal vb = b.value;
   if (a.unit != b.unit) {
     auto ua = ucum::resolve(a.unit), ub = ucum::resolve(b.unit);
     if (!ua || !ub || ua->dims != ub->dims) return false;
-    auto x = in_base_units(a, *ua), y = in_base_units(b, *ub);
-    if (!x || !y) return false;
-    va = *x;
-    vb = *y;
+    auto converted = convert(b.value, *ub, *ua, 20);
+    if (!converted) return false;
+    vb = *converted;
   }
-  int scale = std::min(va.scale(), vb.scale());
-  auto x = va.round(scale), y = vb.round(scale);
+  int scale = std::min(a.value.scale(), b.value.scale());
+  auto x = a.value.round(scale), y = vb.round(scale);
   return x && y && *x == *y;
 }
 
@@ -80,9 +101,7 @@ std::optional<std::optional<item>> quantity_arithmetic(binary_op op, const item&
       if (a.unit != b.unit) {
         auto ua = ucum::resolve(a.unit), ub = ucum::resolve(b.unit);
         if (!ua || !ub || ua->dims != ub->dims) return std::nullopt;
-        auto base = b.value.multiply(ub->factor);
-        if (!base) return std::nullopt;
-        auto converted = base->divide(ua->factor, std::max(base->scale(), a.value.scale()));
+        auto converted = convert(b.value, *ub, *ua, std::max(b.value.scale(), a.value.scale()));
         if (!converted) return std::nullopt;
         vb = *converted;
       }

@@ -45,7 +45,7 @@ const std::unordered_map<std::string_view, atom>& atoms() {
       {"cal", {d("4184"), dim({{G, 1}, {M, 2}, {S, -2}}), true}},
       {"eq", {d("1"), dim({{MOL, 1}}), true}},
       {"kat", {d("1"), dim({{MOL, 1}, {S, -1}}), true}},
-      {"U", {d("0.0000000166666666666666667"), dim({{MOL, 1}, {S, -1}}), true}},  // umol/min
+      {"U", {d("0.000001"), dim({{MOL, 1}, {S, -1}}), true}},  // umol/min: the 1/60 is applied in simple()
       {"m[Hg]", {d("133322387.415"), dim({{G, 1}, {M, -1}, {S, -2}}), true}},
       {"[in_i]", {d("0.0254"), dim({{M, 1}}), false}},
       {"[ft_i]", {d("0.3048"), dim({{M, 1}}), false}},
@@ -83,32 +83,38 @@ const std::unordered_map<std::string_view, decimal>& prefixes() {
 std::optional<unit> power(const unit& u, int exponent) {
   unit out;
   for (int i = 0; i < (exponent < 0 ? -exponent : exponent); ++i) {
-    auto f = out.factor.multiply(u.factor);
-    if (!f) return std::nullopt;
-    out.factor = *f;
+    auto n = out.numerator.multiply(u.numerator), d = out.denominator.multiply(u.denominator);
+    if (!n || !d) return std::nullopt;
+    out.numerator = *n;
+    out.denominator = *d;
   }
-  if (exponent < 0) {
-    auto inv = decimal::from_integer(1).divide(out.factor, 30);
-    if (!inv) return std::nullopt;
-    out.factor = *inv;
-  }
+  if (exponent < 0) std::swap(out.numerator, out.denominator);
   for (std::size_t i = 0; i < out.dims.size(); ++i) out.dims[i] = static_cast<std::int8_t>(u.dims[i] * exponent);
   return out;
 }
 
 std::optional<unit> combine(const unit& a, const unit& b, bool divide) {
   unit out;
-  auto f = divide ? a.factor.divide(b.factor, 30) : a.factor.multiply(b.factor);
-  if (!f) return std::nullopt;
-  out.factor = *f;
+  auto n = a.numerator.multiply(divide ? b.denominator : b.numerator);
+  auto d = a.denominator.multiply(divide ? b.numerator : b.denominator);
+  if (!n || !d) return std::nullopt;
+  out.numerator = *n;
+  out.denominator = *d;
   for (std::size_t i = 0; i < out.dims.size(); ++i)
     out.dims[i] = static_cast<std::int8_t>(a.dims[i] + (divide ? -b.dims[i] : b.dims[i]));
   return out;
 }
 
+// An atom's unit; U (enzyme unit, umol/min) is the one atom whose size is not a terminating decimal.
+unit atom_unit(std::string_view symbol, const atom& a) {
+  unit u{a.factor, decimal::from_integer(1), a.dims};
+  if (symbol == "U") u.denominator = decimal::from_integer(60);
+  return u;
+}
+
 std::optional<unit> simple(std::string_view symbol) {
   const auto& table = atoms();
-  if (auto it = table.find(symbol); it != table.end()) return unit{it->second.factor, it->second.dims};
+  if (auto it = table.find(symbol); it != table.end()) return atom_unit(symbol, it->second);
   // 10*3 and 10^3: powers of ten.
   if (symbol.starts_with("10*") || symbol.starts_with("10^")) {
     std::string_view e = symbol.substr(3);
@@ -116,7 +122,7 @@ std::optional<unit> simple(std::string_view symbol) {
     if (negative || (!e.empty() && e[0] == '+')) e.remove_prefix(1);
     if (e.empty() || e.size() > 2 || e.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
     int n = std::stoi(std::string(e));
-    unit ten{decimal::from_integer(10), {}};
+    unit ten{decimal::from_integer(10), decimal::from_integer(1), {}};
     return power(ten, negative ? -n : n);
   }
   for (std::size_t len : {2u, 1u}) {
@@ -125,9 +131,11 @@ std::optional<unit> simple(std::string_view symbol) {
     if (p == prefixes().end()) continue;
     auto a = table.find(symbol.substr(len));
     if (a == table.end() || !a->second.metric) continue;
-    auto f = p->second.multiply(a->second.factor);
+    unit u = atom_unit(symbol.substr(len), a->second);
+    auto f = p->second.multiply(u.numerator);
     if (!f) return std::nullopt;
-    return unit{*f, a->second.dims};
+    u.numerator = *f;
+    return u;
   }
   return std::nullopt;
 }
@@ -187,9 +195,12 @@ class parser {
       }
       if (c == '.' || c == '/' || c == '(' || c == ')' || c == '{') break;
       if ((c >= '0' && c <= '9') || c == '-' || c == '+') {
-        // Digits start an exponent unless the symbol is a number ("10*3") or a factor ("1", "10").
+        // Digits start an exponent, unless the symbol so far is a number ("10", "1") or a power of ten
+        // in the making ("10*", "10^").
         std::string_view so_far = s_.substr(start, pos_ - start);
-        if (!so_far.empty() && so_far != "10" && so_far.back() != '*' && so_far.back() != '^') break;
+        bool number = so_far.find_first_not_of("0123456789") == std::string_view::npos;
+        if (!so_far.empty() && !number && so_far.back() != '*' && so_far.back() != '^') break;
+        if (number && (c == '-' || c == '+')) break;
       }
       ++pos_;
     }
@@ -207,7 +218,7 @@ class parser {
     }
     std::optional<unit> u;
     if (symbol.find_first_not_of("0123456789") == std::string_view::npos) {
-      u = unit{*decimal::parse(symbol), {}};  // a plain factor such as "1" or "100"
+      u = unit{*decimal::parse(symbol), decimal::from_integer(1), {}};  // a plain factor such as "1" or "100"
     } else {
       u = simple(symbol);
     }
@@ -242,8 +253,8 @@ std::string_view calendar_keyword(std::string_view text) {
 
 std::optional<unit> resolve(std::string_view text) {
   if (std::string_view k = calendar_keyword(text); !k.empty()) {
-    if (k == "year") return unit{decimal::from_integer(12), dim({{CAL_MONTH, 1}})};
-    if (k == "month") return unit{decimal::from_integer(1), dim({{CAL_MONTH, 1}})};
+    if (k == "year") return unit{decimal::from_integer(12), decimal::from_integer(1), dim({{CAL_MONTH, 1}})};
+    if (k == "month") return unit{decimal::from_integer(1), decimal::from_integer(1), dim({{CAL_MONTH, 1}})};
     static const std::unordered_map<std::string_view, std::string_view> definite = {
         {"week", "wk"}, {"day", "d"}, {"hour", "h"}, {"minute", "min"}, {"second", "s"}, {"millisecond", "ms"}};
     return resolve(definite.at(k));

@@ -22,8 +22,10 @@ namespace fhir::fhirpath::ucum {
 // Exponents of: g, m, s, mol, K, A, cd, arbitrary unit, Celsius, Fahrenheit, calendar month.
 using dimensions = std::array<std::int8_t, 11>;
 
+// The size of a unit in base units as an exact ratio, so that '/min' (1/60 s-1) compares exactly.
 struct unit {
-  decimal factor = decimal::from_integer(1);  // size of the unit in base units
+  decimal numerator = decimal::from_integer(1);
+  decimal denominator = decimal::from_integer(1);
   dimensions dims{};
 };
 

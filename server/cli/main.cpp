@@ -12,6 +12,7 @@
 #include "fhir/json/serialize.hpp"
 #include "fhir/validation/structural_validator.hpp"
 #include "server/application.hpp"
+#include "server/cli/fhirpath_command.hpp"
 #include "server/cli/options.hpp"
 #include "server/http/http_server.hpp"
 #include "server/loader.hpp"
@@ -126,6 +127,8 @@ int main(int argc, char** argv) {
       case server::cli::command::kind::help: std::cout << server::cli::usage(); return 0;
       case server::cli::command::kind::version: std::cout << "fhir-server " << version << " (FHIR 4.0.1)\n"; return 0;
       case server::cli::command::kind::validate: return validate(cmd.files);
+      case server::cli::command::kind::fhirpath:
+        return server::cli::run_fhirpath(cmd.expression, cmd.files.empty() ? std::string() : cmd.files[0], std::cout, std::cerr);
       case server::cli::command::kind::serve: return serve(cmd.serve);
     }
   } catch (const std::exception& e) {

@@ -41,6 +41,9 @@ Usage:
   fhir-server [serve] [options]     run the server (the default command)
   fhir-server validate FILE...      validate FHIR JSON resources; prints an OperationOutcome per file and
                                     exits 1 if any has errors
+  fhir-server fhirpath EXPR [FILE]  evaluate a FHIRPath expression against the FHIR JSON resource in FILE
+                                    (or with no input); prints the result as JSON, each item with its type,
+                                    or the error with its position, and exits 1 on error
   fhir-server version               print the version
   fhir-server help | --help | -h    print this help
 
@@ -72,6 +75,7 @@ parse_result parse(int argc, char** argv) {
     std::string_view name = args[i++];
     if (name == "serve") cmd.what = command::kind::serve;
     else if (name == "validate") cmd.what = command::kind::validate;
+    else if (name == "fhirpath") cmd.what = command::kind::fhirpath;
     else if (name == "version") cmd.what = command::kind::version;
     else if (name == "help") cmd.what = command::kind::help;
     else return {std::nullopt, fmt::format("unknown command '{}' (see fhir-server --help)", name)};
@@ -86,6 +90,11 @@ parse_result parse(int argc, char** argv) {
     }
     if (cmd.what == command::kind::validate && !arg.starts_with("--")) {
       cmd.files.emplace_back(arg);
+      continue;
+    }
+    if (cmd.what == command::kind::fhirpath) {
+      if (cmd.expression.empty() && cmd.files.empty() && !arg.empty()) cmd.expression = arg;
+      else cmd.files.emplace_back(arg);
       continue;
     }
     if (!arg.starts_with("--")) return {std::nullopt, fmt::format("unexpected argument '{}'", arg)};
@@ -136,6 +145,8 @@ parse_result parse(int argc, char** argv) {
   }
   if (cmd.what == command::kind::validate && cmd.files.empty())
     return {std::nullopt, "validate needs at least one file"};
+  if (cmd.what == command::kind::fhirpath && (cmd.expression.empty() || cmd.files.size() > 1))
+    return {std::nullopt, "usage: fhir-server fhirpath EXPRESSION [FILE.json]"};
   return {cmd, {}};
 }
 

@@ -22,9 +22,10 @@ struct serve_options {
 };
 
 struct command {
-  enum class kind { serve, validate, version, help } what = kind::serve;
+  enum class kind { serve, validate, fhirpath, version, help } what = kind::serve;
   serve_options serve;
-  std::vector<std::string> files;  // validate
+  std::vector<std::string> files;  // validate; fhirpath: the resource file
+  std::string expression;          // fhirpath
 };
 
 // Parses argv. Returns the command, or an error message for the user.
