@@ -20,7 +20,7 @@ fhir::result<std::unique_ptr<application>> application::open(const fhir::definit
 
 application::application(std::unique_ptr<store::store> store, const fhir::definitions::registry& definitions,
                          const application_options& options)
-    : store_(std::move(store)) {
+    : store_(std::move(store)), validator_(definitions) {
   conformance::server_description description{
       .base_url = options.base_url,
       .software_name = "shcr-fhir",
@@ -31,7 +31,7 @@ application::application(std::unique_ptr<store::store> store, const fhir::defini
     (i.system_level ? description.system_interactions : description.type_interactions).emplace_back(i.code);
   auto capability = conformance::build_capability_statement(definitions, description);
   context_ = std::make_unique<server::context>(server::context{
-      definitions, *store_, settings{.base_url = options.base_url, .software_version = options.software_version},
+      definitions, validator_, *store_, settings{.base_url = options.base_url, .software_version = options.software_version},
       fhir::json::serialize(capability)});
 }
 

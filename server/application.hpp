@@ -40,6 +40,7 @@ class application {
               const application_options& options);
 
   std::unique_ptr<store::store> store_;
+  fhir::validation::resource_validator validator_;
   router router_;
   std::unique_ptr<server::context> context_;
 };

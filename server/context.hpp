@@ -6,6 +6,7 @@
 #include <string>
 
 #include "fhir/definitions/registry.hpp"
+#include "fhir/validation/resource_reader.hpp"
 #include "store/store.hpp"
 
 namespace server {
@@ -19,6 +20,7 @@ struct settings {
 
 struct context {
   const fhir::definitions::registry& definitions;
+  const fhir::validation::resource_validator& validator;
   store::store& store;
   server::settings settings;
   std::string capability_statement;  // compact JSON, built once at start-up

@@ -8,7 +8,6 @@
 
 #include "fhir/json/serialize.hpp"
 #include "fhir/resource.hpp"
-#include "fhir/validation/structural_validator.hpp"
 #include "fhir/json/parse.hpp"
 
 namespace server {
@@ -56,7 +55,7 @@ fhir::result<fhir::done> load_file(const context& ctx, const std::filesystem::pa
   text << in.rdbuf();
   auto parsed = fhir::json::parse(text.str());
   if (!parsed) return load_error(file, parsed.error().summary());
-  auto issues = fhir::validation::validate_structure(ctx.definitions, *parsed);
+  auto issues = ctx.validator.validate(*parsed);
   if (fhir::has_errors(issues)) return load_error(file, "invalid resource:" + describe(issues));
 
   fhir::json::value& root = *parsed;

@@ -1,6 +1,7 @@
 #include "fhir/definitions/registry.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <stdexcept>
 
@@ -44,7 +45,11 @@ const json::value* find_in(const Map& map, std::string_view key) {
 
 }  // namespace
 
-registry::registry() = default;
+namespace {
+std::atomic<std::uint64_t> next_instance_id{1};
+}
+
+registry::registry() : instance_id_(next_instance_id.fetch_add(1)) {}
 registry::~registry() = default;
 registry::registry(registry&&) noexcept = default;
 registry& registry::operator=(registry&&) noexcept = default;
@@ -106,8 +111,79 @@ result<done> registry::link() {
     if (sd->kind == structure_kind::resource && !sd->is_abstract) resource_types_.push_back(sd->type);
   }
   std::sort(resource_types_.begin(), resource_types_.end());
+  build_type_infos();
+  for (auto& sd : structures_) resolve_element_types(*sd);
   linked_ = true;
   return done{};
+}
+
+void registry::build_type_infos() {
+  for (auto& sd : structures_) {
+    if (sd->derivation != derivation::specialization) continue;
+    auto info = std::make_unique<type_info>();
+    info->code = sd->type;
+    info->definition = sd.get();
+    info->primitive = find_primitive(sd->type);
+    info->is_resource = sd->kind == structure_kind::resource;
+    info->is_concrete_resource = info->is_resource && !sd->is_abstract;
+    type_infos_.insert_or_assign(sd->type, std::move(info));
+  }
+  for (auto& [code, info] : type_infos_) {
+    if (const auto* base = find_structure(info->definition->base_definition)) {
+      auto it = type_infos_.find(base->type);
+      if (it != type_infos_.end() && it->second.get() != info.get()) info->base = it->second.get();
+    }
+  }
+  for (auto& [code, info] : type_infos_) {
+    info->is_quantity = info->derives_from("Quantity");
+    if (!info->primitive) continue;
+    // The FHIRPath reading of a primitive (fhirpath.html#types in the FHIR specification).
+    if (info->derives_from("boolean")) info->value_kind = value_kind::boolean;
+    else if (info->derives_from("integer")) info->value_kind = value_kind::integer;
+    else if (info->derives_from("decimal")) info->value_kind = value_kind::decimal;
+    else if (code == "date") info->value_kind = value_kind::date;
+    else if (code == "dateTime" || code == "instant") info->value_kind = value_kind::date_time;
+    else if (code == "time") info->value_kind = value_kind::time;
+    else info->value_kind = value_kind::string;
+  }
+}
+
+void registry::resolve_element_types(structure_definition& sd) {
+  // Two passes: a property's type may come from a child element later in the snapshot.
+  for (element_definition& e : sd.elements) {
+    auto [id, inserted] = name_ids_.try_emplace(e.name, static_cast<std::uint32_t>(name_ids_.size() + 1));
+    e.name_id = id->second;
+    if (e.types.size() == 1) {
+      e.single_type = find_type_info(e.types.front().code);
+    } else if (e.types.empty()) {
+      const element_definition* target = e.content_target;
+      e.single_type = find_type_info(target && target->types.size() == 1 ? std::string_view(target->types.front().code)
+                                                                        : std::string_view("BackboneElement"));
+    }
+  }
+  for (element_definition& e : sd.elements) {
+    e.child_name_ids.clear();
+    e.child_index.clear();
+    for (const element_definition* c : e.children) {
+      e.child_index.emplace_back(c->name_id, static_cast<std::uint32_t>(e.child_name_ids.size()));
+      e.child_name_ids.push_back(c->name_id);
+    }
+    std::sort(e.child_index.begin(), e.child_index.end());
+    for (auto& [name, property] : e.properties)
+      property.type_info = property.type ? find_type_info(property.type->code) : property.element->single_type;
+    if (e.is_choice)
+      for (const type_ref& t : e.types) e.choices.emplace_back(choice_property_name(e.name, t.code), find_type_info(t.code));
+  }
+}
+
+std::uint32_t registry::name_id(std::string_view name) const {
+  auto it = name_ids_.find(name);
+  return it == name_ids_.end() ? 0 : it->second;
+}
+
+const type_info* registry::find_type_info(std::string_view type) const {
+  auto it = type_infos_.find(type);
+  return it == type_infos_.end() ? nullptr : it->second.get();
 }
 
 result<done> registry::link_structure(structure_definition& sd) {

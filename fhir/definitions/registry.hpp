@@ -13,6 +13,7 @@
 
 #include "fhir/definitions/primitive_type.hpp"
 #include "fhir/definitions/structure_definition.hpp"
+#include "fhir/definitions/type_info.hpp"
 #include "fhir/json/value.hpp"
 #include "fhir/result.hpp"
 
@@ -43,6 +44,10 @@ class registry {
   const structure_definition* find_structure(std::string_view url) const;
   // The lexical rules of a primitive type code, or nullptr when `type` is not a primitive type.
   const primitive_type* find_primitive(std::string_view type) const;
+  // The resolved description of a type code, or nullptr for an unknown type.
+  const type_info* find_type_info(std::string_view type) const;
+  // The interned id of an element name (element_definition::name_id), or 0 when no element has it.
+  std::uint32_t name_id(std::string_view name) const;
 
   // True for a concrete (non-abstract) resource type: "Patient" yes, "DomainResource" no.
   bool is_resource_type(std::string_view type) const;
@@ -56,16 +61,22 @@ class registry {
   const json::value* find_operation_definition(std::string_view url) const;
 
   std::size_t structure_count() const { return structures_.size(); }
+  // A number no other registry in this process has, for caches keyed by registry.
+  std::uint64_t instance_id() const { return instance_id_; }
 
  private:
   result<done> link_structure(structure_definition& sd);
   result<done> compile_primitive(const structure_definition& sd);
+  void build_type_infos();
+  void resolve_element_types(structure_definition& sd);
 
   std::vector<std::unique_ptr<structure_definition>> structures_;
   std::unordered_map<std::string, structure_definition*, string_hash, std::equal_to<>> by_url_;
   std::unordered_map<std::string, structure_definition*, string_hash, std::equal_to<>> by_type_;
   std::unordered_map<std::string, primitive_type, string_hash, std::equal_to<>> primitives_;
   std::vector<std::string> resource_types_;
+  std::unordered_map<std::string, std::unique_ptr<type_info>, string_hash, std::equal_to<>> type_infos_;
+  std::unordered_map<std::string, std::uint32_t, string_hash, std::equal_to<>> name_ids_;
 
   std::vector<json::value> search_parameters_;
   std::unordered_map<std::string, json::value, string_hash, std::equal_to<>> value_sets_;
@@ -73,6 +84,7 @@ class registry {
   std::unordered_map<std::string, json::value, string_hash, std::equal_to<>> compartments_;
   std::unordered_map<std::string, json::value, string_hash, std::equal_to<>> operations_;
   bool linked_ = false;
+  std::uint64_t instance_id_;
 };
 
 }  // namespace fhir::definitions

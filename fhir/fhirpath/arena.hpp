@@ -7,13 +7,12 @@
 #include <cstddef>
 #include <cstring>
 #include <memory>
-#include <memory_resource>
 #include <string_view>
 #include <vector>
 
 namespace fhir::fhirpath {
 
-class arena final : public std::pmr::memory_resource {
+class arena {
  public:
   explicit arena(std::size_t block_size = 64 * 1024) : block_size_(block_size) {}
   arena(const arena&) = delete;
@@ -25,6 +24,19 @@ class arena final : public std::pmr::memory_resource {
     offset_ = 0;
   }
 
+  // `bytes` of memory aligned to `alignment` (a power of two), valid until reset().
+  void* allocate(std::size_t bytes, std::size_t alignment) {
+    if (current_ < blocks_.size()) {
+      block& b = blocks_[current_];
+      std::size_t start = (offset_ + alignment - 1) & ~(alignment - 1);
+      if (start + bytes <= b.size) {
+        offset_ = start + bytes;
+        return b.data.get() + start;
+      }
+    }
+    return allocate_slow(bytes, alignment);
+  }
+
   // Copies `text` into the arena.
   std::string_view copy(std::string_view text) {
     if (text.empty()) return {};
@@ -34,25 +46,24 @@ class arena final : public std::pmr::memory_resource {
   }
 
  private:
-  void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+  // The current block cannot take the request: try the following blocks (kept from earlier
+  // evaluations), adding a new one at the end when none can.
+  void* allocate_slow(std::size_t bytes, std::size_t alignment) {
     for (;;) {
-      if (current_ < blocks_.size()) {
-        block& b = blocks_[current_];
-        std::size_t start = (offset_ + alignment - 1) & ~(alignment - 1);
-        if (start + bytes <= b.size) {
-          offset_ = start + bytes;
-          return b.data.get() + start;
-        }
-        ++current_;
-        offset_ = 0;
-        continue;
+      if (current_ >= blocks_.size()) {
+        std::size_t size = std::max(block_size_, bytes + alignment);
+        blocks_.push_back(block{std::make_unique<std::byte[]>(size), size});
       }
-      std::size_t size = std::max(block_size_, bytes + alignment);
-      blocks_.push_back(block{std::make_unique<std::byte[]>(size), size});
+      block& b = blocks_[current_];
+      std::size_t start = (offset_ + alignment - 1) & ~(alignment - 1);
+      if (start + bytes <= b.size) {
+        offset_ = start + bytes;
+        return b.data.get() + start;
+      }
+      ++current_;
+      offset_ = 0;
     }
   }
-  void do_deallocate(void*, std::size_t, std::size_t) override {}  // freed all at once by reset()
-  bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override { return this == &other; }
 
   struct block {
     std::unique_ptr<std::byte[]> data;

@@ -36,6 +36,8 @@ enum class binary_op : std::uint8_t {
 struct type_specifier {
   std::string namespace_name;  // "FHIR", "System", or empty when unqualified
   std::string name;
+  // Resolved at compile time: the FHIR type `name` names (nullptr when none, or for System.X).
+  const definitions::type_info* fhir_type = nullptr;
 };
 
 struct ast_node {
@@ -45,6 +47,7 @@ struct ast_node {
   std::int32_t input = -1;
   std::vector<std::int32_t> args;
   std::string name;  // member, function or variable name
+  std::uint32_t name_id = 0;  // a member's name interned by the registry; 0: no element has this name
   type_specifier type;
   const function_definition* function = nullptr;
   std::string literal_text;  // owns the text a literal string or quantity unit points into

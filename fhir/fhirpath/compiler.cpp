@@ -38,8 +38,14 @@ type_specifier type_from_argument(const ast& tree, std::int32_t index) {
   return type_specifier{ns.name, n.name};
 }
 
-void resolve_functions(ast& tree) {
+void resolve_type(type_specifier& type, const definitions::registry& definitions) {
+  if (type.namespace_name != "System") type.fhir_type = definitions.find_type_info(type.name);
+}
+
+void resolve_names(ast& tree, const definitions::registry& definitions) {
   for (ast_node& n : tree.nodes) {
+    if (n.kind == node_kind::member) n.name_id = definitions.name_id(n.name);
+    if (n.kind == node_kind::type_is || n.kind == node_kind::type_as) resolve_type(n.type, definitions);
     if (n.kind != node_kind::function) continue;
     const function_definition* f = find_function(n.name);
     if (!f) throw compile_error(n.position, fmt::format("unknown function '{}'", n.name));
@@ -51,7 +57,10 @@ void resolve_functions(ast& tree) {
                                                   f->max_args == 1 ? "" : "s", count));
     }
     n.function = f;
-    if (f->type_argument) n.type = type_from_argument(tree, n.args[0]);
+    if (f->type_argument) {
+      n.type = type_from_argument(tree, n.args[0]);
+      resolve_type(n.type, definitions);
+    }
   }
 }
 
@@ -157,16 +166,16 @@ class checker {
         out.types.push_back(t);
         continue;
       }
-      const element_definition* scope = model_.scope_of(node{nullptr, nullptr, t.code, t.element});
+      const element_definition* scope = model_.scope_of(node{nullptr, nullptr, model_.definitions().find_type_info(t.code), t.element});
       if (!scope) continue;
       if (const element_definition* child = scope->child(n.name)) {
         add_child_types(*child, out);
         continue;
       }
       // valueQuantity is the JSON name of value[x]: never a FHIRPath element name.
-      if (auto p = scope->properties.find(n.name); p != scope->properties.end() && p->second.element->is_choice)
+      if (const auto* p = scope->properties.find(n.name); p && p->element->is_choice)
         throw compile_error(n.position, fmt::format("'{}' is not an element of {}: use {}.ofType({})", n.name, t.code,
-                                                    p->second.element->name, p->second.type ? p->second.type->code : ""));
+                                                    p->element->name, p->type ? p->type->code : ""));
     }
     if (out.types.empty() && options_.strict) {
       std::string_view context = input.types.empty() ? std::string_view("(unknown)") : input.types.front().code;
@@ -273,7 +282,7 @@ result<expression> compile(std::string_view text, const definitions::registry& d
   if (!parsed) return std::move(parsed).error();
   auto impl = std::make_shared<compiled_expression>(compiled_expression{std::string(text), std::move(*parsed), model(definitions)});
   try {
-    resolve_functions(impl->ast);
+    resolve_names(impl->ast, definitions);
     if (!options.root_type.empty()) checker(impl->ast, impl->model, options).run();
   } catch (const compile_error& e) {
     return error(error_kind::invalid, issue_type::invalid,
@@ -287,17 +296,11 @@ result<expression> compile(std::string_view text, const definitions::registry& d
 
 const std::string& expression::text() const { return impl_->text; }
 
-result<collection> expression::evaluate(const json::value& resource, environment& env) const {
-  item root = impl_->model.resource_node(resource);
-  return evaluate(root, resource, env);
-}
+namespace {
 
-result<collection> expression::evaluate(const item& focus, const json::value& resource, environment& env,
-                                        const json::value* root_resource) const {
-  env.memory().reset();
-  item resource_item = impl_->model.resource_node(resource);
-  item root_item = root_resource ? impl_->model.resource_node(*root_resource) : resource_item;
-  evaluator ev(impl_->ast, impl_->model, env, resource_item, root_item, focus);
+result<collection> run(const compiled_expression& impl, const item& focus, const item& resource, const item& root,
+                       environment& env) {
+  evaluator ev(impl.ast, impl.model, env, resource, root, focus);
   try {
     collection input(&env.memory());
     input.push_back(focus);
@@ -306,6 +309,22 @@ result<collection> expression::evaluate(const item& focus, const json::value& re
     return error(error_kind::invalid, issue_type::processing, fmt::format("FHIRPath evaluation error: {}", e.what()),
                  "fhirpath-evaluation");
   }
+}
+
+}  // namespace
+
+result<collection> expression::evaluate(const json::value& resource, environment& env) const {
+  env.memory().reset();
+  item root = impl_->model.resource_node(resource);
+  return run(*impl_, root, root, root, env);
+}
+
+result<collection> expression::evaluate(const item& focus, const json::value& resource, environment& env,
+                                        const json::value* root_resource) const {
+  env.memory().reset();
+  item resource_item = impl_->model.resource_node(resource);
+  item root_item = root_resource && root_resource != &resource ? impl_->model.resource_node(*root_resource) : resource_item;
+  return run(*impl_, focus, resource_item, root_item, env);
 }
 
 void environment::set_string(const std::string& name, std::string value) {
@@ -322,7 +341,7 @@ const std::vector<item>* environment::variable(std::string_view name) const {
 
 std::string type_name(const item& i) {
   switch (i.kind()) {
-    case item_kind::node: return fmt::format("FHIR.{}", i.as_node().type);
+    case item_kind::node: return fmt::format("FHIR.{}", i.as_node().type->code);
     case item_kind::boolean: return "System.Boolean";
     case item_kind::integer: return "System.Integer";
     case item_kind::decimal: return "System.Decimal";

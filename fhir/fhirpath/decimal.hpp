@@ -28,10 +28,10 @@ class decimal {
   // The nearest decimal to `value` at `scale` digits, nullopt for NaN, infinities and overflow.
   static std::optional<decimal> from_double(long double value, int scale = division_scale);
 
-  coefficient_type coefficient() const { return coefficient_; }
+  coefficient_type coefficient() const { return coefficient_(); }
   int scale() const { return scale_; }
-  bool is_zero() const { return coefficient_ == 0; }
-  bool is_negative() const { return coefficient_ < 0; }
+  bool is_zero() const { return coefficient_() == 0; }
+  bool is_negative() const { return coefficient_() < 0; }
   // True when the value has no fractional part (1.00 is integral).
   bool is_integral() const;
   std::optional<std::int64_t> to_int64() const;  // integral values in range only
@@ -48,8 +48,8 @@ class decimal {
   std::optional<decimal> multiply(const decimal& other) const;
   // nullopt on division by zero or overflow; the result has at least division_scale digits.
   std::optional<decimal> divide(const decimal& other, int min_scale = division_scale) const;
-  decimal negate() const { return decimal(-coefficient_, scale_); }
-  decimal abs() const { return coefficient_ < 0 ? negate() : *this; }
+  decimal negate() const { return decimal(-coefficient_(), scale_); }
+  decimal abs() const { return coefficient_() < 0 ? negate() : *this; }
 
   // Rounds half away from zero to `digits` fractional digits (the result has exactly that scale).
   std::optional<decimal> round(int digits) const;
@@ -60,9 +60,23 @@ class decimal {
   decimal ceiling() const;
 
  private:
-  constexpr decimal(coefficient_type c, int s) : coefficient_(c), scale_(s) {}
+  constexpr decimal(coefficient_type c, int s)
+      : low_(static_cast<std::uint64_t>(static_cast<unsigned __int128>(c))),
+        high_(static_cast<std::uint64_t>(static_cast<unsigned __int128>(c) >> 64)),
+        scale_(s) {}
 
-  coefficient_type coefficient_ = 0;
+  // The coefficient is kept as two 64-bit halves rather than an __int128 member, which would force
+  // 16-byte alignment and make every FHIRPath item 64 bytes instead of 48.
+  constexpr coefficient_type coefficient_() const {
+    return static_cast<coefficient_type>((static_cast<unsigned __int128>(high_) << 64) | low_);
+  }
+  void set_coefficient(coefficient_type c) {
+    low_ = static_cast<std::uint64_t>(static_cast<unsigned __int128>(c));
+    high_ = static_cast<std::uint64_t>(static_cast<unsigned __int128>(c) >> 64);
+  }
+
+  std::uint64_t low_ = 0;
+  std::uint64_t high_ = 0;
   int scale_ = 0;
 };
 

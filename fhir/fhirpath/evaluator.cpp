@@ -111,7 +111,7 @@ collection evaluator::run(const collection& focus) {
 
 collection evaluator::scope() {
   if (frame_.this_item) return single(*frame_.this_item);
-  return root_focus_;
+  return copy(root_focus_);
 }
 
 collection evaluator::with_this(const item& i, std::int64_t index, const collection* total, std::int32_t expression) {
@@ -134,7 +134,7 @@ collection evaluator::eval(std::int32_t index, const collection& focus) {
     case node_kind::member: return eval_member(n, focus);
     case node_kind::function: return eval_function(n, focus);
     case node_kind::indexer: {
-      collection input = n.input >= 0 ? eval(n.input, focus) : focus;
+      collection input = n.input >= 0 ? eval(n.input, focus) : copy(focus);
       auto position = singleton(eval(n.args[0], focus), "an index");
       collection out = make();
       if (!position) return out;
@@ -190,6 +190,11 @@ collection evaluator::eval(std::int32_t index, const collection& focus) {
     case node_kind::type_as: {
       collection operand = eval(n.args[0], focus);
       collection out = make();
+      if (n.kind == node_kind::type_as && env_.lenient_as) {
+        for (const item& i : operand)
+          if (is_type(i, n.type, true)) out.push_back(i);
+        return out;
+      }
       auto v = singleton(operand, n.kind == node_kind::type_is ? "the operand of 'is'" : "the operand of 'as'");
       if (!v) return out;
       bool matches = is_type(*v, n.type, n.kind == node_kind::type_as);
@@ -202,7 +207,9 @@ collection evaluator::eval(std::int32_t index, const collection& focus) {
 }
 
 collection evaluator::eval_member(const ast_node& n, const collection& focus) {
-  collection input = n.input >= 0 ? eval(n.input, focus) : focus;
+  collection evaluated(&memory());
+  if (n.input >= 0) evaluated = eval(n.input, focus);
+  const collection& input = n.input >= 0 ? evaluated : focus;
   collection out = make();
   for (const item& i : input) {
     if (i.kind() == item_kind::type_info) {
@@ -211,13 +218,15 @@ collection evaluator::eval_member(const ast_node& n, const collection& focus) {
       else if (n.name == "name") out.push_back(item::of_string(i.as_type().name));
       continue;
     }
-    model_.children(i, n.name, out);
+    model_.children(i, n.name, n.name_id, out);
   }
   return out;
 }
 
 collection evaluator::eval_function(const ast_node& n, const collection& focus) {
-  collection input = n.input >= 0 ? eval(n.input, focus) : focus;
+  collection evaluated(&memory());
+  if (n.input >= 0) evaluated = eval(n.input, focus);
+  const collection& input = n.input >= 0 ? evaluated : focus;
   collection out = make();
   n.function->impl(*this, n, input, out);
   return out;
@@ -235,7 +244,7 @@ collection evaluator::eval_variable(const ast_node& n) {
   else if (name.starts_with("vs-")) out.push_back(item::of_string(store(fmt::format("http://hl7.org/fhir/ValueSet/{}", name.substr(3)))));
   else if (name.starts_with("ext-"))
     out.push_back(item::of_string(store(fmt::format("http://hl7.org/fhir/StructureDefinition/{}", name.substr(4)))));
-  else if (const auto* items = env_.variable(name)) out.insert(out.end(), items->begin(), items->end());
+  else if (const auto* items = env_.variable(name)) out.insert(out.end(), items->data(), items->data() + items->size());
   else fail(fmt::format("unknown variable %{}", name));
   return out;
 }
@@ -507,6 +516,10 @@ bool evaluator::equal_items(const item& a, const item& b, std::optional<bool>& o
         out = false;
         return true;
       }
+      if (x->kind() == item_kind::integer && y->kind() == item_kind::integer) {
+        out = x->as_integer() == y->as_integer();
+        return true;
+      }
       auto dx = x->kind() == item_kind::integer ? decimal::from_integer(x->as_integer()) : x->as_decimal();
       auto dy = y->kind() == item_kind::integer ? decimal::from_integer(y->as_integer()) : y->as_decimal();
       out = dx == dy;
@@ -602,6 +615,8 @@ std::optional<int> evaluator::compare(const item& a, const item& b) const {
   auto x = value_of(a), y = value_of(b);
   if (!x || !y) fail("only primitive values can be compared");
   auto numeric = [](const item& i) { return i.kind() == item_kind::integer || i.kind() == item_kind::decimal; };
+  if (x->kind() == item_kind::integer && y->kind() == item_kind::integer)
+    return x->as_integer() < y->as_integer() ? -1 : x->as_integer() > y->as_integer() ? 1 : 0;
   if (numeric(*x) && numeric(*y)) {
     auto dx = x->kind() == item_kind::integer ? decimal::from_integer(x->as_integer()) : x->as_decimal();
     auto dy = y->kind() == item_kind::integer ? decimal::from_integer(y->as_integer()) : y->as_decimal();
@@ -638,7 +653,7 @@ bool evaluator::is_type(const item& i, const type_specifier& type, bool exact) c
   const std::string& ns = type.namespace_name;
   bool system_ok = ns.empty() || ns == "System";
   bool fhir_ok = ns.empty() || ns == "FHIR";
-  bool known_fhir = model_.is_known_type(type.name);
+  bool known_fhir = type.fhir_type != nullptr;
   bool known_system = is_system_type_name(type.name);
   // System.Patient names no type any value can have: false. An unknown unqualified or FHIR name is a
   // mistake in the expression: an error.
@@ -646,17 +661,20 @@ bool evaluator::is_type(const item& i, const type_specifier& type, bool exact) c
     fail(fmt::format("unknown type '{}{}{}'", ns, ns.empty() ? "" : ".", type.name));
   if (i.kind() == item_kind::node) {
     if (!fhir_ok || !known_fhir) return false;
-    std::string_view t = i.as_node().type;
+    const definitions::type_info* t = i.as_node().type;
     // as/ofType match the exact type, or any subtype of an abstract one (ofType(Resource)).
-    if (exact && !model_.is_abstract(type.name)) return t == type.name;
-    return model_.derives_from(t, type.name);
+    bool abstract = type.fhir_type->definition && type.fhir_type->definition->is_abstract;
+    if (exact && !abstract) return t == type.fhir_type;
+    for (const definitions::type_info* a = t; a; a = a->base)
+      if (a == type.fhir_type) return true;
+    return false;
   }
   if (!system_ok || !known_system) return false;
   return system_type_name(i) == type.name;
 }
 
 type_description evaluator::type_of(const item& i) const {
-  if (i.kind() == item_kind::node) return type_description{"FHIR", i.as_node().type};
+  if (i.kind() == item_kind::node) return type_description{"FHIR", i.as_node().type->code};
   return type_description{"System", system_type_name(i)};
 }
 

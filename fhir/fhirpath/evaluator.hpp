@@ -8,6 +8,7 @@
 #include <string>
 
 #include "fhir/fhirpath/ast.hpp"
+#include "fhir/fhirpath/collection.hpp"
 #include "fhir/fhirpath/model.hpp"
 
 namespace fhir::fhirpath {
@@ -51,6 +52,8 @@ class evaluator {
 
   const ast_node& node_at(std::int32_t index) const { return tree_.nodes[static_cast<std::size_t>(index)]; }
   collection make() { return collection(&memory()); }
+  // A copy of `c` in this evaluation's arena.
+  collection copy(const collection& c) { return collection(c, &memory()); }
   collection single(const item& i) {
     collection c = make();
     c.push_back(i);

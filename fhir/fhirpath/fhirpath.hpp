@@ -21,6 +21,7 @@
 
 #include "fhir/definitions/registry.hpp"
 #include "fhir/fhirpath/arena.hpp"
+#include "fhir/fhirpath/collection.hpp"
 #include "fhir/fhirpath/value.hpp"
 #include "fhir/json/value.hpp"
 #include "fhir/result.hpp"
@@ -50,6 +51,9 @@ class environment {
   std::function<std::optional<bool>(const item& coded, std::string_view url)> member_of;
   // resolve(): references that are neither contained (#id) nor in the root Bundle; nullptr when unknown.
   std::function<const json::value*(std::string_view reference)> resolve;
+  // as(T) on several items: an error in FHIRPath N1, but R4's own invariants (dom-3) apply it to
+  // collections, meaning ofType(T). The invariant validator sets this; nothing else should.
+  bool lenient_as = false;
   // trace(name): called with the traced collection; by default nothing is logged.
   std::function<void(std::string_view name, const collection& items)> trace;
 

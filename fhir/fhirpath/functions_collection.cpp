@@ -89,7 +89,7 @@ void select(evaluator& ev, const ast_node& call, const collection& input, collec
 }
 
 void repeat(evaluator& ev, const ast_node& call, const collection& input, collection& out) {
-  collection frontier = input;
+  collection frontier = ev.copy(input);
   while (!frontier.empty()) {
     collection next = ev.make();
     for (std::size_t i = 0; i < frontier.size(); ++i) {
@@ -115,6 +115,7 @@ void is(evaluator& ev, const ast_node& call, const collection& input, collection
 }
 
 void as(evaluator& ev, const ast_node& call, const collection& input, collection& out) {
+  if (ev.env().lenient_as) return of_type(ev, call, input, out);
   auto i = ev.singleton(input, "the input of as()");
   if (i && ev.is_type(*i, call.type, true)) out.push_back(*i);
 }
@@ -184,7 +185,7 @@ void children(evaluator& ev, const ast_node&, const collection& input, collectio
 }
 
 void descendants(evaluator& ev, const ast_node&, const collection& input, collection& out) {
-  collection frontier = input;
+  collection frontier = ev.copy(input);
   while (!frontier.empty()) {
     collection next = ev.make();
     for (const item& i : frontier) ev.model().all_children(i, next);

@@ -28,12 +28,12 @@ void extension(evaluator& ev, const ast_node& call, const collection& input, col
     if (string_child(e, "url") == *url) out.push_back(e);
 }
 
-void has_value(evaluator& ev, const ast_node&, const collection& input, collection& out) {
+void has_value(evaluator&, const ast_node&, const collection& input, collection& out) {
   bool result = false;
   if (input.size() == 1) {
     const item& i = input.front();
     result = i.kind() != item_kind::node ||
-             (i.as_node().value && !i.as_node().value->is_object() && ev.model().is_primitive(i.as_node().type));
+             (i.as_node().value && !i.as_node().value->is_object() && i.as_node().type->primitive);
   }
   out.push_back(item::of_boolean(result));
 }
@@ -98,7 +98,7 @@ void conforms_to(evaluator& ev, const ast_node& call, const collection& input, c
   if (!sd) ev.fail(fmt::format("conformsTo(): unknown profile '{}'", *url));
   if (sd->derivation != definitions::derivation::specialization)
     ev.fail(fmt::format("conformsTo('{}') needs the validator to check a profile", *url));
-  out.push_back(item::of_boolean(i->kind() == item_kind::node && ev.model().derives_from(i->as_node().type, sd->type)));
+  out.push_back(item::of_boolean(i->kind() == item_kind::node && i->as_node().type->derives_from(sd->type)));
 }
 
 // The codes of a ValueSet available locally: enumerated concepts, whole local CodeSystems and an

@@ -8,13 +8,15 @@
 
 #include "fhir/definitions/registry.hpp"
 #include "fhir/fhirpath/arena.hpp"
+#include "fhir/fhirpath/collection.hpp"
 #include "fhir/fhirpath/value.hpp"
 
 namespace fhir::fhirpath {
 
 class model {
  public:
-  explicit model(const definitions::registry& definitions) : defs_(definitions) {}
+  explicit model(const definitions::registry& definitions)
+      : defs_(definitions), element_type_(definitions.find_type("Element")) {}
 
   const definitions::registry& definitions() const { return defs_; }
 
@@ -24,7 +26,11 @@ class model {
   // Appends the children of `parent` named `name` (FHIRPath element names: "value" for value[x]).
   // A resource also answers its own type name (and Resource, DomainResource) with itself, which makes
   // "Patient.name" work on a Patient. Unknown names give nothing.
-  void children(const item& parent, std::string_view name, collection& out) const;
+  void children(const item& parent, std::string_view name, collection& out) const {
+    children(parent, name, defs_.name_id(name), out);
+  }
+  // The same with `name` already interned (registry::name_id): what compiled expressions use.
+  void children(const item& parent, std::string_view name, std::uint32_t name_id, collection& out) const;
   // Appends every child of `parent` (children()).
   void all_children(const item& parent, collection& out) const;
 
@@ -47,10 +53,11 @@ class model {
   const definitions::element_definition* scope_of(const node& n) const;
 
  private:
-  void emit(const json::value* value, const json::value* extension, std::string_view type,
+  void emit(const json::value* value, const json::value* extension, const definitions::type_info* type,
             const definitions::element_definition* element, collection& out) const;
 
   const definitions::registry& defs_;
+  const definitions::structure_definition* element_type_;  // the ids and extensions of primitives
 };
 
 }  // namespace fhir::fhirpath

@@ -7,7 +7,6 @@
 // evaluation's arena, all of which outlive the collection.
 
 #include <cstdint>
-#include <memory_resource>
 #include <string_view>
 #include <vector>
 
@@ -26,12 +25,12 @@ struct quantity {
 };
 
 // An element of the resource: its JSON value (null for a primitive that only has extensions), the
-// `_name` companion of a primitive, its FHIR type code and the element definition it instantiates
-// (null for a resource at the root or inside contained/entry).
+// `_name` companion of a primitive, its FHIR type (never null) and the element definition it
+// instantiates (null for a resource at the root or inside contained/entry).
 struct node {
   const json::value* value;
   const json::value* extension;
-  std::string_view type;  // FHIR type code: "HumanName", "string", "Patient"
+  const definitions::type_info* type;
   const definitions::element_definition* element;
 };
 
@@ -77,6 +76,6 @@ class item {
   };
 };
 
-using collection = std::pmr::vector<item>;
+class collection;  // fhir/fhirpath/collection.hpp
 
 }  // namespace fhir::fhirpath

@@ -12,8 +12,9 @@ value value::integer(std::int64_t i) { return value(json::number{std::to_string(
 
 const value* value::find(std::string_view key) const {
   if (!is_object()) return nullptr;
+  // Reject on length and first character inline: most members differ there, and memcmp is a call.
   for (const member& m : as_object())
-    if (m.key == key) return &m.value;
+    if (m.key.size() == key.size() && (key.empty() || (m.key[0] == key[0] && m.key == key))) return &m.value;
   return nullptr;
 }
 

@@ -23,9 +23,11 @@ using fhir::json::value;
 // Only optional elements: the output must stay valid R4 (tests/fhir/reference_data_test.cpp checks it).
 const std::set<std::string_view> resource_documentation = {
     "text", "meta", "contact", "publisher", "purpose", "copyright", "jurisdiction", "useContext", "mapping"};
+// Optional elements only, and not those the R4 invariants require (sdf-3 needs `definition`, eld-18
+// `isModifierReason`, sdf-10 binding `description`).
 const std::set<std::string_view> element_documentation = {
-    "definition", "comment", "requirements", "alias", "mapping", "example", "meaningWhenMissing",
-    "isModifierReason", "orderMeaning", "short", "extension"};
+    "comment", "requirements", "alias", "mapping", "example", "meaningWhenMissing", "orderMeaning", "short",
+    "extension"};
 
 void erase_keys(value& object, const std::set<std::string_view>& keys) {
   if (!object.is_object()) return;
@@ -50,7 +52,7 @@ void strip_structure_definition(value& sd) {
     erase_keys(e, element_documentation);
     if (value* constraints = e.find("constraint"); constraints && constraints->is_array())
       for (value& c : constraints->as_array()) erase_keys(c, {"xpath", "requirements"});
-    if (value* binding = e.find("binding")) erase_keys(*binding, {"description", "extension"});
+    if (value* binding = e.find("binding")) erase_keys(*binding, {"extension"});
   }
 }
 

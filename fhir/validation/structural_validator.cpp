@@ -114,12 +114,12 @@ class walker {
       if (is_resource && m.key == "resourceType") continue;
       bool is_extension_half = m.key.starts_with('_');
       std::string_view name = is_extension_half ? std::string_view(m.key).substr(1) : std::string_view(m.key);
-      auto found = scope.properties.find(name);
-      if (found == scope.properties.end()) {
+      const definitions::json_property* found = scope.properties.find(name);
+      if (!found) {
         report_at(m.key, issue_type::structure, "element-unknown", fmt::format("Unrecognized element '{}'", abbreviate(m.key)));
         continue;
       }
-      const json_property& prop = found->second;
+      const json_property& prop = *found;
       const primitive_type* primitive = prop.type ? defs_.find_primitive(prop.type->code) : nullptr;
       if (is_extension_half) {
         if (!primitive) {

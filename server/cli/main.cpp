@@ -10,7 +10,7 @@
 #include "fhir/definitions/r4.hpp"
 #include "fhir/json/parse.hpp"
 #include "fhir/json/serialize.hpp"
-#include "fhir/validation/structural_validator.hpp"
+#include "fhir/validation/resource_reader.hpp"
 #include "server/application.hpp"
 #include "server/cli/fhirpath_command.hpp"
 #include "server/cli/options.hpp"
@@ -30,7 +30,7 @@ bool is_loopback(const std::string& host) {
 }
 
 int validate(const std::vector<std::string>& files) {
-  const auto& defs = fhir::definitions::r4();
+  fhir::validation::resource_validator validator(fhir::definitions::r4());
   bool all_valid = true;
   for (const std::string& file : files) {
     std::ifstream in(file, std::ios::binary);
@@ -42,7 +42,7 @@ int validate(const std::vector<std::string>& files) {
     std::stringstream text;
     text << in.rdbuf();
     std::vector<fhir::issue> issues;
-    if (auto parsed = fhir::json::parse(text.str())) issues = fhir::validation::validate_structure(defs, *parsed);
+    if (auto parsed = fhir::json::parse(text.str())) issues = validator.validate(*parsed);
     else issues = parsed.error().issues();
     all_valid &= !fhir::has_errors(issues);
     std::cout << "# " << file << "\n" << fhir::json::serialize_pretty(fhir::to_operation_outcome(issues)) << "\n";

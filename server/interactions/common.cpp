@@ -25,7 +25,7 @@ fhir::result<fhir::json::value> read_body(const context& ctx, const fhir_request
   if (request.http.body.empty())
     return fhir::error(fhir::error_kind::invalid, fhir::issue_type::required, "The request has no body: send the resource",
                        "body-missing");
-  auto read = fhir::validation::read_resource(ctx.definitions, request.http.body);
+  auto read = ctx.validator.read(request.http.body);
   if (!read) return std::move(read).error();
   std::string_view type = fhir::resource_type_of(read->resource);
   if (type != expected_type)

@@ -154,3 +154,13 @@ TEST_CASE("regular expressions run in linear time", "[fhir][fhirpath][hostile]")
   auto r = eval("'" + s + "!'.matches('(a+)+$')", empty);
   CHECK(r == std::vector<std::string>{"System.Boolean:false"});
 }
+
+TEST_CASE("decimal comparison is exact near the 64-bit fast path's limits", "[fhir][fhirpath]") {
+  using fhir::fhirpath::decimal;
+  auto d = [](const char* t) { return *decimal::parse(t); };
+  CHECK(d("8589934591").compare(d("8589934591.000000000")) == 0);   // 2^33 - 1, scaled by 10^9
+  CHECK(d("8589934592").compare(d("8589934591.999999999")) > 0);    // beyond the fast path
+  CHECK(d("4503599627370496").compare(d("4503599627370495.999999999")) > 0);
+  CHECK(d("-0.000000001").compare(d("0")) < 0);
+  CHECK(d("104.6").compare(decimal::from_integer(100)) > 0);
+}

@@ -66,3 +66,4 @@ TEST_CASE("every embedded R4 conformance resource is structurally valid", "[fhir
   }
   CHECK(checked > 3000);
 }
+
