@@ -14,4 +14,11 @@ std::string_view utf8_prefix(std::string_view s, std::size_t max_bytes);
 // (bad lead byte, bad continuation, overlong form, surrogate, or beyond U+10FFFF).
 std::size_t utf8_sequence_length(std::string_view s);
 
+// The number of characters (code points) of UTF-8 text: maxLength counts characters, not bytes.
+inline std::size_t utf8_length(std::string_view s) {
+  std::size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
 }  // namespace fhir

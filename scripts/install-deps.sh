@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libsqlite3-dev sqlite3 libssl-dev libfmt-dev libre2-dev catch2
+  libsqlite3-dev sqlite3 libssl-dev libfmt-dev libre2-dev zlib1g-dev catch2
 )
 # The definitions are fetched with `npm pack`; a machine with its own Node.js (for example from
 # NodeSource) already has npm, so only install Debian's when there is none.

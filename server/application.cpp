@@ -20,7 +20,7 @@ fhir::result<std::unique_ptr<application>> application::open(const fhir::definit
 
 application::application(std::unique_ptr<store::store> store, const fhir::definitions::registry& definitions,
                          const application_options& options)
-    : store_(std::move(store)), validator_(definitions) {
+    : store_(std::move(store)), validator_(definitions, options.validation) {
   conformance::server_description description{
       .base_url = options.base_url,
       .software_name = "shcr-fhir",

@@ -8,6 +8,7 @@
 
 #include "fhir/definitions/registry.hpp"
 #include "fhir/result.hpp"
+#include "fhir/validation/validation_options.hpp"
 #include "server/context.hpp"
 #include "server/http/message.hpp"
 #include "server/router.hpp"
@@ -22,6 +23,8 @@ struct application_options {
   // Read connections are opened on demand. GET/HEAD run on the network threads and writes on the
   // workers, so this only needs to exceed the network threads plus a few; reads beyond it wait.
   std::size_t max_readers = 32;
+  // Unknown-extension policy and default profiles (see fhir/validation/validation_options.hpp).
+  fhir::validation::validation_options validation;
 };
 
 class application {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fhir/definitions/type_info.hpp"
+#include "fhir/json/value.hpp"
 #include "fhir/outcome.hpp"
 
 namespace fhir::definitions {
@@ -37,6 +38,22 @@ struct constraint {
   std::string human;
   std::string expression;  // FHIRPath
   std::string source;
+};
+
+// How the instances of a sliced element are told apart (profiling.html#discriminator).
+enum class discriminator_type { value, exists, pattern, type, profile };
+
+struct discriminator {
+  discriminator_type type = discriminator_type::value;
+  std::string path;  // a restricted FHIRPath: "system", "url", "coding.code", "$this", "resolve()"
+};
+
+enum class slicing_rules { closed, open, open_at_end };
+
+struct slicing {
+  std::vector<definitions::discriminator> discriminators;
+  bool ordered = false;
+  slicing_rules rules = slicing_rules::open;
 };
 
 struct element_definition;
@@ -144,6 +161,16 @@ struct element_definition {
   bool is_modifier = false;
   bool must_support = false;
 
+  // Profiles: fixed[x] (the instance must equal it) and pattern[x] (the instance must contain it), as
+  // JSON; null when absent.
+  json::value fixed;
+  json::value pattern;
+  std::optional<definitions::slicing> slicing;
+  // ElementDefinition.base: the element of the base specification this one derives from.
+  std::string base_path;
+  std::uint32_t base_min = 0;
+  std::uint32_t base_max = unbounded;
+
   // Filled by the registry when it links a structure definition.
   const element_definition* content_target = nullptr;     // resolved content_reference
   // The type of a single-typed element (backbone elements: BackboneElement; content references: the
@@ -156,6 +183,12 @@ struct element_definition {
   // (name_id, index into children), sorted by name_id: binary search for elements with many children.
   std::vector<std::pair<std::uint32_t, std::uint32_t>> child_index;
   property_map properties;                                // JSON names of the children, choices expanded
+  std::vector<const element_definition*> slices;          // the slices of a sliced element, in order
+  const element_definition* sliced = nullptr;             // for a slice: the element it slices
+  // In a profile: the element of the type's base definition that the structural validator checks an
+  // instance against (Patient.identifier.system -> Identifier.system); the element itself in a base
+  // definition. What a profile element adds is what differs from it.
+  const element_definition* base_element = nullptr;
 
   // The child named `name` as FHIRPath names it ("value" for value[x]), or nullptr. Linear: elements
   // have few children, and this keeps the definitions compact.

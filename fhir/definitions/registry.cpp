@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "fhir/definitions/snapshot_generator.hpp"
 #include "fhir/json/parse.hpp"
 
 namespace fhir::definitions {
@@ -60,9 +61,9 @@ result<done> registry::add(json::value resource) {
   const std::string* url = resource.find_string("url");
 
   if (*type == "StructureDefinition") {
-    auto sd = compile_structure_definition(resource);
-    if (!sd) return std::move(sd).error();
-    structures_.push_back(std::move(*sd));
+    if (!url) return error(error_kind::invalid, issue_type::structure, "StructureDefinition without url", "definition-invalid");
+    // Compiled when the registry links: a profile's snapshot may need definitions added after it.
+    structure_sources_.push_back(std::move(resource));
   } else if (*type == "SearchParameter") {
     search_parameters_.push_back(std::move(resource));
   } else if (*type == "ValueSet" && url) {
@@ -96,7 +97,55 @@ result<done> registry::add_ndjson(std::string_view text) {
   return done{};
 }
 
+// Generates the snapshot of every StructureDefinition that has only a differential, bases first, then
+// compiles them all. The JSON sources are dropped afterwards: the compiled form is what is used.
+result<done> registry::compile_structures() {
+  std::unordered_map<std::string_view, std::size_t> by_url;
+  for (std::size_t i = 0; i < structure_sources_.size(); ++i)
+    by_url.insert_or_assign(without_version(*structure_sources_[i].find_string("url")), i);
+  enum class state { pending, generating, ready };
+  std::vector<state> states(structure_sources_.size(), state::pending);
+  std::optional<error> failure;
+
+  std::function<const json::value*(std::size_t)> ensure_snapshot = [&](std::size_t i) -> const json::value* {
+    json::value& sd = structure_sources_[i];
+    if (states[i] == state::ready || sd.find("snapshot")) {
+      states[i] = state::ready;
+      return &sd;
+    }
+    if (states[i] == state::generating) {
+      if (!failure)
+        failure = inconsistent(*sd.find_string("url"), "its baseDefinition chain or type profiles refer back to it");
+      return nullptr;
+    }
+    states[i] = state::generating;
+    structure_lookup lookup = [&](std::string_view url) -> const json::value* {
+      auto it = by_url.find(without_version(url));
+      return it == by_url.end() ? nullptr : ensure_snapshot(it->second);
+    };
+    auto snapshot = generate_snapshot(sd, lookup);
+    if (!snapshot) {
+      if (!failure) failure = std::move(snapshot).error();
+      return nullptr;
+    }
+    sd.set("snapshot", json::object{{"element", std::move(*snapshot)}});
+    states[i] = state::ready;
+    return &sd;
+  };
+
+  for (std::size_t i = 0; i < structure_sources_.size(); ++i) {
+    if (!ensure_snapshot(i)) return failure ? std::move(*failure) : inconsistent(*structure_sources_[i].find_string("url"), "no snapshot");
+    auto sd = compile_structure_definition(structure_sources_[i]);
+    if (!sd) return std::move(sd).error();
+    structures_.push_back(std::move(*sd));
+  }
+  structure_sources_.clear();
+  structure_sources_.shrink_to_fit();
+  return done{};
+}
+
 result<done> registry::link() {
+  if (auto compiled = compile_structures(); !compiled) return compiled;
   for (auto& sd : structures_) {
     by_url_.insert_or_assign(sd->url, sd.get());
     if (sd->derivation == derivation::specialization) by_type_.insert_or_assign(sd->type, sd.get());
@@ -113,6 +162,7 @@ result<done> registry::link() {
   std::sort(resource_types_.begin(), resource_types_.end());
   build_type_infos();
   for (auto& sd : structures_) resolve_element_types(*sd);
+  for (auto& sd : structures_) link_base_elements(*sd);
   linked_ = true;
   return done{};
 }
@@ -176,6 +226,37 @@ void registry::resolve_element_types(structure_definition& sd) {
   }
 }
 
+// Finds, for each element of a profile, the element of its type's base definition the structural
+// validator checks instances against: the path walked through the base definition, crossing into a
+// datatype's definition where the base does not list an element's children.
+void registry::link_base_elements(structure_definition& sd) {
+  if (sd.derivation == derivation::specialization) {
+    for (element_definition& e : sd.elements) e.base_element = &e;
+    return;
+  }
+  const structure_definition* base = find_type(sd.type);
+  if (!base) return;
+  for (element_definition& e : sd.elements) {
+    std::string_view path = e.path;
+    auto dot = path.find('.');
+    if (path.substr(0, dot) != base->type) continue;
+    const element_definition* current = &base->root();
+    while (current && dot != std::string_view::npos) {
+      path = path.substr(dot + 1);
+      dot = path.find('.');
+      std::string_view name = path.substr(0, dot);
+      if (name.ends_with("[x]")) name.remove_suffix(3);
+      const element_definition* scope = current;
+      if (scope->children.empty()) {
+        if (scope->content_target) scope = scope->content_target;
+        else if (scope->single_type && scope->single_type->definition) scope = &scope->single_type->definition->root();
+      }
+      current = scope->child(name);
+    }
+    e.base_element = current;
+  }
+}
+
 std::uint32_t registry::name_id(std::string_view name) const {
   auto it = name_ids_.find(name);
   return it == name_ids_.end() ? 0 : it->second;
@@ -190,10 +271,26 @@ result<done> registry::link_structure(structure_definition& sd) {
   std::unordered_map<std::string_view, element_definition*> by_id;
   by_id.reserve(sd.elements.size());
   for (element_definition& e : sd.elements) by_id.emplace(e.id, &e);
+  sd.by_id.reserve(sd.elements.size());
+  for (element_definition& e : sd.elements) sd.by_id.emplace(e.id, &e);
 
   for (std::size_t i = 1; i < sd.elements.size(); ++i) {
     element_definition& e = sd.elements[i];
-    if (!e.slice_name.empty()) continue;  // slices are alternatives of their element, not children
+    if (!e.slice_name.empty()) {
+      // Slices are alternatives of the element they slice, not children: "Patient.identifier:nhs".
+      std::string_view id = e.id;
+      std::string_view suffix = e.slice_name;
+      if (id.size() > suffix.size() + 1 && id.ends_with(suffix) && id[id.size() - suffix.size() - 1] == ':') {
+        auto sliced = by_id.find(id.substr(0, id.size() - suffix.size() - 1));
+        if (sliced != by_id.end()) {
+          sliced->second->slices.push_back(&e);
+          e.sliced = sliced->second;
+        }
+      }
+      // Otherwise unreachable: some published snapshots (R4's familymemberhistory-genetic) list a slice
+      // without the element it slices.
+      continue;
+    }
     auto parent = by_id.find(parent_id(e.id));
     if (parent == by_id.end()) return inconsistent(sd.url, fmt::format("element {} has no parent element", e.id));
     parent->second->children.push_back(&e);

@@ -5,7 +5,9 @@
 // Build a registry with add() for each resource, then link() once. After link() it is immutable and safe
 // to share between threads. Everything the server knows about resource structure comes from here.
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -65,11 +67,14 @@ class registry {
   std::uint64_t instance_id() const { return instance_id_; }
 
  private:
+  result<done> compile_structures();
   result<done> link_structure(structure_definition& sd);
+  void link_base_elements(structure_definition& sd);
   result<done> compile_primitive(const structure_definition& sd);
   void build_type_infos();
   void resolve_element_types(structure_definition& sd);
 
+  std::vector<json::value> structure_sources_;  // StructureDefinitions added, until link() compiles them
   std::vector<std::unique_ptr<structure_definition>> structures_;
   std::unordered_map<std::string, structure_definition*, string_hash, std::equal_to<>> by_url_;
   std::unordered_map<std::string, structure_definition*, string_hash, std::equal_to<>> by_type_;

@@ -85,6 +85,27 @@ std::uint32_t parse_max(std::string_view max) {
   return out;
 }
 
+std::optional<slicing> parse_slicing(const json::value& e) {
+  const json::value* s = e.find("slicing");
+  if (!s || !s->is_object()) return std::nullopt;
+  slicing out;
+  if (const json::value* ds = s->find("discriminator"); ds && ds->is_array()) {
+    for (const json::value& d : ds->as_array()) {
+      std::string_view type = string_or_empty(d, "type");
+      discriminator_type t = type == "exists"    ? discriminator_type::exists
+                             : type == "pattern" ? discriminator_type::pattern
+                             : type == "type"    ? discriminator_type::type
+                             : type == "profile" ? discriminator_type::profile
+                                                 : discriminator_type::value;
+      out.discriminators.push_back(discriminator{t, std::string(string_or_empty(d, "path"))});
+    }
+  }
+  out.ordered = bool_or_false(*s, "ordered");
+  std::string_view rules = string_or_empty(*s, "rules");
+  out.rules = rules == "closed" ? slicing_rules::closed : rules == "openAtEnd" ? slicing_rules::open_at_end : slicing_rules::open;
+  return out;
+}
+
 element_definition compile_element(const json::value& e) {
   element_definition el;
   el.path = string_or_empty(e, "path");
@@ -132,6 +153,19 @@ element_definition compile_element(const json::value& e) {
   el.is_summary = bool_or_false(e, "isSummary");
   el.is_modifier = bool_or_false(e, "isModifier");
   el.must_support = bool_or_false(e, "mustSupport");
+  for (const json::member& m : e.as_object()) {
+    if (m.key.starts_with("fixed") && m.key.size() > 5) el.fixed = m.value;
+    else if (m.key.starts_with("pattern") && m.key.size() > 7) el.pattern = m.value;
+  }
+  el.slicing = parse_slicing(e);
+  el.base_path = el.path;
+  el.base_min = el.min;
+  el.base_max = el.max;
+  if (const json::value* base = e.find("base"); base && base->is_object()) {
+    if (const std::string* path = base->find_string("path")) el.base_path = *path;
+    if (auto min = integer_member(*base, "min")) el.base_min = static_cast<std::uint32_t>(*min);
+    if (const std::string* max = base->find_string("max")) el.base_max = parse_max(*max);
+  }
   return el;
 }
 
@@ -152,6 +186,10 @@ error invalid_definition(std::string_view url, std::string_view why) {
 }  // namespace
 
 const element_definition* structure_definition::find_by_id(std::string_view id) const {
+  if (!by_id.empty()) {
+    auto it = by_id.find(id);
+    return it == by_id.end() ? nullptr : it->second;
+  }
   for (const element_definition& e : elements)
     if (e.id == id) return &e;
   return nullptr;
@@ -167,6 +205,9 @@ result<std::unique_ptr<structure_definition>> compile_structure_definition(const
   sd->is_abstract = bool_or_false(resource, "abstract");
   sd->derivation = string_or_empty(resource, "derivation") == "constraint" ? derivation::constraint
                                                                             : derivation::specialization;
+  if (const json::value* contexts = resource.find("context"); contexts && contexts->is_array())
+    for (const json::value& c : contexts->as_array())
+      sd->contexts.emplace_back(string_or_empty(c, "type"), string_or_empty(c, "expression"));
   auto kind = parse_kind(string_or_empty(resource, "kind"));
   if (sd->url.empty() || sd->type.empty() || !kind) return invalid_definition(sd->url, "url, type or kind missing");
   sd->kind = *kind;

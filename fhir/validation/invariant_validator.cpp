@@ -1,7 +1,5 @@
 #include "fhir/validation/invariant_validator.hpp"
 
-#include <mutex>
-
 #include <fmt/format.h>
 
 #include "fhir/fhirpath/model.hpp"
@@ -18,11 +16,9 @@ bool checked_structurally(const definitions::constraint& c) { return c.key == "e
 
 class walker {
  public:
-  walker(const invariant_validator& owner, const definitions::registry& defs, fhirpath::environment& env,
-         std::vector<issue>& issues, std::function<const fhirpath::expression*(const definitions::constraint&)> compile)
-      : defs_(defs), model_(defs), env_(env), issues_(issues), compile_(std::move(compile)) {
-    (void)owner;
-  }
+  walker(const definitions::registry& defs, const constraint_evaluator& evaluator, fhirpath::environment& env,
+         std::vector<issue>& issues)
+      : defs_(defs), evaluator_(evaluator), model_(defs), env_(env), issues_(issues) {}
 
   void resource(const item& node, std::string path, const json::value* root_resource) {
     const auto* sd = node.as_node().type->definition;
@@ -101,57 +97,18 @@ class walker {
 
   void evaluate(const definitions::constraint& c, const item& node, const std::string& path, const json::value& resource,
                 const json::value& root_resource) {
-    if (c.expression.empty() || checked_structurally(c)) return;
-    const fhirpath::expression* expression = compile_(c);
-    if (!expression) return;
-    auto result = expression->evaluate(node, resource, env_, &root_resource);
-    if (!result) {
-      issues_.push_back(issue{severity::warning, issue_type::processing,
-                              fmt::format("{}: the invariant could not be evaluated: {}", c.key, result.error().summary()), path,
-                              "invariant-not-evaluated"});
-      return;
-    }
-    // The invariant holds when the expression is true; an empty result does not fail it.
-    bool failed = result->size() == 1 && (*result)[0].kind() == fhirpath::item_kind::boolean && !(*result)[0].as_boolean();
-    if (!failed && result->size() == 1 && (*result)[0].kind() == fhirpath::item_kind::node) {
-      const auto& n = (*result)[0].as_node();
-      failed = n.value && n.value->is_bool() && !n.value->as_bool();
-    }
-    if (!failed) return;
-    issues_.push_back(issue{c.severity, issue_type::invariant, fmt::format("{}: {} ({})", c.key, c.human, c.expression), path,
-                            c.key});
+    if (checked_structurally(c)) return;
+    evaluator_.evaluate(c, node, path, resource, root_resource, env_, issues_);
   }
 
   const definitions::registry& defs_;
+  const constraint_evaluator& evaluator_;
   fhirpath::model model_;
   fhirpath::environment& env_;
   std::vector<issue>& issues_;
-  std::function<const fhirpath::expression*(const definitions::constraint&)> compile_;
 };
 
 }  // namespace
-
-invariant_validator::invariant_validator(const definitions::registry& definitions) : defs_(definitions) {}
-
-const fhirpath::expression* invariant_validator::compiled(const std::string& expression, std::vector<issue>& issues,
-                                                          const definitions::constraint& c) const {
-  {
-    std::shared_lock lock(mutex_);
-    if (auto it = cache_.find(expression); it != cache_.end()) return it->second.get();
-  }
-  auto result = fhirpath::compile(expression, defs_);
-  std::unique_ptr<fhirpath::expression> compiled;
-  if (result) {
-    compiled = std::make_unique<fhirpath::expression>(std::move(*result));
-  } else {
-    issues.push_back(issue{severity::warning, issue_type::processing,
-                           fmt::format("{}: the invariant does not compile: {}", c.key, result.error().summary()), {},
-                           "invariant-not-compiled"});
-  }
-  std::unique_lock lock(mutex_);
-  auto [it, inserted] = cache_.emplace(expression, std::move(compiled));
-  return it->second.get();
-}
 
 std::vector<issue> invariant_validator::validate(const json::value& resource) const {
   std::vector<issue> issues;
@@ -159,7 +116,7 @@ std::vector<issue> invariant_validator::validate(const json::value& resource) co
   env.lenient_as = true;  // as R4's invariants were written (see environment::lenient_as)
   fhirpath::model model(defs_);
   item root = model.resource_node(resource);
-  walker w(*this, defs_, env, issues, [&](const definitions::constraint& c) { return compiled(c.expression, issues, c); });
+  walker w(defs_, evaluator_, env, issues);
   w.resource(root, std::string(resource_type_of(resource)), nullptr);
   return issues;
 }

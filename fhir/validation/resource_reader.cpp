@@ -1,25 +1,110 @@
 #include "fhir/validation/resource_reader.hpp"
 
+#include <set>
+#include <tuple>
+
+#include <fmt/format.h>
+
 #include "fhir/json/parse.hpp"
+#include "fhir/resource.hpp"
 #include "fhir/validation/structural_validator.hpp"
 
 namespace fhir::validation {
+namespace {
+constexpr std::size_t max_issues = 200;
+}
 
-std::vector<issue> resource_validator::validate(const json::value& resource) const {
-  std::vector<issue> issues = validate_structure(defs_, resource);
-  // Invariants assume the structure they navigate: run them only on a structurally valid resource.
-  if (has_errors(issues)) return issues;
-  std::vector<issue> invariant_issues = invariants_.validate(resource);
-  issues.insert(issues.end(), std::make_move_iterator(invariant_issues.begin()), std::make_move_iterator(invariant_issues.end()));
-  return issues;
+resource_validator::resource_validator(const definitions::registry& definitions, validation_options options)
+    : defs_(definitions),
+      options_(std::move(options)),
+      terminology_(definitions),
+      constraints_(definitions),
+      invariants_(definitions, constraints_),
+      bindings_(terminology_),
+      references_(definitions),
+      profiles_(definitions, terminology_, constraints_),
+      rules_(definitions, profiles_, bindings_, references_, options_) {}
+
+validation_outcome resource_validator::check(const json::value& resource, const std::vector<std::string>& requested) const {
+  validation_outcome out;
+  std::vector<issue> rule_issues;
+  out.issues = validate_structure(defs_, resource, &rules_, rule_issues);
+  out.malformed = has_errors(out.issues);
+  out.issues.insert(out.issues.end(), std::make_move_iterator(rule_issues.begin()), std::make_move_iterator(rule_issues.end()));
+  // Invariants and profiles navigate the structure they assume: only on a well-formed resource.
+  if (!out.malformed) {
+    std::vector<issue> invariant_issues = invariants_.validate(resource);
+    out.issues.insert(out.issues.end(), std::make_move_iterator(invariant_issues.begin()),
+                      std::make_move_iterator(invariant_issues.end()));
+    profiles(resource, requested, out.issues);
+  }
+  deduplicate(out.issues);
+  return out;
+}
+
+void resource_validator::profiles(const json::value& resource, const std::vector<std::string>& requested,
+                                  std::vector<issue>& issues) const {
+  std::string_view type = resource_type_of(resource);
+  std::vector<std::string> done;
+  auto validate_against = [&](std::string_view url, const std::string& where, severity if_unknown) {
+    std::string_view bare = url.substr(0, url.find('|'));
+    if (std::find(done.begin(), done.end(), bare) != done.end()) return;
+    done.emplace_back(bare);
+    const definitions::structure_definition* profile = defs_.find_structure(url);
+    if (!profile) {
+      issues.push_back(issue{if_unknown, issue_type::not_supported,
+                             fmt::format("The profile {} is not known to this server, so the resource was not checked against it", url),
+                             where, "profile-unknown"});
+      return;
+    }
+    if (profile->type != type) {
+      issues.push_back(issue{severity::error, issue_type::structure,
+                             fmt::format("The profile {} is for {} resources, not {}", url, profile->type, type), where,
+                             "profile-type-mismatch"});
+      return;
+    }
+    profiles_.validate(resource, *profile, issues);
+  };
+  if (const json::value* meta = resource.find("meta"))
+    if (const json::value* claimed = meta->find("profile"); claimed && claimed->is_array())
+      for (std::size_t i = 0; i < claimed->as_array().size(); ++i)
+        if (const json::value& url = claimed->as_array()[i]; url.is_string())
+          validate_against(url.as_string(), fmt::format("{}.meta.profile[{}]", type, i), severity::warning);
+  if (auto it = options_.default_profiles.find(type); it != options_.default_profiles.end())
+    validate_against(it->second, std::string(type), severity::warning);
+  for (const std::string& url : requested) validate_against(url, std::string(type), severity::error);
 }
 
 result<read_resource_result> resource_validator::read(std::string_view text) const {
   auto parsed = json::parse(text);
   if (!parsed) return std::move(parsed).error();
-  std::vector<issue> issues = validate(*parsed);
-  if (has_errors(issues)) return error(error_kind::invalid, std::move(issues));
-  return read_resource_result{std::move(*parsed), std::move(issues)};
+  validation_outcome outcome = check(*parsed);
+  if (has_errors(outcome.issues))
+    return error(outcome.malformed ? error_kind::invalid : error_kind::unprocessable, std::move(outcome.issues));
+  return read_resource_result{std::move(*parsed), std::move(outcome.issues)};
+}
+
+void deduplicate(std::vector<issue>& issues) {
+  // Two findings at one place differ by more than their kind when they name different value sets
+  // (a base and a profile binding): those keep their text in the key.
+  std::set<std::tuple<severity, std::string, std::string, std::string>> seen;
+  std::vector<issue> kept;
+  kept.reserve(issues.size());
+  bool truncated = false, dropped_errors = false;
+  for (issue& i : issues) {
+    std::string detail = i.message_id.starts_with("binding-") ? i.diagnostics : std::string();
+    if (!seen.emplace(i.severity, i.message_id, i.expression, std::move(detail)).second) continue;
+    if (kept.size() == max_issues) {
+      truncated = true;
+      dropped_errors |= i.severity == severity::error || i.severity == severity::fatal;
+      continue;
+    }
+    kept.push_back(std::move(i));
+  }
+  if (truncated)
+    kept.push_back(issue{dropped_errors ? severity::error : severity::warning, issue_type::too_costly,
+                         fmt::format("Only the first {} issues are listed", max_issues), {}, "issues-truncated"});
+  issues = std::move(kept);
 }
 
 }  // namespace fhir::validation

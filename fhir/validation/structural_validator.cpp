@@ -8,6 +8,7 @@
 
 #include "fhir/text.hpp"
 #include "fhir/time.hpp"
+#include "fhir/validation/element_rules.hpp"
 
 namespace fhir::validation {
 namespace {
@@ -63,9 +64,12 @@ class member_index {
 // One walk over one resource. Paths are built incrementally in `path_` and restored on return.
 class walker {
  public:
-  walker(const definitions::registry& defs, std::vector<issue>& issues) : defs_(defs), issues_(issues) {}
+  walker(const definitions::registry& defs, std::vector<issue>& issues, const element_rules* rules, std::vector<issue>* rule_issues)
+      : defs_(defs), issues_(issues), rules_(rules), rule_issues_(rule_issues) {}
 
-  void resource(const json::value& v) {
+  // `contained`: the resource sits in its container's `contained` list, where its `#id` references
+  // resolve.
+  void resource(const json::value& v, bool contained = false) {
     if (!v.is_object()) {
       report(issue_type::structure, "json-not-object", fmt::format("A resource must be a JSON object, not {}", json_kind_name(v)));
       return;
@@ -84,7 +88,10 @@ class walker {
     }
     const element_definition& root = defs_.find_type(name)->root();
     if (path_.empty()) path_ = name;
+    // Definition paths restart in a nested resource.
+    place saved = enter_resource(v, name, contained);
     object(v, root, /*is_resource=*/true);
+    leave(std::move(saved));
   }
 
  private:
@@ -224,8 +231,15 @@ class walker {
         report(issue_type::structure, "json-null", "null is only allowed to align a primitive array with its extensions");
         return;
       }
+      std::size_t before = issues_.size();
       if (has_value) primitive_value(*primitive, *value);
-      if (has_extension) primitive_extension(*extension);
+      // A value that is not even a valid primitive is not checked against bindings as well.
+      if (issues_.size() == before) apply_rules(prop, has_value ? value : nullptr, has_extension ? extension : nullptr);
+      if (has_extension) {
+        place saved = enter_element(prop, /*datatype=*/nullptr, nullptr);
+        primitive_extension(*extension);
+        leave(std::move(saved));
+      }
       return;
     }
     if (!value || value->is_null()) {
@@ -234,7 +248,7 @@ class walker {
     }
     const element_definition& element = *prop.element;
     if (prop.type && is_resource_type_code(prop.type->code)) {
-      resource(*value);
+      resource(*value, /*contained=*/element.name == "contained");
       return;
     }
     if (!value->is_object()) {
@@ -243,20 +257,95 @@ class walker {
       return;
     }
     const element_definition* scope = &element;
+    const definitions::structure_definition* datatype = nullptr;
     if (element.children.empty()) {
       if (element.content_target) {
         scope = element.content_target;
       } else if (prop.type) {
-        const auto* sd = defs_.find_type(prop.type->code);
-        if (!sd) {
+        datatype = defs_.find_type(prop.type->code);
+        if (!datatype) {
           report(issue_type::structure, "type-unknown", fmt::format("Unknown type '{}'", prop.type->code));
           return;
         }
-        scope = &sd->root();
+        scope = &datatype->root();
       }
     }
+    apply_rules(prop, value, nullptr);
+    const std::string* extension_url = prop.type && prop.type->code == "Extension" ? value->find_string("url") : nullptr;
+    place saved = enter_element(prop, datatype, extension_url);
     object(*value, *scope, false);
+    leave(std::move(saved));
     if (prop.type && prop.type->code == "Extension") extension_rule(*value);
+  }
+
+  // Where the walk is, for the element rules: the definition path of the element whose object is being
+  // walked, the same from the nearest datatype, its type, and the resources around it.
+  struct place {
+    std::size_t definition_length = 0;
+    std::string type_path;  // saved whole: entering a datatype restarts it
+    const definitions::type_info* type = nullptr;
+    const std::string* extension_url = nullptr;
+    const json::value* resource = nullptr;
+    const json::value* container = nullptr;
+    std::string definition_path;  // saved whole only when entering a resource
+    bool whole_definition_path = false;
+  };
+
+  place save() const {
+    return place{definition_path_.size(), type_path_, here_type_, here_extension_url_, resource_, container_, {}, false};
+  }
+  void leave(place p) {
+    if (p.whole_definition_path) definition_path_ = std::move(p.definition_path);
+    else definition_path_.resize(p.definition_length);
+    type_path_ = std::move(p.type_path);
+    here_type_ = p.type;
+    here_extension_url_ = p.extension_url;
+    resource_ = p.resource;
+    container_ = p.container;
+  }
+  place enter_resource(const json::value& v, std::string_view type, bool contained) {
+    if (!rules_) return place{};
+    place saved = save();
+    saved.definition_path = definition_path_;
+    saved.whole_definition_path = true;
+    definition_path_.assign(type);
+    type_path_.assign(type);
+    here_type_ = defs_.find_type_info(type);
+    here_extension_url_ = nullptr;
+    resource_ = &v;
+    if (!contained || !container_) container_ = &v;
+    return saved;
+  }
+  place enter_element(const json_property& prop, const definitions::structure_definition* datatype, const std::string* extension_url) {
+    if (!rules_) return place{};
+    place saved = save();
+    const element_definition& e = *prop.element;
+    if (e.content_target) {
+      // Questionnaire.item.item is Questionnaire.item again (contentReference): name it so.
+      definition_path_.assign(e.content_target->path);
+    } else {
+      definition_path_.push_back('.');
+      definition_path_.append(e.name);
+      if (e.is_choice) definition_path_.append("[x]");
+    }
+    if (datatype) {
+      type_path_.assign(datatype->type);
+    } else {
+      type_path_.push_back('.');
+      type_path_.append(e.name);
+      if (e.is_choice) type_path_.append("[x]");
+    }
+    here_type_ = prop.type_info ? prop.type_info : e.single_type;
+    here_extension_url_ = extension_url;
+    return saved;
+  }
+
+  void apply_rules(const json_property& prop, const json::value* value, const json::value* extension) {
+    // Like the walk's own issues, rule issues are bounded whatever the input.
+    if (!rules_ || !resource_ || rule_issues_->size() >= 10 * max_issues) return;
+    element_site site{*prop.element, prop.type, prop.type_info, value, extension, path_, definition_path_, type_path_,
+                      here_type_, here_extension_url_, *resource_, container_ ? *container_ : *resource_};
+    rules_->check(site, *rule_issues_);
   }
 
   void primitive_value(const primitive_type& type, const json::value& v) {
@@ -417,15 +506,29 @@ class walker {
 
   const definitions::registry& defs_;
   std::vector<issue>& issues_;
+  const element_rules* rules_ = nullptr;
+  std::vector<issue>* rule_issues_ = nullptr;
   std::string path_;
+  std::string definition_path_;
+  std::string type_path_;
+  const definitions::type_info* here_type_ = nullptr;
+  const std::string* here_extension_url_ = nullptr;
+  const json::value* resource_ = nullptr;
+  const json::value* container_ = nullptr;
   bool truncated_ = false;
 };
 
 }  // namespace
 
 std::vector<issue> validate_structure(const definitions::registry& definitions, const json::value& resource) {
+  std::vector<issue> none;
+  return validate_structure(definitions, resource, nullptr, none);
+}
+
+std::vector<issue> validate_structure(const definitions::registry& definitions, const json::value& resource,
+                                      const element_rules* rules, std::vector<issue>& rule_issues) {
   std::vector<issue> issues;
-  walker w(definitions, issues);
+  walker w(definitions, issues, rules, &rule_issues);
   w.resource(resource);
   if (w.truncated())
     issues.push_back(issue{severity::error, issue_type::too_costly,

@@ -20,8 +20,15 @@
 
 namespace fhir::validation {
 
+class element_rules;
+
 // Validates `resource` (any resource type the registry defines). Returns the issues found; the resource
 // is structurally valid when none has severity error.
 std::vector<issue> validate_structure(const definitions::registry& definitions, const json::value& resource);
+
+// The same, and applies `rules` to every element on the way (bindings, references, extensions, ...);
+// their issues go to `rule_issues`, apart from the structural ones.
+std::vector<issue> validate_structure(const definitions::registry& definitions, const json::value& resource,
+                                      const element_rules* rules, std::vector<issue>& rule_issues);
 
 }  // namespace fhir::validation

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 
 #include "fhir/definitions/r4.hpp"
+#include "profiles/definition_set.hpp"
 #include "fhir/json/parse.hpp"
 #include "fhir/json/serialize.hpp"
 #include "fhir/validation/resource_reader.hpp"
@@ -29,8 +30,32 @@ bool is_loopback(const std::string& host) {
   return inet_pton(AF_INET, host.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
 }
 
-int validate(const std::vector<std::string>& files) {
-  fhir::validation::resource_validator validator(fhir::definitions::r4());
+// The definitions and validation options the flags ask for; shared by serve and validate so that
+// `fhir-server validate` answers exactly as the server would.
+struct validation_setup {
+  std::unique_ptr<fhir::definitions::registry> definitions;
+  fhir::validation::validation_options options;
+};
+
+fhir::result<validation_setup> load_validation(const server::cli::validation_flags& flags) {
+  fhir::profiles::definition_options definitions{.uk_core = true, .packages = {}};
+  for (const std::string& p : flags.packages) definitions.packages.emplace_back(p);
+  auto loaded = fhir::profiles::load_definitions(definitions);
+  if (!loaded) return std::move(loaded).error();
+  validation_setup out{std::move(*loaded), {}};
+  out.options.unknown_extensions = flags.unknown_extensions == "error" ? fhir::validation::unknown_extension_policy::error
+                                                                       : fhir::validation::unknown_extension_policy::warning;
+  if (flags.default_profiles == "uk-core") out.options.default_profiles = fhir::profiles::uk_core_default_profiles();
+  return out;
+}
+
+int validate(const std::vector<std::string>& files, const server::cli::validation_flags& flags) {
+  auto setup = load_validation(flags);
+  if (!setup) {
+    std::cerr << "fhir-server: " << setup.error().summary() << "\n";
+    return 2;
+  }
+  fhir::validation::resource_validator validator(*setup->definitions, setup->options);
   bool all_valid = true;
   for (const std::string& file : files) {
     std::ifstream in(file, std::ios::binary);
@@ -42,7 +67,7 @@ int validate(const std::vector<std::string>& files) {
     std::stringstream text;
     text << in.rdbuf();
     std::vector<fhir::issue> issues;
-    if (auto parsed = fhir::json::parse(text.str())) issues = validator.validate(*parsed);
+    if (auto parsed = fhir::json::parse(text.str())) issues = validator.check(*parsed, flags.profiles).issues;
     else issues = parsed.error().issues();
     all_valid &= !fhir::has_errors(issues);
     std::cout << "# " << file << "\n" << fhir::json::serialize_pretty(fhir::to_operation_outcome(issues)) << "\n";
@@ -50,7 +75,7 @@ int validate(const std::vector<std::string>& files) {
   return all_valid ? 0 : 1;
 }
 
-int serve(const server::cli::serve_options& options) {
+int serve(const server::cli::serve_options& options, const server::cli::validation_flags& flags) {
   server::log::level level;
   if (!server::log::parse_level(options.log_level, level)) {
     std::cerr << "fhir-server: unknown log level '" << options.log_level << "'\n";
@@ -64,7 +89,12 @@ int serve(const server::cli::serve_options& options) {
     return 2;
   }
 
-  const auto& definitions = fhir::definitions::r4();
+  auto setup = load_validation(flags);
+  if (!setup) {
+    std::cerr << "fhir-server: " << setup.error().summary() << "\n";
+    return 1;
+  }
+  const auto& definitions = *setup->definitions;
   std::unique_ptr<server::application> app;
   server::http::server_options http_options{
       .host = options.host == "localhost" ? "127.0.0.1" : options.host,
@@ -87,7 +117,7 @@ int serve(const server::cli::serve_options& options) {
 
   auto opened = server::application::open(
       definitions, server::application_options{.database_path = options.database, .base_url = base_url,
-                                               .software_version = version});
+                                               .software_version = version, .validation = setup->options});
   if (!opened) {
     std::cerr << "fhir-server: " << opened.error().summary() << "\n";
     return 1;
@@ -126,10 +156,10 @@ int main(int argc, char** argv) {
     switch (cmd.what) {
       case server::cli::command::kind::help: std::cout << server::cli::usage(); return 0;
       case server::cli::command::kind::version: std::cout << "fhir-server " << version << " (FHIR 4.0.1)\n"; return 0;
-      case server::cli::command::kind::validate: return validate(cmd.files);
+      case server::cli::command::kind::validate: return validate(cmd.files, cmd.validation);
       case server::cli::command::kind::fhirpath:
         return server::cli::run_fhirpath(cmd.expression, cmd.files.empty() ? std::string() : cmd.files[0], std::cout, std::cerr);
-      case server::cli::command::kind::serve: return serve(cmd.serve);
+      case server::cli::command::kind::serve: return serve(cmd.serve, cmd.validation);
     }
   } catch (const std::exception& e) {
     std::cerr << "fhir-server: fatal: " << e.what() << "\n";

@@ -39,8 +39,9 @@ std::string usage() {
 
 Usage:
   fhir-server [serve] [options]     run the server (the default command)
-  fhir-server validate FILE...      validate FHIR JSON resources; prints an OperationOutcome per file and
-                                    exits 1 if any has errors
+  fhir-server validate [--profile URL]... [validation options] FILE...
+                                    validate FHIR JSON resources offline exactly as the server would;
+                                    prints an OperationOutcome per file and exits 1 if any has errors
   fhir-server fhirpath EXPR [FILE]  evaluate a FHIRPath expression against the FHIR JSON resource in FILE
                                     (or with no input); prints the result as JSON, each item with its type,
                                     or the error with its position, and exits 1 on error
@@ -61,6 +62,20 @@ Options of serve:
   --base-url URL     the public base URL used in Location headers and links
                      (default: http://HOST:PORT/fhir)
   --log-level LEVEL  debug, info, warning, error or off (default: info); debug also logs every request
+
+Validation options (serve and validate):
+  --package PATH     also load the conformance resources of a FHIR package: a directory (searched for
+                     *.json) or an npm package tarball (.tgz, as implementation guides publish them);
+                     repeatable; a package's definition replaces ours with the same URL
+  --unknown-extensions warning|error
+                     an extension whose definition is not known: accepted with a warning (the default:
+                     feeds from many vendors carry local extensions) or rejected; an unknown modifier
+                     extension is always rejected
+  --default-profiles uk-core|none
+                     uk-core (the default): Patient, MedicationStatement, AllergyIntolerance, Observation
+                     and Consent are validated against their UK Core profile even without meta.profile;
+                     none: only against the profiles a resource claims
+  --profile URL      (validate only) also validate against this profile; repeatable
 
 When ready the server prints one line, "listening on http://HOST:PORT/fhir". SIGINT or SIGTERM stop it
 gracefully: requests in progress finish, then the database is closed.
@@ -114,7 +129,17 @@ parse_result parse(int argc, char** argv) {
       return true;
     };
     bool ok = true;
-    if (cmd.what != command::kind::serve) {
+    auto& v = cmd.validation;
+    bool validates = cmd.what == command::kind::serve || cmd.what == command::kind::validate;
+    if (validates && name == "--package") {
+      ok = take() && !value.empty(); v.packages.emplace_back(value);
+    } else if (validates && name == "--unknown-extensions") {
+      ok = take() && (value == "warning" || value == "error"); v.unknown_extensions = value;
+    } else if (validates && name == "--default-profiles") {
+      ok = take() && (value == "uk-core" || value == "none"); v.default_profiles = value;
+    } else if (cmd.what == command::kind::validate && name == "--profile") {
+      ok = take() && !value.empty(); v.profiles.emplace_back(value);
+    } else if (cmd.what != command::kind::serve) {
       return {std::nullopt, fmt::format("unknown option '{}' for this command", name)};
     } else if (name == "--db") {
       ok = take() && !value.empty(); s.database = value;

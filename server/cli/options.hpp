@@ -21,9 +21,18 @@ struct serve_options {
   std::string log_level = "info";
 };
 
+// How resources are validated, for serve and validate alike (so that validate answers as the server would).
+struct validation_flags {
+  std::vector<std::string> packages;          // --package DIR|FILE.tgz, in order
+  std::string unknown_extensions = "warning";  // --unknown-extensions warning|error
+  std::string default_profiles = "uk-core";   // --default-profiles uk-core|none
+  std::vector<std::string> profiles;          // validate --profile URL: also validate against these
+};
+
 struct command {
   enum class kind { serve, validate, fhirpath, version, help } what = kind::serve;
   serve_options serve;
+  validation_flags validation;
   std::vector<std::string> files;  // validate; fhirpath: the resource file
   std::string expression;          // fhirpath
 };

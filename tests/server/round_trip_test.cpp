@@ -8,6 +8,7 @@
 #include "tests/server/app_fixture.hpp"
 #include "tests/support/json_compare.hpp"
 #include "tests/support/test_data.hpp"
+#include "tests/support/ukcore_exceptions.hpp"
 
 using fhir::testing::app_fixture;
 
@@ -39,7 +40,7 @@ TEST_CASE("UK Core examples round-trip through create and read", "[server][round
   app_fixture app;
   std::size_t checked = 0;
   for (const auto& file : fhir::testing::json_files(*dir)) {
-    if (file.filename() == "Extension-UKCore-ConditionEpisode-Example.json") continue;  // invalid R4, see fhir tests
+    if (fhir::testing::find_ukcore_exception(file.filename().string())) continue;  // rejected, with the reason named there
     check_round_trip(app, fhir::testing::read_file(file), file.filename().string());
     ++checked;
   }
