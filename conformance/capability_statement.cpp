@@ -53,7 +53,15 @@ value build_capability_statement(const fhir::definitions::registry& definitions,
   for (const std::string& type : definitions.resource_types()) {
     value r = object{};
     r.set("type", type);
-    if (const auto* sd = definitions.find_type(type)) r.set("profile", sd->url);
+    // profile: what every instance is validated against; supportedProfile: the other profiles known
+    // here, which a resource is validated against when it claims them in meta.profile.
+    auto default_profile = server.default_profiles.find(type);
+    if (default_profile != server.default_profiles.end()) r.set("profile", default_profile->second);
+    else if (const auto* sd = definitions.find_type(type)) r.set("profile", sd->url);
+    array supported;
+    for (const auto* profile : definitions.profiles_of(type))
+      if (default_profile == server.default_profiles.end() || profile->url != default_profile->second) supported.emplace_back(profile->url);
+    if (!supported.empty()) r.set("supportedProfile", std::move(supported));
     r.set("interaction", interactions(server.type_interactions));
     // versioned-update: updates honour If-Match against the current version.
     bool versioned = supports(server.type_interactions, "vread");
@@ -65,6 +73,17 @@ value build_capability_statement(const fhir::definitions::registry& definitions,
     r.set("conditionalRead", "not-supported");
     r.set("conditionalUpdate", false);
     r.set("conditionalDelete", "not-supported");
+    if (!server.type_operations.empty()) {
+      array operations;
+      for (const std::string& name : server.type_operations) {
+        value op = object{};
+        op.set("name", name);
+        // The base operations are defined on Resource: Resource-validate.
+        op.set("definition", "http://hl7.org/fhir/OperationDefinition/Resource-" + name);
+        operations.push_back(std::move(op));
+      }
+      r.set("operation", std::move(operations));
+    }
     resources.push_back(std::move(r));
   }
 

@@ -2,6 +2,7 @@
 // The server's CapabilityStatement, generated from what it really supports: every resource type of the
 // loaded definitions, and exactly the interactions the router serves. Nothing is hand-listed per type.
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@ struct server_description {
   std::vector<std::string> type_interactions;    // codes of TypeRestfulInteraction
   std::vector<std::string> system_interactions;  // codes of SystemRestfulInteraction
   bool update_create = true;                     // update may create (client-assigned ids)
+  std::vector<std::string> type_operations;      // operations on every type and instance: "validate"
+  // Profiles every resource of a type is validated against (resource.profile); by default the base.
+  std::map<std::string, std::string, std::less<>> default_profiles;
 };
 
 fhir::json::value build_capability_statement(const fhir::definitions::registry& definitions,

@@ -27,8 +27,11 @@ application::application(std::unique_ptr<store::store> store, const fhir::defini
       .software_version = options.software_version,
       .release_date = FHIR_BUILD_DATE,
   };
-  for (const supported_interaction& i : router_.supported_interactions())
-    (i.system_level ? description.system_interactions : description.type_interactions).emplace_back(i.code);
+  for (const supported_interaction& i : router_.supported_interactions()) {
+    if (i.code.starts_with('$')) description.type_operations.emplace_back(i.code.substr(1));
+    else (i.system_level ? description.system_interactions : description.type_interactions).emplace_back(i.code);
+  }
+  description.default_profiles = options.validation.default_profiles;
   auto capability = conformance::build_capability_statement(definitions, description);
   context_ = std::make_unique<server::context>(server::context{
       definitions, validator_, *store_, settings{.base_url = options.base_url, .software_version = options.software_version},

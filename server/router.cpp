@@ -1,5 +1,7 @@
 #include "server/router.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "fhir/text.hpp"
@@ -22,9 +24,11 @@ router::router() {
   add("metadata", {{"GET", "capabilities", capabilities}});
   add("_history", {{"GET", "history-system", history_system}});
   add("{type}/_history", {{"GET", "history-type", history_type}});
+  add("{type}/$validate", {{"POST", "$validate", validate}});
   add("{type}", {{"POST", "create", create}});
   add("{type}/{id}", {{"GET", "read", read}, {"PUT", "update", update}, {"DELETE", "delete", delete_}});
   add("{type}/{id}/_history", {{"GET", "history-instance", history_instance}});
+  add("{type}/{id}/$validate", {{"POST", "$validate", validate}});
   add("{type}/{id}/_history/{vid}", {{"GET", "vread", vread}});
 }
 
@@ -55,7 +59,9 @@ std::vector<supported_interaction> router::supported_interactions() const {
   for (const route& r : routes_) {
     bool type_level = !r.pattern.empty() && r.pattern[0] == "{type}";
     for (const method_binding& m : r.methods)
-      if (m.interaction_code != "capabilities") out.push_back({m.interaction_code, !type_level});
+      if (m.interaction_code != "capabilities" &&
+          std::none_of(out.begin(), out.end(), [&](const supported_interaction& s) { return s.code == m.interaction_code; }))
+        out.push_back({m.interaction_code, !type_level});
   }
   return out;
 }

@@ -18,7 +18,7 @@ namespace server {
 
 // An interaction the server supports, for the CapabilityStatement.
 struct supported_interaction {
-  std::string_view code;  // "read", "history-system", ...
+  std::string_view code;  // "read", "history-system", ...; operations start with '$': "$validate"
   bool system_level;      // rest.interaction (true) or rest.resource.interaction (false)
 };
 

@@ -359,6 +359,14 @@ const structure_definition* registry::find_structure(std::string_view url) const
   return it == by_url_.end() ? nullptr : it->second;
 }
 
+std::vector<const structure_definition*> registry::profiles_of(std::string_view type) const {
+  std::vector<const structure_definition*> out;
+  for (const auto& [url, sd] : by_url_)
+    if (sd->type == type && sd->derivation == derivation::constraint && sd->kind == structure_kind::resource) out.push_back(sd);
+  std::sort(out.begin(), out.end(), [](const auto* a, const auto* b) { return a->url < b->url; });
+  return out;
+}
+
 const primitive_type* registry::find_primitive(std::string_view type) const {
   auto it = primitives_.find(type);
   return it == primitives_.end() ? nullptr : &it->second;

@@ -46,6 +46,8 @@ class registry {
   const structure_definition* find_structure(std::string_view url) const;
   // The lexical rules of a primitive type code, or nullptr when `type` is not a primitive type.
   const primitive_type* find_primitive(std::string_view type) const;
+  // The profiles (derivation = constraint) of a resource type, sorted by URL.
+  std::vector<const structure_definition*> profiles_of(std::string_view type) const;
   // The resolved description of a type code, or nullptr for an unknown type.
   const type_info* find_type_info(std::string_view type) const;
   // The interned id of an element name (element_definition::name_id), or 0 when no element has it.

@@ -26,7 +26,7 @@ bool has_constraint(const element_definition& e, std::string_view key) {
 }
 
 std::string display_name(const element_definition& e) {
-  return e.slice_name.empty() ? e.path : fmt::format("{}:{}", e.path, e.slice_name);
+  return e.id;  // "Patient.identifier:nhsNumber.value": the slice is part of the name
 }
 
 const type_ref* type_of(const element_definition& e, const definitions::type_info* type) {

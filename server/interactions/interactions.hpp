@@ -20,5 +20,6 @@ http::response delete_(const context& ctx, const fhir_request& request);        
 http::response history_instance(const context& ctx, const fhir_request& request);  // GET [type]/[id]/_history
 http::response history_type(const context& ctx, const fhir_request& request);      // GET [type]/_history
 http::response history_system(const context& ctx, const fhir_request& request);    // GET _history
+http::response validate(const context& ctx, const fhir_request& request);          // POST [type](/[id])/$validate
 
 }  // namespace server::interactions

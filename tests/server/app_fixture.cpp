@@ -1,5 +1,7 @@
 #include "tests/server/app_fixture.hpp"
 
+#include "profiles/definition_set.hpp"
+
 namespace fhir::testing {
 
 namespace {
@@ -24,10 +26,13 @@ std::vector<std::string> issue_field(const json::value& outcome, bool ids) {
 std::vector<std::string> reply::issue_ids() const { return issue_field(json(), true); }
 std::vector<std::string> reply::issue_expressions() const { return issue_field(json(), false); }
 
-app_fixture::app_fixture() {
-  auto opened = server::application::open(
-      fhir::definitions::r4(),
-      server::application_options{.database_path = dir_.file("test.db"), .base_url = std::string(base)});
+app_fixture::app_fixture() : app_fixture(validation::validation_options{.default_profiles = profiles::uk_core_default_profiles()}) {}
+
+app_fixture::app_fixture(validation::validation_options options) {
+  auto opened = server::application::open(profiles::r4_uk_core(),
+                                          server::application_options{.database_path = dir_.file("test.db"),
+                                                                      .base_url = std::string(base),
+                                                                      .validation = std::move(options)});
   REQUIRE(opened.ok());
   app_ = std::move(*opened);
 }

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "fhir/definitions/r4.hpp"
+#include "fhir/validation/validation_options.hpp"
 #include "fhir/json/parse.hpp"
 #include "server/application.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -28,9 +29,12 @@ struct reply {
   std::vector<std::string> issue_expressions() const;
 };
 
+// The application as `fhir-server serve` runs it by default: R4, our UK Core definitions, UK Core default
+// profiles, unknown extensions accepted with a warning.
 class app_fixture {
  public:
   app_fixture();
+  explicit app_fixture(validation::validation_options options);
   reply get(std::string target, std::vector<server::http::header> headers = {}) const;
   reply post(std::string target, std::string body, std::vector<server::http::header> headers = {}) const;
   reply put(std::string target, std::string body, std::vector<server::http::header> headers = {}) const;
