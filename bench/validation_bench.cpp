@@ -1,22 +1,35 @@
-// validation-bench: validations per second (one thread) of resources read from files, with the same
-// validator the server runs on every write, and the share of a validation each stage takes.
+// validation-bench: validations per second (one thread) of resources read from files, as the server
+// validates every write (R4 + our UK Core definitions, UK Core profiles by default), against the R4-only
+// baseline measured in the same run, and what validation adds to the cost of a create.
 //
-//   validation-bench FILE.json... [--seconds S] [--rounds R]
+//   validation-bench [--seconds S] [--rounds R] [--creates N] [--profile-server] FILE.json...
+//   (--profile-server: only the server variant, to profile with perf)
+//
+// Each measurement alternates its variants round by round and reports the median rate of the rounds, so
+// that drift (frequency scaling, other load) hits every variant alike.
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "fhir/definitions/r4.hpp"
 #include "fhir/json/parse.hpp"
+#include "fhir/json/serialize.hpp"
+#include "fhir/resource.hpp"
 #include "fhir/validation/resource_reader.hpp"
 #include "fhir/validation/structural_validator.hpp"
+#include "profiles/definition_set.hpp"
+#include "server/application.hpp"
 
 namespace {
 
@@ -27,22 +40,60 @@ std::string read(const std::string& path) {
   return s.str();
 }
 
-template <typename F>
-double rate(F&& f, double seconds, int rounds) {
-  std::vector<double> rates;
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Rates (per second) of each variant: `rounds` rounds, each running every variant for `seconds`.
+std::vector<double> rates(const std::vector<std::function<void()>>& variants, double seconds, int rounds) {
+  std::vector<std::vector<double>> samples(variants.size());
   for (int r = 0; r < rounds; ++r) {
-    auto start = std::chrono::steady_clock::now();
-    std::size_t n = 0;
-    double elapsed = 0;
-    while (elapsed < seconds) {
-      for (int i = 0; i < 100; ++i) f();
-      n += 100;
-      elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    for (std::size_t v = 0; v < variants.size(); ++v) {
+      auto start = std::chrono::steady_clock::now();
+      std::size_t n = 0;
+      double elapsed = 0;
+      while (elapsed < seconds) {
+        for (int i = 0; i < 50; ++i) variants[v]();
+        n += 50;
+        elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      }
+      samples[v].push_back(static_cast<double>(n) / elapsed);
     }
-    rates.push_back(static_cast<double>(n) / elapsed);
   }
-  std::sort(rates.begin(), rates.end());
-  return rates[rates.size() / 2];
+  std::vector<double> out;
+  for (auto& s : samples) out.push_back(median(s));
+  return out;
+}
+
+// Sequential creates through the application (routing, parsing, validation, durable store), per second.
+double create_rate(const fhir::definitions::registry& defs, const fhir::validation::validation_options& options,
+                   const std::string& body, std::string_view type, int creates) {
+  auto dir = std::filesystem::temp_directory_path() / ("validation-bench-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  double rate = 0;
+  {
+    auto app = server::application::open(
+        defs, server::application_options{.database_path = (dir / "bench.db").string(), .base_url = "http://bench/fhir", .validation = options});
+    if (!app) {
+      std::cerr << app.error().summary() << "\n";
+      std::exit(1);
+    }
+    server::http::request request{.method = "POST", .target = "/fhir/" + std::string(type),
+                                  .headers = {{"Content-Type", "application/fhir+json"}, {"Prefer", "return=minimal"}},
+                                  .body = body, .remote_address = "127.0.0.1"};
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < creates; ++i) {
+      auto response = (*app)->handle(request);
+      if (response.status != 201) {
+        std::cerr << "create failed: " << response.status << " " << response.body << "\n";
+        std::exit(1);
+      }
+    }
+    rate = creates / std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  std::filesystem::remove_all(dir);
+  return rate;
 }
 
 }  // namespace
@@ -50,16 +101,25 @@ double rate(F&& f, double seconds, int rounds) {
 int main(int argc, char** argv) {
   std::vector<std::string> files;
   double seconds = 1;
-  int rounds = 3;
+  int rounds = 5;
+  int creates = 0;
+  bool profile_server = false;  // only run the server variant, for perf
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--seconds" && i + 1 < argc) seconds = std::atof(argv[++i]);
     else if (a == "--rounds" && i + 1 < argc) rounds = std::atoi(argv[++i]);
+    else if (a == "--creates" && i + 1 < argc) creates = std::atoi(argv[++i]);
+    else if (a == "--profile-server" ) profile_server = true;
     else files.push_back(a);
   }
-  const auto& defs = fhir::definitions::r4();
-  fhir::validation::resource_validator validator(defs);
-  std::printf("%-48s %12s %12s %12s %8s\n", "file", "parse/s", "structure/s", "validate/s", "issues");
+  const auto& r4 = fhir::definitions::r4();
+  const auto& uk = fhir::profiles::r4_uk_core();
+  fhir::validation::validation_options server_options{.default_profiles = fhir::profiles::uk_core_default_profiles()};
+  fhir::validation::resource_validator baseline(r4);
+  fhir::validation::resource_validator server(uk, server_options);
+
+  std::printf("%-44s %10s %10s %10s %10s %8s %8s\n", "file (validations/s, median)", "parse", "structure", "R4 base", "server",
+              "us/valid", "issues");
   for (const auto& file : files) {
     std::string text = read(file);
     auto parsed = fhir::json::parse(text);
@@ -67,12 +127,30 @@ int main(int argc, char** argv) {
       std::cerr << file << ": " << parsed.error().summary() << "\n";
       return 1;
     }
-    std::size_t issues = validator.validate(*parsed).size();
-    double parse = rate([&] { (void)fhir::json::parse(text); }, seconds, rounds);
-    double structure = rate([&] { (void)fhir::validation::validate_structure(defs, *parsed); }, seconds, rounds);
-    double full = rate([&] { (void)validator.validate(*parsed); }, seconds, rounds);
+    std::size_t issues = server.validate(*parsed).size();
+    if (profile_server) {
+      auto only = rates({[&] { (void)server.validate(*parsed); }}, seconds, rounds);
+      std::printf("%s: server %.0f/s\n", file.c_str(), only[0]);
+      continue;
+    }
+    auto r = rates({[&] { (void)fhir::json::parse(text); },
+                    [&] { (void)fhir::validation::validate_structure(r4, *parsed); },
+                    [&] { (void)baseline.validate(*parsed); },
+                    [&] { (void)server.validate(*parsed); }},
+                   seconds, rounds);
     std::string name = file.substr(file.find_last_of('/') + 1);
-    std::printf("%-48s %12.0f %12.0f %12.0f %8zu\n", name.c_str(), parse, structure, full, issues);
+    std::printf("%-44s %10.0f %10.0f %10.0f %10.0f %8.1f %8zu\n", name.c_str(), r[0], r[1], r[2], r[3], 1e6 / r[3], issues);
+
+    if (creates > 0) {
+      std::string body = text;
+      auto without_id = *parsed;
+      without_id.erase("id");
+      body = fhir::json::serialize(without_id);
+      double create = create_rate(uk, server_options, body, fhir::resource_type_of(*parsed), creates);
+      double validate_us = 1e6 / r[3], create_us = 1e6 / create;
+      std::printf("  creates: %.0f/s (%.1f us each); validation %.1f us = %.1f%% of a create, %.1f%% added to a create without it\n",
+                  create, create_us, validate_us, 100 * validate_us / create_us, 100 * validate_us / (create_us - validate_us));
+    }
   }
   return 0;
 }

@@ -255,6 +255,22 @@ void registry::link_base_elements(structure_definition& sd) {
     }
     e.base_element = current;
   }
+  // Inside an extension slice, the extension's own definition is the base: every extension is checked
+  // against its definition anyway (validation/element_rules), so only what the profile adds to that is
+  // the profile's to check. Patient.extension:birthPlace.value[x] -> patient-birthPlace's Extension.value[x].
+  for (element_definition& slice : sd.elements) {
+    if (slice.slice_name.empty() || slice.types.size() != 1 || slice.types.front().code != "Extension" ||
+        slice.types.front().profiles.size() != 1)
+      continue;
+    const structure_definition* extension = find_structure(slice.types.front().profiles.front());
+    if (!extension) continue;
+    const std::string prefix = slice.id + ".";
+    for (element_definition& e : sd.elements) {
+      if (!e.id.starts_with(prefix)) continue;
+      std::string id = "Extension." + e.id.substr(prefix.size());
+      if (const element_definition* in_extension = extension->find_by_id(id)) e.base_element = in_extension;
+    }
+  }
 }
 
 std::uint32_t registry::name_id(std::string_view name) const {

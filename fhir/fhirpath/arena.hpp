@@ -52,7 +52,7 @@ class arena {
     for (;;) {
       if (current_ >= blocks_.size()) {
         std::size_t size = std::max(block_size_, bytes + alignment);
-        blocks_.push_back(block{std::make_unique<std::byte[]>(size), size});
+        blocks_.push_back(block{std::make_unique_for_overwrite<std::byte[]>(size), size});  // no zeroing
       }
       block& b = blocks_[current_];
       std::size_t start = (offset_ + alignment - 1) & ~(alignment - 1);

@@ -136,9 +136,16 @@ class value_set_expansion {
     for (const auto& [system, set] : other.codes)
       if (auto it = codes.find(system); it != codes.end())
         for (const std::string& code : set) it->second.erase(code);
-    // An exclusion that cannot be evaluated makes what it might remove unknowable.
-    open_systems.insert(other.open_systems.begin(), other.open_systems.end());
-    all_open |= other.all_open || !other.known;
+    // An exclusion that cannot be evaluated makes what it might remove unknowable: no code of those
+    // systems (of any system, when it is wholly unknown) is known to be in the value set any more.
+    for (const std::string& system : other.open_systems) {
+      codes.erase(system);
+      open_systems.insert(system);
+    }
+    if (other.all_open || !other.known) {
+      codes.clear();
+      all_open = true;
+    }
   }
   // Keeps only what `other` also contains.
   void intersect(const value_set_expansion& other) {
@@ -201,6 +208,8 @@ class expander {
         for (const json::value& f : filters->as_array()) {
           code_set matched;
           if (!filter(*cs, f, matched)) {
+            // One filter the server cannot evaluate makes the whole include unknowable.
+            codes.clear();
             out->open_systems.insert(std::string(system));
             break;
           }

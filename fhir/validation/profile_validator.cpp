@@ -1,6 +1,7 @@
 #include "fhir/validation/profile_validator.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 #include <fmt/format.h>
 
@@ -44,87 +45,81 @@ bool lists_children(const element_definition& e) { return !e.children.empty(); }
 
 class profile_walker {
  public:
-  profile_walker(const profile_validator& owner, const json::value& resource, std::vector<issue>& issues)
+  profile_walker(const profile_validator& owner, const json::value& resource, std::vector<issue>& issues, std::string path)
       : owner_(owner),
         defs_(owner.defs_),
         resource_(resource),
         issues_(issues),
-        env_(owner.defs_),
-        slices_(owner.defs_, owner.terminology_, owner.constraints_, env_, resource) {
-    env_.lenient_as = true;
-    env_.member_of = [this](const fhirpath::item& coded, std::string_view url) -> std::optional<bool> {
-      return member_of(coded, url);
-    };
-    env_.conforms_to = [this](const fhirpath::item& node, std::string_view url) -> std::optional<bool> {
-      const structure_definition* sd = defs_.find_structure(url);
-      if (!sd || node.kind() != fhirpath::item_kind::node) return std::nullopt;
-      return conforms(instance_node{node.as_node().value, node.as_node().extension, node.as_node().type, node.as_node().element}, *sd);
-    };
+        env_(owner.environments_.acquire()),
+        slices_(owner.defs_, owner.terminology_, owner.constraints_, *env_, resource),
+        path_(std::move(path)) {
     slices_.set_conformance([this](const instance_node& n, const structure_definition& sd) { return conforms(n, sd); });
   }
 
-  void resource(const structure_definition& profile, const std::string& path) {
+  void resource(const structure_definition& profile) {
     std::string_view type = resource_type_of(resource_);
     if (profile.type != type) {
-      report(severity::error, issue_type::structure, "profile-type-mismatch", path,
+      report(severity::error, issue_type::structure, "profile-type-mismatch",
              fmt::format("The profile {} is for {} resources, not {}", profile.url, profile.type, type));
       return;
     }
     profile_ = &profile;
     const auto* info = defs_.find_type_info(type);
-    element(instance_node{&resource_, nullptr, info, nullptr}, profile.root(), path);
+    element(instance_node{&resource_, nullptr, info, nullptr}, profile.root());
   }
 
-  void element_against(const instance_node& n, const structure_definition& profile, const std::string& path) {
+  void element_against(const instance_node& n, const structure_definition& profile) {
     const structure_definition* saved = profile_;
     profile_ = &profile;
-    element(n, profile.root(), path);
+    element(n, profile.root());
     profile_ = saved;
   }
 
+  int depth_ = 0;
+
  private:
-  // One instance node against one element definition of the profile.
-  void element(const instance_node& n, const element_definition& e, const std::string& path) {
+  // One instance node (named by path_) against one element definition of the profile.
+  void element(const instance_node& n, const element_definition& e) {
     if (++depth_ > 64) {  // type profiles that refer to each other: stop rather than recurse forever
       --depth_;
       return;
     }
-    values(n, e, path);
-    if (lists_children(e)) children(n, e, path);
+    values(n, e);
+    if (lists_children(e)) children(n, e);
     --depth_;
   }
 
   // The checks on the node's own value.
-  void values(const instance_node& n, const element_definition& e, const std::string& path) {
+  void values(const instance_node& n, const element_definition& e) {
     const element_definition* base = e.base_element;
     if (!e.fixed.is_null()) {
       if (!n.value || !matches_fixed(*n.value, e.fixed))
-        report(severity::error, issue_type::value, "profile-fixed", path,
+        report(severity::error, issue_type::value, "profile-fixed",
                fmt::format("The value must be exactly {} ({})", abbreviate(json::serialize(e.fixed)), where(e)));
     }
     if (!e.pattern.is_null()) {
       if (!n.value || !matches_pattern(*n.value, e.pattern))
-        report(severity::error, issue_type::value, "profile-pattern", path,
+        report(severity::error, issue_type::value, "profile-pattern",
                fmt::format("The value must match the pattern {} ({})", abbreviate(json::serialize(e.pattern)), where(e)));
     }
     if (e.max_length && (!base || base->max_length != e.max_length) && n.value && n.value->is_string() &&
         utf8_length(n.value->as_string()) > *e.max_length)
-      report(severity::error, issue_type::too_long, "profile-max-length", path,
+      report(severity::error, issue_type::too_long, "profile-max-length",
              fmt::format("The value is longer than the {} characters allowed ({})", *e.max_length, where(e)));
 
     const type_ref* t = type_of(e, n.type);
     if (e.binding && n.value && n.type && binding_differs(e, base))
-      owner_.bindings_.check(*e.binding, n.type->code, *n.value, path, where(e), issues_);
+      owner_.bindings_.check(*e.binding, n.type->code, *n.value, path_, where(e), issues_);
     for (const auto& c : e.constraints)
-      if (!base || !has_constraint(*base, c.key)) evaluate(c, n, path);
+      if (!base || !has_constraint(*base, c.key)) evaluate(c, n);
     if (!t) return;
-    if (t->code == "Reference" && n.value && !t->target_profiles.empty() && targets_differ(*t, base))
-      owner_.references_.check(*n.value, t->target_profiles, resource_, path, where(e), issues_);
-    if (!t->profiles.empty() && !lists_children(e)) type_profiles(n, *t, path);
+    if (!t->target_profiles.empty() && n.value && t->code == "Reference" && targets_differ(*t, base))
+      owner_.references_.check(*n.value, t->target_profiles, resource_, path_, where(e), issues_);
+    if (!t->profiles.empty() && !lists_children(e)) type_profiles(n, *t);
   }
 
   // The node must conform to one of the type's profiles (a datatype profile, an extension definition).
-  void type_profiles(const instance_node& n, const type_ref& t, const std::string& path) {
+  void type_profiles(const instance_node& n, const type_ref& t) {
     if (t.code == "Extension" && n.value) {
       // Every extension is checked against the definition its url names (element_rules): checking it
       // again here would repeat each issue.
@@ -135,14 +130,14 @@ class profile_walker {
     for (const std::string& url : t.profiles) {
       const structure_definition* sd = defs_.find_structure(url);
       if (!sd) {
-        report(severity::warning, issue_type::not_supported, "profile-unknown", path,
+        report(severity::warning, issue_type::not_supported, "profile-unknown",
                fmt::format("The profile {} is not known, so the element was not checked against it", url));
         return;
       }
       std::vector<issue> found;
-      profile_walker nested(owner_, resource_, found);
+      profile_walker nested(owner_, resource_, found, path_);
       nested.depth_ = depth_;
-      nested.element_against(n, *sd, path);
+      nested.element_against(n, *sd);
       if (!has_errors(found)) {
         issues_.insert(issues_.end(), found.begin(), found.end());
         return;
@@ -154,61 +149,80 @@ class profile_walker {
     } else if (!attempts.empty()) {
       std::string list;
       for (const std::string& url : t.profiles) list += (list.empty() ? "" : ", ") + url;
-      report(severity::error, issue_type::structure, "profile-none-matched", path,
+      report(severity::error, issue_type::structure, "profile-none-matched",
              fmt::format("The element conforms to none of the profiles {}", list));
     }
   }
 
-  void children(const instance_node& n, const element_definition& e, const std::string& path) {
+  void children(const instance_node& n, const element_definition& e) {
     // A primitive's children (id, extension) live in its `_name` object.
     const json::value* object = n.value && n.value->is_object() ? n.value : n.extension;
-    std::vector<std::vector<instance_node>> values(e.children.size());
+    if (!object || !object->is_object()) {
+      // Nothing inside: only the minimum cardinalities can fail.
+      for (const element_definition* c : e.children) {
+        if (c->min == 0 || (c->name == "value" && n.value)) continue;
+        cardinality_check(*c, 0, false);
+        for (const element_definition* s : c->slices) cardinality_check(*s, 0, true);
+      }
+      return;
+    }
+    // The values of each child, in definition order: one buffer for all, sorted by child.
+    const std::size_t base = gathered_.size();
     std::vector<std::size_t> disallowed(e.children.size(), 0);
-    if (object && object->is_object()) gather(*object, e, path, values, disallowed);
+    gather(*object, e, disallowed);
+    std::stable_sort(gathered_.begin() + static_cast<std::ptrdiff_t>(base), gathered_.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    const std::size_t end = gathered_.size();
+    std::size_t cursor = base;
     for (std::size_t i = 0; i < e.children.size(); ++i) {
       const element_definition& c = *e.children[i];
+      std::size_t first = cursor;
+      while (cursor < end && gathered_[cursor].first == i) ++cursor;
+      const std::size_t count = cursor - first;
       if (c.name == "value" && n.value && !n.value->is_object()) continue;  // a primitive's own value
       if (!c.slices.empty()) {
-        sliced(c, values[i], path);
+        sliced(c, first, count);
       } else {
-        for (const instance_node& v : values[i]) element(v, c, join(path, v.segment));
+        for (std::size_t v = first; v < first + count; ++v) {
+          const instance_node node = gathered_[v].second;
+          const std::size_t length = enter(node);
+          element(node, c);
+          path_.resize(length);
+        }
       }
       // A value of a type the profile does not allow was reported as such; it still counts as present.
-      cardinality_check(c, values[i].size() + disallowed[i], path, /*always=*/false);
+      cardinality_check(c, count + disallowed[i], false);
     }
+    gathered_.erase(gathered_.begin() + static_cast<std::ptrdiff_t>(base), gathered_.end());
   }
 
-  // The instance values of each child of `scope`, in definition order.
-  void gather(const json::value& object, const element_definition& scope, const std::string& path,
-              std::vector<std::vector<instance_node>>& out, std::vector<std::size_t>& disallowed) {
+  // Appends (child index, value) to gathered_ for every member of `object`.
+  void gather(const json::value& object, const element_definition& scope, std::vector<std::size_t>& disallowed) {
     for (const json::member& m : object.as_object()) {
-      bool half = m.key.starts_with('_');
+      bool half = !m.key.empty() && m.key.front() == '_';
       std::string_view name = half ? std::string_view(m.key).substr(1) : std::string_view(m.key);
-      if (name == "resourceType") continue;
       const definitions::json_property* prop = scope.properties.find(name);
       if (!prop) {
-        if (const element_definition* choice = type_not_allowed(scope, name, path)) {
+        if (name == "resourceType") continue;
+        if (const element_definition* choice = type_not_allowed(scope, name)) {
           auto at = std::find(scope.children.begin(), scope.children.end(), choice) - scope.children.begin();
           if (!half && static_cast<std::size_t>(at) < disallowed.size()) ++disallowed[static_cast<std::size_t>(at)];
         }
         continue;
       }
-      if (half && object.find(name)) continue;  // gathered with its value half
-      const json::value* value_half = half ? nullptr : &m.value;
+      const json::value* value_half = nullptr;
       const json::value* extension_half = nullptr;
-      if (!half && prop->type_info && prop->type_info->primitive) {
-        std::string underscored = "_" + std::string(name);
-        extension_half = object.find(underscored);
-      } else if (half) {
+      if (half) {
+        if (object.find(name)) continue;  // gathered with its value half
         extension_half = &m.value;
+      } else {
+        value_half = &m.value;
+        if (prop->type_info && prop->type_info->primitive) extension_half = find_underscored(object, name);
       }
-      auto position = std::find(scope.children.begin(), scope.children.end(), prop->element) - scope.children.begin();
-      if (static_cast<std::size_t>(position) >= out.size()) continue;
-      std::string segment = prop->element->is_choice && prop->type
-                                ? fmt::format("{}.ofType({})", prop->element->name, prop->type->code)
-                                : std::string(prop->element->name);
+      auto position = static_cast<std::size_t>(std::find(scope.children.begin(), scope.children.end(), prop->element) - scope.children.begin());
+      if (position >= scope.children.size()) continue;
+      const type_ref* choice = prop->element->is_choice ? prop->type : nullptr;
       const element_definition* base = prop->element->base_element;
-      auto& into = out[static_cast<std::size_t>(position)];
       bool value_array = value_half && value_half->is_array();
       bool extension_array = extension_half && extension_half->is_array();
       if (value_array || extension_array) {
@@ -219,17 +233,23 @@ class profile_walker {
           if (v && v->is_null()) v = nullptr;
           if (x && x->is_null()) x = nullptr;
           if (!v && !x) continue;
-          into.push_back(instance_node{v, x, prop->type_info, base, fmt::format("{}[{}]", segment, i)});
+          gathered_.emplace_back(position, instance_node{v, x, prop->type_info, base, prop->element, choice, i});
         }
       } else {
-        into.push_back(instance_node{value_half, extension_half, prop->type_info, base, segment});
+        gathered_.emplace_back(position, instance_node{value_half, extension_half, prop->type_info, base, prop->element, choice});
       }
     }
   }
 
+  static const json::value* find_underscored(const json::value& object, std::string_view name) {
+    for (const json::member& m : object.as_object())
+      if (m.key.size() == name.size() + 1 && m.key.front() == '_' && std::string_view(m.key).substr(1) == name) return &m.value;
+    return nullptr;
+  }
+
   // A JSON name the base allows but the profile does not: a choice type the profile removed. Returns
   // the profile's choice element when it reported one.
-  const element_definition* type_not_allowed(const element_definition& scope, std::string_view name, const std::string& path) {
+  const element_definition* type_not_allowed(const element_definition& scope, std::string_view name) {
     const element_definition* base = scope.base_element;
     if (!base) return nullptr;
     const element_definition* base_scope = base;
@@ -245,32 +265,43 @@ class profile_walker {
     if (!choice) return nullptr;
     std::string allowed;
     for (const type_ref& t : choice->types) allowed += (allowed.empty() ? "" : ", ") + t.code;
+    const std::size_t length = path_.size();
+    path_ += fmt::format(".{}.ofType({})", prop->element->name, prop->type->code);
     report(severity::error, issue_type::structure, "profile-type-not-allowed",
-           join(path, fmt::format("{}.ofType({})", prop->element->name, prop->type->code)),
            fmt::format("The type {} is not allowed for {}[x] here; allowed: {} ({})", prop->type->code, prop->element->name,
                        allowed.empty() ? std::string("none") : allowed, where(*choice)));
+    path_.resize(length);
     return choice;
   }
 
-  void cardinality_check(const element_definition& c, std::size_t count, const std::string& path, bool always) {
+  void cardinality_check(const element_definition& c, std::size_t count, bool always) {
     const element_definition* base = c.base_element;
     bool check_min = always || !base || c.min > base->min;
     bool check_max = always || !base || c.max < base->max;
-    if (check_min && count < c.min)
-      report(severity::error, issue_type::required, "profile-cardinality-min", join(path, c.name),
+    bool below = check_min && count < c.min;
+    bool above = check_max && c.max != element_definition::unbounded && count > c.max;
+    if (!below && !above) return;
+    const std::size_t length = path_.size();
+    path_.push_back('.');
+    path_.append(c.name);
+    if (below)
+      report(severity::error, issue_type::required, "profile-cardinality-min",
              fmt::format("{}: at least {} required, but found {} ({})", display_name(c), c.min, count, where(c)));
-    if (check_max && c.max != element_definition::unbounded && count > c.max)
-      report(severity::error, issue_type::structure, "profile-cardinality-max", join(path, c.name),
+    if (above)
+      report(severity::error, issue_type::structure, "profile-cardinality-max",
              fmt::format("{}: at most {} allowed, but found {} ({})", display_name(c), c.max, count, where(c)));
+    path_.resize(length);
   }
 
   // Assigns each repetition of a sliced element to a slice, then checks the slicing rules, each slice's
   // cardinality, and each repetition against its slice (or the sliced element when it fits none).
-  void sliced(const element_definition& c, const std::vector<instance_node>& values, const std::string& path) {
-    std::vector<int> assigned(values.size(), -1);
-    for (std::size_t i = 0; i < values.size(); ++i) {
+  // The repetitions are gathered_[first, first + count).
+  void sliced(const element_definition& c, std::size_t first, std::size_t count) {
+    std::vector<int> assigned(count, -1);
+    for (std::size_t i = 0; i < count; ++i) {
+      const instance_node node = gathered_[first + i].second;
       for (std::size_t s = 0; s < c.slices.size(); ++s) {
-        if (slices_.matches(values[i], *c.slices[s], c)) {
+        if (slices_.matches(node, *c.slices[s], c)) {
           assigned[i] = static_cast<int>(s);
           break;
         }
@@ -280,80 +311,77 @@ class profile_walker {
     bool ordered = c.slicing && c.slicing->ordered;
     int last_slice = -1;
     bool seen_unmatched = false;
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      std::string value_path = join(path, values[i].segment);
+    for (std::size_t i = 0; i < count; ++i) {
       int s = assigned[i];
+      const std::size_t length = enter(gathered_[first + i].second);
       if (s < 0) {
         seen_unmatched = true;
         if (rules == definitions::slicing_rules::closed)
-          report(severity::error, issue_type::structure, "profile-slice-closed", value_path,
+          report(severity::error, issue_type::structure, "profile-slice-closed",
                  fmt::format("This {} matches none of the slices of {}, and the slicing is closed ({})", c.name, c.path, where(c)));
-        continue;
+      } else {
+        if (rules == definitions::slicing_rules::open_at_end && seen_unmatched)
+          report(severity::error, issue_type::structure, "profile-slice-open-at-end",
+                 fmt::format("Repetitions of {} that match no slice must come after those that do ({})", c.path, where(c)));
+        if (ordered && s < last_slice)
+          report(severity::error, issue_type::structure, "profile-slice-order",
+                 fmt::format("The slices of {} must appear in the order the profile defines them: {} after {} ({})", c.path,
+                             c.slices[static_cast<std::size_t>(s)]->slice_name,
+                             c.slices[static_cast<std::size_t>(last_slice)]->slice_name, where(c)));
+        last_slice = std::max(last_slice, s);
       }
-      if (rules == definitions::slicing_rules::open_at_end && seen_unmatched)
-        report(severity::error, issue_type::structure, "profile-slice-open-at-end", value_path,
-               fmt::format("Repetitions of {} that match no slice must come after those that do ({})", c.path, where(c)));
-      if (ordered && s < last_slice)
-        report(severity::error, issue_type::structure, "profile-slice-order", value_path,
-               fmt::format("The slices of {} must appear in the order the profile defines them: {} after {} ({})", c.path,
-                           c.slices[static_cast<std::size_t>(s)]->slice_name,
-                           c.slices[static_cast<std::size_t>(last_slice)]->slice_name, where(c)));
-      last_slice = std::max(last_slice, s);
+      path_.resize(length);
     }
-    for (std::size_t s = 0; s < c.slices.size(); ++s) {
-      std::size_t count = static_cast<std::size_t>(std::count(assigned.begin(), assigned.end(), static_cast<int>(s)));
-      cardinality_check(*c.slices[s], count, path, /*always=*/true);
-    }
-    for (std::size_t i = 0; i < values.size(); ++i) {
+    for (std::size_t s = 0; s < c.slices.size(); ++s)
+      cardinality_check(*c.slices[s], static_cast<std::size_t>(std::count(assigned.begin(), assigned.end(), static_cast<int>(s))), true);
+    for (std::size_t i = 0; i < count; ++i) {
       const element_definition& definition = assigned[i] < 0 ? c : *c.slices[static_cast<std::size_t>(assigned[i])];
-      element(values[i], definition, join(path, values[i].segment));
+      const instance_node node = gathered_[first + i].second;
+      const std::size_t length = enter(node);
+      element(node, definition);
+      path_.resize(length);
     }
+  }
+
+  // Appends a node's segment to path_; returns the length to restore.
+  std::size_t enter(const instance_node& n) {
+    const std::size_t length = path_.size();
+    if (!n.element) return length;
+    path_.push_back('.');
+    path_.append(n.element->name);
+    if (n.choice_type) {
+      path_.append(".ofType(");
+      path_.append(n.choice_type->code);
+      path_.push_back(')');
+    }
+    if (n.index != instance_node::npos) {
+      char digits[24];
+      auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n.index);
+      path_.push_back('[');
+      path_.append(digits, end);
+      path_.push_back(']');
+    }
+    return length;
   }
 
   bool conforms(const instance_node& n, const structure_definition& sd) {
     std::vector<issue> found;
-    profile_walker nested(owner_, resource_, found);
+    profile_walker nested(owner_, resource_, found, path_);
     nested.depth_ = depth_ + 1;
-    nested.element_against(n, sd, "");
+    nested.element_against(n, sd);
     return !has_errors(found);
   }
 
-  std::optional<bool> member_of(const fhirpath::item& coded, std::string_view url) {
-    if (coded.kind() == fhirpath::item_kind::string) {
-      auto m = owner_.terminology_.code_in_value_set(url, coded.as_string());
-      return m == terminology::membership::unknown ? std::nullopt : std::optional<bool>(m == terminology::membership::member);
-    }
-    if (coded.kind() != fhirpath::item_kind::node || !coded.as_node().value) return std::nullopt;
-    const json::value& v = *coded.as_node().value;
-    if (v.is_string()) {
-      auto m = owner_.terminology_.code_in_value_set(url, v.as_string());
-      return m == terminology::membership::unknown ? std::nullopt : std::optional<bool>(m == terminology::membership::member);
-    }
-    std::vector<const json::value*> codings;
-    if (const json::value* list = v.find("coding"); list && list->is_array())
-      for (const json::value& c : list->as_array()) codings.push_back(&c);
-    else codings.push_back(&v);
-    bool unknown = false;
-    for (const json::value* c : codings) {
-      const std::string* system = c->find_string("system");
-      const std::string* code = c->find_string("code");
-      if (!code) continue;
-      auto m = owner_.terminology_.in_value_set(url, system ? std::string_view(*system) : std::string_view(), *code);
-      if (m == terminology::membership::member) return true;
-      unknown |= m == terminology::membership::unknown;
-    }
-    return unknown ? std::nullopt : std::optional<bool>(false);
-  }
-
-  void evaluate(const definitions::constraint& c, const instance_node& n, const std::string& path) {
+  void evaluate(const definitions::constraint& c, const instance_node& n) {
     fhirpath::item node = n.value == &resource_ ? fhirpath::item::of_node(fhirpath::node{&resource_, nullptr, n.type, nullptr})
                                                 : fhirpath::item::of_node(fhirpath::node{n.value, n.extension, n.type, n.base});
-    owner_.constraints_.evaluate(c, node, path, resource_, resource_, env_, issues_);
+    owner_.constraints_.evaluate(c, node, path_, resource_, resource_, *env_, issues_);
   }
 
   static bool binding_differs(const element_definition& e, const element_definition* base) {
     if (!base || !base->binding) return true;
-    return base->binding->value_set != e.binding->value_set || base->binding->strength != e.binding->strength;
+    auto bare = [](std::string_view url) { return url.substr(0, url.find('|')); };
+    return bare(base->binding->value_set) != bare(e.binding->value_set) || base->binding->strength != e.binding->strength;
   }
 
   static bool targets_differ(const type_ref& t, const element_definition* base) {
@@ -367,44 +395,84 @@ class profile_walker {
     return fmt::format("{} in {}", display_name(e), profile_ ? profile_name(*profile_) : std::string_view("the profile"));
   }
 
-  static std::string join(const std::string& path, std::string_view segment) {
-    if (path.empty()) return std::string(segment);
-    if (segment.empty()) return path;
-    return path + "." + std::string(segment);
-  }
-
   static std::string abbreviate(const std::string& s) {
     constexpr std::size_t limit = 120;
     return s.size() <= limit ? s : std::string(utf8_prefix(s, limit)) + "...";
   }
 
-  void report(severity level, issue_type type, std::string_view id, std::string path, std::string diagnostics) {
-    issues_.push_back(issue{level, type, std::move(diagnostics), std::move(path), std::string(id)});
+  void report(severity level, issue_type type, std::string_view id, std::string diagnostics) {
+    issues_.push_back(issue{level, type, std::move(diagnostics), path_, std::string(id)});
   }
 
   const profile_validator& owner_;
   const definitions::registry& defs_;
   const json::value& resource_;
   std::vector<issue>& issues_;
-  fhirpath::environment env_;
+  environment_pool::lease env_;
   slice_matcher slices_;
+  std::string path_;
   const structure_definition* profile_ = nullptr;
-  int depth_ = 0;
+  // The values gathered by children(), as (child index, value); nested calls use the part after theirs.
+  std::vector<std::pair<std::size_t, instance_node>> gathered_;
 };
 
 profile_validator::profile_validator(const definitions::registry& definitions, const terminology::terminology_service& terminology,
                                      const constraint_evaluator& constraints)
-    : defs_(definitions), terminology_(terminology), constraints_(constraints), bindings_(terminology), references_(definitions) {}
+    : defs_(definitions),
+      terminology_(terminology),
+      constraints_(constraints),
+      bindings_(terminology),
+      references_(definitions),
+      environments_(definitions, [this](fhirpath::environment& env) {
+        env.lenient_as = true;  // as R4's invariants were written (see environment::lenient_as)
+        env.member_of = [this](const fhirpath::item& coded, std::string_view url) { return member_of(coded, url); };
+        env.conforms_to = [this](const fhirpath::item& node, std::string_view url) -> std::optional<bool> {
+          const structure_definition* sd = defs_.find_structure(url);
+          if (!sd || node.kind() != fhirpath::item_kind::node) return std::nullopt;
+          // The resource is not known here: constraints of the profile see the node as %resource.
+          return conforms(node.as_node(), *sd, node.as_node().value ? *node.as_node().value : json::value());
+        };
+      }) {}
+
+std::optional<bool> profile_validator::member_of(const fhirpath::item& coded, std::string_view url) const {
+  auto answer = [](terminology::membership m) {
+    return m == terminology::membership::unknown ? std::nullopt : std::optional<bool>(m == terminology::membership::member);
+  };
+  if (coded.kind() == fhirpath::item_kind::string) return answer(terminology_.code_in_value_set(url, coded.as_string()));
+  if (coded.kind() != fhirpath::item_kind::node || !coded.as_node().value) return std::nullopt;
+  const json::value& v = *coded.as_node().value;
+  if (v.is_string()) return answer(terminology_.code_in_value_set(url, v.as_string()));
+  std::vector<const json::value*> codings;
+  if (const json::value* list = v.find("coding"); list && list->is_array())
+    for (const json::value& c : list->as_array()) codings.push_back(&c);
+  else codings.push_back(&v);
+  bool unknown = false;
+  for (const json::value* c : codings) {
+    const std::string* system = c->find_string("system");
+    const std::string* code = c->find_string("code");
+    if (!code) continue;
+    auto m = terminology_.in_value_set(url, system ? std::string_view(*system) : std::string_view(), *code);
+    if (m == terminology::membership::member) return true;
+    unknown |= m == terminology::membership::unknown;
+  }
+  return unknown ? std::nullopt : std::optional<bool>(false);
+}
 
 void profile_validator::validate(const json::value& resource, const structure_definition& profile, std::vector<issue>& issues) const {
-  profile_walker walker(*this, resource, issues);
-  walker.resource(profile, std::string(resource_type_of(resource)));
+  profile_walker walker(*this, resource, issues, std::string(resource_type_of(resource)));
+  walker.resource(profile);
 }
 
 void profile_validator::validate_element(const fhirpath::node& element, const structure_definition& profile, const std::string& path,
                                          const json::value& resource, std::vector<issue>& issues) const {
-  profile_walker walker(*this, resource, issues);
-  walker.element_against(instance_node{element.value, element.extension, element.type, element.element}, profile, path);
+  profile_walker walker(*this, resource, issues, path);
+  walker.element_against(instance_node{element.value, element.extension, element.type, element.element}, profile);
+}
+
+bool profile_validator::conforms(const fhirpath::node& element, const structure_definition& profile, const json::value& resource) const {
+  std::vector<issue> found;
+  validate_element(element, profile, {}, resource, found);
+  return !has_errors(found);
 }
 
 }  // namespace fhir::validation

@@ -23,6 +23,7 @@
 #include "fhir/terminology/terminology_service.hpp"
 #include "fhir/validation/binding_checker.hpp"
 #include "fhir/validation/constraint_evaluator.hpp"
+#include "fhir/validation/environment_pool.hpp"
 #include "fhir/validation/reference_checker.hpp"
 
 namespace fhir::validation {
@@ -40,15 +41,23 @@ class profile_validator {
   void validate_element(const fhirpath::node& element, const definitions::structure_definition& profile, const std::string& path,
                         const json::value& resource, std::vector<issue>& issues) const;
 
+  // Does the node conform to the profile (no errors)? For conformsTo() and profile discriminators.
+  bool conforms(const fhirpath::node& element, const definitions::structure_definition& profile, const json::value& resource) const;
+
   const definitions::registry& definitions() const { return defs_; }
+  // FHIRPath environments set up for validation (memberOf, conformsTo, lenient as()).
+  environment_pool& environments() const { return environments_; }
 
  private:
   friend class profile_walker;
+  std::optional<bool> member_of(const fhirpath::item& coded, std::string_view url) const;
+
   const definitions::registry& defs_;
   const terminology::terminology_service& terminology_;
   const constraint_evaluator& constraints_;
   binding_checker bindings_;
   reference_checker references_;
+  mutable environment_pool environments_;
 };
 
 }  // namespace fhir::validation

@@ -188,7 +188,7 @@ bool slice_matcher::discriminator_matches(const instance_node& value, const elem
       if (!evaluate(d.path, value, items)) return false;
       for (const fhirpath::item& i : items) {
         if (i.kind() != fhirpath::item_kind::node) continue;
-        instance_node n{i.as_node().value, i.as_node().extension, i.as_node().type, i.as_node().element, {}};
+        instance_node n{i.as_node().value, i.as_node().extension, i.as_node().type, i.as_node().element};
         for (const definitions::type_ref& t : typed->types) {
           const auto& urls = d.path.ends_with("resolve()") ? t.target_profiles : t.profiles;
           for (const std::string& url : urls)

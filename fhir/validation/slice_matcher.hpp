@@ -27,7 +27,11 @@ struct instance_node {
   const json::value* extension = nullptr;  // a primitive's `_name` half
   const definitions::type_info* type = nullptr;
   const definitions::element_definition* base = nullptr;  // its element in the base definition
-  std::string segment;                                   // its path segment: "identifier[0]"
+  // Its path segment, built only when needed: name, ".ofType(T)" for a choice, "[i]" in an array.
+  const definitions::element_definition* element = nullptr;
+  const definitions::type_ref* choice_type = nullptr;
+  std::size_t index = npos;
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
 };
 
 class slice_matcher {
