@@ -7,26 +7,25 @@
 namespace fhir::validation {
 namespace {
 
-bool is_coded(std::string_view type) {
-  return type == "code" || type == "Coding" || type == "CodeableConcept" || type == "Quantity" || type == "string" ||
-         type == "uri";
-}
-
 bool is_absolute(std::string_view url) { return url.find(':') != std::string_view::npos; }
 
 }  // namespace
 
 void element_rules::check(const element_site& site, std::vector<issue>& issues) const {
   if (!site.type || !site.type_info) return;
-  const std::string& code = site.type->code;
+  const definitions::type_info* type = site.type_info;
   if (site.value) {
-    if (site.element.binding && is_coded(code)) bindings_.check(*site.element.binding, code, *site.value, site.path, {}, issues);
-    if (site.type_info->derives_from("Coding") || site.type_info->is_quantity) bindings_.check_code_system(*site.value, site.path, issues);
-    if (code == "Reference") references_.check(*site.value, site.type->target_profiles, site.container, site.path, {}, issues);
-    if (code == "Identifier") identifier(site, issues);
-    if (code == "Extension") extension(site, issues);
+    // Bindings apply to coded types: code (and a string or uri with a binding), Coding, CodeableConcept,
+    // Quantity.
+    if (site.element.binding && (type == types_.code || type == types_.coding || type == types_.codeable_concept ||
+                                 type->is_quantity || type == types_.string || type == types_.uri))
+      bindings_.check(*site.element.binding, type->code, *site.value, site.path, {}, issues);
+    if (type == types_.coding || type->is_quantity) bindings_.check_code_system(*site.value, site.path, issues);
+    else if (type == types_.reference) references_.check(*site.value, site.type->target_profiles, site.container, site.path, {}, issues);
+    else if (type == types_.identifier) identifier(site, issues);
+    else if (type == types_.extension) extension(site, issues);
   }
-  if (code != "Extension") {
+  if (type != types_.extension) {
     for (const std::string& url : site.type->profiles) {
       const auto* profile = defs_.find_structure(url);
       if (!profile) continue;
@@ -96,7 +95,10 @@ bool element_rules::context_allows(const definitions::structure_definition& exte
       if (site.host_extension_url && *site.host_extension_url == expression) return true;
       continue;
     }
-    if (expression == "Element" || expression == site.host_path || expression == site.host_type_path) return true;
+    const bool type_path = expression.size() == site.host_type_root.size() + site.host_type_rest.size() &&
+                           std::string_view(expression).starts_with(site.host_type_root) &&
+                           std::string_view(expression).ends_with(site.host_type_rest);
+    if (expression == "Element" || expression == site.host_path || type_path) return true;
     if (site.host_type && site.host_type->derives_from(expression)) return true;
     // A context on a resource's element applies to it in every resource: "Resource.meta" etc.
     if (site.host_type && site.host_type->is_resource && expression.find('.') == std::string::npos &&

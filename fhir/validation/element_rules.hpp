@@ -30,7 +30,9 @@ struct element_site {
   const json::value* extension;                    // a primitive's `_name` half
   const std::string& path;                         // FHIRPath: "Patient.contact[0].telecom[1]"
   std::string_view host_path;                      // definition path of what holds it: "Patient.contact"
-  std::string_view host_type_path;                 // the same from the nearest datatype: "HumanName"
+  // The same from the nearest datatype, in two parts: "ContactPoint" + ".system" (or "HumanName" + "").
+  std::string_view host_type_root;
+  std::string_view host_type_rest;
   const definitions::type_info* host_type;         // the type of what holds it
   const std::string* host_extension_url;           // when held by an extension: that extension's url
   const json::value& resource;                     // the resource it is in
@@ -41,7 +43,15 @@ class element_rules {
  public:
   element_rules(const definitions::registry& definitions, const profile_validator& profiles, const binding_checker& bindings,
                 const reference_checker& references, const validation_options& options)
-      : defs_(definitions), profiles_(profiles), bindings_(bindings), references_(references), options_(options) {}
+      : defs_(definitions),
+        profiles_(profiles),
+        bindings_(bindings),
+        references_(references),
+        options_(options),
+        types_{definitions.find_type_info("code"),           definitions.find_type_info("string"),
+               definitions.find_type_info("uri"),            definitions.find_type_info("Coding"),
+               definitions.find_type_info("CodeableConcept"), definitions.find_type_info("Reference"),
+               definitions.find_type_info("Identifier"),     definitions.find_type_info("Extension")} {}
 
   void check(const element_site& site, std::vector<issue>& issues) const;
 
@@ -50,11 +60,24 @@ class element_rules {
   bool context_allows(const definitions::structure_definition& extension, const element_site& site) const;
   void identifier(const element_site& site, std::vector<issue>& issues) const;
 
+  // The FHIR types the rules single out, resolved once.
+  struct known_types {
+    const definitions::type_info* code = nullptr;
+    const definitions::type_info* string = nullptr;
+    const definitions::type_info* uri = nullptr;
+    const definitions::type_info* coding = nullptr;
+    const definitions::type_info* codeable_concept = nullptr;
+    const definitions::type_info* reference = nullptr;
+    const definitions::type_info* identifier = nullptr;
+    const definitions::type_info* extension = nullptr;
+  };
+
   const definitions::registry& defs_;
   const profile_validator& profiles_;
   const binding_checker& bindings_;
   const reference_checker& references_;
   const validation_options& options_;
+  known_types types_;
 };
 
 }  // namespace fhir::validation

@@ -35,28 +35,68 @@ bool is_blank(std::string_view s) {
   return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
 
-// The members of one object sorted by key, for duplicate detection and lookup in O(log n).
+// The members of one object, for duplicate detection and `_name` lookup. Small objects (almost all) are
+// scanned directly; large ones are sorted once so that both are O(n log n).
 class member_index {
  public:
-  explicit member_index(const json::object& members) {
+  static constexpr std::size_t small = 16;
+
+  explicit member_index(const json::object& members) : members_(members) {
+    if (members.size() <= small) return;
     keys_.reserve(members.size());
     for (const json::member& m : members) keys_.emplace_back(m.key, &m.value);
     std::sort(keys_.begin(), keys_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   }
-  const std::vector<std::pair<std::string_view, const json::value*>>& sorted() const { return keys_; }
 
   const json::value* find(std::string_view key) const {
+    if (keys_.empty()) {
+      for (const json::member& m : members_)
+        if (m.key == key) return &m.value;
+      return nullptr;
+    }
     auto it = std::lower_bound(keys_.begin(), keys_.end(), key, [](const auto& e, std::string_view k) { return e.first < k; });
     return it != keys_.end() && it->first == key ? it->second : nullptr;
   }
   // The `_name` member holding a primitive's id and extensions.
   const json::value* find_extension_half(std::string_view name) const {
+    if (keys_.empty()) {
+      for (const json::member& m : members_)
+        if (m.key.size() == name.size() + 1 && m.key.front() == '_' && std::string_view(m.key).substr(1) == name) return &m.value;
+      return nullptr;
+    }
     buffer_.assign(1, '_');
     buffer_.append(name);
     return find(buffer_);
   }
+  // Calls `report(key)` once for each key that occurs more than once; true when there was any.
+  template <typename Report>
+  bool duplicates(Report report) const {
+    bool any = false;
+    if (keys_.empty()) {
+      for (std::size_t i = 0; i < members_.size(); ++i) {
+        bool first_time = true, repeated = false;
+        for (std::size_t j = 0; j < members_.size() && first_time; ++j) {
+          if (j == i || members_[j].key != members_[i].key) continue;
+          if (j < i) first_time = false;
+          else repeated = true;
+        }
+        if (first_time && repeated) {
+          any = true;
+          report(members_[i].key);
+        }
+      }
+      return any;
+    }
+    for (std::size_t i = 1; i < keys_.size(); ++i) {
+      if (keys_[i].first != keys_[i - 1].first) continue;
+      any = true;
+      if (i + 1 == keys_.size() || keys_[i + 1].first != keys_[i].first) report(keys_[i].first);
+    }
+    return any;
+  }
 
  private:
+  const json::object& members_;
   std::vector<std::pair<std::string_view, const json::value*>> keys_;
   mutable std::string buffer_;
 };
@@ -65,7 +105,7 @@ class member_index {
 class walker {
  public:
   walker(const definitions::registry& defs, std::vector<issue>& issues, const element_rules* rules, std::vector<issue>* rule_issues)
-      : defs_(defs), issues_(issues), rules_(rules), rule_issues_(rule_issues) {}
+      : defs_(defs), issues_(issues), rules_(rules), rule_issues_(rule_issues), extension_type_(defs.find_type_info("Extension")) {}
 
   // `contained`: the resource sits in its container's `contained` list, where its `#id` references
   // resolve.
@@ -105,19 +145,20 @@ class walker {
     }
     member_index index(members);
     // With duplicate keys the object is ambiguous (which value counts?): report them and go no deeper.
-    if (duplicate_keys(index)) return;
+    if (index.duplicates([&](std::string_view key) {
+          report_at(key, issue_type::structure, "json-duplicate-key", fmt::format("Duplicate JSON property '{}'", abbreviate(key)));
+        }))
+      return;
 
-    // Each child element seen, with how many values it has and which JSON names carried it.
-    struct seen_element {
-      const element_definition* element;
-      std::uint32_t count;
-      std::string_view first_name;
-      bool several_names;
-    };
-    std::vector<seen_element> seen;
+    // Each child element seen, with how many values it has and which JSON names carried it: on a stack
+    // shared by the walk, this object's part starting at `seen_base`.
+    const std::size_t seen_base = seen_.size();
 
     for (const json::member& m : members) {
-      if (budget_exhausted()) return;
+      if (budget_exhausted()) {
+        seen_.resize(seen_base);
+        return;
+      }
       if (is_resource && m.key == "resourceType") continue;
       bool is_extension_half = m.key.starts_with('_');
       std::string_view name = is_extension_half ? std::string_view(m.key).substr(1) : std::string_view(m.key);
@@ -127,7 +168,7 @@ class walker {
         continue;
       }
       const json_property& prop = *found;
-      const primitive_type* primitive = prop.type ? defs_.find_primitive(prop.type->code) : nullptr;
+      const primitive_type* primitive = prop.type && prop.type_info ? prop.type_info->primitive : nullptr;
       if (is_extension_half) {
         if (!primitive) {
           report_at(m.key, issue_type::structure, "element-unknown",
@@ -141,9 +182,10 @@ class walker {
       const json::value* extension_half = primitive ? index.find_extension_half(name) : nullptr;
 
       std::uint32_t count = property(prop, primitive, name, value_half, extension_half);
-      auto it = std::find_if(seen.begin(), seen.end(), [&](const seen_element& s) { return s.element == prop.element; });
-      if (it == seen.end()) {
-        seen.push_back(seen_element{prop.element, count, name, false});
+      auto it = std::find_if(seen_.begin() + static_cast<std::ptrdiff_t>(seen_base), seen_.end(),
+                             [&](const seen_element& s) { return s.element == prop.element; });
+      if (it == seen_.end()) {
+        seen_.push_back(seen_element{prop.element, count, name, false});
       } else {
         it->count += count;
         it->several_names |= it->first_name != name;
@@ -151,9 +193,10 @@ class walker {
     }
 
     for (const element_definition* child : scope.children) {
-      auto it = std::find_if(seen.begin(), seen.end(), [&](const seen_element& s) { return s.element == child; });
-      std::uint32_t count = it == seen.end() ? 0 : it->count;
-      if (it != seen.end() && it->several_names) {
+      auto it = std::find_if(seen_.begin() + static_cast<std::ptrdiff_t>(seen_base), seen_.end(),
+                             [&](const seen_element& s) { return s.element == child; });
+      std::uint32_t count = it == seen_.end() ? 0 : it->count;
+      if (it != seen_.end() && it->several_names) {
         report_at(child->name, issue_type::structure, "choice-multiple",
                   fmt::format("Only one form of {}[x] is allowed", child->name));
       }
@@ -165,14 +208,28 @@ class walker {
                   fmt::format("{}.{}: maximum allowed = {}, but found {}", scope.path, child->name, child->max, count));
       }
     }
+    seen_.resize(seen_base);
   }
 
   // Validates one property (both halves of a primitive); returns how many values it contributes.
   std::uint32_t property(const json_property& prop, const primitive_type* primitive, std::string_view name,
                          const json::value* value_half, const json::value* extension_half) {
     const element_definition& element = *prop.element;
-    std::string segment = prop.element->is_choice && prop.type ? choice_segment(element, *prop.type) : std::string(name);
-    path_guard guard(path_, segment);
+    const std::size_t path_length = path_.size();
+    path_.push_back('.');
+    if (element.is_choice && prop.type) {
+      path_.append(element.name);
+      path_.append(".ofType(");
+      path_.append(prop.type->code);
+      path_.push_back(')');
+    } else {
+      path_.append(name);
+    }
+    struct restore {
+      std::string& path;
+      std::size_t length;
+      ~restore() { path.resize(length); }
+    } restore_path{path_, path_length};
 
     if (!element.is_repeating()) {
       for (const json::value* half : {value_half, extension_half}) {
@@ -214,7 +271,11 @@ class walker {
     std::size_t base_length = path_.size();
     for (std::size_t i = 0; i < n; ++i) {
       path_.resize(base_length);
-      path_ += fmt::format("[{}]", i);
+      char digits[24];
+      auto [end, ec] = std::to_chars(digits, digits + sizeof digits, i);
+      path_.push_back('[');
+      path_.append(digits, end);
+      path_.push_back(']');
       item(prop, primitive, values ? &(*values)[i] : nullptr, extensions ? &(*extensions)[i] : nullptr);
     }
     path_.resize(base_length);
@@ -247,7 +308,7 @@ class walker {
       return;
     }
     const element_definition& element = *prop.element;
-    if (prop.type && is_resource_type_code(prop.type->code)) {
+    if (prop.type_info && prop.type_info->is_resource) {
       resource(*value, /*contained=*/element.name == "contained");
       return;
     }
@@ -262,7 +323,7 @@ class walker {
       if (element.content_target) {
         scope = element.content_target;
       } else if (prop.type) {
-        datatype = defs_.find_type(prop.type->code);
+        datatype = prop.type_info ? prop.type_info->definition : nullptr;
         if (!datatype) {
           report(issue_type::structure, "type-unknown", fmt::format("Unknown type '{}'", prop.type->code));
           return;
@@ -271,33 +332,38 @@ class walker {
       }
     }
     apply_rules(prop, value, nullptr);
-    const std::string* extension_url = prop.type && prop.type->code == "Extension" ? value->find_string("url") : nullptr;
+    const bool is_extension = prop.type_info && prop.type_info == extension_type_;
+    const std::string* extension_url = is_extension ? value->find_string("url") : nullptr;
     place saved = enter_element(prop, datatype, extension_url);
     object(*value, *scope, false);
     leave(std::move(saved));
-    if (prop.type && prop.type->code == "Extension") extension_rule(*value);
+    if (is_extension) extension_rule(*value);
   }
 
   // Where the walk is, for the element rules: the definition path of the element whose object is being
-  // walked, the same from the nearest datatype, its type, and the resources around it.
+  // walked ("Patient.contact.telecom"); the same from the nearest datatype, as that type's code and the
+  // part of the definition path after it ("ContactPoint" + ".system"); its type; the resources around it.
   struct place {
     std::size_t definition_length = 0;
-    std::string type_path;  // saved whole: entering a datatype restarts it
+    std::string_view type_root;
+    std::size_t type_start = 0;
     const definitions::type_info* type = nullptr;
     const std::string* extension_url = nullptr;
     const json::value* resource = nullptr;
     const json::value* container = nullptr;
-    std::string definition_path;  // saved whole only when entering a resource
+    std::string definition_path;  // saved whole only when the path restarts (a resource, a content reference)
     bool whole_definition_path = false;
   };
 
   place save() const {
-    return place{definition_path_.size(), type_path_, here_type_, here_extension_url_, resource_, container_, {}, false};
+    return place{definition_path_.size(), type_root_, type_start_, here_type_, here_extension_url_, resource_, container_, {}, false};
   }
   void leave(place p) {
+    if (!rules_) return;
     if (p.whole_definition_path) definition_path_ = std::move(p.definition_path);
     else definition_path_.resize(p.definition_length);
-    type_path_ = std::move(p.type_path);
+    type_root_ = p.type_root;
+    type_start_ = p.type_start;
     here_type_ = p.type;
     here_extension_url_ = p.extension_url;
     resource_ = p.resource;
@@ -309,8 +375,9 @@ class walker {
     saved.definition_path = definition_path_;
     saved.whole_definition_path = true;
     definition_path_.assign(type);
-    type_path_.assign(type);
     here_type_ = defs_.find_type_info(type);
+    type_root_ = here_type_ ? std::string_view(here_type_->code) : std::string_view();
+    type_start_ = definition_path_.size();
     here_extension_url_ = nullptr;
     resource_ = &v;
     if (!contained || !container_) container_ = &v;
@@ -322,18 +389,18 @@ class walker {
     const element_definition& e = *prop.element;
     if (e.content_target) {
       // Questionnaire.item.item is Questionnaire.item again (contentReference): name it so.
+      saved.definition_path = definition_path_;
+      saved.whole_definition_path = true;
       definition_path_.assign(e.content_target->path);
+      type_start_ = std::min(type_start_, definition_path_.size());
     } else {
       definition_path_.push_back('.');
       definition_path_.append(e.name);
       if (e.is_choice) definition_path_.append("[x]");
     }
     if (datatype) {
-      type_path_.assign(datatype->type);
-    } else {
-      type_path_.push_back('.');
-      type_path_.append(e.name);
-      if (e.is_choice) type_path_.append("[x]");
+      type_root_ = datatype->type;
+      type_start_ = definition_path_.size();
     }
     here_type_ = prop.type_info ? prop.type_info : e.single_type;
     here_extension_url_ = extension_url;
@@ -343,8 +410,10 @@ class walker {
   void apply_rules(const json_property& prop, const json::value* value, const json::value* extension) {
     // Like the walk's own issues, rule issues are bounded whatever the input.
     if (!rules_ || !resource_ || rule_issues_->size() >= 10 * max_issues) return;
-    element_site site{*prop.element, prop.type, prop.type_info, value, extension, path_, definition_path_, type_path_,
-                      here_type_, here_extension_url_, *resource_, container_ ? *container_ : *resource_};
+    element_site site{*prop.element,  prop.type,   prop.type_info, value,
+                      extension,      path_,       definition_path_, type_root_,
+                      std::string_view(definition_path_).substr(std::min(type_start_, definition_path_.size())),
+                      here_type_,     here_extension_url_, *resource_, container_ ? *container_ : *resource_};
     rules_->check(site, *rule_issues_);
   }
 
@@ -434,30 +503,6 @@ class walker {
              "An extension must have either a value[x] or nested extensions, not both and not neither");
   }
 
-  // Reports each key that occurs more than once; true when there was any.
-  bool duplicate_keys(const member_index& index) {
-    bool any = false;
-    const auto& keys = index.sorted();
-    for (std::size_t i = 1; i < keys.size(); ++i) {
-      if (keys[i].first != keys[i - 1].first) continue;
-      any = true;
-      if (i + 1 == keys.size() || keys[i + 1].first != keys[i].first)
-        report_at(keys[i].first, issue_type::structure, "json-duplicate-key",
-                  fmt::format("Duplicate JSON property '{}'", abbreviate(keys[i].first)));
-    }
-    return any;
-  }
-
-  bool is_resource_type_code(std::string_view code) const {
-    if (code == "Resource" || code == "DomainResource") return true;
-    const auto* sd = defs_.find_type(code);
-    return sd && sd->kind == definitions::structure_kind::resource;
-  }
-
-  static std::string choice_segment(const element_definition& element, const type_ref& type) {
-    return fmt::format("{}.ofType({})", element.name, type.code);
-  }
-
   static bool looks_like_xhtml_div(std::string_view s) {
     auto first = s.find_first_not_of(" \t\r\n");
     auto last = s.find_last_not_of(" \t\r\n");
@@ -510,7 +555,16 @@ class walker {
   std::vector<issue>* rule_issues_ = nullptr;
   std::string path_;
   std::string definition_path_;
-  std::string type_path_;
+  std::string_view type_root_;
+  std::size_t type_start_ = 0;
+  struct seen_element {
+    const element_definition* element;
+    std::uint32_t count;
+    std::string_view first_name;
+    bool several_names;
+  };
+  std::vector<seen_element> seen_;
+  const definitions::type_info* extension_type_ = nullptr;
   const definitions::type_info* here_type_ = nullptr;
   const std::string* here_extension_url_ = nullptr;
   const json::value* resource_ = nullptr;
