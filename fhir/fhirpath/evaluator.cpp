@@ -462,6 +462,16 @@ std::optional<item> evaluator::singleton(const collection& c, std::string_view w
   return c.front();
 }
 
+std::optional<item> evaluator::input_singleton(const collection& c, const ast_node& call) const {
+  if (c.size() > 1) return singleton(c, fmt::format("the input of {}()", call.name));
+  return c.empty() ? std::nullopt : std::optional<item>(c.front());
+}
+
+std::optional<item> evaluator::argument_singleton(const collection& c, const ast_node& call, std::size_t argument) const {
+  if (c.size() > 1) return singleton(c, fmt::format("argument {} of {}()", argument + 1, call.name));
+  return c.empty() ? std::nullopt : std::optional<item>(c.front());
+}
+
 std::optional<bool> evaluator::to_boolean(const collection& c, std::string_view what) const {
   auto i = singleton(c, what);
   if (!i) return std::nullopt;
@@ -472,7 +482,7 @@ std::optional<bool> evaluator::to_boolean(const collection& c, std::string_view 
 
 std::optional<std::string_view> evaluator::string_argument(const ast_node& call, std::size_t argument) {
   collection c = eval_argument(call, argument);
-  auto i = singleton(c, fmt::format("argument {} of {}()", argument + 1, call.name));
+  auto i = argument_singleton(c, call, argument);
   if (!i) return std::nullopt;
   auto v = value_of(*i);
   if (!v || v->kind() != item_kind::string) fail(fmt::format("argument {} of {}() must be a String", argument + 1, call.name));
@@ -481,7 +491,7 @@ std::optional<std::string_view> evaluator::string_argument(const ast_node& call,
 
 std::optional<std::int64_t> evaluator::integer_argument(const ast_node& call, std::size_t argument) {
   collection c = eval_argument(call, argument);
-  auto i = singleton(c, fmt::format("argument {} of {}()", argument + 1, call.name));
+  auto i = argument_singleton(c, call, argument);
   if (!i) return std::nullopt;
   auto v = value_of(*i);
   if (!v || v->kind() != item_kind::integer) fail(fmt::format("argument {} of {}() must be an Integer", argument + 1, call.name));

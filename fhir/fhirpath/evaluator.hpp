@@ -85,6 +85,9 @@ class evaluator {
   std::optional<item> value_of(const item& i) const;
   // FHIRPath singleton evaluation: empty -> nullopt; one item -> it; more -> error naming `what`.
   std::optional<item> singleton(const collection& c, std::string_view what) const;
+  // The same for a function's input or argument: the message is only built when it is needed.
+  std::optional<item> input_singleton(const collection& c, const ast_node& call) const;
+  std::optional<item> argument_singleton(const collection& c, const ast_node& call, std::size_t argument) const;
   // Singleton evaluation to Boolean: empty -> nullopt, a Boolean -> its value, any other single item ->
   // true (FHIRPath N1 4.5), several -> error.
   std::optional<bool> to_boolean(const collection& c, std::string_view what) const;

@@ -200,8 +200,9 @@ void not_(evaluator& ev, const ast_node&, const collection& input, collection& o
 }
 
 void trace(evaluator& ev, const ast_node& call, const collection& input, collection& out) {
-  auto name = ev.string_argument(call, 0);
+  // Without a trace hook (the validators, R4's ref-1), trace() is only its input: nothing is evaluated.
   if (ev.env().trace) {
+    auto name = ev.string_argument(call, 0);
     if (call.args.size() > 1) {
       collection projected = ev.make();
       for (std::size_t i = 0; i < input.size(); ++i) {

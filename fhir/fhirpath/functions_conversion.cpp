@@ -22,7 +22,7 @@ std::string lower(std::string_view s) {
 
 // The single input item's System value; empty input gives nullopt; a complex node is an error.
 std::optional<item> input_value(evaluator& ev, const ast_node& call, const collection& input) {
-  auto i = ev.singleton(input, fmt::format("the input of {}()", call.name));
+  auto i = ev.input_singleton(input, call);
   if (!i) return std::nullopt;
   auto v = ev.value_of(*i);
   if (!v) return std::nullopt;

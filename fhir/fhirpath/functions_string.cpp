@@ -16,7 +16,7 @@ namespace {
 
 // The input as a single String: empty input gives nullopt; a non-String is an error.
 std::optional<std::string_view> input_string(evaluator& ev, const ast_node& call, const collection& input) {
-  auto i = ev.singleton(input, fmt::format("the input of {}()", call.name));
+  auto i = ev.input_singleton(input, call);
   if (!i) return std::nullopt;
   auto v = ev.value_of(*i);
   if (!v || v->kind() != item_kind::string) ev.fail(fmt::format("{}() needs a String input", call.name));
@@ -378,7 +378,7 @@ void unescape(evaluator& ev, const ast_node& call, const collection& input, coll
 
 // The single input as a number (Integer or Decimal) or Quantity; nullopt for empty input.
 std::optional<item> input_number(evaluator& ev, const ast_node& call, const collection& input, bool allow_quantity = false) {
-  auto i = ev.singleton(input, fmt::format("the input of {}()", call.name));
+  auto i = ev.input_singleton(input, call);
   if (!i) return std::nullopt;
   auto v = ev.value_of(*i);
   bool ok = v && (v->kind() == item_kind::integer || v->kind() == item_kind::decimal || (allow_quantity && v->kind() == item_kind::quantity));

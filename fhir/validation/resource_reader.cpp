@@ -19,7 +19,6 @@ resource_validator::resource_validator(const definitions::registry& definitions,
       options_(std::move(options)),
       terminology_(definitions),
       constraints_(definitions),
-      invariants_(definitions, constraints_),
       bindings_(terminology_),
       references_(definitions),
       profiles_(definitions, terminology_, constraints_),
@@ -27,15 +26,14 @@ resource_validator::resource_validator(const definitions::registry& definitions,
 
 validation_outcome resource_validator::check(const json::value& resource, const std::vector<std::string>& requested) const {
   validation_outcome out;
-  std::vector<issue> rule_issues;
-  out.issues = validate_structure(defs_, resource, &rules_, rule_issues);
+  rule_output rules;
+  out.issues = validate_structure(defs_, resource, &rules_, rules);
   out.malformed = has_errors(out.issues);
-  out.issues.insert(out.issues.end(), std::make_move_iterator(rule_issues.begin()), std::make_move_iterator(rule_issues.end()));
+  out.issues.insert(out.issues.end(), std::make_move_iterator(rules.issues.begin()), std::make_move_iterator(rules.issues.end()));
   // Invariants and profiles navigate the structure they assume: only on a well-formed resource.
   if (!out.malformed) {
-    std::vector<issue> invariant_issues = invariants_.validate(resource);
-    out.issues.insert(out.issues.end(), std::make_move_iterator(invariant_issues.begin()),
-                      std::make_move_iterator(invariant_issues.end()));
+    auto env = profiles_.environments().acquire();
+    evaluate_invariants(rules.invariants, constraints_, *env, out.issues);
     profiles(resource, requested, out.issues);
   }
   deduplicate(out.issues);

@@ -23,7 +23,6 @@
 #include "fhir/validation/binding_checker.hpp"
 #include "fhir/validation/constraint_evaluator.hpp"
 #include "fhir/validation/element_rules.hpp"
-#include "fhir/validation/invariant_validator.hpp"
 #include "fhir/validation/profile_validator.hpp"
 #include "fhir/validation/reference_checker.hpp"
 #include "fhir/validation/validation_options.hpp"
@@ -66,7 +65,6 @@ class resource_validator {
   validation_options options_;
   terminology::terminology_service terminology_;
   constraint_evaluator constraints_;
-  invariant_validator invariants_;
   binding_checker bindings_;
   reference_checker references_;
   profile_validator profiles_;

@@ -104,8 +104,8 @@ class member_index {
 // One walk over one resource. Paths are built incrementally in `path_` and restored on return.
 class walker {
  public:
-  walker(const definitions::registry& defs, std::vector<issue>& issues, const element_rules* rules, std::vector<issue>* rule_issues)
-      : defs_(defs), issues_(issues), rules_(rules), rule_issues_(rule_issues), extension_type_(defs.find_type_info("Extension")) {}
+  walker(const definitions::registry& defs, std::vector<issue>& issues, const element_rules* rules, rule_output* out)
+      : defs_(defs), issues_(issues), rules_(rules), out_(out), extension_type_(defs.find_type_info("Extension")) {}
 
   // `contained`: the resource sits in its container's `contained` list, where its `#id` references
   // resolve.
@@ -130,6 +130,10 @@ class walker {
     if (path_.empty()) path_ = name;
     // Definition paths restart in a nested resource.
     place saved = enter_resource(v, name, contained);
+    if (rules_) {
+      collect_invariants(root, nullptr, fhirpath::node{&v, nullptr, here_type_, nullptr}, path_, v, *container_, out_->invariants,
+                         out_->issues);
+    }
     object(v, root, /*is_resource=*/true);
     leave(std::move(saved));
   }
@@ -295,7 +299,11 @@ class walker {
       std::size_t before = issues_.size();
       if (has_value) primitive_value(*primitive, *value);
       // A value that is not even a valid primitive is not checked against bindings as well.
-      if (issues_.size() == before) apply_rules(prop, has_value ? value : nullptr, has_extension ? extension : nullptr);
+      if (issues_.size() == before) {
+        apply_rules(prop, has_value ? value : nullptr, has_extension ? extension : nullptr);
+        const element_definition* type_root = prop.type_info && prop.type_info->definition ? &prop.type_info->definition->root() : nullptr;
+        invariants(prop, type_root, has_value ? value : nullptr, has_extension ? extension : nullptr);
+      }
       if (has_extension) {
         place saved = enter_element(prop, /*datatype=*/nullptr, nullptr);
         primitive_extension(*extension);
@@ -332,6 +340,7 @@ class walker {
       }
     }
     apply_rules(prop, value, nullptr);
+    invariants(prop, datatype ? &datatype->root() : nullptr, value, nullptr);
     const bool is_extension = prop.type_info && prop.type_info == extension_type_;
     const std::string* extension_url = is_extension ? value->find_string("url") : nullptr;
     place saved = enter_element(prop, datatype, extension_url);
@@ -407,14 +416,20 @@ class walker {
     return saved;
   }
 
+  void invariants(const json_property& prop, const element_definition* type_root, const json::value* value, const json::value* extension) {
+    if (!rules_ || !resource_) return;
+    collect_invariants(*prop.element, type_root, fhirpath::node{value, extension, prop.type_info, prop.element}, path_, *resource_,
+                       container_ ? *container_ : *resource_, out_->invariants, out_->issues);
+  }
+
   void apply_rules(const json_property& prop, const json::value* value, const json::value* extension) {
     // Like the walk's own issues, rule issues are bounded whatever the input.
-    if (!rules_ || !resource_ || rule_issues_->size() >= 10 * max_issues) return;
+    if (!rules_ || !resource_ || out_->issues.size() >= 10 * max_issues) return;
     element_site site{*prop.element,  prop.type,   prop.type_info, value,
                       extension,      path_,       definition_path_, type_root_,
                       std::string_view(definition_path_).substr(std::min(type_start_, definition_path_.size())),
                       here_type_,     here_extension_url_, *resource_, container_ ? *container_ : *resource_};
-    rules_->check(site, *rule_issues_);
+    rules_->check(site, out_->issues);
   }
 
   void primitive_value(const primitive_type& type, const json::value& v) {
@@ -552,7 +567,7 @@ class walker {
   const definitions::registry& defs_;
   std::vector<issue>& issues_;
   const element_rules* rules_ = nullptr;
-  std::vector<issue>* rule_issues_ = nullptr;
+  rule_output* out_ = nullptr;
   std::string path_;
   std::string definition_path_;
   std::string_view type_root_;
@@ -575,14 +590,14 @@ class walker {
 }  // namespace
 
 std::vector<issue> validate_structure(const definitions::registry& definitions, const json::value& resource) {
-  std::vector<issue> none;
+  rule_output none;
   return validate_structure(definitions, resource, nullptr, none);
 }
 
 std::vector<issue> validate_structure(const definitions::registry& definitions, const json::value& resource,
-                                      const element_rules* rules, std::vector<issue>& rule_issues) {
+                                      const element_rules* rules, rule_output& out) {
   std::vector<issue> issues;
-  walker w(definitions, issues, rules, &rule_issues);
+  walker w(definitions, issues, rules, &out);
   w.resource(resource);
   if (w.truncated())
     issues.push_back(issue{severity::error, issue_type::too_costly,

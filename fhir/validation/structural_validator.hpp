@@ -17,6 +17,7 @@
 #include "fhir/definitions/registry.hpp"
 #include "fhir/json/value.hpp"
 #include "fhir/outcome.hpp"
+#include "fhir/validation/invariants.hpp"
 
 namespace fhir::validation {
 
@@ -26,9 +27,15 @@ class element_rules;
 // is structurally valid when none has severity error.
 std::vector<issue> validate_structure(const definitions::registry& definitions, const json::value& resource);
 
-// The same, and applies `rules` to every element on the way (bindings, references, extensions, ...);
-// their issues go to `rule_issues`, apart from the structural ones.
+// What the walk finds beyond the structure: the element rules' issues (bindings, references,
+// extensions, ele-1, ...) and the invariants to evaluate once the structure is known to be sound.
+struct rule_output {
+  std::vector<issue> issues;
+  std::vector<pending_invariant> invariants;
+};
+
+// The same walk, applying `rules` to every element and gathering every element's invariants on the way.
 std::vector<issue> validate_structure(const definitions::registry& definitions, const json::value& resource,
-                                      const element_rules* rules, std::vector<issue>& rule_issues);
+                                      const element_rules* rules, rule_output& out);
 
 }  // namespace fhir::validation

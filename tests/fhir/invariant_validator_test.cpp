@@ -6,6 +6,8 @@
 
 #include "fhir/definitions/r4.hpp"
 #include "fhir/json/parse.hpp"
+#include "fhir/fhirpath/fhirpath.hpp"
+#include "fhir/validation/invariants.hpp"
 #include "fhir/validation/resource_reader.hpp"
 #include "tests/support/test_data.hpp"
 
@@ -127,4 +129,41 @@ TEST_CASE("every embedded R4 conformance resource validates against the base def
     }
   }
   CHECK(checked > 3000);
+}
+
+TEST_CASE("the native ele-1 agrees with its FHIRPath on every node", "[fhir][validation][invariants]") {
+  const auto& defs = fhir::definitions::r4();
+  auto ele_1 = fhir::fhirpath::compile("hasValue() or (children().count() > id.count())", defs);
+  REQUIRE(ele_1.ok());
+  auto descendants = fhir::fhirpath::compile("descendants()", defs);
+  REQUIRE(descendants.ok());
+  std::vector<std::string> resources = {
+      R"({"resourceType":"Patient","name":[{"id":"only-an-id"},{"family":"x"}],"birthDate":"2000-01-01",
+          "_gender":{"id":"g"},"_active":{"extension":[{"url":"http://example.org/e","valueBoolean":true}]},
+          "contact":[{"id":"c"}],"telecom":[{"extension":[{"url":"http://example.org/e","valueString":"x"}]}]})",
+      R"({"resourceType":"Observation","status":"final","code":{"coding":[{"id":"c1"}]},"_status":{"id":"s"}})"};
+  if (auto dir = fhir::testing::shared_data("ukcore/examples"))
+    for (const auto& file : fhir::testing::json_files(*dir)) resources.push_back(fhir::testing::read_file(file));
+  std::size_t nodes = 0, failing = 0;
+  for (const std::string& text : resources) {
+    auto parsed = fhir::json::parse(text);
+    REQUIRE(parsed.ok());
+    fhir::fhirpath::environment env(defs);
+    auto all = descendants->evaluate(*parsed, env);
+    REQUIRE(all.ok());
+    std::vector<fhir::fhirpath::item> items(all->begin(), all->end());
+    for (const auto& node : items) {
+      if (node.kind() != fhir::fhirpath::item_kind::node) continue;
+      fhir::fhirpath::environment local(defs);
+      auto expected = ele_1->evaluate(node, *parsed, local);
+      REQUIRE(expected.ok());
+      bool fhirpath_holds = expected->empty() || (*expected)[0].as_boolean();
+      INFO(text.substr(0, 80) << " node type " << node.as_node().type->code);
+      CHECK(fhir::validation::ele_1_holds(node.as_node()) == fhirpath_holds);
+      ++nodes;
+      failing += !fhirpath_holds;
+    }
+  }
+  CHECK(nodes > 1000);
+  CHECK(failing >= 4);  // the crafted nodes above (name[0], contact[0], coding[0], the id-only primitives) exercise the failing side
 }
