@@ -52,11 +52,16 @@ std::string version_url(const settings& settings, const store::version_info& inf
 }
 
 http::response write_response(unsigned status, const store::resource_version& version, std::string message,
-                              const fhir_request& request) {
+                              const std::vector<fhir::issue>& validation_issues, const fhir_request& request) {
   http::response r;
   switch (request.prefer) {
     case prefer_return::representation: r = json_response(status, version.json, request); break;
-    case prefer_return::operation_outcome: r = information_response(status, std::move(message), request); break;
+    case prefer_return::operation_outcome: {
+      std::vector<fhir::issue> issues{fhir::issue{fhir::severity::information, fhir::issue_type::informational, std::move(message), {}, {}}};
+      issues.insert(issues.end(), validation_issues.begin(), validation_issues.end());
+      r = json_response(status, fhir::json::serialize(fhir::to_operation_outcome(issues)), request);
+      break;
+    }
     case prefer_return::minimal: r.status = status; break;
   }
   set_version_headers(r, version.info);

@@ -3,6 +3,7 @@
 // headers (ETag, Last-Modified, Location), and OperationOutcomes for errors with the status their kind maps to.
 
 #include <string>
+#include <vector>
 
 #include "fhir/outcome.hpp"
 #include "server/context.hpp"
@@ -33,8 +34,9 @@ std::string etag_of(std::int64_t version);
 // "{base}/Patient/123/_history/3".
 std::string version_url(const settings& settings, const store::version_info& info);
 
-// Responds to a successful write per the Prefer header: the resource, nothing, or an OperationOutcome.
+// Responds to a successful write per the Prefer header: the resource, nothing, or an OperationOutcome
+// with `message` followed by the validation warnings and information the write was accepted with.
 http::response write_response(unsigned status, const store::resource_version& version, std::string message,
-                              const fhir_request& request);
+                              const std::vector<fhir::issue>& validation_issues, const fhir_request& request);
 
 }  // namespace server

@@ -123,8 +123,9 @@ bool slice_matcher::in_required_binding(const fhirpath::item& item, const defini
 
 bool slice_matcher::matches(const instance_node& value, const element_definition& slice, const element_definition& sliced) {
   if (!sliced.slicing || sliced.slicing->discriminators.empty()) {
-    // No discriminator: the slice a repetition conforms to. Only a profile can say that; without one,
-    // treat the slice's own definition as a profile of one element.
+    // No discriminator: a repetition belongs to the slice it fully conforms to, which would mean
+    // validating it against every slice. Not done (yet): it matches no slice, so it is checked as an
+    // open-slicing extra; the slices' minimums are still enforced.
     return false;
   }
   return std::all_of(sliced.slicing->discriminators.begin(), sliced.slicing->discriminators.end(),

@@ -7,7 +7,7 @@
 //   exists          the slice requires (min >= 1) or forbids (max = 0) the element
 //   type            the slice's type(s)
 //   profile         the repetition conforms to the slice's type profile
-// A slicing without discriminators matches by full conformance to the slice.
+// A slicing without discriminators is not matched (see matches()): its repetitions count as extras.
 
 #include <functional>
 #include <string>

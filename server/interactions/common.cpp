@@ -20,7 +20,7 @@ fhir::result<fhir::done> check_id(const context& ctx, std::string_view id) {
                      "id-invalid");
 }
 
-fhir::result<fhir::json::value> read_body(const context& ctx, const fhir_request& request, std::string_view expected_type) {
+fhir::result<fhir::validation::read_resource_result> read_body(const context& ctx, const fhir_request& request, std::string_view expected_type) {
   if (auto format = check_body_format(request.http.header_value("Content-Type")); !format) return std::move(format).error();
   if (request.http.body.empty())
     return fhir::error(fhir::error_kind::invalid, fhir::issue_type::required, "The request has no body: send the resource",
@@ -32,7 +32,7 @@ fhir::result<fhir::json::value> read_body(const context& ctx, const fhir_request
     return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
                        fmt::format("The body is a {}, but the URL is for {}", type, expected_type),
                        "resource-type-mismatch", "resourceType");
-  return std::move(read->resource);
+  return std::move(read).value();
 }
 
 fhir::result<std::optional<std::int64_t>> if_match_version(const fhir_request& request) {

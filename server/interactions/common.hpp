@@ -7,6 +7,7 @@
 
 #include "fhir/json/value.hpp"
 #include "fhir/result.hpp"
+#include "fhir/validation/resource_reader.hpp"
 #include "server/context.hpp"
 #include "server/fhir_request.hpp"
 
@@ -15,9 +16,10 @@ namespace server::interactions {
 // Fails invalid unless `id` is a syntactically valid FHIR id (the `id` type of the definitions).
 fhir::result<fhir::done> check_id(const context& ctx, std::string_view id);
 
-// The request body as a resource of `expected_type`: checks Content-Type (415), presence, JSON syntax and
-// structure (400), and that resourceType matches the URL (400).
-fhir::result<fhir::json::value> read_body(const context& ctx, const fhir_request& request, std::string_view expected_type);
+// The request body as a resource of `expected_type`, with the validator's warnings and information:
+// checks Content-Type (415), presence, JSON syntax and structure (400), that resourceType matches the
+// URL (400), and the rest of validation (422).
+fhir::result<fhir::validation::read_resource_result> read_body(const context& ctx, const fhir_request& request, std::string_view expected_type);
 
 // The version an If-Match header names (`W/"3"` or `"3"`; `*` gives store::preconditions::any_version),
 // nullopt when there is none; invalid otherwise.

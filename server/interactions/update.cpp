@@ -15,10 +15,10 @@ http::response update(const context& ctx, const fhir_request& request) {
   if (auto valid = check_id(ctx, id); !valid) return error_response(valid.error(), &request);
   auto if_match = if_match_version(request);
   if (!if_match) return error_response(if_match.error(), &request);
-  auto resource = read_body(ctx, request, type);
-  if (!resource) return error_response(resource.error(), &request);
+  auto body = read_body(ctx, request, type);
+  if (!body) return error_response(body.error(), &request);
 
-  std::string_view body_id = fhir::id_of(*resource);
+  std::string_view body_id = fhir::id_of(body->resource);
   if (body_id.empty())
     return error_response(fhir::error(fhir::error_kind::invalid, fhir::issue_type::required,
                                       fmt::format("The resource has no id; an update must carry the id of the URL ('{}')", id),
@@ -30,14 +30,14 @@ http::response update(const context& ctx, const fhir_request& request) {
                                       "id-mismatch", type + ".id"),
                           &request);
 
-  auto written = ctx.store.update(std::move(*resource), store::preconditions{.if_match = *if_match});
+  auto written = ctx.store.update(std::move(body->resource), store::preconditions{.if_match = *if_match});
   if (!written) return error_response(written.error(), &request);
   const auto& info = written->version.info;
   unsigned status = written->created ? 201 : 200;
   auto response = write_response(
       status, written->version,
       fmt::format("{} {}/{}/_history/{}", written->created ? "Created" : "Updated", info.type, info.id, info.version),
-      request);
+      body->issues, request);
   response.set_header(written->created ? "Location" : "Content-Location", version_url(ctx.settings, info));
   return response;
 }

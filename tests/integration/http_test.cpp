@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -245,4 +246,45 @@ TEST_CASE("validate reports issues as an OperationOutcome and sets the exit stat
   auto bad = run_server_command({"validate", dir.file("bad.json")});
   CHECK(bad.status == 1);
   CHECK_THAT(bad.output, Catch::Contains("Patient.birthDate"));
+}
+
+TEST_CASE("validate loads a package, validates against a named profile and applies the flags", "[integration][cli]") {
+  temp_dir dir;
+  std::filesystem::create_directories(dir.file("ig/package"));
+  std::ofstream(dir.file("ig/package/package.json")) << R"({"name":"example.ig","version":"0.1.0"})";
+  // A profile published as a differential: birthDate becomes required.
+  std::ofstream(dir.file("ig/package/StructureDefinition-DatedPatient.json")) << R"({
+    "resourceType":"StructureDefinition","url":"https://example.org/StructureDefinition/DatedPatient",
+    "name":"DatedPatient","status":"active","kind":"resource","abstract":false,"type":"Patient",
+    "baseDefinition":"http://hl7.org/fhir/StructureDefinition/Patient","derivation":"constraint",
+    "differential":{"element":[{"id":"Patient.birthDate","path":"Patient.birthDate","min":1}]}})";
+  std::ofstream(dir.file("undated.json")) << R"({"resourceType":"Patient","gender":"male"})";
+  std::ofstream(dir.file("extended.json"))
+      << R"({"resourceType":"Patient","extension":[{"url":"https://vendor.example/x","valueString":"y"}]})";
+  std::ofstream(dir.file("bad-nhs.json"))
+      << R"({"resourceType":"Patient","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9000000008"}]})";
+  const std::string profile = "https://example.org/StructureDefinition/DatedPatient";
+
+  CHECK(run_server_command({"validate", dir.file("undated.json")}).status == 0);
+  auto named = run_server_command({"validate", "--package", dir.file("ig"), "--profile", profile, dir.file("undated.json")});
+  CHECK(named.status == 1);
+  CHECK_THAT(named.output, Catch::Contains("Patient.birthDate") && Catch::Contains("profile-cardinality-min"));
+  // Without the package the profile is unknown: an error, since the caller asked for it.
+  auto unknown = run_server_command({"validate", "--profile", profile, dir.file("undated.json")});
+  CHECK(unknown.status == 1);
+  CHECK_THAT(unknown.output, Catch::Contains("profile-unknown"));
+
+  CHECK(run_server_command({"validate", dir.file("extended.json")}).status == 0);
+  auto strict = run_server_command({"validate", "--unknown-extensions", "error", dir.file("extended.json")});
+  CHECK(strict.status == 1);
+  CHECK_THAT(strict.output, Catch::Contains("extension-unknown"));
+
+  // The NHS number rule is this server's, not UK Core's: it holds with or without the default profiles.
+  CHECK(run_server_command({"validate", dir.file("bad-nhs.json")}).status == 1);
+  CHECK(run_server_command({"validate", "--default-profiles", "none", dir.file("bad-nhs.json")}).status == 1);
+  // Several files: one OperationOutcome each, exit 1 if any has an error.
+  auto several = run_server_command({"validate", dir.file("undated.json"), dir.file("bad-nhs.json")});
+  CHECK(several.status == 1);
+  CHECK_THAT(several.output, Catch::Contains("# " + dir.file("undated.json")) && Catch::Contains("# " + dir.file("bad-nhs.json")));
+  CHECK(run_server_command({"validate", "--package", dir.file("no-such-dir"), dir.file("undated.json")}).status == 2);
 }
