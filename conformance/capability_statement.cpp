@@ -11,6 +11,35 @@ using fhir::json::array;
 using fhir::json::object;
 using fhir::json::value;
 
+value search_param(const fhir::search::search_parameter& p) {
+  value v = object{};
+  v.set("name", p.code);
+  if (!p.url.empty()) v.set("definition", p.url);
+  v.set("type", std::string(fhir::search::to_string(p.type)));
+  if (!p.description.empty()) v.set("documentation", p.description);
+  return v;
+}
+
+// searchParam: every parameter the server can search on for `type` (indexed ones, and _id and
+// _lastUpdated which are columns); searchInclude/searchRevInclude: the reference parameters.
+void add_search(value& r, const fhir::search::search_parameters& search, const std::string& type,
+                const std::vector<std::string>& rev_includes) {
+  array params;
+  array includes{value("*")};
+  for (const auto& [code, p] : search.of(type)) {
+    bool supported = p.indexed() && p.type != fhir::search::param_type::composite && p.type != fhir::search::param_type::special;
+    if (code == "_id" || code == "_lastUpdated") supported = true;
+    if (!supported) continue;
+    params.push_back(search_param(p));
+    if (p.type == fhir::search::param_type::reference) includes.emplace_back(type + ":" + code);
+  }
+  r.set("searchParam", std::move(params));
+  r.set("searchInclude", std::move(includes));
+  array revs{value("*")};
+  for (const auto& rev : rev_includes) revs.emplace_back(rev);
+  r.set("searchRevInclude", std::move(revs));
+}
+
 value interactions(const std::vector<std::string>& codes) {
   array out;
   for (const std::string& code : codes) {
@@ -49,6 +78,14 @@ value build_capability_statement(const fhir::definitions::registry& definitions,
   cs.set("fhirVersion", "4.0.1");
   cs.set("format", array{value("application/fhir+json"), value("json")});
 
+  // Which reference parameters point at each type, for searchRevInclude.
+  std::map<std::string, std::vector<std::string>, std::less<>> rev_includes;
+  if (server.search)
+    for (const std::string& source : definitions.resource_types())
+      for (const auto& [code, p] : server.search->of(source))
+        if (p.indexed() && p.type == fhir::search::param_type::reference)
+          for (const std::string& target : p.targets) rev_includes[target].push_back(source + ":" + code);
+
   array resources;
   for (const std::string& type : definitions.resource_types()) {
     value r = object{};
@@ -73,6 +110,7 @@ value build_capability_statement(const fhir::definitions::registry& definitions,
     r.set("conditionalRead", "not-supported");
     r.set("conditionalUpdate", false);
     r.set("conditionalDelete", "not-supported");
+    if (server.search) add_search(r, *server.search, type, rev_includes[type]);
     if (!server.type_operations.empty()) {
       array operations;
       for (const std::string& name : server.type_operations) {
@@ -91,6 +129,17 @@ value build_capability_statement(const fhir::definitions::registry& definitions,
   rest.set("mode", "server");
   rest.set("resource", std::move(resources));
   if (!server.system_interactions.empty()) rest.set("interaction", interactions(server.system_interactions));
+  if (server.search) {
+    array common;
+    for (std::string_view code : {"_id", "_lastUpdated", "_tag", "_profile", "_security", "_source"})
+      if (const auto* p = server.search->find("Basic", code)) common.push_back(search_param(*p));
+    rest.set("searchParam", std::move(common));
+  }
+  if (!server.compartments.empty()) {
+    array compartments;
+    for (const auto& c : server.compartments) compartments.emplace_back(c);
+    rest.set("compartment", std::move(compartments));
+  }
   cs.set("rest", array{std::move(rest)});
   return cs;
 }

@@ -8,6 +8,7 @@
 
 #include "fhir/definitions/registry.hpp"
 #include "fhir/json/value.hpp"
+#include "fhir/search/search_parameters.hpp"
 
 namespace conformance {
 
@@ -22,6 +23,11 @@ struct server_description {
   std::vector<std::string> type_operations;      // operations on every type and instance: "validate"
   // Profiles every resource of a type is validated against (resource.profile); by default the base.
   std::map<std::string, std::string, std::less<>> default_profiles;
+  // The search parameters the server indexes (searchParam, searchInclude, searchRevInclude); null when
+  // the server does not search.
+  const fhir::search::search_parameters* search = nullptr;
+  // Compartments searches can be scoped to (rest.compartment), as CompartmentDefinition URLs.
+  std::vector<std::string> compartments;
 };
 
 fhir::json::value build_capability_statement(const fhir::definitions::registry& definitions,

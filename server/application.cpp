@@ -11,16 +11,20 @@ namespace server {
 
 fhir::result<std::unique_ptr<application>> application::open(const fhir::definitions::registry& definitions,
                                                               const application_options& options) {
+  search_support search;
+  search.parameters = std::make_unique<fhir::search::search_parameters>(definitions);
+  search.indexer = std::make_unique<fhir::search::indexer>(*search.parameters);
   auto store = store::open_sqlite_store(store::sqlite_options{.path = options.database_path,
                                                               .resource_types = definitions.resource_types(),
-                                                              .max_readers = options.max_readers});
+                                                              .max_readers = options.max_readers,
+                                                              .indexer = search.indexer.get()});
   if (!store) return std::move(store).error();
-  return std::unique_ptr<application>(new application(std::move(*store), definitions, options));
+  return std::unique_ptr<application>(new application(std::move(search), std::move(*store), definitions, options));
 }
 
-application::application(std::unique_ptr<store::store> store, const fhir::definitions::registry& definitions,
-                         const application_options& options)
-    : store_(std::move(store)), validator_(definitions, options.validation) {
+application::application(search_support search, std::unique_ptr<store::store> store,
+                         const fhir::definitions::registry& definitions, const application_options& options)
+    : search_(std::move(search)), store_(std::move(store)), validator_(definitions, options.validation) {
   conformance::server_description description{
       .base_url = options.base_url,
       .software_name = "shcr-fhir",
@@ -28,13 +32,17 @@ application::application(std::unique_ptr<store::store> store, const fhir::defini
       .release_date = FHIR_BUILD_DATE,
   };
   for (const supported_interaction& i : router_.supported_interactions()) {
+    // Compartment searches are declared by rest.compartment, not as an interaction.
+    if (i.code == "search-compartment") continue;
     if (i.code.starts_with('$')) description.type_operations.emplace_back(i.code.substr(1));
     else (i.system_level ? description.system_interactions : description.type_interactions).emplace_back(i.code);
   }
   description.default_profiles = options.validation.default_profiles;
+  description.search = search_.parameters.get();
+  description.compartments = {"http://hl7.org/fhir/CompartmentDefinition/patient"};
   auto capability = conformance::build_capability_statement(definitions, description);
   context_ = std::make_unique<server::context>(server::context{
-      definitions, validator_, *store_, settings{.base_url = options.base_url, .software_version = options.software_version},
+      definitions, validator_, *store_, *search_.parameters, settings{.base_url = options.base_url, .software_version = options.software_version},
       fhir::json::serialize(capability)});
 }
 

@@ -8,6 +8,8 @@
 
 #include "fhir/definitions/registry.hpp"
 #include "fhir/result.hpp"
+#include "fhir/search/indexer.hpp"
+#include "fhir/search/search_parameters.hpp"
 #include "fhir/validation/validation_options.hpp"
 #include "server/context.hpp"
 #include "server/http/message.hpp"
@@ -39,9 +41,16 @@ class application {
   const server::context& context() const { return *context_; }
 
  private:
-  application(std::unique_ptr<store::store> store, const fhir::definitions::registry& definitions,
+  // Search parameters and the indexer exist before the store, which indexes every write with them.
+  struct search_support {
+    std::unique_ptr<fhir::search::search_parameters> parameters;
+    std::unique_ptr<fhir::search::indexer> indexer;
+  };
+
+  application(search_support search, std::unique_ptr<store::store> store, const fhir::definitions::registry& definitions,
               const application_options& options);
 
+  search_support search_;
   std::unique_ptr<store::store> store_;
   fhir::validation::resource_validator validator_;
   router router_;

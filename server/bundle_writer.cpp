@@ -49,6 +49,24 @@ void bundle_writer::add_history_entry(const settings& settings, const store::res
   entries_ += "}}";
 }
 
+void bundle_writer::add_search_entry(const settings& settings, const store::resource_version& version, std::string_view mode) {
+  if (!entries_.empty()) entries_.push_back(',');
+  entries_.push_back('{');
+  member(entries_, "fullUrl", settings.base_url + "/" + version.info.type + "/" + version.info.id);
+  entries_ += ",\"resource\":";
+  entries_ += version.json;
+  entries_ += ",\"search\":{";
+  member(entries_, "mode", mode);
+  entries_ += "}}";
+}
+
+void bundle_writer::add_outcome_entry(std::string_view operation_outcome) {
+  if (!entries_.empty()) entries_.push_back(',');
+  entries_ += "{\"resource\":";
+  entries_ += operation_outcome;
+  entries_ += ",\"search\":{\"mode\":\"outcome\"}}";
+}
+
 std::string bundle_writer::finish() && {
   std::string out = "{\"resourceType\":\"Bundle\",";
   member(out, "id", store::new_resource_id());

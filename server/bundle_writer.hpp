@@ -26,6 +26,11 @@ class bundle_writer {
   // version: POST, PUT or DELETE) and response (status, etag, lastModified).
   void add_history_entry(const settings& settings, const store::resource_version& version);
 
+  // A searchset entry: fullUrl, the resource and search.mode ("match" or "include").
+  void add_search_entry(const settings& settings, const store::resource_version& version, std::string_view mode);
+  // A searchset entry with an OperationOutcome (compact JSON) about the search, search.mode "outcome".
+  void add_outcome_entry(std::string_view operation_outcome);
+
   std::string finish() &&;
 
  private:

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "fhir/definitions/registry.hpp"
+#include "fhir/search/search_parameters.hpp"
 #include "fhir/validation/resource_reader.hpp"
 #include "store/store.hpp"
 
@@ -22,6 +23,7 @@ struct context {
   const fhir::definitions::registry& definitions;
   const fhir::validation::resource_validator& validator;
   store::store& store;
+  const fhir::search::search_parameters& search_parameters;
   server::settings settings;
   std::string capability_statement;  // compact JSON, built once at start-up
 };

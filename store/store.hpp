@@ -15,6 +15,8 @@
 
 #include "fhir/json/value.hpp"
 #include "fhir/result.hpp"
+#include "fhir/search/indexer.hpp"
+#include "fhir/search/search_query.hpp"
 #include "fhir/time.hpp"
 
 namespace store {
@@ -69,6 +71,26 @@ struct history_page {
   std::optional<std::int64_t> total;      // given when cheap to know (instance history)
 };
 
+struct search_request {
+  fhir::search::search_query query;
+  std::size_t count = 20;   // page size (0: no entries, only the total)
+  std::string page_token;   // from a previous page's next/previous token; empty for the first page
+};
+
+enum class search_mode { match, include };
+
+struct search_entry {
+  resource_version version;
+  search_mode mode = search_mode::match;
+};
+
+struct search_page {
+  std::vector<search_entry> entries;  // matches in order, then included resources (no duplicates)
+  std::string next_token;             // empty on the last page
+  std::string previous_token;         // empty on the first page
+  std::optional<std::int64_t> total;  // when asked (_total=accurate/estimate) or known for free
+};
+
 class store {
  public:
   virtual ~store() = default;
@@ -96,6 +118,15 @@ class store {
   // (unknown or already deleted). Fails precondition_failed when `pre.if_match` is not the current version.
   virtual fhir::result<std::optional<resource_version>> remove(std::string_view type, std::string_view id,
                                                                const preconditions& pre) = 0;
+
+  // Searches current, undeleted resources (search.html). Pages are keyset pages: resources created
+  // after the first page was read never appear on later pages, and no resource is skipped or repeated
+  // because others were updated or deleted meanwhile. A token from another query fails invalid.
+  virtual fhir::result<search_page> search(const search_request& request) = 0;
+
+  // Rebuilds every search index row from the current versions (after the search parameters changed).
+  // Returns the number of resources indexed.
+  virtual fhir::result<std::size_t> reindex() = 0;
 };
 
 struct sqlite_options {
@@ -103,6 +134,9 @@ struct sqlite_options {
   std::vector<std::string> resource_types;  // every type the store will be asked to hold
   std::size_t max_readers = 8;              // read connections, opened on demand
   std::size_t max_batch = 256;              // writes committed together (group commit)
+  // Extracts search index rows on every write; without one nothing is indexed and searches match
+  // only on _id and _lastUpdated. Must outlive the store.
+  const fhir::search::indexer* indexer = nullptr;
 };
 
 // Opens (creating and migrating as needed) a SQLite store. Fails with kind fault when the file cannot be

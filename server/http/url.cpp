@@ -7,7 +7,33 @@
 
 namespace server::http {
 
-fhir::result<target> parse_target(std::string_view text) {
+namespace {
+
+// Characters RFC 3986 does not allow in a query but that FHIR clients send unencoded all the time
+// (`code=http://loinc.org|8867-4`, curl without --data-urlencode): encoded before parsing, as HAPI
+// and browsers accept them. Bytes >= 0x80 (raw UTF-8) likewise.
+std::string encode_lenient(std::string_view text) {
+  static constexpr std::string_view lenient = "|\"<>\\^`{}[] ";
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x80 || lenient.find(ch) != std::string_view::npos) {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 0xF]);
+    } else {
+      out.push_back(ch);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+fhir::result<target> parse_target(std::string_view raw) {
+  std::string text = encode_lenient(raw);
   auto parsed = boost::urls::parse_origin_form(text);
   if (!parsed)
     return fhir::error(fhir::error_kind::invalid, fhir::issue_type::structure,

@@ -21,5 +21,8 @@ http::response history_instance(const context& ctx, const fhir_request& request)
 http::response history_type(const context& ctx, const fhir_request& request);      // GET [type]/_history
 http::response history_system(const context& ctx, const fhir_request& request);    // GET _history
 http::response validate(const context& ctx, const fhir_request& request);          // POST [type](/[id])/$validate
+http::response search_type(const context& ctx, const fhir_request& request);       // GET [type], POST [type]/_search
+http::response search_system(const context& ctx, const fhir_request& request);     // GET [base], POST _search
+http::response search_compartment(const context& ctx, const fhir_request& request);  // GET Patient/[id]/[type]
 
 }  // namespace server::interactions

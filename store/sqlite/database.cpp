@@ -38,6 +38,12 @@ statement& statement::bind(int index, std::string_view text) {
   return *this;
 }
 
+statement& statement::bind_real(int index, double value) {
+  int rc = sqlite3_bind_double(stmt_, index, value);
+  if (rc != SQLITE_OK) fail(db_, rc, "bind");
+  return *this;
+}
+
 statement& statement::bind_null(int index) {
   int rc = sqlite3_bind_null(stmt_, index);
   if (rc != SQLITE_OK) fail(db_, rc, "bind");
@@ -62,6 +68,18 @@ std::string_view statement::column_text(int index) const {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, index));
   int size = sqlite3_column_bytes(stmt_, index);
   return text ? std::string_view(text, static_cast<std::size_t>(size)) : std::string_view();
+}
+
+double statement::column_double(int index) const { return sqlite3_column_double(stmt_, index); }
+
+column_kind statement::column_type(int index) const {
+  switch (sqlite3_column_type(stmt_, index)) {
+    case SQLITE_INTEGER: return column_kind::integer;
+    case SQLITE_FLOAT: return column_kind::real;
+    case SQLITE_TEXT: return column_kind::text;
+    case SQLITE_BLOB: return column_kind::blob;
+    default: return column_kind::null;
+  }
 }
 
 bool statement::column_is_null(int index) const { return sqlite3_column_type(stmt_, index) == SQLITE_NULL; }
@@ -100,6 +118,17 @@ void database::exec(std::string_view sql) {
 statement_use database::cached(const char* sql) {
   auto it = statements_.find(sql);
   if (it == statements_.end()) it = statements_.emplace(sql, std::make_unique<statement>(db_, sql)).first;
+  return statement_use(*it->second);
+}
+
+statement_use database::prepared(const std::string& sql) {
+  constexpr std::size_t max_shapes = 512;
+  auto it = dynamic_statements_.find(sql);
+  if (it == dynamic_statements_.end()) {
+    // Statements in use are never evicted: a caller holds at most one dynamic statement at a time.
+    if (dynamic_statements_.size() >= max_shapes) dynamic_statements_.clear();
+    it = dynamic_statements_.emplace(sql, std::make_unique<statement>(db_, sql)).first;
+  }
   return statement_use(*it->second);
 }
 

@@ -29,6 +29,8 @@ class sqlite_error : public std::runtime_error {
   int code_;
 };
 
+enum class column_kind { integer, real, text, blob, null };
+
 class statement {
  public:
   statement(sqlite3* db, std::string_view sql);
@@ -38,6 +40,7 @@ class statement {
 
   statement& bind(int index, std::int64_t value);
   statement& bind(int index, std::string_view text);
+  statement& bind_real(int index, double value);
   statement& bind_null(int index);
 
   // Advances to the next row: true when a row is available, false when done.
@@ -48,6 +51,8 @@ class statement {
 
   std::int64_t column_int64(int index) const;
   std::string_view column_text(int index) const;
+  double column_double(int index) const;
+  column_kind column_type(int index) const;
   bool column_is_null(int index) const;
 
  private:
@@ -86,6 +91,9 @@ class database {
   // A prepared statement cached for the life of the connection; `sql` must be a string literal or
   // otherwise outlive the connection (its address is the cache key).
   statement_use cached(const char* sql);
+  // A prepared statement cached by its text, for SQL built at run time (searches): one per query
+  // shape, since values are always bound. The cache is bounded; the oldest shapes are dropped.
+  statement_use prepared(const std::string& sql);
   std::int64_t last_insert_rowid() const;
   int changes() const;
   sqlite3* handle() { return db_; }
@@ -93,6 +101,7 @@ class database {
  private:
   sqlite3* db_ = nullptr;
   std::unordered_map<const char*, std::unique_ptr<statement>> statements_;
+  std::unordered_map<std::string, std::unique_ptr<statement>> dynamic_statements_;
 };
 
 // Runs `BEGIN IMMEDIATE` and rolls back on scope exit unless commit() was called.

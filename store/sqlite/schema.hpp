@@ -11,6 +11,9 @@
 //   resource_version(vid, pk, type_id, version, last_updated, deleted, verb, created, body)
 //                                                     every version ever written, body = the JSON served
 //                                                     (NULL for a deletion); vid is the commit order
+// Version 2 adds search: search_param (param ids) and the typed index tables ix_string, ix_token,
+// ix_date, ix_number, ix_quantity, ix_reference, ix_uri, each keyed by (param_id, value..., res_pk)
+// with a reverse index on res_pk.
 
 #include <string>
 #include <vector>
@@ -19,7 +22,7 @@
 
 namespace store::sqlite {
 
-constexpr int latest_schema_version = 1;
+constexpr int latest_schema_version = 2;
 
 // Brings the schema to latest_schema_version and ensures a resource_type row for each of `types`.
 // Throws sqlite_error on failure, std::runtime_error for a database newer than this server.

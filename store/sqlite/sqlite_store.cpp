@@ -2,15 +2,19 @@
 // invariants: store/sqlite/write_queue.hpp.
 
 #include <charconv>
+#include <tuple>
 #include <unordered_map>
 
 #include <fmt/format.h>
 
+#include "fhir/json/parse.hpp"
 #include "fhir/json/serialize.hpp"
 #include "fhir/resource.hpp"
 #include "store/id_generator.hpp"
 #include "store/sqlite/reader_pool.hpp"
 #include "store/sqlite/schema.hpp"
+#include "store/sqlite/search_executor.hpp"
+#include "store/sqlite/search_index.hpp"
 #include "store/sqlite/write_queue.hpp"
 #include "store/store.hpp"
 
@@ -42,7 +46,7 @@ struct current_row {
 class sqlite_store final : public store {
  public:
   sqlite_store(const sqlite_options& options, std::unique_ptr<database> writer)
-      : readers_(options.path, options.max_readers) {
+      : indexer_(options.indexer), readers_(options.path, options.max_readers) {
     // Statements used here are reset before the writer thread takes the connection over.
     {
       auto types = writer->cached("SELECT type_id, name FROM resource_type");
@@ -53,6 +57,7 @@ class sqlite_store final : public store {
         type_ids_.emplace(std::move(name), type_id);
       }
     }
+    params_.load(*writer, indexer_ ? &indexer_->parameters() : nullptr, type_ids_);
     fhir::epoch_ms last_written = 0;
     {
       auto newest = writer->cached("SELECT max(last_updated) FROM resource_version");
@@ -151,6 +156,7 @@ class sqlite_store final : public store {
     std::string type(fhir::resource_type_of(resource));
     auto type_id = find_type(type);
     if (!type_id) return unknown_type(type);
+    auto index = extract_index(resource);
     return write<write_result>([&](database& db, fhir::epoch_ms now) -> fhir::result<write_result> {
       // A collision of 122 random bits is not expected in the life of the universe; still, never overwrite.
       for (;;) {
@@ -161,6 +167,7 @@ class sqlite_store final : public store {
         insert->bind(1, *type_id).bind(2, id).bind(3, now).run();
         if (db.changes() == 0) continue;
         std::int64_t pk = db.last_insert_rowid();
+        sqlite::write_index(db, params_, pk, *type_id, index);
         return write_result{append_version(db, pk, *type_id, type, id, 1, now, verb::post, true, &resource), true};
       }
     });
@@ -171,6 +178,7 @@ class sqlite_store final : public store {
     std::string id(fhir::id_of(resource));
     auto type_id = find_type(type);
     if (!type_id) return unknown_type(type);
+    auto index = extract_index(resource);
     return write<write_result>([&](database& db, fhir::epoch_ms now) -> fhir::result<write_result> {
       auto current = find_current(db, *type_id, id);
       if (!current) {
@@ -179,11 +187,13 @@ class sqlite_store final : public store {
             "INSERT INTO resource(type_id, id, version, last_updated, deleted) VALUES (?1, ?2, 1, ?3, 0)");
         insert->bind(1, *type_id).bind(2, id).bind(3, now).run();
         std::int64_t pk = db.last_insert_rowid();
+        sqlite::write_index(db, params_, pk, *type_id, index);
         return write_result{append_version(db, pk, *type_id, type, id, 1, now, verb::put, true, &resource), true};
       }
       if (pre.if_match && !matches(*pre.if_match, *current)) return version_mismatch(type, id, *pre.if_match, current->version);
       std::int64_t version = current->version + 1;
       set_current(db, current->pk, version, now, false);
+      sqlite::write_index(db, params_, current->pk, *type_id, index);
       return write_result{
           append_version(db, current->pk, *type_id, type, id, version, now, verb::put, current->deleted, &resource),
           current->deleted};
@@ -202,12 +212,55 @@ class sqlite_store final : public store {
           if (!current || current->deleted) return std::optional<resource_version>();
           std::int64_t version = current->version + 1;
           set_current(db, current->pk, version, now, true);
+          sqlite::delete_index(db, current->pk);
           return std::optional(
               append_version(db, current->pk, *type_id, type, id, version, now, verb::delete_, false, nullptr));
         });
   }
 
+  fhir::result<search_page> search(const search_request& request) override {
+    return with_read_transaction([&](database& db) -> fhir::result<search_page> {
+      return sqlite::run_search(db, params_, sqlite::type_table{type_ids_, type_names_}, request);
+    });
+  }
+
+  fhir::result<std::size_t> reindex() override {
+    // In batches, each one write job: the writer stays available to other requests in between.
+    constexpr std::int64_t batch = 500;
+    std::size_t indexed = 0;
+    for (std::int64_t after = 0;;) {
+      std::vector<std::tuple<std::int64_t, std::int64_t, std::string>> rows;  // pk, type_id, body
+      auto read = with_reader([&](database& db) -> fhir::result<fhir::done> {
+        auto st = db.cached(
+            "SELECT r.pk, r.type_id, v.body FROM resource r JOIN resource_version v ON v.pk = r.pk AND v.version = r.version "
+            "WHERE r.pk > ?1 AND r.deleted = 0 ORDER BY r.pk LIMIT ?2");
+        st->bind(1, after).bind(2, batch);
+        while (st->step()) rows.emplace_back(st->column_int64(0), st->column_int64(1), std::string(st->column_text(2)));
+        return fhir::done{};
+      });
+      if (!read) return std::move(read).error();
+      if (rows.empty()) return indexed;
+      std::vector<fhir::search::index_set> indexes;
+      for (const auto& [pk, type_id, body] : rows) {
+        auto parsed = fhir::json::parse(body);
+        indexes.push_back(parsed ? extract_index(*parsed) : fhir::search::index_set{});
+      }
+      auto written = write<fhir::done>([&](database& db, fhir::epoch_ms) -> fhir::result<fhir::done> {
+        for (std::size_t i = 0; i < rows.size(); ++i) sqlite::write_index(db, params_, std::get<0>(rows[i]), std::get<1>(rows[i]), indexes[i]);
+        return fhir::done{};
+      });
+      if (!written) return std::move(written).error();
+      indexed += rows.size();
+      after = std::get<0>(rows.back());
+    }
+  }
+
  private:
+  // The search index of a resource, extracted on the caller's thread so the writer only inserts rows.
+  fhir::search::index_set extract_index(const fhir::json::value& resource) const {
+    return indexer_ ? indexer_->extract(resource) : fhir::search::index_set{};
+  }
+
   // Runs `body` on the writer thread inside the batch transaction and returns its result once committed.
   template <typename T, typename Body>
   fhir::result<T> write(Body&& body) {
@@ -355,8 +408,10 @@ class sqlite_store final : public store {
         "version-mismatch");
   }
 
+  const fhir::search::indexer* indexer_;
   std::unordered_map<std::string, std::int64_t> type_ids_;  // immutable after construction
   std::unordered_map<std::int64_t, std::string> type_names_;
+  sqlite::param_ids params_;                                // immutable after construction
   sqlite::reader_pool readers_;
   std::unique_ptr<sqlite::write_queue> writes_;
 };

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "fhir/validation/structural_validator.hpp"
@@ -10,6 +11,12 @@ namespace {
 std::set<std::string> codes(const fhir::json::value& interactions) {
   std::set<std::string> out;
   for (const auto& i : interactions.as_array()) out.insert(*i.find_string("code"));
+  return out;
+}
+
+std::set<std::string> codes_of_strings(const fhir::json::value& array) {
+  std::set<std::string> out;
+  for (const auto& v : array.as_array()) out.insert(v.as_string());
   return out;
 }
 }  // namespace
@@ -24,7 +31,8 @@ TEST_CASE("metadata returns a CapabilityStatement generated from what the server
   CHECK(*cs.find_string("fhirVersion") == "4.0.1");
   CHECK(*cs.find_string("kind") == "instance");
   const auto& rest = cs.find("rest")->as_array().at(0);
-  CHECK(codes(*rest.find("interaction")) == std::set<std::string>{"history-system"});
+  CHECK(codes(*rest.find("interaction")) == std::set<std::string>{"history-system", "search-system"});
+  CHECK(rest.find("compartment")->as_array().at(0).as_string() == "http://hl7.org/fhir/CompartmentDefinition/patient");
 
   const auto& resources = rest.find("resource")->as_array();
   CHECK(resources.size() == fhir::definitions::r4().resource_types().size());
@@ -32,11 +40,24 @@ TEST_CASE("metadata returns a CapabilityStatement generated from what the server
                               [](const auto& r) { return *r.find_string("type") == "Patient"; });
   REQUIRE(patient != resources.end());
   CHECK(codes(*patient->find("interaction")) ==
-        std::set<std::string>{"read", "vread", "update", "delete", "history-instance", "history-type", "create"});
+        std::set<std::string>{"read", "vread", "update", "delete", "history-instance", "history-type", "create", "search-type"});
   CHECK(*patient->find_string("versioning") == "versioned-update");
   CHECK(patient->find("updateCreate")->as_bool());
-  // Search is not implemented yet, so it must not be claimed.
-  CHECK(patient->find("searchParam") == nullptr);
+  // Every indexed search parameter, with its type and definition; composites are not claimed.
+  std::map<std::string, std::string> params;
+  for (const auto& p : patient->find("searchParam")->as_array()) params[*p.find_string("name")] = *p.find_string("type");
+  CHECK(params["family"] == "string");
+  CHECK(params["identifier"] == "token");
+  CHECK(params["birthdate"] == "date");
+  CHECK(params["general-practitioner"] == "reference");
+  CHECK(params["_id"] == "token");
+  CHECK(params["_lastUpdated"] == "date");
+  auto observation = std::find_if(resources.begin(), resources.end(),
+                                  [](const auto& r) { return *r.find_string("type") == "Observation"; });
+  for (const auto& p : observation->find("searchParam")->as_array()) CHECK(*p.find_string("type") != "composite");
+  auto includes = codes_of_strings(*observation->find("searchInclude"));
+  CHECK(includes.contains("Observation:subject"));
+  CHECK(codes_of_strings(*patient->find("searchRevInclude")).contains("Observation:subject"));
 }
 
 TEST_CASE("the CapabilityStatement is itself a valid resource", "[server][capabilities]") {

@@ -1,0 +1,59 @@
+#pragma once
+// Extracts a resource's search index: every indexed search parameter of its type is evaluated
+// (FHIRPath) and each value turned into entries of the parameter's type (index_entries.hpp).
+// _id and _lastUpdated are not extracted: the store keeps them on every resource row.
+//
+// Thread-safe; evaluation environments are pooled.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "fhir/json/value.hpp"
+#include "fhir/search/index_entries.hpp"
+#include "fhir/search/search_parameters.hpp"
+#include "fhir/validation/environment_pool.hpp"
+
+namespace fhir::search {
+
+class indexer {
+ public:
+  explicit indexer(const search_parameters& parameters);
+  ~indexer();
+
+  const search_parameters& parameters() const { return params_; }
+
+  // The index of `resource`. Values a parameter's expression yields that its type cannot index (a
+  // string where a date is expected) are skipped, as search.html allows.
+  index_set extract(const json::value& resource) const;
+
+ private:
+  const search_parameters& params_;
+  mutable validation::environment_pool environments_;
+  struct reference_stubs;
+  std::unique_ptr<reference_stubs> stubs_;
+};
+
+// The parts of a reference string: "Patient/1", "Patient/1/_history/2", "http://x/fhir/Patient/1",
+// "urn:uuid:...", "#contained". Fills type and id when the string has the RESTful form.
+struct reference_parts {
+  std::string type;
+  std::string id;
+  std::string version;
+  bool absolute = false;
+};
+reference_parts split_reference(std::string_view reference);
+
+// The implicit range of a decimal as written (search.html#number): half a unit of its last digit
+// either side. "100" -> [99.5, 100.5), "1.50" -> [1.495, 1.505).
+struct number_range {
+  double value, low, high;
+};
+std::optional<number_range> parse_number_range(std::string_view text);
+
+// A UCUM quantity in canonical units: the unit named by its dimensions ("g.m-3") and the value scaled
+// to it; nullopt when the unit is not understood or has an offset (Cel, [degF]).
+std::optional<std::pair<std::string, double>> canonical_quantity(std::string_view ucum_code, double value);
+
+}  // namespace fhir::search

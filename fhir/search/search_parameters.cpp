@@ -1,0 +1,191 @@
+#include "fhir/search/search_parameters.hpp"
+
+#include <array>
+#include <cctype>
+#include <utility>
+
+namespace fhir::search {
+
+namespace {
+
+constexpr std::array<std::pair<std::string_view, param_type>, 9> type_names{{
+    {"number", param_type::number},
+    {"date", param_type::date},
+    {"string", param_type::string},
+    {"token", param_type::token},
+    {"reference", param_type::reference},
+    {"composite", param_type::composite},
+    {"quantity", param_type::quantity},
+    {"uri", param_type::uri},
+    {"special", param_type::special},
+}};
+
+// The top-level `|` branches of a FHIRPath expression (not inside parentheses, brackets or quotes).
+std::vector<std::string_view> union_branches(std::string_view expression) {
+  std::vector<std::string_view> out;
+  int depth = 0;
+  char quote = 0;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < expression.size(); ++i) {
+    char c = expression[i];
+    if (quote) {
+      if (c == '\\') ++i;
+      else if (c == quote) quote = 0;
+    } else if (c == '\'' || c == '`' || c == '"') {
+      quote = c;
+    } else if (c == '(' || c == '[' || c == '{') {
+      ++depth;
+    } else if (c == ')' || c == ']' || c == '}') {
+      --depth;
+    } else if (c == '|' && depth == 0) {
+      out.push_back(expression.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  out.push_back(expression.substr(start));
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// The identifier a branch starts with, after any opening parentheses: "Observation" in
+// "(Observation.value as Quantity)".
+std::string_view leading_identifier(std::string_view branch) {
+  while (!branch.empty() && (branch.front() == '(' || std::isspace(static_cast<unsigned char>(branch.front()))))
+    branch.remove_prefix(1);
+  std::size_t n = 0;
+  while (n < branch.size() && (std::isalnum(static_cast<unsigned char>(branch[n])) || branch[n] == '_')) ++n;
+  return branch.substr(0, n);
+}
+
+std::vector<std::string> strings_of(const json::value* array) {
+  std::vector<std::string> out;
+  if (array && array->is_array())
+    for (const auto& v : array->as_array())
+      if (v.is_string()) out.push_back(v.as_string());
+  return out;
+}
+
+}  // namespace
+
+std::optional<param_type> parse_param_type(std::string_view code) {
+  for (const auto& [name, type] : type_names)
+    if (name == code) return type;
+  return std::nullopt;
+}
+
+std::string_view to_string(param_type type) {
+  for (const auto& [name, t] : type_names)
+    if (t == type) return name;
+  return "special";
+}
+
+std::string expression_for_type(std::string_view expression, std::string_view type,
+                                const definitions::registry& definitions) {
+  const definitions::type_info* info = definitions.find_type_info(type);
+  std::string out;
+  for (std::string_view branch : union_branches(expression)) {
+    branch = trim(branch);
+    std::string_view head = leading_identifier(branch);
+    const definitions::type_info* head_type = head.empty() ? nullptr : definitions.find_type_info(head);
+    bool applies = !head_type || !head_type->is_resource || (info && info->derives_from(head));
+    if (!applies) continue;
+    if (!out.empty()) out += " | ";
+    out += branch;
+  }
+  return out;
+}
+
+search_parameters::search_parameters(const definitions::registry& definitions) : defs_(definitions) {
+  std::map<std::string, const json::value*, std::less<>> by_url;
+  for (const json::value& sp : defs_.search_parameters()) {
+    if (const std::string* url = sp.find_string("url")) by_url[*url] = &sp;
+    add(sp);
+  }
+  link_composites(by_url);
+}
+
+void search_parameters::add(const json::value& definition) {
+  const std::string* code = definition.find_string("code");
+  const std::string* type_code = definition.find_string("type");
+  if (!code || !type_code) return;
+  auto type = parse_param_type(*type_code);
+  if (!type) return;
+  const std::string* expression = definition.find_string("expression");
+  for (const std::string& base : strings_of(definition.find("base"))) {
+    // A parameter on Resource or DomainResource applies to every resource type deriving from it.
+    std::vector<std::string> types;
+    if (defs_.is_resource_type(base)) {
+      types.push_back(base);
+    } else {
+      for (const std::string& t : defs_.resource_types())
+        if (const auto* info = defs_.find_type_info(t); info && info->derives_from(base)) types.push_back(t);
+    }
+    for (const std::string& resource_type : types) {
+      search_parameter p;
+      p.code = *code;
+      p.type = *type;
+      if (const std::string* url = definition.find_string("url")) p.url = *url;
+      if (const std::string* d = definition.find_string("description")) p.description = *d;
+      p.targets = strings_of(definition.find("target"));
+      if (expression) {
+        p.expression = expression_for_type(*expression, resource_type, defs_);
+        if (!p.expression.empty() && p.type != param_type::special) {
+          if (auto compiled = fhirpath::compile(p.expression, defs_)) p.compiled = std::move(*compiled);
+        }
+      }
+      by_type_[resource_type].insert_or_assign(p.code, std::move(p));
+    }
+  }
+}
+
+void search_parameters::link_composites(const std::map<std::string, const json::value*, std::less<>>& by_url) {
+  for (auto& [type, params] : by_type_) {
+    for (auto& [code, p] : params) {
+      if (p.type != param_type::composite) continue;
+      const json::value* definition = by_url.contains(p.url) ? by_url.find(p.url)->second : nullptr;
+      const json::value* components = definition ? definition->find("component") : nullptr;
+      bool complete = components && components->is_array();
+      if (complete) {
+        for (const json::value& c : components->as_array()) {
+          const std::string* url = c.find_string("definition");
+          const std::string* expression = c.find_string("expression");
+          auto target = url ? by_url.find(*url) : by_url.end();
+          const std::string* target_code = target != by_url.end() ? target->second->find_string("code") : nullptr;
+          auto own = target_code ? params.find(*target_code) : params.end();
+          if (!expression || own == params.end()) {
+            complete = false;
+            break;
+          }
+          search_parameter::component component{&own->second, *expression, std::nullopt};
+          if (auto compiled = fhirpath::compile(*expression, defs_)) component.compiled = std::move(*compiled);
+          else complete = false;
+          p.components.push_back(std::move(component));
+        }
+      }
+      // A composite whose components cannot all be resolved is not searchable.
+      if (!complete) {
+        p.components.clear();
+        p.compiled.reset();
+      }
+    }
+  }
+}
+
+const search_parameter* search_parameters::find(std::string_view type, std::string_view code) const {
+  auto t = by_type_.find(type);
+  if (t == by_type_.end()) return nullptr;
+  auto p = t->second.find(code);
+  return p == t->second.end() ? nullptr : &p->second;
+}
+
+const std::map<std::string, search_parameter, std::less<>>& search_parameters::of(std::string_view type) const {
+  auto t = by_type_.find(type);
+  return t == by_type_.end() ? empty_ : t->second;
+}
+
+}  // namespace fhir::search

@@ -1,0 +1,473 @@
+#include "fhir/search/search_query.hpp"
+
+#include <array>
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "fhir/search/date_range.hpp"
+#include "fhir/search/indexer.hpp"
+
+namespace fhir::search {
+
+namespace {
+
+constexpr std::array<std::pair<std::string_view, modifier>, 11> modifier_names{{
+    {"missing", modifier::missing},
+    {"exact", modifier::exact},
+    {"contains", modifier::contains},
+    {"text", modifier::text},
+    {"not", modifier::not_},
+    {"above", modifier::above},
+    {"below", modifier::below},
+    {"in", modifier::in},
+    {"not-in", modifier::not_in},
+    {"of-type", modifier::of_type},
+    {"identifier", modifier::identifier},
+}};
+
+constexpr std::array<std::pair<std::string_view, prefix>, 9> prefix_names{{
+    {"eq", prefix::eq}, {"ne", prefix::ne}, {"gt", prefix::gt}, {"lt", prefix::lt}, {"ge", prefix::ge},
+    {"le", prefix::le}, {"sa", prefix::sa}, {"eb", prefix::eb}, {"ap", prefix::ap},
+}};
+
+// Parameters the server handles elsewhere (formatting, paging): neither clauses nor "ignored".
+bool is_handled_elsewhere(std::string_view name) {
+  return name == "_format" || name == "_pretty" || name == "_page_token" || name == "_type";
+}
+
+fhir::error bad(std::string_view name, std::string message) {
+  return fhir::error(error_kind::invalid, issue_type::invalid, std::move(message), "search-parameter-invalid",
+                     std::string(name));
+}
+
+// Which modifiers each parameter type accepts (search.html#modifiers).
+bool modifier_allowed(param_type type, modifier m) {
+  switch (m) {
+    case modifier::none:
+    case modifier::missing: return true;
+    case modifier::exact:
+    case modifier::contains: return type == param_type::string;
+    case modifier::text:
+    case modifier::not_:
+    case modifier::in:
+    case modifier::not_in:
+    case modifier::of_type: return type == param_type::token;
+    case modifier::above:
+    case modifier::below: return type == param_type::uri || type == param_type::token || type == param_type::reference;
+    case modifier::identifier:
+    case modifier::type: return type == param_type::reference;
+  }
+  return false;
+}
+
+std::pair<prefix, std::string_view> split_prefix(std::string_view value) {
+  if (value.size() > 2)
+    for (const auto& [name, p] : prefix_names)
+      if (value.starts_with(name)) {
+        char next = value[2];
+        if ((next >= '0' && next <= '9') || next == '-' || next == '.' || next == '+') return {p, value.substr(2)};
+      }
+  return {prefix::eq, value};
+}
+
+// Splits on unescaped `separator`, keeping every escape: the pieces may be split again.
+std::vector<std::string> split_raw(std::string_view value, char separator) {
+  std::vector<std::string> out(1);
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    if (value[i] == '\\' && i + 1 < value.size()) {
+      out.back() += value[i];
+      out.back() += value[++i];
+    } else if (value[i] == separator) {
+      out.emplace_back();
+    } else {
+      out.back() += value[i];
+    }
+  }
+  return out;
+}
+
+std::string unescape(std::string_view value) {
+  std::string out;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    if (value[i] == '\\' && i + 1 < value.size() &&
+        (value[i + 1] == ',' || value[i + 1] == '|' || value[i + 1] == '$' || value[i + 1] == '\\'))
+      ++i;
+    out += value[i];
+  }
+  return out;
+}
+
+class query_parser {
+ public:
+  query_parser(const search_parameters& params, const parse_options& options) : params_(params), options_(options) {}
+
+  result<search_query> parse(std::string_view type, const std::vector<std::pair<std::string, std::string>>& query) {
+    if (!type.empty()) q_.types.emplace_back(type);
+    for (const auto& [name, value] : query)
+      if (name == "_type")
+        for (const std::string& t : split_escaped(value, ',')) {
+          if (!params_.definitions().is_resource_type(t)) return bad("_type", fmt::format("'{}' is not a resource type", t));
+          if (type.empty()) q_.types.push_back(t);
+        }
+    for (const auto& [name, value] : query)
+      if (auto done = parameter(name, value); !done) return std::move(done).error();
+    return std::move(q_);
+  }
+
+ private:
+  // The type whose parameters a clause's first step names: the search's type, or the first of a
+  // system search's types (common parameters such as _lastUpdated or _tag are the same on all).
+  std::string_view context_type() const { return q_.types.empty() ? std::string_view("Resource") : std::string_view(q_.types.front()); }
+
+  const search_parameter* lookup(std::string_view type, std::string_view code) const {
+    // A system search without _type: only the parameters of Resource and DomainResource, which every
+    // type has (their codes start with '_'); Basic stands for any type.
+    if (type == "Resource") return code.starts_with('_') ? params_.find("Basic", code) : nullptr;
+    return params_.find(type, code);
+  }
+
+  result<done> ignore(std::string_view name, std::string why) {
+    if (options_.strict)
+      return fhir::error(error_kind::invalid, issue_type::not_supported, std::move(why), "search-parameter-unknown", std::string(name));
+    q_.ignored.emplace_back(name);
+    return done{};
+  }
+
+  result<done> parameter(const std::string& name, const std::string& value) {
+    if (is_handled_elsewhere(name)) return done{};
+    if (name == "_count") return count(value);
+    if (name == "_sort") return sort(value);
+    if (name == "_total") return total(value);
+    if (name == "_summary") return summary(value);
+    if (name == "_elements") {
+      for (std::string& e : split_escaped(value, ',')) q_.elements.push_back(std::move(e));
+      return done{};
+    }
+    if (name == "_contained" || name == "_containedType") {
+      q_.contained = value;
+      return done{};
+    }
+    if (name.starts_with("_include") || name.starts_with("_revinclude")) return include_parameter(name, value);
+    if (name.starts_with("_has:")) return has(name, value);
+    return clause_parameter(name, value);
+  }
+
+  result<done> count(const std::string& value) {
+    std::size_t n = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc() || end != value.data() + value.size())
+      return bad("_count", fmt::format("_count must be a whole number, not '{}'", value));
+    q_.count = n;
+    return done{};
+  }
+
+  result<done> total(const std::string& value) {
+    if (value == "none") q_.total = total_mode::none;
+    else if (value == "estimate") q_.total = total_mode::estimate;
+    else if (value == "accurate") q_.total = total_mode::accurate;
+    else return bad("_total", fmt::format("_total must be none, estimate or accurate, not '{}'", value));
+    q_.total_given = true;
+    return done{};
+  }
+
+  result<done> summary(const std::string& value) {
+    if (value == "true") q_.summary = summary_mode::true_;
+    else if (value == "false") q_.summary = summary_mode::false_;
+    else if (value == "count") q_.summary = summary_mode::count;
+    else if (value == "data") q_.summary = summary_mode::data;
+    else if (value == "text") q_.summary = summary_mode::text;
+    else return bad("_summary", fmt::format("_summary must be true, false, count, data or text, not '{}'", value));
+    return done{};
+  }
+
+  result<done> sort(const std::string& value) {
+    for (const std::string& key : split_escaped(value, ',')) {
+      sort_key k;
+      std::string_view code = key;
+      if (code.starts_with('-')) {
+        k.descending = true;
+        code.remove_prefix(1);
+      }
+      k.code = code;
+      if (code != "_id" && code != "_lastUpdated") {
+        k.parameter = lookup(context_type(), code);
+        if (!k.parameter || !k.parameter->indexed() || k.parameter->type == param_type::composite)
+          return bad("_sort", fmt::format("Cannot sort by '{}': it is not a search parameter of {} this server indexes", code,
+                                          context_type()));
+      }
+      q_.sort.push_back(std::move(k));
+    }
+    return done{};
+  }
+
+  result<done> include_parameter(const std::string& name, const std::string& value) {
+    include inc;
+    inc.reverse = name.starts_with("_revinclude");
+    std::string_view rest = std::string_view(name).substr(inc.reverse ? 11 : 8);
+    if (rest == ":iterate" || rest == ":recurse") inc.iterate = true;
+    else if (!rest.empty()) return bad(name, fmt::format("Unknown modifier on {}", name));
+    inc.raw = value;
+    if (value == "*") {
+      inc.wildcard = true;
+      inc.source_type = "*";
+      q_.includes.push_back(std::move(inc));
+      return done{};
+    }
+    auto parts = split_escaped(value, ':');
+    if (parts.size() < 2 || parts.size() > 3)
+      return bad(name, fmt::format("{} must be Type:parameter[:targetType] or *, not '{}'", name, value));
+    inc.source_type = parts[0];
+    if (!params_.definitions().is_resource_type(inc.source_type))
+      return bad(name, fmt::format("'{}' in {}={} is not a resource type", parts[0], name, value));
+    if (parts[1] == "*") {
+      inc.wildcard = true;
+    } else {
+      inc.parameter = params_.find(inc.source_type, parts[1]);
+      if (!inc.parameter || inc.parameter->type != param_type::reference)
+        return bad(name, fmt::format("'{}' is not a reference search parameter of {}", parts[1], inc.source_type));
+    }
+    if (parts.size() == 3) {
+      if (!params_.definitions().is_resource_type(parts[2]))
+        return bad(name, fmt::format("'{}' in {}={} is not a resource type", parts[2], name, value));
+      inc.target_type = parts[2];
+    }
+    q_.includes.push_back(std::move(inc));
+    return done{};
+  }
+
+  // _has:Type:reference:parameter=value (one level; the parameter may carry a modifier).
+  result<done> has(const std::string& name, const std::string& value) {
+    auto parts = split_escaped(std::string_view(name).substr(5), ':');
+    if (parts.size() < 3)
+      return bad(name, fmt::format("{} must be _has:Type:reference:parameter", name));
+    if (!params_.definitions().is_resource_type(parts[0]))
+      return bad(name, fmt::format("'{}' in {} is not a resource type", parts[0], name));
+    const search_parameter* reference = params_.find(parts[0], parts[1]);
+    if (!reference || reference->type != param_type::reference)
+      return bad(name, fmt::format("'{}' is not a reference search parameter of {}", parts[1], parts[0]));
+    std::string final_name = parts[2];
+    for (std::size_t i = 3; i < parts.size(); ++i) final_name += ":" + parts[i];
+    if (final_name.starts_with("_has")) return ignore(name, fmt::format("Nested _has is not supported ({})", name));
+    clause c;
+    c.has = reverse_chain{parts[0], reference};
+    auto done = final_step(c, parts[0], final_name, name, value);
+    if (!done) return done;
+    if (c.name.empty()) return done;  // ignored
+    c.name = name;
+    q_.clauses.push_back(std::move(c));
+    return fhir::done{};
+  }
+
+  result<done> clause_parameter(const std::string& name, const std::string& value) {
+    clause c;
+    std::vector<std::string_view> steps;
+    for (std::size_t start = 0;;) {
+      std::size_t dot = name.find('.', start);
+      steps.push_back(std::string_view(name).substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+    std::string type(context_type());
+    for (std::size_t i = 0; i + 1 < steps.size(); ++i) {
+      std::string_view step = steps[i];
+      std::string_view code = step.substr(0, step.find(':'));
+      std::string_view target = step.find(':') == std::string_view::npos ? std::string_view() : step.substr(step.find(':') + 1);
+      const search_parameter* p = lookup(type, code);
+      if (!p) return ignore(name, fmt::format("Unknown search parameter '{}' for {} in '{}'", code, type, name));
+      if (p->type != param_type::reference) return bad(name, fmt::format("'{}' of {} is not a reference, so it cannot be chained", code, type));
+      chain_link link{p, {}};
+      if (!target.empty()) {
+        if (!params_.definitions().is_resource_type(target))
+          return bad(name, fmt::format("'{}' in '{}' is not a resource type", target, name));
+        link.target_types.emplace_back(target);
+      } else {
+        // Without a type, the chain follows every target type that has the next parameter.
+        std::string_view next = steps[i + 1].substr(0, steps[i + 1].find(':'));
+        for (const std::string& t : p->targets)
+          if (params_.find(t, next) || next == "_id" || next == "_lastUpdated") link.target_types.push_back(t);
+        if (link.target_types.empty())
+          return ignore(name, fmt::format("No target of {}.{} has a search parameter '{}'", type, code, next));
+      }
+      type = link.target_types.front();
+      c.chain.push_back(std::move(link));
+    }
+    auto done = final_step(c, type, steps.back(), name, value);
+    if (!done || c.name.empty()) return done;
+    c.name = name;
+    q_.clauses.push_back(std::move(c));
+    return fhir::done{};
+  }
+
+  // The last step of a parameter name, `code[:modifier]`, on `type`: fills the clause and its values.
+  // Leaves c.name empty when the parameter is ignored.
+  result<done> final_step(clause& c, const std::string& type, std::string_view step, const std::string& name,
+                          const std::string& value) {
+    std::string_view code = step.substr(0, step.find(':'));
+    std::string_view modifier_text = step.find(':') == std::string_view::npos ? std::string_view() : step.substr(step.find(':') + 1);
+    c.type = type;
+    c.raw_value = value;
+    param_type ptype;
+    if (code == "_id") {
+      c.special = code;
+      ptype = param_type::token;
+    } else if (code == "_lastUpdated") {
+      c.special = code;
+      ptype = param_type::date;
+    } else {
+      c.parameter = lookup(type, code);
+      if (!c.parameter) return ignore(name, fmt::format("Unknown search parameter '{}' for {}", code, type));
+      if (!c.parameter->indexed() || c.parameter->type == param_type::special)
+        return ignore(name, fmt::format("The search parameter '{}' is not supported by this server", code));
+      if (c.parameter->type == param_type::composite)
+        return ignore(name, fmt::format("Composite search parameters ('{}') are not supported yet", code));
+      ptype = c.parameter->type;
+    }
+    if (!modifier_text.empty()) {
+      bool known = false;
+      for (const auto& [text, m] : modifier_names)
+        if (text == modifier_text) c.modifier = m, known = true;
+      if (!known && ptype == param_type::reference && params_.definitions().is_resource_type(modifier_text)) {
+        c.modifier = modifier::type;
+        c.modifier_type = modifier_text;
+        known = true;
+      }
+      if (!known) return bad(name, fmt::format("Unknown modifier ':{}' on '{}'", modifier_text, code));
+      if (!modifier_allowed(ptype, c.modifier))
+        return bad(name, fmt::format("The modifier ':{}' does not apply to {} parameter '{}'", modifier_text, to_string(ptype), code));
+      if (c.modifier == modifier::in || c.modifier == modifier::not_in || c.modifier == modifier::above ||
+          (c.modifier == modifier::below && ptype != param_type::uri))
+        return ignore(name, fmt::format("The modifier ':{}' is not supported yet", modifier_text));
+    }
+    for (const std::string& v : split_raw(value, ',')) {
+      auto parsed = parse_value(ptype, c, v, name);
+      if (!parsed) return std::move(parsed).error();
+      c.values.push_back(std::move(*parsed));
+    }
+    if (c.values.empty()) return bad(name, fmt::format("'{}' has no value", name));
+    c.name = name;
+    return done{};
+  }
+
+  result<search_value> parse_value(param_type type, const clause& c, const std::string& text, const std::string& name) {
+    search_value v;
+    if (c.modifier == modifier::missing) {
+      if (text != "true" && text != "false") return bad(name, fmt::format(":missing takes true or false, not '{}'", text));
+      v.missing = text == "true";
+      return v;
+    }
+    if (text.empty()) return bad(name, fmt::format("'{}' has an empty value", name));
+    switch (type) {
+      case param_type::string:
+      case param_type::uri: v.text = unescape(text); return v;
+      case param_type::token: return token_value(c, text, name);
+      case param_type::reference: return reference_value(c, text);
+      case param_type::date: {
+        auto [p, rest] = split_prefix(text);
+        auto range = parse_date_range(rest);
+        if (!range) return bad(name, fmt::format("'{}' is not a date, dateTime or instant (with an optional prefix: eq, ne, gt, lt, ge, le, sa, eb, ap)", text));
+        v.prefix = p;
+        v.low = range->low;
+        v.high = range->high;
+        return v;
+      }
+      case param_type::number:
+      case param_type::quantity: {
+        auto [p, rest] = split_prefix(text);
+        v.prefix = p;
+        auto parts = split_escaped(std::string(rest), '|');
+        if (parts.empty() || (type == param_type::number && parts.size() != 1) || parts.size() > 3)
+          return bad(name, fmt::format("'{}' is not a valid {} value", text, to_string(type)));
+        auto range = parse_number_range(parts[0]);
+        if (!range) return bad(name, fmt::format("'{}' is not a number (with an optional prefix: eq, ne, gt, lt, ge, le, sa, eb, ap)", text));
+        v.number = range->value;
+        v.number_low = range->low;
+        v.number_high = range->high;
+        if (parts.size() >= 2) v.system = parts[1], v.has_system = !parts[1].empty();
+        if (parts.size() == 3) v.code = parts[2];
+        return v;
+      }
+      case param_type::composite:
+      case param_type::special: break;
+    }
+    return bad(name, "Unsupported parameter type");
+  }
+
+  result<search_value> token_value(const clause& c, const std::string& text, const std::string& name) {
+    search_value v;
+    if (c.modifier == modifier::text) {
+      v.text = unescape(text);
+      return v;
+    }
+    auto parts = split_escaped(text, '|');
+    if (c.modifier == modifier::of_type) {
+      if (parts.size() != 3) return bad(name, fmt::format(":of-type takes system|code|value, not '{}'", text));
+      v.system = parts[0];
+      v.code = parts[1];
+      v.text = parts[2];
+      v.has_system = true;
+      return v;
+    }
+    if (parts.size() == 1) {
+      v.text = parts[0];
+    } else if (parts.size() == 2) {
+      v.has_system = true;
+      v.system = parts[0];
+      v.text = parts[1];
+    } else {
+      return bad(name, fmt::format("'{}' is not a token: use code, system|code, |code or system|", text));
+    }
+    return v;
+  }
+
+  result<search_value> reference_value(const clause& c, const std::string& text) {
+    search_value v;
+    if (c.modifier == modifier::identifier) {
+      auto parts = split_escaped(text, '|');
+      if (parts.size() == 2) v.has_system = true, v.system = parts[0], v.text = parts[1];
+      else v.text = text;
+      return v;
+    }
+    std::string plain = unescape(text);
+    reference_parts parts = split_reference(plain);
+    if (parts.absolute) {
+      v.text = plain;  // matched against the stored URL, and its type/id when it has the RESTful form
+      v.target_type = parts.type;
+      v.code = parts.id;
+    } else if (!parts.type.empty()) {
+      v.target_type = parts.type;
+      v.text = parts.id;
+    } else {
+      v.text = plain;  // a bare id: any target type (or the :[type] modifier's)
+      v.target_type = c.modifier_type;
+    }
+    return v;
+  }
+
+  const search_parameters& params_;
+  const parse_options& options_;
+  search_query q_;
+};
+
+}  // namespace
+
+result<search_query> parse_query(const search_parameters& parameters, std::string_view type,
+                                 const std::vector<std::pair<std::string, std::string>>& query, const parse_options& options) {
+  return query_parser(parameters, options).parse(type, query);
+}
+
+std::vector<std::string> split_escaped(std::string_view value, char separator) {
+  std::vector<std::string> out = split_raw(value, separator);
+  for (std::string& piece : out) piece = unescape(piece);
+  return out;
+}
+
+std::string_view to_string(modifier m) {
+  if (m == modifier::none) return "";
+  if (m == modifier::type) return "[type]";
+  for (const auto& [name, value] : modifier_names)
+    if (value == m) return name;
+  return "";
+}
+
+}  // namespace fhir::search

@@ -1,0 +1,227 @@
+// search-type, search-system and compartment search (search.html, http.html#search):
+//   GET [base]/[type]?params          POST [base]/[type]/_search   (form-encoded body, same results)
+//   GET [base]?_type=...&params       POST [base]/_search
+//   GET [base]/Patient/[id]/[type]?params   (the Patient compartment, from its CompartmentDefinition)
+// The answer is a searchset Bundle: matches, then _include/_revinclude entries, self/first/next/previous
+// links (keyset page tokens), a total when asked for or free, and an OperationOutcome entry naming
+// any parameter that was ignored.
+
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/format.h>
+
+#include "fhir/json/parse.hpp"
+#include "fhir/json/serialize.hpp"
+#include "fhir/outcome.hpp"
+#include "fhir/search/subset.hpp"
+#include "fhir/text.hpp"
+#include "server/bundle_writer.hpp"
+#include "server/interactions/interactions.hpp"
+#include "server/responses.hpp"
+
+namespace server::interactions {
+namespace {
+
+constexpr std::string_view page_parameter = "_page_token";
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// application/x-www-form-urlencoded: '+' is a space, %XX a byte.
+fhir::result<std::string> form_decode(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+') {
+      out += ' ';
+    } else if (text[i] == '%') {
+      int hi = i + 2 < text.size() ? hex_value(text[i + 1]) : -1;
+      int lo = i + 2 < text.size() ? hex_value(text[i + 2]) : -1;
+      if (hi < 0 || lo < 0)
+        return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid, "The form body has a bad percent-escape",
+                           "search-form-invalid");
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+bool is_form_content_type(std::string_view type) {
+  constexpr std::string_view form = "application/x-www-form-urlencoded";
+  if (type.size() < form.size()) return false;
+  for (std::size_t i = 0; i < form.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(type[i])) != form[i]) return false;
+  return type.size() == form.size() || type[form.size()] == ';' || type[form.size()] == ' ';
+}
+
+fhir::result<http::query_params> form_parameters(const fhir_request& request) {
+  http::query_params params = request.params;
+  if (request.http.method != "POST") return params;
+  auto type = request.http.header_value("Content-Type");
+  if (!type || !is_form_content_type(*type))
+    return fhir::error(fhir::error_kind::unsupported_media_type, fhir::issue_type::not_supported,
+                       "POST _search takes an application/x-www-form-urlencoded body", "search-form-content-type");
+  std::string_view body = request.http.body;
+  while (!body.empty()) {
+    std::size_t amp = body.find('&');
+    std::string_view pair = body.substr(0, amp);
+    body = amp == std::string_view::npos ? std::string_view() : body.substr(amp + 1);
+    if (pair.empty()) continue;
+    std::size_t eq = pair.find('=');
+    auto name = form_decode(pair.substr(0, eq));
+    auto value = form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    if (!name) return std::move(name).error();
+    if (!value) return std::move(value).error();
+    params.emplace_back(std::move(*name), std::move(*value));
+  }
+  return params;
+}
+
+bool prefers_strict(const fhir_request& request) {
+  auto prefer = request.http.header_value("Prefer");
+  return prefer && prefer->find("handling=strict") != std::string_view::npos;
+}
+
+fhir::result<std::size_t> page_size(const context& ctx, const fhir::search::search_query& query) {
+  if (query.summary == fhir::search::summary_mode::count) return std::size_t{0};
+  if (!query.count) return ctx.settings.default_page_size;
+  return std::min(*query.count, ctx.settings.max_page_size);
+}
+
+// The Patient compartment's parameters for `type` (R4 CompartmentDefinition patient); nullopt when the
+// type is not in the compartment.
+std::optional<fhir::search::compartment_filter> compartment(const context& ctx, const std::string& owner_type,
+                                                            const std::string& owner_id, const std::string& type) {
+  const fhir::json::value* definition = ctx.definitions.find_compartment_definition(owner_type);
+  const fhir::json::value* resources = definition ? definition->find("resource") : nullptr;
+  if (!resources || !resources->is_array()) return std::nullopt;
+  for (const auto& r : resources->as_array()) {
+    const std::string* name = r.find_string("code");
+    if (!name || *name != type) continue;
+    // The owner is in its own compartment (Patient/1/Patient finds Patient/1), besides its links.
+    fhir::search::compartment_filter f{owner_type, owner_id, {}, type == owner_type};
+    if (const auto* params = r.find("param"); params && params->is_array())
+      for (const auto& p : params->as_array())
+        if (p.is_string()) {
+          if (p.as_string() == "{def}") f.owner_is_self = true;
+          else f.codes.push_back(p.as_string());
+        }
+    if (f.codes.empty() && !f.owner_is_self) return std::nullopt;
+    return f;
+  }
+  return std::nullopt;
+}
+
+std::string base_path(const context& ctx, const std::vector<std::string>& path) {
+  std::string url = ctx.settings.base_url;
+  for (const auto& segment : path) url += "/" + http::percent_encode(segment);
+  return url;
+}
+
+// The parameters the search used, for links: ignored ones and page tokens left out.
+http::query_params link_parameters(const http::query_params& params, const fhir::search::search_query& query) {
+  http::query_params out;
+  for (const auto& p : params) {
+    if (p.first == page_parameter || p.first == "_format" || p.first == "_pretty") continue;
+    if (std::find(query.ignored.begin(), query.ignored.end(), p.first) != query.ignored.end()) continue;
+    out.push_back(p);
+  }
+  return out;
+}
+
+std::string url_with(const std::string& base, http::query_params params, std::string_view token) {
+  if (!token.empty()) params.emplace_back(page_parameter, std::string(token));
+  return params.empty() ? base : base + "?" + http::encode_query(params);
+}
+
+http::response run(const context& ctx, const fhir_request& request, std::string_view type,
+                   std::optional<fhir::search::compartment_filter> in_compartment, std::vector<std::string> link_path) {
+  auto params = form_parameters(request);
+  if (!params) return error_response(params.error(), &request);
+  std::string token;
+  http::query_params query_params;
+  for (auto& p : *params) {
+    if (p.first == page_parameter) token = p.second;
+    else query_params.push_back(p);
+  }
+  auto query = fhir::search::parse_query(ctx.search_parameters, type, query_params, {.strict = prefers_strict(request)});
+  if (!query) return error_response(query.error(), &request);
+  query->compartment = std::move(in_compartment);
+  auto count = page_size(ctx, *query);
+  if (!count) return error_response(count.error(), &request);
+
+  store::search_request search{*query, *count, token};
+  auto page = ctx.store.search(search);
+  if (!page) return error_response(page.error(), &request);
+
+  bundle_writer bundle("searchset");
+  if (page->total) bundle.set_total(*page->total);
+  std::string base = base_path(ctx, link_path);
+  auto link_params = link_parameters(query_params, *query);
+  bundle.add_link("self", url_with(base, link_params, token));
+  bundle.add_link("first", url_with(base, link_params, ""));
+  if (!page->previous_token.empty()) bundle.add_link("previous", url_with(base, link_params, page->previous_token));
+  if (!page->next_token.empty()) bundle.add_link("next", url_with(base, link_params, page->next_token));
+
+  bool subsetting = fhir::search::wants_subset(query->summary, query->elements);
+  for (const auto& entry : page->entries) {
+    std::string_view mode = entry.mode == store::search_mode::match ? "match" : "include";
+    if (!subsetting) {
+      bundle.add_search_entry(ctx.settings, entry.version, mode);
+      continue;
+    }
+    auto parsed = fhir::json::parse(entry.version.json);
+    if (!parsed) continue;
+    store::resource_version shown{entry.version.info,
+                                  fhir::json::serialize(fhir::search::subset(*parsed, query->summary, query->elements, ctx.definitions))};
+    bundle.add_search_entry(ctx.settings, shown, mode);
+  }
+  if (!query->ignored.empty()) {
+    std::vector<fhir::issue> issues;
+    for (const auto& name : query->ignored)
+      issues.push_back(fhir::issue{fhir::severity::warning, fhir::issue_type::not_supported,
+                                   fmt::format("The search parameter '{}' is unknown or not supported, and was ignored",
+                                               fhir::utf8_prefix(name, 100)),
+                                   {}, "search-parameter-ignored"});
+    bundle.add_outcome_entry(fhir::json::serialize(fhir::to_operation_outcome(issues)));
+  }
+  return json_response(200, std::move(bundle).finish(), request);
+}
+
+}  // namespace
+
+http::response search_type(const context& ctx, const fhir_request& request) {
+  const std::string& type = request.path[0];
+  return run(ctx, request, type, std::nullopt, {type});
+}
+
+http::response search_system(const context& ctx, const fhir_request& request) {
+  return run(ctx, request, "", std::nullopt, {});
+}
+
+http::response search_compartment(const context& ctx, const fhir_request& request) {
+  const std::string& owner_type = request.path[0];
+  const std::string& owner_id = request.path[1];
+  const std::string& type = request.path[2];
+  if (!ctx.definitions.is_resource_type(type))
+    return error_response(fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found,
+                                      fmt::format("'{}' is not a resource type this server knows", fhir::utf8_prefix(type, 100)),
+                                      "type-unknown"),
+                          &request);
+  auto filter = compartment(ctx, owner_type, owner_id, type);
+  if (!filter)
+    return error_response(fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found,
+                                      fmt::format("{} resources are not in the {} compartment", type, owner_type),
+                                      "compartment-unknown"),
+                          &request);
+  return run(ctx, request, type, std::move(filter), {owner_type, owner_id, type});
+}
+
+}  // namespace server::interactions

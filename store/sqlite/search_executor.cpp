@@ -1,0 +1,850 @@
+#include "store/sqlite/search_executor.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <limits>
+#include <set>
+#include <variant>
+
+#include <fmt/format.h>
+
+#include "fhir/json/parse.hpp"
+#include "fhir/json/serialize.hpp"
+#include "fhir/search/normalize.hpp"
+#include "fhir/time.hpp"
+#include "store/sqlite/page_token.hpp"
+
+namespace store::sqlite {
+
+namespace {
+
+using fhir::search::clause;
+using fhir::search::modifier;
+using fhir::search::param_type;
+using fhir::search::prefix;
+using fhir::search::search_value;
+
+constexpr std::size_t probe_cap = 500;        // rows counted when estimating a clause's selectivity
+constexpr std::size_t max_included = 1000;    // included resources per page
+constexpr int max_include_rounds = 4;         // :iterate levels
+
+fhir::error invalid(std::string message, std::string id = "search-invalid") {
+  return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid, std::move(message), std::move(id));
+}
+
+// SQL text with its bound values, in order of their `?`.
+struct sql {
+  std::string text;
+  std::vector<sql_value> values;
+
+  sql& operator<<(std::string_view s) {
+    text += s;
+    return *this;
+  }
+  sql& bind(sql_value v) {
+    text += '?';
+    values.push_back(std::move(v));
+    return *this;
+  }
+  sql& append(const sql& other) {
+    text += other.text;
+    values.insert(values.end(), other.values.begin(), other.values.end());
+    return *this;
+  }
+};
+
+void bind_all(statement& st, const std::vector<sql_value>& values) {
+  int i = 1;
+  for (const sql_value& v : values) {
+    if (const auto* n = std::get_if<std::int64_t>(&v)) st.bind(i, *n);
+    else if (const auto* d = std::get_if<double>(&v)) st.bind_real(i, *d);
+    else st.bind(i, std::get<std::string>(v));
+    ++i;
+  }
+}
+
+std::string_view table_of(param_type type) {
+  switch (type) {
+    case param_type::string: return "ix_string";
+    case param_type::token: return "ix_token";
+    case param_type::date: return "ix_date";
+    case param_type::number: return "ix_number";
+    case param_type::quantity: return "ix_quantity";
+    case param_type::reference: return "ix_reference";
+    case param_type::uri: return "ix_uri";
+    default: return "";
+  }
+}
+
+std::string like_escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// search.html#prefix on ranges: the resource's range [lo, hi) against the value's range [plo, phi).
+void range_predicate(sql& q, std::string_view lo, std::string_view hi, prefix p, sql_value plo, sql_value phi,
+                     sql_value approx_lo, sql_value approx_hi) {
+  auto col = [&](std::string_view c) { q << c; };
+  switch (p) {
+    case prefix::eq: col(lo), q << " >= ", q.bind(plo), q << " AND ", col(hi), q << " <= ", q.bind(phi); break;
+    case prefix::ne: q << "NOT (", col(lo), q << " >= ", q.bind(plo), q << " AND ", col(hi), q << " <= ", q.bind(phi), q << ")"; break;
+    case prefix::gt: col(hi), q << " > ", q.bind(phi); break;
+    case prefix::lt: col(lo), q << " < ", q.bind(plo); break;
+    case prefix::ge:
+      q << "(", col(hi), q << " > ", q.bind(phi), q << " OR (", col(lo), q << " >= ", q.bind(plo), q << " AND ", col(hi), q << " <= ",
+          q.bind(phi), q << "))";
+      break;
+    case prefix::le:
+      q << "(", col(lo), q << " < ", q.bind(plo), q << " OR (", col(lo), q << " >= ", q.bind(plo), q << " AND ", col(hi), q << " <= ",
+          q.bind(phi), q << "))";
+      break;
+    case prefix::sa: col(lo), q << " >= ", q.bind(phi); break;
+    case prefix::eb: col(hi), q << " <= ", q.bind(plo); break;
+    case prefix::ap: col(lo), q << " < ", q.bind(approx_hi), q << " AND ", col(hi), q << " > ", q.bind(approx_lo); break;
+  }
+}
+
+// search.html#number: the resource's value against the value's implicit range.
+void number_predicate(sql& q, std::string_view column, const search_value& v) {
+  auto c = [&] { q << column; };
+  double margin = std::abs(v.number) * 0.1;
+  switch (v.prefix) {
+    case prefix::eq: c(), q << " >= ", q.bind(v.number_low), q << " AND ", c(), q << " < ", q.bind(v.number_high); break;
+    case prefix::ne: q << "NOT (", c(), q << " >= ", q.bind(v.number_low), q << " AND ", c(), q << " < ", q.bind(v.number_high), q << ")"; break;
+    case prefix::gt:
+    case prefix::sa: c(), q << " > ", q.bind(v.number); break;
+    case prefix::lt:
+    case prefix::eb: c(), q << " < ", q.bind(v.number); break;
+    case prefix::ge: c(), q << " >= ", q.bind(v.number); break;
+    case prefix::le: c(), q << " <= ", q.bind(v.number); break;
+    case prefix::ap: c(), q << " BETWEEN ", q.bind(v.number - margin), q << " AND ", q.bind(v.number + margin); break;
+  }
+}
+
+class search_run {
+ public:
+  search_run(database& db, const param_ids& params, const type_table& types, const search_request& request)
+      : db_(db), params_(params), types_(types), request_(request), query_(request.query) {}
+
+  fhir::result<search_page> run() {
+    if (auto ok = resolve_types(); !ok) return std::move(ok).error();
+    auto position = decode_position();
+    if (!position) return std::move(position).error();
+    page_position pos = std::move(*position);
+    if (pos.max_pk == 0) pos.max_pk = highest_pk();
+
+    std::vector<sql> sets;
+    if (query_.compartment) sets.push_back(compartment_set(*query_.compartment));
+    for (const clause& c : query_.clauses) sets.push_back(clause_set(c, 0, query_type_ids_));
+    std::size_t driver = choose_driver(sets);
+
+    search_page page;
+    if (request_.count > 0) {
+      if (auto rows = page_rows(sets, driver, pos, page); !rows) return std::move(rows).error();
+    }
+    if (query_.total != fhir::search::total_mode::none || request_.count == 0) page.total = count_all(sets, driver, pos.max_pk);
+    else if (pos.first_page() && page.next_token.empty()) page.total = static_cast<std::int64_t>(page.entries.size());
+    add_includes(page);
+    return page;
+  }
+
+ private:
+  // ---- types and parameters ----
+
+  fhir::result<fhir::done> resolve_types() {
+    if (query_.types.empty()) {
+      for (const auto& [name, id] : types_.ids) query_type_ids_.push_back(id);
+      std::sort(query_type_ids_.begin(), query_type_ids_.end());
+    } else {
+      for (const std::string& t : query_.types) {
+        auto it = types_.ids.find(t);
+        if (it == types_.ids.end()) return invalid(fmt::format("The store does not hold resources of type '{}'", t), "type-not-stored");
+        query_type_ids_.push_back(it->second);
+      }
+    }
+    return fhir::done{};
+  }
+
+  std::optional<std::int64_t> type_id(std::string_view name) const {
+    auto it = types_.ids.find(std::string(name));
+    return it == types_.ids.end() ? std::nullopt : std::optional(it->second);
+  }
+
+  // `x.param_id IN (...)` for a parameter code over several types (a system search), or `= ?`.
+  void param_condition(sql& q, std::string_view alias, const std::vector<std::int64_t>& type_ids, std::string_view code) {
+    std::vector<std::int64_t> ids;
+    for (std::int64_t t : type_ids)
+      if (auto id = params_.find(t, code)) ids.push_back(*id);
+    if (ids.empty()) {
+      q << "0";  // nobody has it: no row can match
+      return;
+    }
+    q << alias << ".param_id ";
+    if (ids.size() == 1) {
+      q << "= ";
+      q.bind(ids.front());
+      return;
+    }
+    q << "IN (";
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      if (i) q << ", ";
+      q.bind(ids[i]);
+    }
+    q << ")";
+  }
+
+  void type_condition(sql& q, std::string_view column, const std::vector<std::int64_t>& type_ids) {
+    if (type_ids.size() == 1) {
+      q << column << " = ";
+      q.bind(type_ids.front());
+      return;
+    }
+    q << column << " IN (";
+    for (std::size_t i = 0; i < type_ids.size(); ++i) {
+      if (i) q << ", ";
+      q.bind(type_ids[i]);
+    }
+    q << ")";
+  }
+
+  // ---- clauses as sets of resource pks ----
+
+  // The pks of resources of `type_ids` that satisfy clause `c` from chain step `level` on.
+  sql clause_set(const clause& c, std::size_t level, const std::vector<std::int64_t>& type_ids) {
+    if (c.has && level == 0) return has_set(c, type_ids);
+    if (level < c.chain.size()) return chain_set(c, level, type_ids);
+    return final_set(c, type_ids);
+  }
+
+  sql chain_set(const clause& c, std::size_t level, const std::vector<std::int64_t>& type_ids) {
+    const auto& link = c.chain[level];
+    sql q;
+    q << "SELECT s.res_pk FROM ix_reference s WHERE ";
+    param_condition(q, "s", type_ids, link.parameter->code);
+    q << " AND (";
+    bool first = true;
+    for (const std::string& target : link.target_types) {
+      auto target_id = type_id(target);
+      if (!target_id) continue;
+      if (!first) q << " OR ";
+      first = false;
+      q << "(s.target_type = ";
+      q.bind(target);
+      q << " AND s.target_id IN (SELECT t.id FROM resource t WHERE t.type_id = ";
+      q.bind(*target_id);
+      q << " AND t.pk IN (";
+      q.append(clause_set(c, level + 1, {*target_id}));
+      q << ")))";
+    }
+    if (first) q << "0";
+    q << ")";
+    return q;
+  }
+
+  sql compartment_set(const fhir::search::compartment_filter& f) {
+    sql q;
+    if (f.owner_is_self) {
+      q << "SELECT t.pk FROM resource t WHERE ";
+      type_condition(q, "t.type_id", query_type_ids_);
+      q << " AND t.id = ";
+      q.bind(f.owner_id);
+      if (f.codes.empty()) return q;
+      q << " UNION ";
+    }
+    q << "SELECT x.res_pk FROM ix_reference x WHERE (";
+    for (std::size_t i = 0; i < f.codes.size(); ++i) {
+      if (i) q << " OR ";
+      param_condition(q, "x", query_type_ids_, f.codes[i]);
+    }
+    if (f.codes.empty()) q << "0";
+    q << ") AND x.target_id = ";
+    q.bind(f.owner_id);
+    q << " AND x.target_type = ";
+    q.bind(f.owner_type);
+    return q;
+  }
+
+  // _has:Source:reference:param=value: resources that a matching Source points at.
+  sql has_set(const clause& c, const std::vector<std::int64_t>& type_ids) {
+    auto source = type_id(c.has->source_type);
+    sql q;
+    q << "SELECT t.pk FROM resource t WHERE ";
+    type_condition(q, "t.type_id", type_ids);
+    q << " AND t.deleted = 0 AND EXISTS (SELECT 1 FROM ix_reference s JOIN resource_type rt ON rt.name = s.target_type "
+         "WHERE rt.type_id = t.type_id AND s.target_id = t.id AND ";
+    if (source) param_condition(q, "s", {*source}, c.has->reference->code);
+    else q << "0";
+    q << " AND s.res_pk IN (";
+    q.append(source ? final_set(c, {*source}) : sql{"SELECT NULL WHERE 0", {}});
+    q << "))";
+    return q;
+  }
+
+  sql final_set(const clause& c, const std::vector<std::int64_t>& type_ids) {
+    sql q;
+    if (c.special == "_id" || c.special == "_lastUpdated") {
+      q << "SELECT t.pk FROM resource t WHERE ";
+      type_condition(q, "t.type_id", type_ids);
+      q << " AND t.deleted = 0 AND (";
+      resource_column_values(q, c);
+      q << ")";
+      return q;
+    }
+    param_type type = c.parameter->type;
+    std::string code = c.parameter->code;
+    if (type == param_type::reference && c.modifier == modifier::identifier) {
+      type = param_type::token;
+      code += ":identifier";
+    }
+    std::string_view table = table_of(type);
+    if (c.modifier == modifier::missing || c.modifier == modifier::not_) {
+      // Resources without a (matching) value: the complement, over the live resources of the types.
+      bool want_missing = c.modifier == modifier::not_ || c.values.front().missing;
+      q << "SELECT t.pk FROM resource t WHERE ";
+      type_condition(q, "t.type_id", type_ids);
+      q << " AND t.deleted = 0 AND " << (want_missing ? "NOT " : "") << "EXISTS (SELECT 1 FROM " << table
+        << " x WHERE x.res_pk = t.pk AND ";
+      param_condition(q, "x", type_ids, code);
+      if (c.modifier == modifier::not_) {
+        q << " AND (";
+        values_predicate(q, c, type);
+        q << ")";
+      }
+      q << ")";
+      return q;
+    }
+    q << "SELECT x.res_pk FROM " << table << " x WHERE ";
+    param_condition(q, "x", type_ids, code);
+    q << " AND (";
+    values_predicate(q, c, type);
+    q << ")";
+    return q;
+  }
+
+  void resource_column_values(sql& q, const clause& c) {
+    for (std::size_t i = 0; i < c.values.size(); ++i) {
+      if (i) q << " OR ";
+      const search_value& v = c.values[i];
+      if (c.special == "_id") {
+        q << "t.id = ";
+        q.bind(v.text);
+      } else {
+        q << "(";
+        std::int64_t width = v.high - v.low;
+        std::int64_t margin = std::max<std::int64_t>(width, std::abs(fhir::now_ms() - v.low) / 10);
+        range_predicate(q, "t.last_updated", "(t.last_updated + 1)", v.prefix, v.low, v.high, v.low - margin, v.high + margin);
+        q << ")";
+      }
+    }
+  }
+
+  // The ORed predicate of a clause's values on index alias `x`.
+  void values_predicate(sql& q, const clause& c, param_type type) {
+    for (std::size_t i = 0; i < c.values.size(); ++i) {
+      if (i) q << " OR ";
+      q << "(";
+      value_predicate(q, c, type, c.values[i]);
+      q << ")";
+    }
+  }
+
+  void value_predicate(sql& q, const clause& c, param_type type, const search_value& v) {
+    switch (type) {
+      case param_type::string: {
+        if (c.modifier == modifier::exact) {
+          q << "x.exact = ";
+          q.bind(v.text);
+        } else if (c.modifier == modifier::contains) {
+          q << "x.norm LIKE ";
+          q.bind("%" + like_escape(fhir::search::normalize(v.text)) + "%");
+          q << " ESCAPE '\\'";
+        } else {
+          prefix_range(q, "x.norm", fhir::search::normalize(v.text));
+        }
+        break;
+      }
+      case param_type::token: {
+        if (c.modifier == modifier::text) {
+          std::string text = like_escape(fhir::search::normalize(v.text));
+          q << "(x.text LIKE ";
+          q.bind(text + "%");
+          q << " ESCAPE '\\' OR x.text LIKE ";
+          q.bind("% " + text + "%");
+          q << " ESCAPE '\\')";
+          break;
+        }
+        if (!v.has_system) {
+          q << "x.code = ";
+          q.bind(v.text);
+        } else if (v.text.empty()) {
+          q << "x.system = ";
+          q.bind(v.system);
+        } else {
+          q << "x.code = ";
+          q.bind(v.text);
+          q << " AND x.system = ";
+          q.bind(v.system);
+        }
+        break;
+      }
+      case param_type::reference: {
+        if (!v.target_type.empty() && !v.code.empty()) {  // an absolute RESTful URL
+          q << "(x.url = ";
+          q.bind(v.text);
+          q << ")";
+        } else if (v.target_type.empty() && (v.text.find("://") != std::string::npos || v.text.starts_with("urn:"))) {
+          q << "x.url = ";
+          q.bind(v.text);
+        } else {
+          q << "x.target_id = ";
+          q.bind(v.text);
+          std::string target = v.target_type.empty() ? c.modifier_type : v.target_type;
+          if (target.empty() && c.parameter->targets.size() == 1) target = c.parameter->targets.front();
+          if (!target.empty()) {
+            q << " AND x.target_type = ";
+            q.bind(target);
+          }
+        }
+        break;
+      }
+      case param_type::date: {
+        std::int64_t margin = std::max<std::int64_t>(v.high - v.low, std::abs(fhir::now_ms() - v.low) / 10);
+        range_predicate(q, "x.lo", "x.hi", v.prefix, v.low, v.high, v.low - margin, v.high + margin);
+        break;
+      }
+      case param_type::number: number_predicate(q, "x.value", v); break;
+      case param_type::quantity: {
+        quantity_unit(q, v);
+        break;
+      }
+      case param_type::uri: {
+        if (c.modifier == modifier::below) {
+          prefix_range(q, "x.uri", v.text);
+        } else {
+          q << "x.uri = ";
+          q.bind(v.text);
+        }
+        break;
+      }
+      default: q << "0";
+    }
+  }
+
+  // A quantity value: in canonical UCUM units when the value's unit converts, else by its own unit.
+  void quantity_unit(sql& q, const search_value& v) {
+    if (v.system == "http://unitsofmeasure.org" && !v.code.empty()) {
+      auto canonical = fhir::search::canonical_quantity(v.code, v.number);
+      if (canonical) {
+        search_value scaled = v;
+        double factor = v.number == 0 ? 1 : canonical->second / v.number;
+        scaled.number = canonical->second;
+        scaled.number_low = v.number_low * factor;
+        scaled.number_high = v.number_high * factor;
+        if (factor < 0) std::swap(scaled.number_low, scaled.number_high);
+        q << "x.cunit = ";
+        q.bind(canonical->first);
+        q << " AND ";
+        number_predicate(q, "x.cvalue", scaled);
+        return;
+      }
+    }
+    if (!v.code.empty()) {
+      q << "x.unit = ";
+      q.bind(v.code);
+      q << " AND ";
+    }
+    if (v.has_system) {
+      q << "x.system = ";
+      q.bind(v.system);
+      q << " AND ";
+    }
+    number_predicate(q, "x.value", v);
+  }
+
+  static void prefix_range(sql& q, std::string_view column, const std::string& prefix) {
+    q << column << " >= ";
+    q.bind(prefix);
+    std::string upper = fhir::search::prefix_upper_bound(prefix);
+    if (!upper.empty()) {
+      q << " AND " << column << " < ";
+      q.bind(upper);
+    }
+  }
+
+  // ---- choosing the driver ----
+
+  // The clause with the fewest matches (counted up to probe_cap) drives the query.
+  std::size_t choose_driver(const std::vector<sql>& sets) {
+    if (sets.size() < 2) return 0;
+    std::size_t best = 0;
+    std::int64_t best_count = std::numeric_limits<std::int64_t>::max();
+    for (std::size_t i = 0; i < sets.size(); ++i) {
+      sql probe;
+      probe << "SELECT count(*) FROM (";
+      probe.append(sets[i]);
+      probe << " LIMIT " << std::to_string(probe_cap) << ")";
+      auto st = db_.prepared(probe.text);
+      bind_all(*st, probe.values);
+      st->step();
+      std::int64_t n = st->column_int64(0);
+      if (n < best_count) best = i, best_count = n;
+      if (n == 0) break;
+    }
+    return best;
+  }
+
+  std::int64_t highest_pk() {
+    auto st = db_.cached("SELECT coalesce(max(pk), 0) FROM resource");
+    st->step();
+    return st->column_int64(0);
+  }
+
+  // ---- sorting and pages ----
+
+  struct key_column {
+    std::string expression;  // SQL over r, NULLs replaced by a sentinel that sorts last
+    std::vector<sql_value> values;
+    bool descending;
+  };
+
+  std::vector<key_column> sort_columns() {
+    std::vector<key_column> keys;
+    for (const auto& k : query_.sort) {
+      key_column col{{}, {}, k.descending};
+      if (k.code == "_id") {
+        col.expression = "r.id";
+      } else if (k.code == "_lastUpdated") {
+        col.expression = "r.last_updated";
+      } else {
+        param_type type = k.parameter->type;
+        std::string_view table = table_of(type);
+        std::string column;
+        std::string sentinel;
+        bool text = false;
+        switch (type) {
+          case param_type::date: column = k.descending ? "x.hi" : "x.lo"; break;
+          case param_type::number:
+          case param_type::quantity: column = "x.value"; break;
+          case param_type::string: column = "x.norm", text = true; break;
+          case param_type::token: column = "x.code", text = true; break;
+          case param_type::reference: column = "x.target_id", text = true; break;
+          case param_type::uri: column = "x.uri", text = true; break;
+          default: column = "NULL";
+        }
+        if (text) sentinel = k.descending ? "''" : "char(1114111)";
+        else sentinel = k.descending ? "-9223372036854775808" : "9223372036854775807";
+        sql q;
+        q << "coalesce((SELECT " << (k.descending ? "max(" : "min(") << column << ") FROM " << table
+          << " x WHERE x.res_pk = r.pk AND ";
+        param_condition(q, "x", query_type_ids_, k.code);
+        q << "), " << sentinel << ")";
+        col.expression = q.text;
+        col.values = q.values;
+      }
+      keys.push_back(std::move(col));
+    }
+    return keys;
+  }
+
+  // WHERE and ORDER BY of a page: the driver set, the other clauses, the types, the keyset position.
+  sql where_clause(const std::vector<sql>& sets, std::size_t driver, std::int64_t max_pk) {
+    sql q;
+    q << " WHERE ";
+    if (!sets.empty()) {
+      q << "r.pk IN (";
+      q.append(sets[driver]);
+      q << ") AND +r.deleted = 0 AND ";
+      // Unary plus: the type filters rows, it must not make the planner scan the type instead.
+      type_condition(q, "+r.type_id", query_type_ids_);
+    } else {
+      type_condition(q, "r.type_id", query_type_ids_);
+      q << " AND r.deleted = 0";
+    }
+    for (std::size_t i = 0; i < sets.size(); ++i) {
+      if (i == driver) continue;
+      q << " AND r.pk IN (";
+      q.append(sets[i]);
+      q << ")";
+    }
+    q << " AND r.pk <= ";
+    q.bind(max_pk);
+    return q;
+  }
+
+  fhir::result<fhir::done> page_rows(const std::vector<sql>& sets, std::size_t driver, const page_position& pos,
+                                     search_page& page) {
+    auto keys = sort_columns();
+    bool backwards = pos.backwards;
+    if (!pos.first_page() && pos.keys.size() != keys.size()) return invalid("The page token does not belong to this search", "page-token-invalid");
+
+    sql q;
+    q << "SELECT r.pk, r.type_id, r.id, r.version, r.last_updated, v.verb, v.created, v.body";
+    for (const auto& k : keys) {
+      q << ", " << k.expression;
+      q.values.insert(q.values.end(), k.values.begin(), k.values.end());
+    }
+    q << " FROM resource r JOIN resource_version v ON v.pk = r.pk AND v.version = r.version";
+    q.append(where_clause(sets, driver, pos.max_pk));
+    if (!pos.first_page()) {
+      q << " AND (";
+      keyset_condition(q, keys, pos, backwards);
+      q << ")";
+    }
+    q << " ORDER BY ";
+    for (const auto& k : keys) {
+      q << k.expression << ((k.descending != backwards) ? " DESC, " : ", ");
+      q.values.insert(q.values.end(), k.values.begin(), k.values.end());
+    }
+    q << "r.pk" << (backwards ? " DESC" : "") << " LIMIT ";
+    q.bind(static_cast<std::int64_t>(request_.count + 1));
+
+    struct row {
+      resource_version version;
+      std::int64_t pk;
+      std::vector<sql_value> keys;
+    };
+    std::vector<row> rows;
+    {
+      auto st = db_.prepared(q.text);
+      bind_all(*st, q.values);
+      while (st->step()) {
+        row r{read_version(*st, 0), st->column_int64(0), {}};
+        for (std::size_t i = 0; i < keys.size(); ++i) r.keys.push_back(column_value(*st, static_cast<int>(8 + i)));
+        rows.push_back(std::move(r));
+      }
+    }
+    bool more = rows.size() > request_.count;
+    if (more) rows.pop_back();
+    if (backwards) std::reverse(rows.begin(), rows.end());
+
+    for (row& r : rows) {
+      page_pks_.push_back(r.pk);
+      page.entries.push_back(search_entry{std::move(r.version), search_mode::match});
+    }
+    if (rows.empty()) return fhir::done{};
+    // Forwards, a next page exists when a row beyond this page was found; backwards, when we came from one.
+    bool has_next = backwards ? true : more;
+    bool has_previous = backwards ? more : !pos.first_page();
+    if (has_next) page.next_token = encode_position({pos.max_pk, rows.back().keys, rows.back().pk, false}, query_hash());
+    if (has_previous) page.previous_token = encode_position({pos.max_pk, rows.front().keys, rows.front().pk, true}, query_hash());
+    return fhir::done{};
+  }
+
+  // (k1, ..., kn, pk) after (or, backwards, before) the token's position, each key in its direction.
+  void keyset_condition(sql& q, const std::vector<key_column>& keys, const page_position& pos, bool backwards) {
+    for (std::size_t level = 0; level <= keys.size(); ++level) {
+      if (level) q << " OR ";
+      q << "(";
+      for (std::size_t i = 0; i < level; ++i) {
+        q << keys[i].expression << " = ";
+        q.values.insert(q.values.end(), keys[i].values.begin(), keys[i].values.end());
+        q.bind(pos.keys[i]);
+        q << " AND ";
+      }
+      if (level < keys.size()) {
+        bool greater = keys[level].descending == backwards;
+        q << keys[level].expression << (greater ? " > " : " < ");
+        q.values.insert(q.values.end(), keys[level].values.begin(), keys[level].values.end());
+        q.bind(pos.keys[level]);
+      } else {
+        q << "r.pk " << (backwards ? "< " : "> ");
+        q.bind(pos.pk);
+      }
+      q << ")";
+    }
+  }
+
+  std::int64_t count_all(const std::vector<sql>& sets, std::size_t driver, std::int64_t max_pk) {
+    sql q;
+    q << "SELECT count(*) FROM resource r";
+    q.append(where_clause(sets, driver, max_pk));
+    auto st = db_.prepared(q.text);
+    bind_all(*st, q.values);
+    st->step();
+    return st->column_int64(0);
+  }
+
+  static sql_value column_value(statement& st, int index) {
+    switch (st.column_type(index)) {
+      case column_kind::integer: return st.column_int64(index);
+      case column_kind::real: return st.column_double(index);
+      default: return std::string(st.column_text(index));
+    }
+  }
+
+  // Columns (pk, type_id, id, version, last_updated, verb, created, body) from `first`.
+  resource_version read_version(statement& st, int first) const {
+    auto name = types_.names.find(st.column_int64(first + 1));
+    return resource_version{version_info{name == types_.names.end() ? std::string() : name->second,
+                                         std::string(st.column_text(first + 2)), st.column_int64(first + 3),
+                                         st.column_int64(first + 4), false, static_cast<verb>(st.column_int64(first + 5)),
+                                         st.column_int64(first + 6) != 0},
+                            std::string(st.column_text(first + 7))};
+  }
+
+  // ---- page tokens ----
+
+  std::string query_hash() const {
+    std::string text;
+    for (const auto& t : query_.types) text += t + ",";
+    if (query_.compartment) text += query_.compartment->owner_type + "/" + query_.compartment->owner_id + "/";
+    for (const auto& c : query_.clauses) text += c.name + "=" + c.raw_value + "&";
+    for (const auto& k : query_.sort) text += (k.descending ? "-" : "") + k.code + ",";
+    return fmt::format("{:016x}", std::hash<std::string>{}(text));
+  }
+
+  fhir::result<page_position> decode_position() {
+    if (request_.page_token.empty()) return page_position{};
+    auto pos = decode_page_token(request_.page_token, query_hash());
+    if (!pos) return invalid("The page token is not valid for this search (it may belong to another query)", "page-token-invalid");
+    return *pos;
+  }
+
+  // ---- includes ----
+
+  struct found {
+    std::int64_t pk;
+    std::int64_t type_id;
+    std::string id;
+  };
+
+  void add_includes(search_page& page) {
+    if (query_.includes.empty() || page.entries.empty()) return;
+    std::set<std::int64_t> seen(page_pks_.begin(), page_pks_.end());
+    std::vector<found> frontier;
+    for (std::size_t i = 0; i < page.entries.size(); ++i) {
+      const auto& info = page.entries[i].version.info;
+      frontier.push_back({page_pks_[i], *type_id(info.type), info.id});
+    }
+    for (int round = 0; round < max_include_rounds && !frontier.empty(); ++round) {
+      std::vector<std::int64_t> added;
+      for (const auto& inc : query_.includes) {
+        if (round > 0 && !inc.iterate) continue;
+        for (std::int64_t pk : inc.reverse ? reverse_targets(inc, frontier) : forward_targets(inc, frontier))
+          if (seen.insert(pk).second && seen.size() - page_pks_.size() <= max_included) added.push_back(pk);
+      }
+      frontier.clear();
+      for (auto& v : load(added)) {
+        frontier.push_back({v.first, *type_id(v.second.info.type), v.second.info.id});
+        page.entries.push_back(search_entry{std::move(v.second), search_mode::include});
+      }
+    }
+  }
+
+  static std::string json_list(const std::vector<std::int64_t>& values) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < values.size(); ++i) out += (i ? "," : "") + std::to_string(values[i]);
+    return out + "]";
+  }
+
+  static std::string json_strings(const std::vector<std::string>& values) {
+    fhir::json::array a;
+    for (const auto& v : values) a.emplace_back(v);
+    return fhir::json::serialize(fhir::json::value(std::move(a)));
+  }
+
+  // The reference parameters an include follows from sources of `source_type_id`.
+  std::vector<std::int64_t> include_params(const fhir::search::include& inc, std::int64_t source_type_id) {
+    if (inc.wildcard) return params_.reference_params(source_type_id);
+    if (auto id = params_.find(source_type_id, inc.parameter->code)) return {*id};
+    return {};
+  }
+
+  std::vector<std::int64_t> forward_targets(const fhir::search::include& inc, const std::vector<found>& sources) {
+    std::map<std::int64_t, std::vector<std::int64_t>> by_type;
+    for (const auto& s : sources) {
+      auto name = types_.names.find(s.type_id);
+      if (inc.source_type == "*" || (name != types_.names.end() && name->second == inc.source_type)) by_type[s.type_id].push_back(s.pk);
+    }
+    std::vector<std::int64_t> out;
+    for (const auto& [source_type, pks] : by_type) {
+      auto params = include_params(inc, source_type);
+      if (params.empty()) continue;
+      sql q;
+      q << "SELECT DISTINCT t.pk FROM ix_reference s JOIN resource_type rt ON rt.name = s.target_type "
+           "JOIN resource t ON t.type_id = rt.type_id AND t.id = s.target_id "
+           "WHERE s.res_pk IN (SELECT value FROM json_each(";
+      q.bind(json_list(pks));
+      q << ")) AND s.param_id IN (SELECT value FROM json_each(";
+      q.bind(json_list(params));
+      q << ")) AND t.deleted = 0";
+      if (!inc.target_type.empty()) {
+        q << " AND s.target_type = ";
+        q.bind(inc.target_type);
+      }
+      auto st = db_.prepared(q.text);
+      bind_all(*st, q.values);
+      while (st->step()) out.push_back(st->column_int64(0));
+    }
+    return out;
+  }
+
+  std::vector<std::int64_t> reverse_targets(const fhir::search::include& inc, const std::vector<found>& targets) {
+    std::map<std::int64_t, std::vector<std::string>> ids_by_type;
+    for (const auto& t : targets) ids_by_type[t.type_id].push_back(t.id);
+    std::vector<std::int64_t> source_types;
+    if (inc.source_type == "*") {
+      for (const auto& [name, id] : types_.ids) source_types.push_back(id);
+    } else if (auto id = type_id(inc.source_type)) {
+      source_types.push_back(*id);
+    }
+    std::vector<std::int64_t> params;
+    for (std::int64_t t : source_types) {
+      auto p = include_params(inc, t);
+      params.insert(params.end(), p.begin(), p.end());
+    }
+    std::vector<std::int64_t> out;
+    if (params.empty()) return out;
+    for (const auto& [target_type, ids] : ids_by_type) {
+      auto name = types_.names.find(target_type);
+      if (name == types_.names.end()) continue;
+      if (!inc.target_type.empty() && inc.target_type != name->second) continue;
+      sql q;
+      q << "SELECT DISTINCT s.res_pk FROM ix_reference s WHERE s.param_id IN (SELECT value FROM json_each(";
+      q.bind(json_list(params));
+      q << ")) AND s.target_id IN (SELECT value FROM json_each(";
+      q.bind(json_strings(ids));
+      q << ")) AND s.target_type = ";
+      q.bind(name->second);
+      auto st = db_.prepared(q.text);
+      bind_all(*st, q.values);
+      while (st->step()) out.push_back(st->column_int64(0));
+    }
+    return out;
+  }
+
+  std::vector<std::pair<std::int64_t, resource_version>> load(const std::vector<std::int64_t>& pks) {
+    std::vector<std::pair<std::int64_t, resource_version>> out;
+    if (pks.empty()) return out;
+    auto st = db_.cached(
+        "SELECT r.pk, r.type_id, r.id, r.version, r.last_updated, v.verb, v.created, v.body FROM resource r "
+        "JOIN resource_version v ON v.pk = r.pk AND v.version = r.version "
+        "WHERE r.pk IN (SELECT value FROM json_each(?1)) AND r.deleted = 0 ORDER BY r.pk");
+    st->bind(1, json_list(pks));
+    while (st->step()) out.emplace_back(st->column_int64(0), read_version(*st, 0));
+    return out;
+  }
+
+  database& db_;
+  const param_ids& params_;
+  const type_table& types_;
+  const search_request& request_;
+  const fhir::search::search_query& query_;
+  std::vector<std::int64_t> query_type_ids_;
+  std::vector<std::int64_t> page_pks_;
+};
+
+}  // namespace
+
+fhir::result<search_page> run_search(database& db, const param_ids& params, const type_table& types,
+                                     const search_request& request) {
+  return search_run(db, params, types, request).run();
+}
+
+}  // namespace store::sqlite

@@ -1,0 +1,107 @@
+#include "store/sqlite/search_index.hpp"
+
+namespace store::sqlite {
+
+namespace {
+
+std::string key(std::int64_t type_id, std::string_view code) {
+  std::string k = std::to_string(type_id);
+  k += '/';
+  k += code;
+  return k;
+}
+
+}  // namespace
+
+void param_ids::load(database& db, const fhir::search::search_parameters* parameters,
+                     const std::unordered_map<std::string, std::int64_t>& type_ids) {
+  if (parameters) {
+    transaction tx(db);
+    for (const auto& [type, type_id] : type_ids) {
+      for (const auto& [code, p] : parameters->of(type)) {
+        if (!p.indexed()) continue;
+        auto insert = db.cached("INSERT OR IGNORE INTO search_param(type_id, code, kind) VALUES (?1, ?2, ?3)");
+        insert->bind(1, type_id).bind(2, code).bind(3, fhir::search::to_string(p.type)).run();
+        if (p.type == fhir::search::param_type::reference) {
+          auto identifier = db.cached("INSERT OR IGNORE INTO search_param(type_id, code, kind) VALUES (?1, ?2, 'token')");
+          identifier->bind(1, type_id).bind(2, code + ":identifier").run();
+        }
+      }
+    }
+    tx.commit();
+  }
+  auto all = db.cached("SELECT param_id, type_id, code, kind FROM search_param");
+  while (all->step()) {
+    std::int64_t id = all->column_int64(0), type_id = all->column_int64(1);
+    ids_.emplace(key(type_id, all->column_text(2)), id);
+    if (all->column_text(3) == "reference") references_[type_id].push_back(id);
+  }
+}
+
+std::optional<std::int64_t> param_ids::find(std::int64_t type_id, std::string_view code) const {
+  auto it = ids_.find(key(type_id, code));
+  if (it == ids_.end()) return std::nullopt;
+  return it->second;
+}
+
+const std::vector<std::int64_t>& param_ids::reference_params(std::int64_t type_id) const {
+  auto it = references_.find(type_id);
+  return it == references_.end() ? none_ : it->second;
+}
+
+void delete_index(database& db, std::int64_t pk) {
+  // One statement per table: each uses the table's (res_pk, ...) index.
+  static const char* const deletes[] = {
+      "DELETE FROM ix_string WHERE res_pk = ?1",   "DELETE FROM ix_token WHERE res_pk = ?1",
+      "DELETE FROM ix_date WHERE res_pk = ?1",     "DELETE FROM ix_number WHERE res_pk = ?1",
+      "DELETE FROM ix_quantity WHERE res_pk = ?1", "DELETE FROM ix_reference WHERE res_pk = ?1",
+      "DELETE FROM ix_uri WHERE res_pk = ?1",
+  };
+  for (const char* sql : deletes) db.cached(sql)->bind(1, pk).run();
+}
+
+void write_index(database& db, const param_ids& ids, std::int64_t pk, std::int64_t type_id,
+                 const fhir::search::index_set& index) {
+  delete_index(db, pk);
+  auto param = [&](const std::string& code) { return ids.find(type_id, code); };
+  for (const auto& e : index.strings)
+    if (auto id = param(e.code)) {
+      auto st = db.cached("INSERT INTO ix_string(param_id, norm, exact, res_pk) VALUES (?1, ?2, ?3, ?4)");
+      st->bind(1, *id).bind(2, e.normalized).bind(3, e.exact).bind(4, pk).run();
+    }
+  for (const auto& e : index.tokens)
+    if (auto id = param(e.code)) {
+      auto st = db.cached("INSERT INTO ix_token(param_id, system, code, text, res_pk) VALUES (?1, ?2, ?3, ?4, ?5)");
+      st->bind(1, *id).bind(2, e.system).bind(3, e.value).bind(4, e.text).bind(5, pk).run();
+    }
+  for (const auto& e : index.dates)
+    if (auto id = param(e.code)) {
+      auto st = db.cached("INSERT INTO ix_date(param_id, lo, hi, res_pk) VALUES (?1, ?2, ?3, ?4)");
+      st->bind(1, *id).bind(2, e.low).bind(3, e.high).bind(4, pk).run();
+    }
+  for (const auto& e : index.numbers)
+    if (auto id = param(e.code)) {
+      auto st = db.cached("INSERT INTO ix_number(param_id, value, lo, hi, res_pk) VALUES (?1, ?2, ?3, ?4, ?5)");
+      st->bind(1, *id).bind_real(2, e.value).bind_real(3, e.low).bind_real(4, e.high).bind(5, pk).run();
+    }
+  for (const auto& e : index.quantities)
+    if (auto id = param(e.code)) {
+      auto st = db.cached(
+          "INSERT INTO ix_quantity(param_id, system, unit, value, lo, hi, cunit, cvalue, res_pk) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+      st->bind(1, *id).bind(2, e.system).bind(3, e.unit).bind_real(4, e.value).bind_real(5, e.low).bind_real(6, e.high);
+      st->bind(7, e.canonical_unit).bind_real(8, e.canonical_value).bind(9, pk).run();
+    }
+  for (const auto& e : index.references)
+    if (auto id = param(e.code)) {
+      auto st = db.cached("INSERT INTO ix_reference(param_id, target_type, target_id, url, res_pk) VALUES (?1, ?2, ?3, ?4, ?5)");
+      st->bind(1, *id).bind(2, e.target_type).bind(3, e.target_id).bind(4, e.url).bind(5, pk).run();
+    }
+  for (const auto& e : index.uris)
+    if (auto id = param(e.code)) {
+      auto st = db.cached("INSERT INTO ix_uri(param_id, uri, res_pk) VALUES (?1, ?2, ?3)");
+      st->bind(1, *id).bind(2, e.uri).bind(3, pk).run();
+    }
+}
+
+}  // namespace store::sqlite

@@ -1,0 +1,42 @@
+#pragma once
+// The search index tables (schema version 2): the ids of search parameters, and writing a resource's
+// index rows (fhir::search::index_set) inside the writer's transaction.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "fhir/search/index_entries.hpp"
+#include "fhir/search/search_parameters.hpp"
+#include "store/sqlite/database.hpp"
+
+namespace store::sqlite {
+
+// (resource type id, parameter code) -> param_id. Filled when the store opens (every parameter of the
+// definitions gets an id then), immutable afterwards, so readers share it without locks.
+class param_ids {
+ public:
+  // Registers every search parameter of `parameters` for the given types and loads the table.
+  void load(database& db, const fhir::search::search_parameters* parameters,
+            const std::unordered_map<std::string, std::int64_t>& type_ids);
+
+  std::optional<std::int64_t> find(std::int64_t type_id, std::string_view code) const;
+  // Every reference parameter id whose (type, code) is known, by type id: for wildcard includes.
+  const std::vector<std::int64_t>& reference_params(std::int64_t type_id) const;
+
+ private:
+  std::unordered_map<std::string, std::int64_t> ids_;  // key: type_id + '/' + code
+  std::unordered_map<std::int64_t, std::vector<std::int64_t>> references_;
+  std::vector<std::int64_t> none_;
+};
+
+// Replaces the index rows of resource `pk` (of type `type_id`) with `index`; an empty index set
+// (deletion) just removes them.
+void write_index(database& db, const param_ids& ids, std::int64_t pk, std::int64_t type_id,
+                 const fhir::search::index_set& index);
+void delete_index(database& db, std::int64_t pk);
+
+}  // namespace store::sqlite
