@@ -1,0 +1,346 @@
+// Search (search.html) through the application: every parameter type, prefix, modifier, chain,
+// include, sort and paging rule, on a small data set whose answers are known.
+#include <set>
+
+#include "tests/server/app_fixture.hpp"
+
+using fhir::testing::app_fixture;
+using fhir::testing::reply;
+
+namespace {
+
+std::string nhs(std::string_view number) {
+  return R"({"system":"https://fhir.nhs.uk/Id/nhs-number","value":")" + std::string(number) + R"("})";
+}
+
+std::string observation(std::string_view id, std::string_view patient, std::string_view loinc, std::string_view display,
+                        std::string_view value, std::string_view unit, std::string_view when, std::string_view status = "final") {
+  return R"({"resourceType":"Observation","id":")" + std::string(id) + R"(","status":")" + std::string(status) +
+         R"(","code":{"coding":[{"system":"http://loinc.org","code":")" + std::string(loinc) + R"(","display":")" +
+         std::string(display) + R"("}]},"subject":{"reference":"Patient/)" + std::string(patient) +
+         R"("},"effectiveDateTime":")" + std::string(when) + R"(","valueQuantity":{"value":)" + std::string(value) +
+         R"(,"unit":")" + std::string(unit) + R"(","system":"http://unitsofmeasure.org","code":")" + std::string(unit) + R"("}})";
+}
+
+// Patients p1 Smith (1970-03-15, male, NHS 9000000009, GP org1), p2 Smyth Zoë (1985-07-01, female),
+// p3 Jones (1970-12-31, no gender); observations o1-o4; risk assessments ra1 (0.8), ra2 (0.25).
+struct search_data : app_fixture {
+  search_data() {
+    put_ok("Organization/org1", R"({"resourceType":"Organization","id":"org1","name":"Leeds GP Practice",
+      "identifier":[{"system":"https://fhir.nhs.uk/Id/ods-organization-code","value":"A81001"},
+                    {"system":"http://example.org/odd","value":"A,B|C"}]})");
+    put_ok("Patient/p1", R"({"resourceType":"Patient","id":"p1","identifier":[)" + nhs("9000000009") + R"(],
+      "name":[{"family":"Smith","given":["John"]}],"gender":"male","birthDate":"1970-03-15",
+      "address":[{"line":["1 Park Row"],"city":"Leeds","postalCode":"LS1 4AP"}],
+      "generalPractitioner":[{"reference":"Organization/org1"}],
+      "meta":{"tag":[{"system":"http://example.org/tags","code":"important"}]}})");
+    put_ok("Patient/p2", R"({"resourceType":"Patient","id":"p2","name":[{"family":"Smyth","given":["Zoë"]}],
+      "gender":"female","birthDate":"1985-07-01","telecom":[{"system":"phone","value":"0113 496 0000"}]})");
+    put_ok("Patient/p3", R"({"resourceType":"Patient","id":"p3","name":[{"family":"Jones","given":["Ann"]}],"birthDate":"1970-12-31"})");
+    put_ok("Observation/o1", observation("o1", "p1", "29463-7", "Body weight", "72.5", "kg", "2024-02-10T10:00:00Z"));
+    put_ok("Observation/o2", observation("o2", "p1", "8867-4", "Heart rate", "80", "/min", "2023-06-01"));
+    put_ok("Observation/o3", observation("o3", "p2", "29463-7", "Body weight", "65000", "g", "2024-05-05T09:30:00+01:00"));
+    put_ok("Observation/o4", observation("o4", "p3", "4548-4", "Hemoglobin A1c", "53", "mmol/mol", "2022-01-01", "preliminary"));
+    put_ok("RiskAssessment/ra1", R"({"resourceType":"RiskAssessment","id":"ra1","status":"final",
+      "subject":{"reference":"Patient/p1"},"prediction":[{"probabilityDecimal":0.8}]})");
+    put_ok("RiskAssessment/ra2", R"({"resourceType":"RiskAssessment","id":"ra2","status":"final",
+      "subject":{"reference":"Patient/p2"},"prediction":[{"probabilityDecimal":0.25}]})");
+  }
+
+  void put_ok(const std::string& path, const std::string& body) {
+    auto r = put("/fhir/" + path, body);
+    INFO(path << ": " << r.http.body);
+    REQUIRE((r.status() == 200 || r.status() == 201));
+  }
+
+  reply search(const std::string& query, std::vector<server::http::header> headers = {}) const {
+    auto r = get("/fhir/" + query, std::move(headers));
+    INFO(query << "\n" << r.http.body);
+    REQUIRE(r.status() == 200);
+    return r;
+  }
+
+  // The ids of the entries with search.mode `mode`, in order.
+  std::vector<std::string> ids(const std::string& query, std::string_view mode = "match") const {
+    return ids_of(search(query), mode);
+  }
+
+  static std::vector<std::string> ids_of(const reply& r, std::string_view mode = "match") {
+    std::vector<std::string> out;
+    auto bundle = r.json();
+    if (const auto* entries = bundle.find("entry"))
+      for (const auto& e : entries->as_array())
+        if (*e.find("search")->find_string("mode") == mode) {
+          const std::string* id = e.find("resource")->find_string("id");
+          out.push_back(id ? *id : std::string());
+        }
+    return out;
+  }
+
+  std::set<std::string> set(const std::string& query, std::string_view mode = "match") const {
+    auto v = ids(query, mode);
+    return {v.begin(), v.end()};
+  }
+
+  static std::string link(const reply& r, std::string_view relation) {
+    auto bundle = r.json();
+    for (const auto& l : bundle.find("link")->as_array())
+      if (*l.find_string("relation") == relation) return *l.find_string("url");
+    return "";
+  }
+
+  // A link as a target for get(): the part after the base URL.
+  static std::string target_of(const std::string& url) { return "/fhir" + url.substr(base.size()); }
+
+  std::vector<std::string> error_ids(const std::string& query, std::vector<server::http::header> headers = {}) const {
+    auto r = get("/fhir/" + query, std::move(headers));
+    INFO(query << "\n" << r.http.body);
+    CHECK(r.status() == 400);
+    return r.issue_ids();
+  }
+};
+
+using ids_t = std::set<std::string>;
+
+}  // namespace
+
+TEST_CASE_METHOD(search_data, "string search: prefix, case and accents folded, :exact, :contains", "[server][search][string]") {
+  CHECK(set("Patient?family=smi") == ids_t{"p1"});
+  CHECK(set("Patient?family=SM") == ids_t{"p1", "p2"});
+  CHECK(set("Patient?given=zoe") == ids_t{"p2"});           // Zoë
+  CHECK(set("Patient?name=jo") == ids_t{"p1", "p3"});       // John, Jones
+  CHECK(set("Patient?family:exact=Smith") == ids_t{"p1"});
+  CHECK(set("Patient?family:exact=smith").empty());
+  CHECK(set("Patient?family:contains=mit") == ids_t{"p1"});
+  CHECK(set("Patient?address-city=leeds") == ids_t{"p1"});
+  CHECK(set("Patient?address=ls1") == ids_t{"p1"});
+  CHECK(set("Patient?family=smith,jones") == ids_t{"p1", "p3"});  // OR
+  CHECK(set("Patient?family=sm&given=zo") == ids_t{"p2"});        // AND
+  CHECK(set("Organization?name=leeds gp") == ids_t{"org1"});
+}
+
+TEST_CASE_METHOD(search_data, "token search: system|code, |code, system|, code, :text, :not, :missing", "[server][search][token]") {
+  CHECK(set("Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009") == ids_t{"p1"});
+  CHECK(set("Patient?identifier=9000000009") == ids_t{"p1"});
+  CHECK(set("Patient?identifier=|9000000009").empty());  // the identifier has a system
+  CHECK(set("Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|") == ids_t{"p1"});
+  CHECK(set("Observation?code=http://loinc.org|29463-7") == ids_t{"o1", "o3"});
+  CHECK(set("Observation?code=http://snomed.info/sct|29463-7").empty());
+  CHECK(set("Observation?code=29463-7,8867-4") == ids_t{"o1", "o2", "o3"});
+  CHECK(set("Observation?code:text=body") == ids_t{"o1", "o3"});
+  CHECK(set("Observation?code:text=weight") == ids_t{"o1", "o3"});  // a later word of the display
+  CHECK(set("Observation?status=preliminary") == ids_t{"o4"});
+  CHECK(set("Patient?gender=female") == ids_t{"p2"});
+  CHECK(set("Patient?gender:not=female") == ids_t{"p1", "p3"});
+  CHECK(set("Patient?gender:missing=true") == ids_t{"p3"});
+  CHECK(set("Patient?gender:missing=false") == ids_t{"p1", "p2"});
+  CHECK(set("Patient?phone=0113 496 0000") == ids_t{"p2"});
+  CHECK(set("Patient?_tag=http://example.org/tags|important") == ids_t{"p1"});
+  // Escaped separators are part of the value.
+  CHECK(set(R"(Organization?identifier=http://example.org/odd|A\,B\|C)") == ids_t{"org1"});
+  CHECK(set("Organization?identifier=A81001") == ids_t{"org1"});
+}
+
+TEST_CASE_METHOD(search_data, "date search: precision ranges and every prefix", "[server][search][date]") {
+  CHECK(set("Patient?birthdate=1970") == ids_t{"p1", "p3"});
+  CHECK(set("Patient?birthdate=1970-03") == ids_t{"p1"});
+  CHECK(set("Patient?birthdate=eq1970-03-15") == ids_t{"p1"});
+  CHECK(set("Patient?birthdate=ne1970") == ids_t{"p2"});
+  CHECK(set("Patient?birthdate=lt1971") == ids_t{"p1", "p3"});
+  CHECK(set("Patient?birthdate=gt1970-12-31") == ids_t{"p2"});
+  CHECK(set("Patient?birthdate=ge1970-12-31") == ids_t{"p2", "p3"});
+  CHECK(set("Patient?birthdate=le1970-03-15") == ids_t{"p1"});
+  CHECK(set("Patient?birthdate=sa1970-06-01") == ids_t{"p2", "p3"});
+  CHECK(set("Patient?birthdate=eb1971") == ids_t{"p1", "p3"});
+  CHECK(set("Patient?birthdate=ge1970&birthdate=lt1971") == ids_t{"p1", "p3"});
+  // Instants compare across time zones: 09:30+01:00 is 08:30Z.
+  CHECK(set("Observation?date=2024-05-05T08:30:00Z") == ids_t{"o3"});
+  CHECK(set("Observation?date=2024-02-10T11:00:00%2B01:00") == ids_t{"o1"});
+  CHECK(set("Observation?date=2024") == ids_t{"o1", "o3"});
+  CHECK(set("Observation?date=ge2024-01-01") == ids_t{"o1", "o3"});
+  CHECK(set("Observation?date=lt2023") == ids_t{"o4"});
+  CHECK(set("Observation?date=ap2022-01-01") == ids_t{"o4"});  // within 10% of the time from now
+  CHECK(set("Patient?_lastUpdated=gt2000-01-01") == ids_t{"p1", "p2", "p3"});
+  CHECK(set("Patient?_lastUpdated=lt2000-01-01").empty());
+}
+
+TEST_CASE_METHOD(search_data, "number and quantity search: implicit precision, prefixes, UCUM conversion", "[server][search][number][quantity]") {
+  CHECK(set("RiskAssessment?probability=0.8") == ids_t{"ra1"});
+  CHECK(set("RiskAssessment?probability=0.80") == ids_t{"ra1"});
+  CHECK(set("RiskAssessment?probability=0.83").empty());
+  CHECK(set("RiskAssessment?probability=gt0.5") == ids_t{"ra1"});
+  CHECK(set("RiskAssessment?probability=le0.25") == ids_t{"ra2"});
+  CHECK(set("RiskAssessment?probability=ne0.8") == ids_t{"ra2"});
+  CHECK(set("Observation?value-quantity=72.5|http://unitsofmeasure.org|kg") == ids_t{"o1"});
+  CHECK(set("Observation?value-quantity=72.5||kg") == ids_t{"o1"});
+  // 65000 g is 65 kg: canonical UCUM units compare across prefixes.
+  CHECK(set("Observation?value-quantity=65|http://unitsofmeasure.org|kg") == ids_t{"o3"});
+  CHECK(set("Observation?value-quantity=gt60|http://unitsofmeasure.org|kg") == ids_t{"o1", "o3"});
+  CHECK(set("Observation?value-quantity=lt70000|http://unitsofmeasure.org|g") == ids_t{"o3"});
+  CHECK(set("Observation?value-quantity=gt50") == ids_t{"o1", "o2", "o3", "o4"});
+}
+
+TEST_CASE_METHOD(search_data, "reference search: Type/id, id, :type, :identifier, :missing", "[server][search][reference]") {
+  CHECK(set("Observation?subject=Patient/p1") == ids_t{"o1", "o2"});
+  CHECK(set("Observation?subject=p1") == ids_t{"o1", "o2"});
+  CHECK(set("Observation?subject:Patient=p1") == ids_t{"o1", "o2"});
+  CHECK(set("Observation?subject:Group=p1").empty());
+  CHECK(set("Observation?patient=p2") == ids_t{"o3"});
+  CHECK(set("Observation?subject=Patient/p1,Patient/p3") == ids_t{"o1", "o2", "o4"});
+  CHECK(set(std::string("Observation?subject=") + std::string(base) + "/Patient/p1") == ids_t{"o1", "o2"});
+  CHECK(set("Patient?general-practitioner=Organization/org1") == ids_t{"p1"});
+  CHECK(set("Patient?general-practitioner:missing=true") == ids_t{"p2", "p3"});
+  put_ok("Observation/o5", R"({"resourceType":"Observation","id":"o5","status":"final","code":{"text":"note"},
+    "subject":{"identifier":)" + nhs("9000000009") + "}}");
+  CHECK(set("Observation?subject:identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009") == ids_t{"o5"});
+}
+
+TEST_CASE_METHOD(search_data, "_id, _type across types, and the Patient compartment", "[server][search][compartment]") {
+  CHECK(set("Patient?_id=p1,p3") == ids_t{"p1", "p3"});
+  CHECK(set("?_type=Patient,RiskAssessment&_id=p1,ra2") == ids_t{"p1", "ra2"});
+  CHECK(set("Patient/p1/Observation") == ids_t{"o1", "o2"});
+  CHECK(set("Patient/p1/Observation?code=8867-4") == ids_t{"o2"});
+  CHECK(set("Patient/p1/RiskAssessment") == ids_t{"ra1"});
+  CHECK(set("Patient/p1/Patient") == ids_t{"p1"});
+  CHECK(get("/fhir/Patient/p1/Organization").status() == 404);  // not in the Patient compartment
+}
+
+TEST_CASE_METHOD(search_data, "chained and reverse-chained parameters", "[server][search][chain]") {
+  CHECK(set("Observation?subject.family=smi") == ids_t{"o1", "o2"});
+  CHECK(set("Observation?subject:Patient.identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009") == ids_t{"o1", "o2"});
+  CHECK(set("Observation?subject.general-practitioner.name=leeds") == ids_t{"o1", "o2"});  // two levels
+  CHECK(set("Observation?subject.birthdate=1970") == ids_t{"o1", "o2", "o4"});
+  CHECK(set("Patient?_has:Observation:subject:code=8867-4") == ids_t{"p1"});
+  CHECK(set("Patient?_has:Observation:patient:status=preliminary") == ids_t{"p3"});
+  CHECK(set("Organization?_has:Patient:general-practitioner:family=smith") == ids_t{"org1"});
+}
+
+TEST_CASE_METHOD(search_data, "_include and _revinclude, with :iterate, * and no duplicates", "[server][search][include]") {
+  auto r = search("Observation?code=8867-4&_include=Observation:subject");
+  CHECK(ids_of(r) == std::vector<std::string>{"o2"});
+  CHECK(ids_of(r, "include") == std::vector<std::string>{"p1"});
+  CHECK(set("Observation?code=8867-4&_include=Observation:subject&_include:iterate=Patient:general-practitioner", "include") ==
+        ids_t{"p1", "org1"});
+  CHECK(set("Observation?code=8867-4&_include=Observation:subject&_include=Patient:general-practitioner", "include") == ids_t{"p1"});
+  CHECK(set("Observation?code=8867-4&_include=*", "include") == ids_t{"p1"});
+  CHECK(set("Observation?code=8867-4&_include=Observation:subject:Group", "include").empty());
+  CHECK(set("Patient?_id=p1&_revinclude=Observation:subject", "include") == ids_t{"o1", "o2"});
+  CHECK(set("Patient?_id=p1&_revinclude=RiskAssessment:subject&_revinclude=Observation:patient", "include") == ids_t{"o1", "o2", "ra1"});
+  // A resource that is both a match and an include target appears once, as a match.
+  auto both = search("?_type=Patient,Organization&_id=p1,org1&_include=Patient:general-practitioner");
+  CHECK(ids_of(both).size() == 2);
+  CHECK(ids_of(both, "include").empty());
+  auto each = search("Observation?subject=p1&_include=Observation:subject");
+  CHECK(ids_of(each, "include") == std::vector<std::string>{"p1"});
+}
+
+TEST_CASE_METHOD(search_data, "_sort: keys, descending, several keys, missing values last", "[server][search][sort]") {
+  CHECK(ids("Patient?_sort=birthdate") == std::vector<std::string>{"p1", "p3", "p2"});
+  CHECK(ids("Patient?_sort=-birthdate") == std::vector<std::string>{"p2", "p3", "p1"});
+  CHECK(ids("Patient?_sort=family") == std::vector<std::string>{"p3", "p1", "p2"});
+  CHECK(ids("Patient?_sort=gender,-birthdate") == std::vector<std::string>{"p2", "p1", "p3"});  // no gender: last
+  CHECK(ids("Patient?_sort=-_id") == std::vector<std::string>{"p3", "p2", "p1"});
+  CHECK(ids("Observation?_sort=date&subject=p1") == std::vector<std::string>{"o2", "o1"});
+}
+
+TEST_CASE_METHOD(search_data, "paging: next and previous links, stable while data changes", "[server][search][paging]") {
+  auto page1 = search("Patient?_sort=birthdate&_count=1");
+  CHECK(ids_of(page1) == std::vector<std::string>{"p1"});
+  CHECK(link(page1, "previous").empty());
+  CHECK_FALSE(link(page1, "first").empty());
+  // A patient born before everyone, created after page 1: not on later pages (nor page 1's successors).
+  put_ok("Patient/p0", R"({"resourceType":"Patient","id":"p0","birthDate":"1900-01-01"})");
+  // p3 changes but keeps its place; p2 is deleted.
+  put_ok("Patient/p3", R"({"resourceType":"Patient","id":"p3","name":[{"family":"Jones"}],"birthDate":"1970-12-31","gender":"female"})");
+  auto page2 = search(target_of(link(page1, "next")).substr(6));
+  CHECK(ids_of(page2) == std::vector<std::string>{"p3"});
+  REQUIRE(del("/fhir/Patient/p2").status() == 200);
+  auto page3 = search(target_of(link(page2, "next")).substr(6));
+  CHECK(ids_of(page3).empty());
+  auto back = search(target_of(link(page2, "previous")).substr(6));
+  CHECK(ids_of(back) == std::vector<std::string>{"p1"});
+  // A fresh search sees the new state.
+  CHECK(ids("Patient?_sort=birthdate") == std::vector<std::string>{"p0", "p1", "p3"});
+
+  // Walking every page of an unsorted search yields every match once.
+  std::vector<std::string> seen;
+  auto page = search("Observation?_count=2");
+  for (int i = 0; i < 10; ++i) {
+    for (auto& id : ids_of(page)) seen.push_back(id);
+    auto next = link(page, "next");
+    if (next.empty()) break;
+    page = search(target_of(next).substr(6));
+  }
+  CHECK(seen == std::vector<std::string>{"o1", "o2", "o3", "o4"});
+  // A token belongs to its query.
+  auto token = link(search("Observation?_count=1"), "next");
+  auto foreign = token.substr(token.find("_page_token="));
+  CHECK(error_ids("Patient?_count=1&" + foreign) == std::vector<std::string>{"page-token-invalid"});
+  CHECK(error_ids("Patient?_page_token=garbage") == std::vector<std::string>{"page-token-invalid"});
+}
+
+TEST_CASE_METHOD(search_data, "_count, _total and _summary=count", "[server][search][paging]") {
+  auto r = search("Observation?_count=1");
+  CHECK(ids_of(r).size() == 1);
+  CHECK(r.json().find("total") == nullptr);  // not asked for, and not free
+  CHECK(search("Observation?_count=1&_total=accurate").json().find("total")->as_number().text == "4");
+  CHECK(search("Observation").json().find("total")->as_number().text == "4");  // one page: known for free
+  auto count = search("Observation?_summary=count&status=final");
+  CHECK(count.json().find("total")->as_number().text == "3");
+  CHECK(count.json().find("entry") == nullptr);
+  CHECK(ids("Observation?_count=0").empty());
+}
+
+TEST_CASE_METHOD(search_data, "_summary and _elements return tagged subsets", "[server][search][summary]") {
+  auto summary = search("Patient?_id=p1&_summary=true").json();
+  const auto& patient = *summary.find("entry")->as_array()[0].find("resource");
+  CHECK(patient.find("name") != nullptr);
+  CHECK(patient.find("text") == nullptr);
+  CHECK(patient.find("meta")->find("tag")->as_array().back().find_string("code")->compare("SUBSETTED") == 0);
+  auto elements = search("Patient?_id=p1&_elements=birthDate").json();
+  const auto& subset = *elements.find("entry")->as_array()[0].find("resource");
+  CHECK(subset.find("birthDate") != nullptr);
+  CHECK(subset.find("name") == nullptr);
+  CHECK(subset.find("id") != nullptr);
+}
+
+TEST_CASE_METHOD(search_data, "POST _search with a form body gives the same answer as GET", "[server][search][post]") {
+  auto form = std::vector<server::http::header>{{"Content-Type", "application/x-www-form-urlencoded"}};
+  auto posted = post("/fhir/Observation/_search", "code=http%3A%2F%2Floinc.org%7C29463-7&date=ge2024", form);
+  REQUIRE(posted.status() == 200);
+  CHECK(search_data::ids_of(posted) == ids("Observation?code=http://loinc.org|29463-7&date=ge2024"));
+  auto system = post("/fhir/_search", "_type=Patient&family=smi", form);
+  CHECK(search_data::ids_of(system) == std::vector<std::string>{"p1"});
+  CHECK(post("/fhir/Observation/_search", "code=x", {{"Content-Type", "application/json"}}).status() == 415);
+}
+
+TEST_CASE_METHOD(search_data, "deleted and updated resources: only current versions are found", "[server][search]") {
+  put_ok("Patient/p1", R"({"resourceType":"Patient","id":"p1","name":[{"family":"Brown"}],"birthDate":"1970-03-15"})");
+  CHECK(set("Patient?family=smith").empty());
+  CHECK(set("Patient?family=brown") == ids_t{"p1"});
+  REQUIRE(del("/fhir/Observation/o1").status() == 200);
+  CHECK(set("Observation?code=29463-7") == ids_t{"o3"});
+  CHECK(set("Observation?_id=o1").empty());
+}
+
+TEST_CASE_METHOD(search_data, "bad searches: 400 naming the parameter; unknown ones ignored unless strict", "[server][search][errors]") {
+  CHECK(error_ids("Patient?birthdate=1970-13") == std::vector<std::string>{"search-parameter-invalid"});
+  CHECK(error_ids("Patient?birthdate=xx1970") == std::vector<std::string>{"search-parameter-invalid"});
+  CHECK(error_ids("RiskAssessment?probability=high") == std::vector<std::string>{"search-parameter-invalid"});
+  CHECK(error_ids("Patient?_count=many") == std::vector<std::string>{"search-parameter-invalid"});
+  CHECK(error_ids("Patient?_sort=shoesize") == std::vector<std::string>{"search-parameter-invalid"});
+  CHECK(error_ids("Patient?family:sounds-like=smith") == std::vector<std::string>{"search-parameter-invalid"});
+  CHECK(error_ids("Observation?code:exact=x") == std::vector<std::string>{"search-parameter-invalid"});
+  CHECK(error_ids("Patient?gender:missing=maybe") == std::vector<std::string>{"search-parameter-invalid"});
+  CHECK(error_ids("Patient?_include=Patient:family") == std::vector<std::string>{"search-parameter-invalid"});
+  CHECK(error_ids("?_type=Pateint") == std::vector<std::string>{"search-parameter-invalid"});
+  CHECK(error_ids("Patient?identifier=a|b|c") == std::vector<std::string>{"search-parameter-invalid"});
+
+  // Lenient by default: ignored, reported in an outcome entry, left out of the self link.
+  auto lenient = search("Patient?shoesize=9&family=smi");
+  CHECK(search_data::ids_of(lenient) == std::vector<std::string>{"p1"});
+  CHECK(search_data::ids_of(lenient, "outcome").size() == 1);
+  CHECK(lenient.http.body.find("search-parameter-ignored") != std::string::npos);
+  CHECK(link(lenient, "self").find("shoesize") == std::string::npos);
+  CHECK(error_ids("Patient?shoesize=9", {{"Prefer", "handling=strict"}}) == std::vector<std::string>{"search-parameter-unknown"});
+}
