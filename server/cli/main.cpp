@@ -1,9 +1,12 @@
 // fhir-server: the command-line entry point.
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+
+#include <fmt/format.h>
 
 #include <arpa/inet.h>
 
@@ -73,6 +76,30 @@ int validate(const std::vector<std::string>& files, const server::cli::validatio
     std::cout << "# " << file << "\n" << fhir::json::serialize_pretty(fhir::to_operation_outcome(issues)) << "\n";
   }
   return all_valid ? 0 : 1;
+}
+
+int reindex(const server::cli::serve_options& options, const server::cli::validation_flags& flags) {
+  auto setup = load_validation(flags);
+  if (!setup) {
+    std::cerr << "fhir-server: " << setup.error().summary() << "\n";
+    return 2;
+  }
+  auto app = server::application::open(*setup->definitions, server::application_options{.database_path = options.database,
+                                                                                         .base_url = "http://localhost/fhir",
+                                                                                         .validation = setup->options});
+  if (!app) {
+    std::cerr << "fhir-server: " << app.error().summary() << "\n";
+    return 1;
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto indexed = (*app)->context().store.reindex();
+  if (!indexed) {
+    std::cerr << "fhir-server: " << indexed.error().summary() << "\n";
+    return 1;
+  }
+  auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << "reindexed " << *indexed << " resources in " << fmt::format("{:.1f}", seconds) << " s\n";
+  return 0;
 }
 
 int serve(const server::cli::serve_options& options, const server::cli::validation_flags& flags) {
@@ -160,6 +187,7 @@ int main(int argc, char** argv) {
       case server::cli::command::kind::fhirpath:
         return server::cli::run_fhirpath(cmd.expression, cmd.files.empty() ? std::string() : cmd.files[0], std::cout, std::cerr);
       case server::cli::command::kind::serve: return serve(cmd.serve, cmd.validation);
+      case server::cli::command::kind::reindex: return reindex(cmd.serve, cmd.validation);
     }
   } catch (const std::exception& e) {
     std::cerr << "fhir-server: fatal: " << e.what() << "\n";

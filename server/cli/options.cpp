@@ -45,6 +45,10 @@ Usage:
   fhir-server fhirpath EXPR [FILE]  evaluate a FHIRPath expression against the FHIR JSON resource in FILE
                                     (or with no input); prints the result as JSON, each item with its type,
                                     or the error with its position, and exits 1 on error
+  fhir-server reindex [--db FILE] [--package PATH]...
+                                    rebuild every search index row of the database from the current
+                                    versions, with the search parameters of R4 and the packages given
+                                    (needed after adding a package with new SearchParameters)
   fhir-server version               print the version
   fhir-server help | --help | -h    print this help
 
@@ -91,6 +95,7 @@ parse_result parse(int argc, char** argv) {
     if (name == "serve") cmd.what = command::kind::serve;
     else if (name == "validate") cmd.what = command::kind::validate;
     else if (name == "fhirpath") cmd.what = command::kind::fhirpath;
+    else if (name == "reindex") cmd.what = command::kind::reindex;
     else if (name == "version") cmd.what = command::kind::version;
     else if (name == "help") cmd.what = command::kind::help;
     else return {std::nullopt, fmt::format("unknown command '{}' (see fhir-server --help)", name)};
@@ -130,7 +135,7 @@ parse_result parse(int argc, char** argv) {
     };
     bool ok = true;
     auto& v = cmd.validation;
-    bool validates = cmd.what == command::kind::serve || cmd.what == command::kind::validate;
+    bool validates = cmd.what == command::kind::serve || cmd.what == command::kind::validate || cmd.what == command::kind::reindex;
     if (validates && name == "--package") {
       ok = take() && !value.empty(); v.packages.emplace_back(value);
     } else if (validates && name == "--unknown-extensions") {
@@ -139,6 +144,8 @@ parse_result parse(int argc, char** argv) {
       ok = take() && (value == "uk-core" || value == "none"); v.default_profiles = value;
     } else if (cmd.what == command::kind::validate && name == "--profile") {
       ok = take() && !value.empty(); v.profiles.emplace_back(value);
+    } else if (cmd.what == command::kind::reindex && name == "--db") {
+      ok = take() && !value.empty(); s.database = value;
     } else if (cmd.what != command::kind::serve) {
       return {std::nullopt, fmt::format("unknown option '{}' for this command", name)};
     } else if (name == "--db") {

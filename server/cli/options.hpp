@@ -30,7 +30,7 @@ struct validation_flags {
 };
 
 struct command {
-  enum class kind { serve, validate, fhirpath, version, help } what = kind::serve;
+  enum class kind { serve, validate, fhirpath, reindex, version, help } what = kind::serve;
   serve_options serve;
   validation_flags validation;
   std::vector<std::string> files;  // validate; fhirpath: the resource file

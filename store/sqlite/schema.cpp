@@ -95,7 +95,7 @@ int user_version(database& db) {
 
 }  // namespace
 
-void migrate(database& db, const std::vector<std::string>& types) {
+int migrate(database& db, const std::vector<std::string>& types) {
   int current = user_version(db);
   if (current > latest_schema_version)
     throw std::runtime_error(fmt::format("the database has schema version {}, newer than this server's {}", current,
@@ -114,6 +114,7 @@ void migrate(database& db, const std::vector<std::string>& types) {
     insert->bind(1, type).run();
   }
   tx.commit();
+  return current;
 }
 
 }  // namespace store::sqlite

@@ -25,7 +25,8 @@ namespace store::sqlite {
 constexpr int latest_schema_version = 2;
 
 // Brings the schema to latest_schema_version and ensures a resource_type row for each of `types`.
-// Throws sqlite_error on failure, std::runtime_error for a database newer than this server.
-void migrate(database& db, const std::vector<std::string>& types);
+// Returns the version the database had (0 for a new one). Throws sqlite_error on failure,
+// std::runtime_error for a database newer than this server.
+int migrate(database& db, const std::vector<std::string>& types);
 
 }  // namespace store::sqlite

@@ -139,9 +139,15 @@ class search_run {
     page_position pos = std::move(*position);
     if (pos.max_pk == 0) pos.max_pk = highest_pk();
 
-    std::vector<sql> sets;
-    if (query_.compartment) sets.push_back(compartment_set(*query_.compartment));
-    for (const clause& c : query_.clauses) sets.push_back(clause_set(c, 0, query_type_ids_));
+    if (query_.compartment) {
+      clause_sets_.push_back(compartment_set(*query_.compartment));
+      clause_filters_.emplace_back();
+    }
+    for (const clause& c : query_.clauses) {
+      clause_sets_.push_back(clause_set(c, 0, query_type_ids_));
+      clause_filters_.push_back(correlated_filter(c));
+    }
+    const std::vector<sql>& sets = clause_sets_;
     std::size_t driver = choose_driver(sets);
 
     search_page page;
@@ -236,7 +242,8 @@ class search_run {
       first = false;
       q << "(s.target_type = ";
       q.bind(target);
-      q << " AND s.target_id IN (SELECT t.id FROM resource t WHERE t.type_id = ";
+      // +t.type_id: the inner set drives (by rowid); the type only filters.
+      q << " AND s.target_id IN (SELECT t.id FROM resource t WHERE +t.type_id = ";
       q.bind(*target_id);
       q << " AND t.pk IN (";
       q.append(clause_set(c, level + 1, {*target_id}));
@@ -270,19 +277,30 @@ class search_run {
     return q;
   }
 
-  // _has:Source:reference:param=value: resources that a matching Source points at.
+  // _has:Source:reference:param=value: resources that a matching Source points at. Driven from the
+  // matching sources, through their references, to the targets' rows.
   sql has_set(const clause& c, const std::vector<std::int64_t>& type_ids) {
     auto source = type_id(c.has->source_type);
     sql q;
-    q << "SELECT t.pk FROM resource t WHERE ";
-    type_condition(q, "t.type_id", type_ids);
-    q << " AND t.deleted = 0 AND EXISTS (SELECT 1 FROM ix_reference s JOIN resource_type rt ON rt.name = s.target_type "
-         "WHERE rt.type_id = t.type_id AND s.target_id = t.id AND ";
-    if (source) param_condition(q, "s", {*source}, c.has->reference->code);
-    else q << "0";
-    q << " AND s.res_pk IN (";
-    q.append(source ? final_set(c, {*source}) : sql{"SELECT NULL WHERE 0", {}});
-    q << "))";
+    if (!source) {
+      q << "SELECT NULL WHERE 0";
+      return q;
+    }
+    for (std::size_t i = 0; i < type_ids.size(); ++i) {
+      auto name = types_.names.find(type_ids[i]);
+      if (name == types_.names.end()) continue;
+      if (!q.text.empty()) q << " UNION ";
+      q << "SELECT t.pk FROM ix_reference s INDEXED BY ix_reference_res JOIN resource t ON t.type_id = ";
+      q.bind(type_ids[i]);
+      q << " AND t.id = s.target_id WHERE ";
+      param_condition(q, "s", {*source}, c.has->reference->code);
+      q << " AND s.target_type = ";
+      q.bind(name->second);
+      q << " AND s.res_pk IN (";
+      q.append(final_set(c, {*source}));
+      q << ")";
+    }
+    if (q.text.empty()) q << "SELECT NULL WHERE 0";
     return q;
   }
 
@@ -320,9 +338,43 @@ class search_run {
       return q;
     }
     q << "SELECT x.res_pk FROM " << table << " x WHERE ";
+    q.append(index_condition(c, type_ids));
+    return q;
+  }
+
+  // A plain clause (no chain, _has, :missing, :not, _id or _lastUpdated) tests one index table.
+  static bool is_plain(const clause& c) {
+    return c.chain.empty() && !c.has && c.parameter && c.modifier != modifier::missing && c.modifier != modifier::not_;
+  }
+
+  // The condition a plain clause puts on its index table's rows (alias x): parameter and values.
+  sql index_condition(const clause& c, const std::vector<std::int64_t>& type_ids) {
+    param_type type = c.parameter->type;
+    std::string code = c.parameter->code;
+    if (type == param_type::reference && c.modifier == modifier::identifier) {
+      type = param_type::token;
+      code += ":identifier";
+    }
+    sql q;
     param_condition(q, "x", type_ids, code);
     q << " AND (";
     values_predicate(q, c, type);
+    q << ")";
+    return q;
+  }
+
+  // A plain clause as a filter on the candidate row r: a correlated lookup in the table's (res_pk,
+  // param_id) index, so a clause that matches half the table costs one probe per candidate instead of
+  // reading all its matches.
+  std::optional<sql> correlated_filter(const clause& c) {
+    if (!is_plain(c)) return std::nullopt;
+    param_type type = c.parameter->type == param_type::reference && c.modifier == modifier::identifier ? param_type::token
+                                                                                                        : c.parameter->type;
+    sql q;
+    // INDEXED BY: the planner would otherwise pick the value index for a range (a date's lo/hi) and
+    // read every row of the parameter for each candidate.
+    q << "EXISTS (SELECT 1 FROM " << table_of(type) << " x INDEXED BY " << table_of(type) << "_res WHERE x.res_pk = r.pk AND ";
+    q.append(index_condition(c, query_type_ids_));
     q << ")";
     return q;
   }
@@ -568,6 +620,11 @@ class search_run {
     }
     for (std::size_t i = 0; i < sets.size(); ++i) {
       if (i == driver) continue;
+      if (clause_filters_[i]) {
+        q << " AND ";
+        q.append(*clause_filters_[i]);
+        continue;
+      }
       q << " AND r.pk IN (";
       q.append(sets[i]);
       q << ")";
@@ -838,6 +895,8 @@ class search_run {
   const fhir::search::search_query& query_;
   std::vector<std::int64_t> query_type_ids_;
   std::vector<std::int64_t> page_pks_;
+  std::vector<sql> clause_sets_;                    // each clause's matching pks
+  std::vector<std::optional<sql>> clause_filters_;  // each clause as a correlated filter, when it has one
 };
 
 }  // namespace

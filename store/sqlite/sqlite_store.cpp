@@ -425,8 +425,12 @@ fhir::result<std::unique_ptr<store>> open_sqlite_store(const sqlite_options& opt
     writer->exec("PRAGMA journal_mode = WAL");
     writer->exec("PRAGMA synchronous = FULL");
     writer->exec("PRAGMA foreign_keys = OFF");
-    sqlite::migrate(*writer, options.resource_types);
-    return std::unique_ptr<store>(std::make_unique<sqlite_store>(options, std::move(writer)));
+    int previous_version = sqlite::migrate(*writer, options.resource_types);
+    auto opened = std::make_unique<sqlite_store>(options, std::move(writer));
+    // A database from before search (schema 1) has resources but no index rows yet.
+    if (previous_version == 1 && options.indexer)
+      if (auto indexed = opened->reindex(); !indexed) return std::move(indexed).error();
+    return std::unique_ptr<store>(std::move(opened));
   } catch (const std::exception& e) {
     return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception,
                        fmt::format("cannot open the store {}: {}", options.path, e.what()), "store-open-failed");
