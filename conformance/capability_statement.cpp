@@ -27,7 +27,7 @@ void add_search(value& r, const fhir::search::search_parameters& search, const s
   array params;
   array includes{value("*")};
   for (const auto& [code, p] : search.of(type)) {
-    bool supported = p.indexed() && p.type != fhir::search::param_type::composite && p.type != fhir::search::param_type::special;
+    bool supported = p.searchable();
     if (code == "_id" || code == "_lastUpdated") supported = true;
     if (!supported) continue;
     params.push_back(search_param(p));

@@ -65,6 +65,17 @@ struct uri_entry {
   std::string uri;
 };
 
+// A composite parameter's value (search.html#composite): one row per combination of its two components'
+// values. The first component is a token; the second a token, quantity, date or string, in the fields
+// its type uses (a quantity also gets a row in canonical UCUM units, system "ucum-canonical").
+struct composite_entry {
+  std::string code;
+  std::string system1, code1;
+  std::string system2, code2;  // token: system and code; quantity: system and unit; string: normalised text
+  double value2 = 0;           // quantity value
+  double low2 = 0, high2 = 0;  // quantity: implicit range; date: [lo, hi) in ms
+};
+
 struct index_set {
   std::vector<string_entry> strings;
   std::vector<token_entry> tokens;
@@ -73,6 +84,7 @@ struct index_set {
   std::vector<quantity_entry> quantities;
   std::vector<reference_entry> references;
   std::vector<uri_entry> uris;
+  std::vector<composite_entry> composites;
 };
 
 }  // namespace fhir::search

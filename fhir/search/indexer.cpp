@@ -253,13 +253,128 @@ index_set indexer::extract(const json::value& resource) const {
   std::string_view type = resource_type_of(resource);
   auto env = environments_.acquire();
   for (const auto& [code, p] : params_.of(type)) {
+    if (p.full_text) {
+      add_full_text(p, resource, out);
+      continue;
+    }
     if (!p.indexed() || code == "_id" || code == "_lastUpdated") continue;
     auto values = p.compiled->evaluate(resource, *env);
     if (!values) continue;  // an expression that fails on this resource indexes nothing
+    if (p.type == param_type::composite) {
+      extract_composite(p, resource, *values, *env, out);
+      continue;
+    }
     extraction e(p, out);
     for (const item& i : *values) e.add(i);
   }
   return out;
+}
+
+// Each value the composite's expression selects is the focus of its components' expressions; every
+// combination of the first component's tokens with the second's values is a row.
+void indexer::extract_composite(const search_parameter& p, const json::value& resource, const fhirpath::collection& foci,
+                                fhirpath::environment& env, index_set& out) const {
+  if (p.components.size() != 2) return;
+  const auto& first = p.components[0];
+  const auto& second = p.components[1];
+  if (first.parameter->type != param_type::token || !first.compiled || !second.compiled) return;
+  // The foci live in env's arena, which each evaluation rewinds: copy them out first.
+  std::vector<item> focus_items(foci.begin(), foci.end());
+  for (const item& focus : focus_items) {
+    index_set left, right;
+    {
+      auto values = first.compiled->evaluate(focus, resource, env);
+      if (!values) continue;
+      extraction e(*first.parameter, left);
+      for (const item& i : *values) e.add(i);
+    }
+    {
+      auto values = second.compiled->evaluate(focus, resource, env);
+      if (!values) continue;
+      extraction e(*second.parameter, right);
+      for (const item& i : *values) e.add(i);
+    }
+    for (const auto& t : left.tokens) {
+      auto row = [&](composite_entry e) {
+        e.code = p.code;
+        e.system1 = t.system;
+        e.code1 = t.value;
+        out.composites.push_back(std::move(e));
+      };
+      for (const auto& v : right.tokens) row({{}, {}, {}, v.system, v.value, 0, 0, 0});
+      for (const auto& v : right.strings) row({{}, {}, {}, {}, v.normalized, 0, 0, 0});
+      for (const auto& v : right.dates)
+        row({{}, {}, {}, {}, {}, 0, static_cast<double>(v.low), static_cast<double>(v.high)});
+      for (const auto& v : right.quantities) {
+        row({{}, {}, {}, v.system, v.unit, v.value, v.low, v.high});
+        if (!v.canonical_unit.empty()) {
+          double factor = v.value == 0 ? 1 : v.canonical_value / v.value;
+          row({{}, {}, {}, "ucum-canonical", v.canonical_unit, v.canonical_value, v.low * factor, v.high * factor});
+        }
+      }
+    }
+  }
+}
+
+namespace {
+
+constexpr std::size_t max_full_text = 4096;
+
+// The text of XHTML: tags dropped, the five XML entities decoded, each tag a word break.
+void append_xhtml_text(std::string_view xhtml, std::string& out) {
+  bool in_tag = false;
+  for (std::size_t i = 0; i < xhtml.size() && out.size() < max_full_text; ++i) {
+    char c = xhtml[i];
+    if (in_tag) {
+      in_tag = c != '>';
+    } else if (c == '<') {
+      in_tag = true;
+      out += ' ';
+    } else if (c == '&') {
+      static constexpr std::pair<std::string_view, char> entities[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+      bool decoded = false;
+      for (const auto& [entity, ch] : entities)
+        if (xhtml.substr(i).starts_with(entity)) {
+          out += ch;
+          i += entity.size() - 1;
+          decoded = true;
+          break;
+        }
+      if (!decoded) out += c;
+    } else {
+      out += c;
+    }
+  }
+}
+
+// Every string value in the resource (not keys, not numbers), narrative as text.
+void append_strings(const json::value& v, std::string_view key, std::string& out) {
+  if (out.size() >= max_full_text) return;
+  if (v.is_string()) {
+    if (key == "div") append_xhtml_text(v.as_string(), out);
+    else if (key != "reference" && key != "system" && key != "url" && key != "id") out += v.as_string();
+    out += ' ';
+  } else if (v.is_array()) {
+    for (const auto& e : v.as_array()) append_strings(e, key, out);
+  } else if (v.is_object()) {
+    for (const auto& m : v.as_object()) append_strings(m.value, m.key, out);
+  }
+}
+
+}  // namespace
+
+void indexer::add_full_text(const search_parameter& p, const json::value& resource, index_set& out) const {
+  std::string text;
+  if (p.code == "_text") {
+    const json::value* narrative = resource.find("text");
+    const json::value* div = narrative ? narrative->find("div") : nullptr;
+    if (div && div->is_string()) append_xhtml_text(div->as_string(), text);
+  } else {
+    append_strings(resource, "", text);
+  }
+  std::string normalized = normalize(text);
+  if (normalized.size() > max_full_text) normalized.resize(max_full_text);
+  if (!normalized.empty()) out.strings.push_back({p.code, std::move(normalized), {}});
 }
 
 reference_parts split_reference(std::string_view reference) {

@@ -29,6 +29,10 @@ class indexer {
   index_set extract(const json::value& resource) const;
 
  private:
+  void add_full_text(const search_parameter& p, const json::value& resource, index_set& out) const;
+  void extract_composite(const search_parameter& p, const json::value& resource, const fhirpath::collection& foci,
+                         fhirpath::environment& env, index_set& out) const;
+
   const search_parameters& params_;
   mutable validation::environment_pool environments_;
   struct reference_stubs;

@@ -72,6 +72,17 @@ std::vector<std::string> strings_of(const json::value* array) {
 
 }  // namespace
 
+bool search_parameter::searchable() const {
+  if (!indexed() || type == param_type::special) return false;
+  if (full_text) return true;
+  if (type != param_type::composite) return true;
+  if (components.size() != 2) return false;
+  param_type second = components[1].parameter->type;
+  return components[0].parameter->type == param_type::token &&
+         (second == param_type::token || second == param_type::quantity || second == param_type::date ||
+          second == param_type::string);
+}
+
 std::optional<param_type> parse_param_type(std::string_view code) {
   for (const auto& [name, type] : type_names)
     if (name == code) return type;
@@ -132,6 +143,10 @@ void search_parameters::add(const json::value& definition) {
       if (const std::string* url = definition.find_string("url")) p.url = *url;
       if (const std::string* d = definition.find_string("description")) p.description = *d;
       p.targets = strings_of(definition.find("target"));
+      if (p.code == "_text" || p.code == "_content") {
+        p.full_text = true;
+        p.type = param_type::string;
+      }
       if (expression) {
         p.expression = expression_for_type(*expression, resource_type, defs_);
         if (!p.expression.empty() && p.type != param_type::special) {

@@ -40,9 +40,15 @@ struct search_parameter {
     std::optional<fhirpath::expression> compiled;
   };
   std::vector<component> components;
+  // _text (the narrative) and _content (all the resource's text): R4 gives them no expression; the
+  // indexer extracts their text itself and searches match every word given.
+  bool full_text = false;
 
   // True when the server indexes the parameter from the resource's content.
-  bool indexed() const { return compiled.has_value(); }
+  bool indexed() const { return compiled.has_value() || full_text; }
+  // True when searches can use it: indexed, not `special`, and for a composite, of the shape the server
+  // indexes (a token, then a token, quantity, date or string).
+  bool searchable() const;
 };
 
 class search_parameters {

@@ -192,7 +192,7 @@ class query_parser {
       k.code = code;
       if (code != "_id" && code != "_lastUpdated") {
         k.parameter = lookup(context_type(), code);
-        if (!k.parameter || !k.parameter->indexed() || k.parameter->type == param_type::composite)
+        if (!k.parameter || !k.parameter->searchable() || k.parameter->type == param_type::composite)
           return bad("_sort", fmt::format("Cannot sort by '{}': it is not a search parameter of {} this server indexes", code,
                                           context_type()));
       }
@@ -317,10 +317,8 @@ class query_parser {
     } else {
       c.parameter = lookup(type, code);
       if (!c.parameter) return ignore(name, fmt::format("Unknown search parameter '{}' for {}", code, type));
-      if (!c.parameter->indexed() || c.parameter->type == param_type::special)
+      if (!c.parameter->searchable())
         return ignore(name, fmt::format("The search parameter '{}' is not supported by this server", code));
-      if (c.parameter->type == param_type::composite)
-        return ignore(name, fmt::format("Composite search parameters ('{}') are not supported yet", code));
       ptype = c.parameter->type;
     }
     if (!modifier_text.empty()) {
@@ -335,7 +333,10 @@ class query_parser {
       if (!known) return bad(name, fmt::format("Unknown modifier ':{}' on '{}'", modifier_text, code));
       if (!modifier_allowed(ptype, c.modifier))
         return bad(name, fmt::format("The modifier ':{}' does not apply to {} parameter '{}'", modifier_text, to_string(ptype), code));
-      if (c.modifier == modifier::in || c.modifier == modifier::not_in || c.modifier == modifier::above ||
+      bool terminology_modifier = c.modifier == modifier::in || c.modifier == modifier::not_in ||
+                                  (ptype == param_type::token && (c.modifier == modifier::above || c.modifier == modifier::below));
+      if (terminology_modifier && options_.terminology) return expand_terminology(c, name, value);
+      if (terminology_modifier || c.modifier == modifier::of_type || c.modifier == modifier::above ||
           (c.modifier == modifier::below && ptype != param_type::uri))
         return ignore(name, fmt::format("The modifier ':{}' is not supported yet", modifier_text));
     }
@@ -345,6 +346,40 @@ class query_parser {
       c.values.push_back(std::move(*parsed));
     }
     if (c.values.empty()) return bad(name, fmt::format("'{}' has no value", name));
+    c.name = name;
+    return done{};
+  }
+
+  // :in / :not-in (value sets) and :below / :above on tokens (code system hierarchies), answered from
+  // local terminology: the clause becomes the list of codes, so the store sees a plain token clause
+  // (:not-in a :not clause). A value set or code the server cannot expand is a 400, not a guess.
+  result<done> expand_terminology(clause& c, const std::string& name, const std::string& value) {
+    constexpr std::size_t max_codes = 5000;
+    bool value_sets = c.modifier == modifier::in || c.modifier == modifier::not_in;
+    bool below = c.modifier == modifier::below;
+    for (const std::string& v : split_escaped(value, ',')) {
+      if (value_sets) {
+        auto codes = options_.terminology->enumerate(v, max_codes);
+        if (!codes)
+          return bad(name, fmt::format("The value set '{}' is not known here, or cannot be expanded without a terminology "
+                                       "server, or has more than {} codes", v, max_codes));
+        for (auto& [system, code] : *codes)
+          c.values.push_back(search_value{.text = code, .system = system, .has_system = true, .system_or_none = true});
+        continue;
+      }
+      auto parts = split_escaped(v, '|');
+      if (parts.size() != 2 || parts[0].empty() || parts[1].empty())
+        return bad(name, fmt::format("'{}' must be system|code for a hierarchy search", v));
+      auto codes = options_.terminology->hierarchy(parts[0], parts[1], below);
+      if (!codes)
+        return bad(name, fmt::format("The code '{}' of '{}' is not known here (its hierarchy needs a terminology server)",
+                                     parts[1], parts[0]));
+      for (auto& code : *codes)
+        c.values.push_back(search_value{.text = code, .system = parts[0], .has_system = true, .system_or_none = true});
+    }
+    c.modifier = c.modifier == modifier::not_in ? modifier::not_ : modifier::none;
+    // An empty expansion matches nothing (:in) or everything (:not-in): a value that cannot match.
+    if (c.values.empty()) c.values.push_back(search_value{.text = "\x01", .system = "", .has_system = true});
     c.name = name;
     return done{};
   }
@@ -387,10 +422,26 @@ class query_parser {
         if (parts.size() == 3) v.code = parts[2];
         return v;
       }
-      case param_type::composite:
+      case param_type::composite: return composite_value(c, text, name);
       case param_type::special: break;
     }
     return bad(name, "Unsupported parameter type");
+  }
+
+  // "system|code$value": each side parsed by its component's parameter (prefixes apply to the second).
+  result<search_value> composite_value(const clause& c, const std::string& text, const std::string& name) {
+    auto parts = split_raw(text, '$');
+    if (parts.size() != 2) return bad(name, fmt::format("'{}' must have two parts joined by '$' (e.g. code$value)", text));
+    search_value v;
+    for (std::size_t i = 0; i < 2; ++i) {
+      const search_parameter& component = *c.parameter->components[i].parameter;
+      clause inner;
+      inner.parameter = &component;
+      auto part = parse_value(component.type, inner, parts[i], name);
+      if (!part) return std::move(part).error();
+      v.components.push_back(std::move(*part));
+    }
+    return v;
   }
 
   result<search_value> token_value(const clause& c, const std::string& text, const std::string& name) {

@@ -16,6 +16,7 @@
 #include "fhir/outcome.hpp"
 #include "fhir/result.hpp"
 #include "fhir/search/search_parameters.hpp"
+#include "fhir/terminology/terminology_service.hpp"
 
 namespace fhir::search {
 
@@ -43,11 +44,16 @@ struct search_value {
   std::string text;         // string, uri, token code (unescaped), reference id or url, :text text
   std::string system;       // token / quantity system
   bool has_system = false;  // token: "system|code" or "|code" (no system) was written
+  // token from a value set or hierarchy: the system, or none (a `code` element's system is implied by
+  // its binding, so it is indexed without one)
+  bool system_or_none = false;
   std::string code;         // quantity unit code; token code for :of-type
   std::int64_t low = 0, high = 0;  // date range
   double number = 0, number_low = 0, number_high = 0;
   std::string target_type;  // reference "Patient/123": Patient
   bool missing = false;     // :missing=true
+  // Composite: the values of the two components, each parsed for its own parameter's type.
+  std::vector<search_value> components;
 };
 
 // A step of a chain: a reference parameter of the current type and the type(s) it leads to.
@@ -122,6 +128,9 @@ struct search_query {
 
 struct parse_options {
   bool strict = false;  // Prefer: handling=strict: an unknown parameter is an error
+  // Expands :in/:not-in value sets and :below/:above code hierarchies (local terminology only);
+  // without one those modifiers are unsupported.
+  const terminology::terminology_service* terminology = nullptr;
 };
 
 // Parses the query's (name, value) pairs (already percent-decoded, in order) for a search on `type`

@@ -393,6 +393,32 @@ membership terminology_service::in_code_system(std::string_view system, std::str
   return cs->contains(code) ? membership::member : membership::not_member;
 }
 
+std::optional<std::vector<std::pair<std::string, std::string>>> terminology_service::enumerate(std::string_view value_set_url,
+                                                                                            std::size_t max) const {
+  auto e = expansion(value_set_url);
+  if (!e || !e->known || e->is_open()) return std::nullopt;
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [system, codes] : e->codes)
+    for (const auto& code : codes) {
+      if (out.size() == max) return std::nullopt;
+      out.emplace_back(system, code);
+    }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::optional<std::vector<std::string>> terminology_service::hierarchy(std::string_view system, std::string_view code,
+                                                                       bool descendants) const {
+  auto cs = code_system(system);
+  if (!cs || !cs->complete() || !cs->contains(code)) return std::nullopt;
+  code_set found;
+  if (descendants) cs->self_and_descendants(code, found);
+  else cs->self_and_ancestors(code, found);
+  std::vector<std::string> out(found.begin(), found.end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 bool terminology_service::knows_value_set(std::string_view value_set_url) const {
   return defs_.find_value_set(value_set_url) != nullptr;
 }

@@ -7,10 +7,13 @@
 // Expansions are computed on first use and cached; the service is thread-safe.
 
 #include <memory>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "fhir/definitions/registry.hpp"
 
@@ -37,6 +40,14 @@ class terminology_service {
   membership in_code_system(std::string_view system, std::string_view code) const;
   // True when the value set is known locally (it may still be only partly expandable).
   bool knows_value_set(std::string_view value_set_url) const;
+
+  // Every (system, code) of the value set, when it is known and fully expandable here and has at most
+  // `max` codes; nullopt otherwise. For search's :in and :not-in.
+  std::optional<std::vector<std::pair<std::string, std::string>>> enumerate(std::string_view value_set_url,
+                                                                            std::size_t max) const;
+  // `code` and the codes below it (descendants = true) or above it in a local, complete code system's
+  // hierarchy; nullopt when the code system or the code is not known here. For :below and :above.
+  std::optional<std::vector<std::string>> hierarchy(std::string_view system, std::string_view code, bool descendants) const;
 
  private:
   std::shared_ptr<const value_set_expansion> expansion(std::string_view url) const;

@@ -48,6 +48,7 @@ class resource_validator {
 
   const definitions::registry& definitions() const { return defs_; }
   const validation_options& options() const { return options_; }
+  const terminology::terminology_service& terminology() const { return terminology_; }
 
   // All issues of a parsed resource; `profiles` are validated too (an unknown one is an error).
   validation_outcome check(const json::value& resource, const std::vector<std::string>& profiles = {}) const;

@@ -158,7 +158,8 @@ http::response run(const context& ctx, const fhir_request& request, std::string_
       p.second.erase(at, own_base.size());
     query_params.push_back(p);
   }
-  auto query = fhir::search::parse_query(ctx.search_parameters, type, query_params, {.strict = prefers_strict(request)});
+  auto query = fhir::search::parse_query(ctx.search_parameters, type, query_params,
+                                         {.strict = prefers_strict(request), .terminology = &ctx.validator.terminology()});
   if (!query) return error_response(query.error(), &request);
   query->compartment = std::move(in_compartment);
   auto count = page_size(ctx, *query);

@@ -81,6 +81,11 @@ CREATE INDEX ix_reference_res ON ix_reference(res_pk, param_id);
 CREATE TABLE ix_uri (param_id INTEGER NOT NULL, uri TEXT NOT NULL, res_pk INTEGER NOT NULL);
 CREATE INDEX ix_uri_value ON ix_uri(param_id, uri, res_pk);
 CREATE INDEX ix_uri_res ON ix_uri(res_pk, param_id);
+CREATE TABLE ix_composite (param_id INTEGER NOT NULL, system1 TEXT NOT NULL, code1 TEXT NOT NULL,
+                           system2 TEXT NOT NULL, code2 TEXT NOT NULL, value2 REAL NOT NULL, low2 REAL NOT NULL,
+                           high2 REAL NOT NULL, res_pk INTEGER NOT NULL);
+CREATE INDEX ix_composite_value ON ix_composite(param_id, code1, system1, res_pk);
+CREATE INDEX ix_composite_res ON ix_composite(res_pk, param_id);
 -- Type searches without a selective parameter walk the live resources of a type in pk order.
 CREATE INDEX resource_live ON resource(type_id, pk) WHERE deleted = 0;
 CREATE INDEX resource_updated ON resource(type_id, last_updated) WHERE deleted = 0;

@@ -74,6 +74,7 @@ std::string_view table_of(param_type type) {
     case param_type::quantity: return "ix_quantity";
     case param_type::reference: return "ix_reference";
     case param_type::uri: return "ix_uri";
+    case param_type::composite: return "ix_composite";
     default: return "";
   }
 }
@@ -409,6 +410,10 @@ class search_run {
   void value_predicate(sql& q, const clause& c, param_type type, const search_value& v) {
     switch (type) {
       case param_type::string: {
+        if (c.parameter && c.parameter->full_text) {
+          full_text_predicate(q, v.text);
+          break;
+        }
         if (c.modifier == modifier::exact) {
           q << "x.exact = ";
           q.bind(v.text);
@@ -440,8 +445,9 @@ class search_run {
         } else {
           q << "x.code = ";
           q.bind(v.text);
-          q << " AND x.system = ";
+          q << (v.system_or_none ? " AND x.system IN ('', " : " AND x.system = ");
           q.bind(v.system);
+          if (v.system_or_none) q << ")";
         }
         break;
       }
@@ -484,8 +490,90 @@ class search_run {
         }
         break;
       }
+      case param_type::composite: composite_predicate(q, c, v); break;
       default: q << "0";
     }
+  }
+
+  // _text/_content: every word of the value appears in the text (as a word start).
+  static void full_text_predicate(sql& q, const std::string& value) {
+    std::string words = fhir::search::normalize(value);
+    bool first = true;
+    for (std::size_t start = 0; start < words.size();) {
+      std::size_t end = words.find(' ', start);
+      if (end == std::string::npos) end = words.size();
+      std::string word = like_escape(words.substr(start, end - start));
+      start = end + 1;
+      if (word.empty()) continue;
+      if (!first) q << " AND ";
+      first = false;
+      q << "(x.norm LIKE ";
+      q.bind(word + "%");
+      q << " ESCAPE '\\' OR x.norm LIKE ";
+      q.bind("% " + word + "%");
+      q << " ESCAPE '\\')";
+    }
+    if (first) q << "1";
+  }
+
+  // The first component is a token on (system1, code1); the second is compared by its own type.
+  void composite_predicate(sql& q, const clause& c, const search_value& v) {
+    const search_value& first = v.components.at(0);
+    const search_value& second = v.components.at(1);
+    q << "x.code1 = ";
+    q.bind(first.text);
+    if (first.has_system) {
+      q << " AND x.system1 = ";
+      q.bind(first.system);
+    }
+    q << " AND ";
+    switch (c.parameter->components.at(1).parameter->type) {
+      case param_type::token:
+        q << "x.code2 = ";
+        q.bind(second.text);
+        if (second.has_system) {
+          q << " AND x.system2 = ";
+          q.bind(second.system);
+        }
+        break;
+      case param_type::string: prefix_range(q, "x.code2", fhir::search::normalize(second.text)); break;
+      case param_type::date: {
+        std::int64_t margin = std::max<std::int64_t>(second.high - second.low, std::abs(fhir::now_ms() - second.low) / 10);
+        range_predicate(q, "x.low2", "x.high2", second.prefix, static_cast<double>(second.low), static_cast<double>(second.high),
+                        static_cast<double>(second.low - margin), static_cast<double>(second.high + margin));
+        break;
+      }
+      case param_type::quantity: composite_quantity(q, second); break;
+      default: q << "0";
+    }
+  }
+
+  void composite_quantity(sql& q, const search_value& v) {
+    if (v.system == "http://unitsofmeasure.org" && !v.code.empty())
+      if (auto canonical = fhir::search::canonical_quantity(v.code, v.number)) {
+        search_value scaled = v;
+        double factor = v.number == 0 ? 1 : canonical->second / v.number;
+        scaled.number = canonical->second;
+        scaled.number_low = v.number_low * factor;
+        scaled.number_high = v.number_high * factor;
+        q << "x.system2 = 'ucum-canonical' AND x.code2 = ";
+        q.bind(canonical->first);
+        q << " AND ";
+        number_predicate(q, "x.value2", scaled);
+        return;
+      }
+    q << "x.system2 <> 'ucum-canonical' AND ";
+    if (!v.code.empty()) {
+      q << "x.code2 = ";
+      q.bind(v.code);
+      q << " AND ";
+    }
+    if (v.has_system) {
+      q << "x.system2 = ";
+      q.bind(v.system);
+      q << " AND ";
+    }
+    number_predicate(q, "x.value2", v);
   }
 
   // A quantity value: in canonical UCUM units when the value's unit converts, else by its own unit.

@@ -55,7 +55,7 @@ void delete_index(database& db, std::int64_t pk) {
       "DELETE FROM ix_string WHERE res_pk = ?1",   "DELETE FROM ix_token WHERE res_pk = ?1",
       "DELETE FROM ix_date WHERE res_pk = ?1",     "DELETE FROM ix_number WHERE res_pk = ?1",
       "DELETE FROM ix_quantity WHERE res_pk = ?1", "DELETE FROM ix_reference WHERE res_pk = ?1",
-      "DELETE FROM ix_uri WHERE res_pk = ?1",
+      "DELETE FROM ix_uri WHERE res_pk = ?1",      "DELETE FROM ix_composite WHERE res_pk = ?1",
   };
   for (const char* sql : deletes) db.cached(sql)->bind(1, pk).run();
 }
@@ -96,6 +96,14 @@ void write_index(database& db, const param_ids& ids, std::int64_t pk, std::int64
     if (auto id = param(e.code)) {
       auto st = db.cached("INSERT INTO ix_reference(param_id, target_type, target_id, url, res_pk) VALUES (?1, ?2, ?3, ?4, ?5)");
       st->bind(1, *id).bind(2, e.target_type).bind(3, e.target_id).bind(4, e.url).bind(5, pk).run();
+    }
+  for (const auto& e : index.composites)
+    if (auto id = param(e.code)) {
+      auto st = db.cached(
+          "INSERT INTO ix_composite(param_id, system1, code1, system2, code2, value2, low2, high2, res_pk) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+      st->bind(1, *id).bind(2, e.system1).bind(3, e.code1).bind(4, e.system2).bind(5, e.code2);
+      st->bind_real(6, e.value2).bind_real(7, e.low2).bind_real(8, e.high2).bind(9, pk).run();
     }
   for (const auto& e : index.uris)
     if (auto id = param(e.code)) {

@@ -35,6 +35,7 @@ struct search_data : app_fixture {
       "generalPractitioner":[{"reference":"Organization/org1"}],
       "meta":{"tag":[{"system":"http://example.org/tags","code":"important"}]}})");
     put_ok("Patient/p2", R"({"resourceType":"Patient","id":"p2","name":[{"family":"Smyth","given":["Zoë"]}],
+      "text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">Zoë Smyth, lives in <b>Harrogate</b> &amp; York</div>"},
       "gender":"female","birthDate":"1985-07-01","telecom":[{"system":"phone","value":"0113 496 0000"}]})");
     put_ok("Patient/p3", R"({"resourceType":"Patient","id":"p3","name":[{"family":"Jones","given":["Ann"]}],"birthDate":"1970-12-31"})");
     put_ok("Observation/o1", observation("o1", "p1", "29463-7", "Body weight", "72.5", "kg", "2024-02-10T10:00:00Z"));
@@ -141,6 +142,29 @@ TEST_CASE_METHOD(search_data, "token search: system|code, |code, system|, code, 
   CHECK(set("Organization?identifier=A81001") == ids_t{"org1"});
 }
 
+TEST_CASE_METHOD(search_data, "terminology modifiers: :in, :not-in, :below and :above from local code systems", "[server][search][token]") {
+  put_ok("Observation/cat", R"({"resourceType":"Observation","id":"cat","status":"final","code":{"text":"x"},
+    "category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}]})");
+  CHECK(set("Patient?gender:in=http://hl7.org/fhir/ValueSet/administrative-gender") == ids_t{"p1", "p2"});
+  CHECK(set("Observation?status:in=http://hl7.org/fhir/ValueSet/observation-status") == ids_t{"o1", "o2", "o3", "o4", "cat"});
+  CHECK(set("Patient?gender:not-in=http://hl7.org/fhir/ValueSet/administrative-gender") == ids_t{"p3"});
+  CHECK(set("Observation?category:below=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs") == ids_t{"cat"});
+  CHECK(set("Observation?category:above=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs") == ids_t{"cat"});
+  // Needs a terminology server: a clear 400, not a guess.
+  CHECK(error_ids("Observation?code:below=http://snomed.info/sct|27113001") == std::vector<std::string>{"search-parameter-invalid"});
+  CHECK(error_ids("Observation?code:in=http://example.org/ValueSet/unknown") == std::vector<std::string>{"search-parameter-invalid"});
+}
+
+TEST_CASE_METHOD(search_data, "_text searches the narrative, _content all the text; every word must match", "[server][search][string]") {
+  CHECK(set("Patient?_text=harrogate") == ids_t{"p2"});
+  CHECK(set("Patient?_text=york harro") == ids_t{"p2"});
+  CHECK(set("Patient?_text=leeds").empty());
+  CHECK(set("Patient?_content=park row") == ids_t{"p1"});
+  CHECK(set("Patient?_content=leeds smith") == ids_t{"p1"});
+  CHECK(set("Patient?_content=leeds jones").empty());
+  CHECK(set("Patient?_content=zoe") == ids_t{"p2"});
+}
+
 TEST_CASE_METHOD(search_data, "date search: precision ranges and every prefix", "[server][search][date]") {
   CHECK(set("Patient?birthdate=1970") == ids_t{"p1", "p3"});
   CHECK(set("Patient?birthdate=1970-03") == ids_t{"p1"});
@@ -178,6 +202,26 @@ TEST_CASE_METHOD(search_data, "number and quantity search: implicit precision, p
   CHECK(set("Observation?value-quantity=gt60|http://unitsofmeasure.org|kg") == ids_t{"o1", "o3"});
   CHECK(set("Observation?value-quantity=lt70000|http://unitsofmeasure.org|g") == ids_t{"o3"});
   CHECK(set("Observation?value-quantity=gt50") == ids_t{"o1", "o2", "o3", "o4"});
+}
+
+TEST_CASE_METHOD(search_data, "composite search: code$value across components, with prefixes and units", "[server][search][composite]") {
+  put_ok("Observation/bp", R"({"resourceType":"Observation","id":"bp","status":"final",
+    "code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"subject":{"reference":"Patient/p1"},
+    "effectiveDateTime":"2024-03-01","component":[
+      {"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},
+       "valueQuantity":{"value":140,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}},
+      {"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},
+       "valueQuantity":{"value":90,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}}]})");
+  CHECK(set("Observation?component-code-value-quantity=http://loinc.org|8480-6$gt130") == ids_t{"bp"});
+  CHECK(set("Observation?component-code-value-quantity=8480-6$lt130").empty());
+  CHECK(set("Observation?component-code-value-quantity=8462-4$90") == ids_t{"bp"});
+  // The two components of one combination must match together: systolic 90 does not exist.
+  CHECK(set("Observation?component-code-value-quantity=8480-6$90").empty());
+  CHECK(set("Observation?code-value-quantity=http://loinc.org|29463-7$65|http://unitsofmeasure.org|kg") == ids_t{"o3"});
+  CHECK(set("Observation?code-value-quantity=29463-7$gt70|http://unitsofmeasure.org|kg") == ids_t{"o1"});
+  CHECK(set("Observation?code-value-quantity=29463-7$gt70") == ids_t{"o1", "o3"});  // no unit: 65000 (g) > 70
+  CHECK(set("Observation?code-value-quantity=29463-7$gt70||kg,8867-4$80") == ids_t{"o1", "o2"});
+  CHECK(error_ids("Observation?code-value-quantity=29463-7") == std::vector<std::string>{"search-parameter-invalid"});
 }
 
 TEST_CASE_METHOD(search_data, "reference search: Type/id, id, :type, :identifier, :missing", "[server][search][reference]") {
