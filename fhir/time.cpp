@@ -15,15 +15,6 @@ int days_in_month(std::int64_t y, int m) {
   return m == 2 && is_leap(y) ? 29 : days[static_cast<std::size_t>(m - 1)];
 }
 
-// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
 
 struct civil {
   std::int64_t year;
@@ -163,6 +154,16 @@ bool has_valid_calendar_date(std::string_view text) {
   auto year = digits(text, 0, 4), month = digits(text, 5, 2), day = digits(text, 8, 2);
   if (!year || !month || !day) return true;  // no day part
   return *month >= 1 && *month <= 12 && *day >= 1 && *day <= days_in_month(*year, *month);
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 
 }  // namespace fhir

@@ -14,6 +14,9 @@ using epoch_ms = std::int64_t;
 
 epoch_ms now_ms();
 
+// Days since 1970-01-01 of a proleptic Gregorian date (month 1-12, day 1-31).
+std::int64_t days_from_civil(std::int64_t year, unsigned month, unsigned day);
+
 // "2026-11-25T16:13:18.123Z": the form the server writes for meta.lastUpdated.
 std::string format_instant(epoch_ms t);
 

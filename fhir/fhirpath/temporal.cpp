@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "fhir/time.hpp"
+
 namespace fhir::fhirpath {
 namespace {
 
@@ -15,14 +17,6 @@ int days_in_month(std::int64_t y, int m) {
   return m == 2 && is_leap(y) ? 29 : days[static_cast<std::size_t>(m - 1)];
 }
 
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
 
 void civil_from_days(std::int64_t z, std::int32_t& year, std::uint8_t& month, std::uint8_t& day) {
   z += 719468;
@@ -125,7 +119,7 @@ std::size_t parse_calendar(std::string_view s, temporal& t) {
 
 // Milliseconds since the epoch of the value's fields as if they were UTC, shifted by its zone.
 std::int64_t utc_millis(const temporal& t) {
-  std::int64_t days = t.kind == temporal_kind::time ? 0 : days_from_civil(t.year, t.month, t.day);
+  std::int64_t days = t.kind == temporal_kind::time ? 0 : fhir::days_from_civil(t.year, t.month, t.day);
   std::int64_t ms = days * 86'400'000 + (t.hour * 3600 + t.minute * 60 + t.second) * 1000LL + t.millisecond;
   if (t.has_zone) ms -= t.zone_minutes * 60'000LL;
   return ms;

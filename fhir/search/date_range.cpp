@@ -1,22 +1,13 @@
 #include "fhir/search/date_range.hpp"
 
 #include "fhir/fhirpath/temporal.hpp"
+#include "fhir/time.hpp"
 
 namespace fhir::search {
 
 namespace {
 
 using fhirpath::temporal_precision;
-
-// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
 
 constexpr std::int64_t ms_per_second = 1000, ms_per_minute = 60 * ms_per_second, ms_per_hour = 60 * ms_per_minute,
                        ms_per_day = 24 * ms_per_hour;
@@ -27,7 +18,7 @@ std::optional<date_range> parse_date_range(std::string_view text) {
   auto t = fhirpath::temporal::parse_date_time(text);
   if (!t) return std::nullopt;
   const std::int64_t zone = t->has_zone ? static_cast<std::int64_t>(t->zone_minutes) * ms_per_minute : 0;
-  auto at = [&](std::int64_t year, unsigned month, unsigned day) { return days_from_civil(year, month, day) * ms_per_day; };
+  auto at = [](std::int64_t year, unsigned month, unsigned day) { return fhir::days_from_civil(year, month, day) * ms_per_day; };
   std::int64_t start = at(t->year, t->month, t->day) + t->hour * ms_per_hour + t->minute * ms_per_minute +
                        t->second * ms_per_second + t->millisecond - zone;
   date_range r;

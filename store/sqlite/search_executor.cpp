@@ -549,19 +549,13 @@ class search_run {
   }
 
   void composite_quantity(sql& q, const search_value& v) {
-    if (v.system == "http://unitsofmeasure.org" && !v.code.empty())
-      if (auto canonical = fhir::search::canonical_quantity(v.code, v.number)) {
-        search_value scaled = v;
-        double factor = v.number == 0 ? 1 : canonical->second / v.number;
-        scaled.number = canonical->second;
-        scaled.number_low = v.number_low * factor;
-        scaled.number_high = v.number_high * factor;
-        q << "x.system2 = 'ucum-canonical' AND x.code2 = ";
-        q.bind(canonical->first);
-        q << " AND ";
-        number_predicate(q, "x.value2", scaled);
-        return;
-      }
+    if (auto canonical = in_canonical_units(v)) {
+      q << "x.system2 = 'ucum-canonical' AND x.code2 = ";
+      q.bind(canonical->first);
+      q << " AND ";
+      number_predicate(q, "x.value2", canonical->second);
+      return;
+    }
     q << "x.system2 <> 'ucum-canonical' AND ";
     if (!v.code.empty()) {
       q << "x.code2 = ";
@@ -576,23 +570,29 @@ class search_run {
     number_predicate(q, "x.value2", v);
   }
 
+  // A UCUM quantity value in canonical units (the unit's name and the value with its implicit range
+  // scaled), or nullopt when it has no UCUM unit this server converts.
+  static std::optional<std::pair<std::string, search_value>> in_canonical_units(const search_value& v) {
+    if (v.system != "http://unitsofmeasure.org" || v.code.empty()) return std::nullopt;
+    auto canonical = fhir::search::canonical_quantity(v.code, v.number);
+    if (!canonical) return std::nullopt;
+    search_value scaled = v;
+    double factor = v.number == 0 ? 1 : canonical->second / v.number;
+    scaled.number = canonical->second;
+    scaled.number_low = v.number_low * factor;
+    scaled.number_high = v.number_high * factor;
+    if (factor < 0) std::swap(scaled.number_low, scaled.number_high);
+    return std::pair{std::move(canonical->first), std::move(scaled)};
+  }
+
   // A quantity value: in canonical UCUM units when the value's unit converts, else by its own unit.
   void quantity_unit(sql& q, const search_value& v) {
-    if (v.system == "http://unitsofmeasure.org" && !v.code.empty()) {
-      auto canonical = fhir::search::canonical_quantity(v.code, v.number);
-      if (canonical) {
-        search_value scaled = v;
-        double factor = v.number == 0 ? 1 : canonical->second / v.number;
-        scaled.number = canonical->second;
-        scaled.number_low = v.number_low * factor;
-        scaled.number_high = v.number_high * factor;
-        if (factor < 0) std::swap(scaled.number_low, scaled.number_high);
-        q << "x.cunit = ";
-        q.bind(canonical->first);
-        q << " AND ";
-        number_predicate(q, "x.cvalue", scaled);
-        return;
-      }
+    if (auto canonical = in_canonical_units(v)) {
+      q << "x.cunit = ";
+      q.bind(canonical->first);
+      q << " AND ";
+      number_predicate(q, "x.cvalue", canonical->second);
+      return;
     }
     if (!v.code.empty()) {
       q << "x.unit = ";
