@@ -62,6 +62,7 @@ CREATE INDEX ix_token_value ON ix_token(param_id, code, system, res_pk);
 CREATE INDEX ix_token_res ON ix_token(res_pk, param_id);
 CREATE TABLE ix_date (param_id INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL, res_pk INTEGER NOT NULL);
 CREATE INDEX ix_date_value ON ix_date(param_id, lo, hi, res_pk);
+CREATE INDEX ix_date_high ON ix_date(param_id, hi, res_pk);  -- gt, ge, eb seek on the end of the range
 CREATE INDEX ix_date_res ON ix_date(res_pk, param_id);
 CREATE TABLE ix_number (param_id INTEGER NOT NULL, value REAL NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL,
                         res_pk INTEGER NOT NULL);

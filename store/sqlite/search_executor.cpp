@@ -92,18 +92,21 @@ std::string like_escape(std::string_view text) {
 void range_predicate(sql& q, std::string_view lo, std::string_view hi, prefix p, sql_value plo, sql_value phi,
                      sql_value approx_lo, sql_value approx_hi) {
   auto col = [&](std::string_view c) { q << c; };
+  // Each form bounds lo or hi on its own too, so an index on (param_id, lo) or (param_id, hi) can seek.
   switch (p) {
-    case prefix::eq: col(lo), q << " >= ", q.bind(plo), q << " AND ", col(hi), q << " <= ", q.bind(phi); break;
+    case prefix::eq:
+      col(lo), q << " >= ", q.bind(plo), q << " AND ", col(lo), q << " < ", q.bind(phi), q << " AND ", col(hi), q << " <= ", q.bind(phi);
+      break;
     case prefix::ne: q << "NOT (", col(lo), q << " >= ", q.bind(plo), q << " AND ", col(hi), q << " <= ", q.bind(phi), q << ")"; break;
     case prefix::gt: col(hi), q << " > ", q.bind(phi); break;
     case prefix::lt: col(lo), q << " < ", q.bind(plo); break;
-    case prefix::ge:
-      q << "(", col(hi), q << " > ", q.bind(phi), q << " OR (", col(lo), q << " >= ", q.bind(plo), q << " AND ", col(hi), q << " <= ",
-          q.bind(phi), q << "))";
+    case prefix::ge:  // after the value, or within it: hi > phi, or lo >= plo (and then hi > plo)
+      col(hi), q << " > ", q.bind(plo), q << " AND (", col(hi), q << " > ", q.bind(phi), q << " OR ", col(lo), q << " >= ", q.bind(plo),
+          q << ")";
       break;
-    case prefix::le:
-      q << "(", col(lo), q << " < ", q.bind(plo), q << " OR (", col(lo), q << " >= ", q.bind(plo), q << " AND ", col(hi), q << " <= ",
-          q.bind(phi), q << "))";
+    case prefix::le:  // before the value, or within it: lo < plo, or hi <= phi (and then lo < phi)
+      col(lo), q << " < ", q.bind(phi), q << " AND (", col(lo), q << " < ", q.bind(plo), q << " OR ", col(hi), q << " <= ", q.bind(phi),
+          q << ")";
       break;
     case prefix::sa: col(lo), q << " >= ", q.bind(phi); break;
     case prefix::eb: col(hi), q << " <= ", q.bind(plo); break;
@@ -149,7 +152,7 @@ class search_run {
       clause_filters_.push_back(correlated_filter(c));
     }
     const std::vector<sql>& sets = clause_sets_;
-    std::size_t driver = choose_driver(sets);
+    std::size_t driver = plan_driver();
 
     search_page page;
     if (request_.count > 0) {
@@ -229,29 +232,27 @@ class search_run {
     return final_set(c, type_ids);
   }
 
+  // One SELECT per target type, joined by UNION ALL: each one seeks (param_id, target_id, target_type)
+  // in the target index, where an OR over the types would read every reference of the parameter.
   sql chain_set(const clause& c, std::size_t level, const std::vector<std::int64_t>& type_ids) {
     const auto& link = c.chain[level];
     sql q;
-    q << "SELECT s.res_pk FROM ix_reference s WHERE ";
-    param_condition(q, "s", type_ids, link.parameter->code);
-    q << " AND (";
-    bool first = true;
     for (const std::string& target : link.target_types) {
       auto target_id = type_id(target);
       if (!target_id) continue;
-      if (!first) q << " OR ";
-      first = false;
-      q << "(s.target_type = ";
+      if (!q.text.empty()) q << " UNION ALL ";
+      q << "SELECT s.res_pk FROM ix_reference s WHERE ";
+      param_condition(q, "s", type_ids, link.parameter->code);
+      q << " AND s.target_type = ";
       q.bind(target);
       // +t.type_id: the inner set drives (by rowid); the type only filters.
       q << " AND s.target_id IN (SELECT t.id FROM resource t WHERE +t.type_id = ";
       q.bind(*target_id);
       q << " AND t.pk IN (";
       q.append(clause_set(c, level + 1, {*target_id}));
-      q << ")))";
+      q << "))";
     }
-    if (first) q << "0";
-    q << ")";
+    if (q.text.empty()) q << "SELECT NULL WHERE 0";
     return q;
   }
 
@@ -619,24 +620,88 @@ class search_run {
 
   // ---- choosing the driver ----
 
-  // The clause with the fewest matches (counted up to probe_cap) drives the query.
-  std::size_t choose_driver(const std::vector<sql>& sets) {
-    if (sets.size() < 2) return 0;
+  // How the page's statement finds its rows (see the file comment):
+  //  - set:    the clause with the fewest matches is materialised and drives (r.pk IN (...)): right when
+  //            some clause is selective;
+  //  - stream: every clause is large; rows are read in pk order straight from the index of a clause
+  //            whose index yields them in pk order (one token or reference value), the others filter,
+  //            and the scan stops as soon as the page is full;
+  //  - scan:   the same over the type's live resources (resource_live), when no clause can stream.
+  // Streaming and scanning need pk order, so they are used only without _sort.
+  enum class drive { set, stream, scan };
+
+  std::size_t plan_driver() {
+    const std::vector<sql>& sets = clause_sets_;
+    if (sets.empty()) {
+      drive_ = drive::scan;
+      return 0;
+    }
+    // Probe the clauses that are cheap to count (seeks on one value, chains, _has, the compartment)
+    // before ranges and prefixes, which may read further into their index to find probe_cap rows.
+    std::vector<std::size_t> cheap, costly;
+    for (std::size_t i = 0; i < sets.size(); ++i) (is_costly_to_probe(i) ? costly : cheap).push_back(i);
     std::size_t best = 0;
     std::int64_t best_count = std::numeric_limits<std::int64_t>::max();
-    for (std::size_t i = 0; i < sets.size(); ++i) {
-      sql probe;
-      probe << "SELECT count(*) FROM (";
-      probe.append(sets[i]);
-      probe << " LIMIT " << std::to_string(probe_cap) << ")";
-      auto st = db_.prepared(probe.text);
-      bind_all(*st, probe.values);
-      st->step();
-      std::int64_t n = st->column_int64(0);
-      if (n < best_count) best = i, best_count = n;
-      if (n == 0) break;
-    }
+    auto probe_all = [&](const std::vector<std::size_t>& which) {
+      for (std::size_t i : which) {
+        if (best_count == 0) return;
+        std::int64_t n = probe(sets[i]);
+        if (n < best_count) best = i, best_count = n;
+      }
+      return;
+    };
+    auto selective = [&] { return best_count < static_cast<std::int64_t>(probe_cap); };
+    const bool pk_order = query_.sort.empty();
+    probe_all(cheap);
+    if (selective()) return best;
+    if (pk_order)
+      for (std::size_t i = 0; i < sets.size(); ++i)
+        if (streamable(i)) {
+          drive_ = drive::stream;
+          return i;
+        }
+    probe_all(costly);
+    if (selective()) return best;
+    if (pk_order && std::all_of(clause_filters_.begin(), clause_filters_.end(), [](const auto& f) { return f.has_value(); }))
+      drive_ = drive::scan;
     return best;
+  }
+
+  std::int64_t probe(const sql& set) {
+    sql q;
+    q << "SELECT count(*) FROM (";
+    q.append(set);
+    q << " LIMIT " << std::to_string(probe_cap) << ")";
+    auto st = db_.prepared(q.text);
+    bind_all(*st, q.values);
+    st->step();
+    return st->column_int64(0);
+  }
+
+  // The clause behind set i, or null for the compartment filter.
+  const clause* clause_at(std::size_t i) const {
+    std::size_t offset = query_.compartment ? 1 : 0;
+    return i < offset ? nullptr : &query_.clauses[i - offset];
+  }
+
+  bool is_costly_to_probe(std::size_t i) const {
+    const clause* c = clause_at(i);
+    if (!c || !c->chain.empty() || c->has || c->special == "_id") return false;
+    if (!c->parameter || c->modifier == modifier::missing || c->modifier == modifier::not_) return true;
+    param_type type = c->parameter->type;
+    return !(type == param_type::token && c->modifier != modifier::text) && type != param_type::reference;
+  }
+
+  // One token value with its system, or one reference with its type: the index rows of that value are
+  // stored in res_pk order.
+  bool streamable(std::size_t i) const {
+    const clause* c = clause_at(i);
+    if (!c || !is_plain(*c) || c->values.size() != 1 || c->modifier != modifier::none) return false;
+    const search_value& v = c->values.front();
+    if (c->parameter->type == param_type::token) return v.has_system && !v.text.empty() && !v.system_or_none;
+    if (c->parameter->type == param_type::reference)
+      return !v.target_type.empty() && v.code.empty() && v.text.find("://") == std::string::npos;
+    return false;
   }
 
   std::int64_t highest_pk() {
@@ -680,8 +745,8 @@ class search_run {
         if (text) sentinel = k.descending ? "''" : "char(1114111)";
         else sentinel = k.descending ? "-9223372036854775808" : "9223372036854775807";
         sql q;
-        q << "coalesce((SELECT " << (k.descending ? "max(" : "min(") << column << ") FROM " << table
-          << " x WHERE x.res_pk = r.pk AND ";
+        q << "coalesce((SELECT " << (k.descending ? "max(" : "min(") << column << ") FROM " << table << " x INDEXED BY "
+          << table << "_res WHERE x.res_pk = r.pk AND ";
         param_condition(q, "x", query_type_ids_, k.code);
         q << "), " << sentinel << ")";
         col.expression = q.text;
@@ -693,21 +758,34 @@ class search_run {
   }
 
   // WHERE and ORDER BY of a page: the driver set, the other clauses, the types, the keyset position.
-  sql where_clause(const std::vector<sql>& sets, std::size_t driver, std::int64_t max_pk) {
+  // FROM and WHERE of a page or a count, for the plan: the rows' source, the clauses, the types, the
+  // snapshot bound. `r` is the resource row; when streaming, `x` is the driving index row.
+  sql from_where(const std::vector<sql>& sets, std::size_t driver, std::int64_t max_pk, bool with_body) {
     sql q;
-    q << " WHERE ";
-    if (!sets.empty()) {
-      q << "r.pk IN (";
-      q.append(sets[driver]);
-      q << ") AND +r.deleted = 0 AND ";
-      // Unary plus: the type filters rows, it must not make the planner scan the type instead.
-      type_condition(q, "+r.type_id", query_type_ids_);
-    } else {
-      type_condition(q, "r.type_id", query_type_ids_);
-      q << " AND r.deleted = 0";
+    if (drive_ == drive::stream) {
+      const clause& c = *clause_at(driver);
+      std::string_view table = table_of(c.parameter->type);
+      // The value index, whose rows for one value are in res_pk order (streamable() checked the value).
+      std::string_view index = c.parameter->type == param_type::reference ? "ix_reference_target" : "ix_token_value";
+      q << " FROM " << table << " x INDEXED BY " << index << " JOIN resource r ON r.pk = x.res_pk";
+      if (with_body) q << " JOIN resource_version v ON v.pk = r.pk AND v.version = r.version";
+      q << " WHERE ";
+      q.append(index_condition(c, query_type_ids_));
+      q << " AND +r.deleted = 0";
+      append_filters(q, sets, driver);
+      q << " AND x.res_pk <= ";
+      q.bind(max_pk);
+      return q;
     }
+    q << " FROM resource r";
+    if (with_body) q << " JOIN resource_version v ON v.pk = r.pk AND v.version = r.version";
+    q.append(where_clause(sets, driver, max_pk));
+    return q;
+  }
+
+  void append_filters(sql& q, const std::vector<sql>& sets, std::size_t driver) {
     for (std::size_t i = 0; i < sets.size(); ++i) {
-      if (i == driver) continue;
+      if (i == driver && drive_ != drive::scan) continue;
       if (clause_filters_[i]) {
         q << " AND ";
         q.append(*clause_filters_[i]);
@@ -717,6 +795,25 @@ class search_run {
       q.append(sets[i]);
       q << ")";
     }
+  }
+
+  // The pk column pages are ordered and bounded by.
+  std::string_view pk_column() const { return drive_ == drive::stream ? "x.res_pk" : "r.pk"; }
+
+  sql where_clause(const std::vector<sql>& sets, std::size_t driver, std::int64_t max_pk) {
+    sql q;
+    q << " WHERE ";
+    if (!sets.empty() && drive_ == drive::set) {
+      q << "r.pk IN (";
+      q.append(sets[driver]);
+      q << ") AND +r.deleted = 0 AND ";
+      // Unary plus: the type filters rows, it must not make the planner scan the type instead.
+      type_condition(q, "+r.type_id", query_type_ids_);
+    } else {
+      type_condition(q, "r.type_id", query_type_ids_);
+      q << " AND r.deleted = 0";
+    }
+    append_filters(q, sets, driver);
     q << " AND r.pk <= ";
     q.bind(max_pk);
     return q;
@@ -734,8 +831,7 @@ class search_run {
       q << ", " << k.expression;
       q.values.insert(q.values.end(), k.values.begin(), k.values.end());
     }
-    q << " FROM resource r JOIN resource_version v ON v.pk = r.pk AND v.version = r.version";
-    q.append(where_clause(sets, driver, pos.max_pk));
+    q.append(from_where(sets, driver, pos.max_pk, true));
     if (!pos.first_page()) {
       q << " AND (";
       keyset_condition(q, keys, pos, backwards);
@@ -746,7 +842,7 @@ class search_run {
       q << k.expression << ((k.descending != backwards) ? " DESC, " : ", ");
       q.values.insert(q.values.end(), k.values.begin(), k.values.end());
     }
-    q << "r.pk" << (backwards ? " DESC" : "") << " LIMIT ";
+    q << pk_column() << (backwards ? " DESC" : "") << " LIMIT ";
     q.bind(static_cast<std::int64_t>(request_.count + 1));
 
     struct row {
@@ -759,6 +855,8 @@ class search_run {
       auto st = db_.prepared(q.text);
       bind_all(*st, q.values);
       while (st->step()) {
+        // Streaming from an index, a resource with the same value twice comes twice, adjacently.
+        if (!rows.empty() && rows.back().pk == st->column_int64(0)) continue;
         row r{read_version(*st, 0), st->column_int64(0), {}};
         for (std::size_t i = 0; i < keys.size(); ++i) r.keys.push_back(column_value(*st, static_cast<int>(8 + i)));
         rows.push_back(std::move(r));
@@ -798,7 +896,7 @@ class search_run {
         q.values.insert(q.values.end(), keys[level].values.begin(), keys[level].values.end());
         q.bind(pos.keys[level]);
       } else {
-        q << "r.pk " << (backwards ? "< " : "> ");
+        q << pk_column() << (backwards ? " < " : " > ");
         q.bind(pos.pk);
       }
       q << ")";
@@ -807,8 +905,8 @@ class search_run {
 
   std::int64_t count_all(const std::vector<sql>& sets, std::size_t driver, std::int64_t max_pk) {
     sql q;
-    q << "SELECT count(*) FROM resource r";
-    q.append(where_clause(sets, driver, max_pk));
+    q << (drive_ == drive::stream ? "SELECT count(DISTINCT r.pk)" : "SELECT count(*)");
+    q.append(from_where(sets, driver, max_pk, false));
     auto st = db_.prepared(q.text);
     bind_all(*st, q.values);
     st->step();
@@ -983,6 +1081,7 @@ class search_run {
   const fhir::search::search_query& query_;
   std::vector<std::int64_t> query_type_ids_;
   std::vector<std::int64_t> page_pks_;
+  drive drive_ = drive::set;
   std::vector<sql> clause_sets_;                    // each clause's matching pks
   std::vector<std::optional<sql>> clause_filters_;  // each clause as a correlated filter, when it has one
 };

@@ -135,7 +135,7 @@ TEST_CASE("the main searches use indexes, never a scan of an index table or of e
       "WHERE r.pk IN (SELECT x.res_pk FROM ix_reference x WHERE x.param_id = ? AND ((x.target_id = ? AND x.target_type = ?))) "
       "AND +r.deleted = 0 AND +r.type_id = ? "
       "AND EXISTS (SELECT 1 FROM ix_token x INDEXED BY ix_token_res WHERE x.res_pk = r.pk AND x.param_id = ? AND ((x.code = ? AND x.system = ?))) "
-      "AND EXISTS (SELECT 1 FROM ix_date x INDEXED BY ix_date_res WHERE x.res_pk = r.pk AND x.param_id = ? AND ((x.hi > ? OR (x.lo >= ? AND x.hi <= ?)))) "
+      "AND EXISTS (SELECT 1 FROM ix_date x INDEXED BY ix_date_res WHERE x.res_pk = r.pk AND x.param_id = ? AND x.hi > ? AND (x.hi > ? OR x.lo >= ?)) "
       "AND r.pk <= ? ORDER BY r.pk LIMIT ?";
   std::string chain =
       "SELECT r.pk FROM resource r WHERE r.pk IN (SELECT s.res_pk FROM ix_reference s WHERE s.param_id = ? AND "
