@@ -75,6 +75,7 @@ struct search_request {
   fhir::search::search_query query;
   std::size_t count = 20;   // page size (0: no entries, only the total)
   std::string page_token;   // from a previous page's next/previous token; empty for the first page
+  bool explain = false;     // also return how the store runs it (search_page::plan), for operators
 };
 
 enum class search_mode { match, include };
@@ -89,6 +90,7 @@ struct search_page {
   std::string next_token;             // empty on the last page
   std::string previous_token;         // empty on the first page
   std::optional<std::int64_t> total;  // when asked (_total=accurate/estimate) or known for free
+  std::vector<std::string> plan;      // with explain: the strategy and the database's query plan
 };
 
 class store {

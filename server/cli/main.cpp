@@ -14,11 +14,13 @@
 #include "profiles/definition_set.hpp"
 #include "fhir/json/parse.hpp"
 #include "fhir/json/serialize.hpp"
+#include "fhir/search/search_query.hpp"
 #include "fhir/validation/resource_reader.hpp"
 #include "server/application.hpp"
 #include "server/cli/fhirpath_command.hpp"
 #include "server/cli/options.hpp"
 #include "server/http/http_server.hpp"
+#include "server/http/url.hpp"
 #include "server/loader.hpp"
 #include "server/log.hpp"
 
@@ -78,21 +80,61 @@ int validate(const std::vector<std::string>& files, const server::cli::validatio
   return all_valid ? 0 : 1;
 }
 
-int reindex(const server::cli::serve_options& options, const server::cli::validation_flags& flags) {
+// The application on an existing database, for the commands that work on the store offline.
+struct offline_store {
+  validation_setup setup;
+  std::unique_ptr<server::application> app;
+};
+
+fhir::result<offline_store> open_offline(const server::cli::serve_options& options, const server::cli::validation_flags& flags) {
   auto setup = load_validation(flags);
-  if (!setup) {
-    std::cerr << "fhir-server: " << setup.error().summary() << "\n";
-    return 2;
-  }
+  if (!setup) return std::move(setup).error();
   auto app = server::application::open(*setup->definitions, server::application_options{.database_path = options.database,
                                                                                          .base_url = "http://localhost/fhir",
                                                                                          .validation = setup->options});
-  if (!app) {
-    std::cerr << "fhir-server: " << app.error().summary() << "\n";
+  if (!app) return std::move(app).error();
+  return offline_store{std::move(*setup), std::move(*app)};
+}
+
+int explain(const server::cli::serve_options& options, const server::cli::validation_flags& flags, const std::string& search) {
+  auto target = server::http::parse_target("/" + search);
+  if (!target || target->segments.size() > 1) {
+    std::cerr << "fhir-server: '" << search << "' is not a search such as 'Observation?code=x'\n";
+    return 2;
+  }
+  auto opened = open_offline(options, flags);
+  if (!opened) {
+    std::cerr << "fhir-server: " << opened.error().summary() << "\n";
+    return 1;
+  }
+  const auto& ctx = opened->app->context();
+  std::string type = target->segments.empty() ? std::string() : target->segments[0];
+  auto query = fhir::search::parse_query(ctx.search_parameters, type, target->params, {.terminology = &ctx.validator.terminology()});
+  if (!query) {
+    std::cerr << "fhir-server: " << query.error().summary() << "\n";
     return 1;
   }
   auto start = std::chrono::steady_clock::now();
-  auto indexed = (*app)->context().store.reindex();
+  auto page = ctx.store.search(store::search_request{*query, 20, "", true});
+  auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  if (!page) {
+    std::cerr << "fhir-server: " << page.error().summary() << "\n";
+    return 1;
+  }
+  for (const auto& line : page->plan) std::cout << line << "\n";
+  std::cout << fmt::format("first page: {} entries in {:.2f} ms (including the plan)\n", page->entries.size(), ms);
+  return 0;
+}
+
+int reindex(const server::cli::serve_options& options, const server::cli::validation_flags& flags) {
+  auto opened = open_offline(options, flags);
+  if (!opened) {
+    std::cerr << "fhir-server: " << opened.error().summary() << "\n";
+    return 1;
+  }
+  auto& app = opened->app;
+  auto start = std::chrono::steady_clock::now();
+  auto indexed = app->context().store.reindex();
   if (!indexed) {
     std::cerr << "fhir-server: " << indexed.error().summary() << "\n";
     return 1;
@@ -188,6 +230,7 @@ int main(int argc, char** argv) {
         return server::cli::run_fhirpath(cmd.expression, cmd.files.empty() ? std::string() : cmd.files[0], std::cout, std::cerr);
       case server::cli::command::kind::serve: return serve(cmd.serve, cmd.validation);
       case server::cli::command::kind::reindex: return reindex(cmd.serve, cmd.validation);
+      case server::cli::command::kind::explain: return explain(cmd.serve, cmd.validation, cmd.expression);
     }
   } catch (const std::exception& e) {
     std::cerr << "fhir-server: fatal: " << e.what() << "\n";

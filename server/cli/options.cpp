@@ -49,6 +49,9 @@ Usage:
                                     rebuild every search index row of the database from the current
                                     versions, with the search parameters of R4 and the packages given
                                     (needed after adding a package with new SearchParameters)
+  fhir-server explain [--db FILE] [--package PATH]... 'TYPE?QUERY'
+                                    show how the database runs a search: the strategy, the driving
+                                    clause and SQLite's query plan (a SCAN of a table is a full pass)
   fhir-server version               print the version
   fhir-server help | --help | -h    print this help
 
@@ -96,6 +99,7 @@ parse_result parse(int argc, char** argv) {
     else if (name == "validate") cmd.what = command::kind::validate;
     else if (name == "fhirpath") cmd.what = command::kind::fhirpath;
     else if (name == "reindex") cmd.what = command::kind::reindex;
+    else if (name == "explain") cmd.what = command::kind::explain;
     else if (name == "version") cmd.what = command::kind::version;
     else if (name == "help") cmd.what = command::kind::help;
     else return {std::nullopt, fmt::format("unknown command '{}' (see fhir-server --help)", name)};
@@ -110,6 +114,11 @@ parse_result parse(int argc, char** argv) {
     }
     if (cmd.what == command::kind::validate && !arg.starts_with("--")) {
       cmd.files.emplace_back(arg);
+      continue;
+    }
+    if (cmd.what == command::kind::explain && !arg.starts_with("--")) {
+      if (!cmd.expression.empty()) return {std::nullopt, "explain takes one search"};
+      cmd.expression = arg;
       continue;
     }
     if (cmd.what == command::kind::fhirpath) {
@@ -135,7 +144,8 @@ parse_result parse(int argc, char** argv) {
     };
     bool ok = true;
     auto& v = cmd.validation;
-    bool validates = cmd.what == command::kind::serve || cmd.what == command::kind::validate || cmd.what == command::kind::reindex;
+    bool uses_store = cmd.what == command::kind::reindex || cmd.what == command::kind::explain;
+    bool validates = cmd.what == command::kind::serve || cmd.what == command::kind::validate || uses_store;
     if (validates && name == "--package") {
       ok = take() && !value.empty(); v.packages.emplace_back(value);
     } else if (validates && name == "--unknown-extensions") {
@@ -144,7 +154,7 @@ parse_result parse(int argc, char** argv) {
       ok = take() && (value == "uk-core" || value == "none"); v.default_profiles = value;
     } else if (cmd.what == command::kind::validate && name == "--profile") {
       ok = take() && !value.empty(); v.profiles.emplace_back(value);
-    } else if (cmd.what == command::kind::reindex && name == "--db") {
+    } else if (uses_store && name == "--db") {
       ok = take() && !value.empty(); s.database = value;
     } else if (cmd.what != command::kind::serve) {
       return {std::nullopt, fmt::format("unknown option '{}' for this command", name)};
@@ -175,6 +185,8 @@ parse_result parse(int argc, char** argv) {
     }
     if (!ok) return {std::nullopt, fmt::format("option {} needs a valid value", name)};
   }
+  if (cmd.what == command::kind::explain && cmd.expression.empty())
+    return {std::nullopt, "explain needs a search, e.g. 'Observation?code=http://loinc.org|8867-4'"};
   if (cmd.what == command::kind::validate && cmd.files.empty())
     return {std::nullopt, "validate needs at least one file"};
   if (cmd.what == command::kind::fhirpath && (cmd.expression.empty() || cmd.files.size() > 1))

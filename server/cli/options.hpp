@@ -30,11 +30,11 @@ struct validation_flags {
 };
 
 struct command {
-  enum class kind { serve, validate, fhirpath, reindex, version, help } what = kind::serve;
+  enum class kind { serve, validate, fhirpath, reindex, explain, version, help } what = kind::serve;
   serve_options serve;
   validation_flags validation;
   std::vector<std::string> files;  // validate; fhirpath: the resource file
-  std::string expression;          // fhirpath
+  std::string expression;          // fhirpath: the expression; explain: the search ("Observation?code=...")
 };
 
 // Parses argv. Returns the command, or an error message for the user.

@@ -845,6 +845,8 @@ class search_run {
     q << pk_column() << (backwards ? " DESC" : "") << " LIMIT ";
     q.bind(static_cast<std::int64_t>(request_.count + 1));
 
+    if (request_.explain) explain(q, driver, page);
+
     struct row {
       resource_version version;
       std::int64_t pk;
@@ -877,6 +879,23 @@ class search_run {
     if (has_next) page.next_token = encode_position({pos.max_pk, rows.back().keys, rows.back().pk, false}, query_hash());
     if (has_previous) page.previous_token = encode_position({pos.max_pk, rows.front().keys, rows.front().pk, true}, query_hash());
     return fhir::done{};
+  }
+
+  // The strategy, the driving clause and SQLite's plan for the page statement, one line per step
+  // (indented by depth), as `EXPLAIN QUERY PLAN` reports it.
+  void explain(const sql& q, std::size_t driver, search_page& page) {
+    static constexpr const char* strategies[] = {"set", "stream", "scan"};
+    std::string driving = clause_sets_.empty() ? "none" : clause_at(driver) ? clause_at(driver)->name : "compartment";
+    page.plan.push_back(fmt::format("strategy: {}; driving clause: {}", strategies[static_cast<int>(drive_)],
+                                    drive_ == drive::scan ? "none (type scan)" : driving));
+    auto st = db_.prepared("EXPLAIN QUERY PLAN " + q.text);
+    bind_all(*st, q.values);
+    std::map<std::int64_t, int> depth;
+    while (st->step()) {
+      int d = depth.contains(st->column_int64(1)) ? depth[st->column_int64(1)] + 1 : 0;
+      depth[st->column_int64(0)] = d;
+      page.plan.push_back(std::string(static_cast<std::size_t>(2 * d), ' ') + std::string(st->column_text(3)));
+    }
   }
 
   // (k1, ..., kn, pk) after (or, backwards, before) the token's position, each key in its direction.
