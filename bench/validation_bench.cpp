@@ -30,6 +30,8 @@
 #include "fhir/validation/resource_reader.hpp"
 #include "fhir/validation/structural_validator.hpp"
 #include "profiles/definition_set.hpp"
+#include "fhir/search/indexer.hpp"
+#include "fhir/search/search_parameters.hpp"
 #include "server/application.hpp"
 
 namespace {
@@ -149,6 +151,17 @@ int main(int argc, char** argv) {
     std::string name = file.substr(file.find_last_of('/') + 1);
     std::printf("%-44s %10.0f %10.0f %10.0f %10.0f %8.1f %8zu\n", name.c_str(), r[0], r[1], r[2], r[3], 1e6 / r[3], issues);
 
+    {
+      // Search index extraction (every search parameter of the type evaluated), per second.
+      static const fhir::search::search_parameters parameters(uk);
+      static const fhir::search::indexer indexer(parameters);
+      std::size_t rows = 0;
+      auto extracted = indexer.extract(*parsed);
+      rows = extracted.strings.size() + extracted.tokens.size() + extracted.dates.size() + extracted.numbers.size() +
+             extracted.quantities.size() + extracted.references.size() + extracted.uris.size() + extracted.composites.size();
+      auto x = rates({[&] { (void)indexer.extract(*parsed); }}, seconds, rounds);
+      std::printf("  search index: %.0f extractions/s (%.1f us), %zu rows\n", x[0], 1e6 / x[0], rows);
+    }
     if (creates > 0) {
       std::string body = text;
       auto without_id = *parsed;

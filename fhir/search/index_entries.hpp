@@ -67,13 +67,21 @@ struct uri_entry {
 
 // A composite parameter's value (search.html#composite): one row per combination of its two components'
 // values. The first component is a token; the second a token, quantity, date or string, in the fields
-// its type uses (a quantity also gets a row in canonical UCUM units, system "ucum-canonical").
+// its type uses.
 struct composite_entry {
   std::string code;
   std::string system1, code1;
   std::string system2, code2;  // token: system and code; quantity: system and unit; string: normalised text
   double value2 = 0;           // quantity value
   double low2 = 0, high2 = 0;  // quantity: implicit range; date: [lo, hi) in ms
+  std::string canonical_unit2;  // quantity in canonical UCUM units, when convertible
+  double canonical_value2 = 0;
+};
+
+// _text and _content: the normalised text a full-text search matches words in.
+struct text_entry {
+  std::string code;
+  std::string text;
 };
 
 struct index_set {
@@ -85,6 +93,7 @@ struct index_set {
   std::vector<reference_entry> references;
   std::vector<uri_entry> uris;
   std::vector<composite_entry> composites;
+  std::vector<text_entry> texts;
 };
 
 }  // namespace fhir::search

@@ -301,17 +301,12 @@ void indexer::extract_composite(const search_parameter& p, const json::value& re
         e.code1 = t.value;
         out.composites.push_back(std::move(e));
       };
-      for (const auto& v : right.tokens) row({{}, {}, {}, v.system, v.value, 0, 0, 0});
-      for (const auto& v : right.strings) row({{}, {}, {}, {}, v.normalized, 0, 0, 0});
+      for (const auto& v : right.tokens) row({{}, {}, {}, v.system, v.value, 0, 0, 0, {}, 0});
+      for (const auto& v : right.strings) row({{}, {}, {}, {}, v.normalized, 0, 0, 0, {}, 0});
       for (const auto& v : right.dates)
-        row({{}, {}, {}, {}, {}, 0, static_cast<double>(v.low), static_cast<double>(v.high)});
-      for (const auto& v : right.quantities) {
-        row({{}, {}, {}, v.system, v.unit, v.value, v.low, v.high});
-        if (!v.canonical_unit.empty()) {
-          double factor = v.value == 0 ? 1 : v.canonical_value / v.value;
-          row({{}, {}, {}, "ucum-canonical", v.canonical_unit, v.canonical_value, v.low * factor, v.high * factor});
-        }
-      }
+        row({{}, {}, {}, {}, {}, 0, static_cast<double>(v.low), static_cast<double>(v.high), {}, 0});
+      for (const auto& v : right.quantities)
+        row({{}, {}, {}, v.system, v.unit, v.value, v.low, v.high, v.canonical_unit, v.canonical_value});
     }
   }
 }
@@ -374,7 +369,7 @@ void indexer::add_full_text(const search_parameter& p, const json::value& resour
   }
   std::string normalized = normalize(text);
   if (normalized.size() > max_full_text) normalized.resize(max_full_text);
-  if (!normalized.empty()) out.strings.push_back({p.code, std::move(normalized), {}});
+  if (!normalized.empty()) out.texts.push_back({p.code, std::move(normalized)});
 }
 
 reference_parts split_reference(std::string_view reference) {

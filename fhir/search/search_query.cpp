@@ -192,7 +192,7 @@ class query_parser {
       k.code = code;
       if (code != "_id" && code != "_lastUpdated") {
         k.parameter = lookup(context_type(), code);
-        if (!k.parameter || !k.parameter->searchable() || k.parameter->type == param_type::composite)
+        if (!k.parameter || !k.parameter->searchable() || k.parameter->type == param_type::composite || k.parameter->full_text)
           return bad("_sort", fmt::format("Cannot sort by '{}': it is not a search parameter of {} this server indexes", code,
                                           context_type()));
       }

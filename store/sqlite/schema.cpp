@@ -53,40 +53,43 @@ CREATE TABLE search_param (
   kind     TEXT NOT NULL,      -- the index table: string, token, date, number, quantity, reference, uri
   UNIQUE (type_id, code)
 );
-CREATE TABLE ix_string (param_id INTEGER NOT NULL, norm TEXT NOT NULL, exact TEXT NOT NULL, res_pk INTEGER NOT NULL);
-CREATE INDEX ix_string_value ON ix_string(param_id, norm, res_pk);
+-- Index tables are WITHOUT ROWID: the primary key (parameter, value..., res_pk) is the table itself, so
+-- a row costs two B-tree inserts (the table and the reverse index on res_pk), not three. Duplicate rows
+-- (a value a resource holds twice) are dropped by INSERT OR IGNORE.
+CREATE TABLE ix_string (param_id INTEGER NOT NULL, norm TEXT NOT NULL, res_pk INTEGER NOT NULL, exact TEXT NOT NULL,
+                        PRIMARY KEY (param_id, norm, res_pk, exact)) WITHOUT ROWID;
 CREATE INDEX ix_string_res ON ix_string(res_pk, param_id);
-CREATE TABLE ix_token (param_id INTEGER NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL, text TEXT NOT NULL,
-                       res_pk INTEGER NOT NULL);
-CREATE INDEX ix_token_value ON ix_token(param_id, code, system, res_pk);
+CREATE TABLE ix_token (param_id INTEGER NOT NULL, code TEXT NOT NULL, system TEXT NOT NULL, res_pk INTEGER NOT NULL,
+                       text TEXT NOT NULL, PRIMARY KEY (param_id, code, system, res_pk, text)) WITHOUT ROWID;
 CREATE INDEX ix_token_res ON ix_token(res_pk, param_id);
-CREATE TABLE ix_date (param_id INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL, res_pk INTEGER NOT NULL);
-CREATE INDEX ix_date_value ON ix_date(param_id, lo, hi, res_pk);
-CREATE INDEX ix_date_high ON ix_date(param_id, hi, res_pk);  -- gt, ge, eb seek on the end of the range
+CREATE TABLE ix_date (param_id INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL, res_pk INTEGER NOT NULL,
+                      PRIMARY KEY (param_id, lo, hi, res_pk)) WITHOUT ROWID;
+CREATE INDEX ix_date_high ON ix_date(param_id, hi);  -- gt, ge, eb seek on the end of the range
 CREATE INDEX ix_date_res ON ix_date(res_pk, param_id);
-CREATE TABLE ix_number (param_id INTEGER NOT NULL, value REAL NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL,
-                        res_pk INTEGER NOT NULL);
-CREATE INDEX ix_number_value ON ix_number(param_id, value, res_pk);
+CREATE TABLE ix_number (param_id INTEGER NOT NULL, value REAL NOT NULL, res_pk INTEGER NOT NULL, lo REAL NOT NULL,
+                        hi REAL NOT NULL, PRIMARY KEY (param_id, value, res_pk, lo, hi)) WITHOUT ROWID;
 CREATE INDEX ix_number_res ON ix_number(res_pk, param_id);
-CREATE TABLE ix_quantity (param_id INTEGER NOT NULL, system TEXT NOT NULL, unit TEXT NOT NULL, value REAL NOT NULL,
-                          lo REAL NOT NULL, hi REAL NOT NULL, cunit TEXT NOT NULL, cvalue REAL NOT NULL,
-                          res_pk INTEGER NOT NULL);
-CREATE INDEX ix_quantity_value ON ix_quantity(param_id, unit, value, res_pk);
-CREATE INDEX ix_quantity_canonical ON ix_quantity(param_id, cunit, cvalue, res_pk);
+CREATE TABLE ix_quantity (param_id INTEGER NOT NULL, unit TEXT NOT NULL, value REAL NOT NULL, res_pk INTEGER NOT NULL,
+                          system TEXT NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL, cunit TEXT NOT NULL, cvalue REAL NOT NULL,
+                          PRIMARY KEY (param_id, unit, value, res_pk, system, lo, hi, cunit, cvalue)) WITHOUT ROWID;
+CREATE INDEX ix_quantity_canonical ON ix_quantity(param_id, cunit, cvalue);
 CREATE INDEX ix_quantity_res ON ix_quantity(res_pk, param_id);
-CREATE TABLE ix_reference (param_id INTEGER NOT NULL, target_type TEXT NOT NULL, target_id TEXT NOT NULL,
-                           url TEXT NOT NULL, res_pk INTEGER NOT NULL);
-CREATE INDEX ix_reference_target ON ix_reference(param_id, target_id, target_type, res_pk);
-CREATE INDEX ix_reference_url ON ix_reference(param_id, url, res_pk) WHERE url <> '';
+CREATE TABLE ix_reference (param_id INTEGER NOT NULL, target_id TEXT NOT NULL, target_type TEXT NOT NULL,
+                           res_pk INTEGER NOT NULL, url TEXT NOT NULL,
+                           PRIMARY KEY (param_id, target_id, target_type, res_pk, url)) WITHOUT ROWID;
+CREATE INDEX ix_reference_url ON ix_reference(param_id, url) WHERE url <> '';
 CREATE INDEX ix_reference_res ON ix_reference(res_pk, param_id);
-CREATE TABLE ix_uri (param_id INTEGER NOT NULL, uri TEXT NOT NULL, res_pk INTEGER NOT NULL);
-CREATE INDEX ix_uri_value ON ix_uri(param_id, uri, res_pk);
+CREATE TABLE ix_uri (param_id INTEGER NOT NULL, uri TEXT NOT NULL, res_pk INTEGER NOT NULL,
+                     PRIMARY KEY (param_id, uri, res_pk)) WITHOUT ROWID;
 CREATE INDEX ix_uri_res ON ix_uri(res_pk, param_id);
-CREATE TABLE ix_composite (param_id INTEGER NOT NULL, system1 TEXT NOT NULL, code1 TEXT NOT NULL,
+CREATE TABLE ix_composite (param_id INTEGER NOT NULL, code1 TEXT NOT NULL, system1 TEXT NOT NULL, res_pk INTEGER NOT NULL,
                            system2 TEXT NOT NULL, code2 TEXT NOT NULL, value2 REAL NOT NULL, low2 REAL NOT NULL,
-                           high2 REAL NOT NULL, res_pk INTEGER NOT NULL);
-CREATE INDEX ix_composite_value ON ix_composite(param_id, code1, system1, res_pk);
+                           high2 REAL NOT NULL, cunit2 TEXT NOT NULL, cvalue2 REAL NOT NULL,
+                           PRIMARY KEY (param_id, code1, system1, res_pk, system2, code2, value2, low2, high2)) WITHOUT ROWID;
 CREATE INDEX ix_composite_res ON ix_composite(res_pk, param_id);
+-- _text and _content: normalised text, read per resource (full-text matching is a LIKE, not a seek).
+CREATE TABLE ix_text (res_pk INTEGER NOT NULL, param_id INTEGER NOT NULL, text TEXT NOT NULL,
+                      PRIMARY KEY (res_pk, param_id)) WITHOUT ROWID;
 -- Type searches without a selective parameter walk the live resources of a type in pk order.
 CREATE INDEX resource_live ON resource(type_id, pk) WHERE deleted = 0;
 CREATE INDEX resource_updated ON resource(type_id, last_updated) WHERE deleted = 0;

@@ -65,6 +65,15 @@ void bind_all(statement& st, const std::vector<sql_value>& values) {
   }
 }
 
+std::string_view table_of(param_type type);
+
+// The index table a clause's final parameter lives in.
+std::string_view table_for(const clause& c) {
+  if (c.parameter && c.parameter->full_text) return "ix_text";
+  if (c.parameter && c.parameter->type == param_type::reference && c.modifier == modifier::identifier) return "ix_token";
+  return table_of(c.parameter ? c.parameter->type : param_type::token);
+}
+
 std::string_view table_of(param_type type) {
   switch (type) {
     case param_type::string: return "ix_string";
@@ -322,7 +331,7 @@ class search_run {
       type = param_type::token;
       code += ":identifier";
     }
-    std::string_view table = table_of(type);
+    std::string_view table = table_for(c);
     if (c.modifier == modifier::missing || c.modifier == modifier::not_) {
       // Resources without a (matching) value: the complement, over the live resources of the types.
       bool want_missing = c.modifier == modifier::not_ || c.values.front().missing;
@@ -370,12 +379,13 @@ class search_run {
   // reading all its matches.
   std::optional<sql> correlated_filter(const clause& c) {
     if (!is_plain(c)) return std::nullopt;
-    param_type type = c.parameter->type == param_type::reference && c.modifier == modifier::identifier ? param_type::token
-                                                                                                        : c.parameter->type;
+    std::string_view table = table_for(c);
     sql q;
     // INDEXED BY: the planner would otherwise pick the value index for a range (a date's lo/hi) and
-    // read every row of the parameter for each candidate.
-    q << "EXISTS (SELECT 1 FROM " << table_of(type) << " x INDEXED BY " << table_of(type) << "_res WHERE x.res_pk = r.pk AND ";
+    // read every row of the parameter for each candidate. ix_text's key starts with res_pk already.
+    q << "EXISTS (SELECT 1 FROM " << table << " x";
+    if (table != "ix_text") q << " INDEXED BY " << table << "_res";
+    q << " WHERE x.res_pk = r.pk AND ";
     q.append(index_condition(c, query_type_ids_));
     q << ")";
     return q;
@@ -508,9 +518,9 @@ class search_run {
       if (word.empty()) continue;
       if (!first) q << " AND ";
       first = false;
-      q << "(x.norm LIKE ";
+      q << "(x.text LIKE ";
       q.bind(word + "%");
-      q << " ESCAPE '\\' OR x.norm LIKE ";
+      q << " ESCAPE '\\' OR x.text LIKE ";
       q.bind("% " + word + "%");
       q << " ESCAPE '\\')";
     }
@@ -551,13 +561,12 @@ class search_run {
 
   void composite_quantity(sql& q, const search_value& v) {
     if (auto canonical = in_canonical_units(v)) {
-      q << "x.system2 = 'ucum-canonical' AND x.code2 = ";
+      q << "x.cunit2 = ";
       q.bind(canonical->first);
       q << " AND ";
-      number_predicate(q, "x.value2", canonical->second);
+      number_predicate(q, "x.cvalue2", canonical->second);
       return;
     }
-    q << "x.system2 <> 'ucum-canonical' AND ";
     if (!v.code.empty()) {
       q << "x.code2 = ";
       q.bind(v.code);
@@ -645,6 +654,7 @@ class search_run {
     auto probe_all = [&](const std::vector<std::size_t>& which) {
       for (std::size_t i : which) {
         if (best_count == 0) return;
+        if (never_probe(i)) continue;
         std::int64_t n = probe(sets[i]);
         if (n < best_count) best = i, best_count = n;
       }
@@ -682,6 +692,12 @@ class search_run {
   const clause* clause_at(std::size_t i) const {
     std::size_t offset = query_.compartment ? 1 : 0;
     return i < offset ? nullptr : &query_.clauses[i - offset];
+  }
+
+  // Full-text clauses are LIKE matches over every row of the parameter: counting them is a scan.
+  bool never_probe(std::size_t i) const {
+    const clause* c = clause_at(i);
+    return c && c->parameter && c->parameter->full_text;
   }
 
   bool is_costly_to_probe(std::size_t i) const {
@@ -765,9 +781,9 @@ class search_run {
     if (drive_ == drive::stream) {
       const clause& c = *clause_at(driver);
       std::string_view table = table_of(c.parameter->type);
-      // The value index, whose rows for one value are in res_pk order (streamable() checked the value).
-      std::string_view index = c.parameter->type == param_type::reference ? "ix_reference_target" : "ix_token_value";
-      q << " FROM " << table << " x INDEXED BY " << index << " JOIN resource r ON r.pk = x.res_pk";
+      // NOT INDEXED: the table's primary key, whose rows for one value are in res_pk order
+      // (streamable() checked the value), not the reverse index.
+      q << " FROM " << table << " x NOT INDEXED JOIN resource r ON r.pk = x.res_pk";
       if (with_body) q << " JOIN resource_version v ON v.pk = r.pk AND v.version = r.version";
       q << " WHERE ";
       q.append(index_condition(c, query_type_ids_));

@@ -56,58 +56,65 @@ void delete_index(database& db, std::int64_t pk) {
       "DELETE FROM ix_date WHERE res_pk = ?1",     "DELETE FROM ix_number WHERE res_pk = ?1",
       "DELETE FROM ix_quantity WHERE res_pk = ?1", "DELETE FROM ix_reference WHERE res_pk = ?1",
       "DELETE FROM ix_uri WHERE res_pk = ?1",      "DELETE FROM ix_composite WHERE res_pk = ?1",
+      "DELETE FROM ix_text WHERE res_pk = ?1",
   };
   for (const char* sql : deletes) db.cached(sql)->bind(1, pk).run();
 }
 
 void write_index(database& db, const param_ids& ids, std::int64_t pk, std::int64_t type_id,
-                 const fhir::search::index_set& index) {
-  delete_index(db, pk);
+                 const fhir::search::index_set& index, bool fresh) {
+  if (!fresh) delete_index(db, pk);
   auto param = [&](const std::string& code) { return ids.find(type_id, code); };
   for (const auto& e : index.strings)
     if (auto id = param(e.code)) {
-      auto st = db.cached("INSERT INTO ix_string(param_id, norm, exact, res_pk) VALUES (?1, ?2, ?3, ?4)");
+      auto st = db.cached("INSERT OR IGNORE INTO ix_string(param_id, norm, exact, res_pk) VALUES (?1, ?2, ?3, ?4)");
       st->bind(1, *id).bind(2, e.normalized).bind(3, e.exact).bind(4, pk).run();
     }
   for (const auto& e : index.tokens)
     if (auto id = param(e.code)) {
-      auto st = db.cached("INSERT INTO ix_token(param_id, system, code, text, res_pk) VALUES (?1, ?2, ?3, ?4, ?5)");
+      auto st = db.cached("INSERT OR IGNORE INTO ix_token(param_id, system, code, text, res_pk) VALUES (?1, ?2, ?3, ?4, ?5)");
       st->bind(1, *id).bind(2, e.system).bind(3, e.value).bind(4, e.text).bind(5, pk).run();
     }
   for (const auto& e : index.dates)
     if (auto id = param(e.code)) {
-      auto st = db.cached("INSERT INTO ix_date(param_id, lo, hi, res_pk) VALUES (?1, ?2, ?3, ?4)");
+      auto st = db.cached("INSERT OR IGNORE INTO ix_date(param_id, lo, hi, res_pk) VALUES (?1, ?2, ?3, ?4)");
       st->bind(1, *id).bind(2, e.low).bind(3, e.high).bind(4, pk).run();
     }
   for (const auto& e : index.numbers)
     if (auto id = param(e.code)) {
-      auto st = db.cached("INSERT INTO ix_number(param_id, value, lo, hi, res_pk) VALUES (?1, ?2, ?3, ?4, ?5)");
+      auto st = db.cached("INSERT OR IGNORE INTO ix_number(param_id, value, lo, hi, res_pk) VALUES (?1, ?2, ?3, ?4, ?5)");
       st->bind(1, *id).bind_real(2, e.value).bind_real(3, e.low).bind_real(4, e.high).bind(5, pk).run();
     }
   for (const auto& e : index.quantities)
     if (auto id = param(e.code)) {
       auto st = db.cached(
-          "INSERT INTO ix_quantity(param_id, system, unit, value, lo, hi, cunit, cvalue, res_pk) "
+          "INSERT OR IGNORE INTO ix_quantity(param_id, system, unit, value, lo, hi, cunit, cvalue, res_pk) "
           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
       st->bind(1, *id).bind(2, e.system).bind(3, e.unit).bind_real(4, e.value).bind_real(5, e.low).bind_real(6, e.high);
       st->bind(7, e.canonical_unit).bind_real(8, e.canonical_value).bind(9, pk).run();
     }
   for (const auto& e : index.references)
     if (auto id = param(e.code)) {
-      auto st = db.cached("INSERT INTO ix_reference(param_id, target_type, target_id, url, res_pk) VALUES (?1, ?2, ?3, ?4, ?5)");
+      auto st = db.cached("INSERT OR IGNORE INTO ix_reference(param_id, target_type, target_id, url, res_pk) VALUES (?1, ?2, ?3, ?4, ?5)");
       st->bind(1, *id).bind(2, e.target_type).bind(3, e.target_id).bind(4, e.url).bind(5, pk).run();
     }
   for (const auto& e : index.composites)
     if (auto id = param(e.code)) {
       auto st = db.cached(
-          "INSERT INTO ix_composite(param_id, system1, code1, system2, code2, value2, low2, high2, res_pk) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+          "INSERT OR IGNORE INTO ix_composite(param_id, system1, code1, system2, code2, value2, low2, high2, cunit2, cvalue2, res_pk) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
       st->bind(1, *id).bind(2, e.system1).bind(3, e.code1).bind(4, e.system2).bind(5, e.code2);
-      st->bind_real(6, e.value2).bind_real(7, e.low2).bind_real(8, e.high2).bind(9, pk).run();
+      st->bind_real(6, e.value2).bind_real(7, e.low2).bind_real(8, e.high2).bind(9, e.canonical_unit2);
+      st->bind_real(10, e.canonical_value2).bind(11, pk).run();
+    }
+  for (const auto& e : index.texts)
+    if (auto id = param(e.code)) {
+      auto st = db.cached("INSERT OR IGNORE INTO ix_text(res_pk, param_id, text) VALUES (?1, ?2, ?3)");
+      st->bind(1, pk).bind(2, *id).bind(3, e.text).run();
     }
   for (const auto& e : index.uris)
     if (auto id = param(e.code)) {
-      auto st = db.cached("INSERT INTO ix_uri(param_id, uri, res_pk) VALUES (?1, ?2, ?3)");
+      auto st = db.cached("INSERT OR IGNORE INTO ix_uri(param_id, uri, res_pk) VALUES (?1, ?2, ?3)");
       st->bind(1, *id).bind(2, e.uri).bind(3, pk).run();
     }
 }

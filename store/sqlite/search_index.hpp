@@ -33,10 +33,10 @@ class param_ids {
   std::vector<std::int64_t> none_;
 };
 
-// Replaces the index rows of resource `pk` (of type `type_id`) with `index`; an empty index set
-// (deletion) just removes them.
+// Replaces the index rows of resource `pk` (of type `type_id`) with `index`. `fresh`: the resource is
+// new, so it has no rows to remove.
 void write_index(database& db, const param_ids& ids, std::int64_t pk, std::int64_t type_id,
-                 const fhir::search::index_set& index);
+                 const fhir::search::index_set& index, bool fresh = false);
 void delete_index(database& db, std::int64_t pk);
 
 }  // namespace store::sqlite

@@ -167,7 +167,7 @@ class sqlite_store final : public store {
         insert->bind(1, *type_id).bind(2, id).bind(3, now).run();
         if (db.changes() == 0) continue;
         std::int64_t pk = db.last_insert_rowid();
-        sqlite::write_index(db, params_, pk, *type_id, index);
+        sqlite::write_index(db, params_, pk, *type_id, index, true);
         return write_result{append_version(db, pk, *type_id, type, id, 1, now, verb::post, true, &resource), true};
       }
     });
@@ -187,7 +187,7 @@ class sqlite_store final : public store {
             "INSERT INTO resource(type_id, id, version, last_updated, deleted) VALUES (?1, ?2, 1, ?3, 0)");
         insert->bind(1, *type_id).bind(2, id).bind(3, now).run();
         std::int64_t pk = db.last_insert_rowid();
-        sqlite::write_index(db, params_, pk, *type_id, index);
+        sqlite::write_index(db, params_, pk, *type_id, index, true);
         return write_result{append_version(db, pk, *type_id, type, id, 1, now, verb::put, true, &resource), true};
       }
       if (pre.if_match && !matches(*pre.if_match, *current)) return version_mismatch(type, id, *pre.if_match, current->version);

@@ -102,7 +102,7 @@ TEST_CASE("reindex rebuilds the index; a schema-1 database is indexed when upgra
   // Back to schema 1 (what a server before search left), then opened by this one.
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  for (const char* table : {"search_param", "ix_string", "ix_token", "ix_date", "ix_number", "ix_quantity", "ix_reference", "ix_uri", "ix_composite"})
+  for (const char* table : {"search_param", "ix_string", "ix_token", "ix_date", "ix_number", "ix_quantity", "ix_reference", "ix_uri", "ix_composite", "ix_text"})
     exec(db, (std::string("DROP TABLE ") + table).c_str());
   exec(db, "DROP INDEX resource_live");
   exec(db, "DROP INDEX resource_updated");
