@@ -42,7 +42,8 @@ application::application(search_support search, std::unique_ptr<store::store> st
   description.compartments = {"http://hl7.org/fhir/CompartmentDefinition/patient"};
   auto capability = conformance::build_capability_statement(definitions, description);
   context_ = std::make_unique<server::context>(server::context{
-      definitions, validator_, *store_, *search_.parameters, settings{.base_url = options.base_url, .software_version = options.software_version},
+      definitions, validator_, *store_, *search_.parameters, settings{.base_url = options.base_url, .default_page_size = options.default_page_size,
+                                                             .max_page_size = options.max_page_size, .software_version = options.software_version},
       fhir::json::serialize(capability)});
 }
 

@@ -27,6 +27,8 @@ struct application_options {
   std::size_t max_readers = 32;
   // Unknown-extension policy and default profiles (see fhir/validation/validation_options.hpp).
   fhir::validation::validation_options validation;
+  std::size_t default_page_size = 50;  // _count when absent (searches, histories)
+  std::size_t max_page_size = 1000;    // larger _count values are capped
   // Index every write for search. Off only in benchmarks measuring what indexing costs.
   bool search_index = true;
 };

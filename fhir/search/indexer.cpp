@@ -121,6 +121,12 @@ class extraction {
     } else if (is_a(i, "Identifier")) {
       const json::value* type = v.find("type");
       token(string_of(v.find("system")), string_of(v.find("value")), type ? string_of(type->find("text")) : "");
+      // :of-type (type system|code|value): the identifier under each coding of its type, the value exact.
+      const json::value* codings = type ? type->find("coding") : nullptr;
+      if (codings && codings->is_array())
+        for (const auto& c : codings->as_array())
+          out_.tokens.push_back({p_.code + ":of-type", string_of(c.find("system")), string_of(c.find("code")),
+                                 clipped(string_of(v.find("value")))});
     } else if (is_a(i, "ContactPoint")) {
       token(string_of(v.find("system")), string_of(v.find("value")), "");
     } else if (i.as_node().type->primitive) {

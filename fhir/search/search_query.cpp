@@ -146,7 +146,9 @@ class query_parser {
     }
     if (name == "_contained" || name == "_containedType") {
       q_.contained = value;
-      return done{};
+      // Contained resources are not indexed on their own, so only the default can be honoured.
+      if (name == "_contained" && value == "false") return done{};
+      return ignore(name, fmt::format("{}={} is not supported: contained resources are not searched", name, value));
     }
     if (name.starts_with("_include") || name.starts_with("_revinclude")) return include_parameter(name, value);
     if (name.starts_with("_has:")) return has(name, value);
@@ -336,7 +338,7 @@ class query_parser {
       bool terminology_modifier = c.modifier == modifier::in || c.modifier == modifier::not_in ||
                                   (ptype == param_type::token && (c.modifier == modifier::above || c.modifier == modifier::below));
       if (terminology_modifier && options_.terminology) return expand_terminology(c, name, value);
-      if (terminology_modifier || c.modifier == modifier::of_type || c.modifier == modifier::above ||
+      if (terminology_modifier || c.modifier == modifier::above ||
           (c.modifier == modifier::below && ptype != param_type::uri))
         return ignore(name, fmt::format("The modifier ':{}' is not supported yet", modifier_text));
     }

@@ -69,6 +69,8 @@ Options of serve:
   --base-url URL     the public base URL used in Location headers and links
                      (default: http://HOST:PORT/fhir)
   --log-level LEVEL  debug, info, warning, error or off (default: info); debug also logs every request
+  --default-count N  page size of searches and histories without _count (default: 50)
+  --max-count N      the largest page; a larger _count is capped (default: 1000)
 
 Validation options (serve and validate):
   --package PATH     also load the conformance resources of a FHIR package: a directory (searched for
@@ -180,11 +182,17 @@ parse_result parse(int argc, char** argv) {
       while (!s.base_url.empty() && s.base_url.back() == '/') s.base_url.pop_back();
     } else if (name == "--log-level") {
       ok = take(); s.log_level = value;
+    } else if (name == "--default-count") {
+      ok = take() && parse_number(value, s.default_count) && s.default_count > 0;
+    } else if (name == "--max-count") {
+      ok = take() && parse_number(value, s.max_count) && s.max_count > 0;
     } else {
       return {std::nullopt, fmt::format("unknown option '{}' (see fhir-server --help)", name)};
     }
     if (!ok) return {std::nullopt, fmt::format("option {} needs a valid value", name)};
   }
+  if (cmd.serve.default_count > cmd.serve.max_count)
+    return {std::nullopt, "--default-count cannot exceed --max-count"};
   if (cmd.what == command::kind::explain && cmd.expression.empty())
     return {std::nullopt, "explain needs a search, e.g. 'Observation?code=http://loinc.org|8867-4'"};
   if (cmd.what == command::kind::validate && cmd.files.empty())

@@ -366,6 +366,7 @@ class search_run {
       type = param_type::token;
       code += ":identifier";
     }
+    if (c.modifier == modifier::of_type) code += ":of-type";
     sql q;
     param_condition(q, "x", type_ids, code);
     q << " AND (";
@@ -445,6 +446,15 @@ class search_run {
           q << " ESCAPE '\\' OR x.text LIKE ";
           q.bind("% " + text + "%");
           q << " ESCAPE '\\')";
+          break;
+        }
+        if (c.modifier == modifier::of_type) {  // type system|code, then the identifier's value exactly
+          q << "x.code = ";
+          q.bind(v.code);
+          q << " AND x.system = ";
+          q.bind(v.system);
+          q << " AND x.text = ";
+          q.bind(v.text);
           break;
         }
         if (!v.has_system) {

@@ -22,9 +22,13 @@ void param_ids::load(database& db, const fhir::search::search_parameters* parame
         if (!p.indexed()) continue;
         auto insert = db.cached("INSERT OR IGNORE INTO search_param(type_id, code, kind) VALUES (?1, ?2, ?3)");
         insert->bind(1, type_id).bind(2, code).bind(3, fhir::search::to_string(p.type)).run();
-        if (p.type == fhir::search::param_type::reference) {
-          auto identifier = db.cached("INSERT OR IGNORE INTO search_param(type_id, code, kind) VALUES (?1, ?2, 'token')");
-          identifier->bind(1, type_id).bind(2, code + ":identifier").run();
+        // Derived rows: Reference.identifier values (:identifier) and typed identifiers (:of-type).
+        std::string derived = p.type == fhir::search::param_type::reference ? ":identifier"
+                              : p.type == fhir::search::param_type::token   ? ":of-type"
+                                                                             : "";
+        if (!derived.empty()) {
+          auto insert_derived = db.cached("INSERT OR IGNORE INTO search_param(type_id, code, kind) VALUES (?1, ?2, 'token')");
+          insert_derived->bind(1, type_id).bind(2, code + derived).run();
         }
       }
     }

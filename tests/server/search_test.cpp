@@ -239,6 +239,17 @@ TEST_CASE_METHOD(search_data, "reference search: Type/id, id, :type, :identifier
   CHECK(set("Observation?subject:identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009") == ids_t{"o5"});
 }
 
+TEST_CASE_METHOD(search_data, ":of-type finds identifiers by their type and exact value", "[server][search][token]") {
+  put_ok("Patient/p9", R"({"resourceType":"Patient","id":"p9","identifier":[{"type":{"coding":[
+    {"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR"}]},"system":"https://trust.example/mrn","value":"RX12345"}]})");
+  CHECK(set("Patient?identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|RX12345") == ids_t{"p9"});
+  CHECK(set("Patient?identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|rx12345").empty());
+  CHECK(set("Patient?identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|NH|RX12345").empty());
+  CHECK(error_ids("Patient?identifier:of-type=MR|RX12345") == std::vector<std::string>{"search-parameter-invalid"});
+  // _contained=true cannot be honoured here: reported, not silently ignored.
+  CHECK(search("Patient?_contained=true").http.body.find("search-parameter-ignored") != std::string::npos);
+}
+
 TEST_CASE_METHOD(search_data, "_id, _type across types, and the Patient compartment", "[server][search][compartment]") {
   CHECK(set("Patient?_id=p1,p3") == ids_t{"p1", "p3"});
   CHECK(set("?_type=Patient,RiskAssessment&_id=p1,ra2") == ids_t{"p1", "ra2"});
