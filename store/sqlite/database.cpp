@@ -100,7 +100,9 @@ database::database(const std::string& path, const open_options& options) {
 }
 
 database::~database() {
-  statements_.clear();  // statements must be finalized before the connection closes
+  // Statements must be finalized before the connection closes, or sqlite3_close fails and leaks it.
+  statements_.clear();
+  dynamic_statements_.clear();
   sqlite3_close(db_);
 }
 
