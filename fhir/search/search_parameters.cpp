@@ -4,6 +4,8 @@
 #include <cctype>
 #include <utility>
 
+#include "fhir/fhirpath/split.hpp"
+
 namespace fhir::search {
 
 namespace {
@@ -19,32 +21,6 @@ constexpr std::array<std::pair<std::string_view, param_type>, 9> type_names{{
     {"uri", param_type::uri},
     {"special", param_type::special},
 }};
-
-// The top-level `|` branches of a FHIRPath expression (not inside parentheses, brackets or quotes).
-std::vector<std::string_view> union_branches(std::string_view expression) {
-  std::vector<std::string_view> out;
-  int depth = 0;
-  char quote = 0;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i < expression.size(); ++i) {
-    char c = expression[i];
-    if (quote) {
-      if (c == '\\') ++i;
-      else if (c == quote) quote = 0;
-    } else if (c == '\'' || c == '`' || c == '"') {
-      quote = c;
-    } else if (c == '(' || c == '[' || c == '{') {
-      ++depth;
-    } else if (c == ')' || c == ']' || c == '}') {
-      --depth;
-    } else if (c == '|' && depth == 0) {
-      out.push_back(expression.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  out.push_back(expression.substr(start));
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -99,7 +75,7 @@ std::string expression_for_type(std::string_view expression, std::string_view ty
                                 const definitions::registry& definitions) {
   const definitions::type_info* info = definitions.find_type_info(type);
   std::string out;
-  for (std::string_view branch : union_branches(expression)) {
+  for (std::string_view branch : fhirpath::split_top_level(expression, '|')) {
     branch = trim(branch);
     std::string_view head = leading_identifier(branch);
     const definitions::type_info* head_type = head.empty() ? nullptr : definitions.find_type_info(head);

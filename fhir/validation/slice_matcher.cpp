@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "fhir/fhirpath/split.hpp"
 #include "fhir/validation/json_match.hpp"
 
 namespace fhir::validation {
@@ -10,32 +11,6 @@ using definitions::discriminator_type;
 using definitions::element_definition;
 
 namespace {
-
-// Splits a restricted FHIRPath on the dots outside parentheses and quotes:
-// "extension('http://a.b/c').value" -> extension('http://a.b/c'), value.
-std::vector<std::string_view> split_path(std::string_view path) {
-  std::vector<std::string_view> out;
-  int depth = 0;
-  char quote = 0;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i < path.size(); ++i) {
-    char c = path[i];
-    if (quote) {
-      if (c == quote) quote = 0;
-    } else if (c == '\'' || c == '"') {
-      quote = c;
-    } else if (c == '(') {
-      ++depth;
-    } else if (c == ')') {
-      --depth;
-    } else if (c == '.' && depth == 0) {
-      out.push_back(path.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  out.push_back(path.substr(start));
-  return out;
-}
 
 std::string_view argument_of(std::string_view call) {
   auto open = call.find('(');
@@ -66,7 +41,8 @@ const element_definition* slice_matcher::scope_of(const element_definition& e) c
 
 const element_definition* slice_matcher::element_at(const element_definition& from, std::string_view path) const {
   const element_definition* current = &from;
-  for (std::string_view segment : split_path(path)) {
+  // "extension('http://a.b/c').value" -> extension('http://a.b/c'), value.
+  for (std::string_view segment : fhirpath::split_top_level(path, '.')) {
     if (!current) return nullptr;
     if (segment == "$this" || segment.starts_with("ofType(")) continue;
     if (segment == "resolve()") return nullptr;
