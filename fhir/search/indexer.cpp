@@ -263,7 +263,8 @@ index_set indexer::extract(const json::value& resource) const {
       add_full_text(p, resource, out);
       continue;
     }
-    if (!p.indexed() || code == "_id" || code == "_lastUpdated") continue;
+    // Parameters covered by others (covered_by) store only their own branches, if any.
+    if (!p.compiled || code == "_id" || code == "_lastUpdated") continue;
     auto values = p.compiled->evaluate(resource, *env);
     if (!values) continue;  // an expression that fails on this resource indexes nothing
     if (p.type == param_type::composite) {

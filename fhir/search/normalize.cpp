@@ -25,16 +25,22 @@ constexpr std::string_view latin_extended_a =  // U+0100..U+017F
     "ssttttttuuuuuuuu"  // U+0160: Š š Ţ ţ Ť ť Ŧ ŧ Ũ ũ Ū ū Ŭ ŭ Ů ů
     "uuuuwwyyyzzzzzzs"sv;  // U+0170: Ű ű Ų ų Ŵ ŵ Ŷ ŷ Ÿ Ź ź Ż ż Ž ž ſ
 
-// Decodes one UTF-8 code point at `i` (advancing it); invalid bytes come back as themselves.
-std::uint32_t next_code_point(std::string_view s, std::size_t& i, std::size_t& length) {
+// Decodes the UTF-8 sequence at `i`: its code point and length. Bytes that do not start a valid
+// sequence come back as one-byte "code points" >= 0x80 that no table folds, so they are kept as they are.
+std::uint32_t next_code_point(std::string_view s, std::size_t i, std::size_t& length) {
   auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  auto continuation = [&](std::size_t k) { return k < s.size() && (byte(k) & 0xC0) == 0x80; };
   unsigned char c = byte(i);
   length = 1;
-  if (c >= 0xC2 && c < 0xE0 && i + 1 < s.size() && (byte(i + 1) & 0xC0) == 0x80) {
-    length = 2;
-    return ((c & 0x1Fu) << 6) | (byte(i + 1) & 0x3Fu);
-  }
-  return c;
+  if (c < 0x80) return c;
+  std::size_t n = c >= 0xF0 && c < 0xF5 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
+  if (n == 0) return 0xFFFFFFFF;
+  for (std::size_t k = 1; k < n; ++k)
+    if (!continuation(i + k)) return 0xFFFFFFFF;
+  length = n;
+  std::uint32_t cp = c & (0x7F >> n);
+  for (std::size_t k = 1; k < n; ++k) cp = (cp << 6) | (byte(i + k) & 0x3Fu);
+  return cp;
 }
 
 void append_folded(std::string& out, std::uint32_t cp, std::string_view original) {
@@ -62,7 +68,7 @@ std::string normalize(std::string_view text) {
   bool pending_space = false;
   for (std::size_t i = 0; i < text.size();) {
     std::size_t length = 1;
-    std::uint32_t cp = next_code_point(text, i, length);
+    std::uint32_t cp = next_code_point(text, i, length);  // 0xFFFFFFFF: not UTF-8, kept as is
     if (cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r') {
       pending_space = !out.empty();
     } else {

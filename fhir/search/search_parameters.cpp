@@ -1,5 +1,6 @@
 #include "fhir/search/search_parameters.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <utility>
@@ -94,6 +95,7 @@ search_parameters::search_parameters(const definitions::registry& definitions) :
     add(sp);
   }
   link_composites(by_url);
+  for (auto& [type, params] : by_type_) share_rows(params);
 }
 
 void search_parameters::add(const json::value& definition) {
@@ -164,6 +166,58 @@ void search_parameters::link_composites(const std::map<std::string, const json::
         p.compiled.reset();
       }
     }
+  }
+}
+
+namespace {
+
+std::vector<std::string> branch_set(std::string_view expression) {
+  std::vector<std::string> out;
+  for (std::string_view b : fhirpath::split_top_level(expression, '|')) out.emplace_back(trim(b));
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+// Two composites index the same rows for the same focus when their components are the same
+// expressions over parameters of the same types.
+bool same_components(const search_parameter& a, const search_parameter& b) {
+  if (a.components.size() != b.components.size()) return false;
+  for (std::size_t i = 0; i < a.components.size(); ++i)
+    if (a.components[i].expression != b.components[i].expression ||
+        a.components[i].parameter->type != b.components[i].parameter->type)
+      return false;
+  return true;
+}
+
+}  // namespace
+
+// Parameters are considered by their number of branches, fewest first: one that stores all its rows
+// (covers nothing) may cover a wider one; a parameter that shares rows is never a cover itself.
+void search_parameters::share_rows(std::map<std::string, search_parameter, std::less<>>& params) {
+  std::vector<std::pair<search_parameter*, std::vector<std::string>>> candidates;
+  for (auto& [code, p] : params)
+    if (p.compiled && !p.full_text && p.type != param_type::special) candidates.emplace_back(&p, branch_set(p.expression));
+  std::stable_sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) { return a.second.size() < b.second.size(); });
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    auto& [wide, branches] = candidates[i];
+    std::vector<std::string> covered;
+    for (std::size_t j = 0; j < i; ++j) {
+      const auto& [narrow, narrow_branches] = candidates[j];
+      if (!narrow->covered_by.empty() || narrow->type != wide->type || narrow_branches.size() > branches.size()) continue;
+      if (narrow->type == param_type::composite && !same_components(*narrow, *wide)) continue;
+      if (!std::includes(branches.begin(), branches.end(), narrow_branches.begin(), narrow_branches.end())) continue;
+      if (narrow_branches.size() == branches.size() && narrow->code > wide->code) continue;  // equal: one stores
+      wide->covered_by.push_back(narrow->code);
+      covered.insert(covered.end(), narrow_branches.begin(), narrow_branches.end());
+    }
+    if (wide->covered_by.empty()) continue;
+    std::string own;
+    for (const std::string& b : branches)
+      if (std::find(covered.begin(), covered.end(), b) == covered.end()) own += (own.empty() ? "" : " | ") + b;
+    wide->compiled.reset();
+    if (!own.empty())
+      if (auto compiled = fhirpath::compile(own, defs_)) wide->compiled = std::move(*compiled);
   }
 }
 

@@ -43,9 +43,13 @@ struct search_parameter {
   // _text (the narrative) and _content (all the resource's text): R4 gives them no expression; the
   // indexer extracts their text itself and searches match every word given.
   bool full_text = false;
+  // Parameters of the same type whose rows are also this one's: their expressions are branches of
+  // this one's (R4's combo-code is code | component-code), so those values are stored once, under
+  // them, and `compiled` keeps only the branches they do not cover (none at all for combo-code).
+  std::vector<std::string> covered_by;
 
   // True when the server indexes the parameter from the resource's content.
-  bool indexed() const { return compiled.has_value() || full_text; }
+  bool indexed() const { return compiled.has_value() || full_text || !covered_by.empty(); }
   // True when searches can use it: indexed, not `special`, and for a composite, of the shape the server
   // indexes (a token, then a token, quantity, date or string).
   bool searchable() const;
@@ -67,6 +71,7 @@ class search_parameters {
  private:
   void add(const json::value& definition);
   void link_composites(const std::map<std::string, const json::value*, std::less<>>& by_url);
+  void share_rows(std::map<std::string, search_parameter, std::less<>>& params);
 
   const definitions::registry& defs_;
   std::map<std::string, std::map<std::string, search_parameter, std::less<>>, std::less<>> by_type_;

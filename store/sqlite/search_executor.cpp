@@ -199,7 +199,7 @@ class search_run {
   void param_condition(sql& q, std::string_view alias, const std::vector<std::int64_t>& type_ids, std::string_view code) {
     std::vector<std::int64_t> ids;
     for (std::int64_t t : type_ids)
-      if (auto id = params_.find(t, code)) ids.push_back(*id);
+      for (std::int64_t id : params_.find_all(t, code)) ids.push_back(id);
     if (ids.empty()) {
       q << "0";  // nobody has it: no row can match
       return;
@@ -722,7 +722,9 @@ class search_run {
   // stored in res_pk order.
   bool streamable(std::size_t i) const {
     const clause* c = clause_at(i);
-    if (!c || !is_plain(*c) || c->values.size() != 1 || c->modifier != modifier::none) return false;
+    // A parameter whose rows are split over several param_ids (covered_by) has no single ordered stream.
+    if (!c || !is_plain(*c) || c->values.size() != 1 || c->modifier != modifier::none || !c->parameter->covered_by.empty())
+      return false;
     const search_value& v = c->values.front();
     if (c->parameter->type == param_type::token) return v.has_system && !v.text.empty() && !v.system_or_none;
     if (c->parameter->type == param_type::reference)
@@ -1040,8 +1042,7 @@ class search_run {
   // The reference parameters an include follows from sources of `source_type_id`.
   std::vector<std::int64_t> include_params(const fhir::search::include& inc, std::int64_t source_type_id) {
     if (inc.wildcard) return params_.reference_params(source_type_id);
-    if (auto id = params_.find(source_type_id, inc.parameter->code)) return {*id};
-    return {};
+    return params_.find_all(source_type_id, inc.parameter->code);
   }
 
   std::vector<std::int64_t> forward_targets(const fhir::search::include& inc, const std::vector<found>& sources) {

@@ -20,6 +20,7 @@ void param_ids::load(database& db, const fhir::search::search_parameters* parame
     for (const auto& [type, type_id] : type_ids) {
       for (const auto& [code, p] : parameters->of(type)) {
         if (!p.indexed()) continue;
+        if (!p.covered_by.empty()) covered_by_[key(type_id, code)] = p.covered_by;
         auto insert = db.cached("INSERT OR IGNORE INTO search_param(type_id, code, kind) VALUES (?1, ?2, ?3)");
         insert->bind(1, type_id).bind(2, code).bind(3, fhir::search::to_string(p.type)).run();
         // Derived rows: Reference.identifier values (:identifier) and typed identifiers (:of-type).
@@ -46,6 +47,17 @@ std::optional<std::int64_t> param_ids::find(std::int64_t type_id, std::string_vi
   auto it = ids_.find(key(type_id, code));
   if (it == ids_.end()) return std::nullopt;
   return it->second;
+}
+
+std::vector<std::int64_t> param_ids::find_all(std::int64_t type_id, std::string_view code) const {
+  std::vector<std::int64_t> out;
+  if (auto id = find(type_id, code)) out.push_back(*id);
+  std::string_view base = code.substr(0, code.find(':'));
+  std::string_view suffix = code.substr(base.size());
+  if (auto covers = covered_by_.find(key(type_id, base)); covers != covered_by_.end())
+    for (const std::string& cover : covers->second)
+      if (auto id = find(type_id, cover + std::string(suffix))) out.push_back(*id);
+  return out;
 }
 
 const std::vector<std::int64_t>& param_ids::reference_params(std::int64_t type_id) const {

@@ -24,12 +24,16 @@ class param_ids {
             const std::unordered_map<std::string, std::int64_t>& type_ids);
 
   std::optional<std::int64_t> find(std::int64_t type_id, std::string_view code) const;
+  // Every param_id whose rows a search on `code` reads: its own and those of the parameters covering
+  // it (search_parameter::covered_by), with the same derived suffix (":identifier", ":of-type").
+  std::vector<std::int64_t> find_all(std::int64_t type_id, std::string_view code) const;
   // Every reference parameter id whose (type, code) is known, by type id: for wildcard includes.
   const std::vector<std::int64_t>& reference_params(std::int64_t type_id) const;
 
  private:
   std::unordered_map<std::string, std::int64_t> ids_;  // key: type_id + '/' + code
   std::unordered_map<std::int64_t, std::vector<std::int64_t>> references_;
+  std::unordered_map<std::string, std::vector<std::string>> covered_by_;  // key: type_id + '/' + code
   std::vector<std::int64_t> none_;
 };
 

@@ -488,7 +488,7 @@ TEST_CASE("sub-extensions of a complex extension are slices with fixed urls", "[
   CHECK(has(wrong_type, "profile-type-not-allowed", "Patient.extension[0].extension[0].value.ofType(integer)"));
 }
 
-TEST_CASE("unknown extensions follow the policy; unknown modifier extensions are rejected", "[fhir][validation][extensions]") {
+TEST_CASE("unknown extensions follow the policy, unknown modifier extensions are rejected", "[fhir][validation][extensions]") {
   const std::string unknown = patient(R"("extension":[{"url":"http://example.org/ext/nowhere","valueString":"x"}])");
   auto lenient = validate(unknown);
   auto rejected = validate(unknown, strict());
@@ -687,7 +687,7 @@ TEST_CASE("meta.profile: known profiles are validated, others reported", "[fhir]
   CHECK(has(other_type, "profile-type-mismatch", "Patient.meta.profile[0]"));
 }
 
-TEST_CASE("default profiles apply without meta.profile; requested profiles must be known", "[fhir][validation][profiles][meta]") {
+TEST_CASE("default profiles apply without meta.profile, requested profiles must be known", "[fhir][validation][profiles][meta]") {
   auto defaulted = validate(patient(), with_defaults());
   auto defaulted_valid = validate(patient(R"("gender":"unknown")"), with_defaults());
   auto without_defaults = validate(patient());

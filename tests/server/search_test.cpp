@@ -155,7 +155,7 @@ TEST_CASE_METHOD(search_data, "terminology modifiers: :in, :not-in, :below and :
   CHECK(error_ids("Observation?code:in=http://example.org/ValueSet/unknown") == std::vector<std::string>{"search-parameter-invalid"});
 }
 
-TEST_CASE_METHOD(search_data, "_text searches the narrative, _content all the text; every word must match", "[server][search][string]") {
+TEST_CASE_METHOD(search_data, "_text searches the narrative, _content all the text, every word must match", "[server][search][string]") {
   CHECK(set("Patient?_text=harrogate") == ids_t{"p2"});
   CHECK(set("Patient?_text=york harro") == ids_t{"p2"});
   CHECK(set("Patient?_text=leeds").empty());
@@ -222,6 +222,16 @@ TEST_CASE_METHOD(search_data, "composite search: code$value across components, w
   CHECK(set("Observation?code-value-quantity=29463-7$gt70") == ids_t{"o1", "o3"});  // no unit: 65000 (g) > 70
   CHECK(set("Observation?code-value-quantity=29463-7$gt70||kg,8867-4$80") == ids_t{"o1", "o2"});
   CHECK(error_ids("Observation?code-value-quantity=29463-7") == std::vector<std::string>{"search-parameter-invalid"});
+  // R4's combo-* parameters are code | component.code (and so on): their rows are those of the
+  // narrower parameters, stored once.
+  CHECK(set("Observation?combo-code=8480-6") == ids_t{"bp"});
+  CHECK(set("Observation?combo-code=http://loinc.org|29463-7") == ids_t{"o1", "o3"});
+  CHECK(set("Observation?combo-code=http://loinc.org|85354-9,8462-4") == ids_t{"bp"});
+  CHECK(set("Observation?combo-code-value-quantity=8480-6$gt130") == ids_t{"bp"});
+  CHECK(set("Observation?combo-code-value-quantity=29463-7$gt70|http://unitsofmeasure.org|kg") == ids_t{"o1"});
+  CHECK(set("Observation?combo-value-quantity=gt139|http://unitsofmeasure.org|mm[Hg]") == ids_t{"bp"});
+  CHECK(set("Observation?combo-code:missing=true&_id=o1,bp").empty());
+  CHECK(ids("Observation?combo-code=http://loinc.org|29463-7&_sort=-combo-code") == std::vector<std::string>{"o1", "o3"});
 }
 
 TEST_CASE_METHOD(search_data, "reference search: Type/id, id, :type, :identifier, :missing", "[server][search][reference]") {
@@ -378,7 +388,7 @@ TEST_CASE_METHOD(search_data, "deleted and updated resources: only current versi
   CHECK(set("Observation?_id=o1").empty());
 }
 
-TEST_CASE_METHOD(search_data, "bad searches: 400 naming the parameter; unknown ones ignored unless strict", "[server][search][errors]") {
+TEST_CASE_METHOD(search_data, "bad searches: 400 naming the parameter, unknown ones ignored unless strict", "[server][search][errors]") {
   CHECK(error_ids("Patient?birthdate=1970-13") == std::vector<std::string>{"search-parameter-invalid"});
   CHECK(error_ids("Patient?birthdate=xx1970") == std::vector<std::string>{"search-parameter-invalid"});
   CHECK(error_ids("RiskAssessment?probability=high") == std::vector<std::string>{"search-parameter-invalid"});

@@ -112,7 +112,7 @@ TEST_CASE("POST [type]/[id]/$validate checks an update or a delete of that insta
   CHECK(app.post("/fhir/Patient/missing/$validate?mode=delete", "").status() == 404);
 }
 
-TEST_CASE("create and update of an invalid resource: 422, nothing stored; malformed: 400", "[server][validate][create]") {
+TEST_CASE("create and update of an invalid resource: 422 and nothing stored, malformed: 400", "[server][validate][create]") {
   app_fixture app;
   auto invalid = app.post("/fhir/Patient", two_nhs_numbers);
   INFO(invalid.http.body);

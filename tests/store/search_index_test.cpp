@@ -82,7 +82,7 @@ TEST_CASE("index rows follow creates, updates and deletes", "[store][search]") {
   CHECK(find(*s, "Patient", {}) == std::vector<std::string>{created->version.info.id});
 }
 
-TEST_CASE("reindex rebuilds the index; a schema-1 database is indexed when upgraded", "[store][search]") {
+TEST_CASE("reindex rebuilds the index, and a schema-1 database is indexed when upgraded", "[store][search]") {
   fhir::testing::temp_dir dir;
   std::string path = dir.file("db.sqlite");
   {

@@ -1,0 +1,163 @@
+// fhir/search without a store: the parameters compiled per type, the values the indexer extracts, and
+// the rules for strings, dates, numbers, references and escapes.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+#include "fhir/definitions/r4.hpp"
+#include "fhir/json/parse.hpp"
+#include "fhir/search/date_range.hpp"
+#include "fhir/search/indexer.hpp"
+#include "fhir/search/normalize.hpp"
+#include "fhir/search/search_parameters.hpp"
+#include "fhir/search/search_query.hpp"
+#include "fhir/time.hpp"
+
+namespace {
+
+const fhir::search::search_parameters& parameters() {
+  static const fhir::search::search_parameters p(fhir::definitions::r4());
+  return p;
+}
+
+fhir::json::value parse(std::string_view text) {
+  auto v = fhir::json::parse(text);
+  REQUIRE(v.ok());
+  return std::move(*v);
+}
+
+std::int64_t instant(std::string_view text) { return *fhir::parse_date_time(text); }
+
+}  // namespace
+
+TEST_CASE("search parameters keep only their type's branches of a shared expression", "[fhir][search]") {
+  const auto* patient = parameters().find("AllergyIntolerance", "patient");
+  REQUIRE(patient);
+  CHECK(patient->expression == "AllergyIntolerance.patient");
+  const auto* subject = parameters().find("Observation", "subject");
+  REQUIRE(subject);
+  CHECK(subject->type == fhir::search::param_type::reference);
+  CHECK(std::find(subject->targets.begin(), subject->targets.end(), "Patient") != subject->targets.end());
+  // Resource-level parameters apply to every type.
+  CHECK(parameters().find("Observation", "_tag"));
+  CHECK(parameters().find("Patient", "_lastUpdated"));
+  // A composite knows its components.
+  const auto* cvq = parameters().find("Observation", "code-value-quantity");
+  REQUIRE(cvq);
+  REQUIRE(cvq->components.size() == 2);
+  CHECK(cvq->components[0].parameter->code == "code");
+  CHECK(cvq->searchable());
+}
+
+TEST_CASE("a parameter whose expression unions narrower ones shares their rows", "[fhir][search]") {
+  const auto* combo = parameters().find("Observation", "combo-code");
+  REQUIRE(combo);
+  auto covers = combo->covered_by;
+  std::sort(covers.begin(), covers.end());
+  CHECK(covers == std::vector<std::string>{"code", "component-code"});
+  CHECK_FALSE(combo->compiled.has_value());  // nothing of its own to index
+  CHECK(combo->indexed());
+  const auto* name = parameters().find("Organization", "name");
+  REQUIRE(name);
+  CHECK(name->covered_by == std::vector<std::string>{"phonetic"});
+  REQUIRE(name->compiled.has_value());
+  CHECK(name->compiled->text() == "Organization.alias");
+  // The narrow ones keep all their rows.
+  CHECK(parameters().find("Observation", "code")->covered_by.empty());
+}
+
+TEST_CASE("the indexer extracts typed values once", "[fhir][search]") {
+  fhir::search::indexer ix(parameters());
+  auto index = ix.extract(parse(R"({"resourceType":"Observation","status":"final",
+    "code":{"coding":[{"system":"http://loinc.org","code":"29463-7","display":"Body Weight"}],"text":"Weight"},
+    "subject":{"reference":"Patient/p1/_history/2"},"effectiveDateTime":"2024-02",
+    "valueQuantity":{"value":72.50,"unit":"kg","system":"http://unitsofmeasure.org","code":"kg"}})"));
+  auto count = [](const auto& entries, std::string_view code) {
+    return std::count_if(entries.begin(), entries.end(), [&](const auto& e) { return e.code == code; });
+  };
+  CHECK(count(index.tokens, "code") == 1);
+  CHECK(count(index.tokens, "combo-code") == 0);  // stored under code
+  auto code = std::find_if(index.tokens.begin(), index.tokens.end(), [](const auto& t) { return t.code == "code"; });
+  CHECK(code->system == "http://loinc.org");
+  CHECK(code->text == "body weight");
+  auto subject = std::find_if(index.references.begin(), index.references.end(), [](const auto& r) { return r.code == "subject"; });
+  REQUIRE(subject != index.references.end());
+  CHECK(subject->target_type == "Patient");
+  CHECK(subject->target_id == "p1");  // a versioned reference is found by the resource
+  auto date = std::find_if(index.dates.begin(), index.dates.end(), [](const auto& d) { return d.code == "date"; });
+  REQUIRE(date != index.dates.end());
+  CHECK(date->low == instant("2024-02-01T00:00:00Z"));
+  CHECK(date->high == instant("2024-03-01T00:00:00Z"));
+  auto quantity = std::find_if(index.quantities.begin(), index.quantities.end(), [](const auto& q) { return q.code == "value-quantity"; });
+  REQUIRE(quantity != index.quantities.end());
+  CHECK(quantity->value == Approx(72.5));
+  CHECK(quantity->low == Approx(72.495));
+  CHECK(quantity->canonical_unit == "g");
+  CHECK(quantity->canonical_value == Approx(72500));
+  CHECK(count(index.composites, "code-value-quantity") == 1);
+  CHECK(count(index.composites, "combo-code-value-quantity") == 0);
+}
+
+TEST_CASE("string normalisation folds case and Latin accents", "[fhir][search]") {
+  CHECK(fhir::search::normalize("  Zoë   O'Brien ") == "zoe o'brien");
+  CHECK(fhir::search::normalize("Łukasz Ødegård Straße") == "lukasz odegard strasse");
+  CHECK(fhir::search::normalize("Siân ÆTHEL") == "sian aethel");
+  CHECK(fhir::search::normalize("東京") == "東京");  // other scripts are kept
+  CHECK(fhir::search::normalize("Café €5 \xff") == "cafe €5 \xff");  // 3-byte UTF-8 and stray bytes too
+  CHECK(fhir::search::prefix_upper_bound("smi") == "smj");
+  CHECK(fhir::search::prefix_upper_bound("a\xff") == "b");
+}
+
+TEST_CASE("dates are ranges at their precision, in UTC", "[fhir][search]") {
+  auto year = fhir::search::parse_date_range("2024");
+  REQUIRE(year);
+  CHECK(year->low == instant("2024-01-01T00:00:00Z"));
+  CHECK(year->high == instant("2025-01-01T00:00:00Z"));
+  auto december = fhir::search::parse_date_range("2023-12");
+  CHECK(december->high == instant("2024-01-01T00:00:00Z"));
+  auto leap = fhir::search::parse_date_range("2024-02-29");
+  CHECK(leap->high - leap->low == 86'400'000);
+  auto zoned = fhir::search::parse_date_range("2024-05-05T09:30:00+01:00");
+  CHECK(zoned->low == instant("2024-05-05T08:30:00Z"));
+  CHECK(zoned->high - zoned->low == 1000);
+  CHECK_FALSE(fhir::search::parse_date_range("2024-13"));
+  CHECK_FALSE(fhir::search::parse_date_range("yesterday"));
+}
+
+TEST_CASE("numbers carry the precision they were written with", "[fhir][search]") {
+  auto hundred = fhir::search::parse_number_range("100");
+  CHECK(hundred->low == Approx(99.5));
+  CHECK(hundred->high == Approx(100.5));
+  auto precise = fhir::search::parse_number_range("1.50");
+  CHECK(precise->low == Approx(1.495));
+  auto exponent = fhir::search::parse_number_range("1e2");
+  CHECK(exponent->value == Approx(100));
+  CHECK(exponent->high == Approx(150));
+  CHECK_FALSE(fhir::search::parse_number_range("ten"));
+  CHECK_FALSE(fhir::search::parse_number_range("1.5x"));
+}
+
+TEST_CASE("references split into type, id and version", "[fhir][search]") {
+  auto relative = fhir::search::split_reference("Patient/123");
+  CHECK((relative.type == "Patient" && relative.id == "123" && !relative.absolute));
+  auto versioned = fhir::search::split_reference("Patient/123/_history/4");
+  CHECK((versioned.id == "123" && versioned.version == "4"));
+  auto absolute = fhir::search::split_reference("https://other.example/fhir/Observation/9");
+  CHECK((absolute.absolute && absolute.type == "Observation" && absolute.id == "9"));
+  auto urn = fhir::search::split_reference("urn:uuid:1b7c4c6c-4a8b-4b9a-8a55-0c2a2f0b9e11");
+  CHECK((urn.absolute && urn.type.empty()));
+}
+
+TEST_CASE("escapes and separators in search values", "[fhir][search]") {
+  CHECK(fhir::search::split_escaped(R"(a\,b,c)", ',') == std::vector<std::string>{"a,b", "c"});
+  CHECK(fhir::search::split_escaped(R"(sys|co\|de)", '|') == std::vector<std::string>{"sys", "co|de"});
+  CHECK(fhir::search::split_escaped(R"(x\\,y)", ',') == std::vector<std::string>{"x\\", "y"});
+  auto q = fhir::search::parse_query(parameters(), "Observation",
+                                     {{"code", R"(http://loinc.org|8867-4,http://snomed.info/sct|27113001)"}, {"date", "ge2024"}});
+  REQUIRE(q.ok());
+  REQUIRE(q->clauses.size() == 2);
+  CHECK(q->clauses[0].values.size() == 2);
+  CHECK(q->clauses[1].values[0].prefix == fhir::search::prefix::ge);
+  auto bad = fhir::search::parse_query(parameters(), "Observation", {{"date", "gt2024-13"}});
+  CHECK_FALSE(bad.ok());
+}
