@@ -145,7 +145,6 @@ class query_parser {
       return done{};
     }
     if (name == "_contained" || name == "_containedType") {
-      q_.contained = value;
       // Contained resources are not indexed on their own, so only the default can be honoured.
       if (name == "_contained" && value == "false") return done{};
       return ignore(name, fmt::format("{}={} is not supported: contained resources are not searched", name, value));
@@ -169,7 +168,6 @@ class query_parser {
     else if (value == "estimate") q_.total = total_mode::estimate;
     else if (value == "accurate") q_.total = total_mode::accurate;
     else return bad("_total", fmt::format("_total must be none, estimate or accurate, not '{}'", value));
-    q_.total_given = true;
     return done{};
   }
 

@@ -119,10 +119,8 @@ struct search_query {
   std::vector<sort_key> sort;
   std::optional<std::size_t> count;
   total_mode total = total_mode::none;
-  bool total_given = false;
   summary_mode summary = summary_mode::none;
   std::vector<std::string> elements;
-  std::string contained;        // _contained, recorded (contained resources are not searched)
   std::vector<std::string> ignored;  // unknown or unsupported parameters (left out of the self link)
 };
 

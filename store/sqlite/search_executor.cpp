@@ -498,10 +498,7 @@ class search_run {
         break;
       }
       case param_type::number: number_predicate(q, "x.value", v); break;
-      case param_type::quantity: {
-        quantity_unit(q, v);
-        break;
-      }
+      case param_type::quantity: quantity_predicate(q, v, quantity_table); break;
       case param_type::uri: {
         if (c.modifier == modifier::below) {
           prefix_range(q, "x.uri", v.text);
@@ -564,67 +561,54 @@ class search_run {
                         static_cast<double>(second.low - margin), static_cast<double>(second.high + margin));
         break;
       }
-      case param_type::quantity: composite_quantity(q, second); break;
+      case param_type::quantity: quantity_predicate(q, second, composite_second); break;
       default: q << "0";
     }
-  }
-
-  void composite_quantity(sql& q, const search_value& v) {
-    if (auto canonical = in_canonical_units(v)) {
-      q << "x.cunit2 = ";
-      q.bind(canonical->first);
-      q << " AND ";
-      number_predicate(q, "x.cvalue2", canonical->second);
-      return;
-    }
-    if (!v.code.empty()) {
-      q << "x.code2 = ";
-      q.bind(v.code);
-      q << " AND ";
-    }
-    if (v.has_system) {
-      q << "x.system2 = ";
-      q.bind(v.system);
-      q << " AND ";
-    }
-    number_predicate(q, "x.value2", v);
   }
 
   // A UCUM quantity value in canonical units (the unit's name and the value with its implicit range
   // scaled), or nullopt when it has no UCUM unit this server converts.
   static std::optional<std::pair<std::string, search_value>> in_canonical_units(const search_value& v) {
     if (v.system != "http://unitsofmeasure.org" || v.code.empty()) return std::nullopt;
-    auto canonical = fhir::search::canonical_quantity(v.code, v.number);
+    // The unit's factor from one unit of it: a value of 0 must scale its implicit range too.
+    auto canonical = fhir::search::canonical_quantity(v.code, 1.0);
     if (!canonical) return std::nullopt;
     search_value scaled = v;
-    double factor = v.number == 0 ? 1 : canonical->second / v.number;
-    scaled.number = canonical->second;
+    double factor = canonical->second;
+    scaled.number = v.number * factor;
     scaled.number_low = v.number_low * factor;
     scaled.number_high = v.number_high * factor;
     if (factor < 0) std::swap(scaled.number_low, scaled.number_high);
     return std::pair{std::move(canonical->first), std::move(scaled)};
   }
 
+  // Where a quantity's parts are stored: ix_quantity and the second component of ix_composite.
+  struct quantity_columns {
+    std::string_view unit, system, value, canonical_unit, canonical_value;
+  };
+  static constexpr quantity_columns quantity_table{"x.unit", "x.system", "x.value", "x.cunit", "x.cvalue"};
+  static constexpr quantity_columns composite_second{"x.code2", "x.system2", "x.value2", "x.cunit2", "x.cvalue2"};
+
   // A quantity value: in canonical UCUM units when the value's unit converts, else by its own unit.
-  void quantity_unit(sql& q, const search_value& v) {
+  static void quantity_predicate(sql& q, const search_value& v, const quantity_columns& columns) {
     if (auto canonical = in_canonical_units(v)) {
-      q << "x.cunit = ";
+      q << columns.canonical_unit << " = ";
       q.bind(canonical->first);
       q << " AND ";
-      number_predicate(q, "x.cvalue", canonical->second);
+      number_predicate(q, columns.canonical_value, canonical->second);
       return;
     }
     if (!v.code.empty()) {
-      q << "x.unit = ";
+      q << columns.unit << " = ";
       q.bind(v.code);
       q << " AND ";
     }
     if (v.has_system) {
-      q << "x.system = ";
+      q << columns.system << " = ";
       q.bind(v.system);
       q << " AND ";
     }
-    number_predicate(q, "x.value", v);
+    number_predicate(q, columns.value, v);
   }
 
   static void prefix_range(sql& q, std::string_view column, const std::string& prefix) {

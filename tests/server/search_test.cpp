@@ -202,6 +202,9 @@ TEST_CASE_METHOD(search_data, "number and quantity search: implicit precision, p
   CHECK(set("Observation?value-quantity=gt60|http://unitsofmeasure.org|kg") == ids_t{"o1", "o3"});
   CHECK(set("Observation?value-quantity=lt70000|http://unitsofmeasure.org|g") == ids_t{"o3"});
   CHECK(set("Observation?value-quantity=gt50") == ids_t{"o1", "o2", "o3", "o4"});
+  // Zero is a value like any other: "0 kg" means [-0.5, 0.5) kg, so 300 g matches.
+  put_ok("Observation/light", observation("light", "p2", "29463-7", "Body weight", "300", "g", "2024-06-01"));
+  CHECK(set("Observation?value-quantity=0|http://unitsofmeasure.org|kg") == ids_t{"light"});
 }
 
 TEST_CASE_METHOD(search_data, "composite search: code$value across components, with prefixes and units", "[server][search][composite]") {
