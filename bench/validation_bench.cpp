@@ -4,6 +4,8 @@
 //
 //   validation-bench [--seconds S] [--rounds R] [--creates N] [--profile-server] FILE.json...
 //   (--profile-server: only the server variant, to profile with perf)
+//   validation-bench --create-only indexed|unindexed [--threads N] [--creates N] FILE.json
+//   (only timed creates of one variant, to run under perf or strace)
 //
 // Each measurement alternates its variants round by round and reports the median rate of the rounds, so
 // that drift (frequency scaling, other load) hits every variant alike.
@@ -114,12 +116,16 @@ int main(int argc, char** argv) {
   int rounds = 5;
   int creates = 0;
   bool profile_server = false;  // only run the server variant, for perf
+  std::string create_only;      // "indexed" or "unindexed": only time creates, for perf and strace
+  int threads_only = 1;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--seconds" && i + 1 < argc) seconds = std::atof(argv[++i]);
     else if (a == "--rounds" && i + 1 < argc) rounds = std::atoi(argv[++i]);
     else if (a == "--creates" && i + 1 < argc) creates = std::atoi(argv[++i]);
     else if (a == "--profile-server" ) profile_server = true;
+    else if (a == "--create-only" && i + 1 < argc) create_only = argv[++i];
+    else if (a == "--threads" && i + 1 < argc) threads_only = std::atoi(argv[++i]);
     else files.push_back(a);
   }
   const auto& r4 = fhir::definitions::r4();
@@ -138,6 +144,14 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::size_t issues = server.validate(*parsed).size();
+    if (!create_only.empty()) {
+      auto without_id = *parsed;
+      without_id.erase("id");
+      double rate = create_rate(uk, server_options, fhir::json::serialize(without_id), fhir::resource_type_of(*parsed),
+                                creates > 0 ? creates : 2000, create_only == "indexed", threads_only);
+      std::printf("%s: %s creates, %d thread(s): %.0f/s\n", file.c_str(), create_only.c_str(), threads_only, rate);
+      continue;
+    }
     if (profile_server) {
       auto only = rates({[&] { (void)server.validate(*parsed); }}, seconds, rounds);
       std::printf("%s: server %.0f/s\n", file.c_str(), only[0]);

@@ -78,6 +78,8 @@ struct open_options {
   bool read_only = false;
   int busy_timeout_ms = 5000;
   std::int64_t cache_size_kib = 64 * 1024;
+  // The SQLite VFS to open with; nullptr: the platform's default (see coalescing_vfs.hpp).
+  const char* vfs = nullptr;
 };
 
 class database {

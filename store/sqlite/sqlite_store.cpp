@@ -11,6 +11,7 @@
 #include "fhir/json/serialize.hpp"
 #include "fhir/resource.hpp"
 #include "store/id_generator.hpp"
+#include "store/sqlite/coalescing_vfs.hpp"
 #include "store/sqlite/reader_pool.hpp"
 #include "store/sqlite/schema.hpp"
 #include "store/sqlite/search_executor.hpp"
@@ -420,7 +421,8 @@ class sqlite_store final : public store {
 
 fhir::result<std::unique_ptr<store>> open_sqlite_store(const sqlite_options& options) {
   try {
-    auto writer = std::make_unique<database>(options.path, sqlite::open_options{});
+    // The writer appends to the WAL through the coalescing VFS, which is only safe with synchronous=FULL.
+    auto writer = std::make_unique<database>(options.path, sqlite::open_options{.vfs = sqlite::coalescing_vfs_name()});
     // WAL: readers never block the writer; synchronous=FULL: a committed transaction survives power loss.
     writer->exec("PRAGMA journal_mode = WAL");
     writer->exec("PRAGMA synchronous = FULL");
