@@ -106,10 +106,10 @@ value build_capability_statement(const fhir::definitions::registry& definitions,
     r.set("versioning", !versioned ? "no-version" : updates ? "versioned-update" : "versioned");
     r.set("readHistory", supports(server.type_interactions, "vread"));
     r.set("updateCreate", server.update_create && supports(server.type_interactions, "update"));
-    r.set("conditionalCreate", false);
-    r.set("conditionalRead", "not-supported");
-    r.set("conditionalUpdate", false);
-    r.set("conditionalDelete", "not-supported");
+    r.set("conditionalCreate", server.conditional_create && supports(server.type_interactions, "create"));
+    r.set("conditionalRead", supports(server.type_interactions, "read") ? server.conditional_read : "not-supported");
+    r.set("conditionalUpdate", server.conditional_update);
+    r.set("conditionalDelete", server.conditional_delete);
     if (server.search) add_search(r, *server.search, type, rev_includes[type]);
     if (!server.type_operations.empty()) {
       array operations;

@@ -20,6 +20,12 @@ struct server_description {
   std::vector<std::string> type_interactions;    // codes of TypeRestfulInteraction
   std::vector<std::string> system_interactions;  // codes of SystemRestfulInteraction
   bool update_create = true;                     // update may create (client-assigned ids)
+  // Conditional interactions (CapabilityStatement.rest.resource.conditional*): conditional_read and
+  // conditional_delete use the codes of ConditionalReadStatus and ConditionalDeleteStatus.
+  bool conditional_create = false;
+  bool conditional_update = false;
+  std::string conditional_read = "not-supported";
+  std::string conditional_delete = "not-supported";
   std::vector<std::string> type_operations;      // operations on every type and instance: "validate"
   // Profiles every resource of a type is validated against (resource.profile); by default the base.
   std::map<std::string, std::string, std::less<>> default_profiles;

@@ -35,6 +35,7 @@ std::string_view to_code(issue_type t) {
     case issue_type::too_costly: return "too-costly";
     case issue_type::business_rule: return "business-rule";
     case issue_type::conflict: return "conflict";
+    case issue_type::multiple_matches: return "multiple-matches";
     case issue_type::transient: return "transient";
     case issue_type::exception: return "exception";
     case issue_type::timeout: return "timeout";

@@ -29,6 +29,7 @@ enum class issue_type {
   forbidden,
   not_supported,
   duplicate,
+  multiple_matches,
   not_found,
   deleted,
   too_long,

@@ -12,9 +12,13 @@ std::string_view id_of(const json::value& resource) {
   return s ? std::string_view(*s) : std::string_view();
 }
 
-void stamp_version(json::value& resource, std::string_view id, std::int64_t version, epoch_ms last_updated) {
+void set_id(json::value& resource, std::string_view id) {
   resource.erase("id");
   resource.set_at(1, "id", json::value(id));
+}
+
+void stamp_version(json::value& resource, std::string_view id, std::int64_t version, epoch_ms last_updated) {
+  set_id(resource, id);
 
   json::value meta = json::object{};
   if (json::value* old = resource.find("meta"); old && old->is_object()) meta = std::move(*old);

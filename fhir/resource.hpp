@@ -15,8 +15,12 @@ std::string_view resource_type_of(const json::value& resource);
 // The id, or an empty view when absent or not a string.
 std::string_view id_of(const json::value& resource);
 
+// Sets the resource's id (second member, after resourceType), replacing any.
+void set_id(json::value& resource, std::string_view id);
+
 // Sets id, meta.versionId and meta.lastUpdated as the server assigns them, keeping the conventional order
 // (resourceType, id, meta first). Other meta elements (profile, security, tag, source) are kept.
+
 void stamp_version(json::value& resource, std::string_view id, std::int64_t version, epoch_ms last_updated);
 
 }  // namespace fhir

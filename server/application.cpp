@@ -34,17 +34,29 @@ application::application(search_support search, std::unique_ptr<store::store> st
   for (const supported_interaction& i : router_.supported_interactions()) {
     // Compartment searches are declared by rest.compartment, not as an interaction.
     if (i.code == "search-compartment") continue;
+    // Conditional update and delete are declared by flags on each resource, not as interactions.
+    if (i.code == "conditional-update") { description.conditional_update = true; continue; }
+    if (i.code == "conditional-delete") {
+      description.conditional_delete = options.conditional_delete_multiple ? "multiple" : "single";
+      continue;
+    }
+    // POST [base] takes both kinds of Bundle.
+    if (i.code == "transaction") description.system_interactions.emplace_back("batch");
     if (i.code.starts_with('$')) description.type_operations.emplace_back(i.code.substr(1));
     else (i.system_level ? description.system_interactions : description.type_interactions).emplace_back(i.code);
   }
+  description.conditional_create = true;              // If-None-Exist (create.cpp)
+  description.conditional_read = "full-support";     // If-Modified-Since and If-None-Match (read.cpp)
   description.default_profiles = options.validation.default_profiles;
   description.search = search_.parameters.get();
   description.compartments = {"http://hl7.org/fhir/CompartmentDefinition/patient"};
   auto capability = conformance::build_capability_statement(definitions, description);
   context_ = std::make_unique<server::context>(server::context{
       definitions, validator_, *store_, *search_.parameters, settings{.base_url = options.base_url, .default_page_size = options.default_page_size,
-                                                             .max_page_size = options.max_page_size, .software_version = options.software_version},
+                                                             .max_page_size = options.max_page_size, .software_version = options.software_version,
+                                                             .conditional_delete_multiple = options.conditional_delete_multiple},
       fhir::json::serialize(capability)});
+  context_->dispatch = [this](const http::request& request) { return router_.handle(*context_, request); };
 }
 
 http::response application::handle(const http::request& request) const {

@@ -29,6 +29,7 @@ struct application_options {
   fhir::validation::validation_options validation;
   std::size_t default_page_size = 50;  // _count when absent (searches, histories)
   std::size_t max_page_size = 1000;    // larger _count values are capped
+  bool conditional_delete_multiple = false;  // DELETE [type]?criteria may delete several matches
   // Index every write for search. Off only in benchmarks measuring what indexing costs.
   bool search_index = true;
 };

@@ -67,6 +67,39 @@ void bundle_writer::add_outcome_entry(std::string_view operation_outcome) {
   entries_ += ",\"search\":{\"mode\":\"outcome\"}}";
 }
 
+void bundle_writer::add_response_entry(const entry_response& entry) {
+  if (!entries_.empty()) entries_.push_back(',');
+  entries_.push_back('{');
+  bool first = true;
+  auto separate = [&] {
+    if (!first) entries_.push_back(',');
+    first = false;
+  };
+  if (!entry.full_url.empty()) {
+    separate();
+    member(entries_, "fullUrl", entry.full_url);
+  }
+  if (!entry.resource.empty()) {
+    separate();
+    entries_ += "\"resource\":";
+    entries_ += entry.resource;
+  }
+  separate();
+  entries_ += "\"response\":{";
+  member(entries_, "status", entry.status);
+  for (auto [key, value] : {std::pair<std::string_view, const std::string&>{"location", entry.location},
+                            {"etag", entry.etag}, {"lastModified", entry.last_modified}})
+    if (!value.empty()) {
+      entries_.push_back(',');
+      member(entries_, key, value);
+    }
+  if (!entry.outcome.empty()) {
+    entries_ += ",\"outcome\":";
+    entries_ += entry.outcome;
+  }
+  entries_ += "}}";
+}
+
 std::string bundle_writer::finish() && {
   std::string out = "{\"resourceType\":\"Bundle\",";
   member(out, "id", store::new_resource_id());

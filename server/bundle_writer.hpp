@@ -31,6 +31,20 @@ class bundle_writer {
   // A searchset entry with an OperationOutcome (compact JSON) about the search, search.mode "outcome".
   void add_outcome_entry(std::string_view operation_outcome);
 
+  // A transaction-response or batch-response entry: the resource (compact JSON, may be empty) and the
+  // response element: status line, location, etag, lastModified (empty ones left out) and an
+  // OperationOutcome (compact JSON, may be empty).
+  struct entry_response {
+    std::string full_url;
+    std::string resource;
+    std::string status;
+    std::string location;
+    std::string etag;
+    std::string last_modified;
+    std::string outcome;
+  };
+  void add_response_entry(const entry_response& entry);
+
   std::string finish() &&;
 
  private:

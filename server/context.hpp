@@ -3,11 +3,13 @@
 // request threads; everything in it is thread-safe (the registry is immutable, the store is thread-safe).
 
 #include <cstddef>
+#include <functional>
 #include <string>
 
 #include "fhir/definitions/registry.hpp"
 #include "fhir/search/search_parameters.hpp"
 #include "fhir/validation/resource_reader.hpp"
+#include "server/http/message.hpp"
 #include "store/store.hpp"
 
 namespace server {
@@ -17,6 +19,7 @@ struct settings {
   std::size_t default_page_size = 50;  // _count when absent
   std::size_t max_page_size = 1000;    // larger _count values are capped (search.html#count)
   std::string software_version;
+  bool conditional_delete_multiple = false;  // DELETE [type]?criteria may delete several matches
 };
 
 struct context {
@@ -26,6 +29,8 @@ struct context {
   const fhir::search::search_parameters& search_parameters;
   server::settings settings;
   std::string capability_statement;  // compact JSON, built once at start-up
+  // Routes a request as if it had arrived over HTTP (batch entries and a transaction's reads).
+  std::function<http::response(const http::request&)> dispatch;
 };
 
 }  // namespace server

@@ -21,14 +21,15 @@ fhir::error not_found(std::string diagnostics, std::string id) {
 router::router() {
   using namespace interactions;
   // Order matters where shapes overlap: literal segments are listed before placeholders.
-  add("", {{"GET", "search-system", search_system}});
+  add("", {{"GET", "search-system", search_system}, {"POST", "transaction", bundle}});
   add("_search", {{"POST", "search-system", search_system}});
   add("metadata", {{"GET", "capabilities", capabilities}});
   add("_history", {{"GET", "history-system", history_system}});
   add("{type}/_history", {{"GET", "history-type", history_type}});
   add("{type}/$validate", {{"POST", "$validate", validate}});
   add("{type}/_search", {{"POST", "search-type", search_type}});
-  add("{type}", {{"GET", "search-type", search_type}, {"POST", "create", create}});
+  add("{type}", {{"GET", "search-type", search_type}, {"POST", "create", create},
+                 {"PUT", "conditional-update", update_conditional}, {"DELETE", "conditional-delete", delete_conditional}});
   add("{type}/{id}", {{"GET", "read", read}, {"PUT", "update", update}, {"DELETE", "delete", delete_}});
   add("{type}/{id}/_history", {{"GET", "history-instance", history_instance}});
   add("{type}/{id}/$validate", {{"POST", "$validate", validate}});

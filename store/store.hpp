@@ -7,6 +7,7 @@
 // may call any method concurrently.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,9 @@ struct write_result {
   // True when the write brought a resource into existence: a create, an update of an id that did not
   // exist (update-as-create), or an update of a deleted resource.
   bool created = false;
+  // True when an update carried exactly the current content: no version was written and `version` is
+  // the current one (sqlite_options::skip_unchanged_updates).
+  bool unchanged = false;
 };
 
 // Conditions a write must meet, checked atomically with the write.
@@ -55,6 +59,33 @@ struct preconditions {
   // (If-Match: *) only requires that a current, undeleted version exists.
   static constexpr std::int64_t any_version = 0;
   std::optional<std::int64_t> if_match;
+};
+
+// A resource ready to be written: the resource and its search index, extracted off the writer thread
+// (store::prepare) so that a transaction spends its time on the writer only inserting rows.
+struct prepared_resource {
+  fhir::json::value resource;
+  fhir::search::index_set index;
+};
+
+// Reads and writes inside one atomic unit of work (store::transact). Every write made through it commits
+// together with the others or not at all; reads and matches see the unit's own earlier writes. Only
+// valid inside the body passed to transact, on the thread that runs it.
+class transaction {
+ public:
+  virtual ~transaction() = default;
+  // Like store::create; `id` names the new resource (a client-visible id assigned in advance, e.g. for a
+  // Bundle's urn:uuid fullUrl), or is empty for a fresh random one. Fails conflict when `id` exists.
+  virtual fhir::result<write_result> create(prepared_resource resource, std::string_view id) = 0;
+  virtual fhir::result<write_result> update(prepared_resource resource, const preconditions& pre) = 0;
+  virtual fhir::result<std::optional<resource_version>> remove(std::string_view type, std::string_view id,
+                                                               const preconditions& pre) = 0;
+  virtual fhir::result<resource_version> read(std::string_view type, std::string_view id) = 0;
+  // The ids of the current resources matching `query` (its type and clauses; paging, sorting and
+  // includes are ignored), at most `limit` of them.
+  virtual fhir::result<std::vector<std::string>> match(const fhir::search::search_query& query, std::size_t limit) = 0;
+  // The search index of a resource whose content changed after store::prepare (on the writer thread).
+  virtual prepared_resource prepare(fhir::json::value resource) const = 0;
 };
 
 struct history_request {
@@ -126,6 +157,14 @@ class store {
   // because others were updated or deleted meanwhile. A token from another query fails invalid.
   virtual fhir::result<search_page> search(const search_request& request) = 0;
 
+  // The search index of `resource`, extracted on the calling thread, for transaction::create/update.
+  virtual prepared_resource prepare(fhir::json::value resource) const = 0;
+
+  // Runs `body` as one atomic unit on the writer: it commits (durably) when body succeeds, and nothing it
+  // wrote persists when body fails (its error is returned). Keep body to database work: it holds the
+  // single writer, so validation and index extraction belong before it (prepare).
+  virtual fhir::result<fhir::done> transact(const std::function<fhir::result<fhir::done>(transaction&)>& body) = 0;
+
   // Rebuilds every search index row from the current versions (after the search parameters changed).
   // Returns the number of resources indexed.
   virtual fhir::result<std::size_t> reindex() = 0;
@@ -136,6 +175,9 @@ struct sqlite_options {
   std::vector<std::string> resource_types;  // every type the store will be asked to hold
   std::size_t max_readers = 8;              // read connections, opened on demand
   std::size_t max_batch = 256;              // writes committed together (group commit)
+  // An update whose content equals the current version's writes no new version (nightly re-feeds resend
+  // unchanged records); false keeps a version per update.
+  bool skip_unchanged_updates = true;
   // Extracts search index rows on every write; without one nothing is indexed and searches match
   // only on _id and _lastUpdated. Must outlive the store.
   const fhir::search::indexer* indexer = nullptr;

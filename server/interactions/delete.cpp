@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "server/interactions/common.hpp"
+#include "server/interactions/conditional.hpp"
 #include "server/interactions/interactions.hpp"
 #include "server/responses.hpp"
 
@@ -29,6 +30,41 @@ http::response delete_(const context& ctx, const fhir_request& request) {
         request);
   }
   if (*removed) response.set_header("ETag", etag_of((*removed)->info.version));
+  return response;
+}
+
+// http.html#cdelete, DELETE [type]?criteria: deletes the one matching resource; none changes nothing;
+// several fail with 412 unless settings.conditional_delete_multiple allows deleting them all. The search
+// and the deletions are one unit of work.
+http::response delete_conditional(const context& ctx, const fhir_request& request) {
+  const std::string& type = request.path[0];
+  auto query = conditional_query(ctx, type, request.params);
+  if (!query) return error_response(query.error(), &request);
+  std::size_t limit = ctx.settings.conditional_delete_multiple ? ctx.settings.max_page_size : 1;
+  std::vector<store::resource_version> removed;
+  auto done = ctx.store.transact([&](store::transaction& tx) -> fhir::result<fhir::done> {
+    auto ids = tx.match(*query, limit + 1);
+    if (!ids) return std::move(ids).error();
+    if (ids->size() > limit)
+      return fhir::error(fhir::error_kind::precondition_failed, fhir::issue_type::multiple_matches,
+                         limit == 1 ? fmt::format("The conditional delete matches more than one {}; this server deletes only single matches", type)
+                                    : fmt::format("The conditional delete matches more than {} resources", limit),
+                         "conditional-multiple-matches");
+    for (const std::string& id : *ids) {
+      auto one = tx.remove(type, id, {});
+      if (!one) return std::move(one).error();
+      if (*one) removed.push_back(std::move(**one));
+    }
+    return fhir::done{};
+  });
+  if (!done) return error_response(done.error(), &request);
+  if (request.prefer == prefer_return::minimal) return http::response{.status = 204};
+  std::string message = removed.empty() ? fmt::format("No {} matches; nothing was deleted", type)
+                                        : fmt::format("Deleted {} {}", removed.size(), removed.size() == 1 ? type : type + " resources");
+  for (std::size_t i = 0; i < removed.size() && i < 20; ++i)
+    message += fmt::format("{} {}/{}", i == 0 ? ":" : ",", removed[i].info.type, removed[i].info.id);
+  auto response = information_response(200, std::move(message), request);
+  if (removed.size() == 1) response.set_header("ETag", etag_of(removed.front().info.version));
   return response;
 }
 

@@ -17,6 +17,9 @@ http::response read(const context& ctx, const fhir_request& request);           
 http::response vread(const context& ctx, const fhir_request& request);             // GET [type]/[id]/_history/[vid]
 http::response update(const context& ctx, const fhir_request& request);            // PUT [type]/[id]
 http::response delete_(const context& ctx, const fhir_request& request);           // DELETE [type]/[id]
+http::response update_conditional(const context& ctx, const fhir_request& request);  // PUT [type]?criteria
+http::response delete_conditional(const context& ctx, const fhir_request& request);  // DELETE [type]?criteria
+http::response bundle(const context& ctx, const fhir_request& request);             // POST [base]: transaction, batch
 http::response history_instance(const context& ctx, const fhir_request& request);  // GET [type]/[id]/_history
 http::response history_type(const context& ctx, const fhir_request& request);      // GET [type]/_history
 http::response history_system(const context& ctx, const fhir_request& request);    // GET _history

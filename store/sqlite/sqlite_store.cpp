@@ -42,12 +42,121 @@ struct current_row {
   std::int64_t pk;
   std::int64_t version;
   bool deleted;
+  fhir::epoch_ms last_updated;
 };
 
 class sqlite_store final : public store {
  public:
+
+  // The writes and reads of one unit of work, on the writer thread inside its transaction (the write
+  // queue wraps each job in a savepoint, so a failed unit leaves nothing behind).
+  class writer_unit final : public transaction {
+   public:
+    writer_unit(sqlite_store& store, database& db, fhir::epoch_ms now) : store_(store), db_(db), now_(now) {}
+
+    fhir::result<write_result> create(prepared_resource prepared, std::string_view wanted_id) override {
+      std::string type(fhir::resource_type_of(prepared.resource));
+      auto type_id = store_.find_type(type);
+      if (!type_id) return unknown_type(type);
+      // A collision of 122 random bits is not expected in the life of the universe; still, never overwrite.
+      for (;;) {
+        std::string id = wanted_id.empty() ? new_resource_id() : std::string(wanted_id);
+        auto insert = db_.cached(
+            "INSERT INTO resource(type_id, id, version, last_updated, deleted) VALUES (?1, ?2, 1, ?3, 0) "
+            "ON CONFLICT DO NOTHING");
+        insert->bind(1, *type_id).bind(2, id).bind(3, now_).run();
+        if (db_.changes() == 0) {
+          if (wanted_id.empty()) continue;
+          return fhir::error(fhir::error_kind::conflict, fhir::issue_type::duplicate,
+                             fmt::format("{}/{} already exists", type, id), "resource-exists");
+        }
+        std::int64_t pk = db_.last_insert_rowid();
+        sqlite::write_index(db_, store_.params_, pk, *type_id, prepared.index, true);
+        return write_result{append_version(db_, pk, *type_id, type, id, 1, now_, verb::post, true, &prepared.resource), true};
+      }
+    }
+
+    fhir::result<write_result> update(prepared_resource prepared, const preconditions& pre) override {
+      std::string type(fhir::resource_type_of(prepared.resource));
+      std::string id(fhir::id_of(prepared.resource));
+      auto type_id = store_.find_type(type);
+      if (!type_id) return unknown_type(type);
+      auto current = find_current(db_, *type_id, id);
+      if (!current) {
+        if (pre.if_match) return version_mismatch(type, id, *pre.if_match, std::nullopt);
+        auto insert = db_.cached(
+            "INSERT INTO resource(type_id, id, version, last_updated, deleted) VALUES (?1, ?2, 1, ?3, 0)");
+        insert->bind(1, *type_id).bind(2, id).bind(3, now_).run();
+        std::int64_t pk = db_.last_insert_rowid();
+        sqlite::write_index(db_, store_.params_, pk, *type_id, prepared.index, true);
+        return write_result{append_version(db_, pk, *type_id, type, id, 1, now_, verb::put, true, &prepared.resource), true};
+      }
+      if (pre.if_match && !matches(*pre.if_match, *current)) return version_mismatch(type, id, *pre.if_match, current->version);
+      if (store_.skip_unchanged_ && !current->deleted)
+        if (auto same = unchanged(*current, type, id, prepared.resource)) return write_result{std::move(*same), false, true};
+      std::int64_t version = current->version + 1;
+      set_current(db_, current->pk, version, now_, false);
+      sqlite::write_index(db_, store_.params_, current->pk, *type_id, prepared.index);
+      return write_result{
+          append_version(db_, current->pk, *type_id, type, id, version, now_, verb::put, current->deleted, &prepared.resource),
+          current->deleted};
+    }
+
+    fhir::result<std::optional<resource_version>> remove(std::string_view type, std::string_view id,
+                                                         const preconditions& pre) override {
+      auto type_id = store_.find_type(type);
+      if (!type_id) return std::optional<resource_version>();
+      auto current = find_current(db_, *type_id, id);
+      if (pre.if_match && (!current || !matches(*pre.if_match, *current)))
+        return version_mismatch(type, id, *pre.if_match, current ? std::optional(current->version) : std::nullopt);
+      if (!current || current->deleted) return std::optional<resource_version>();
+      std::int64_t version = current->version + 1;
+      set_current(db_, current->pk, version, now_, true);
+      sqlite::delete_index(db_, current->pk);
+      return std::optional(append_version(db_, current->pk, *type_id, type, id, version, now_, verb::delete_, false, nullptr));
+    }
+
+    fhir::result<resource_version> read(std::string_view type, std::string_view id) override {
+      auto type_id = store_.find_type(type);
+      if (!type_id) return not_found(type, id);
+      return store_.read_current(db_, type, *type_id, id);
+    }
+
+    fhir::result<std::vector<std::string>> match(const fhir::search::search_query& query, std::size_t limit) override {
+      search_request request{.query = query, .count = limit};
+      request.query.sort.clear();
+      request.query.includes.clear();
+      auto page = sqlite::run_search(db_, store_.params_, sqlite::type_table{store_.type_ids_, store_.type_names_}, request);
+      if (!page) return std::move(page).error();
+      std::vector<std::string> ids;
+      for (const search_entry& e : page->entries)
+        if (e.mode == search_mode::match) ids.push_back(e.version.info.id);
+      return ids;
+    }
+
+    prepared_resource prepare(fhir::json::value resource) const override { return store_.prepare(std::move(resource)); }
+
+   private:
+    // The current version when `resource` carries exactly its content (meta.versionId and lastUpdated aside).
+    std::optional<resource_version> unchanged(const current_row& current, std::string_view type, std::string_view id,
+                                              const fhir::json::value& resource) {
+      auto body = db_.cached("SELECT body FROM resource_version WHERE pk = ?1 AND version = ?2");
+      body->bind(1, current.pk).bind(2, current.version);
+      if (!body->step()) return std::nullopt;
+      fhir::json::value candidate = resource;
+      fhir::stamp_version(candidate, id, current.version, current.last_updated);
+      if (fhir::json::serialize(candidate) != body->column_text(0)) return std::nullopt;
+      return resource_version{version_info{std::string(type), std::string(id), current.version, current.last_updated,
+                                           false, verb::put, false},
+                              std::string(body->column_text(0))};
+    }
+
+    sqlite_store& store_;
+    database& db_;
+    fhir::epoch_ms now_;
+  };
   sqlite_store(const sqlite_options& options, std::unique_ptr<database> writer)
-      : indexer_(options.indexer), readers_(options.path, options.max_readers) {
+      : indexer_(options.indexer), skip_unchanged_(options.skip_unchanged_updates), readers_(options.path, options.max_readers) {
     // Statements used here are reset before the writer thread takes the connection over.
     {
       auto types = writer->cached("SELECT type_id, name FROM resource_type");
@@ -70,20 +179,7 @@ class sqlite_store final : public store {
   fhir::result<resource_version> read(std::string_view type, std::string_view id) override {
     auto type_id = find_type(type);
     if (!type_id) return not_found(type, id);
-    return with_reader([&](database& db) -> fhir::result<resource_version> {
-      auto st = db.cached(
-          "SELECT r.version, r.last_updated, r.deleted, v.verb, v.created, v.body FROM resource r "
-          "JOIN resource_version v ON v.pk = r.pk AND v.version = r.version "
-          "WHERE r.type_id = ?1 AND r.id = ?2");
-      st->bind(1, *type_id).bind(2, id);
-      if (!st->step()) return not_found(type, id);
-      resource_version out{version_info{std::string(type), std::string(id), st->column_int64(0), st->column_int64(1),
-                                        st->column_int64(2) != 0, static_cast<verb>(st->column_int64(3)),
-                                        st->column_int64(4) != 0},
-                           std::string(st->column_text(5))};
-      if (out.info.deleted) return gone(out.info);
-      return out;
-    });
+    return with_reader([&](database& db) { return read_current(db, type, *type_id, id); });
   }
 
   fhir::result<resource_version> vread(std::string_view type, std::string_view id, std::int64_t version) override {
@@ -154,69 +250,36 @@ class sqlite_store final : public store {
   }
 
   fhir::result<write_result> create(fhir::json::value resource) override {
-    std::string type(fhir::resource_type_of(resource));
-    auto type_id = find_type(type);
-    if (!type_id) return unknown_type(type);
-    auto index = extract_index(resource);
-    return write<write_result>([&](database& db, fhir::epoch_ms now) -> fhir::result<write_result> {
-      // A collision of 122 random bits is not expected in the life of the universe; still, never overwrite.
-      for (;;) {
-        std::string id = new_resource_id();
-        auto insert = db.cached(
-            "INSERT INTO resource(type_id, id, version, last_updated, deleted) VALUES (?1, ?2, 1, ?3, 0) "
-            "ON CONFLICT DO NOTHING");
-        insert->bind(1, *type_id).bind(2, id).bind(3, now).run();
-        if (db.changes() == 0) continue;
-        std::int64_t pk = db.last_insert_rowid();
-        sqlite::write_index(db, params_, pk, *type_id, index, true);
-        return write_result{append_version(db, pk, *type_id, type, id, 1, now, verb::post, true, &resource), true};
-      }
+    auto prepared = prepare(std::move(resource));
+    return write<write_result>([&](database& db, fhir::epoch_ms now) {
+      return writer_unit(*this, db, now).create(std::move(prepared), {});
     });
   }
 
   fhir::result<write_result> update(fhir::json::value resource, const preconditions& pre) override {
-    std::string type(fhir::resource_type_of(resource));
-    std::string id(fhir::id_of(resource));
-    auto type_id = find_type(type);
-    if (!type_id) return unknown_type(type);
-    auto index = extract_index(resource);
-    return write<write_result>([&](database& db, fhir::epoch_ms now) -> fhir::result<write_result> {
-      auto current = find_current(db, *type_id, id);
-      if (!current) {
-        if (pre.if_match) return version_mismatch(type, id, *pre.if_match, std::nullopt);
-        auto insert = db.cached(
-            "INSERT INTO resource(type_id, id, version, last_updated, deleted) VALUES (?1, ?2, 1, ?3, 0)");
-        insert->bind(1, *type_id).bind(2, id).bind(3, now).run();
-        std::int64_t pk = db.last_insert_rowid();
-        sqlite::write_index(db, params_, pk, *type_id, index, true);
-        return write_result{append_version(db, pk, *type_id, type, id, 1, now, verb::put, true, &resource), true};
-      }
-      if (pre.if_match && !matches(*pre.if_match, *current)) return version_mismatch(type, id, *pre.if_match, current->version);
-      std::int64_t version = current->version + 1;
-      set_current(db, current->pk, version, now, false);
-      sqlite::write_index(db, params_, current->pk, *type_id, index);
-      return write_result{
-          append_version(db, current->pk, *type_id, type, id, version, now, verb::put, current->deleted, &resource),
-          current->deleted};
+    auto prepared = prepare(std::move(resource));
+    return write<write_result>([&](database& db, fhir::epoch_ms now) {
+      return writer_unit(*this, db, now).update(std::move(prepared), pre);
     });
   }
 
   fhir::result<std::optional<resource_version>> remove(std::string_view type, std::string_view id,
                                                        const preconditions& pre) override {
-    auto type_id = find_type(type);
-    if (!type_id) return std::optional<resource_version>();
-    return write<std::optional<resource_version>>(
-        [&](database& db, fhir::epoch_ms now) -> fhir::result<std::optional<resource_version>> {
-          auto current = find_current(db, *type_id, id);
-          if (pre.if_match && (!current || !matches(*pre.if_match, *current)))
-            return version_mismatch(type, id, *pre.if_match, current ? std::optional(current->version) : std::nullopt);
-          if (!current || current->deleted) return std::optional<resource_version>();
-          std::int64_t version = current->version + 1;
-          set_current(db, current->pk, version, now, true);
-          sqlite::delete_index(db, current->pk);
-          return std::optional(
-              append_version(db, current->pk, *type_id, type, id, version, now, verb::delete_, false, nullptr));
-        });
+    return write<std::optional<resource_version>>([&](database& db, fhir::epoch_ms now) {
+      return writer_unit(*this, db, now).remove(type, id, pre);
+    });
+  }
+
+  prepared_resource prepare(fhir::json::value resource) const override {
+    auto index = extract_index(resource);
+    return prepared_resource{std::move(resource), std::move(index)};
+  }
+
+  fhir::result<fhir::done> transact(const std::function<fhir::result<fhir::done>(transaction&)>& body) override {
+    return write<fhir::done>([&](database& db, fhir::epoch_ms now) {
+      writer_unit unit(*this, db, now);
+      return body(unit);
+    });
   }
 
   fhir::result<search_page> search(const search_request& request) override {
@@ -304,6 +367,22 @@ class sqlite_store final : public store {
     });
   }
 
+  fhir::result<resource_version> read_current(database& db, std::string_view type, std::int64_t type_id,
+                                              std::string_view id) const {
+    auto st = db.cached(
+        "SELECT r.version, r.last_updated, r.deleted, v.verb, v.created, v.body FROM resource r "
+        "JOIN resource_version v ON v.pk = r.pk AND v.version = r.version "
+        "WHERE r.type_id = ?1 AND r.id = ?2");
+    st->bind(1, type_id).bind(2, id);
+    if (!st->step()) return not_found(type, id);
+    resource_version out{version_info{std::string(type), std::string(id), st->column_int64(0), st->column_int64(1),
+                                      st->column_int64(2) != 0, static_cast<verb>(st->column_int64(3)),
+                                      st->column_int64(4) != 0},
+                         std::string(st->column_text(5))};
+    if (out.info.deleted) return gone(out.info);
+    return out;
+  }
+
   std::optional<std::int64_t> find_type(std::string_view type) const {
     auto it = type_ids_.find(std::string(type));
     if (it == type_ids_.end()) return std::nullopt;
@@ -317,10 +396,10 @@ class sqlite_store final : public store {
   }
 
   static std::optional<current_row> find_current(database& db, std::int64_t type_id, std::string_view id) {
-    auto st = db.cached("SELECT pk, version, deleted FROM resource WHERE type_id = ?1 AND id = ?2");
+    auto st = db.cached("SELECT pk, version, deleted, last_updated FROM resource WHERE type_id = ?1 AND id = ?2");
     st->bind(1, type_id).bind(2, id);
     if (!st->step()) return std::nullopt;
-    return current_row{st->column_int64(0), st->column_int64(1), st->column_int64(2) != 0};
+    return current_row{st->column_int64(0), st->column_int64(1), st->column_int64(2) != 0, st->column_int64(3)};
   }
 
   static void set_current(database& db, std::int64_t pk, std::int64_t version, fhir::epoch_ms now, bool deleted) {
@@ -410,6 +489,7 @@ class sqlite_store final : public store {
   }
 
   const fhir::search::indexer* indexer_;
+  bool skip_unchanged_;
   std::unordered_map<std::string, std::int64_t> type_ids_;  // immutable after construction
   std::unordered_map<std::int64_t, std::string> type_names_;
   sqlite::param_ids params_;                                // immutable after construction

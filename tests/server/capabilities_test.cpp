@@ -31,7 +31,7 @@ TEST_CASE("metadata returns a CapabilityStatement generated from what the server
   CHECK(*cs.find_string("fhirVersion") == "4.0.1");
   CHECK(*cs.find_string("kind") == "instance");
   const auto& rest = cs.find("rest")->as_array().at(0);
-  CHECK(codes(*rest.find("interaction")) == std::set<std::string>{"history-system", "search-system"});
+  CHECK(codes(*rest.find("interaction")) == std::set<std::string>{"transaction", "batch", "history-system", "search-system"});
   CHECK(rest.find("compartment")->as_array().at(0).as_string() == "http://hl7.org/fhir/CompartmentDefinition/patient");
 
   const auto& resources = rest.find("resource")->as_array();
@@ -43,6 +43,11 @@ TEST_CASE("metadata returns a CapabilityStatement generated from what the server
         std::set<std::string>{"read", "vread", "update", "delete", "history-instance", "history-type", "create", "search-type"});
   CHECK(*patient->find_string("versioning") == "versioned-update");
   CHECK(patient->find("updateCreate")->as_bool());
+  // Conditional interactions (conditional_test.cpp), declared by flags rather than as interactions.
+  CHECK(patient->find("conditionalCreate")->as_bool());
+  CHECK(patient->find("conditionalUpdate")->as_bool());
+  CHECK(*patient->find_string("conditionalRead") == "full-support");
+  CHECK(*patient->find_string("conditionalDelete") == "single");
   // Every indexed search parameter, with its type and definition; composites are not claimed.
   std::map<std::string, std::string> params;
   for (const auto& p : patient->find("searchParam")->as_array()) params[*p.find_string("name")] = *p.find_string("type");

@@ -1,0 +1,275 @@
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "fhir/resource.hpp"
+#include "fhir/text.hpp"
+#include "server/bundle/processors.hpp"
+#include "server/bundle/response_entry.hpp"
+#include "server/bundle_writer.hpp"
+#include "server/interactions/conditional.hpp"
+#include "store/id_generator.hpp"
+
+namespace server::bundle {
+namespace {
+
+using fhir::search::search_query;
+
+// What a transaction works out for one write entry before and inside its unit of work.
+struct planned_write {
+  entry_request* entry = nullptr;
+  std::string id;                            // the id it writes (assigned in advance, or decided by a match)
+  std::optional<search_query> condition;     // ifNoneExist of a POST, criteria of a conditional PUT/DELETE
+  std::optional<store::preconditions> pre;   // ifMatch
+  bool late = false;                         // its references wait for matches made in the unit of work
+  fhir::json::value original;                // the resource before rewriting (late entries only)
+  std::optional<store::prepared_resource> prepared;
+  // Outcome
+  unsigned status = 0;
+  std::optional<store::resource_version> version;
+};
+
+fhir::error no_match(std::string_view reference) {
+  return fhir::error(fhir::error_kind::invalid, fhir::issue_type::not_found,
+                     fmt::format("The conditional reference '{}' matches no resource", fhir::utf8_prefix(reference, 200)),
+                     "conditional-reference-no-match");
+}
+
+fhir::result<fhir::done> validate_entry(const context& ctx, entry_request& entry) {
+  fhir::json::value& resource = *entry.resource;
+  std::string_view type = fhir::resource_type_of(resource);
+  if (type != entry.type)
+    return in_entry(fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
+                                fmt::format("the resource is a {}, but request.url is for {}", type.empty() ? "non-resource" : type, entry.type),
+                                "resource-type-mismatch"),
+                    entry);
+  if (entry.method == "PUT" && !entry.id.empty() && fhir::id_of(resource) != entry.id)
+    return in_entry(fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
+                                fmt::format("the resource id '{}' does not match request.url's id '{}'", fhir::id_of(resource), entry.id),
+                                "id-mismatch", entry.type + ".id"),
+                    entry);
+  // Conditional references are resolved later, in the unit of work; the validator checks a stand-in of
+  // the same type ("Patient?identifier=..." -> "Patient/conditional") so everything else is still checked.
+  bool conditional_references = false;
+  rewrite_references(resource, [&](std::string_view reference) -> std::optional<std::string> {
+    conditional_references = conditional_references || is_conditional_reference(reference);
+    return std::nullopt;
+  });
+  std::optional<fhir::json::value> stand_in;
+  if (conditional_references) {
+    stand_in = resource;
+    rewrite_references(*stand_in, [](std::string_view reference) -> std::optional<std::string> {
+      if (!is_conditional_reference(reference)) return std::nullopt;
+      return std::string(reference.substr(0, reference.find('?'))) + "/conditional";
+    });
+  }
+  auto checked = ctx.validator.check(stand_in ? *stand_in : resource);
+  if (fhir::has_errors(checked.issues))
+    return in_entry(fhir::error(checked.malformed ? fhir::error_kind::invalid : fhir::error_kind::unprocessable, std::move(checked.issues)),
+                    entry);
+  return fhir::done{};
+}
+
+}  // namespace
+
+fhir::result<std::string> process_transaction(const context& ctx, const fhir_request& request, std::vector<entry_request> entries) {
+  // 1. Everything that needs no database: validation, ids, conditions, references to new resources.
+  std::vector<planned_write> writes;
+  std::map<std::string, std::string> local;  // fullUrl -> "Type/id"
+  std::set<std::string> decided_later;       // fullUrls whose id a match inside the unit decides
+  std::set<std::string> targets;             // "Type/id" of PUT and DELETE entries: each at most once
+  for (entry_request& entry : entries) {
+    if (entry.method == "GET" || entry.method == "HEAD") {
+      // Reads run after the commit; one that cannot be routed fails the transaction before anything is written.
+      bool system_level = entry.type == "metadata" || entry.type.starts_with('_') || entry.type.starts_with('$');
+      if (!system_level && !ctx.definitions.is_resource_type(entry.type))
+        return in_entry(fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found,
+                                    fmt::format("'{}' is not a resource type this server knows", fhir::utf8_prefix(entry.type, 100)),
+                                    "type-unknown"),
+                        entry);
+      continue;
+    }
+    if (entry.method == "PATCH")
+      return in_entry(fhir::error(fhir::error_kind::not_supported, fhir::issue_type::not_supported,
+                                  "PATCH entries are not supported yet", "bundle-patch-unsupported"),
+                      entry);
+    if (entry.resource)
+      if (auto valid = validate_entry(ctx, entry); !valid) return std::move(valid).error();
+    planned_write w;
+    w.entry = &entry;
+    if (!entry.if_match.empty()) {
+      auto version = interactions::parse_version_etag(entry.if_match, "request.ifMatch");
+      if (!version) return in_entry(std::move(version).error(), entry);
+      w.pre = store::preconditions{.if_match = *version};
+    }
+    std::string condition_text = entry.method == "POST" ? entry.if_none_exist : "";
+    if (entry.conditional() || !condition_text.empty()) {
+      auto query = condition_text.empty() ? interactions::conditional_query(ctx, entry.type, entry.params)
+                                          : interactions::conditional_query(ctx, entry.type, condition_text);
+      if (!query) return in_entry(std::move(query).error(), entry);
+      w.condition = std::move(*query);
+    } else if (entry.method != "POST" && entry.id.empty()) {
+      return in_entry(fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
+                                  fmt::format("{} needs an id or search criteria in request.url", entry.method), "bundle-url-invalid"),
+                      entry);
+    }
+    if (!entry.id.empty() && !targets.insert(entry.type + "/" + entry.id).second)
+      return in_entry(fhir::error(fhir::error_kind::invalid, fhir::issue_type::duplicate,
+                                  fmt::format("{}/{} is the target of an earlier entry; a transaction changes a resource once",
+                                              entry.type, entry.id),
+                                  "bundle-duplicate-target"),
+                      entry);
+    if (entry.method == "POST") w.id = store::new_resource_id();
+    else if (entry.method == "PUT") w.id = entry.id.empty() ? std::string(fhir::id_of(*entry.resource)) : entry.id;
+    else w.id = entry.id;
+    if (entry.method == "PUT" && w.id.empty()) w.id = store::new_resource_id();
+    if (!entry.full_url.empty() && entry.method != "DELETE") {
+      if (local.contains(entry.full_url))
+        return in_entry(fhir::error(fhir::error_kind::invalid, fhir::issue_type::duplicate,
+                                    fmt::format("fullUrl '{}' is used by an earlier entry", fhir::utf8_prefix(entry.full_url, 200)),
+                                    "bundle-fullurl-duplicate"),
+                        entry);
+      local[entry.full_url] = entry.type + "/" + w.id;
+      if (w.condition) decided_later.insert(entry.full_url);
+    }
+    writes.push_back(std::move(w));
+  }
+  for (planned_write& w : writes) {
+    if (!w.entry->resource) continue;
+    fhir::json::value& resource = *w.entry->resource;
+    bool late = false;
+    rewrite_references(resource, [&](std::string_view reference) -> std::optional<std::string> {
+      if (decided_later.contains(std::string(reference)) || is_conditional_reference(reference)) late = true;
+      return std::nullopt;
+    });
+    if (late) {
+      w.late = true;
+      w.original = resource;
+      continue;
+    }
+    rewrite_references(resource, [&](std::string_view reference) -> std::optional<std::string> {
+      auto it = local.find(std::string(reference));
+      return it == local.end() ? std::nullopt : std::optional<std::string>(it->second);
+    });
+    if (w.entry->method != "POST" || !w.condition) fhir::set_id(resource, w.id);
+    w.prepared = ctx.store.prepare(std::move(resource));
+  }
+
+  // 2. The unit of work: DELETE, then POST, then PUT, each in Bundle order.
+  auto done = ctx.store.transact([&](store::transaction& tx) -> fhir::result<fhir::done> {
+    auto phase = [&](std::string_view method, auto&& step) -> fhir::result<fhir::done> {
+      for (planned_write& w : writes)
+        if (w.entry->method == method)
+          if (auto ok = step(w); !ok) return in_entry(std::move(ok).error(), *w.entry);
+      return fhir::done{};
+    };
+    auto deleted = phase("DELETE", [&](planned_write& w) -> fhir::result<fhir::done> {
+      std::vector<std::string> ids{w.id};
+      if (w.condition) {
+        auto match = interactions::single_match(tx, *w.condition, "The conditional delete");
+        if (!match) return std::move(match).error();
+        ids = *match ? std::vector<std::string>{**match} : std::vector<std::string>{};
+      }
+      w.status = 204;
+      for (const std::string& id : ids) {
+        auto removed = tx.remove(w.entry->type, id, w.pre.value_or(store::preconditions{}));
+        if (!removed) return std::move(removed).error();
+        if (*removed) w.version = std::move(**removed);
+      }
+      return fhir::done{};
+    });
+    if (!deleted) return deleted;
+
+    // Matches decide the ids of conditional creates and updates before anything refers to them.
+    for (planned_write& w : writes) {
+      if (!w.condition || w.entry->method == "DELETE") continue;
+      auto match = interactions::single_match(tx, *w.condition, w.entry->method == "POST" ? "ifNoneExist" : "The conditional update");
+      if (!match) return in_entry(std::move(match).error(), *w.entry);
+      if (*match) {
+        std::string body_id = w.entry->method == "PUT" ? std::string(fhir::id_of(w.late ? w.original : w.prepared ? w.prepared->resource : *w.entry->resource)) : "";
+        if (!body_id.empty() && body_id != **match && !w.entry->id.empty())
+          return in_entry(fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
+                                      fmt::format("the resource id '{}' is not the matching resource's ('{}')", body_id, **match), "id-mismatch"),
+                          *w.entry);
+        w.id = **match;
+        if (w.entry->method == "POST") w.status = 200;  // exists: nothing is created
+      }
+      if (!w.entry->full_url.empty()) local[w.entry->full_url] = w.entry->type + "/" + w.id;
+    }
+    // References that waited for those matches, and conditional references, resolved in the unit.
+    for (planned_write& w : writes) {
+      if (!w.late) {
+        if (w.condition && w.prepared && w.entry->method == "PUT" && fhir::id_of(w.prepared->resource) != w.id) {
+          fhir::set_id(w.prepared->resource, w.id);
+          w.prepared = tx.prepare(std::move(w.prepared->resource));
+        }
+        continue;
+      }
+      std::optional<fhir::error> failure;
+      rewrite_references(w.original, [&](std::string_view reference) -> std::optional<std::string> {
+        if (auto it = local.find(std::string(reference)); it != local.end()) return it->second;
+        if (!is_conditional_reference(reference) || failure) return std::nullopt;
+        std::size_t question = reference.find('?');
+        std::string type(reference.substr(0, question));
+        auto query = interactions::conditional_query(ctx, type, reference.substr(question + 1));
+        if (!query) {
+          failure = std::move(query).error();
+          return std::nullopt;
+        }
+        auto match = interactions::single_match(tx, *query, fmt::format("The conditional reference '{}'", fhir::utf8_prefix(reference, 200)));
+        if (!match) failure = std::move(match).error();
+        else if (!*match) failure = no_match(reference);
+        else return type + "/" + **match;
+        return std::nullopt;
+      });
+      if (failure) return in_entry(std::move(*failure), *w.entry);
+      if (w.entry->method != "POST" || !w.condition) fhir::set_id(w.original, w.id);
+      w.prepared = tx.prepare(std::move(w.original));
+    }
+
+    auto posted = phase("POST", [&](planned_write& w) -> fhir::result<fhir::done> {
+      if (w.status == 200) {
+        auto existing = tx.read(w.entry->type, w.id);
+        if (!existing) return std::move(existing).error();
+        w.version = std::move(*existing);
+        return fhir::done{};
+      }
+      auto created = tx.create(std::move(*w.prepared), w.id);
+      if (!created) return std::move(created).error();
+      w.status = 201;
+      w.version = std::move(created->version);
+      return fhir::done{};
+    });
+    if (!posted) return posted;
+    return phase("PUT", [&](planned_write& w) -> fhir::result<fhir::done> {
+      auto written = tx.update(std::move(*w.prepared), w.pre.value_or(store::preconditions{}));
+      if (!written) return std::move(written).error();
+      w.status = written->created ? 201 : 200;
+      w.version = std::move(written->version);
+      return fhir::done{};
+    });
+  });
+  if (!done) return std::move(done).error();
+
+  // 3. The response, one entry per request in Bundle order; reads run now and see the writes.
+  std::map<std::size_t, const planned_write*> by_index;
+  for (const planned_write& w : writes) by_index[w.entry->index] = &w;
+  bundle_writer out("transaction-response");
+  for (const entry_request& entry : entries) {
+    auto it = by_index.find(entry.index);
+    if (it == by_index.end()) {
+      out.add_response_entry(response_entry(ctx, dispatch_entry(ctx, request, entry)));
+    } else if (!it->second->version) {
+      out.add_response_entry({.status = "204 No Content"});
+    } else {
+      const planned_write& w = *it->second;
+      auto e = response_entry(ctx, w.status, *w.version, request.prefer);
+      if (w.entry->method == "DELETE") e.resource.clear();
+      out.add_response_entry(e);
+    }
+  }
+  return std::move(out).finish();
+}
+
+}  // namespace server::bundle
