@@ -66,6 +66,10 @@ struct preconditions {
 struct prepared_resource {
   fhir::json::value resource;
   fhir::search::index_set index;
+  // The resource serialized with its id and placeholders for meta.versionId and meta.lastUpdated, which
+  // the writer fills in (empty when the resource had no id yet). Store-internal.
+  std::string body;
+  std::string body_id;
 };
 
 // Reads and writes inside one atomic unit of work (store::transact). Every write made through it commits

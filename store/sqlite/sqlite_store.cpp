@@ -10,6 +10,7 @@
 #include "fhir/json/parse.hpp"
 #include "fhir/json/serialize.hpp"
 #include "fhir/resource.hpp"
+#include "fhir/time.hpp"
 #include "store/id_generator.hpp"
 #include "store/sqlite/coalescing_vfs.hpp"
 #include "store/sqlite/reader_pool.hpp"
@@ -72,7 +73,8 @@ class sqlite_store final : public store {
         }
         std::int64_t pk = db_.last_insert_rowid();
         sqlite::write_index(db_, store_.params_, pk, *type_id, prepared.index, true);
-        return write_result{append_version(db_, pk, *type_id, type, id, 1, now_, verb::post, true, &prepared.resource), true};
+        std::string body = body_for(prepared, id, 1, now_);
+        return write_result{append_version(db_, pk, *type_id, type, id, 1, now_, verb::post, true, &body), true};
       }
     }
 
@@ -89,16 +91,18 @@ class sqlite_store final : public store {
         insert->bind(1, *type_id).bind(2, id).bind(3, now_).run();
         std::int64_t pk = db_.last_insert_rowid();
         sqlite::write_index(db_, store_.params_, pk, *type_id, prepared.index, true);
-        return write_result{append_version(db_, pk, *type_id, type, id, 1, now_, verb::put, true, &prepared.resource), true};
+        std::string body = body_for(prepared, id, 1, now_);
+        return write_result{append_version(db_, pk, *type_id, type, id, 1, now_, verb::put, true, &body), true};
       }
       if (pre.if_match && !matches(*pre.if_match, *current)) return version_mismatch(type, id, *pre.if_match, current->version);
       if (store_.skip_unchanged_ && !current->deleted)
-        if (auto same = unchanged(*current, type, id, prepared.resource)) return write_result{std::move(*same), false, true};
+        if (auto same = unchanged(*current, type, id, prepared)) return write_result{std::move(*same), false, true};
       std::int64_t version = current->version + 1;
       set_current(db_, current->pk, version, now_, false);
       sqlite::write_index(db_, store_.params_, current->pk, *type_id, prepared.index);
+      std::string body = body_for(prepared, id, version, now_);
       return write_result{
-          append_version(db_, current->pk, *type_id, type, id, version, now_, verb::put, current->deleted, &prepared.resource),
+          append_version(db_, current->pk, *type_id, type, id, version, now_, verb::put, current->deleted, &body),
           current->deleted};
     }
 
@@ -139,13 +143,11 @@ class sqlite_store final : public store {
    private:
     // The current version when `resource` carries exactly its content (meta.versionId and lastUpdated aside).
     std::optional<resource_version> unchanged(const current_row& current, std::string_view type, std::string_view id,
-                                              const fhir::json::value& resource) {
+                                              prepared_resource& prepared) {
       auto body = db_.cached("SELECT body FROM resource_version WHERE pk = ?1 AND version = ?2");
       body->bind(1, current.pk).bind(2, current.version);
       if (!body->step()) return std::nullopt;
-      fhir::json::value candidate = resource;
-      fhir::stamp_version(candidate, id, current.version, current.last_updated);
-      if (fhir::json::serialize(candidate) != body->column_text(0)) return std::nullopt;
+      if (body_for(prepared, id, current.version, current.last_updated) != body->column_text(0)) return std::nullopt;
       return resource_version{version_info{std::string(type), std::string(id), current.version, current.last_updated,
                                            false, verb::put, false},
                               std::string(body->column_text(0))};
@@ -250,9 +252,13 @@ class sqlite_store final : public store {
   }
 
   fhir::result<write_result> create(fhir::json::value resource) override {
+    // The id is drawn here so that the body is serialised off the writer; 122 random bits do not collide
+    // in the life of the universe, and if they did the create would fail (conflict) rather than overwrite.
+    std::string id = new_resource_id();
+    fhir::set_id(resource, id);
     auto prepared = prepare(std::move(resource));
     return write<write_result>([&](database& db, fhir::epoch_ms now) {
-      return writer_unit(*this, db, now).create(std::move(prepared), {});
+      return writer_unit(*this, db, now).create(std::move(prepared), id);
     });
   }
 
@@ -272,7 +278,14 @@ class sqlite_store final : public store {
 
   prepared_resource prepare(fhir::json::value resource) const override {
     auto index = extract_index(resource);
-    return prepared_resource{std::move(resource), std::move(index)};
+    prepared_resource out{std::move(resource), std::move(index), {}, {}};
+    // Serialising here, off the writer thread, leaves the writer only two fields to fill in (body_for).
+    if (std::string_view id = fhir::id_of(out.resource); !id.empty()) {
+      out.body_id = id;
+      fhir::stamp_version(out.resource, out.body_id, 0, 0);
+      out.body = fhir::json::serialize(out.resource);
+    }
+    return out;
   }
 
   fhir::result<fhir::done> transact(const std::function<fhir::result<fhir::done>(transaction&)>& body) override {
@@ -407,20 +420,40 @@ class sqlite_store final : public store {
     st->bind(1, pk).bind(2, version).bind(3, now).bind(4, deleted ? 1 : 0).run();
   }
 
-  // Stamps `resource` (nullptr for a deletion) with id, version and time, and stores the version row.
+  // The stored JSON of a version: the prepared body with its version and time filled in, or (when it was
+  // prepared under another id or none) the resource stamped and serialised here.
+  static std::string body_for(prepared_resource& prepared, std::string_view id, std::int64_t version, fhir::epoch_ms now) {
+    constexpr std::string_view placeholder = R"("meta":{"versionId":"0","lastUpdated":"1970-01-01T00:00:00.000Z")";
+    if (!prepared.body.empty() && prepared.body_id == id)
+      if (std::size_t at = prepared.body.find(placeholder); at != std::string::npos) {
+        std::string out;
+        out.reserve(prepared.body.size() + 16);
+        out.append(prepared.body, 0, at);
+        out += R"("meta":{"versionId":")";
+        out += std::to_string(version);
+        out += R"(","lastUpdated":")";
+        out += fhir::format_instant(now);
+        out += '"';
+        out.append(prepared.body, at + placeholder.size());
+        return out;
+      }
+    fhir::stamp_version(prepared.resource, id, version, now);
+    return fhir::json::serialize(prepared.resource);
+  }
+
+  // Stores the version row with `body` (nullptr for a deletion).
   static resource_version append_version(database& db, std::int64_t pk, std::int64_t type_id, std::string_view type,
                                          std::string_view id, std::int64_t version, fhir::epoch_ms now, verb how,
-                                         bool created, fhir::json::value* resource) {
+                                         bool created, std::string* body) {
     resource_version out{
-        version_info{std::string(type), std::string(id), version, now, resource == nullptr, how, created}, {}};
+        version_info{std::string(type), std::string(id), version, now, body == nullptr, how, created}, {}};
     auto st = db.cached(
         "INSERT INTO resource_version(pk, type_id, version, last_updated, deleted, verb, created, body) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-    st->bind(1, pk).bind(2, type_id).bind(3, version).bind(4, now).bind(5, resource ? 0 : 1);
+    st->bind(1, pk).bind(2, type_id).bind(3, version).bind(4, now).bind(5, body ? 0 : 1);
     st->bind(6, static_cast<std::int64_t>(how)).bind(7, created ? 1 : 0);
-    if (resource) {
-      fhir::stamp_version(*resource, id, version, now);
-      out.json = fhir::json::serialize(*resource);
+    if (body) {
+      out.json = std::move(*body);
       st->bind(8, out.json);
     } else {
       st->bind_null(8);
