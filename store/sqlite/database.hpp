@@ -40,6 +40,8 @@ class statement {
 
   statement& bind(int index, std::int64_t value);
   statement& bind(int index, std::string_view text);
+  // Binds text without copying it: `text` must stay valid until the statement is stepped and reset.
+  statement& bind_static(int index, std::string_view text);
   statement& bind_real(int index, double value);
   statement& bind_null(int index);
 

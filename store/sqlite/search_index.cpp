@@ -38,14 +38,16 @@ void param_ids::load(database& db, const fhir::search::search_parameters* parame
   auto all = db.cached("SELECT param_id, type_id, code, kind FROM search_param");
   while (all->step()) {
     std::int64_t id = all->column_int64(0), type_id = all->column_int64(1);
-    ids_.emplace(key(type_id, all->column_text(2)), id);
+    ids_[type_id].emplace(std::string(all->column_text(2)), id);
     if (all->column_text(3) == "reference") references_[type_id].push_back(id);
   }
 }
 
 std::optional<std::int64_t> param_ids::find(std::int64_t type_id, std::string_view code) const {
-  auto it = ids_.find(key(type_id, code));
-  if (it == ids_.end()) return std::nullopt;
+  auto of_type = ids_.find(type_id);
+  if (of_type == ids_.end()) return std::nullopt;
+  auto it = of_type->second.find(code);
+  if (it == of_type->second.end()) return std::nullopt;
   return it->second;
 }
 
@@ -84,12 +86,12 @@ void write_index(database& db, const param_ids& ids, std::int64_t pk, std::int64
   for (const auto& e : index.strings)
     if (auto id = param(e.code)) {
       auto st = db.cached("INSERT OR IGNORE INTO ix_string(param_id, norm, exact, res_pk) VALUES (?1, ?2, ?3, ?4)");
-      st->bind(1, *id).bind(2, e.normalized).bind(3, e.exact).bind(4, pk).run();
+      st->bind(1, *id).bind_static(2, e.normalized).bind_static(3, e.exact).bind(4, pk).run();
     }
   for (const auto& e : index.tokens)
     if (auto id = param(e.code)) {
       auto st = db.cached("INSERT OR IGNORE INTO ix_token(param_id, system, code, text, res_pk) VALUES (?1, ?2, ?3, ?4, ?5)");
-      st->bind(1, *id).bind(2, e.system).bind(3, e.value).bind(4, e.text).bind(5, pk).run();
+      st->bind(1, *id).bind_static(2, e.system).bind_static(3, e.value).bind_static(4, e.text).bind(5, pk).run();
     }
   for (const auto& e : index.dates)
     if (auto id = param(e.code)) {
@@ -106,32 +108,32 @@ void write_index(database& db, const param_ids& ids, std::int64_t pk, std::int64
       auto st = db.cached(
           "INSERT OR IGNORE INTO ix_quantity(param_id, system, unit, value, lo, hi, cunit, cvalue, res_pk) "
           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
-      st->bind(1, *id).bind(2, e.system).bind(3, e.unit).bind_real(4, e.value).bind_real(5, e.low).bind_real(6, e.high);
-      st->bind(7, e.canonical_unit).bind_real(8, e.canonical_value).bind(9, pk).run();
+      st->bind(1, *id).bind_static(2, e.system).bind_static(3, e.unit).bind_real(4, e.value).bind_real(5, e.low).bind_real(6, e.high);
+      st->bind_static(7, e.canonical_unit).bind_real(8, e.canonical_value).bind(9, pk).run();
     }
   for (const auto& e : index.references)
     if (auto id = param(e.code)) {
       auto st = db.cached("INSERT OR IGNORE INTO ix_reference(param_id, target_type, target_id, url, res_pk) VALUES (?1, ?2, ?3, ?4, ?5)");
-      st->bind(1, *id).bind(2, e.target_type).bind(3, e.target_id).bind(4, e.url).bind(5, pk).run();
+      st->bind(1, *id).bind_static(2, e.target_type).bind_static(3, e.target_id).bind_static(4, e.url).bind(5, pk).run();
     }
   for (const auto& e : index.composites)
     if (auto id = param(e.code)) {
       auto st = db.cached(
           "INSERT OR IGNORE INTO ix_composite(param_id, system1, code1, system2, code2, value2, low2, high2, cunit2, cvalue2, res_pk) "
           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
-      st->bind(1, *id).bind(2, e.system1).bind(3, e.code1).bind(4, e.system2).bind(5, e.code2);
-      st->bind_real(6, e.value2).bind_real(7, e.low2).bind_real(8, e.high2).bind(9, e.canonical_unit2);
+      st->bind(1, *id).bind_static(2, e.system1).bind_static(3, e.code1).bind_static(4, e.system2).bind_static(5, e.code2);
+      st->bind_real(6, e.value2).bind_real(7, e.low2).bind_real(8, e.high2).bind_static(9, e.canonical_unit2);
       st->bind_real(10, e.canonical_value2).bind(11, pk).run();
     }
   for (const auto& e : index.texts)
     if (auto id = param(e.code)) {
       auto st = db.cached("INSERT OR IGNORE INTO ix_text(res_pk, param_id, text) VALUES (?1, ?2, ?3)");
-      st->bind(1, pk).bind(2, *id).bind(3, e.text).run();
+      st->bind(1, pk).bind(2, *id).bind_static(3, e.text).run();
     }
   for (const auto& e : index.uris)
     if (auto id = param(e.code)) {
       auto st = db.cached("INSERT OR IGNORE INTO ix_uri(param_id, uri, res_pk) VALUES (?1, ?2, ?3)");
-      st->bind(1, *id).bind(2, e.uri).bind(3, pk).run();
+      st->bind(1, *id).bind_static(2, e.uri).bind(3, pk).run();
     }
 }
 

@@ -31,7 +31,12 @@ class param_ids {
   const std::vector<std::int64_t>& reference_params(std::int64_t type_id) const;
 
  private:
-  std::unordered_map<std::string, std::int64_t> ids_;  // key: type_id + '/' + code
+  // Looked up for every index row written: by type, then by code without building a key string.
+  struct string_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::int64_t, std::unordered_map<std::string, std::int64_t, string_hash, std::equal_to<>>> ids_;
   std::unordered_map<std::int64_t, std::vector<std::int64_t>> references_;
   std::unordered_map<std::string, std::vector<std::string>> covered_by_;  // key: type_id + '/' + code
   std::vector<std::int64_t> none_;

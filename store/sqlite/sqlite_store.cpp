@@ -12,6 +12,7 @@
 #include "fhir/resource.hpp"
 #include "fhir/time.hpp"
 #include "store/id_generator.hpp"
+#include "store/sqlite/checkpointer.hpp"
 #include "store/sqlite/coalescing_vfs.hpp"
 #include "store/sqlite/reader_pool.hpp"
 #include "store/sqlite/schema.hpp"
@@ -175,6 +176,8 @@ class sqlite_store final : public store {
       auto newest = writer->cached("SELECT max(last_updated) FROM resource_version");
       if (newest->step() && !newest->column_is_null(0)) last_written = newest->column_int64(0);
     }
+    checkpoints_ = std::make_unique<sqlite::checkpointer>(options.path);
+    checkpoints_->attach(*writer);
     writes_ = std::make_unique<sqlite::write_queue>(std::move(writer), options.max_batch, last_written);
   }
 
@@ -527,6 +530,7 @@ class sqlite_store final : public store {
   std::unordered_map<std::int64_t, std::string> type_names_;
   sqlite::param_ids params_;                                // immutable after construction
   sqlite::reader_pool readers_;
+  std::unique_ptr<sqlite::checkpointer> checkpoints_;  // declared before writes_: outlives the writer
   std::unique_ptr<sqlite::write_queue> writes_;
 };
 

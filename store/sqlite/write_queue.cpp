@@ -62,15 +62,15 @@ void write_queue::run_batch(std::deque<write_job*>& batch) {
   try {
     transaction tx(*db_);
     for (write_job* job : batch) {
-      db_->exec("SAVEPOINT job");
+      db_->cached("SAVEPOINT job")->run();
       bool ok = false;
       try {
         ok = job->apply(*db_, now);
       } catch (const std::exception& e) {
         job->fail(storage_error(e));
       }
-      if (!ok) db_->exec("ROLLBACK TO job");
-      db_->exec("RELEASE job");
+      if (!ok) db_->cached("ROLLBACK TO job")->run();
+      db_->cached("RELEASE job")->run();
     }
     tx.commit();  // invariant 3: acknowledged only after this returns
     last_written_ = now;
