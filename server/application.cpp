@@ -36,6 +36,7 @@ application::application(search_support search, std::unique_ptr<store::store> st
     if (i.code == "search-compartment") continue;
     // Conditional update and delete are declared by flags on each resource, not as interactions.
     if (i.code == "conditional-update") { description.conditional_update = true; continue; }
+    if (i.code == "conditional-patch") continue;  // R4 has no CapabilityStatement flag for it
     if (i.code == "conditional-delete") {
       description.conditional_delete = options.conditional_delete_multiple ? "multiple" : "single";
       continue;

@@ -29,8 +29,9 @@ router::router() {
   add("{type}/$validate", {{"POST", "$validate", validate}});
   add("{type}/_search", {{"POST", "search-type", search_type}});
   add("{type}", {{"GET", "search-type", search_type}, {"POST", "create", create},
-                 {"PUT", "conditional-update", update_conditional}, {"DELETE", "conditional-delete", delete_conditional}});
-  add("{type}/{id}", {{"GET", "read", read}, {"PUT", "update", update}, {"DELETE", "delete", delete_}});
+                 {"PUT", "conditional-update", update_conditional}, {"DELETE", "conditional-delete", delete_conditional},
+                 {"PATCH", "conditional-patch", patch_conditional}});
+  add("{type}/{id}", {{"GET", "read", read}, {"PUT", "update", update}, {"PATCH", "patch", patch}, {"DELETE", "delete", delete_}});
   add("{type}/{id}/_history", {{"GET", "history-instance", history_instance}});
   add("{type}/{id}/$validate", {{"POST", "$validate", validate}});
   add("{type}/{id}/_history/{vid}", {{"GET", "vread", vread}});

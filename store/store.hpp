@@ -96,6 +96,8 @@ struct history_request {
   std::string type;  // empty: the whole system
   std::string id;    // empty: every resource of `type`
   std::optional<fhir::epoch_ms> since;  // only versions written at or after this instant
+  // _at: only versions that were current at some point of [first, second) (ms since the epoch).
+  std::optional<std::pair<fhir::epoch_ms, fhir::epoch_ms>> at;
   std::size_t count = 50;               // page size, at least 1
   std::string page_token;               // from a previous page's next_page_token; empty for the first
 };

@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include "fhir/base64.hpp"
 #include "fhir/json/serialize.hpp"
 #include "fhir/time.hpp"
 #include "server/bundle/processors.hpp"
@@ -11,7 +12,16 @@ namespace server::bundle {
 http::response dispatch_entry(const context& ctx, const fhir_request& request, const entry_request& entry) {
   http::request sub{.method = entry.method, .target = "/fhir/" + entry.url, .headers = {}, .body = {},
                     .remote_address = request.http.remote_address};
-  if (entry.resource) {
+  const std::string* binary_type = entry.resource ? entry.resource->find_string("contentType") : nullptr;
+  const std::string* binary_data = entry.resource ? entry.resource->find_string("data") : nullptr;
+  std::optional<std::string> json_patch;
+  if (entry.method == "PATCH" && binary_type && binary_data && binary_type->starts_with("application/json-patch+json"))
+    json_patch = fhir::base64_decode(*binary_data);
+  if (json_patch) {
+    // A JSON Patch travels in a Binary (http.html#transaction); the PATCH interaction takes it as is.
+    sub.body = std::move(*json_patch);
+    sub.headers.push_back({"Content-Type", "application/json-patch+json"});
+  } else if (entry.resource) {
     sub.body = fhir::json::serialize(*entry.resource);
     sub.headers.push_back({"Content-Type", "application/fhir+json"});
   }

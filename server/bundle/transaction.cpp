@@ -3,6 +3,10 @@
 
 #include <fmt/format.h>
 
+#include "fhir/base64.hpp"
+#include "fhir/json/parse.hpp"
+#include "fhir/patch/fhirpath_patch.hpp"
+#include "fhir/patch/json_patch.hpp"
 #include "fhir/resource.hpp"
 #include "fhir/text.hpp"
 #include "server/bundle/processors.hpp"
@@ -25,6 +29,8 @@ struct planned_write {
   bool late = false;                         // its references wait for matches made in the unit of work
   fhir::json::value original;                // the resource before rewriting (late entries only)
   std::optional<store::prepared_resource> prepared;
+  std::optional<fhir::json::value> patch;    // PATCH: the JSON Patch or FHIRPath Patch document
+  bool json_patch = false;
   // Outcome
   unsigned status = 0;
   std::optional<store::resource_version> version;
@@ -71,6 +77,59 @@ fhir::result<fhir::done> validate_entry(const context& ctx, entry_request& entry
   return fhir::done{};
 }
 
+// The patch of a PATCH entry: a FHIRPath Patch (a Parameters resource) or a JSON Patch carried in a
+// Binary (contentType application/json-patch+json, base64 data), as http.html#transaction describes.
+fhir::result<std::pair<fhir::json::value, bool>> patch_document(const entry_request& entry) {
+  std::string_view type = fhir::resource_type_of(*entry.resource);
+  if (type == "Parameters") return std::pair{*entry.resource, false};
+  const std::string* content_type = entry.resource->find_string("contentType");
+  const std::string* data = entry.resource->find_string("data");
+  if (type == "Binary" && content_type && content_type->starts_with("application/json-patch+json") && data) {
+    auto text = fhir::base64_decode(*data);
+    if (!text)
+      return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid, "the Binary's data is not base64", "patch-binary-invalid",
+                         "Binary.data");
+    auto parsed = fhir::json::parse(*text);
+    if (!parsed) return std::move(parsed).error();
+    return std::pair{std::move(*parsed), true};
+  }
+  return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
+                     "a PATCH entry carries a FHIRPath Patch (Parameters) or a JSON Patch in a Binary "
+                     "(contentType application/json-patch+json)",
+                     "patch-entry-invalid");
+}
+
+// A PATCH entry inside the unit of work: the current version (the single match of conditional criteria),
+// patched, validated and written with the entry's ifMatch.
+fhir::result<fhir::done> apply_patch(const context& ctx, store::transaction& tx, planned_write& w) {
+  std::string id = w.id;
+  if (w.condition) {
+    auto match = interactions::single_match(tx, *w.condition, "The conditional patch");
+    if (!match) return std::move(match).error();
+    if (!*match)
+      return fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found,
+                         fmt::format("No {} matches the conditional patch", w.entry->type), "conditional-no-match");
+    id = **match;
+  }
+  auto current = tx.read(w.entry->type, id);
+  if (!current) return std::move(current).error();
+  auto resource = fhir::json::parse(current->json);
+  if (!resource) return std::move(resource).error();
+  auto patched = w.json_patch ? fhir::patch::apply_json_patch(*resource, *w.patch)
+                              : fhir::patch::apply_fhirpath_patch(*resource, *w.patch, ctx.definitions);
+  if (!patched) return std::move(patched).error();
+  if (fhir::resource_type_of(*patched) != w.entry->type || fhir::id_of(*patched) != id)
+    return fhir::error(fhir::error_kind::unprocessable, fhir::issue_type::processing, "the patch changes the resource's type or id",
+                       "patch-changes-identity");
+  auto checked = ctx.validator.check(*patched);
+  if (fhir::has_errors(checked.issues)) return fhir::error(fhir::error_kind::unprocessable, std::move(checked.issues));
+  auto written = tx.update(tx.prepare(std::move(*patched)), w.pre.value_or(store::preconditions{}));
+  if (!written) return std::move(written).error();
+  w.status = 200;
+  w.version = std::move(written->version);
+  return fhir::done{};
+}
+
 }  // namespace
 
 fhir::result<std::string> process_transaction(const context& ctx, const fhir_request& request, std::vector<entry_request> entries) {
@@ -90,14 +149,17 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
                         entry);
       continue;
     }
-    if (entry.method == "PATCH")
-      return in_entry(fhir::error(fhir::error_kind::not_supported, fhir::issue_type::not_supported,
-                                  "PATCH entries are not supported yet", "bundle-patch-unsupported"),
-                      entry);
-    if (entry.resource)
-      if (auto valid = validate_entry(ctx, entry); !valid) return std::move(valid).error();
     planned_write w;
     w.entry = &entry;
+    if (entry.method == "PATCH") {
+      auto document = patch_document(entry);
+      if (!document) return in_entry(std::move(document).error(), entry);
+      w.json_patch = document->second;
+      w.patch = std::move(document->first);
+      entry.resource.reset();
+    } else if (entry.resource) {
+      if (auto valid = validate_entry(ctx, entry); !valid) return std::move(valid).error();
+    }
     if (!entry.if_match.empty()) {
       auto version = interactions::parse_version_etag(entry.if_match, "request.ifMatch");
       if (!version) return in_entry(std::move(version).error(), entry);
@@ -160,7 +222,7 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
   auto done = ctx.store.transact([&](store::transaction& tx) -> fhir::result<fhir::done> {
     auto phase = [&](std::string_view method, auto&& step) -> fhir::result<fhir::done> {
       for (planned_write& w : writes)
-        if (w.entry->method == method)
+        if (w.entry->method == method || (method == "PUT" && w.entry->method == "PATCH"))
           if (auto ok = step(w); !ok) return in_entry(std::move(ok).error(), *w.entry);
       return fhir::done{};
     };
@@ -183,7 +245,7 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
 
     // Matches decide the ids of conditional creates and updates before anything refers to them.
     for (planned_write& w : writes) {
-      if (!w.condition || w.entry->method == "DELETE") continue;
+      if (!w.condition || w.entry->method == "DELETE" || w.entry->method == "PATCH") continue;
       auto match = interactions::single_match(tx, *w.condition, w.entry->method == "POST" ? "ifNoneExist" : "The conditional update");
       if (!match) return in_entry(std::move(match).error(), *w.entry);
       if (*match) {
@@ -243,6 +305,7 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
     });
     if (!posted) return posted;
     return phase("PUT", [&](planned_write& w) -> fhir::result<fhir::done> {
+      if (w.patch) return apply_patch(ctx, tx, w);
       auto written = tx.update(std::move(*w.prepared), w.pre.value_or(store::preconditions{}));
       if (!written) return std::move(written).error();
       w.status = written->created ? 201 : 200;

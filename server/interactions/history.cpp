@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "fhir/search/date_range.hpp"
 #include "fhir/text.hpp"
 #include "server/bundle_writer.hpp"
 #include "server/interactions/common.hpp"
@@ -37,7 +38,12 @@ fhir::result<store::history_request> parse_parameters(const context& ctx, const 
       out.since = *since;
     } else if (name == page_parameter) {
       out.page_token = value;
-    } else if (name == "_at" || name == "_list") {
+    } else if (name == "_at") {
+      // A date, dateTime or instant at any precision: the period it covers (2024 is the whole year).
+      auto range = fhir::search::parse_date_range(value);
+      if (!range) return bad_parameter(name, value, "must be a FHIR date or dateTime such as 2024-01 or 2024-01-31T09:00:00Z");
+      out.at = std::pair{range->low, range->high};
+    } else if (name == "_list") {
       return fhir::error(fhir::error_kind::not_supported, fhir::issue_type::not_supported,
                          fmt::format("The history parameter {} is not supported by this server", name),
                          "history-parameter-unsupported");

@@ -24,6 +24,11 @@
 namespace store {
 namespace {
 
+// History's _at (bound as ?9, NULL without _at): the version was not replaced before the period began.
+#define AT_FILTER                                                                                        \
+  "AND (?9 IS NULL OR NOT EXISTS (SELECT 1 FROM resource_version n WHERE n.pk = v.pk AND n.version = v.version + 1 " \
+  "AND n.last_updated <= ?9))"
+
 using sqlite::database;
 
 fhir::error not_found(std::string_view type, std::string_view id) {
@@ -236,19 +241,29 @@ class sqlite_store final : public store {
         if (!first->step() || first->column_is_null(0)) return page;
         since_vid = first->column_int64(0);
       }
-      if (!request.id.empty()) return instance_history(db, *type_id, request, before, since_vid, count);
+      // _at: versions current at some point of [low, high): written before high, and not replaced before low.
+      std::optional<std::int64_t> at_low;
+      if (request.at) {
+        auto after_period = db.cached("SELECT min(vid) FROM resource_version WHERE last_updated >= ?1");
+        after_period->bind(1, request.at->second);
+        if (after_period->step() && !after_period->column_is_null(0)) before = std::min(before, after_period->column_int64(0));
+        at_low = request.at->first;
+      }
+      if (!request.id.empty()) return instance_history(db, *type_id, request, before, since_vid, count, at_low);
 
       auto st = type_id ? db.cached(
                               "SELECT v.vid, r.type_id, r.id, v.version, v.last_updated, v.deleted, v.verb, v.created, v.body "
                               "FROM resource_version v JOIN resource r ON r.pk = v.pk "
-                              "WHERE v.type_id = ?1 AND v.vid < ?2 AND v.vid >= ?3 ORDER BY v.vid DESC LIMIT ?4")
+                              "WHERE v.type_id = ?1 AND v.vid < ?2 AND v.vid >= ?3 " AT_FILTER " ORDER BY v.vid DESC LIMIT ?4")
                         : db.cached(
                               "SELECT v.vid, r.type_id, r.id, v.version, v.last_updated, v.deleted, v.verb, v.created, v.body "
                               "FROM resource_version v JOIN resource r ON r.pk = v.pk "
-                              "WHERE ?1 IS NULL AND v.vid < ?2 AND v.vid >= ?3 ORDER BY v.vid DESC LIMIT ?4");
+                              "WHERE ?1 IS NULL AND v.vid < ?2 AND v.vid >= ?3 " AT_FILTER " ORDER BY v.vid DESC LIMIT ?4");
       if (type_id) st->bind(1, *type_id);
       else st->bind_null(1);
       st->bind(2, before).bind(3, since_vid).bind(4, static_cast<std::int64_t>(count + 1));
+      if (at_low) st->bind(9, *at_low);
+      else st->bind_null(9);
       collect_page(*st, page, count);
       return page;
     });
@@ -466,16 +481,20 @@ class sqlite_store final : public store {
   }
 
   fhir::result<history_page> instance_history(database& db, std::int64_t type_id, const history_request& request,
-                                              std::int64_t before, std::int64_t since_vid, std::size_t count) {
+                                              std::int64_t before, std::int64_t since_vid, std::size_t count,
+                                              std::optional<std::int64_t> at_low) {
     auto current = find_current(db, type_id, request.id);
     if (!current) return not_found(request.type, request.id);
     history_page page;
     auto st = db.cached(
         "SELECT v.vid, ?2, ?3, v.version, v.last_updated, v.deleted, v.verb, v.created, v.body FROM resource_version v "
-        "WHERE v.pk = ?1 AND v.vid < ?4 AND v.vid >= ?5 ORDER BY v.vid DESC LIMIT ?6");
+        "WHERE v.pk = ?1 AND v.vid < ?4 AND v.vid >= ?5 " AT_FILTER " ORDER BY v.vid DESC LIMIT ?6");
     st->bind(1, current->pk).bind(2, type_id).bind(3, request.id).bind(4, before).bind(5, since_vid);
     st->bind(6, static_cast<std::int64_t>(count + 1));
+    if (at_low) st->bind(9, *at_low);
+    else st->bind_null(9);
     collect_page(*st, page, count);
+    if (at_low) return page;  // counting versions current in a period is not free; no total
     auto total = db.cached("SELECT count(*) FROM resource_version WHERE pk = ?1 AND vid >= ?2");
     total->bind(1, current->pk).bind(2, since_vid);
     total->step();

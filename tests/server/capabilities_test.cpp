@@ -40,7 +40,7 @@ TEST_CASE("metadata returns a CapabilityStatement generated from what the server
                               [](const auto& r) { return *r.find_string("type") == "Patient"; });
   REQUIRE(patient != resources.end());
   CHECK(codes(*patient->find("interaction")) ==
-        std::set<std::string>{"read", "vread", "update", "delete", "history-instance", "history-type", "create", "search-type"});
+        std::set<std::string>{"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"});
   CHECK(*patient->find_string("versioning") == "versioned-update");
   CHECK(patient->find("updateCreate")->as_bool());
   // Conditional interactions (conditional_test.cpp), declared by flags rather than as interactions.

@@ -1,3 +1,7 @@
+#include <chrono>
+#include <thread>
+
+#include "fhir/time.hpp"
 #include "server/http/url.hpp"
 #include "tests/server/app_fixture.hpp"
 
@@ -83,6 +87,35 @@ TEST_CASE("_since keeps versions at or after the instant, and bad parameters are
   CHECK(app.get("/fhir/_history?_count=0").status() == 400);
   CHECK(app.get("/fhir/_history?_count=-1").status() == 400);
   CHECK(app.get("/fhir/_history?_page=abc").status() == 400);
-  CHECK(app.get("/fhir/_history?_at=2020").status() == 501);
+  CHECK(app.get("/fhir/_history?_at=yesterday").status() == 400);
+  CHECK(app.get("/fhir/_history?_list=x").status() == 501);
   CHECK(app.get("/fhir/Patient/nobody/_history").status() == 404);
+}
+
+TEST_CASE("_at keeps the versions that were current at some point of the period", "[server][history]") {
+  app_fixture app;
+  REQUIRE(app.put("/fhir/Patient/p1", with_id("p1", "One")).status() == 201);
+  REQUIRE(app.put("/fhir/Patient/p2", with_id("p2", "Two")).status() == 201);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::string between = fhir::format_instant(fhir::now_ms());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE(app.put("/fhir/Patient/p1", with_id("p1", "One again")).status() == 200);
+  REQUIRE(app.del("/fhir/Patient/p2").status() == 200);
+
+  auto versions = [&](const std::string& target) {
+    std::vector<std::string> out;
+    auto bundle = app.get(target).json();
+    if (const auto* entries = bundle.find("entry"))
+      for (const auto& e : entries->as_array()) out.push_back(*e.find("response")->find_string("etag") + " " + *e.find_string("fullUrl"));
+    return out;
+  };
+  std::string at = "?_at=" + server::http::percent_encode(between);
+  // At that instant p1 was at version 1 and p2 at version 1 (deleted later).
+  auto system = versions("/fhir/_history" + at);
+  CHECK(system == std::vector<std::string>{"W/\"1\" " + std::string(app_fixture::base) + "/Patient/p2",
+                                           "W/\"1\" " + std::string(app_fixture::base) + "/Patient/p1"});
+  CHECK(versions("/fhir/Patient/p1/_history" + at) == std::vector<std::string>{"W/\"1\" " + std::string(app_fixture::base) + "/Patient/p1"});
+  // A period covering everything keeps every version; one before anything keeps none.
+  CHECK(versions("/fhir/Patient/_history?_at=" + between.substr(0, 4)).size() == 4);
+  CHECK(versions("/fhir/_history?_at=1999").empty());
 }

@@ -1,0 +1,104 @@
+// http.html#patch: PATCH [type]/[id] with a JSON Patch (application/json-patch+json) or a FHIRPath Patch
+// (a Parameters resource, application/fhir+json); PATCH [type]?criteria patches the single match. The
+// patched resource is validated like any update and written only if the version it was made from is
+// still current (a concurrent write makes the patch start again from the new version, unless the client
+// named a version with If-Match: then 412).
+
+#include <fmt/format.h>
+
+#include "fhir/json/parse.hpp"
+#include "fhir/patch/fhirpath_patch.hpp"
+#include "fhir/patch/json_patch.hpp"
+#include "fhir/resource.hpp"
+#include "fhir/text.hpp"
+#include "server/interactions/common.hpp"
+#include "server/interactions/conditional.hpp"
+#include "server/interactions/interactions.hpp"
+#include "server/negotiation.hpp"
+#include "server/responses.hpp"
+
+namespace server::interactions {
+namespace {
+
+bool is_json_patch(std::string_view content_type) {
+  std::string_view type = content_type.substr(0, content_type.find(';'));
+  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  return http::iequals(type, "application/json-patch+json");
+}
+
+http::response patch_resource(const context& ctx, const fhir_request& request, const std::string& type, const std::string& id) {
+  auto if_match = if_match_version(request);
+  if (!if_match) return error_response(if_match.error(), &request);
+  auto content_type = request.http.header_value("Content-Type");
+  bool json_patch = content_type && is_json_patch(*content_type);
+  if (!json_patch)
+    if (auto format = check_body_format(content_type); !format)
+      return error_response(fhir::error(fhir::error_kind::unsupported_media_type, fhir::issue_type::not_supported,
+                                        "PATCH takes application/json-patch+json (JSON Patch) or application/fhir+json "
+                                        "(a FHIRPath Patch Parameters resource)",
+                                        "patch-content-type"),
+                            &request);
+  auto document = fhir::json::parse(request.http.body);
+  if (!document) return error_response(document.error(), &request);
+
+  for (int attempt = 0;; ++attempt) {
+    auto current = ctx.store.read(type, id);
+    if (!current) return error_response(current.error(), &request);
+    if (*if_match && **if_match != store::preconditions::any_version && **if_match != current->info.version)
+      return error_response(fhir::error(fhir::error_kind::precondition_failed, fhir::issue_type::conflict,
+                                        fmt::format("If-Match names version {} of {}/{}, but the current version is {}", **if_match,
+                                                    type, id, current->info.version),
+                                        "version-mismatch"),
+                            &request);
+    auto resource = fhir::json::parse(current->json);
+    if (!resource) return error_response(resource.error(), &request);
+    auto patched = json_patch ? fhir::patch::apply_json_patch(*resource, *document)
+                              : fhir::patch::apply_fhirpath_patch(*resource, *document, ctx.definitions);
+    if (!patched) return error_response(patched.error(), &request);
+    if (fhir::resource_type_of(*patched) != type || fhir::id_of(*patched) != id)
+      return error_response(fhir::error(fhir::error_kind::unprocessable, fhir::issue_type::processing,
+                                        "The patch changes the resource's type or id", "patch-changes-identity"),
+                            &request);
+    auto checked = ctx.validator.check(*patched);
+    if (fhir::has_errors(checked.issues))
+      return error_response(fhir::error(fhir::error_kind::unprocessable, std::move(checked.issues)), &request);
+    auto written = ctx.store.update(std::move(*patched), store::preconditions{.if_match = current->info.version});
+    if (!written && written.error().kind() == fhir::error_kind::precondition_failed && !*if_match && attempt < 3) continue;
+    if (!written) return error_response(written.error(), &request);
+    const auto& info = written->version.info;
+    std::string message = written->unchanged ? fmt::format("The patch leaves {}/{} unchanged (version {})", type, id, info.version)
+                                             : fmt::format("Patched {}/{}: version {}", type, id, info.version);
+    auto response = write_response(200, written->version, std::move(message), {}, request);
+    response.set_header("Content-Location", version_url(ctx.settings, info));
+    return response;
+  }
+}
+
+}  // namespace
+
+http::response patch(const context& ctx, const fhir_request& request) {
+  const std::string& id = request.path[1];
+  if (auto valid = check_id(ctx, id); !valid) return error_response(valid.error(), &request);
+  return patch_resource(ctx, request, request.path[0], id);
+}
+
+http::response patch_conditional(const context& ctx, const fhir_request& request) {
+  const std::string& type = request.path[0];
+  auto query = conditional_query(ctx, type, request.params);
+  if (!query) return error_response(query.error(), &request);
+  std::optional<std::string> id;
+  auto matched = ctx.store.transact([&](store::transaction& tx) -> fhir::result<fhir::done> {
+    auto match = single_match(tx, *query, "The conditional patch");
+    if (!match) return std::move(match).error();
+    id = std::move(*match);
+    return fhir::done{};
+  });
+  if (!matched) return error_response(matched.error(), &request);
+  if (!id)
+    return error_response(fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found,
+                                      fmt::format("No {} matches the conditional patch", type), "conditional-no-match"),
+                          &request);
+  return patch_resource(ctx, request, type, *id);
+}
+
+}  // namespace server::interactions
