@@ -111,17 +111,22 @@ value build_capability_statement(const fhir::definitions::registry& definitions,
     r.set("conditionalUpdate", server.conditional_update);
     r.set("conditionalDelete", server.conditional_delete);
     if (server.search) add_search(r, *server.search, type, rev_includes[type]);
-    if (!server.type_operations.empty()) {
-      array operations;
-      for (const std::string& name : server.type_operations) {
+    array operations;
+    for (const std::string& name : server.type_operations) {
+      value op = object{};
+      op.set("name", name);
+      // The base operations are defined on Resource: Resource-validate.
+      op.set("definition", "http://hl7.org/fhir/OperationDefinition/Resource-" + name);
+      operations.push_back(std::move(op));
+    }
+    if (auto own = server.resource_operations.find(type); own != server.resource_operations.end())
+      for (const auto& [name, definition] : own->second) {
         value op = object{};
         op.set("name", name);
-        // The base operations are defined on Resource: Resource-validate.
-        op.set("definition", "http://hl7.org/fhir/OperationDefinition/Resource-" + name);
+        op.set("definition", definition);
         operations.push_back(std::move(op));
       }
-      r.set("operation", std::move(operations));
-    }
+    if (!operations.empty()) r.set("operation", std::move(operations));
     resources.push_back(std::move(r));
   }
 

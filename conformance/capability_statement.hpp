@@ -27,6 +27,8 @@ struct server_description {
   std::string conditional_read = "not-supported";
   std::string conditional_delete = "not-supported";
   std::vector<std::string> type_operations;      // operations on every type and instance: "validate"
+  // Operations of one type: type -> (name, canonical OperationDefinition), e.g. Patient everything.
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> resource_operations;
   // Profiles every resource of a type is validated against (resource.profile); by default the base.
   std::map<std::string, std::string, std::less<>> default_profiles;
   // The search parameters the server indexes (searchParam, searchInclude, searchRevInclude); null when

@@ -37,6 +37,10 @@ application::application(search_support search, std::unique_ptr<store::store> st
     // Conditional update and delete are declared by flags on each resource, not as interactions.
     if (i.code == "conditional-update") { description.conditional_update = true; continue; }
     if (i.code == "conditional-patch") continue;  // R4 has no CapabilityStatement flag for it
+    if (i.code == "$everything") {  // defined on Patient only
+      description.resource_operations["Patient"].emplace_back("everything", "http://hl7.org/fhir/OperationDefinition/Patient-everything");
+      continue;
+    }
     if (i.code == "conditional-delete") {
       description.conditional_delete = options.conditional_delete_multiple ? "multiple" : "single";
       continue;

@@ -35,6 +35,7 @@ router::router() {
   add("{type}/{id}/_history", {{"GET", "history-instance", history_instance}});
   add("{type}/{id}/$validate", {{"POST", "$validate", validate}});
   add("{type}/{id}/_history/{vid}", {{"GET", "vread", vread}});
+  add("{type}/{id}/$everything", {{"GET", "$everything", everything}});
   add("{type}/{id}/{compartment_type}", {{"GET", "search-compartment", search_compartment}});
 }
 

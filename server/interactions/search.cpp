@@ -17,6 +17,7 @@
 #include "fhir/search/subset.hpp"
 #include "fhir/text.hpp"
 #include "server/bundle_writer.hpp"
+#include "server/interactions/compartment.hpp"
 #include "server/interactions/interactions.hpp"
 #include "server/responses.hpp"
 
@@ -93,30 +94,6 @@ fhir::result<std::size_t> page_size(const context& ctx, const fhir::search::sear
   if (query.summary == fhir::search::summary_mode::count) return std::size_t{0};
   if (!query.count) return ctx.settings.default_page_size;
   return std::min(*query.count, ctx.settings.max_page_size);
-}
-
-// The Patient compartment's parameters for `type` (R4 CompartmentDefinition patient); nullopt when the
-// type is not in the compartment.
-std::optional<fhir::search::compartment_filter> compartment(const context& ctx, const std::string& owner_type,
-                                                            const std::string& owner_id, const std::string& type) {
-  const fhir::json::value* definition = ctx.definitions.find_compartment_definition(owner_type);
-  const fhir::json::value* resources = definition ? definition->find("resource") : nullptr;
-  if (!resources || !resources->is_array()) return std::nullopt;
-  for (const auto& r : resources->as_array()) {
-    const std::string* name = r.find_string("code");
-    if (!name || *name != type) continue;
-    // The owner is in its own compartment (Patient/1/Patient finds Patient/1), besides its links.
-    fhir::search::compartment_filter f{owner_type, owner_id, {}, type == owner_type};
-    if (const auto* params = r.find("param"); params && params->is_array())
-      for (const auto& p : params->as_array())
-        if (p.is_string()) {
-          if (p.as_string() == "{def}") f.owner_is_self = true;
-          else f.codes.push_back(p.as_string());
-        }
-    if (f.codes.empty() && !f.owner_is_self) return std::nullopt;
-    return f;
-  }
-  return std::nullopt;
 }
 
 std::string base_path(const context& ctx, const std::vector<std::string>& path) {
@@ -223,7 +200,7 @@ http::response search_compartment(const context& ctx, const fhir_request& reques
                                       fmt::format("'{}' is not a resource type this server knows", fhir::utf8_prefix(type, 100)),
                                       "type-unknown"),
                           &request);
-  auto filter = compartment(ctx, owner_type, owner_id, type);
+  auto filter = compartment_filter(ctx, owner_type, owner_id, type);
   if (!filter)
     return error_response(fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found,
                                       fmt::format("{} resources are not in the {} compartment", type, owner_type),

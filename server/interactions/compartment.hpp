@@ -1,0 +1,22 @@
+#pragma once
+// Compartments (compartmentdefinition.html) from the loaded CompartmentDefinitions: which types are in
+// a compartment and through which search parameters, for compartment search and $everything.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fhir/search/search_query.hpp"
+#include "server/context.hpp"
+
+namespace server::interactions {
+
+// The filter selecting the resources of `type` in owner_type/owner_id's compartment; nullopt when the
+// type is not in the compartment (or there is no CompartmentDefinition for owner_type).
+std::optional<fhir::search::compartment_filter> compartment_filter(const context& ctx, const std::string& owner_type,
+                                                                   const std::string& owner_id, const std::string& type);
+
+// The types in owner_type's compartment, in the CompartmentDefinition's order (the owner's type too).
+std::vector<std::string> compartment_types(const context& ctx, const std::string& owner_type);
+
+}  // namespace server::interactions

@@ -1,0 +1,149 @@
+// Patient/[id]/$everything (patient-operation-everything.html): the joined-up record. The patient, then
+// every resource in their compartment, type by type in the CompartmentDefinition's order, with the
+// Practitioners, PractitionerRoles, Organizations, Medications and Locations those resources reference
+// (search.mode include, once per page). Parameters:
+//   _since      only resources last updated at or after the instant
+//   start, end  only resources whose clinical date (the type's `date` search parameter) lies in the
+//               range; types without one are not filtered
+//   _type       only these types (comma-separated)
+//   _count      page size; pages continue through `next` links (_page=<type index>.<that type's token>)
+
+#include <charconv>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "fhir/text.hpp"
+#include "server/bundle_writer.hpp"
+#include "server/interactions/compartment.hpp"
+#include "server/interactions/interactions.hpp"
+#include "server/responses.hpp"
+
+namespace server::interactions {
+namespace {
+
+constexpr std::string_view page_parameter = "_page";
+constexpr const char* referenced_types[] = {"Practitioner", "PractitionerRole", "Organization", "Medication", "Location"};
+
+fhir::error bad_parameter(std::string_view name, std::string_view value, std::string_view why) {
+  return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
+                     fmt::format("{}={}: {}", name, fhir::utf8_prefix(value, 100), why), "everything-parameter-invalid");
+}
+
+struct everything_request {
+  std::vector<std::string> types;
+  http::query_params common;  // clauses for every type (_since)
+  http::query_params dated;   // clauses for types with a `date` parameter (start, end)
+  std::size_t count = 0;
+  std::size_t type_index = 0;
+  std::string inner_token;
+};
+
+fhir::result<everything_request> parse(const context& ctx, const fhir_request& request) {
+  everything_request out;
+  out.count = ctx.settings.default_page_size;
+  std::vector<std::string> wanted;
+  for (const auto& [name, value] : request.params) {
+    if (name == "_since") {
+      out.common.emplace_back("_lastUpdated", "ge" + value);
+    } else if (name == "start") {
+      out.dated.emplace_back("date", "ge" + value);
+    } else if (name == "end") {
+      out.dated.emplace_back("date", "le" + value);
+    } else if (name == "_type") {
+      for (std::string_view rest = value; !rest.empty();) {
+        std::size_t comma = rest.find(',');
+        std::string type(rest.substr(0, comma));
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        if (!ctx.definitions.is_resource_type(type)) return bad_parameter(name, value, fmt::format("'{}' is not a resource type", type));
+        wanted.push_back(type);
+      }
+    } else if (name == "_count") {
+      std::size_t count = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), count);
+      if (ec != std::errc() || end != value.data() + value.size() || count == 0) return bad_parameter(name, value, "must be a positive integer");
+      out.count = std::min(count, ctx.settings.max_page_size);
+    } else if (name == page_parameter) {
+      std::size_t dot = value.find('.');
+      std::size_t index = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + (dot == std::string::npos ? value.size() : dot), index);
+      if (dot == std::string::npos || ec != std::errc() || end != value.data() + dot) return bad_parameter(name, value, "is not a page token of this server");
+      out.type_index = index;
+      out.inner_token = value.substr(dot + 1);
+    }
+  }
+  for (std::string& type : compartment_types(ctx, "Patient")) {
+    if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), type) == wanted.end()) continue;
+    if (type == "Patient") out.types.insert(out.types.begin(), std::move(type));
+    else out.types.push_back(std::move(type));
+  }
+  return out;
+}
+
+bool has_date_parameter(const context& ctx, const std::string& type) {
+  const auto* p = ctx.search_parameters.find(type, "date");
+  return p && p->type == fhir::search::param_type::date;
+}
+
+}  // namespace
+
+http::response everything(const context& ctx, const fhir_request& request) {
+  const std::string& owner_type = request.path[0];
+  const std::string& owner_id = request.path[1];
+  if (owner_type != "Patient")
+    return error_response(fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_supported,
+                                      fmt::format("$everything is defined on Patient, not {}", owner_type), "operation-unknown"),
+                          &request);
+  auto patient = ctx.store.read(owner_type, owner_id);
+  if (!patient) return error_response(patient.error(), &request);
+  auto plan = parse(ctx, request);
+  if (!plan) return error_response(plan.error(), &request);
+
+  bundle_writer bundle("searchset");
+  std::set<std::string> included;  // type/id of include entries on this page
+  std::size_t room = plan->count;
+  std::string next;
+  for (std::size_t i = plan->type_index; i < plan->types.size() && room > 0; ++i) {
+    const std::string& type = plan->types[i];
+    http::query_params params = plan->common;
+    if (has_date_parameter(ctx, type)) params.insert(params.end(), plan->dated.begin(), plan->dated.end());
+    auto query = fhir::search::parse_query(ctx.search_parameters, type, params, {.strict = true});
+    if (!query) return error_response(query.error(), &request);
+    query->compartment = compartment_filter(ctx, owner_type, owner_id, type);
+    for (const char* target : referenced_types)
+      query->includes.push_back(fhir::search::include{.source_type = type, .target_type = target, .wildcard = true,
+                                                      .raw = type + ":*:" + target});
+    std::string token = i == plan->type_index ? plan->inner_token : "";
+    auto page = ctx.store.search(store::search_request{*query, room, token});
+    if (!page) return error_response(page.error(), &request);
+    for (const auto& entry : page->entries) {
+      if (entry.mode == store::search_mode::include) {
+        if (!included.insert(entry.version.info.type + "/" + entry.version.info.id).second) continue;
+        bundle.add_search_entry(ctx.settings, entry.version, "include");
+      } else {
+        bundle.add_search_entry(ctx.settings, entry.version, "match");
+        --room;
+      }
+    }
+    if (!page->next_token.empty()) {
+      next = fmt::format("{}.{}", i, page->next_token);
+      break;
+    }
+    if (room == 0 && i + 1 < plan->types.size()) next = fmt::format("{}.", i + 1);
+  }
+
+  std::string self = ctx.settings.base_url + "/" + owner_type + "/" + http::percent_encode(owner_id) + "/$everything";
+  http::query_params link_params;
+  for (const auto& p : request.params)
+    if (p.first != page_parameter && p.first != "_format" && p.first != "_pretty") link_params.push_back(p);
+  auto url = [&](std::string_view token) {
+    http::query_params params = link_params;
+    if (!token.empty()) params.emplace_back(page_parameter, std::string(token));
+    return params.empty() ? self : self + "?" + http::encode_query(params);
+  };
+  bundle.add_link("self", url(plan->inner_token.empty() && plan->type_index == 0 ? "" : fmt::format("{}.{}", plan->type_index, plan->inner_token)));
+  if (!next.empty()) bundle.add_link("next", url(next));
+  return json_response(200, std::move(bundle).finish(), request);
+}
+
+}  // namespace server::interactions
