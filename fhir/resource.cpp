@@ -30,4 +30,32 @@ void stamp_version(json::value& resource, std::string_view id, std::int64_t vers
   resource.set_at(2, "meta", std::move(meta));
 }
 
+std::string_view data_controller_of(const json::value& resource) {
+  const json::value* meta = resource.find("meta");
+  const json::value* tags = meta ? meta->find("tag") : nullptr;
+  if (!tags || !tags->is_array()) return {};
+  for (const json::value& tag : tags->as_array()) {
+    const std::string* system = tag.find_string("system");
+    const std::string* code = tag.find_string("code");
+    if (system && code && *system == data_controller_system) return *code;
+  }
+  return {};
+}
+
+void set_data_controller(json::value& resource, std::string_view ods) {
+  json::value* meta = resource.find("meta");
+  if (!meta || !meta->is_object()) meta = &resource.set("meta", json::object{});
+  json::value* tags = meta->find("tag");
+  if (!tags || !tags->is_array()) tags = &meta->set("tag", json::array{});
+  auto& list = tags->as_array();
+  std::erase_if(list, [](const json::value& tag) {
+    const std::string* system = tag.find_string("system");
+    return system && *system == data_controller_system;
+  });
+  json::value tag = json::object{};
+  tag.set("system", json::value(data_controller_system));
+  tag.set("code", json::value(ods));
+  list.push_back(std::move(tag));
+}
+
 }  // namespace fhir

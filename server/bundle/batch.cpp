@@ -4,6 +4,7 @@
 #include "fhir/json/serialize.hpp"
 #include "fhir/time.hpp"
 #include "server/bundle/processors.hpp"
+#include "server/interactions/common.hpp"
 #include "server/bundle/response_entry.hpp"
 #include "server/bundle_writer.hpp"
 
@@ -30,7 +31,9 @@ http::response dispatch_entry(const context& ctx, const fhir_request& request, c
                              {"If-None-Match", entry.if_none_match},
                              {"If-Modified-Since", entry.if_modified_since}})
     if (!value.empty()) sub.headers.push_back({name, value});
-  if (auto prefer = request.http.header_value("Prefer")) sub.headers.push_back({"Prefer", std::string(*prefer)});
+  // The caller's preferences and identity apply to every entry.
+  for (std::string_view name : {std::string_view("Prefer"), interactions::source_organization_header})
+    if (auto value = request.http.header_value(name)) sub.headers.push_back({std::string(name), std::string(*value)});
   return ctx.dispatch(sub);
 }
 

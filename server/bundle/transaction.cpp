@@ -12,6 +12,7 @@
 #include "server/bundle/processors.hpp"
 #include "server/bundle/response_entry.hpp"
 #include "server/bundle_writer.hpp"
+#include "server/interactions/common.hpp"
 #include "server/interactions/conditional.hpp"
 #include "store/id_generator.hpp"
 
@@ -101,7 +102,7 @@ fhir::result<std::pair<fhir::json::value, bool>> patch_document(const entry_requ
 
 // A PATCH entry inside the unit of work: the current version (the single match of conditional criteria),
 // patched, validated and written with the entry's ifMatch.
-fhir::result<fhir::done> apply_patch(const context& ctx, store::transaction& tx, planned_write& w) {
+fhir::result<fhir::done> apply_patch(const context& ctx, const fhir_request& request, store::transaction& tx, planned_write& w) {
   std::string id = w.id;
   if (w.condition) {
     auto match = interactions::single_match(tx, *w.condition, "The conditional patch");
@@ -118,6 +119,7 @@ fhir::result<fhir::done> apply_patch(const context& ctx, store::transaction& tx,
   auto patched = w.json_patch ? fhir::patch::apply_json_patch(*resource, *w.patch)
                               : fhir::patch::apply_fhirpath_patch(*resource, *w.patch, ctx.definitions);
   if (!patched) return std::move(patched).error();
+  if (auto recorded = interactions::record_controller(request.http, *patched); !recorded) return std::move(recorded).error();
   if (fhir::resource_type_of(*patched) != w.entry->type || fhir::id_of(*patched) != id)
     return fhir::error(fhir::error_kind::unprocessable, fhir::issue_type::processing, "the patch changes the resource's type or id",
                        "patch-changes-identity");
@@ -159,6 +161,8 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
       entry.resource.reset();
     } else if (entry.resource) {
       if (auto valid = validate_entry(ctx, entry); !valid) return std::move(valid).error();
+      if (auto recorded = interactions::record_controller(request.http, *entry.resource); !recorded)
+        return in_entry(std::move(recorded).error(), entry);
     }
     if (!entry.if_match.empty()) {
       auto version = interactions::parse_version_etag(entry.if_match, "request.ifMatch");
@@ -305,7 +309,7 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
     });
     if (!posted) return posted;
     return phase("PUT", [&](planned_write& w) -> fhir::result<fhir::done> {
-      if (w.patch) return apply_patch(ctx, tx, w);
+      if (w.patch) return apply_patch(ctx, request, tx, w);
       auto written = tx.update(std::move(*w.prepared), w.pre.value_or(store::preconditions{}));
       if (!written) return std::move(written).error();
       w.status = written->created ? 201 : 200;

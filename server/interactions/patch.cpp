@@ -55,6 +55,7 @@ http::response patch_resource(const context& ctx, const fhir_request& request, c
     auto patched = json_patch ? fhir::patch::apply_json_patch(*resource, *document)
                               : fhir::patch::apply_fhirpath_patch(*resource, *document, ctx.definitions);
     if (!patched) return error_response(patched.error(), &request);
+    if (auto recorded = record_controller(request.http, *patched); !recorded) return error_response(recorded.error(), &request);
     if (fhir::resource_type_of(*patched) != type || fhir::id_of(*patched) != id)
       return error_response(fhir::error(fhir::error_kind::unprocessable, fhir::issue_type::processing,
                                         "The patch changes the resource's type or id", "patch-changes-identity"),

@@ -40,6 +40,7 @@ http::response update(const context& ctx, const fhir_request& request) {
   if (!if_match) return error_response(if_match.error(), &request);
   auto body = read_body(ctx, request, type);
   if (!body) return error_response(body.error(), &request);
+  if (auto recorded = record_controller(request.http, body->resource); !recorded) return error_response(recorded.error(), &request);
 
   std::string_view body_id = fhir::id_of(body->resource);
   if (body_id.empty())
@@ -65,6 +66,7 @@ http::response update_conditional(const context& ctx, const fhir_request& reques
   if (!if_match) return error_response(if_match.error(), &request);
   auto body = read_body(ctx, request, type);
   if (!body) return error_response(body.error(), &request);
+  if (auto recorded = record_controller(request.http, body->resource); !recorded) return error_response(recorded.error(), &request);
   std::string body_id(fhir::id_of(body->resource));
   if (!body_id.empty())
     if (auto valid = check_id(ctx, body_id); !valid) return error_response(valid.error(), &request);
