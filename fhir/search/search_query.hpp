@@ -107,6 +107,9 @@ enum class summary_mode { none, true_, count, data, text, false_ };
 struct compartment_filter {
   std::string owner_type;
   std::string owner_id;
+  // Other resources standing for the same owner (linked Patient records of the same person): their
+  // compartments are searched too.
+  std::vector<std::string> linked_ids;
   std::vector<std::string> codes;
   bool owner_is_self = false;
 };

@@ -19,4 +19,10 @@ std::optional<fhir::search::compartment_filter> compartment_filter(const context
 // The types in owner_type's compartment, in the CompartmentDefinition's order (the owner's type too).
 std::vector<std::string> compartment_types(const context& ctx, const std::string& owner_type);
 
+// The other Patient records of the same person, whose compartments Patient/[id]/* searches and
+// $everything also cover (docs/adr/0007-patient-linking.md): the Patients that `id` links to with
+// Patient.link (as feeds send them), and the Patients with the same verified NHS number (verification
+// status 01 on both). Computed when asked, so no feed's record is ever rewritten by another's arrival.
+std::vector<std::string> linked_patients(const context& ctx, const std::string& id);
+
 }  // namespace server::interactions

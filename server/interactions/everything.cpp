@@ -99,6 +99,7 @@ http::response everything(const context& ctx, const fhir_request& request) {
   auto plan = parse(ctx, request);
   if (!plan) return error_response(plan.error(), &request);
 
+  std::vector<std::string> linked = linked_patients(ctx, owner_id);
   bundle_writer bundle("searchset");
   std::set<std::string> included;  // type/id of include entries on this page
   std::size_t room = plan->count;
@@ -110,6 +111,7 @@ http::response everything(const context& ctx, const fhir_request& request) {
     auto query = fhir::search::parse_query(ctx.search_parameters, type, params, {.strict = true});
     if (!query) return error_response(query.error(), &request);
     query->compartment = compartment_filter(ctx, owner_type, owner_id, type);
+    if (query->compartment) query->compartment->linked_ids = linked;
     for (const char* target : referenced_types)
       query->includes.push_back(fhir::search::include{.source_type = type, .target_type = target, .wildcard = true,
                                                       .raw = type + ":*:" + target});

@@ -201,6 +201,7 @@ http::response search_compartment(const context& ctx, const fhir_request& reques
                                       "type-unknown"),
                           &request);
   auto filter = compartment_filter(ctx, owner_type, owner_id, type);
+  if (filter && owner_type == "Patient") filter->linked_ids = linked_patients(ctx, owner_id);
   if (!filter)
     return error_response(fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found,
                                       fmt::format("{} resources are not in the {} compartment", type, owner_type),

@@ -265,13 +265,22 @@ class search_run {
     return q;
   }
 
+  static void owner_ids(sql& q, const fhir::search::compartment_filter& f) {
+    q.bind(f.owner_id);
+    for (const std::string& id : f.linked_ids) {
+      q << ", ";
+      q.bind(id);
+    }
+  }
+
   sql compartment_set(const fhir::search::compartment_filter& f) {
     sql q;
     if (f.owner_is_self) {
       q << "SELECT t.pk FROM resource t WHERE ";
       type_condition(q, "t.type_id", query_type_ids_);
-      q << " AND t.id = ";
-      q.bind(f.owner_id);
+      q << " AND t.id IN (";
+      owner_ids(q, f);
+      q << ")";
       if (f.codes.empty()) return q;
       q << " UNION ";
     }
@@ -281,9 +290,9 @@ class search_run {
       param_condition(q, "x", query_type_ids_, f.codes[i]);
     }
     if (f.codes.empty()) q << "0";
-    q << ") AND x.target_id = ";
-    q.bind(f.owner_id);
-    q << " AND x.target_type = ";
+    q << ") AND x.target_id IN (";
+    owner_ids(q, f);
+    q << ") AND x.target_type = ";
     q.bind(f.owner_type);
     return q;
   }
@@ -967,7 +976,10 @@ class search_run {
   std::string query_hash() const {
     std::string text;
     for (const auto& t : query_.types) text += t + ",";
-    if (query_.compartment) text += query_.compartment->owner_type + "/" + query_.compartment->owner_id + "/";
+    if (query_.compartment) {
+      text += query_.compartment->owner_type + "/" + query_.compartment->owner_id + "/";
+      for (const std::string& id : query_.compartment->linked_ids) text += id + "/";
+    }
     for (const auto& c : query_.clauses) text += c.name + "=" + c.raw_value + "&";
     for (const auto& k : query_.sort) text += (k.descending ? "-" : "") + k.code + ",";
     return fmt::format("{:016x}", std::hash<std::string>{}(text));
