@@ -10,6 +10,8 @@
 //
 //   ingest-bench --data DIR [--bundles N] [--rounds R] [--threads T]
 //   (DIR: the output of generate_records.py generate; defaults: 100 bundles, 3 rounds, 2 threads)
+//   ingest-bench --data DIR --one-transaction N
+//   (the entries of N bundles as ONE transaction: its size, time and the peak RSS it adds)
 
 #include <sqlite3.h>
 #include <sys/resource.h>
@@ -185,6 +187,65 @@ double raw_rate(const std::vector<bundle_text>& bundles) {
   return rate;
 }
 
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024.0;
+}
+
+double current_rss_mb() {
+  std::ifstream statm("/proc/self/statm");
+  long pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * (sysconf(_SC_PAGESIZE) / 1024.0) / 1024.0;
+}
+
+// One transaction made of the entries of `count` 100-entry bundles: how long it takes and how much
+// memory beyond the request itself the server needs for it.
+int run_one_transaction(const std::filesystem::path& data, std::size_t count) {
+  std::string body;
+  std::size_t resources = 0;
+  {
+    auto bundles = build_bundles(data, count);
+    body = R"({"resourceType":"Bundle","type":"transaction","entry":[)";
+    for (std::size_t b = 0; b < bundles.size(); ++b) {
+      std::string_view json = bundles[b].json;
+      std::size_t start = json.find("\"entry\":[") + 9;
+      if (b) body += ',';
+      body.append(json.substr(start, json.size() - start - 2));
+      resources += bundles[b].resources.size();
+    }
+    body += "]}";
+  }
+  auto dir = fresh_dir("ingest-bench-one");
+  fhir::validation::validation_options validation{.default_profiles = fhir::profiles::uk_core_default_profiles()};
+  auto app = server::application::open(
+      fhir::profiles::r4_uk_core(),
+      server::application_options{.database_path = (dir / "bench.db").string(), .base_url = "http://bench/fhir", .validation = validation});
+  if (!app) {
+    std::cerr << app.error().summary() << "\n";
+    return 1;
+  }
+  server::http::request request{.method = "POST", .target = "/fhir",
+                                .headers = {{"Content-Type", "application/fhir+json"}, {"Prefer", "return=minimal"}},
+                                .body = std::move(body), .remote_address = "127.0.0.1"};
+  double before = current_rss_mb();
+  auto start = clock_type::now();
+  auto response = (*app)->handle(request);
+  double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+  if (response.status != 200) {
+    std::cerr << "transaction failed: " << response.status << " " << response.body.substr(0, 2000) << "\n";
+    return 1;
+  }
+  std::printf("one transaction of %zu entries, %.1f MB: %.1f s (%.0f resources/s); RSS %.0f MB before, peak %.0f MB "
+              "(+%.0f MB, %.1fx the request)\n",
+              resources, request.body.size() / 1e6, seconds, resources / seconds, before, peak_rss_mb(),
+              peak_rss_mb() - before, (peak_rss_mb() - before) / (request.body.size() / 1e6));
+  app->reset();
+  std::filesystem::remove_all(dir);
+  return 0;
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -196,12 +257,14 @@ int main(int argc, char** argv) {
   std::string data;
   std::size_t count = 100;
   int rounds = 3, threads = 2;
+  std::size_t one_transaction = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--data" && i + 1 < argc) data = argv[++i];
     else if (a == "--bundles" && i + 1 < argc) count = static_cast<std::size_t>(std::atol(argv[++i]));
     else if (a == "--rounds" && i + 1 < argc) rounds = std::atoi(argv[++i]);
     else if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
+    else if (a == "--one-transaction" && i + 1 < argc) one_transaction = static_cast<std::size_t>(std::atol(argv[++i]));
     else {
       std::cerr << "usage: ingest-bench --data DIR [--bundles N] [--rounds R] [--threads T]\n";
       return 2;
@@ -211,6 +274,7 @@ int main(int argc, char** argv) {
     std::cerr << "usage: ingest-bench --data DIR [--bundles N] [--rounds R] [--threads T]\n";
     return 2;
   }
+  if (one_transaction > 0) return run_one_transaction(data, one_transaction);
   auto bundles = build_bundles(data, count);
   std::size_t bytes = 0;
   for (const auto& b : bundles) bytes += b.json.size();

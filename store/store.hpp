@@ -70,6 +70,9 @@ struct prepared_resource {
   // the writer fills in (empty when the resource had no id yet). Store-internal.
   std::string body;
   std::string body_id;
+  // The resource's type and id when prepared: `resource` may be dropped once `body` exists.
+  std::string type;
+  std::string id;
 };
 
 // Reads and writes inside one atomic unit of work (store::transact). Every write made through it commits

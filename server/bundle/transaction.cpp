@@ -220,6 +220,9 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
     });
     if (w.entry->method != "POST" || !w.condition) fhir::set_id(resource, w.id);
     w.prepared = ctx.store.prepare(std::move(resource));
+    // Its id is final, so the serialised body is all the writer needs: drop the parsed tree (a large
+    // transaction would otherwise hold every resource twice).
+    if (!w.condition && !w.prepared->body.empty()) w.prepared->resource = fhir::json::value();
   }
 
   // 2. The unit of work: DELETE, then POST, then PUT, each in Bundle order.

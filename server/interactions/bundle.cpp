@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "fhir/json/parse.hpp"
@@ -14,7 +16,11 @@ namespace server::interactions {
 http::response bundle(const context& ctx, const fhir_request& request) {
   if (auto format = check_body_format(request.http.header_value("Content-Type")); !format)
     return error_response(format.error(), &request);
-  auto parsed = fhir::json::parse(request.http.body);
+  // A Bundle may be as large as the body limit allows; the value cap (a guard against a DOM far larger
+  // than its text) scales with the body: real FHIR JSON spends ~20 bytes per value, so a cap of one value
+  // per 8 bytes never refuses a real Bundle and bounds the DOM of a hostile one to a few times its size.
+  auto parsed = fhir::json::parse(request.http.body,
+                                  {.max_values = std::max<std::size_t>(fhir::json::parse_options{}.max_values, request.http.body.size() / 8)});
   if (!parsed) return error_response(parsed.error(), &request);
   fhir::json::value& bundle = *parsed;
   const std::string* resource_type = bundle.find_string("resourceType");

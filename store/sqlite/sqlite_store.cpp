@@ -62,7 +62,7 @@ class sqlite_store final : public store {
     writer_unit(sqlite_store& store, database& db, fhir::epoch_ms now) : store_(store), db_(db), now_(now) {}
 
     fhir::result<write_result> create(prepared_resource prepared, std::string_view wanted_id) override {
-      std::string type(fhir::resource_type_of(prepared.resource));
+      std::string type = prepared.type;
       auto type_id = store_.find_type(type);
       if (!type_id) return unknown_type(type);
       // A collision of 122 random bits is not expected in the life of the universe; still, never overwrite.
@@ -85,8 +85,8 @@ class sqlite_store final : public store {
     }
 
     fhir::result<write_result> update(prepared_resource prepared, const preconditions& pre) override {
-      std::string type(fhir::resource_type_of(prepared.resource));
-      std::string id(fhir::id_of(prepared.resource));
+      std::string type = prepared.type;
+      std::string id = prepared.id;
       auto type_id = store_.find_type(type);
       if (!type_id) return unknown_type(type);
       auto current = find_current(db_, *type_id, id);
@@ -296,7 +296,9 @@ class sqlite_store final : public store {
 
   prepared_resource prepare(fhir::json::value resource) const override {
     auto index = extract_index(resource);
-    prepared_resource out{std::move(resource), std::move(index), {}, {}};
+    prepared_resource out{std::move(resource), std::move(index), {}, {}, {}, {}};
+    out.type = fhir::resource_type_of(out.resource);
+    out.id = fhir::id_of(out.resource);
     // Serialising here, off the writer thread, leaves the writer only two fields to fill in (body_for).
     if (std::string_view id = fhir::id_of(out.resource); !id.empty()) {
       out.body_id = id;
