@@ -7,6 +7,7 @@
 #include "server/interactions/common.hpp"
 #include "server/bundle/response_entry.hpp"
 #include "server/bundle_writer.hpp"
+#include "server/responses.hpp"
 
 namespace server::bundle {
 
@@ -37,9 +38,14 @@ http::response dispatch_entry(const context& ctx, const fhir_request& request, c
   return ctx.dispatch(sub);
 }
 
-std::string process_batch(const context& ctx, const fhir_request& request, std::vector<entry_request> entries) {
+std::string process_batch(const context& ctx, const fhir_request& request, const std::vector<std::string_view>& entries) {
   bundle_writer out("batch-response");
-  for (const entry_request& entry : entries) out.add_response_entry(response_entry(ctx, dispatch_entry(ctx, request, entry)));
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    auto entry = read_entry(ctx, entries[i], i);
+    // A malformed entry fails alone: its response carries the OperationOutcome.
+    http::response answer = entry ? dispatch_entry(ctx, request, *entry) : error_response(entry.error(), &request);
+    out.add_response_entry(response_entry(ctx, answer));
+  }
   return std::move(out).finish();
 }
 

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "fhir/json/parse.hpp"
 #include "fhir/text.hpp"
 
 namespace server::bundle {
@@ -31,59 +32,62 @@ std::string relative_url(const context& ctx, std::string url) {
 
 }  // namespace
 
-fhir::result<std::vector<entry_request>> read_entries(const context& ctx, fhir::json::value& bundle) {
-  std::vector<entry_request> out;
-  fhir::json::value* entries = bundle.find("entry");
-  if (!entries) return out;
-  if (!entries->is_array())
-    return fhir::error(fhir::error_kind::invalid, fhir::issue_type::structure, "Bundle.entry must be an array",
-                       "bundle-entry-invalid", "Bundle.entry");
-  for (std::size_t i = 0; i < entries->as_array().size(); ++i) {
-    fhir::json::value& entry = entries->as_array()[i];
-    entry_request r;
-    r.index = i;
-    if (!entry.is_object()) return entry_error(i, "", "an entry must be an object", "bundle-entry-invalid");
-    const fhir::json::value* request = entry.find("request");
-    if (!request || !request->is_object())
-      return entry_error(i, ".request", "a batch or transaction entry needs a request (method and url)", "bundle-request-missing");
-    r.method = string_at(request, "method");
-    r.url = relative_url(ctx, string_at(request, "url"));
-    if (r.method.empty() || r.url.empty())
-      return entry_error(i, ".request", "request.method and request.url are required", "bundle-request-missing");
-    static const std::vector<std::string> methods = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"};
-    if (std::find(methods.begin(), methods.end(), r.method) == methods.end())
-      return entry_error(i, ".request.method", fmt::format("'{}' is not an HTTP verb of FHIR", fhir::utf8_prefix(r.method, 40)),
-                         "bundle-method-invalid");
-    r.if_none_exist = string_at(request, "ifNoneExist");
-    r.if_match = string_at(request, "ifMatch");
-    r.if_none_match = string_at(request, "ifNoneMatch");
-    r.if_modified_since = string_at(request, "ifModifiedSince");
-    r.full_url = string_at(&entry, "fullUrl");
-
-    auto target = http::parse_target("/" + r.url);
-    if (!target || target->segments.empty())
-      return entry_error(i, ".request.url", fmt::format("'{}' is not a valid request URL", fhir::utf8_prefix(r.url, 200)),
-                         "bundle-url-invalid");
-    r.params = std::move(target->params);
-    r.type = target->segments[0];
-    if (target->segments.size() > 1) r.id = target->segments[1];
-    for (std::size_t s = 2; s < target->segments.size(); ++s) r.rest += (s > 2 ? "/" : "") + target->segments[s];
-    bool known_type = ctx.definitions.is_resource_type(r.type);
-    if (r.method != "GET" && r.method != "HEAD") {
-      if (!known_type)
-        return entry_error(i, ".request.url", fmt::format("'{}' is not a resource type this server knows", fhir::utf8_prefix(r.type, 100)),
-                           "type-unknown");
-      if (!r.rest.empty() || target->segments.size() > 2)
-        return entry_error(i, ".request.url", fmt::format("{} {} is not a write this server supports in a Bundle", r.method, r.url),
-                           "bundle-url-unsupported");
+fhir::result<entry_request> read_entry(const context& ctx, std::string_view text, std::size_t i) {
+  auto parsed = fhir::json::parse(text);
+  if (!parsed) {
+    fhir::error e = std::move(parsed).error();
+    for (fhir::issue& issue : e.issues()) {
+      issue.diagnostics = fmt::format("Bundle.entry[{}]: {}", i, issue.diagnostics);
+      issue.expression = fmt::format("Bundle.entry[{}]", i);
     }
-    if (fhir::json::value* resource = entry.find("resource")) r.resource = std::move(*resource);
-    bool needs_resource = r.method == "POST" || r.method == "PUT" || r.method == "PATCH";
-    if (needs_resource && !r.resource)
-      return entry_error(i, ".resource", fmt::format("a {} entry needs a resource", r.method), "bundle-resource-missing");
-    out.push_back(std::move(r));
+    return e;
   }
-  return out;
+  fhir::json::value& entry = *parsed;
+  entry_request r;
+  r.index = i;
+  r.text = text;
+  if (!entry.is_object()) return entry_error(i, "", "an entry must be an object", "bundle-entry-invalid");
+  if (std::string_view twice = duplicate_member(entry); !twice.empty())
+    return entry_error(i, "", fmt::format("the entry has '{}' twice", fhir::utf8_prefix(twice, 60)), "json-duplicate-key");
+  const fhir::json::value* request = entry.find("request");
+  if (!request || !request->is_object())
+    return entry_error(i, ".request", "a batch or transaction entry needs a request (method and url)", "bundle-request-missing");
+  r.method = string_at(request, "method");
+  r.url = relative_url(ctx, string_at(request, "url"));
+  if (r.method.empty() || r.url.empty())
+    return entry_error(i, ".request", "request.method and request.url are required", "bundle-request-missing");
+  static const std::vector<std::string> methods = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"};
+  if (std::find(methods.begin(), methods.end(), r.method) == methods.end())
+    return entry_error(i, ".request.method", fmt::format("'{}' is not an HTTP verb of FHIR", fhir::utf8_prefix(r.method, 40)),
+                       "bundle-method-invalid");
+  r.if_none_exist = string_at(request, "ifNoneExist");
+  r.if_match = string_at(request, "ifMatch");
+  r.if_none_match = string_at(request, "ifNoneMatch");
+  r.if_modified_since = string_at(request, "ifModifiedSince");
+  r.full_url = string_at(&entry, "fullUrl");
+
+  auto target = http::parse_target("/" + r.url);
+  if (!target || target->segments.empty())
+    return entry_error(i, ".request.url", fmt::format("'{}' is not a valid request URL", fhir::utf8_prefix(r.url, 200)),
+                       "bundle-url-invalid");
+  r.params = std::move(target->params);
+  r.type = target->segments[0];
+  if (target->segments.size() > 1) r.id = target->segments[1];
+  for (std::size_t s = 2; s < target->segments.size(); ++s) r.rest += (s > 2 ? "/" : "") + target->segments[s];
+  bool known_type = ctx.definitions.is_resource_type(r.type);
+  if (r.method != "GET" && r.method != "HEAD") {
+    if (!known_type)
+      return entry_error(i, ".request.url", fmt::format("'{}' is not a resource type this server knows", fhir::utf8_prefix(r.type, 100)),
+                         "type-unknown");
+    if (!r.rest.empty() || target->segments.size() > 2)
+      return entry_error(i, ".request.url", fmt::format("{} {} is not a write this server supports in a Bundle", r.method, r.url),
+                         "bundle-url-unsupported");
+  }
+  if (fhir::json::value* resource = entry.find("resource")) r.resource = std::move(*resource);
+  bool needs_resource = r.method == "POST" || r.method == "PUT" || r.method == "PATCH";
+  if (needs_resource && !r.resource)
+    return entry_error(i, ".resource", fmt::format("a {} entry needs a resource", r.method), "bundle-resource-missing");
+  return r;
 }
 
 fhir::error in_entry(fhir::error e, const entry_request& entry) {
@@ -115,6 +119,15 @@ void rewrite_references(fhir::json::value& value, const std::function<std::optio
       rewrite_references(m.value, visit);
     }
   }
+}
+
+std::string_view duplicate_member(const fhir::json::value& object) {
+  if (!object.is_object()) return {};
+  const auto& members = object.as_object();
+  for (std::size_t i = 0; i < members.size(); ++i)
+    for (std::size_t j = i + 1; j < members.size(); ++j)
+      if (members[i].key == members[j].key) return members[i].key;
+  return {};
 }
 
 bool is_conditional_reference(std::string_view reference) {

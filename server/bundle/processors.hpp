@@ -13,13 +13,14 @@
 namespace server::bundle {
 
 // batch: every entry on its own, as if it were a request of its own; failures are reported per entry.
-std::string process_batch(const context& ctx, const fhir_request& request, std::vector<entry_request> entries);
+// `entries` are the texts of Bundle.entry (bundle_text.hpp), read one at a time.
+std::string process_batch(const context& ctx, const fhir_request& request, const std::vector<std::string_view>& entries);
 
 // transaction: all writes in one unit of work, in the order DELETE, POST, PUT/PATCH (then GET/HEAD,
 // after the commit), with urn:uuid/urn:oid fullUrls and conditional references resolved. Any failure
 // fails the whole transaction and nothing persists.
 fhir::result<std::string> process_transaction(const context& ctx, const fhir_request& request,
-                                              std::vector<entry_request> entries);
+                                              const std::vector<std::string_view>& entries);
 
 // One entry as a request of its own through the router (batch entries, and a transaction's reads).
 http::response dispatch_entry(const context& ctx, const fhir_request& request, const entry_request& entry);

@@ -30,6 +30,7 @@ struct planned_write {
   bool late = false;                         // its references wait for matches made in the unit of work
   fhir::json::value original;                // the resource before rewriting (late entries only)
   std::optional<store::prepared_resource> prepared;
+  bool has_resource = false;                 // POST and PUT: read again from the entry's text
   std::optional<fhir::json::value> patch;    // PATCH: the JSON Patch or FHIRPath Patch document
   bool json_patch = false;
   // Outcome
@@ -134,13 +135,21 @@ fhir::result<fhir::done> apply_patch(const context& ctx, const fhir_request& req
 
 }  // namespace
 
-fhir::result<std::string> process_transaction(const context& ctx, const fhir_request& request, std::vector<entry_request> entries) {
+fhir::result<std::string> process_transaction(const context& ctx, const fhir_request& request,
+                                              const std::vector<std::string_view>& texts) {
   // 1. Everything that needs no database: validation, ids, conditions, references to new resources.
+  // Entries are read from their text one at a time and their trees dropped once checked, so a large
+  // transaction never holds every resource's tree at once.
+  std::vector<entry_request> entries;
+  entries.reserve(texts.size());  // planned_write points into it
   std::vector<planned_write> writes;
   std::map<std::string, std::string> local;  // fullUrl -> "Type/id"
   std::set<std::string> decided_later;       // fullUrls whose id a match inside the unit decides
   std::set<std::string> targets;             // "Type/id" of PUT and DELETE entries: each at most once
-  for (entry_request& entry : entries) {
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    auto read = read_entry(ctx, texts[i], i);
+    if (!read) return std::move(read).error();
+    entry_request& entry = entries.emplace_back(std::move(*read));
     if (entry.method == "GET" || entry.method == "HEAD") {
       // Reads run after the commit; one that cannot be routed fails the transaction before anything is written.
       bool system_level = entry.type == "metadata" || entry.type.starts_with('_') || entry.type.starts_with('$');
@@ -190,6 +199,8 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
     else if (entry.method == "PUT") w.id = entry.id.empty() ? std::string(fhir::id_of(*entry.resource)) : entry.id;
     else w.id = entry.id;
     if (entry.method == "PUT" && w.id.empty()) w.id = store::new_resource_id();
+    w.has_resource = entry.resource.has_value();
+    entry.resource.reset();  // read again below, once every fullUrl's id is known
     if (!entry.full_url.empty() && entry.method != "DELETE") {
       if (local.contains(entry.full_url))
         return in_entry(fhir::error(fhir::error_kind::invalid, fhir::issue_type::duplicate,
@@ -202,8 +213,13 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
     writes.push_back(std::move(w));
   }
   for (planned_write& w : writes) {
-    if (!w.entry->resource) continue;
-    fhir::json::value& resource = *w.entry->resource;
+    if (!w.has_resource) continue;
+    auto again = read_entry(ctx, w.entry->text, w.entry->index);
+    if (!again || !again->resource) return in_entry(fhir::error(fhir::error_kind::fault, fhir::issue_type::exception,
+                                                                "the entry could not be read again", "bundle-reread"),
+                                                    *w.entry);
+    fhir::json::value resource = std::move(*again->resource);
+    if (auto recorded = interactions::record_controller(request.http, resource); !recorded) return in_entry(std::move(recorded).error(), *w.entry);
     bool late = false;
     rewrite_references(resource, [&](std::string_view reference) -> std::optional<std::string> {
       if (decided_later.contains(std::string(reference)) || is_conditional_reference(reference)) late = true;
@@ -211,7 +227,7 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
     });
     if (late) {
       w.late = true;
-      w.original = resource;
+      w.original = std::move(resource);
       continue;
     }
     rewrite_references(resource, [&](std::string_view reference) -> std::optional<std::string> {
@@ -256,7 +272,7 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
       auto match = interactions::single_match(tx, *w.condition, w.entry->method == "POST" ? "ifNoneExist" : "The conditional update");
       if (!match) return in_entry(std::move(match).error(), *w.entry);
       if (*match) {
-        std::string body_id = w.entry->method == "PUT" ? std::string(fhir::id_of(w.late ? w.original : w.prepared ? w.prepared->resource : *w.entry->resource)) : "";
+        std::string body_id = w.entry->method == "PUT" ? std::string(fhir::id_of(w.late ? w.original : w.prepared->resource)) : "";
         if (!body_id.empty() && body_id != **match && !w.entry->id.empty())
           return in_entry(fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
                                       fmt::format("the resource id '{}' is not the matching resource's ('{}')", body_id, **match), "id-mismatch"),

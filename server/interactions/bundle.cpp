@@ -1,8 +1,8 @@
-#include <algorithm>
-
 #include <fmt/format.h>
 
 #include "fhir/json/parse.hpp"
+#include "fhir/text.hpp"
+#include "server/bundle/bundle_text.hpp"
 #include "server/bundle/processors.hpp"
 #include "server/interactions/common.hpp"
 #include "server/interactions/interactions.hpp"
@@ -16,13 +16,23 @@ namespace server::interactions {
 http::response bundle(const context& ctx, const fhir_request& request) {
   if (auto format = check_body_format(request.http.header_value("Content-Type")); !format)
     return error_response(format.error(), &request);
-  // A Bundle may be as large as the body limit allows; the value cap (a guard against a DOM far larger
-  // than its text) scales with the body: real FHIR JSON spends ~20 bytes per value, so a cap of one value
-  // per 8 bytes never refuses a real Bundle and bounds the DOM of a hostile one to a few times its size.
-  auto parsed = fhir::json::parse(request.http.body,
-                                  {.max_values = std::max<std::size_t>(fhir::json::parse_options{}.max_values, request.http.body.size() / 8)});
+  // The entries are split off as text and read one at a time by the processors; the rest (resourceType,
+  // type, ...) is parsed here. Text that does not split is parsed whole, for its syntax error.
+  auto split = bundle::split_bundle(request.http.body);
+  if (!split) {
+    auto parsed = fhir::json::parse(request.http.body);
+    return error_response(parsed ? fhir::error(fhir::error_kind::invalid, fhir::issue_type::structure,
+                                               "POST to the base takes a Bundle (a JSON object)", "bundle-type-invalid")
+                                 : parsed.error(),
+                          &request);
+  }
+  auto parsed = fhir::json::parse(split->skeleton);
   if (!parsed) return error_response(parsed.error(), &request);
   fhir::json::value& bundle = *parsed;
+  if (std::string_view twice = bundle::duplicate_member(bundle); !twice.empty())
+    return error_response(fhir::error(fhir::error_kind::invalid, fhir::issue_type::structure,
+                                      fmt::format("Duplicate JSON property '{}'", fhir::utf8_prefix(twice, 60)), "json-duplicate-key", "Bundle"),
+                          &request);
   const std::string* resource_type = bundle.find_string("resourceType");
   const std::string* type = bundle.find_string("type");
   if (!resource_type || *resource_type != "Bundle" || !type || (*type != "batch" && *type != "transaction"))
@@ -30,10 +40,12 @@ http::response bundle(const context& ctx, const fhir_request& request) {
                                       "POST to the base takes a Bundle of type batch or transaction", "bundle-type-invalid",
                                       "Bundle.type"),
                           &request);
-  auto entries = bundle::read_entries(ctx, bundle);
-  if (!entries) return error_response(entries.error(), &request);
-  if (*type == "batch") return json_response(200, bundle::process_batch(ctx, request, std::move(*entries)), request);
-  auto answer = bundle::process_transaction(ctx, request, std::move(*entries));
+  if (const fhir::json::value* entry = bundle.find("entry"); entry && !entry->is_array())
+    return error_response(fhir::error(fhir::error_kind::invalid, fhir::issue_type::structure, "Bundle.entry must be an array",
+                                      "bundle-entry-invalid", "Bundle.entry"),
+                          &request);
+  if (*type == "batch") return json_response(200, bundle::process_batch(ctx, request, split->entries), request);
+  auto answer = bundle::process_transaction(ctx, request, split->entries);
   if (!answer) return error_response(answer.error(), &request);
   return json_response(200, std::move(*answer), request);
 }

@@ -688,3 +688,41 @@ TEST_CASE("a transaction that changes the same resource twice is rejected naming
   CHECK(r.issue_expressions() == std::vector<std::string>{"Bundle.entry[1]"});
   CHECK(app.get("/fhir/Patient/twice").status() == 404);
 }
+
+TEST_CASE("one bad entry in a transaction of 10,000 is found, named by its index, and nothing is written", "[server][bundle][large]") {
+  fhir::testing::app_fixture app;
+  constexpr int count = 10000, bad = 7777;
+  std::string bundle = R"({"resourceType":"Bundle","type":"transaction","entry":[)";
+  for (int i = 0; i < count; ++i) {
+    std::string id = "big-" + std::to_string(i);
+    if (i) bundle += ',';
+    bundle += R"({"resource":{"resourceType":"Patient","id":")" + id + R"(","name":[{"family":"Bulk"}],"birthDate":")" +
+              (i == bad ? std::string("1980-02-30") : std::string("1980-02-28")) + R"("},"request":{"method":"PUT","url":"Patient/)" + id +
+              R"("}})";
+  }
+  bundle += "]}";
+  auto r = app.post("/fhir", bundle, {{"Content-Type", "application/fhir+json"}});
+  CHECK((r.status() == 400 || r.status() == 422));
+  auto expressions = r.issue_expressions();
+  REQUIRE(!expressions.empty());
+  CHECK(expressions[0] == "Bundle.entry[" + std::to_string(bad) + "].resource.birthDate");
+  CHECK(app.get("/fhir/Patient/big-0").status() == 404);
+  CHECK(app.get("/fhir/Patient?family=Bulk&_summary=count").json().find("total")->as_number().text == "0");
+}
+
+TEST_CASE("Bundle text that is not an object with an entry array is rejected cleanly", "[server][bundle][errors]") {
+  fhir::testing::app_fixture app;
+  std::vector<server::http::header> json = {{"Content-Type", "application/fhir+json"}};
+  CHECK(app.post("/fhir", R"({"resourceType":"Bundle","type":"batch","entry":{"request":{}}})", json).status() == 400);
+  CHECK(app.post("/fhir", R"({"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"metadata"}},]})", json).status() == 400);
+  CHECK(app.post("/fhir", R"([1,2,3])", json).status() == 400);
+  CHECK(app.post("/fhir", R"({"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"GET","url":"metadata"}} {"x":1}]})", json).status() == 400);
+  auto duplicate = app.post("/fhir", R"({"resourceType":"Bundle","type":"batch","entry":[],"entry":[]})", json);
+  CHECK(duplicate.status() == 400);
+  // A malformed entry of a batch fails alone.
+  auto batch = app.post("/fhir", R"({"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"metadata"}},{"request":{}}]})", json);
+  REQUIRE(batch.status() == 200);
+  auto entries = batch.json().find("entry")->as_array();
+  CHECK(*entries[0].find("response")->find_string("status") == "200 OK");
+  CHECK(entries[1].find("response")->find_string("status")->starts_with("400"));
+}
