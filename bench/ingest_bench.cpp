@@ -114,18 +114,24 @@ std::filesystem::path fresh_dir(const char* name) {
   return dir;
 }
 
+// The application as fhir-server runs it (R4 + UK Core, UK Core default profiles), on a database in `dir`.
+std::unique_ptr<server::application> open_app(const std::filesystem::path& dir) {
+  fhir::validation::validation_options validation{.default_profiles = fhir::profiles::uk_core_default_profiles()};
+  auto app = server::application::open(
+      fhir::profiles::r4_uk_core(),
+      server::application_options{.database_path = (dir / "bench.db").string(), .base_url = "http://bench/fhir", .validation = validation});
+  if (!app) {
+    std::cerr << app.error().summary() << "\n";
+    std::exit(1);
+  }
+  return std::move(*app);
+}
+
 double ingest_rate(const std::vector<bundle_text>& bundles, int threads) {
   auto dir = fresh_dir("ingest-bench-app");
   double rate = 0;
   {
-    fhir::validation::validation_options validation{.default_profiles = fhir::profiles::uk_core_default_profiles()};
-    auto app = server::application::open(
-        fhir::profiles::r4_uk_core(),
-        server::application_options{.database_path = (dir / "bench.db").string(), .base_url = "http://bench/fhir", .validation = validation});
-    if (!app) {
-      std::cerr << app.error().summary() << "\n";
-      std::exit(1);
-    }
+    auto app = open_app(dir);
     std::atomic<std::size_t> next{0};
     std::size_t resources = 0;
     for (const auto& b : bundles) resources += b.resources.size();
@@ -137,7 +143,7 @@ double ingest_rate(const std::vector<bundle_text>& bundles, int threads) {
           server::http::request request{.method = "POST", .target = "/fhir",
                                         .headers = {{"Content-Type", "application/fhir+json"}, {"Prefer", "return=minimal"}},
                                         .body = bundles[i].json, .remote_address = "127.0.0.1"};
-          auto response = (*app)->handle(request);
+          auto response = app->handle(request);
           if (response.status != 200) {
             std::cerr << "transaction failed: " << response.status << " " << response.body.substr(0, 2000) << "\n";
             std::exit(1);
@@ -218,20 +224,13 @@ int run_one_transaction(const std::filesystem::path& data, std::size_t count) {
     body += "]}";
   }
   auto dir = fresh_dir("ingest-bench-one");
-  fhir::validation::validation_options validation{.default_profiles = fhir::profiles::uk_core_default_profiles()};
-  auto app = server::application::open(
-      fhir::profiles::r4_uk_core(),
-      server::application_options{.database_path = (dir / "bench.db").string(), .base_url = "http://bench/fhir", .validation = validation});
-  if (!app) {
-    std::cerr << app.error().summary() << "\n";
-    return 1;
-  }
+  auto app = open_app(dir);
   server::http::request request{.method = "POST", .target = "/fhir",
                                 .headers = {{"Content-Type", "application/fhir+json"}, {"Prefer", "return=minimal"}},
                                 .body = std::move(body), .remote_address = "127.0.0.1"};
   double before = current_rss_mb();
   auto start = clock_type::now();
-  auto response = (*app)->handle(request);
+  auto response = app->handle(request);
   double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
   if (response.status != 200) {
     std::cerr << "transaction failed: " << response.status << " " << response.body.substr(0, 2000) << "\n";
@@ -241,7 +240,7 @@ int run_one_transaction(const std::filesystem::path& data, std::size_t count) {
               "(+%.0f MB, %.1fx the request)\n",
               resources, request.body.size() / 1e6, seconds, resources / seconds, before, peak_rss_mb(),
               peak_rss_mb() - before, (peak_rss_mb() - before) / (request.body.size() / 1e6));
-  app->reset();
+  app.reset();
   std::filesystem::remove_all(dir);
   return 0;
 }

@@ -1,4 +1,5 @@
 #include "server/interactions/common.hpp"
+#include "server/interactions/conditional.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -39,16 +40,9 @@ fhir::result<fhir::validation::read_resource_result> read_body(const context& ct
 fhir::result<std::optional<std::int64_t>> if_match_version(const fhir_request& request) {
   auto header = request.http.header_value("If-Match");
   if (!header) return std::optional<std::int64_t>();
-  std::string_view v = *header;
-  if (v == "*") return std::optional<std::int64_t>(store::preconditions::any_version);
-  if (v.starts_with("W/")) v.remove_prefix(2);
-  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
-  std::int64_t version = 0;
-  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), version);
-  if (ec != std::errc() || end != v.data() + v.size() || version < 1)
-    return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
-                       fmt::format("If-Match '{}' is not a version ETag such as W/\"3\"", *header), "if-match-invalid");
-  return std::optional<std::int64_t>(version);
+  auto version = parse_version_etag(*header, "If-Match");
+  if (!version) return std::move(version).error();
+  return std::optional<std::int64_t>(*version);
 }
 
 fhir::result<fhir::done> record_controller(const http::request& request, fhir::json::value& resource) {

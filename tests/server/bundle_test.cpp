@@ -10,8 +10,10 @@
 
 #include "fhir/json/value.hpp"
 #include "tests/server/app_fixture.hpp"
+#include "tests/server/requests.hpp"
 
 using fhir::testing::app_fixture;
+using namespace fhir::testing;
 using fhir::testing::reply;
 
 namespace {
@@ -23,14 +25,9 @@ const std::string nhs_system = "https://fhir.nhs.uk/Id/nhs-number";
 
 // --- Resources -------------------------------------------------------------------------------------------
 
-// A minimal UK Core Patient: an optional client id, one identifier, a family name and a birth date.
 std::string patient(std::string_view id, std::string_view system, std::string_view value, std::string_view family = "Smith",
                     std::string_view birth_date = "1980-01-01") {
-  std::string out = R"({"resourceType":"Patient",)";
-  if (!id.empty()) out += R"("id":")" + std::string(id) + R"(",)";
-  out += R"("identifier":[{"system":")" + std::string(system) + R"(","value":")" + std::string(value) +
-         R"("}],"name":[{"family":")" + std::string(family) + R"("}],"birthDate":")" + std::string(birth_date) + R"("})";
-  return out;
+  return fhir::testing::patient_with_identifier(id, system, value, family, birth_date);
 }
 
 std::string mrn_patient(std::string_view id, std::string_view mrn, std::string_view family = "Smith") {
@@ -85,17 +82,7 @@ reply transact(const app_fixture& app, const std::string& body, std::vector<serv
 
 // --- Reading answers -------------------------------------------------------------------------------------
 
-std::string text(const json::value* v, std::string_view key) {
-  if (!v) return {};
-  const std::string* s = v->find_string(key);
-  return s ? *s : std::string();
-}
-
 const json::value* member(const json::value* v, std::string_view key) { return v ? v->find(key) : nullptr; }
-
-const json::value* first(const json::value* v) {
-  return v && v->is_array() && !v->as_array().empty() ? &v->as_array()[0] : nullptr;
-}
 
 // The response Bundle of a transaction or batch: HTTP 200, a Bundle of `type` with `entries` entries.
 json::value response_bundle(const reply& r, std::string_view type, std::size_t entries) {
@@ -138,56 +125,6 @@ void check_failure(const reply& r, const std::vector<unsigned>& statuses, std::s
   bool named = std::any_of(expressions.begin(), expressions.end(), [&](const std::string& e) { return e.starts_with(prefix); });
   INFO("expected an issue at " << prefix);
   CHECK(named);
-}
-
-std::size_t count_matches(const json::value& searchset) {
-  std::size_t n = 0;
-  if (const auto* entries = searchset.find("entry"))
-    for (const auto& e : entries->as_array()) {
-      std::string mode = text(e.find("search"), "mode");
-      if (mode.empty() || mode == "match") ++n;
-    }
-  return n;
-}
-
-// The number of resources a search (e.g. "Patient?identifier=...") matches.
-std::size_t matches(const app_fixture& app, const std::string& query) {
-  auto r = app.get("/fhir/" + query);
-  INFO(query << "\n" << r.http.body);
-  REQUIRE(r.status() == 200);
-  return count_matches(r.json());
-}
-
-// The number of entries of a history ("/fhir/_history", "/fhir/Patient/p1/_history").
-std::size_t history_size(const app_fixture& app, const std::string& target = "/fhir/_history") {
-  auto r = app.get(target + "?_count=100");
-  INFO(target << "\n" << r.http.body);
-  REQUIRE(r.status() == 200);
-  auto b = r.json();
-  const json::value* entries = b.find("entry");
-  return entries ? entries->as_array().size() : 0;
-}
-
-json::value read_ok(const app_fixture& app, const std::string& path) {
-  auto r = app.get("/fhir/" + path);
-  INFO(path << "\n" << r.http.body);
-  REQUIRE(r.status() == 200);
-  return r.json();
-}
-
-void put_ok(const app_fixture& app, const std::string& path, const std::string& body) {
-  auto r = app.put("/fhir/" + path, body);
-  INFO(path << "\n" << r.http.body);
-  REQUIRE((r.status() == 200 || r.status() == 201));
-}
-
-// Creates with POST; returns the new id.
-std::string post_ok(const app_fixture& app, const std::string& type, const std::string& body) {
-  auto r = app.post("/fhir/" + type, body);
-  INFO(type << "\n" << r.http.body);
-  REQUIRE(r.status() == 201);
-  auto created = r.json();
-  return text(&created, "id");
 }
 
 const std::string body_weight = "Observation?code=http://loinc.org|29463-7";

@@ -10,8 +10,10 @@
 #include "fhir/json/value.hpp"
 #include "fhir/time.hpp"
 #include "tests/server/app_fixture.hpp"
+#include "tests/server/requests.hpp"
 
 using fhir::testing::app_fixture;
+using namespace fhir::testing;
 using fhir::testing::reply;
 using Catch::Matchers::Contains;
 
@@ -21,13 +23,8 @@ namespace json = fhir::json;
 
 const std::string nhs_criteria = "identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009";
 
-// A minimal UK Core Patient: an optional client id, one identifier, a family name.
 std::string patient(std::string_view id, std::string_view system, std::string_view value, std::string_view family = "Smith") {
-  std::string out = R"({"resourceType":"Patient",)";
-  if (!id.empty()) out += R"("id":")" + std::string(id) + R"(",)";
-  out += R"("identifier":[{"system":")" + std::string(system) + R"(","value":")" + std::string(value) +
-         R"("}],"name":[{"family":")" + std::string(family) + R"("}],"birthDate":"1980-01-01"})";
-  return out;
+  return fhir::testing::patient_with_identifier(id, system, value, family);
 }
 
 std::string mrn_patient(std::string_view id, std::string_view mrn, std::string_view family = "Smith") {
@@ -38,63 +35,10 @@ std::string nhs_patient(std::string_view id, std::string_view nhs_number, std::s
   return patient(id, "https://fhir.nhs.uk/Id/nhs-number", nhs_number, family);
 }
 
-std::string text(const json::value* v, std::string_view key) {
-  if (!v) return {};
-  const std::string* s = v->find_string(key);
-  return s ? *s : std::string();
-}
-
-const json::value* first(const json::value* v) {
-  return v && v->is_array() && !v->as_array().empty() ? &v->as_array()[0] : nullptr;
-}
-
 std::string family_of(const json::value& patient) { return text(first(patient.find("name")), "family"); }
 std::string version_of(const json::value& resource) { return text(resource.find("meta"), "versionId"); }
 
-std::size_t matches(const app_fixture& app, const std::string& query) {
-  auto r = app.get("/fhir/" + query);
-  INFO(query << "\n" << r.http.body);
-  REQUIRE(r.status() == 200);
-  auto b = r.json();
-  std::size_t n = 0;
-  if (const auto* entries = b.find("entry"))
-    for (const auto& e : entries->as_array()) {
-      std::string mode = text(e.find("search"), "mode");
-      if (mode.empty() || mode == "match") ++n;
-    }
-  return n;
-}
-
-// The number of entries of a history ("/fhir/_history", "/fhir/Patient/p1/_history").
-std::size_t history_size(const app_fixture& app, const std::string& target = "/fhir/_history") {
-  auto r = app.get(target + "?_count=100");
-  INFO(target << "\n" << r.http.body);
-  REQUIRE(r.status() == 200);
-  auto b = r.json();
-  const json::value* entries = b.find("entry");
-  return entries ? entries->as_array().size() : 0;
-}
-
-json::value read_ok(const app_fixture& app, const std::string& path) {
-  auto r = app.get("/fhir/" + path);
-  INFO(path << "\n" << r.http.body);
-  REQUIRE(r.status() == 200);
-  return r.json();
-}
-
-void put_ok(const app_fixture& app, const std::string& path, const std::string& body) {
-  auto r = app.put("/fhir/" + path, body);
-  INFO(path << "\n" << r.http.body);
-  REQUIRE((r.status() == 200 || r.status() == 201));
-}
-
-std::string post_ok(const app_fixture& app, const std::string& body) {
-  auto r = app.post("/fhir/Patient", body);
-  INFO(r.http.body);
-  REQUIRE(r.status() == 201);
-  auto created = r.json();
-  return text(&created, "id");
-}
+std::string post_ok(const app_fixture& app, const std::string& body) { return fhir::testing::post_ok(app, "Patient", body); }
 
 void check_outcome(const reply& r, unsigned status) {
   INFO(r.http.body);
