@@ -31,6 +31,7 @@ struct planned_write {
   fhir::json::value original;                // the resource before rewriting (late entries only)
   std::optional<store::prepared_resource> prepared;
   bool has_resource = false;                 // POST and PUT: read again from the entry's text
+  std::string body_id;                       // PUT: the id in the resource, if any
   std::optional<fhir::json::value> patch;    // PATCH: the JSON Patch or FHIRPath Patch document
   bool json_patch = false;
   // Outcome
@@ -200,6 +201,7 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
     else w.id = entry.id;
     if (entry.method == "PUT" && w.id.empty()) w.id = store::new_resource_id();
     w.has_resource = entry.resource.has_value();
+    if (entry.method == "PUT") w.body_id = fhir::id_of(*entry.resource);
     entry.resource.reset();  // read again below, once every fullUrl's id is known
     if (!entry.full_url.empty() && entry.method != "DELETE") {
       if (local.contains(entry.full_url))
@@ -272,10 +274,10 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
       auto match = interactions::single_match(tx, *w.condition, w.entry->method == "POST" ? "ifNoneExist" : "The conditional update");
       if (!match) return in_entry(std::move(match).error(), *w.entry);
       if (*match) {
-        std::string body_id = w.entry->method == "PUT" ? std::string(fhir::id_of(w.late ? w.original : w.prepared->resource)) : "";
-        if (!body_id.empty() && body_id != **match && !w.entry->id.empty())
+        if (!w.body_id.empty() && w.body_id != **match)
           return in_entry(fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
-                                      fmt::format("the resource id '{}' is not the matching resource's ('{}')", body_id, **match), "id-mismatch"),
+                                      fmt::format("the resource id '{}' is not the matching resource's ('{}')", w.body_id, **match),
+                                      "id-mismatch"),
                           *w.entry);
         w.id = **match;
         if (w.entry->method == "POST") w.status = 200;  // exists: nothing is created

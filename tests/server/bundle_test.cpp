@@ -663,3 +663,15 @@ TEST_CASE("Bundle text that is not an object with an entry array is rejected cle
   CHECK(*entries[0].find("response")->find_string("status") == "200 OK");
   CHECK(entries[1].find("response")->find_string("status")->starts_with("400"));
 }
+
+TEST_CASE("a conditional PUT entry whose resource id is not the match's fails the transaction", "[server][bundle][conditional]") {
+  app_fixture app;
+  put_ok(app, "Patient/held", mrn_patient("held", "cond-9"));
+  std::string tx = bundle("transaction", {entry("PUT", "Patient?identifier=" + mrn_system + "|cond-9", mrn_patient("other", "cond-9", "Changed"))});
+  auto r = transact(app, tx);
+  check_failure(r, {400}, 0);
+  CHECK(r.issue_ids() == std::vector<std::string>{"id-mismatch"});
+  auto held = read_ok(app, "Patient/held");
+  CHECK(text(first(held.find("name")), "family") == "Smith");
+  CHECK(matches(app, "Patient?_id=other") == 0);
+}
