@@ -26,6 +26,14 @@ http::response bundle(const context& ctx, const fhir_request& request) {
                                  : parsed.error(),
                           &request);
   }
+  // A bound on the work one request can ask for (a batch answers every entry, even an empty one).
+  constexpr std::size_t max_entries = 100'000;
+  if (split->entries.size() > max_entries)
+    return error_response(fhir::error(fhir::error_kind::too_large, fhir::issue_type::too_costly,
+                                      fmt::format("The Bundle has {} entries; this server takes at most {} per request",
+                                                  split->entries.size(), max_entries),
+                                      "bundle-too-many-entries", "Bundle.entry"),
+                          &request);
   auto parsed = fhir::json::parse(split->skeleton);
   if (!parsed) return error_response(parsed.error(), &request);
   fhir::json::value& bundle = *parsed;

@@ -675,3 +675,13 @@ TEST_CASE("a conditional PUT entry whose resource id is not the match's fails th
   CHECK(text(first(held.find("name")), "family") == "Smith");
   CHECK(matches(app, "Patient?_id=other") == 0);
 }
+
+TEST_CASE("a Bundle of more than 100,000 entries is refused before any entry is read", "[server][bundle][errors]") {
+  app_fixture app;
+  std::string body = R"({"resourceType":"Bundle","type":"batch","entry":[)";
+  for (int i = 0; i <= 100000; ++i) body += i ? ",{}" : "{}";
+  body += "]}";
+  auto r = transact(app, body, {{"Content-Type", "application/fhir+json"}});
+  CHECK(r.status() == 413);
+  CHECK(r.issue_ids() == std::vector<std::string>{"bundle-too-many-entries"});
+}
