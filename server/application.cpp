@@ -17,6 +17,7 @@ fhir::result<std::unique_ptr<application>> application::open(const fhir::definit
   auto store = store::open_sqlite_store(store::sqlite_options{.path = options.database_path,
                                                               .resource_types = definitions.resource_types(),
                                                               .max_readers = options.max_readers,
+                                                              .skip_unchanged_updates = options.skip_unchanged_updates,
                                                               .indexer = options.search_index ? search.indexer.get() : nullptr});
   if (!store) return std::move(store).error();
   return std::unique_ptr<application>(new application(std::move(search), std::move(*store), definitions, options));

@@ -30,6 +30,7 @@ struct application_options {
   std::size_t default_page_size = 50;  // _count when absent (searches, histories)
   std::size_t max_page_size = 1000;    // larger _count values are capped
   bool conditional_delete_multiple = false;  // DELETE [type]?criteria may delete several matches
+  bool skip_unchanged_updates = true;        // an update equal to the current version writes no version
   // Index every write for search. Off only in benchmarks measuring what indexing costs.
   bool search_index = true;
 };

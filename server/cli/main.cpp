@@ -187,7 +187,9 @@ int serve(const server::cli::serve_options& options, const server::cli::validati
   auto opened = server::application::open(
       definitions, server::application_options{.database_path = options.database, .base_url = base_url,
                                                .software_version = version, .validation = setup->options,
-                                               .default_page_size = options.default_count, .max_page_size = options.max_count});
+                                               .default_page_size = options.default_count, .max_page_size = options.max_count,
+                                               .conditional_delete_multiple = options.conditional_delete_multiple,
+                                               .skip_unchanged_updates = options.skip_unchanged_updates});
   if (!opened) {
     std::cerr << "fhir-server: " << opened.error().summary() << "\n";
     return 1;

@@ -71,6 +71,12 @@ Options of serve:
   --log-level LEVEL  debug, info, warning, error or off (default: info); debug also logs every request
   --default-count N  page size of searches and histories without _count (default: 50)
   --max-count N      the largest page; a larger _count is capped (default: 1000)
+  --conditional-delete single|multiple
+                     DELETE [type]?criteria matching several resources: 412 (single, the default) or
+                     delete them all (multiple, up to --max-count)
+  --unchanged-updates skip|version
+                     an update whose content equals the current version: no new version (skip, the
+                     default, for nightly re-feeds) or a new version anyway (version)
 
 Validation options (serve and validate):
   --package PATH     also load the conformance resources of a FHIR package: a directory (searched for
@@ -186,6 +192,12 @@ parse_result parse(int argc, char** argv) {
       ok = take() && parse_number(value, s.default_count) && s.default_count > 0;
     } else if (name == "--max-count") {
       ok = take() && parse_number(value, s.max_count) && s.max_count > 0;
+    } else if (name == "--conditional-delete") {
+      ok = take() && (value == "single" || value == "multiple");
+      s.conditional_delete_multiple = value == "multiple";
+    } else if (name == "--unchanged-updates") {
+      ok = take() && (value == "skip" || value == "version");
+      s.skip_unchanged_updates = value == "skip";
     } else {
       return {std::nullopt, fmt::format("unknown option '{}' (see fhir-server --help)", name)};
     }

@@ -21,6 +21,8 @@ struct serve_options {
   std::string log_level = "info";
   std::size_t default_count = 50;  // --default-count: page size of searches and histories without _count
   std::size_t max_count = 1000;    // --max-count: larger _count values are capped to this
+  bool conditional_delete_multiple = false;  // --conditional-delete single|multiple
+  bool skip_unchanged_updates = true;        // --unchanged-updates skip|version
 };
 
 // How resources are validated, for serve and validate alike (so that validate answers as the server would).

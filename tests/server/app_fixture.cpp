@@ -37,6 +37,15 @@ app_fixture::app_fixture(validation::validation_options options) {
   app_ = std::move(*opened);
 }
 
+app_fixture::app_fixture(server::application_options options) {
+  options.database_path = dir_.file("test.db");
+  options.base_url = std::string(base);
+  if (options.validation.default_profiles.empty()) options.validation.default_profiles = profiles::uk_core_default_profiles();
+  auto opened = server::application::open(profiles::r4_uk_core(), options);
+  REQUIRE(opened.ok());
+  app_ = std::move(*opened);
+}
+
 reply app_fixture::send(std::string method, std::string target, std::string body,
                         std::vector<server::http::header> headers) const {
   server::http::request r{.method = std::move(method), .target = std::move(target), .headers = std::move(headers),

@@ -35,6 +35,8 @@ class app_fixture {
  public:
   app_fixture();
   explicit app_fixture(validation::validation_options options);
+  // With other application options (the database path and base URL are the fixture's own).
+  explicit app_fixture(server::application_options options);
   reply get(std::string target, std::vector<server::http::header> headers = {}) const;
   reply post(std::string target, std::string body, std::vector<server::http::header> headers = {}) const;
   reply put(std::string target, std::string body, std::vector<server::http::header> headers = {}) const;

@@ -31,6 +31,12 @@ TEST_CASE("serve options parse in both spellings", "[server][cli]") {
   CHECK(s.load_directories == std::vector<std::string>{"a", "b"});
   CHECK(s.threads == 3);
   CHECK(s.base_url == "https://shcr.example/fhir");
+  CHECK_FALSE(s.conditional_delete_multiple);
+  CHECK(s.skip_unchanged_updates);
+  auto policies = parse({"--conditional-delete", "multiple", "--unchanged-updates=version"});
+  REQUIRE(policies.parsed);
+  CHECK(policies.parsed->serve.conditional_delete_multiple);
+  CHECK_FALSE(policies.parsed->serve.skip_unchanged_updates);
 }
 
 TEST_CASE("bad command lines are refused with a message", "[server][cli]") {
@@ -40,6 +46,8 @@ TEST_CASE("bad command lines are refused with a message", "[server][cli]") {
   CHECK_FALSE(parse({"frobnicate"}).parsed);
   CHECK_FALSE(parse({"--auth", "none"}).parsed);
   CHECK_FALSE(parse({"validate"}).parsed);
+  CHECK_FALSE(parse({"--conditional-delete", "all"}).parsed);
+  CHECK_FALSE(parse({"--unchanged-updates", "maybe"}).parsed);
   CHECK(parse({"validate", "a.json", "b.json"}).parsed->files.size() == 2);
   CHECK(parse({"--help"}).parsed->what == server::cli::command::kind::help);
   CHECK(server::cli::usage().find("--max-body") != std::string::npos);

@@ -295,3 +295,23 @@ TEST_CASE("an update whose content equals the current version writes no new vers
   CHECK(back.header("ETag") == "W/\"3\"");
   CHECK(history_size(app, "/fhir/Patient/n1/_history") == 3);
 }
+
+TEST_CASE("conditional delete of several matches deletes them all when the server allows it", "[server][conditional]") {
+  app_fixture app(server::application_options{.conditional_delete_multiple = true});
+  put_ok(app, "Patient/m1", mrn_patient("m1", "shared-mrn"));
+  put_ok(app, "Patient/m2", mrn_patient("m2", "shared-mrn"));
+  auto r = app.del("/fhir/Patient?identifier=http://example.org/mrn|shared-mrn");
+  CHECK(r.status() == 200);
+  CHECK(app.get("/fhir/Patient/m1").status() == 410);
+  CHECK(app.get("/fhir/Patient/m2").status() == 410);
+  auto metadata = app.get("/fhir/metadata").json();
+  for (const auto& resource : metadata.find("rest")->as_array()[0].find("resource")->as_array())
+    if (text(&resource, "type") == "Patient") CHECK(text(&resource, "conditionalDelete") == "multiple");
+}
+
+TEST_CASE("with unchanged updates versioned, every update makes a version", "[server][conditional][update]") {
+  app_fixture app(server::application_options{.skip_unchanged_updates = false});
+  put_ok(app, "Patient/v1", mrn_patient("v1", "same"));
+  put_ok(app, "Patient/v1", mrn_patient("v1", "same"));
+  CHECK(version_of(read_ok(app, "Patient/v1")) == "2");
+}
