@@ -59,6 +59,9 @@ struct preconditions {
   // (If-Match: *) only requires that a current, undeleted version exists.
   static constexpr std::int64_t any_version = 0;
   std::optional<std::int64_t> if_match;
+  // The writing organisation's ODS code: a current version recorded for another data controller fails
+  // forbidden (../shared/design/consent.md: "another controller's data: 403"). Empty: not checked.
+  std::string controller;
 };
 
 // A resource ready to be written: the resource and its search index, extracted off the writer thread

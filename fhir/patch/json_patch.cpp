@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "fhir/json/parse.hpp"
 #include "fhir/text.hpp"
 
 namespace fhir::patch {
@@ -112,11 +113,25 @@ bool add_at(json::value& root, const std::vector<std::string>& path, json::value
   return false;
 }
 
+// Values in `v` and its depth, to keep a patched document within the parser's limits: a run of `copy`
+// operations could otherwise double a document until memory runs out.
+void measure(const json::value& v, std::size_t depth, std::size_t& values, std::size_t& deepest) {
+  ++values;
+  deepest = std::max(deepest, depth);
+  if (v.is_array())
+    for (const auto& item : v.as_array()) measure(item, depth + 1, values, deepest);
+  else if (v.is_object())
+    for (const auto& m : v.as_object()) measure(m.value, depth + 1, values, deepest);
+}
+
 }  // namespace
 
 result<json::value> apply_json_patch(const json::value& target, const json::value& patch) {
   if (!patch.is_array()) return malformed(0, "a JSON Patch document is an array of operations");
   json::value doc = target;
+  const json::parse_options limits;
+  std::size_t values = 0, deepest = 0;
+  measure(doc, 1, values, deepest);
   std::size_t n = 0;
   for (const json::value& op : patch.as_array()) {
     const std::string* name = op.find_string("op");
@@ -133,6 +148,13 @@ result<json::value> apply_json_patch(const json::value& target, const json::valu
     if ((*name == "add" || *name == "replace" || *name == "test") && !value)
       return malformed(n, fmt::format("{} needs a \"value\"", *name));
 
+    if (*name == "add" || *name == "replace") {
+      std::size_t added = 0, depth = 0;
+      measure(*value, path->size() + 1, added, depth);
+      values += added;
+      if (values > limits.max_values || depth > limits.max_depth)
+        return cannot_apply(n, "the value would make the document larger or deeper than this server accepts");
+    }
     if (*name == "add") {
       if (!add_at(doc, *path, *value)) return cannot_apply(n, fmt::format("cannot add at '{}'", utf8_prefix(*path_text, 200)));
     } else if (*name == "remove") {
@@ -150,6 +172,11 @@ result<json::value> apply_json_patch(const json::value& target, const json::valu
     } else if (*name == "copy") {
       json::value* source = resolve(doc, *from, from->size());
       if (!source) return cannot_apply(n, "nothing to copy at \"from\"");
+      std::size_t added = 0, depth = 0;
+      measure(*source, path->size() + 1, added, depth);
+      values += added;
+      if (values > limits.max_values || depth > limits.max_depth)
+        return cannot_apply(n, "the copy would make the document larger or deeper than this server accepts");
       json::value copied = *source;
       if (!add_at(doc, *path, std::move(copied))) return cannot_apply(n, fmt::format("cannot copy to '{}'", utf8_prefix(*path_text, 200)));
     } else if (*name == "test") {

@@ -46,7 +46,7 @@ std::size_t end_of_value(std::string_view t, std::size_t i) {
 
 }  // namespace
 
-std::optional<bundle_text> split_bundle(std::string_view t) {
+std::optional<bundle_text> split_bundle(std::string_view t, std::size_t max_entries) {
   std::size_t i = skip_space(t, 0);
   if (i >= t.size() || t[i] != '{') return std::nullopt;
   i = skip_space(t, i + 1);
@@ -66,6 +66,7 @@ std::optional<bundle_text> split_bundle(std::string_view t) {
         std::size_t element_end = end_of_value(t, j);
         if (element_end == std::string_view::npos || element_end > value_end - 1) return std::nullopt;
         out.entries.push_back(t.substr(j, element_end - j));
+        if (out.entries.size() > max_entries) return out;  // the caller refuses the Bundle
         j = skip_space(t, element_end);
         if (j < value_end - 1) {
           if (t[j] != ',') return std::nullopt;

@@ -17,6 +17,7 @@ struct bundle_text {
 
 // nullopt when the text is not shaped like a JSON object (the caller then parses it whole, which reports
 // the syntax error properly). Each piece is still parsed, and so checked, by the real parser.
-std::optional<bundle_text> split_bundle(std::string_view text);
+// At most `max_entries` + 1 entries are split off (enough to tell that there are too many).
+std::optional<bundle_text> split_bundle(std::string_view text, std::size_t max_entries);
 
 }  // namespace server::bundle

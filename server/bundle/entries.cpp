@@ -1,6 +1,7 @@
 #include "server/bundle/entries.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -123,10 +124,9 @@ void rewrite_references(fhir::json::value& value, const std::function<std::optio
 
 std::string_view duplicate_member(const fhir::json::value& object) {
   if (!object.is_object()) return {};
-  const auto& members = object.as_object();
-  for (std::size_t i = 0; i < members.size(); ++i)
-    for (std::size_t j = i + 1; j < members.size(); ++j)
-      if (members[i].key == members[j].key) return members[i].key;
+  std::unordered_set<std::string_view> seen;
+  for (const auto& m : object.as_object())
+    if (!seen.insert(m.key).second) return m.key;
   return {};
 }
 

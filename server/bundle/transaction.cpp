@@ -31,6 +31,7 @@ struct planned_write {
   fhir::json::value original;                // the resource before rewriting (late entries only)
   std::optional<store::prepared_resource> prepared;
   bool has_resource = false;                 // POST and PUT: read again from the entry's text
+  bool matched = false;                      // a conditional entry's criteria matched a resource
   std::string body_id;                       // PUT: the id in the resource, if any
   std::optional<fhir::json::value> patch;    // PATCH: the JSON Patch or FHIRPath Patch document
   bool json_patch = false;
@@ -80,6 +81,13 @@ fhir::result<fhir::done> validate_entry(const context& ctx, entry_request& entry
   return fhir::done{};
 }
 
+// An entry's preconditions (its ifMatch), with the sender's data controller checked on every write.
+store::preconditions with_controller(const std::optional<store::preconditions>& pre, const fhir_request& request) {
+  store::preconditions out = pre.value_or(store::preconditions{});
+  out.controller = interactions::caller_controller(request.http);
+  return out;
+}
+
 // The patch of a PATCH entry: a FHIRPath Patch (a Parameters resource) or a JSON Patch carried in a
 // Binary (contentType application/json-patch+json, base64 data), as http.html#transaction describes.
 fhir::result<std::pair<fhir::json::value, bool>> patch_document(const entry_request& entry) {
@@ -118,16 +126,24 @@ fhir::result<fhir::done> apply_patch(const context& ctx, const fhir_request& req
   if (!current) return std::move(current).error();
   auto resource = fhir::json::parse(current->json);
   if (!resource) return std::move(resource).error();
+  std::string caller = interactions::caller_controller(request.http);
+  if (std::string_view owner = fhir::data_controller_of(*resource); !caller.empty() && !owner.empty() && owner != caller)
+    return fhir::error(fhir::error_kind::forbidden, fhir::issue_type::forbidden,
+                       fmt::format("{}/{} is {}'s data; {} may not change it", w.entry->type, id, owner, caller),
+                       "data-controller-forbidden");
   auto patched = w.json_patch ? fhir::patch::apply_json_patch(*resource, *w.patch)
                               : fhir::patch::apply_fhirpath_patch(*resource, *w.patch, ctx.definitions);
   if (!patched) return std::move(patched).error();
+  if (!patched->is_object())
+    return fhir::error(fhir::error_kind::unprocessable, fhir::issue_type::processing, "the patch does not leave a resource (a JSON object)",
+                       "patch-changes-identity");
   if (auto recorded = interactions::record_controller(request.http, *patched); !recorded) return std::move(recorded).error();
   if (fhir::resource_type_of(*patched) != w.entry->type || fhir::id_of(*patched) != id)
     return fhir::error(fhir::error_kind::unprocessable, fhir::issue_type::processing, "the patch changes the resource's type or id",
                        "patch-changes-identity");
   auto checked = ctx.validator.check(*patched);
   if (fhir::has_errors(checked.issues)) return fhir::error(fhir::error_kind::unprocessable, std::move(checked.issues));
-  auto written = tx.update(tx.prepare(std::move(*patched)), w.pre.value_or(store::preconditions{}));
+  auto written = tx.update(tx.prepare(std::move(*patched)), with_controller(w.pre, request));
   if (!written) return std::move(written).error();
   w.status = 200;
   w.version = std::move(written->version);
@@ -181,8 +197,9 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
     }
     std::string condition_text = entry.method == "POST" ? entry.if_none_exist : "";
     if (entry.conditional() || !condition_text.empty()) {
-      auto query = condition_text.empty() ? interactions::conditional_query(ctx, entry.type, entry.params)
-                                          : interactions::conditional_query(ctx, entry.type, condition_text);
+      std::string controller = interactions::caller_controller(request.http);
+      auto query = condition_text.empty() ? interactions::conditional_query(ctx, entry.type, entry.params, controller)
+                                          : interactions::conditional_query(ctx, entry.type, condition_text, controller);
       if (!query) return in_entry(std::move(query).error(), entry);
       w.condition = std::move(*query);
     } else if (entry.method != "POST" && entry.id.empty()) {
@@ -203,7 +220,7 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
     w.has_resource = entry.resource.has_value();
     if (entry.method == "PUT") w.body_id = fhir::id_of(*entry.resource);
     entry.resource.reset();  // read again below, once every fullUrl's id is known
-    if (!entry.full_url.empty() && entry.method != "DELETE") {
+    if (!entry.full_url.empty() && entry.method != "DELETE" && !w.id.empty()) {
       if (local.contains(entry.full_url))
         return in_entry(fhir::error(fhir::error_kind::invalid, fhir::issue_type::duplicate,
                                     fmt::format("fullUrl '{}' is used by an earlier entry", fhir::utf8_prefix(entry.full_url, 200)),
@@ -260,7 +277,7 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
       }
       w.status = 204;
       for (const std::string& id : ids) {
-        auto removed = tx.remove(w.entry->type, id, w.pre.value_or(store::preconditions{}));
+        auto removed = tx.remove(w.entry->type, id, with_controller(w.pre, request));
         if (!removed) return std::move(removed).error();
         if (*removed) w.version = std::move(**removed);
       }
@@ -280,9 +297,23 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
                                       "id-mismatch"),
                           *w.entry);
         w.id = **match;
+        w.matched = true;
         if (w.entry->method == "POST") w.status = 200;  // exists: nothing is created
       }
       if (!w.entry->full_url.empty()) local[w.entry->full_url] = w.entry->type + "/" + w.id;
+    }
+    // http.html#trules: the resolved identities of the entries must not overlap (a conditional PUT that
+    // resolves to the resource a plain PUT or a DELETE also names).
+    std::set<std::string> resolved;
+    for (const planned_write& w : writes) {
+      std::string target = w.entry->method == "DELETE" ? (w.version ? w.version->info.type + "/" + w.version->info.id : "")
+                           : w.entry->method == "POST" ? (w.status == 200 ? w.entry->type + "/" + w.id : "")
+                                                       : (w.id.empty() ? "" : w.entry->type + "/" + w.id);
+      if (!target.empty() && !resolved.insert(target).second)
+        return in_entry(fhir::error(fhir::error_kind::invalid, fhir::issue_type::duplicate,
+                                    fmt::format("{} is the resolved target of an earlier entry; a transaction changes a resource once", target),
+                                    "bundle-duplicate-target"),
+                        *w.entry);
     }
     // References that waited for those matches, and conditional references, resolved in the unit.
     for (planned_write& w : writes) {
@@ -331,7 +362,13 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
     if (!posted) return posted;
     return phase("PUT", [&](planned_write& w) -> fhir::result<fhir::done> {
       if (w.patch) return apply_patch(ctx, request, tx, w);
-      auto written = tx.update(std::move(*w.prepared), w.pre.value_or(store::preconditions{}));
+      if (w.condition && !w.matched && !w.body_id.empty())
+        if (auto existing = tx.read(w.entry->type, w.id); existing)
+          return fhir::error(fhir::error_kind::conflict, fhir::issue_type::conflict,
+                             fmt::format("no {} matches the criteria, and {}/{} exists without matching them", w.entry->type,
+                                         w.entry->type, w.id),
+                             "conditional-id-exists");
+      auto written = tx.update(std::move(*w.prepared), with_controller(w.pre, request));
       if (!written) return std::move(written).error();
       w.status = written->created ? 201 : 200;
       w.version = std::move(written->version);

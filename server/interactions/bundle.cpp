@@ -18,7 +18,9 @@ http::response bundle(const context& ctx, const fhir_request& request) {
     return error_response(format.error(), &request);
   // The entries are split off as text and read one at a time by the processors; the rest (resourceType,
   // type, ...) is parsed here. Text that does not split is parsed whole, for its syntax error.
-  auto split = bundle::split_bundle(request.http.body);
+  // A bound on the work one request can ask for (a batch answers every entry, even an empty one).
+  constexpr std::size_t max_entries = 100'000;
+  auto split = bundle::split_bundle(request.http.body, max_entries);
   if (!split) {
     auto parsed = fhir::json::parse(request.http.body);
     return error_response(parsed ? fhir::error(fhir::error_kind::invalid, fhir::issue_type::structure,
@@ -26,12 +28,10 @@ http::response bundle(const context& ctx, const fhir_request& request) {
                                  : parsed.error(),
                           &request);
   }
-  // A bound on the work one request can ask for (a batch answers every entry, even an empty one).
-  constexpr std::size_t max_entries = 100'000;
   if (split->entries.size() > max_entries)
     return error_response(fhir::error(fhir::error_kind::too_large, fhir::issue_type::too_costly,
-                                      fmt::format("The Bundle has {} entries; this server takes at most {} per request",
-                                                  split->entries.size(), max_entries),
+                                      fmt::format("The Bundle has more than {} entries, the most this server takes per request",
+                                                  max_entries),
                                       "bundle-too-many-entries", "Bundle.entry"),
                           &request);
   auto parsed = fhir::json::parse(split->skeleton);
@@ -47,6 +47,11 @@ http::response bundle(const context& ctx, const fhir_request& request) {
     return error_response(fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
                                       "POST to the base takes a Bundle of type batch or transaction", "bundle-type-invalid",
                                       "Bundle.type"),
+                          &request);
+  if (const fhir::json::value* entry = bundle.find("entry"); entry && entry->is_array() && !entry->as_array().empty())
+    return error_response(fhir::error(fhir::error_kind::invalid, fhir::issue_type::structure,
+                                      "Bundle.entry must be written as \"entry\" (the member name is escaped)", "bundle-entry-invalid",
+                                      "Bundle.entry"),
                           &request);
   if (const fhir::json::value* entry = bundle.find("entry"); entry && !entry->is_array())
     return error_response(fhir::error(fhir::error_kind::invalid, fhir::issue_type::structure, "Bundle.entry must be an array",

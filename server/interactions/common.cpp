@@ -45,6 +45,10 @@ fhir::result<std::optional<std::int64_t>> if_match_version(const fhir_request& r
   return std::optional<std::int64_t>(*version);
 }
 
+std::string caller_controller(const http::request& request) {
+  return std::string(request.header_value(source_organization_header).value_or(""));
+}
+
 fhir::result<fhir::done> record_controller(const http::request& request, fhir::json::value& resource) {
   auto ods = request.header_value(source_organization_header);
   if (!ods) return fhir::done{};

@@ -34,4 +34,7 @@ inline constexpr std::string_view source_organization_header = "X-Source-Organiz
 // different controller (a feed cannot write on another organisation's behalf).
 fhir::result<fhir::done> record_controller(const http::request& request, fhir::json::value& resource);
 
+// The sending organisation's ODS code (source_organization_header), or empty.
+std::string caller_controller(const http::request& request);
+
 }  // namespace server::interactions

@@ -52,9 +52,20 @@ http::response patch_resource(const context& ctx, const fhir_request& request, c
                             &request);
     auto resource = fhir::json::parse(current->json);
     if (!resource) return error_response(resource.error(), &request);
+    // Another organisation's record: 403, as for an update (the store checks again when writing).
+    std::string caller = caller_controller(request.http);
+    if (std::string_view owner = fhir::data_controller_of(*resource); !caller.empty() && !owner.empty() && owner != caller)
+      return error_response(fhir::error(fhir::error_kind::forbidden, fhir::issue_type::forbidden,
+                                        fmt::format("{}/{} is {}'s data; {} may not change it", type, id, owner, caller),
+                                        "data-controller-forbidden"),
+                            &request);
     auto patched = json_patch ? fhir::patch::apply_json_patch(*resource, *document)
                               : fhir::patch::apply_fhirpath_patch(*resource, *document, ctx.definitions);
     if (!patched) return error_response(patched.error(), &request);
+    if (!patched->is_object())
+      return error_response(fhir::error(fhir::error_kind::unprocessable, fhir::issue_type::processing,
+                                        "The patch does not leave a resource (a JSON object)", "patch-changes-identity"),
+                            &request);
     if (auto recorded = record_controller(request.http, *patched); !recorded) return error_response(recorded.error(), &request);
     if (fhir::resource_type_of(*patched) != type || fhir::id_of(*patched) != id)
       return error_response(fhir::error(fhir::error_kind::unprocessable, fhir::issue_type::processing,
@@ -63,7 +74,8 @@ http::response patch_resource(const context& ctx, const fhir_request& request, c
     auto checked = ctx.validator.check(*patched);
     if (fhir::has_errors(checked.issues))
       return error_response(fhir::error(fhir::error_kind::unprocessable, std::move(checked.issues)), &request);
-    auto written = ctx.store.update(std::move(*patched), store::preconditions{.if_match = current->info.version});
+    auto written = ctx.store.update(std::move(*patched), store::preconditions{.if_match = current->info.version,
+                                                                             .controller = caller_controller(request.http)});
     if (!written && written.error().kind() == fhir::error_kind::precondition_failed && !*if_match && attempt < 3) continue;
     if (!written) return error_response(written.error(), &request);
     const auto& info = written->version.info;
@@ -85,7 +97,7 @@ http::response patch(const context& ctx, const fhir_request& request) {
 
 http::response patch_conditional(const context& ctx, const fhir_request& request) {
   const std::string& type = request.path[0];
-  auto query = conditional_query(ctx, type, request.params);
+  auto query = conditional_query(ctx, type, request.params, caller_controller(request.http));
   if (!query) return error_response(query.error(), &request);
   std::optional<std::string> id;
   auto matched = ctx.store.transact([&](store::transaction& tx) -> fhir::result<fhir::done> {

@@ -50,7 +50,7 @@ http::response update(const context& ctx, const fhir_request& request) {
                           &request);
   if (body_id != id) return error_response(id_mismatch(type, body_id, id, "the URL id"), &request);
 
-  auto written = ctx.store.update(std::move(body->resource), store::preconditions{.if_match = *if_match});
+  auto written = ctx.store.update(std::move(body->resource), store::preconditions{.if_match = *if_match, .controller = caller_controller(request.http)});
   if (!written) return error_response(written.error(), &request);
   return updated_response(ctx, *written, body->issues, request);
 }
@@ -60,7 +60,7 @@ http::response update(const context& ctx, const fhir_request& request) {
 // are one unit of work.
 http::response update_conditional(const context& ctx, const fhir_request& request) {
   const std::string& type = request.path[0];
-  auto query = conditional_query(ctx, type, request.params);
+  auto query = conditional_query(ctx, type, request.params, caller_controller(request.http));
   if (!query) return error_response(query.error(), &request);
   auto if_match = if_match_version(request);
   if (!if_match) return error_response(if_match.error(), &request);
@@ -83,11 +83,17 @@ http::response update_conditional(const context& ctx, const fhir_request& reques
         fhir::set_id(prepared.resource, **match);
         prepared = tx.prepare(std::move(prepared.resource));
       }
-      result = tx.update(std::move(prepared), store::preconditions{.if_match = *if_match});
+      result = tx.update(std::move(prepared), store::preconditions{.if_match = *if_match, .controller = caller_controller(request.http)});
     } else if (body_id.empty()) {
       result = tx.create(std::move(prepared), {});
     } else {
-      result = tx.update(std::move(prepared), store::preconditions{.if_match = *if_match});
+      // No match but an id: create it under that id; an existing resource of that id does not match the
+      // criteria, so overwriting it would change a record the client did not select (409).
+      if (auto existing = tx.read(type, body_id); existing)
+        return fhir::error(fhir::error_kind::conflict, fhir::issue_type::conflict,
+                           fmt::format("No {} matches the criteria, and {}/{} exists without matching them", type, type, body_id),
+                           "conditional-id-exists");
+      result = tx.update(std::move(prepared), store::preconditions{.if_match = *if_match, .controller = caller_controller(request.http)});
     }
     if (!result) return std::move(result).error();
     written = std::move(*result);

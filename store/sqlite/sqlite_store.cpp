@@ -24,6 +24,9 @@
 namespace store {
 namespace {
 
+// What prepare() serialises in place of meta.versionId and meta.lastUpdated (version 0, the epoch).
+constexpr std::string_view stamp_placeholder = R"("meta":{"versionId":"0","lastUpdated":"1970-01-01T00:00:00.000Z")";
+
 // History's _at (bound as ?9, NULL without _at): the version was not replaced before the period began.
 #define AT_FILTER                                                                                        \
   "AND (?9 IS NULL OR NOT EXISTS (SELECT 1 FROM resource_version n WHERE n.pk = v.pk AND n.version = v.version + 1 " \
@@ -101,6 +104,7 @@ class sqlite_store final : public store {
         return write_result{append_version(db_, pk, *type_id, type, id, 1, now_, verb::put, true, &body), true};
       }
       if (pre.if_match && !matches(*pre.if_match, *current)) return version_mismatch(type, id, *pre.if_match, current->version);
+      if (auto owned = check_controller(*current, type, id, pre); !owned) return std::move(owned).error();
       if (store_.skip_unchanged_ && !current->deleted)
         if (auto same = unchanged(*current, type, id, prepared)) return write_result{std::move(*same), false, true};
       std::int64_t version = current->version + 1;
@@ -120,6 +124,7 @@ class sqlite_store final : public store {
       if (pre.if_match && (!current || !matches(*pre.if_match, *current)))
         return version_mismatch(type, id, *pre.if_match, current ? std::optional(current->version) : std::nullopt);
       if (!current || current->deleted) return std::optional<resource_version>();
+      if (auto owned = check_controller(*current, type, id, pre); !owned) return std::move(owned).error();
       std::int64_t version = current->version + 1;
       set_current(db_, current->pk, version, now_, true);
       sqlite::delete_index(db_, current->pk);
@@ -147,6 +152,21 @@ class sqlite_store final : public store {
     prepared_resource prepare(fhir::json::value resource) const override { return store_.prepare(std::move(resource)); }
 
    private:
+    // preconditions::controller against the data controller recorded on the current version.
+    fhir::result<fhir::done> check_controller(const current_row& current, std::string_view type, std::string_view id,
+                                              const preconditions& pre) {
+      if (pre.controller.empty() || current.deleted) return fhir::done{};
+      auto body = db_.cached("SELECT body FROM resource_version WHERE pk = ?1 AND version = ?2");
+      body->bind(1, current.pk).bind(2, current.version);
+      if (!body->step()) return fhir::done{};
+      auto stored = fhir::json::parse(body->column_text(0));
+      std::string_view owner = stored ? fhir::data_controller_of(*stored) : std::string_view();
+      if (owner.empty() || owner == pre.controller) return fhir::done{};
+      return fhir::error(fhir::error_kind::forbidden, fhir::issue_type::forbidden,
+                         fmt::format("{}/{} is {}'s data; {} may not change it", type, id, owner, pre.controller),
+                         "data-controller-forbidden");
+    }
+
     // The current version when `resource` carries exactly its content (meta.versionId and lastUpdated aside).
     std::optional<resource_version> unchanged(const current_row& current, std::string_view type, std::string_view id,
                                               prepared_resource& prepared) {
@@ -300,10 +320,20 @@ class sqlite_store final : public store {
     out.type = fhir::resource_type_of(out.resource);
     out.id = fhir::id_of(out.resource);
     // Serialising here, off the writer thread, leaves the writer only two fields to fill in (body_for).
-    if (std::string_view id = fhir::id_of(out.resource); !id.empty()) {
+    if (std::string_view id = fhir::id_of(out.resource); !id.empty() && out.resource.is_object() &&
+                                                          !out.resource.as_object().empty() &&
+                                                          out.resource.as_object().front().key == "resourceType") {
       out.body_id = id;
       fhir::stamp_version(out.resource, out.body_id, 0, 0);
       out.body = fhir::json::serialize(out.resource);
+      // body_for fills in the first placeholder: it must be the top-level meta, right after resourceType and
+      // id (a nested resource may carry the same text); otherwise the writer stamps the tree itself.
+      std::string prefix = "{\"resourceType\":";
+      fhir::json::append_quoted(prefix, out.type);
+      prefix += ",\"id\":";
+      fhir::json::append_quoted(prefix, out.body_id);
+      prefix += ",";
+      if (out.body.find(stamp_placeholder) != prefix.size() || !out.body.starts_with(prefix)) out.body.clear();
     }
     return out;
   }
@@ -443,7 +473,7 @@ class sqlite_store final : public store {
   // The stored JSON of a version: the prepared body with its version and time filled in, or (when it was
   // prepared under another id or none) the resource stamped and serialised here.
   static std::string body_for(prepared_resource& prepared, std::string_view id, std::int64_t version, fhir::epoch_ms now) {
-    constexpr std::string_view placeholder = R"("meta":{"versionId":"0","lastUpdated":"1970-01-01T00:00:00.000Z")";
+    constexpr std::string_view placeholder = stamp_placeholder;
     if (!prepared.body.empty() && prepared.body_id == id)
       if (std::size_t at = prepared.body.find(placeholder); at != std::string::npos) {
         std::string out;
