@@ -46,8 +46,8 @@ fhir::error no_match(std::string_view reference) {
                      "conditional-reference-no-match");
 }
 
-fhir::result<fhir::done> validate_entry(const context& ctx, entry_request& entry) {
-  fhir::json::value& resource = *entry.resource;
+// What can be checked of an entry's resource before anything is resolved: its type and id.
+fhir::result<fhir::done> check_entry_shape(const entry_request& entry, const fhir::json::value& resource) {
   std::string_view type = fhir::resource_type_of(resource);
   if (type != entry.type)
     return in_entry(fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
@@ -59,6 +59,12 @@ fhir::result<fhir::done> validate_entry(const context& ctx, entry_request& entry
                                 fmt::format("the resource id '{}' does not match request.url's id '{}'", fhir::id_of(resource), entry.id),
                                 "id-mismatch", entry.type + ".id"),
                     entry);
+  return fhir::done{};
+}
+
+// Validation of an entry's resource, once its references to other entries are rewritten (so that their
+// target types are checked like any other reference).
+fhir::result<fhir::done> validate_resource(const context& ctx, const entry_request& entry, fhir::json::value& resource) {
   // Conditional references are resolved later, in the unit of work; the validator checks a stand-in of
   // the same type ("Patient?identifier=..." -> "Patient/conditional") so everything else is still checked.
   bool conditional_references = false;
@@ -186,7 +192,7 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
       w.patch = std::move(document->first);
       entry.resource.reset();
     } else if (entry.resource) {
-      if (auto valid = validate_entry(ctx, entry); !valid) return std::move(valid).error();
+      if (auto shape = check_entry_shape(entry, *entry.resource); !shape) return std::move(shape).error();
       if (auto recorded = interactions::record_controller(request.http, *entry.resource); !recorded)
         return in_entry(std::move(recorded).error(), entry);
     }
@@ -245,6 +251,8 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
       return std::nullopt;
     });
     if (late) {
+      // Its references wait for matches in the unit; what does not depend on them is checked now.
+      if (auto valid = validate_resource(ctx, *w.entry, resource); !valid) return std::move(valid).error();
       w.late = true;
       w.original = std::move(resource);
       continue;
@@ -253,6 +261,7 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
       auto it = local.find(std::string(reference));
       return it == local.end() ? std::nullopt : std::optional<std::string>(it->second);
     });
+    if (auto valid = validate_resource(ctx, *w.entry, resource); !valid) return std::move(valid).error();
     if (w.entry->method != "POST" || !w.condition) fhir::set_id(resource, w.id);
     w.prepared = ctx.store.prepare(std::move(resource));
     // Its id is final, so the serialised body is all the writer needs: drop the parsed tree (a large

@@ -98,3 +98,20 @@ TEST_CASE("a resource that embeds a resource with a version-0 meta is stamped at
   const auto& inner = stored.find("entry")->as_array()[0].find("resource")->find("meta");
   CHECK(text(inner, "versionId") == "0");
 }
+
+TEST_CASE("a urn:uuid reference to an entry of the wrong type is refused like a literal one", "[server][bundle]") {
+  app_fixture app;
+  std::string bundle = R"({"resourceType":"Bundle","type":"transaction","entry":[
+    {"fullUrl":"urn:uuid:7a1e0c55-0000-4000-8000-000000000001","resource":{"resourceType":"Medication","code":{"text":"Aspirin"}},"request":{"method":"POST","url":"Medication"}},
+    {"resource":{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"29463-7","display":"Body weight"}]},
+                 "subject":{"reference":"urn:uuid:7a1e0c55-0000-4000-8000-000000000001"},"effectiveDateTime":"2024-02-10T10:00:00Z",
+                 "valueQuantity":{"value":72.5,"unit":"kg","system":"http://unitsofmeasure.org","code":"kg"}},
+     "request":{"method":"POST","url":"Observation"}}]})";
+  auto r = app.post("/fhir", bundle, {{"Content-Type", "application/fhir+json"}});
+  INFO(r.http.body);
+  CHECK((r.status() == 400 || r.status() == 422));
+  auto expressions = r.issue_expressions();
+  REQUIRE(!expressions.empty());
+  CHECK(expressions[0].starts_with("Bundle.entry[1]"));
+  CHECK(matches(app, "Medication") == 0);
+}
