@@ -5,8 +5,6 @@
 
 #include "fhir/base64.hpp"
 #include "fhir/json/parse.hpp"
-#include "fhir/patch/fhirpath_patch.hpp"
-#include "fhir/patch/json_patch.hpp"
 #include "fhir/resource.hpp"
 #include "fhir/text.hpp"
 #include "server/bundle/processors.hpp"
@@ -14,6 +12,7 @@
 #include "server/bundle_writer.hpp"
 #include "server/interactions/common.hpp"
 #include "server/interactions/conditional.hpp"
+#include "server/interactions/patch.hpp"
 #include "store/id_generator.hpp"
 
 namespace server::bundle {
@@ -130,25 +129,8 @@ fhir::result<fhir::done> apply_patch(const context& ctx, const fhir_request& req
   }
   auto current = tx.read(w.entry->type, id);
   if (!current) return std::move(current).error();
-  auto resource = fhir::json::parse(current->json);
-  if (!resource) return std::move(resource).error();
-  std::string caller = interactions::caller_controller(request.http);
-  if (std::string_view owner = fhir::data_controller_of(*resource); !caller.empty() && !owner.empty() && owner != caller)
-    return fhir::error(fhir::error_kind::forbidden, fhir::issue_type::forbidden,
-                       fmt::format("{}/{} is {}'s data; {} may not change it", w.entry->type, id, owner, caller),
-                       "data-controller-forbidden");
-  auto patched = w.json_patch ? fhir::patch::apply_json_patch(*resource, *w.patch)
-                              : fhir::patch::apply_fhirpath_patch(*resource, *w.patch, ctx.definitions);
+  auto patched = interactions::patched_resource(ctx, request.http, w.entry->type, id, current->json, *w.patch, w.json_patch);
   if (!patched) return std::move(patched).error();
-  if (!patched->is_object())
-    return fhir::error(fhir::error_kind::unprocessable, fhir::issue_type::processing, "the patch does not leave a resource (a JSON object)",
-                       "patch-changes-identity");
-  if (auto recorded = interactions::record_controller(request.http, *patched); !recorded) return std::move(recorded).error();
-  if (fhir::resource_type_of(*patched) != w.entry->type || fhir::id_of(*patched) != id)
-    return fhir::error(fhir::error_kind::unprocessable, fhir::issue_type::processing, "the patch changes the resource's type or id",
-                       "patch-changes-identity");
-  auto checked = ctx.validator.check(*patched);
-  if (fhir::has_errors(checked.issues)) return fhir::error(fhir::error_kind::unprocessable, std::move(checked.issues));
   auto written = tx.update(tx.prepare(std::move(*patched)), with_controller(w.pre, request));
   if (!written) return std::move(written).error();
   w.status = 200;
@@ -193,8 +175,6 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
       entry.resource.reset();
     } else if (entry.resource) {
       if (auto shape = check_entry_shape(entry, *entry.resource); !shape) return std::move(shape).error();
-      if (auto recorded = interactions::record_controller(request.http, *entry.resource); !recorded)
-        return in_entry(std::move(recorded).error(), entry);
     }
     if (!entry.if_match.empty()) {
       auto version = interactions::parse_version_etag(entry.if_match, "request.ifMatch");

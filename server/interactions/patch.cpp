@@ -14,6 +14,7 @@
 #include "server/interactions/common.hpp"
 #include "server/interactions/conditional.hpp"
 #include "server/interactions/interactions.hpp"
+#include "server/interactions/patch.hpp"
 #include "server/negotiation.hpp"
 #include "server/responses.hpp"
 
@@ -50,30 +51,8 @@ http::response patch_resource(const context& ctx, const fhir_request& request, c
                                                     type, id, current->info.version),
                                         "version-mismatch"),
                             &request);
-    auto resource = fhir::json::parse(current->json);
-    if (!resource) return error_response(resource.error(), &request);
-    // Another organisation's record: 403, as for an update (the store checks again when writing).
-    std::string caller = caller_controller(request.http);
-    if (std::string_view owner = fhir::data_controller_of(*resource); !caller.empty() && !owner.empty() && owner != caller)
-      return error_response(fhir::error(fhir::error_kind::forbidden, fhir::issue_type::forbidden,
-                                        fmt::format("{}/{} is {}'s data; {} may not change it", type, id, owner, caller),
-                                        "data-controller-forbidden"),
-                            &request);
-    auto patched = json_patch ? fhir::patch::apply_json_patch(*resource, *document)
-                              : fhir::patch::apply_fhirpath_patch(*resource, *document, ctx.definitions);
+    auto patched = patched_resource(ctx, request.http, type, id, current->json, *document, json_patch);
     if (!patched) return error_response(patched.error(), &request);
-    if (!patched->is_object())
-      return error_response(fhir::error(fhir::error_kind::unprocessable, fhir::issue_type::processing,
-                                        "The patch does not leave a resource (a JSON object)", "patch-changes-identity"),
-                            &request);
-    if (auto recorded = record_controller(request.http, *patched); !recorded) return error_response(recorded.error(), &request);
-    if (fhir::resource_type_of(*patched) != type || fhir::id_of(*patched) != id)
-      return error_response(fhir::error(fhir::error_kind::unprocessable, fhir::issue_type::processing,
-                                        "The patch changes the resource's type or id", "patch-changes-identity"),
-                            &request);
-    auto checked = ctx.validator.check(*patched);
-    if (fhir::has_errors(checked.issues))
-      return error_response(fhir::error(fhir::error_kind::unprocessable, std::move(checked.issues)), &request);
     auto written = ctx.store.update(std::move(*patched), store::preconditions{.if_match = current->info.version,
                                                                              .controller = caller_controller(request.http)});
     if (!written && written.error().kind() == fhir::error_kind::precondition_failed && !*if_match && attempt < 3) continue;
@@ -88,6 +67,29 @@ http::response patch_resource(const context& ctx, const fhir_request& request, c
 }
 
 }  // namespace
+
+fhir::result<fhir::json::value> patched_resource(const context& ctx, const http::request& request, std::string_view type,
+                                                 std::string_view id, std::string_view current_json,
+                                                 const fhir::json::value& document, bool json_patch) {
+  auto resource = fhir::json::parse(current_json);
+  if (!resource) return std::move(resource).error();
+  // Another organisation's record: 403, as for an update (the store checks again when writing); before
+  // record_controller, which would call the stored tag a mismatch (422).
+  std::string caller = caller_controller(request);
+  if (std::string_view owner = fhir::data_controller_of(*resource); !caller.empty() && !owner.empty() && owner != caller)
+    return fhir::error(fhir::error_kind::forbidden, fhir::issue_type::forbidden,
+                       fmt::format("{}/{} is {}'s data; {} may not change it", type, id, owner, caller), "data-controller-forbidden");
+  auto patched = json_patch ? fhir::patch::apply_json_patch(*resource, document)
+                            : fhir::patch::apply_fhirpath_patch(*resource, document, ctx.definitions);
+  if (!patched) return patched;
+  if (!patched->is_object() || fhir::resource_type_of(*patched) != type || fhir::id_of(*patched) != id)
+    return fhir::error(fhir::error_kind::unprocessable, fhir::issue_type::processing,
+                       "The patch does not leave the same resource (an object of the same type and id)", "patch-changes-identity");
+  if (auto recorded = record_controller(request, *patched); !recorded) return std::move(recorded).error();
+  auto checked = ctx.validator.check(*patched);
+  if (fhir::has_errors(checked.issues)) return fhir::error(fhir::error_kind::unprocessable, std::move(checked.issues));
+  return patched;
+}
 
 http::response patch(const context& ctx, const fhir_request& request) {
   const std::string& id = request.path[1];

@@ -104,9 +104,19 @@ class sqlite_store final : public store {
         return write_result{append_version(db_, pk, *type_id, type, id, 1, now_, verb::put, true, &body), true};
       }
       if (pre.if_match && !matches(*pre.if_match, *current)) return version_mismatch(type, id, *pre.if_match, current->version);
-      if (auto owned = check_controller(*current, type, id, pre); !owned) return std::move(owned).error();
-      if (store_.skip_unchanged_ && !current->deleted)
-        if (auto same = unchanged(*current, type, id, prepared)) return write_result{std::move(*same), false, true};
+      // The current body, read at most once for the controller check and the unchanged comparison.
+      std::optional<std::string> current_json;
+      auto stored = [&]() -> const std::string& {
+        if (!current_json) current_json = current_body(*current);
+        return *current_json;
+      };
+      if (!pre.controller.empty() && !current->deleted)
+        if (auto owned = check_controller(stored(), type, id, pre); !owned) return std::move(owned).error();
+      if (store_.skip_unchanged_ && !current->deleted &&
+          body_for(prepared, id, current->version, current->last_updated) == stored())
+        return write_result{resource_version{version_info{type, id, current->version, current->last_updated, false, verb::put, false},
+                                             stored()},
+                            false, true};
       std::int64_t version = current->version + 1;
       set_current(db_, current->pk, version, now_, false);
       sqlite::write_index(db_, store_.params_, current->pk, *type_id, prepared.index);
@@ -124,7 +134,8 @@ class sqlite_store final : public store {
       if (pre.if_match && (!current || !matches(*pre.if_match, *current)))
         return version_mismatch(type, id, *pre.if_match, current ? std::optional(current->version) : std::nullopt);
       if (!current || current->deleted) return std::optional<resource_version>();
-      if (auto owned = check_controller(*current, type, id, pre); !owned) return std::move(owned).error();
+      if (!pre.controller.empty())
+        if (auto owned = check_controller(current_body(*current), type, id, pre); !owned) return std::move(owned).error();
       std::int64_t version = current->version + 1;
       set_current(db_, current->pk, version, now_, true);
       sqlite::delete_index(db_, current->pk);
@@ -152,31 +163,21 @@ class sqlite_store final : public store {
     prepared_resource prepare(fhir::json::value resource) const override { return store_.prepare(std::move(resource)); }
 
    private:
-    // preconditions::controller against the data controller recorded on the current version.
-    fhir::result<fhir::done> check_controller(const current_row& current, std::string_view type, std::string_view id,
-                                              const preconditions& pre) {
-      if (pre.controller.empty() || current.deleted) return fhir::done{};
-      auto body = db_.cached("SELECT body FROM resource_version WHERE pk = ?1 AND version = ?2");
-      body->bind(1, current.pk).bind(2, current.version);
-      if (!body->step()) return fhir::done{};
-      auto stored = fhir::json::parse(body->column_text(0));
+    std::string current_body(const current_row& current) {
+      auto st = db_.cached("SELECT body FROM resource_version WHERE pk = ?1 AND version = ?2");
+      st->bind(1, current.pk).bind(2, current.version);
+      return st->step() ? std::string(st->column_text(0)) : std::string();
+    }
+
+    // preconditions::controller against the data controller recorded in the current version's body.
+    static fhir::result<fhir::done> check_controller(const std::string& body, std::string_view type, std::string_view id,
+                                                     const preconditions& pre) {
+      auto stored = fhir::json::parse(body);
       std::string_view owner = stored ? fhir::data_controller_of(*stored) : std::string_view();
       if (owner.empty() || owner == pre.controller) return fhir::done{};
       return fhir::error(fhir::error_kind::forbidden, fhir::issue_type::forbidden,
                          fmt::format("{}/{} is {}'s data; {} may not change it", type, id, owner, pre.controller),
                          "data-controller-forbidden");
-    }
-
-    // The current version when `resource` carries exactly its content (meta.versionId and lastUpdated aside).
-    std::optional<resource_version> unchanged(const current_row& current, std::string_view type, std::string_view id,
-                                              prepared_resource& prepared) {
-      auto body = db_.cached("SELECT body FROM resource_version WHERE pk = ?1 AND version = ?2");
-      body->bind(1, current.pk).bind(2, current.version);
-      if (!body->step()) return std::nullopt;
-      if (body_for(prepared, id, current.version, current.last_updated) != body->column_text(0)) return std::nullopt;
-      return resource_version{version_info{std::string(type), std::string(id), current.version, current.last_updated,
-                                           false, verb::put, false},
-                              std::string(body->column_text(0))};
     }
 
     sqlite_store& store_;
