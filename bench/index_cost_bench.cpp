@@ -62,7 +62,8 @@ round_result measure(bool indexed, int connections, int seconds, const std::stri
     auto app = server::application::open(
         fhir::profiles::r4_uk_core(),
         server::application_options{.database_path = (dir / "bench.db").string(), .base_url = "http://127.0.0.1/fhir",
-                                    .validation = validation, .search_index = indexed});
+                                    .validation = validation, .search_index = indexed,
+                                    .auth = {.mode = server::auth::auth_mode::dev}});
     if (!app) {
       std::cerr << app.error().summary() << "\n";
       std::exit(1);

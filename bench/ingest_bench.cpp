@@ -119,7 +119,8 @@ std::unique_ptr<server::application> open_app(const std::filesystem::path& dir) 
   fhir::validation::validation_options validation{.default_profiles = fhir::profiles::uk_core_default_profiles()};
   auto app = server::application::open(
       fhir::profiles::r4_uk_core(),
-      server::application_options{.database_path = (dir / "bench.db").string(), .base_url = "http://bench/fhir", .validation = validation});
+      server::application_options{.database_path = (dir / "bench.db").string(), .base_url = "http://bench/fhir", .validation = validation,
+                                  .auth = {.mode = server::auth::auth_mode::dev}});
   if (!app) {
     std::cerr << app.error().summary() << "\n";
     std::exit(1);

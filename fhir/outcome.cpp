@@ -24,6 +24,7 @@ std::string_view to_code(issue_type t) {
     case issue_type::value: return "value";
     case issue_type::invariant: return "invariant";
     case issue_type::security: return "security";
+    case issue_type::login: return "login";
     case issue_type::forbidden: return "forbidden";
     case issue_type::not_supported: return "not-supported";
     case issue_type::duplicate: return "duplicate";

@@ -26,6 +26,7 @@ enum class issue_type {
   value,
   invariant,
   security,
+  login,
   forbidden,
   not_supported,
   duplicate,
@@ -69,6 +70,7 @@ enum class error_kind {
   unsupported_media_type,  // request body in a format we do not read (415)
   too_large,               // request body over the limit (413)
   not_supported,           // a FHIR feature this server does not implement (501)
+  unauthenticated,         // no valid credentials: missing, malformed or rejected token (401)
   forbidden,               // the caller may not do this (403)
   busy,                    // temporarily unable; retry later (503)
   fault,                   // an internal failure; details logged, not returned (500)

@@ -9,8 +9,36 @@
 
 namespace server {
 
+namespace {
+
+fhir::result<std::unique_ptr<auth::authenticator>> make_authenticator(const application_options& options) {
+  const auth_options& a = options.auth;
+  auth::access_policy policy = auth::access_policy::defaults();
+  if (!a.access_policy_path.empty()) {
+    auto loaded = auth::access_policy::load(a.access_policy_path);
+    if (!loaded) return std::move(loaded).error();
+    policy = std::move(*loaded);
+  }
+  std::shared_ptr<auth::jwt_verifier> verifier;
+  if (a.mode == auth::auth_mode::jwt && (a.jwks_path.empty() || a.issuers.empty()))
+    return fhir::error(fhir::error_kind::invalid, fhir::issue_type::security,
+                       "JWT authentication needs the issuers' keys (--jwks FILE) and at least one trusted issuer (--issuer URL)",
+                       "auth-not-configured");
+  if (!a.jwks_path.empty()) {
+    auto keys = auth::key_set::load(a.jwks_path);
+    if (!keys) return std::move(keys).error();
+    verifier = std::make_shared<auth::jwt_verifier>(
+        auth::jwt_options{.issuers = a.issuers, .audience = a.audience.empty() ? options.base_url : a.audience}, std::move(*keys));
+  }
+  return std::make_unique<auth::authenticator>(a.mode, std::move(policy), std::move(verifier));
+}
+
+}  // namespace
+
 fhir::result<std::unique_ptr<application>> application::open(const fhir::definitions::registry& definitions,
                                                               const application_options& options) {
+  auto authenticator = make_authenticator(options);
+  if (!authenticator) return std::move(authenticator).error();
   search_support search;
   search.parameters = std::make_unique<fhir::search::search_parameters>(definitions);
   search.indexer = std::make_unique<fhir::search::indexer>(*search.parameters);
@@ -20,12 +48,18 @@ fhir::result<std::unique_ptr<application>> application::open(const fhir::definit
                                                               .skip_unchanged_updates = options.skip_unchanged_updates,
                                                               .indexer = options.search_index ? search.indexer.get() : nullptr});
   if (!store) return std::move(store).error();
-  return std::unique_ptr<application>(new application(std::move(search), std::move(*store), definitions, options));
+  return std::unique_ptr<application>(
+      new application(std::move(search), std::move(*store), std::move(*authenticator), definitions, options));
 }
 
 application::application(search_support search, std::unique_ptr<store::store> store,
-                         const fhir::definitions::registry& definitions, const application_options& options)
-    : search_(std::move(search)), store_(std::move(store)), validator_(definitions, options.validation) {
+                         std::unique_ptr<auth::authenticator> authenticator, const fhir::definitions::registry& definitions,
+                         const application_options& options)
+    : search_(std::move(search)),
+      store_(std::move(store)),
+      validator_(definitions, options.validation),
+      authenticator_(std::move(authenticator)),
+      jwks_path_(options.auth.jwks_path) {
   conformance::server_description description{
       .base_url = options.base_url,
       .software_name = "shcr-fhir",
@@ -62,7 +96,10 @@ application::application(search_support search, std::unique_ptr<store::store> st
                                                              .max_page_size = options.max_page_size, .software_version = options.software_version,
                                                              .conditional_delete_multiple = options.conditional_delete_multiple},
       fhir::json::serialize(capability)});
-  context_->dispatch = [this](const http::request& request) { return router_.handle(*context_, request); };
+  context_->auth = authenticator_.get();
+  context_->dispatch = [this](const http::request& request, const auth::caller& caller) {
+    return router_.handle_as(*context_, request, caller);
+  };
 }
 
 http::response application::handle(const http::request& request) const {
@@ -73,6 +110,14 @@ http::response application::handle(const http::request& request) const {
   log::debug("{} {} {} {} bytes {} us {}", request.method, fhir::utf8_prefix(request.target, 500), response.status,
              response.body.size(), micros, request.remote_address);
   return response;
+}
+
+fhir::result<fhir::done> application::reload_keys() {
+  if (jwks_path_.empty() || !authenticator_->verifier()) return fhir::done{};
+  auto keys = auth::key_set::load(jwks_path_);
+  if (!keys) return std::move(keys).error();
+  authenticator_->verifier()->replace_keys(std::move(*keys));
+  return fhir::done{};
 }
 
 }  // namespace server

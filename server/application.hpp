@@ -18,6 +18,15 @@
 
 namespace server {
 
+// Authentication (consent.md section 1). JWT is the default: a server is secure unless told otherwise.
+struct auth_options {
+  auth::auth_mode mode = auth::auth_mode::jwt;
+  std::string jwks_path;                // the issuers' public keys; required in jwt mode
+  std::vector<std::string> issuers;     // trusted `iss` values; at least one in jwt mode
+  std::string audience;                 // the `aud` tokens must carry; empty: the base URL
+  std::string access_policy_path;       // purpose classes and RBAC table; empty: the built-in defaults
+};
+
 struct application_options {
   std::string database_path;
   std::string base_url;  // "http://localhost:8080/fhir"
@@ -33,6 +42,7 @@ struct application_options {
   bool skip_unchanged_updates = true;        // an update equal to the current version writes no version
   // Index every write for search. Off only in benchmarks measuring what indexing costs.
   bool search_index = true;
+  auth_options auth;
 };
 
 class application {
@@ -46,6 +56,9 @@ class application {
 
   const server::context& context() const { return *context_; }
 
+  // Re-reads the JWKS file (SIGHUP). On failure the current keys stay in use and the error is returned.
+  fhir::result<fhir::done> reload_keys();
+
  private:
   // Search parameters and the indexer exist before the store, which indexes every write with them.
   struct search_support {
@@ -53,12 +66,14 @@ class application {
     std::unique_ptr<fhir::search::indexer> indexer;
   };
 
-  application(search_support search, std::unique_ptr<store::store> store, const fhir::definitions::registry& definitions,
-              const application_options& options);
+  application(search_support search, std::unique_ptr<store::store> store, std::unique_ptr<auth::authenticator> authenticator,
+              const fhir::definitions::registry& definitions, const application_options& options);
 
   search_support search_;
   std::unique_ptr<store::store> store_;
   fhir::validation::resource_validator validator_;
+  std::unique_ptr<auth::authenticator> authenticator_;
+  std::string jwks_path_;
   router router_;
   std::unique_ptr<server::context> context_;
 };

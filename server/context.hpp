@@ -9,6 +9,7 @@
 #include "fhir/definitions/registry.hpp"
 #include "fhir/search/search_parameters.hpp"
 #include "fhir/validation/resource_reader.hpp"
+#include "server/auth/authenticator.hpp"
 #include "server/http/message.hpp"
 #include "store/store.hpp"
 
@@ -29,8 +30,11 @@ struct context {
   const fhir::search::search_parameters& search_parameters;
   server::settings settings;
   std::string capability_statement;  // compact JSON, built once at start-up
-  // Routes a request as if it had arrived over HTTP (batch entries and a transaction's reads).
-  std::function<http::response(const http::request&)> dispatch;
+  // Who may call and what they may do (never null once the application is assembled).
+  const auth::authenticator* auth = nullptr;
+  // Routes a request as if it had arrived over HTTP, on behalf of an already authenticated caller
+  // (batch entries and a transaction's reads): the same gate and interactions as the request itself.
+  std::function<http::response(const http::request&, const auth::caller&)> dispatch;
 };
 
 }  // namespace server

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "server/auth/authenticator.hpp"
 #include "server/http/message.hpp"
 #include "server/http/url.hpp"
 #include "server/negotiation.hpp"
@@ -18,6 +19,8 @@ struct fhir_request {
   http::query_params params;
   bool pretty = false;
   prefer_return prefer = prefer_return::representation;
+  // The authenticated caller (set by the router for every interaction but the CapabilityStatement).
+  const auth::caller* caller = nullptr;
 
   // The first value of a query parameter, or nullopt.
   std::optional<std::string_view> param(std::string_view name) const {

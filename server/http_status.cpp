@@ -15,6 +15,7 @@ unsigned http_status_of(fhir::error_kind kind) {
     case fhir::error_kind::unsupported_media_type: return 415;
     case fhir::error_kind::too_large: return 413;
     case fhir::error_kind::not_supported: return 501;
+    case fhir::error_kind::unauthenticated: return 401;
     case fhir::error_kind::forbidden: return 403;
     case fhir::error_kind::busy: return 503;
     case fhir::error_kind::fault: return 500;

@@ -5,12 +5,24 @@
 #include <fmt/format.h>
 
 #include "fhir/text.hpp"
+#include "fhir/time.hpp"
+#include "server/access_gate.hpp"
 #include "server/responses.hpp"
 
 namespace server {
 namespace {
 
 bool is_placeholder(std::string_view segment) { return segment.starts_with('{'); }
+
+// 401 carries the challenge of RFC 6750: no token at all gets a bare challenge, a rejected one says why.
+// Other authentication failures (400 ambiguous purpose, 403 purpose not allowed) are plain errors.
+http::response unauthenticated_response(const fhir::error& error, const fhir_request& request) {
+  http::response response = error_response(error, &request);
+  if (error.kind() != fhir::error_kind::unauthenticated) return response;
+  bool missing = !error.issues().empty() && error.issues().front().message_id == "token-missing";
+  response.set_header("WWW-Authenticate", missing ? "Bearer" : "Bearer error=\"invalid_token\"");
+  return response;
+}
 
 fhir::error not_found(std::string diagnostics, std::string id) {
   return fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found, std::move(diagnostics), std::move(id));
@@ -73,7 +85,13 @@ std::vector<supported_interaction> router::supported_interactions() const {
   return out;
 }
 
-http::response router::handle(const context& ctx, const http::request& http_request) const {
+http::response router::handle(const context& ctx, const http::request& request) const { return dispatch(ctx, request, nullptr); }
+
+http::response router::handle_as(const context& ctx, const http::request& request, const auth::caller& caller) const {
+  return dispatch(ctx, request, &caller);
+}
+
+http::response router::dispatch(const context& ctx, const http::request& http_request, const auth::caller* caller) const {
   auto target = http::parse_target(http_request.target);
   if (!target) return error_response(target.error());
 
@@ -105,8 +123,22 @@ http::response router::handle(const context& ctx, const http::request& http_requ
                           &request);
 
   std::string_view method = http_request.method == "HEAD" ? "GET" : std::string_view(http_request.method);
-  for (const method_binding& m : r->methods)
-    if (m.method == method) return m.handler(ctx, request);
+  for (const method_binding& m : r->methods) {
+    if (m.method != method) continue;
+    // The CapabilityStatement is public (clients read it to learn how to authenticate).
+    if (m.interaction_code == "capabilities") return m.handler(ctx, request);
+    std::optional<auth::caller> authenticated;
+    if (!caller) {
+      auto who = ctx.auth->authenticate(http_request.header_value("Authorization"), http_request.header_value("X-Purpose-Of-Use"),
+                                        fhir::now_ms() / 1000);
+      if (!who) return unauthenticated_response(who.error(), request);
+      authenticated = std::move(*who);
+      caller = &*authenticated;
+    }
+    request.caller = caller;
+    if (auto allowed = check_access(ctx, request, m.interaction_code); !allowed) return error_response(allowed.error(), &request);
+    return m.handler(ctx, request);
+  }
 
   std::string allow;
   for (const method_binding& m : r->methods) {

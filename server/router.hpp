@@ -26,8 +26,11 @@ class router {
  public:
   router();
 
-  // Thread-safe (the table is immutable once built).
+  // Thread-safe (the table is immutable once built). Authenticates the caller from the request's
+  // headers (every interaction but the CapabilityStatement needs it).
   http::response handle(const context& ctx, const http::request& request) const;
+  // The same, on behalf of a caller already authenticated (batch entries, a transaction's reads).
+  http::response handle_as(const context& ctx, const http::request& request, const auth::caller& caller) const;
 
   std::vector<supported_interaction> supported_interactions() const;
 
@@ -45,6 +48,7 @@ class router {
     std::vector<method_binding> methods;
   };
 
+  http::response dispatch(const context& ctx, const http::request& request, const auth::caller* caller) const;
   void add(std::string_view pattern, std::vector<method_binding> methods);
   const route* match(const std::vector<std::string>& path) const;
 

@@ -32,10 +32,10 @@ http::response dispatch_entry(const context& ctx, const fhir_request& request, c
                              {"If-None-Match", entry.if_none_match},
                              {"If-Modified-Since", entry.if_modified_since}})
     if (!value.empty()) sub.headers.push_back({name, value});
-  // The caller's preferences and identity apply to every entry.
-  for (std::string_view name : {std::string_view("Prefer"), interactions::source_organization_header})
-    if (auto value = request.http.header_value(name)) sub.headers.push_back({std::string(name), std::string(*value)});
-  return ctx.dispatch(sub);
+  // The caller's preferences apply to every entry, and the entry runs as the caller (the same gate as
+  // the request it stands for).
+  if (auto value = request.http.header_value("Prefer")) sub.headers.push_back({"Prefer", std::string(*value)});
+  return ctx.dispatch(sub, *request.caller);
 }
 
 std::string process_batch(const context& ctx, const fhir_request& request, const std::vector<std::string_view>& entries) {

@@ -7,6 +7,7 @@
 #include "fhir/json/parse.hpp"
 #include "fhir/resource.hpp"
 #include "fhir/text.hpp"
+#include "server/access_gate.hpp"
 #include "server/bundle/processors.hpp"
 #include "server/bundle/response_entry.hpp"
 #include "server/bundle_writer.hpp"
@@ -89,7 +90,7 @@ fhir::result<fhir::done> validate_resource(const context& ctx, const entry_reque
 // An entry's preconditions (its ifMatch), with the sender's data controller checked on every write.
 store::preconditions with_controller(const std::optional<store::preconditions>& pre, const fhir_request& request) {
   store::preconditions out = pre.value_or(store::preconditions{});
-  out.controller = interactions::caller_controller(request.http);
+  out.controller = interactions::caller_controller(request);
   return out;
 }
 
@@ -129,7 +130,7 @@ fhir::result<fhir::done> apply_patch(const context& ctx, const fhir_request& req
   }
   auto current = tx.read(w.entry->type, id);
   if (!current) return std::move(current).error();
-  auto patched = interactions::patched_resource(ctx, request.http, w.entry->type, id, current->json, *w.patch, w.json_patch);
+  auto patched = interactions::patched_resource(ctx, request, w.entry->type, id, current->json, *w.patch, w.json_patch);
   if (!patched) return std::move(patched).error();
   auto written = tx.update(tx.prepare(std::move(*patched)), with_controller(w.pre, request));
   if (!written) return std::move(written).error();
@@ -165,6 +166,9 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
                         entry);
       continue;
     }
+    if (ctx.definitions.is_resource_type(entry.type))
+      if (auto allowed = check_write_entry(ctx, *request.caller, entry.type, entry.method); !allowed)
+        return in_entry(std::move(allowed).error(), entry);
     planned_write w;
     w.entry = &entry;
     if (entry.method == "PATCH") {
@@ -183,7 +187,7 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
     }
     std::string condition_text = entry.method == "POST" ? entry.if_none_exist : "";
     if (entry.conditional() || !condition_text.empty()) {
-      std::string controller = interactions::caller_controller(request.http);
+      std::string controller = interactions::caller_controller(request);
       auto query = condition_text.empty() ? interactions::conditional_query(ctx, entry.type, entry.params, controller)
                                           : interactions::conditional_query(ctx, entry.type, condition_text, controller);
       if (!query) return in_entry(std::move(query).error(), entry);
@@ -224,7 +228,7 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
                                                                 "the entry could not be read again", "bundle-reread"),
                                                     *w.entry);
     fhir::json::value resource = std::move(*again->resource);
-    if (auto recorded = interactions::record_controller(request.http, resource); !recorded) return in_entry(std::move(recorded).error(), *w.entry);
+    if (auto recorded = interactions::record_controller(request, resource); !recorded) return in_entry(std::move(recorded).error(), *w.entry);
     bool late = false;
     rewrite_references(resource, [&](std::string_view reference) -> std::optional<std::string> {
       if (decided_later.contains(std::string(reference)) || is_conditional_reference(reference)) late = true;

@@ -19,6 +19,7 @@
 #include "server/application.hpp"
 #include "server/cli/fhirpath_command.hpp"
 #include "server/cli/options.hpp"
+#include "server/cli/token_command.hpp"
 #include "server/http/http_server.hpp"
 #include "server/http/url.hpp"
 #include "server/loader.hpp"
@@ -28,7 +29,7 @@ namespace {
 
 constexpr const char* version = "0.1.0";
 
-// Development mode has no authentication, so it must not be reachable from another machine.
+// Development mode accepts unsigned identities, so it must not be reachable from another machine.
 bool is_loopback(const std::string& host) {
   if (host == "localhost" || host == "::1") return true;
   in_addr v4{};
@@ -91,7 +92,9 @@ fhir::result<offline_store> open_offline(const server::cli::serve_options& optio
   if (!setup) return std::move(setup).error();
   auto app = server::application::open(*setup->definitions, server::application_options{.database_path = options.database,
                                                                                          .base_url = "http://localhost/fhir",
-                                                                                         .validation = setup->options});
+                                                                                         .validation = setup->options,
+                                                                                         // offline: no requests, no callers
+                                                                                         .auth = {.mode = server::auth::auth_mode::dev}});
   if (!app) return std::move(app).error();
   return offline_store{std::move(*setup), std::move(*app)};
 }
@@ -151,10 +154,17 @@ int serve(const server::cli::serve_options& options, const server::cli::validati
     return 2;
   }
   server::log::set_level(level);
-  if (options.auth == "dev" && !is_loopback(options.host)) {
-    std::cerr << "fhir-server: --auth dev has no authentication and is only allowed on a loopback address "
+  bool dev = options.auth == "dev";
+  if (dev && !is_loopback(options.host)) {
+    std::cerr << "fhir-server: --auth dev accepts unsigned identities and is only allowed on a loopback address "
                  "(127.0.0.1, ::1, localhost), not "
               << options.host << "\n";
+    return 2;
+  }
+  bool tls = !options.tls_cert.empty();
+  if (!dev && !tls && !options.plain_http) {
+    std::cerr << "fhir-server: bearer tokens must not travel in clear: give --tls-cert and --tls-key, or --plain-http "
+                 "(behind a TLS-terminating proxy)\n";
     return 2;
   }
 
@@ -171,17 +181,29 @@ int serve(const server::cli::serve_options& options, const server::cli::validati
       .io_threads = options.threads,
       .workers = options.workers,
       .max_body = options.max_body,
+      .on_hangup =
+          [&app] {
+            if (!app) return;
+            if (auto reloaded = app->reload_keys(); !reloaded)
+              server::log::error("SIGHUP: the JWKS was not reloaded, the current keys stay in use: {}", reloaded.error().summary());
+            else
+              server::log::info("SIGHUP: JWKS reloaded");
+          },
+      .tls_cert = options.tls_cert,
+      .tls_key = options.tls_key,
   };
-  server::http::server http(http_options, [&app](const server::http::request& r) { return app->handle(r); });
+  std::optional<server::http::server> http;
   try {
-    http.listen();
+    http.emplace(http_options, [&app](const server::http::request& r) { return app->handle(r); });
+    http->listen();
   } catch (const std::exception& e) {
     std::cerr << "fhir-server: " << e.what() << "\n";
     return 1;
   }
   std::string host_for_url = options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host;
+  std::string scheme = tls ? "https" : "http";
   std::string base_url = options.base_url.empty()
-                             ? "http://" + host_for_url + ":" + std::to_string(http.port()) + "/fhir"
+                             ? scheme + "://" + host_for_url + ":" + std::to_string(http->port()) + "/fhir"
                              : options.base_url;
 
   auto opened = server::application::open(
@@ -189,7 +211,12 @@ int serve(const server::cli::serve_options& options, const server::cli::validati
                                                .software_version = version, .validation = setup->options,
                                                .default_page_size = options.default_count, .max_page_size = options.max_count,
                                                .conditional_delete_multiple = options.conditional_delete_multiple,
-                                               .skip_unchanged_updates = options.skip_unchanged_updates});
+                                               .skip_unchanged_updates = options.skip_unchanged_updates,
+                                               .auth = {.mode = dev ? server::auth::auth_mode::dev : server::auth::auth_mode::jwt,
+                                                        .jwks_path = options.jwks,
+                                                        .issuers = options.issuers,
+                                                        .audience = options.audience,
+                                                        .access_policy_path = options.access_policy}});
   if (!opened) {
     std::cerr << "fhir-server: " << opened.error().summary() << "\n";
     return 1;
@@ -206,11 +233,19 @@ int serve(const server::cli::serve_options& options, const server::cli::validati
                       loaded->created, loaded->updated, loaded->unchanged);
   }
 
-  server::log::info("database {}, {} resource types, auth {}", options.database,
-                    definitions.resource_types().size(), options.auth);
-  std::printf("listening on http://%s:%u/fhir\n", host_for_url.c_str(), static_cast<unsigned>(http.port()));
+  server::log::info("database {}, {} resource types, auth {}, {}", options.database, definitions.resource_types().size(),
+                    options.auth, tls ? "TLS" : "plain HTTP");
+  if (dev) {
+    server::log::warning("DEVELOPMENT MODE: requests without a token act as a development user holding every role; "
+                         "'Authorization: Bearer dev.<base64url(claims JSON)>' simulates any identity. Never use it with real data.");
+    server::log::warning("try: curl {}/Patient   or, as a GP clinician: curl -H \"Authorization: Bearer dev.$(printf '%s' "
+                         "'{{\"sub\":\"555000000123\",\"org_ods\":\"GP1\",\"scope\":\"user/*.cruds\",\"nhs_role\":{{\"role_code\":\"R8000\"}},"
+                         "\"purpose_of_use\":[\"TREAT\"]}}' | basenc --base64url -w0 | tr -d =)\" {}/Patient",
+                         base_url, base_url);
+  }
+  std::printf("listening on %s://%s:%u/fhir\n", scheme.c_str(), host_for_url.c_str(), static_cast<unsigned>(http->port()));
   std::fflush(stdout);
-  http.run();
+  http->run();
   server::log::info("stopped");
   return 0;
 }
@@ -234,6 +269,8 @@ int main(int argc, char** argv) {
       case server::cli::command::kind::serve: return serve(cmd.serve, cmd.validation);
       case server::cli::command::kind::reindex: return reindex(cmd.serve, cmd.validation);
       case server::cli::command::kind::explain: return explain(cmd.serve, cmd.validation, cmd.expression);
+      case server::cli::command::kind::token: return server::cli::run_token(cmd.token, std::cout, std::cerr);
+      case server::cli::command::kind::jwks: return server::cli::run_jwks(cmd.token, std::cout, std::cerr);
     }
   } catch (const std::exception& e) {
     std::cerr << "fhir-server: fatal: " << e.what() << "\n";

@@ -52,6 +52,11 @@ Usage:
   fhir-server explain [--db FILE] [--package PATH]... 'TYPE?QUERY'
                                     show how the database runs a search: the strategy, the driving
                                     clause and SQLite's query plan (a SCAN of a table is a full pass)
+  fhir-server token --key KEY.pem --claims CLAIMS.json [--kid ID] [--alg RS256|PS256|ES256] [--lifetime S]
+                                    sign a JWT for testing: the claims file's payload, with iat, exp
+                                    (iat + lifetime, default 3600 s) and a random jti added when absent
+  fhir-server jwks --key KEY.pem [--kid ID] [--alg ALG]
+                                    print the JWKS (public key) that verifies tokens signed with KEY
   fhir-server version               print the version
   fhir-server help | --help | -h    print this help
 
@@ -64,8 +69,22 @@ Options of serve:
   --max-body SIZE    largest request body accepted, e.g. 16M, 512K (default: 16M); larger ones get 413
   --load DIR         load the FHIR JSON resources and Bundles in DIR at start-up (repeatable); every
                      resource needs an id and is upserted, so loading the same files again changes nothing
-  --auth MODE        authentication; only "dev" exists yet (no authentication), and it is refused unless
-                     the server listens on a loopback address (default: dev)
+  --auth jwt|dev     jwt (the default): every request but GET metadata needs a bearer JWT signed by a
+                     key of --jwks and issued by an --issuer. dev: development mode, refused unless
+                     listening on a loopback address: requests without a token act as a development user
+                     holding every role, and "Authorization: Bearer dev.<base64url(claims JSON)>"
+                     simulates any identity (docs/authentication.md)
+  --jwks FILE        the JSON Web Key Set of the trusted issuers (RSA and P-256 keys, chosen by kid);
+                     SIGHUP re-reads it
+  --issuer URL       a trusted token issuer (iss); repeatable
+  --audience URL     the aud tokens must carry (default: the base URL)
+  --access-policy FILE
+                     purpose-of-use classes and the role-based access table (docs/access-policy.md;
+                     default: the built-in NHS defaults)
+  --tls-cert FILE    serve HTTPS with this PEM certificate chain (with --tls-key); TLS 1.2 or later
+  --tls-key FILE     the certificate's PEM private key
+  --plain-http       serve plain HTTP without TLS (refused in jwt mode unless given: bearer tokens must
+                     not cross a network in clear)
   --base-url URL     the public base URL used in Location headers and links
                      (default: http://HOST:PORT/fhir)
   --log-level LEVEL  debug, info, warning, error or off (default: info); debug also logs every request
@@ -108,6 +127,8 @@ parse_result parse(int argc, char** argv) {
     else if (name == "fhirpath") cmd.what = command::kind::fhirpath;
     else if (name == "reindex") cmd.what = command::kind::reindex;
     else if (name == "explain") cmd.what = command::kind::explain;
+    else if (name == "token") cmd.what = command::kind::token;
+    else if (name == "jwks") cmd.what = command::kind::jwks;
     else if (name == "version") cmd.what = command::kind::version;
     else if (name == "help") cmd.what = command::kind::help;
     else return {std::nullopt, fmt::format("unknown command '{}' (see fhir-server --help)", name)};
@@ -153,6 +174,7 @@ parse_result parse(int argc, char** argv) {
     bool ok = true;
     auto& v = cmd.validation;
     bool uses_store = cmd.what == command::kind::reindex || cmd.what == command::kind::explain;
+    bool signs = cmd.what == command::kind::token || cmd.what == command::kind::jwks;
     bool validates = cmd.what == command::kind::serve || cmd.what == command::kind::validate || uses_store;
     if (validates && name == "--package") {
       ok = take() && !value.empty(); v.packages.emplace_back(value);
@@ -162,6 +184,16 @@ parse_result parse(int argc, char** argv) {
       ok = take() && (value == "uk-core" || value == "none"); v.default_profiles = value;
     } else if (cmd.what == command::kind::validate && name == "--profile") {
       ok = take() && !value.empty(); v.profiles.emplace_back(value);
+    } else if (signs && name == "--key") {
+      ok = take() && !value.empty(); cmd.token.key = value;
+    } else if (signs && name == "--kid") {
+      ok = take() && !value.empty(); cmd.token.kid = value;
+    } else if (signs && name == "--alg") {
+      ok = take() && (value == "RS256" || value == "PS256" || value == "ES256"); cmd.token.alg = value;
+    } else if (cmd.what == command::kind::token && name == "--claims") {
+      ok = take() && !value.empty(); cmd.token.claims = value;
+    } else if (cmd.what == command::kind::token && name == "--lifetime") {
+      ok = take() && parse_number(value, cmd.token.lifetime_s) && cmd.token.lifetime_s > 0;
     } else if (uses_store && name == "--db") {
       ok = take() && !value.empty(); s.database = value;
     } else if (cmd.what != command::kind::serve) {
@@ -181,8 +213,21 @@ parse_result parse(int argc, char** argv) {
     } else if (name == "--load") {
       ok = take() && !value.empty(); s.load_directories.emplace_back(value);
     } else if (name == "--auth") {
-      ok = take(); s.auth = value;
-      if (ok && s.auth != "dev") return {std::nullopt, fmt::format("--auth {}: only 'dev' is available", value)};
+      ok = take() && (value == "jwt" || value == "dev"); s.auth = value;
+    } else if (name == "--jwks") {
+      ok = take() && !value.empty(); s.jwks = value;
+    } else if (name == "--issuer") {
+      ok = take() && !value.empty(); s.issuers.emplace_back(value);
+    } else if (name == "--audience") {
+      ok = take() && !value.empty(); s.audience = value;
+    } else if (name == "--access-policy") {
+      ok = take() && !value.empty(); s.access_policy = value;
+    } else if (name == "--tls-cert") {
+      ok = take() && !value.empty(); s.tls_cert = value;
+    } else if (name == "--tls-key") {
+      ok = take() && !value.empty(); s.tls_key = value;
+    } else if (name == "--plain-http") {
+      s.plain_http = true;
     } else if (name == "--base-url") {
       ok = take() && !value.empty(); s.base_url = value;
       while (!s.base_url.empty() && s.base_url.back() == '/') s.base_url.pop_back();
@@ -207,6 +252,11 @@ parse_result parse(int argc, char** argv) {
     return {std::nullopt, "--default-count cannot exceed --max-count"};
   if (cmd.what == command::kind::explain && cmd.expression.empty())
     return {std::nullopt, "explain needs a search, e.g. 'Observation?code=http://loinc.org|8867-4'"};
+  if ((cmd.what == command::kind::token || cmd.what == command::kind::jwks) && cmd.token.key.empty())
+    return {std::nullopt, "token and jwks need --key KEY.pem"};
+  if (cmd.what == command::kind::token && cmd.token.claims.empty()) return {std::nullopt, "token needs --claims CLAIMS.json"};
+  if (s.tls_cert.empty() != s.tls_key.empty()) return {std::nullopt, "--tls-cert and --tls-key go together"};
+  if (!s.tls_cert.empty() && s.plain_http) return {std::nullopt, "--plain-http and --tls-cert exclude each other"};
   if (cmd.what == command::kind::validate && cmd.files.empty())
     return {std::nullopt, "validate needs at least one file"};
   if (cmd.what == command::kind::fhirpath && (cmd.expression.empty() || cmd.files.size() > 1))

@@ -16,7 +16,14 @@ struct serve_options {
   unsigned workers = 0;
   std::size_t max_body = 16 * 1024 * 1024;
   std::vector<std::string> load_directories;
-  std::string auth = "dev";
+  std::string auth = "jwt";                 // --auth jwt|dev
+  std::string jwks;                         // --jwks FILE
+  std::vector<std::string> issuers;         // --issuer URL, repeatable
+  std::string audience;                     // --audience URL (default: the base URL)
+  std::string access_policy;                // --access-policy FILE
+  std::string tls_cert;                     // --tls-cert FILE (PEM chain)
+  std::string tls_key;                      // --tls-key FILE
+  bool plain_http = false;                  // --plain-http
   std::string base_url;  // derived from host and port when empty
   std::string log_level = "info";
   std::size_t default_count = 50;  // --default-count: page size of searches and histories without _count
@@ -33,8 +40,18 @@ struct validation_flags {
   std::vector<std::string> profiles;          // validate --profile URL: also validate against these
 };
 
+// fhir-server token / jwks: test tokens and the JWKS that verifies them.
+struct token_options {
+  std::string key;           // --key FILE: PEM private key (RSA or EC P-256)
+  std::string claims;        // --claims FILE: the payload's claims as JSON
+  std::string kid = "test";  // --kid ID
+  std::string alg;           // --alg RS256|PS256|ES256 (default: RS256 for RSA keys, ES256 for EC)
+  std::int64_t lifetime_s = 3600;  // --lifetime SECONDS: exp = iat + lifetime when the claims have no exp
+};
+
 struct command {
-  enum class kind { serve, validate, fhirpath, reindex, explain, version, help } what = kind::serve;
+  enum class kind { serve, validate, fhirpath, reindex, explain, token, jwks, version, help } what = kind::serve;
+  token_options token;
   serve_options serve;
   validation_flags validation;
   std::vector<std::string> files;  // validate; fhirpath: the resource file

@@ -26,8 +26,10 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <array>
 #include <atomic>
@@ -62,7 +64,28 @@ response transport_error(unsigned status, fhir::issue_type type, std::string dia
 
 }  // namespace
 
-class session;
+class session_base;
+
+// TLS as the design asks: 1.2 at least, 1.3 preferred (negotiated whenever the client offers it), and
+// for 1.2 only forward-secret AEAD suites (Mozilla's "intermediate" list).
+std::unique_ptr<net::ssl::context> make_tls_context(const server_options& o) {
+  if (o.tls_cert.empty()) return nullptr;
+  auto ctx = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+  ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 | net::ssl::context::no_sslv3 |
+                   net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1 | net::ssl::context::no_compression);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  SSL_CTX_set_cipher_list(ctx->native_handle(),
+                          "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+                          "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
+  beast::error_code ec;
+  ctx->use_certificate_chain_file(o.tls_cert, ec);
+  if (ec) throw std::runtime_error(fmt::format("cannot use the TLS certificate '{}': {}", o.tls_cert, ec.message()));
+  ctx->use_private_key_file(o.tls_key, net::ssl::context::pem, ec);
+  if (ec) throw std::runtime_error(fmt::format("cannot use the TLS key '{}': {}", o.tls_key, ec.message()));
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
+    throw std::runtime_error("the TLS key does not match the certificate");
+  return ctx;
+}
 
 struct server::impl {
   impl(server_options o, handler h)
@@ -74,19 +97,21 @@ struct server::impl {
         acceptor(control),
         signals(control),
         grace_timer(control),
-        workers(options.workers ? options.workers : std::max(16u, 8 * std::max(1u, std::thread::hardware_concurrency()))) {}
+        workers(options.workers ? options.workers : std::max(16u, 8 * std::max(1u, std::thread::hardware_concurrency()))),
+        tls(make_tls_context(options)) {}
 
   void do_accept();
   void on_accept(beast::error_code ec, tcp::socket socket);
   void begin_stop();
-  void session_ended(std::list<std::weak_ptr<session>>::iterator registration);
+  void wait_for_signals();
+  void session_ended(std::list<std::weak_ptr<session_base>>::iterator registration);
 
   server_options options;
   handler handle;
   unsigned io_threads;
   // Declared before the io_context: sessions destroyed with it still deregister here.
   std::mutex sessions_mutex;
-  std::list<std::weak_ptr<session>> sessions;  // guarded by sessions_mutex
+  std::list<std::weak_ptr<session_base>> sessions;  // guarded by sessions_mutex
   std::atomic<bool> stopping{false};
 
   net::io_context ioc;
@@ -97,31 +122,62 @@ struct server::impl {
   net::signal_set signals;
   net::steady_timer grace_timer;
   net::thread_pool workers;
+  std::unique_ptr<net::ssl::context> tls;  // null: plain HTTP
 };
 
-class session : public std::enable_shared_from_this<session> {
+// What the server needs of a session whatever its stream: closing it on a graceful stop.
+class session_base {
  public:
-  session(tcp::socket&& socket, server::impl& owner) : stream_(std::move(socket)), owner_(owner) {
+  virtual ~session_base() = default;
+  virtual void request_close() = 0;
+};
+
+using plain_stream = beast::tcp_stream;
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection, over plain TCP or TLS (the same code path; TLS adds the handshake).
+template <typename Stream>
+class session : public session_base, public std::enable_shared_from_this<session<Stream>> {
+  static constexpr bool is_tls = std::is_same_v<Stream, tls_stream>;
+
+ public:
+  template <typename... TlsContext>
+  session(tcp::socket&& socket, server::impl& owner, TlsContext&... tls) : stream_(std::move(socket), tls...), owner_(owner) {
     beast::error_code ec;
-    auto endpoint = stream_.socket().remote_endpoint(ec);
+    auto endpoint = socket_().remote_endpoint(ec);
     if (!ec) remote_ = endpoint.address().to_string();
   }
 
   ~session() { owner_.session_ended(registration_); }
 
-  void start(std::list<std::weak_ptr<session>>::iterator registration) {
+  void start(std::list<std::weak_ptr<session_base>>::iterator registration) {
     registration_ = registration;
-    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&session::do_read_header, shared_from_this()));
+    if constexpr (is_tls)
+      net::dispatch(stream_.get_executor(), beast::bind_front_handler(&session::do_handshake, this->shared_from_this()));
+    else
+      net::dispatch(stream_.get_executor(), beast::bind_front_handler(&session::do_read_header, this->shared_from_this()));
   }
 
   // Thread-safe: closes the connection on its strand if no request is in progress (graceful stop).
-  void request_close() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
+  void request_close() override {
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] {
       if (!self->busy_) self->close();
     });
   }
 
  private:
+  tcp::socket& socket_() { return beast::get_lowest_layer(stream_).socket(); }
+  beast::tcp_stream& tcp_() { return beast::get_lowest_layer(stream_); }
+
+  // The TLS handshake shares the header's deadline: a client that never completes it is cut off.
+  void do_handshake() {
+    tcp_().expires_after(std::chrono::seconds(owner_.options.header_timeout_s));
+    stream_.async_handshake(net::ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+      if (ec) return self->close();
+      self->do_read_header();
+    });
+  }
+
   void do_read_header() {
     busy_ = false;
     head_ = false;
@@ -131,9 +187,9 @@ class session : public std::enable_shared_from_this<session> {
     parser_->header_limit(static_cast<std::uint32_t>(owner_.options.max_header));
     parser_->body_limit(owner_.options.max_body);
     // One deadline for the whole header, not per byte: a client sending a byte a second is cut off.
-    stream_.expires_after(std::chrono::seconds(owner_.options.header_timeout_s));
+    tcp_().expires_after(std::chrono::seconds(owner_.options.header_timeout_s));
     bhttp::async_read_header(stream_, buffer_, *parser_,
-                             beast::bind_front_handler(&session::on_read_header, shared_from_this()));
+                             beast::bind_front_handler(&session::on_read_header, this->shared_from_this()));
   }
 
   void on_read_header(beast::error_code ec, std::size_t) {
@@ -152,9 +208,9 @@ class session : public std::enable_shared_from_this<session> {
                                     "http-expect"),
                     true);
       static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
-      stream_.expires_after(std::chrono::seconds(owner_.options.write_timeout_s));
+      tcp_().expires_after(std::chrono::seconds(owner_.options.write_timeout_s));
       return net::async_write(stream_, net::buffer(continue_line.data(), continue_line.size()),
-                              beast::bind_front_handler(&session::on_continue_sent, shared_from_this()));
+                              beast::bind_front_handler(&session::on_continue_sent, this->shared_from_this()));
     }
     do_read_body();
   }
@@ -165,8 +221,8 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   void do_read_body() {
-    stream_.expires_after(std::chrono::seconds(owner_.options.body_timeout_s));
-    bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&session::on_read_body, shared_from_this()));
+    tcp_().expires_after(std::chrono::seconds(owner_.options.body_timeout_s));
+    bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&session::on_read_body, this->shared_from_this()));
   }
 
   void on_read_body(beast::error_code ec, std::size_t) {
@@ -198,7 +254,7 @@ class session : public std::enable_shared_from_this<session> {
 
   void dispatch_request() {
     busy_ = true;
-    stream_.expires_never();  // the handler may take a while; the write gets its own deadline
+    tcp_().expires_never();  // the handler may take a while; the write gets its own deadline
     auto message = parser_->release();
     parser_.reset();
 
@@ -216,7 +272,7 @@ class session : public std::enable_shared_from_this<session> {
     if (message.method() == bhttp::verb::get || head_) return send(invoke(*req), !keep_alive_);
 
     auto guard = net::make_work_guard(owner_.ioc);  // run() must not return while a handler is in flight
-    net::post(owner_.workers, [self = shared_from_this(), req = std::move(req), guard = std::move(guard)]() mutable {
+    net::post(owner_.workers, [self = this->shared_from_this(), req = std::move(req), guard = std::move(guard)]() mutable {
       response res = self->invoke(*req);
       net::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable {
         self->send(std::move(res), !self->keep_alive_);
@@ -259,9 +315,9 @@ class session : public std::enable_shared_from_this<session> {
 
   template <typename Message>
   void write(std::shared_ptr<Message> msg, bool close_after) {
-    stream_.expires_after(std::chrono::seconds(owner_.options.write_timeout_s));
+    tcp_().expires_after(std::chrono::seconds(owner_.options.write_timeout_s));
     bhttp::async_write(stream_, *msg,
-                       [self = shared_from_this(), msg, close_after](beast::error_code ec, std::size_t) {
+                       [self = this->shared_from_this(), msg, close_after](beast::error_code ec, std::size_t) {
                          self->on_write(close_after, ec);
                        });
   }
@@ -277,14 +333,14 @@ class session : public std::enable_shared_from_this<session> {
   // and discard what the client still sends for a short while (bounded in time and bytes), then close.
   void linger_then_close() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(std::chrono::seconds(2));
+    socket_().shutdown(tcp::socket::shutdown_send, ignored);
+    tcp_().expires_after(std::chrono::seconds(2));
     discarded_ = 0;
     do_discard();
   }
 
   void do_discard() {
-    stream_.async_read_some(net::buffer(discard_), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+    stream_.async_read_some(net::buffer(discard_), [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
       self->discarded_ += n;
       constexpr std::size_t max_discard = 4 * 1024 * 1024;
       if (ec || self->discarded_ > max_discard) return self->close();
@@ -294,16 +350,16 @@ class session : public std::enable_shared_from_this<session> {
 
   void close() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.close();
+    socket_().shutdown(tcp::socket::shutdown_send, ignored);
+    tcp_().close();
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   server::impl& owner_;
   std::string remote_;
-  std::list<std::weak_ptr<session>>::iterator registration_;
+  std::list<std::weak_ptr<session_base>>::iterator registration_;
   bool busy_ = false;
   bool head_ = false;
   bool keep_alive_ = true;
@@ -324,13 +380,16 @@ void server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
     timer->async_wait([this, timer](beast::error_code) { do_accept(); });
     return;
   }
-  auto s = std::make_shared<session>(std::move(socket), *this);
-  std::list<std::weak_ptr<session>>::iterator registration;
-  {
-    std::lock_guard lock(sessions_mutex);
-    registration = sessions.insert(sessions.end(), s);
-  }
-  s->start(registration);
+  auto register_and_start = [this](auto s) {
+    std::list<std::weak_ptr<session_base>>::iterator registration;
+    {
+      std::lock_guard lock(sessions_mutex);
+      registration = sessions.insert(sessions.end(), s);
+    }
+    s->start(registration);
+  };
+  if (tls) register_and_start(std::make_shared<session<tls_stream>>(std::move(socket), *this, *tls));
+  else register_and_start(std::make_shared<session<plain_stream>>(std::move(socket), *this));
   do_accept();
 }
 
@@ -340,7 +399,7 @@ void server::impl::begin_stop() {
   beast::error_code ignored;
   acceptor.close(ignored);
   signals.cancel(ignored);
-  std::vector<std::shared_ptr<session>> live;
+  std::vector<std::shared_ptr<session_base>> live;
   {
     std::lock_guard lock(sessions_mutex);
     for (auto& weak : sessions)
@@ -357,7 +416,18 @@ void server::impl::begin_stop() {
   }
 }
 
-void server::impl::session_ended(std::list<std::weak_ptr<session>>::iterator registration) {
+void server::impl::wait_for_signals() {
+  signals.async_wait([this](beast::error_code ec, int signal) {
+    if (ec) return;
+    if (signal == SIGHUP && options.on_hangup) {
+      options.on_hangup();
+      return wait_for_signals();
+    }
+    begin_stop();
+  });
+}
+
+void server::impl::session_ended(std::list<std::weak_ptr<session_base>>::iterator registration) {
   bool last = false;
   {
     std::lock_guard lock(sessions_mutex);
@@ -393,9 +463,8 @@ void server::run() {
   if (i.options.handle_signals) {
     i.signals.add(SIGINT);
     i.signals.add(SIGTERM);
-    i.signals.async_wait([&i](beast::error_code ec, int) {
-      if (!ec) i.begin_stop();
-    });
+    if (i.options.on_hangup) i.signals.add(SIGHUP);
+    i.wait_for_signals();
   }
   i.do_accept();
   std::vector<std::thread> threads;

@@ -2,6 +2,7 @@
 // The HTTP/1.1 transport: an asynchronous Boost.Beast server. This header is all the rest of the server
 // sees of it; Beast and Asio stay inside http_server.cpp (one translation unit, ~30 s to compile).
 //
+// Plain HTTP and HTTPS share one session template (TLS adds a handshake under the header deadline).
 // Each connection reads one request at a time (header first, so an oversized body is refused with 413
 // before it is read), runs the handler, and writes the response on the connection's strand. Safe methods
 // (GET, HEAD) run on the network threads; others run on a pool of worker threads because they may wait
@@ -30,6 +31,11 @@ struct server_options {
   unsigned write_timeout_s = 60;
   unsigned shutdown_grace_s = 30;      // in-flight requests get this long to finish on stop()
   bool handle_signals = true;          // SIGINT and SIGTERM start a graceful stop
+  std::function<void()> on_hangup;     // with handle_signals: called on SIGHUP (reload keys), on the control strand
+  // HTTPS: PEM certificate chain and private key; both empty for plain HTTP. TLS 1.2 minimum, 1.3
+  // preferred, forward-secret AEAD cipher suites only. Bad files make the constructor throw.
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 // Handlers must not throw for expected failures; an exception escaping one becomes a 500 response.

@@ -45,26 +45,24 @@ fhir::result<std::optional<std::int64_t>> if_match_version(const fhir_request& r
   return std::optional<std::int64_t>(*version);
 }
 
-std::string caller_controller(const http::request& request) {
-  return std::string(request.header_value(source_organization_header).value_or(""));
-}
+std::string caller_controller(const fhir_request& request) { return request.caller ? request.caller->controller : std::string(); }
 
-fhir::result<fhir::done> record_controller(const http::request& request, fhir::json::value& resource) {
-  auto ods = request.header_value(source_organization_header);
-  if (!ods) return fhir::done{};
-  bool well_formed = ods->size() >= 3 && ods->size() <= 10 &&
-                     std::all_of(ods->begin(), ods->end(), [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); });
+fhir::result<fhir::done> record_controller(const fhir_request& request, fhir::json::value& resource) {
+  std::string ods = caller_controller(request);
+  if (ods.empty()) return fhir::done{};
+  bool well_formed = ods.size() >= 3 && ods.size() <= 10 &&
+                     std::all_of(ods.begin(), ods.end(), [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); });
   if (!well_formed)
     return fhir::error(fhir::error_kind::invalid, fhir::issue_type::value,
-                       fmt::format("{} '{}' is not an ODS code (3-10 upper-case letters and digits)", source_organization_header,
-                                   fhir::utf8_prefix(*ods, 40)),
+                       fmt::format("The token's organisation '{}' is not an ODS code (3-10 upper-case letters and digits)",
+                                   fhir::utf8_prefix(ods, 40)),
                        "source-organization-invalid");
   std::string_view existing = fhir::data_controller_of(resource);
-  if (!existing.empty() && existing != *ods)
+  if (!existing.empty() && existing != ods)
     return fhir::error(fhir::error_kind::unprocessable, fhir::issue_type::business_rule,
-                       fmt::format("The resource names {} as its data controller, but it is sent by {}", existing, *ods),
+                       fmt::format("The resource names {} as its data controller, but it is sent by {}", existing, ods),
                        "data-controller-mismatch", std::string(fhir::resource_type_of(resource)) + ".meta.tag");
-  fhir::set_data_controller(resource, *ods);
+  fhir::set_data_controller(resource, ods);
   return fhir::done{};
 }
 

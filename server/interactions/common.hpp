@@ -25,16 +25,13 @@ fhir::result<fhir::validation::read_resource_result> read_body(const context& ct
 // nullopt when there is none; invalid otherwise.
 fhir::result<std::optional<std::int64_t>> if_match_version(const fhir_request& request);
 
-// Until authentication (issue 7) names the caller's organisation, a feed identifies itself with this
-// header: its ODS code, recorded on every resource it writes as the data-controller tag.
-inline constexpr std::string_view source_organization_header = "X-Source-Organization";
+// Records the caller's data controller (the legal entity behind the token's org_ods) as the resource's
+// data-controller tag. Fails invalid for a malformed ODS code, unprocessable when the resource already
+// names a different controller (a feed cannot write on another organisation's behalf). A caller without
+// an organisation records none.
+fhir::result<fhir::done> record_controller(const fhir_request& request, fhir::json::value& resource);
 
-// Records the sending organisation (source_organization_header, when present) as the resource's data
-// controller. Fails invalid for a malformed ODS code, unprocessable when the resource already names a
-// different controller (a feed cannot write on another organisation's behalf).
-fhir::result<fhir::done> record_controller(const http::request& request, fhir::json::value& resource);
-
-// The sending organisation's ODS code (source_organization_header), or empty.
-std::string caller_controller(const http::request& request);
+// The caller's data controller (ODS code), or empty.
+std::string caller_controller(const fhir_request& request);
 
 }  // namespace server::interactions

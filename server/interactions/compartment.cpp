@@ -119,4 +119,22 @@ std::vector<std::string> linked_patients(const context& ctx, const std::string& 
   return out;
 }
 
+std::optional<fhir::search::compartment_filter> patient_compartment(const context& ctx, const std::string& patient,
+                                                                    const std::string& type) {
+  auto filter = compartment_filter(ctx, "Patient", patient, type);
+  if (filter) filter->linked_ids = linked_patients(ctx, patient);
+  return filter;
+}
+
+bool in_patient_compartment(const context& ctx, const std::string& patient, const std::string& type, const std::string& id) {
+  auto filter = patient_compartment(ctx, patient, type);
+  if (!filter) return false;
+  auto query = fhir::search::parse_query(ctx.search_parameters, type, {{"_id", id}}, {});
+  if (!query) return false;
+  query->compartment = std::move(filter);
+  query->total = fhir::search::total_mode::none;
+  auto page = ctx.store.search(store::search_request{*query, 1, ""});
+  return page && !page->entries.empty();
+}
+
 }  // namespace server::interactions

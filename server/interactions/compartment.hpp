@@ -25,4 +25,11 @@ std::vector<std::string> compartment_types(const context& ctx, const std::string
 // status 01 on both). Computed when asked, so no feed's record is ever rewritten by another's arrival.
 std::vector<std::string> linked_patients(const context& ctx, const std::string& id);
 
+// The Patient compartment of `patient` (and its linked records), for a type in that compartment.
+std::optional<fhir::search::compartment_filter> patient_compartment(const context& ctx, const std::string& patient,
+                                                                    const std::string& type);
+
+// True when type/id is current and in `patient`'s compartment (patient-facing access).
+bool in_patient_compartment(const context& ctx, const std::string& patient, const std::string& type, const std::string& id);
+
 }  // namespace server::interactions

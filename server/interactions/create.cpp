@@ -14,7 +14,7 @@ http::response create(const context& ctx, const fhir_request& request) {
   const std::string& type = request.path[0];
   auto body = read_body(ctx, request, type);
   if (!body) return error_response(body.error(), &request);
-  if (auto recorded = record_controller(request.http, body->resource); !recorded) return error_response(recorded.error(), &request);
+  if (auto recorded = record_controller(request, body->resource); !recorded) return error_response(recorded.error(), &request);
 
   auto if_none_exist = request.http.header_value("If-None-Exist");
   if (!if_none_exist) {
@@ -28,7 +28,7 @@ http::response create(const context& ctx, const fhir_request& request) {
     return response;
   }
 
-  auto query = conditional_query(ctx, type, *if_none_exist, caller_controller(request.http));
+  auto query = conditional_query(ctx, type, *if_none_exist, caller_controller(request));
   if (!query) return error_response(query.error(), &request);
   auto prepared = ctx.store.prepare(std::move(body->resource));
   std::optional<store::resource_version> existing, created;

@@ -16,7 +16,7 @@ http::response delete_(const context& ctx, const fhir_request& request) {
   if (auto valid = check_id(ctx, id); !valid) return error_response(valid.error(), &request);
   auto if_match = if_match_version(request);
   if (!if_match) return error_response(if_match.error(), &request);
-  auto removed = ctx.store.remove(type, id, store::preconditions{.if_match = *if_match, .controller = caller_controller(request.http)});
+  auto removed = ctx.store.remove(type, id, store::preconditions{.if_match = *if_match, .controller = caller_controller(request)});
   if (!removed) return error_response(removed.error(), &request);
 
   http::response response;
@@ -38,7 +38,7 @@ http::response delete_(const context& ctx, const fhir_request& request) {
 // and the deletions are one unit of work.
 http::response delete_conditional(const context& ctx, const fhir_request& request) {
   const std::string& type = request.path[0];
-  auto query = conditional_query(ctx, type, request.params, caller_controller(request.http));
+  auto query = conditional_query(ctx, type, request.params, caller_controller(request));
   if (!query) return error_response(query.error(), &request);
   std::size_t limit = ctx.settings.conditional_delete_multiple ? ctx.settings.max_page_size : 1;
   std::vector<store::resource_version> removed;
@@ -51,7 +51,7 @@ http::response delete_conditional(const context& ctx, const fhir_request& reques
                                     : fmt::format("The conditional delete matches more than {} resources", limit),
                          "conditional-multiple-matches");
     for (const std::string& id : *ids) {
-      auto one = tx.remove(type, id, store::preconditions{.controller = caller_controller(request.http)});
+      auto one = tx.remove(type, id, store::preconditions{.controller = caller_controller(request)});
       if (!one) return std::move(one).error();
       if (*one) removed.push_back(std::move(**one));
     }

@@ -15,6 +15,7 @@
 
 #include "fhir/text.hpp"
 #include "server/bundle_writer.hpp"
+#include "server/access_gate.hpp"
 #include "server/interactions/compartment.hpp"
 #include "server/interactions/interactions.hpp"
 #include "server/responses.hpp"
@@ -74,6 +75,8 @@ fhir::result<everything_request> parse(const context& ctx, const fhir_request& r
   }
   for (std::string& type : compartment_types(ctx, "Patient")) {
     if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), type) == wanted.end()) continue;
+    // Types the caller's role or scopes do not cover are left out, as if absent.
+    if (request.caller && !may_read_type(ctx, *request.caller, type)) continue;
     if (type == "Patient") out.types.insert(out.types.begin(), std::move(type));
     else out.types.push_back(std::move(type));
   }
@@ -113,7 +116,8 @@ http::response everything(const context& ctx, const fhir_request& request) {
     query->compartment = compartment_filter(ctx, owner_type, owner_id, type);
     if (query->compartment) query->compartment->linked_ids = linked;
     for (const char* target : referenced_types)
-      query->includes.push_back(fhir::search::include{.source_type = type, .target_type = target, .wildcard = true,
+      if (!request.caller || may_read_type(ctx, *request.caller, target))
+        query->includes.push_back(fhir::search::include{.source_type = type, .target_type = target, .wildcard = true,
                                                       .raw = type + ":*:" + target});
     std::string token = i == plan->type_index ? plan->inner_token : "";
     auto page = ctx.store.search(store::search_request{*query, room, token});

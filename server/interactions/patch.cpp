@@ -51,10 +51,10 @@ http::response patch_resource(const context& ctx, const fhir_request& request, c
                                                     type, id, current->info.version),
                                         "version-mismatch"),
                             &request);
-    auto patched = patched_resource(ctx, request.http, type, id, current->json, *document, json_patch);
+    auto patched = patched_resource(ctx, request, type, id, current->json, *document, json_patch);
     if (!patched) return error_response(patched.error(), &request);
     auto written = ctx.store.update(std::move(*patched), store::preconditions{.if_match = current->info.version,
-                                                                             .controller = caller_controller(request.http)});
+                                                                             .controller = caller_controller(request)});
     if (!written && written.error().kind() == fhir::error_kind::precondition_failed && !*if_match && attempt < 3) continue;
     if (!written) return error_response(written.error(), &request);
     const auto& info = written->version.info;
@@ -68,7 +68,7 @@ http::response patch_resource(const context& ctx, const fhir_request& request, c
 
 }  // namespace
 
-fhir::result<fhir::json::value> patched_resource(const context& ctx, const http::request& request, std::string_view type,
+fhir::result<fhir::json::value> patched_resource(const context& ctx, const fhir_request& request, std::string_view type,
                                                  std::string_view id, std::string_view current_json,
                                                  const fhir::json::value& document, bool json_patch) {
   auto resource = fhir::json::parse(current_json);
@@ -99,7 +99,7 @@ http::response patch(const context& ctx, const fhir_request& request) {
 
 http::response patch_conditional(const context& ctx, const fhir_request& request) {
   const std::string& type = request.path[0];
-  auto query = conditional_query(ctx, type, request.params, caller_controller(request.http));
+  auto query = conditional_query(ctx, type, request.params, caller_controller(request));
   if (!query) return error_response(query.error(), &request);
   std::optional<std::string> id;
   auto matched = ctx.store.transact([&](store::transaction& tx) -> fhir::result<fhir::done> {

@@ -17,6 +17,7 @@
 #include "fhir/search/subset.hpp"
 #include "fhir/text.hpp"
 #include "server/bundle_writer.hpp"
+#include "server/access_gate.hpp"
 #include "server/interactions/compartment.hpp"
 #include "server/interactions/interactions.hpp"
 #include "server/responses.hpp"
@@ -118,6 +119,28 @@ std::string url_with(const std::string& base, http::query_params params, std::st
   return params.empty() ? base : base + "?" + http::encode_query(params);
 }
 
+// Every type an _include or _revinclude names must be readable by the caller (403 before the search
+// runs); wildcard and untyped includes are filtered as they come (may_see_included).
+fhir::result<fhir::done> check_included_types(const context& ctx, const fhir_request& request,
+                                              const fhir::search::search_query& query) {
+  if (!request.caller) return fhir::done{};
+  for (const fhir::search::include& inc : query.includes) {
+    std::string_view returned = inc.reverse ? std::string_view(inc.source_type) : std::string_view(inc.target_type);
+    if (!returned.empty() && returned != "*" && !may_read_type(ctx, *request.caller, returned)) return auth::forbidden();
+  }
+  return fhir::done{};
+}
+
+// An included resource is shown when the caller may read its type and, for a patient-facing caller,
+// when it is not another patient's data.
+bool may_see_included(const context& ctx, const fhir_request& request, const store::version_info& info) {
+  if (!request.caller) return true;
+  if (!may_read_type(ctx, *request.caller, info.type)) return false;
+  if (!request.caller->patient_facing()) return true;
+  const std::string& own = request.caller->token->patient;
+  return !patient_compartment(ctx, own, info.type) || in_patient_compartment(ctx, own, info.type, info.id);
+}
+
 http::response run(const context& ctx, const fhir_request& request, std::string_view type,
                    std::optional<fhir::search::compartment_filter> in_compartment, std::vector<std::string> link_path) {
   auto params = form_parameters(request);
@@ -138,6 +161,10 @@ http::response run(const context& ctx, const fhir_request& request, std::string_
   auto query = fhir::search::parse_query(ctx.search_parameters, type, query_params,
                                          {.strict = prefers_strict(request), .terminology = &ctx.validator.terminology()});
   if (!query) return error_response(query.error(), &request);
+  if (auto allowed = check_included_types(ctx, request, *query); !allowed) return error_response(allowed.error(), &request);
+  // A patient-facing caller searches their own compartment, whatever the query says.
+  if (!in_compartment && request.caller && request.caller->patient_facing())
+    in_compartment = patient_compartment(ctx, request.caller->token->patient, std::string(type));
   query->compartment = std::move(in_compartment);
   auto count = page_size(ctx, *query);
   if (!count) return error_response(count.error(), &request);
@@ -158,6 +185,7 @@ http::response run(const context& ctx, const fhir_request& request, std::string_
   bool subsetting = fhir::search::wants_subset(query->summary, query->elements);
   for (const auto& entry : page->entries) {
     std::string_view mode = entry.mode == store::search_mode::match ? "match" : "include";
+    if (entry.mode == store::search_mode::include && !may_see_included(ctx, request, entry.version.info)) continue;
     if (!subsetting) {
       bundle.add_search_entry(ctx.settings, entry.version, mode);
       continue;

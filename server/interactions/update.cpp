@@ -40,7 +40,7 @@ http::response update(const context& ctx, const fhir_request& request) {
   if (!if_match) return error_response(if_match.error(), &request);
   auto body = read_body(ctx, request, type);
   if (!body) return error_response(body.error(), &request);
-  if (auto recorded = record_controller(request.http, body->resource); !recorded) return error_response(recorded.error(), &request);
+  if (auto recorded = record_controller(request, body->resource); !recorded) return error_response(recorded.error(), &request);
 
   std::string_view body_id = fhir::id_of(body->resource);
   if (body_id.empty())
@@ -50,7 +50,7 @@ http::response update(const context& ctx, const fhir_request& request) {
                           &request);
   if (body_id != id) return error_response(id_mismatch(type, body_id, id, "the URL id"), &request);
 
-  auto written = ctx.store.update(std::move(body->resource), store::preconditions{.if_match = *if_match, .controller = caller_controller(request.http)});
+  auto written = ctx.store.update(std::move(body->resource), store::preconditions{.if_match = *if_match, .controller = caller_controller(request)});
   if (!written) return error_response(written.error(), &request);
   return updated_response(ctx, *written, body->issues, request);
 }
@@ -60,13 +60,13 @@ http::response update(const context& ctx, const fhir_request& request) {
 // are one unit of work.
 http::response update_conditional(const context& ctx, const fhir_request& request) {
   const std::string& type = request.path[0];
-  auto query = conditional_query(ctx, type, request.params, caller_controller(request.http));
+  auto query = conditional_query(ctx, type, request.params, caller_controller(request));
   if (!query) return error_response(query.error(), &request);
   auto if_match = if_match_version(request);
   if (!if_match) return error_response(if_match.error(), &request);
   auto body = read_body(ctx, request, type);
   if (!body) return error_response(body.error(), &request);
-  if (auto recorded = record_controller(request.http, body->resource); !recorded) return error_response(recorded.error(), &request);
+  if (auto recorded = record_controller(request, body->resource); !recorded) return error_response(recorded.error(), &request);
   std::string body_id(fhir::id_of(body->resource));
   if (!body_id.empty())
     if (auto valid = check_id(ctx, body_id); !valid) return error_response(valid.error(), &request);
@@ -83,7 +83,7 @@ http::response update_conditional(const context& ctx, const fhir_request& reques
         fhir::set_id(prepared.resource, **match);
         prepared = tx.prepare(std::move(prepared.resource));
       }
-      result = tx.update(std::move(prepared), store::preconditions{.if_match = *if_match, .controller = caller_controller(request.http)});
+      result = tx.update(std::move(prepared), store::preconditions{.if_match = *if_match, .controller = caller_controller(request)});
     } else if (body_id.empty()) {
       result = tx.create(std::move(prepared), {});
     } else {
@@ -93,7 +93,7 @@ http::response update_conditional(const context& ctx, const fhir_request& reques
         return fhir::error(fhir::error_kind::conflict, fhir::issue_type::conflict,
                            fmt::format("No {} matches the criteria, and {}/{} exists without matching them", type, type, body_id),
                            "conditional-id-exists");
-      result = tx.update(std::move(prepared), store::preconditions{.if_match = *if_match, .controller = caller_controller(request.http)});
+      result = tx.update(std::move(prepared), store::preconditions{.if_match = *if_match, .controller = caller_controller(request)});
     }
     if (!result) return std::move(result).error();
     written = std::move(*result);

@@ -229,11 +229,20 @@ TEST_CASE("the command line documents itself and refuses unsafe settings", "[int
   auto help = run_server_command({"--help"});
   CHECK(help.status == 0);
   for (const char* flag : {"serve", "validate", "version", "--db", "--host", "--port", "--threads", "--workers",
-                           "--max-body", "--load", "--auth", "--base-url", "--log-level"})
+                           "--max-body", "--load", "--auth", "--base-url", "--log-level", "--jwks", "--issuer",
+                           "--audience", "--access-policy", "--tls-cert", "--tls-key", "--plain-http", "token", "jwks"})
     CHECK_THAT(help.output, Catch::Contains(flag));
-  auto open = run_server_command({"serve", "--host", "0.0.0.0", "--port", "0"});
+  auto open = run_server_command({"serve", "--auth", "dev", "--host", "0.0.0.0", "--port", "0"});
   CHECK(open.status == 2);
   CHECK_THAT(open.output, Catch::Contains("loopback"));
+  // JWT (the default) without TLS or an explicit --plain-http: tokens would travel in clear.
+  auto clear = run_server_command({"serve", "--port", "0"});
+  CHECK(clear.status == 2);
+  CHECK_THAT(clear.output, Catch::Contains("--tls-cert"));
+  // JWT without keys or issuers cannot verify anything.
+  auto keyless = run_server_command({"serve", "--plain-http", "--port", "0", "--db", ":memory:"});
+  CHECK(keyless.status == 1);
+  CHECK_THAT(keyless.output, Catch::Contains("--jwks"));
   CHECK(run_server_command({"--frobnicate"}).status == 2);
   CHECK_THAT(run_server_command({"version"}).output, Catch::Contains("4.0.1"));
 }

@@ -32,7 +32,8 @@ app_fixture::app_fixture(validation::validation_options options) {
   auto opened = server::application::open(profiles::r4_uk_core(),
                                           server::application_options{.database_path = dir_.file("test.db"),
                                                                       .base_url = std::string(base),
-                                                                      .validation = std::move(options)});
+                                                                      .validation = std::move(options),
+                                                                      .auth = {.mode = server::auth::auth_mode::dev}});
   REQUIRE(opened.ok());
   app_ = std::move(*opened);
 }
@@ -41,6 +42,8 @@ app_fixture::app_fixture(server::application_options options) {
   options.database_path = dir_.file("test.db");
   options.base_url = std::string(base);
   if (options.validation.default_profiles.empty()) options.validation.default_profiles = profiles::uk_core_default_profiles();
+  // In-process tests act as the development user unless they configure JWT keys themselves.
+  if (options.auth.jwks_path.empty()) options.auth.mode = server::auth::auth_mode::dev;
   auto opened = server::application::open(profiles::r4_uk_core(), options);
   REQUIRE(opened.ok());
   app_ = std::move(*opened);

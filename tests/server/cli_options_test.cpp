@@ -17,7 +17,8 @@ TEST_CASE("serve is the default command with documented defaults", "[server][cli
   CHECK(r.parsed->what == server::cli::command::kind::serve);
   CHECK(r.parsed->serve.port == 8080);
   CHECK(r.parsed->serve.host == "127.0.0.1");
-  CHECK(r.parsed->serve.auth == "dev");
+  CHECK(r.parsed->serve.auth == "jwt");  // secure by default
+  CHECK_FALSE(r.parsed->serve.plain_http);
 }
 
 TEST_CASE("serve options parse in both spellings", "[server][cli]") {

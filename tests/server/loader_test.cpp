@@ -14,7 +14,8 @@ void write(const std::filesystem::path& path, std::string_view text) {
 
 std::unique_ptr<server::application> open_app(const fhir::testing::temp_dir& db) {
   auto app = server::application::open(fhir::definitions::r4(),
-                                       server::application_options{.database_path = db.file("t.db"), .base_url = "http://x/fhir"});
+                                       server::application_options{.database_path = db.file("t.db"), .base_url = "http://x/fhir",
+                                                               .auth = {.mode = server::auth::auth_mode::dev}});
   REQUIRE(app.ok());
   return std::move(*app);
 }

@@ -1,5 +1,7 @@
 #include "tests/server/requests.hpp"
 
+#include "fhir/base64.hpp"
+
 namespace fhir::testing {
 
 std::string patient_with_identifier(std::string_view id, std::string_view system, std::string_view value, std::string_view family,
@@ -66,6 +68,17 @@ std::string post_ok(const app_fixture& app, const std::string& type, const std::
   REQUIRE(r.status() == 201);
   auto created = r.json();
   return text(&created, "id");
+}
+
+server::http::header dev_token(std::string_view claims_json) {
+  std::string encoded = fhir::base64_encode(claims_json, true);
+  while (!encoded.empty() && encoded.back() == '=') encoded.pop_back();
+  return {"Authorization", "Bearer dev." + encoded};
+}
+
+server::http::header as_organisation(std::string_view ods) {
+  return dev_token(R"({"sub":"feed-user","org_ods":")" + std::string(ods) +
+                   R"(","scope":"user/*.cruds","nhs_role":{"role_code":"R8000"},"purpose_of_use":["TREAT"],"jti":"t"})");
 }
 
 }  // namespace fhir::testing

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "fhir/json/value.hpp"
+#include "server/http/message.hpp"
 #include "tests/server/app_fixture.hpp"
 
 namespace fhir::testing {
@@ -31,5 +32,12 @@ json::value read_ok(const app_fixture& app, const std::string& path);
 void put_ok(const app_fixture& app, const std::string& path, const std::string& body);
 // POST /fhir/<type>, requiring a 201; the new id.
 std::string post_ok(const app_fixture& app, const std::string& type, const std::string& body);
+
+// Authorization header of a development token (the fixture's server runs in development mode) with
+// these claims (a JSON object's text).
+server::http::header dev_token(std::string_view claims_json);
+// A clinician (R8000, user/*.cruds, TREAT) acting for organisation `ods`: a feed writing as that
+// data controller.
+server::http::header as_organisation(std::string_view ods);
 
 }  // namespace fhir::testing

@@ -30,6 +30,14 @@ json::value without_server_meta(json::value resource) {
   if (json::value* meta = resource.find("meta")) {
     meta->erase("versionId");
     meta->erase("lastUpdated");
+    // The server records the writer's data controller as a tag (docs/adr/0007).
+    if (json::value* tags = meta->find("tag"); tags && tags->is_array()) {
+      std::erase_if(tags->as_array(), [](const json::value& tag) {
+        const std::string* system = tag.find_string("system");
+        return system && *system == "https://shared-care-record.github.io/fhir/CodeSystem/data-controller";
+      });
+      if (tags->as_array().empty()) meta->erase("tag");
+    }
     if (meta->as_object().empty()) resource.erase("meta");
   }
   return resource;

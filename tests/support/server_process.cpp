@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -56,6 +57,8 @@ std::string server_binary() {
 server_process::server_process(std::string database, std::vector<std::string> args) {
   log_path_ = database + ".log";
   std::vector<std::string> full = {server_binary(), "serve", "--db", database, "--port", "0"};
+  // Development mode unless the test chooses its authentication (it starts with --auth).
+  if (std::find(args.begin(), args.end(), "--auth") == args.end()) full.insert(full.end(), {"--auth", "dev"});
   full.insert(full.end(), args.begin(), args.end());
   int out[2];
   if (pipe(out) != 0) throw std::runtime_error("pipe failed");
@@ -64,7 +67,7 @@ server_process::server_process(std::string database, std::vector<std::string> ar
   stdout_fd_ = out[0];
 
   std::string text;
-  constexpr std::string_view listening = "listening on http://";
+  constexpr std::string_view listening = "listening on ";
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
     pollfd p{stdout_fd_, POLLIN, 0};
@@ -73,7 +76,7 @@ server_process::server_process(std::string database, std::vector<std::string> ar
       ssize_t n = read(stdout_fd_, buf, sizeof buf);
       if (n <= 0) break;
       text.append(buf, static_cast<std::size_t>(n));
-      // "listening on http://HOST:PORT/fhir\n"
+      // "listening on http://HOST:PORT/fhir\n" (or https://)
       auto start = text.find(listening);
       auto end = start == std::string::npos ? start : text.find("/fhir\n", start);
       if (end != std::string::npos) {
