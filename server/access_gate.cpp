@@ -35,24 +35,33 @@ constexpr interaction_access interaction_table[] = {
     {"conditional-patch", operation::update},
     {"delete", operation::remove},
     {"conditional-delete", operation::remove},
-    {"$validate", std::nullopt},
+    {"$validate", std::nullopt},     // the instance form reads: see check_access
     {"transaction", std::nullopt},  // each entry is checked as the request it stands for
 };
 
 // Types whose instances no client may create, change or delete: the server writes them.
 constexpr std::string_view server_written_types[] = {"AuditEvent"};
 
-fhir::error not_found_like_missing(const fhir_request& request) {
-  return fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found,
-                     // Word for word the store's answer for a missing id (store/sqlite/sqlite_store.cpp).
-                     fmt::format("Resource {}/{} is not known", request.path[0], request.path[1]),
+bool is_server_written(std::string_view type) {
+  return std::find(std::begin(server_written_types), std::end(server_written_types), type) != std::end(server_written_types);
+}
+
+fhir::error not_found_like_missing(std::string_view type, std::string_view id) {
+  // Word for word the store's answer for a missing id (store/sqlite/sqlite_store.cpp).
+  return fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found, fmt::format("Resource {}/{} is not known", type, id),
                      "resource-not-found");
 }
 
+fhir::error break_glass_not_declared() {
+  return fhir::error(fhir::error_kind::forbidden, fhir::issue_type::forbidden,
+                     "Emergency access (purpose ETREAT) to a patient's record needs break-glass to be declared first",
+                     "break-glass-not-declared");
+}
+
 // The types a system-level search covers: `_type`, or every type ("*").
-std::vector<std::string> searched_types(const fhir_request& request) {
+std::vector<std::string> searched_types(const http::query_params& params) {
   std::vector<std::string> out;
-  for (const auto& [name, value] : request.params) {
+  for (const auto& [name, value] : params) {
     if (name != "_type") continue;
     std::string_view list = value;
     while (!list.empty()) {
@@ -65,38 +74,75 @@ std::vector<std::string> searched_types(const fhir_request& request) {
   return out;
 }
 
-// A search by a patient-facing caller must not name another patient: `patient=X`, `subject=Patient/X`.
-bool names_another_patient(const fhir_request& request, const std::string& own) {
+// The patient a search names: `patient=X`, `subject=Patient/X`, `_id=X` on Patient (nullopt: none).
+std::vector<std::string> named_patients(const fhir_request& request, std::string_view type) {
+  std::vector<std::string> out;
   for (const auto& [name, value] : request.params) {
     std::string_view code = std::string_view(name).substr(0, name.find(':'));
     std::string_view v = value;
-    if (auto slash = v.rfind("Patient/"); slash != std::string_view::npos) {
-      std::string_view id = v.substr(slash + 8);
-      if (id != own) return true;
-    } else if (code == "patient" && v != own) {
-      return true;
-    } else if (code == "_id" && request.path[0] == "Patient" && v != own) {
-      return true;
-    }
+    if (auto at = v.rfind("Patient/"); at != std::string_view::npos) out.emplace_back(v.substr(at + 8));
+    else if (code == "patient" || (code == "_id" && type == "Patient")) out.emplace_back(v);
   }
-  return false;
+  return out;
+}
+
+bool is_patient_data(const context& ctx, const std::string& type) {
+  return interactions::compartment_filter(ctx, "Patient", "", type).has_value();
 }
 
 fhir::result<fhir::done> check_patient_facing(const context& ctx, const fhir_request& request, std::string_view code) {
   const std::string& own = request.caller->token->patient;
-  if (code == "search-system" || code == "history-system" || code == "history-type") return auth::forbidden();
+  if (code == "search-system" || code == "history-system" || code == "history-type" || code == "history-instance")
+    return auth::forbidden();
   if ((code == "search-compartment" || code == "$everything") && (request.path[0] != "Patient" || request.path[1] != own))
     return auth::forbidden();
-  if (code == "search-type" && names_another_patient(request, own)) return auth::forbidden();
-  if (code == "read" || code == "vread" || code == "history-instance") {
+  if (code == "search-type")
+    for (const std::string& named : named_patients(request, request.path[0]))
+      if (named != own) return auth::forbidden();
+  if (code == "read" || code == "vread" || (code == "$validate" && request.path.size() == 3)) {
     const std::string& type = request.path[0];
-    bool patient_data = interactions::patient_compartment(ctx, own, type).has_value();
-    if (patient_data && !interactions::in_patient_compartment(ctx, own, type, request.path[1])) return not_found_like_missing(request);
+    const std::string& id = request.path[1];
+    if (is_patient_data(ctx, type) && !interactions::in_patient_compartment(ctx, own, type, id)) return not_found_like_missing(type, id);
+    // Compartment membership is known for the current version only; an older one may have been
+    // another patient's, so it looks absent.
+    if (code == "vread") {
+      auto current = ctx.store.read(type, id);
+      if (current && std::to_string(current->info.version) != request.path[3]) return not_found_like_missing(type, id);
+    }
   }
   return fhir::done{};
 }
 
+// Emergency access is per patient and needs a declared break-glass session (consent.md section 1),
+// which does not exist yet: patient-specific requests for patient data with an emergency purpose fail
+// closed. A search across patients proceeds (it is evaluated as direct care).
+fhir::result<fhir::done> check_emergency(const context& ctx, const fhir_request& request, std::string_view code,
+                                         const std::vector<std::string>& types) {
+  if (request.caller->purpose_category != auth::purpose_class::emergency) return fhir::done{};
+  bool patient_specific = code == "read" || code == "vread" || code == "history-instance" || code == "$everything" ||
+                          code == "search-compartment" || (code == "search-type" && !named_patients(request, types.front()).empty());
+  bool patient_data = std::any_of(types.begin(), types.end(), [&](const std::string& t) { return is_patient_data(ctx, t); });
+  if (patient_specific && patient_data) return break_glass_not_declared();
+  return fhir::done{};
+}
+
+// Every type the request names; "*" (all types) needs the wildcard grant, and the interaction leaves
+// out the protected types the caller may not read (unreadable_types).
+fhir::result<fhir::done> authorise_types(const context& ctx, const auth::caller& caller, const std::vector<std::string>& types,
+                                         operation op) {
+  for (const std::string& type : types)
+    if (auto allowed = ctx.auth->authorise(caller, type, op); !allowed) return allowed;
+  return fhir::done{};
+}
+
 }  // namespace
+
+std::vector<std::string> unreadable_types(const context& ctx, const auth::caller& caller) {
+  std::vector<std::string> out;
+  for (const std::string& type : ctx.auth->policy().protected_types())
+    if (!ctx.auth->allowed(caller, type, operation::search)) out.push_back(type);
+  return out;
+}
 
 bool may_read_type(const context& ctx, const auth::caller& caller, std::string_view type) {
   return ctx.auth->allowed(caller, type, operation::read) || ctx.auth->allowed(caller, type, operation::search);
@@ -105,10 +151,31 @@ bool may_read_type(const context& ctx, const auth::caller& caller, std::string_v
 fhir::result<fhir::done> check_write_entry(const context& ctx, const auth::caller& caller, std::string_view type,
                                            std::string_view method) {
   operation op = method == "POST" ? operation::create : method == "DELETE" ? operation::remove : operation::update;
-  if (std::find(std::begin(server_written_types), std::end(server_written_types), type) != std::end(server_written_types))
+  if (is_server_written(type))
     return fhir::error(fhir::error_kind::method_not_allowed, fhir::issue_type::not_supported,
                        fmt::format("{} resources are written by the server only", type), "method-not-allowed");
-  return ctx.auth->authorise(caller, type, op);
+  if (auto allowed = ctx.auth->authorise(caller, type, op); !allowed) return allowed;
+  // Every write is recorded against the organisation that made it and may only touch its own data: a
+  // token that names no organisation cannot write.
+  if (caller.controller.empty())
+    return fhir::error(fhir::error_kind::forbidden, fhir::issue_type::forbidden,
+                       "The token names no organisation (claim org_ods), so it cannot write", "controller-missing");
+  return fhir::done{};
+}
+
+fhir::result<fhir::done> check_query_reach(const context& ctx, const auth::caller& caller, const fhir::search::search_query& query) {
+  for (const fhir::search::clause& c : query.clauses) {
+    if (caller.patient_facing() && (!c.chain.empty() || c.has)) return auth::forbidden();
+    for (const fhir::search::chain_link& link : c.chain)
+      for (const std::string& target : link.target_types)
+        if (!ctx.auth->allowed(caller, target, operation::search)) return auth::forbidden();
+    if (c.has && !ctx.auth->allowed(caller, c.has->source_type, operation::search)) return auth::forbidden();
+  }
+  for (const fhir::search::include& inc : query.includes) {
+    std::string_view returned = inc.reverse ? std::string_view(inc.source_type) : std::string_view(inc.target_type);
+    if (!returned.empty() && returned != "*" && !may_read_type(ctx, caller, returned)) return auth::forbidden();
+  }
+  return fhir::done{};
 }
 
 fhir::result<fhir::done> check_access(const context& ctx, const fhir_request& request, std::string_view code) {
@@ -116,23 +183,27 @@ fhir::result<fhir::done> check_access(const context& ctx, const fhir_request& re
   for (const interaction_access& a : interaction_table)
     if (a.code == code) access = &a;
   if (!access) return auth::forbidden();  // an interaction nobody classified is closed (fail closed)
-  if (!access->op) return fhir::done{};
+  const auth::caller& caller = *request.caller;
+  std::optional<operation> op = access->op;
+  // $validate on an instance reads it (mode=delete says whether it exists).
+  if (code == "$validate" && request.path.size() == 3) op = operation::read;
+  if (!op) return fhir::done{};
 
   std::vector<std::string> types;
-  if (code == "search-system" || code == "history-system") types = searched_types(request);
+  if (code == "search-system") types = searched_types(request.params);
+  else if (code == "history-system") types = {"*"};  // system history has no _type: it shows every type
   else if (code == "search-compartment") types = {request.path[2]};
   else types = {request.path[0]};
 
-  bool writes = *access->op == operation::create || *access->op == operation::update || *access->op == operation::remove;
-  for (const std::string& type : types) {
-    if (writes) {
-      std::string_view method = *access->op == operation::create ? "POST" : *access->op == operation::remove ? "DELETE" : "PUT";
-      if (auto allowed = check_write_entry(ctx, *request.caller, type, method); !allowed) return allowed;
-    } else if (auto allowed = ctx.auth->authorise(*request.caller, type, *access->op); !allowed) {
-      return allowed;
-    }
+  bool writes = *op == operation::create || *op == operation::update || *op == operation::remove;
+  if (writes) {
+    std::string_view method = *op == operation::create ? "POST" : *op == operation::remove ? "DELETE" : "PUT";
+    if (auto allowed = check_write_entry(ctx, caller, types.front(), method); !allowed) return allowed;
+  } else if (auto allowed = authorise_types(ctx, caller, types, *op); !allowed) {
+    return allowed;
   }
-  if (request.caller->patient_facing()) return check_patient_facing(ctx, request, code);
+  if (auto emergency = check_emergency(ctx, request, code, types); !emergency) return emergency;
+  if (caller.patient_facing()) return check_patient_facing(ctx, request, code);
   return fhir::done{};
 }
 

@@ -2,16 +2,19 @@
 
 #include "conformance/capability_statement.hpp"
 #include <chrono>
+#include <set>
 
 #include "fhir/json/serialize.hpp"
 #include "fhir/text.hpp"
+#include "server/interactions/compartment.hpp"
 #include "server/log.hpp"
 
 namespace server {
 
 namespace {
 
-fhir::result<std::unique_ptr<auth::authenticator>> make_authenticator(const application_options& options) {
+fhir::result<std::unique_ptr<auth::authenticator>> make_authenticator(const fhir::definitions::registry& definitions,
+                                                                     const application_options& options) {
   const auth_options& a = options.auth;
   auth::access_policy policy = auth::access_policy::defaults();
   if (!a.access_policy_path.empty()) {
@@ -30,14 +33,18 @@ fhir::result<std::unique_ptr<auth::authenticator>> make_authenticator(const appl
     verifier = std::make_shared<auth::jwt_verifier>(
         auth::jwt_options{.issuers = a.issuers, .audience = a.audience.empty() ? options.base_url : a.audience}, std::move(*keys));
   }
-  return std::make_unique<auth::authenticator>(a.mode, std::move(policy), std::move(verifier));
+  auto patient_types = interactions::compartment_types(definitions, "Patient");
+  std::set<std::string, std::less<>> patient_data(patient_types.begin(), patient_types.end());
+  return std::make_unique<auth::authenticator>(
+      a.mode, std::move(policy), std::move(verifier),
+      [patient_data = std::move(patient_data)](std::string_view type) { return patient_data.contains(type); });
 }
 
 }  // namespace
 
 fhir::result<std::unique_ptr<application>> application::open(const fhir::definitions::registry& definitions,
                                                               const application_options& options) {
-  auto authenticator = make_authenticator(options);
+  auto authenticator = make_authenticator(definitions, options);
   if (!authenticator) return std::move(authenticator).error();
   search_support search;
   search.parameters = std::make_unique<fhir::search::search_parameters>(definitions);

@@ -7,6 +7,7 @@
 #include "fhir/text.hpp"
 #include "fhir/time.hpp"
 #include "server/access_gate.hpp"
+#include "server/interactions/common.hpp"
 #include "server/responses.hpp"
 
 namespace server {
@@ -136,6 +137,12 @@ http::response router::dispatch(const context& ctx, const http::request& http_re
       caller = &*authenticated;
     }
     request.caller = caller;
+    // A POST search's parameters are in its body: the gate must see them (_type) as the search does.
+    if (m.interaction_code.starts_with("search-")) {
+      auto params = interactions::form_search_parameters(request);
+      if (!params) return error_response(params.error(), &request);
+      request.params = std::move(*params);
+    }
     if (auto allowed = check_access(ctx, request, m.interaction_code); !allowed) return error_response(allowed.error(), &request);
     return m.handler(ctx, request);
   }

@@ -78,6 +78,15 @@ struct prepared_resource {
   std::string id;
 };
 
+// The result of checking the audit trail's hash chain (store::verify_audit).
+struct audit_check {
+  std::int64_t records = 0;       // links checked and intact
+  bool intact = true;
+  std::int64_t first_broken = 0;  // the sequence number of the first record that fails
+  std::string problem;            // what failed, for the operator
+  std::string head;               // hex SHA-256 of the last link: kept elsewhere, it also reveals truncation
+};
+
 // Reads and writes inside one atomic unit of work (store::transact). Every write made through it commits
 // together with the others or not at all; reads and matches see the unit's own earlier writes. Only
 // valid inside the body passed to transact, on the thread that runs it.
@@ -96,6 +105,9 @@ class transaction {
   virtual fhir::result<std::vector<std::string>> match(const fhir::search::search_query& query, std::size_t limit) = 0;
   // The search index of a resource whose content changed after store::prepare (on the writer thread).
   virtual prepared_resource prepare(fhir::json::value resource) const = 0;
+  // Appends an AuditEvent (prepared, with its id) to the audit trail: a new resource chained by SHA-256
+  // to the previous record, committed with the rest of the unit.
+  virtual fhir::result<resource_version> append_audit(prepared_resource event) = 0;
 };
 
 struct history_request {
@@ -106,6 +118,8 @@ struct history_request {
   std::optional<std::pair<fhir::epoch_ms, fhir::epoch_ms>> at;
   std::size_t count = 50;               // page size, at least 1
   std::string page_token;               // from a previous page's next_page_token; empty for the first
+  // System history only: versions of these types are left out (types the caller may not read).
+  std::vector<std::string> excluded_types;
 };
 
 struct history_page {
@@ -176,6 +190,13 @@ class store {
   // wrote persists when body fails (its error is returned). Keep body to database work: it holds the
   // single writer, so validation and index extraction belong before it (prepare).
   virtual fhir::result<fhir::done> transact(const std::function<fhir::result<fhir::done>(transaction&)>& body) = 0;
+
+  // transaction::append_audit as a unit of its own: durable when it returns (a read is audited before
+  // its answer is sent).
+  virtual fhir::result<resource_version> append_audit(prepared_resource event) = 0;
+
+  // Recomputes the audit trail's hash chain from the first record to the last.
+  virtual fhir::result<audit_check> verify_audit() = 0;
 
   // Rebuilds every search index row from the current versions (after the search parameters changed).
   // Returns the number of resources indexed.

@@ -15,7 +15,7 @@ namespace {
 // a document of the same shape (docs/access-policy.md).
 constexpr std::string_view default_policy = R"json({
   "purposeClasses": {
-    "direct": ["TREAT", "COC", "CAREMGT", "DIRECTCARE"],
+    "direct": ["TREAT", "COC"],
     "emergency": ["ETREAT", "BTG"],
     "self": ["PATRQT"],
     "admin": ["RECORDMGT", "PATADMIN", "HSYSADMIN"],
@@ -35,9 +35,12 @@ constexpr std::string_view default_policy = R"json({
     {"name": "Researcher", "roleCodes": ["SHCR-RESEARCHER"], "purposeClasses": ["research"],
      "types": ["*"], "operations": ["read", "search"]},
     {"name": "Consent administrator", "roleCodes": ["SHCR-CONSENT-ADMIN"], "purposes": ["PATADMIN"],
-     "types": ["Consent", "Provenance", "Patient"], "operations": ["read", "search", "create", "update"]}
+     "types": ["Consent"], "operations": ["read", "search", "create", "update"]}
   ],
-  "patientAccess": {"name": "Patient", "purposeClasses": ["self"], "types": ["*", "Consent"], "operations": ["read", "search"]},
+  "patientAccess": {"name": "Patient", "purposeClasses": ["self"],
+                    "types": ["$patient-compartment", "Consent", "Organization", "Practitioner", "PractitionerRole", "Location",
+                              "Medication", "Substance", "HealthcareService", "Endpoint"],
+                    "operations": ["read", "search"]},
   "systemAccess": {"name": "System (feed)", "purposeClasses": ["direct", "admin"], "types": ["*"],
                    "operations": ["read", "search", "create", "update", "delete"]},
   "breakGlass": {"roleCodes": ["R8000"], "activityCodes": ["B0083"]},
@@ -237,23 +240,24 @@ bool access_policy::is_protected(std::string_view type) const {
 }
 
 bool access_policy::grant_allows(const access_grant& g, std::string_view purpose, purpose_class cls, std::string_view type,
-                                 operation op) const {
+                                 operation op, bool patient_data) const {
   bool purpose_ok = contains(g.purpose_classes, cls) || contains(g.purposes, std::string(purpose));
   bool type_ok = std::any_of(g.types.begin(), g.types.end(), [&](const std::string& t) {
-    return t == type || (t == "*" && !is_protected(type));
+    return t == type || (t == "*" && !is_protected(type)) || (t == "$patient-compartment" && patient_data && !is_protected(type));
   });
   return purpose_ok && type_ok && contains(g.operations, op);
 }
 
-bool access_policy::allows(const claims& c, std::string_view purpose, purpose_class cls, std::string_view type, operation op) const {
-  if (!c.patient.empty()) return grant_allows(patient_access_, purpose, cls, type, op);
-  if (c.roles.empty()) return grant_allows(system_access_, purpose, cls, type, op);
+bool access_policy::allows(const claims& c, std::string_view purpose, purpose_class cls, std::string_view type, operation op,
+                           bool patient_data) const {
+  if (!c.patient.empty()) return grant_allows(patient_access_, purpose, cls, type, op, patient_data);
+  if (c.roles.empty()) return grant_allows(system_access_, purpose, cls, type, op, patient_data);
   for (const nhs_role& role : c.roles)
     for (const access_grant& g : roles_) {
       bool applies = role_matches(role, g.role_codes) ||
                      std::any_of(role.activity_codes.begin(), role.activity_codes.end(),
                                  [&](const std::string& a) { return contains(g.activity_codes, a); });
-      if (applies && grant_allows(g, purpose, cls, type, op)) return true;
+      if (applies && grant_allows(g, purpose, cls, type, op, patient_data)) return true;
     }
   return false;
 }

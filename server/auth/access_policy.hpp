@@ -29,7 +29,9 @@ struct access_grant {
   std::vector<std::string> activity_codes;     // or any of the role's activity codes
   std::vector<purpose_class> purpose_classes;  // every purpose of these classes
   std::vector<std::string> purposes;           // and these single purposes
-  std::vector<std::string> types;              // "*": every type except the protected ones
+  // "*": every type except the protected ones; "$patient-compartment": every type of the Patient
+  // compartment except the protected ones (for patient-facing access).
+  std::vector<std::string> types;
   std::vector<operation> operations;
 };
 
@@ -49,11 +51,16 @@ class access_policy {
 
   // The RBAC gate: some grant that applies to the caller allows `purpose` (of class `cls`), `type` and
   // `op`. Patient-facing tokens use the patient grant, tokens without a user role the system grant.
-  bool allows(const claims& c, std::string_view purpose, purpose_class cls, std::string_view type, operation op) const;
+  // `patient_data`: `type` is in the Patient compartment.
+  bool allows(const claims& c, std::string_view purpose, purpose_class cls, std::string_view type, operation op,
+              bool patient_data = false) const;
+
+  // Types a wildcard grant does not cover (AuditEvent, Consent by default).
+  const std::vector<std::string>& protected_types() const { return protected_types_; }
 
  private:
   bool grant_allows(const access_grant& g, std::string_view purpose, purpose_class cls, std::string_view type,
-                    operation op) const;
+                    operation op, bool patient_data) const;
   bool is_protected(std::string_view type) const;
 
   std::unordered_map<std::string, purpose_class> purposes_;

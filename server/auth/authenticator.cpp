@@ -54,8 +54,9 @@ fhir::error forbidden() {
                      "The caller's role, purpose or scopes do not allow this interaction", "access-denied");
 }
 
-authenticator::authenticator(auth_mode mode, access_policy policy, std::shared_ptr<jwt_verifier> verifier)
-    : mode_(mode), policy_(std::move(policy)), verifier_(std::move(verifier)) {}
+authenticator::authenticator(auth_mode mode, access_policy policy, std::shared_ptr<jwt_verifier> verifier,
+                             std::function<bool(std::string_view)> patient_data)
+    : mode_(mode), policy_(std::move(policy)), verifier_(std::move(verifier)), patient_data_(std::move(patient_data)) {}
 
 std::shared_ptr<const claims> authenticator::development_user() {
   static const std::shared_ptr<const claims> user = [] {
@@ -123,7 +124,10 @@ fhir::result<caller> authenticator::authenticate(std::optional<std::string_view>
 }
 
 bool authenticator::allowed(const caller& c, std::string_view type, operation op) const {
-  return policy_.allows(*c.token, c.purpose, c.purpose_category, type, op) && scopes_allow(c.token->scopes, type, smart_permission(op));
+  scope_level level = c.patient_facing() ? scope_level::patient : c.token->roles.empty() ? scope_level::system : scope_level::user;
+  bool patient_data = patient_data_ && patient_data_(type);
+  return policy_.allows(*c.token, c.purpose, c.purpose_category, type, op, patient_data) &&
+         scopes_allow(c.token->scopes, level, type, smart_permission(op));
 }
 
 fhir::result<fhir::done> authenticator::authorise(const caller& c, std::string_view type, operation op) const {

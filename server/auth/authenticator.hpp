@@ -5,6 +5,7 @@
 // data, so its refusals (401, 400, 403) are decided before any lookup.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,7 +37,10 @@ struct caller {
 class authenticator {
  public:
   // `verifier` may be null in development mode (then only development identities exist).
-  authenticator(auth_mode mode, access_policy policy, std::shared_ptr<jwt_verifier> verifier);
+  // `patient_data` tells whether a type is in the Patient compartment (patient-facing access and the
+  // policy's "$patient-compartment"); none: no type is.
+  authenticator(auth_mode mode, access_policy policy, std::shared_ptr<jwt_verifier> verifier,
+                std::function<bool(std::string_view)> patient_data = {});
 
   // From the Authorization and X-Purpose-Of-Use headers. Fails unauthenticated (401: no token, a
   // malformed, forged, expired or foreign token, a development token outside development mode),
@@ -45,8 +49,10 @@ class authenticator {
   fhir::result<caller> authenticate(std::optional<std::string_view> authorization,
                                     std::optional<std::string_view> purpose_header, std::int64_t now_s) const;
 
-  // The RBAC table and the token's SMART scopes both allow `op` on `type`. Fails forbidden with one
-  // uniform message whatever the reason.
+  // The RBAC table and the token's SMART scopes both allow `op` on `type`. Only scopes of the caller's
+  // kind count: patient/ scopes for patient-facing tokens, user/ scopes for users (a token with an NHS
+  // role), system/ scopes for systems (neither). Fails forbidden with one uniform message whatever the
+  // reason.
   fhir::result<fhir::done> authorise(const caller& c, std::string_view type, operation op) const;
   bool allowed(const caller& c, std::string_view type, operation op) const;
 
@@ -64,6 +70,7 @@ class authenticator {
   auth_mode mode_;
   access_policy policy_;
   std::shared_ptr<jwt_verifier> verifier_;
+  std::function<bool(std::string_view)> patient_data_;
 };
 
 // The uniform 403 of the RBAC gate and scope checks.

@@ -31,6 +31,13 @@ constexpr fhir::json::parse_options token_json{.max_depth = 8, .max_values = 2'0
 
 std::optional<std::string> decode_base64url(std::string_view text) {
   if (!is_base64url(text) || text.size() % 4 == 1) return std::nullopt;
+  // The unused low bits of the last character must be zero, so that a token has one spelling only.
+  if (!text.empty() && text.size() % 4 != 0) {
+    constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    std::size_t last = alphabet.find(text.back());
+    unsigned unused_bits = text.size() % 4 == 2 ? 4 : 2;
+    if ((last & ((1u << unused_bits) - 1)) != 0) return std::nullopt;
+  }
   return fhir::base64_decode(text, true);
 }
 
@@ -101,6 +108,10 @@ fhir::result<std::shared_ptr<const claims>> jwt_verifier::verify_uncached(std::s
   if (!header_text || !payload_text || !signature) return rejected("The token's parts are not base64url");
   auto header = fhir::json::parse(*header_text, token_json);
   if (!header || !header->is_object()) return rejected("The token's header is not a JSON object");
+  const auto& members = header->as_object();
+  for (std::size_t i = 0; i < members.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (members[i].key == members[j].key) return rejected("The token's header names a parameter twice");
 
   const std::string* alg_name = header->find_string("alg");
   auto alg = alg_name ? parse_algorithm(*alg_name) : std::nullopt;

@@ -63,7 +63,10 @@ fhir::result<pkey> rsa_public_key(const fhir::json::value& jwk, std::string_view
       OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_RSA_E, exponent.get()) != 1)
     return invalid(fmt::format("JWKS key '{}': unusable RSA parameters", kid));
   pkey key = from_params("RSA", builder.get());
-  if (!key) return invalid(fmt::format("JWKS key '{}': unusable RSA parameters", kid));
+  // Rejects an even or trivial exponent and other malformed public keys.
+  openssl::pkey_ctx check(key ? EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr) : nullptr);
+  if (!key || !check || EVP_PKEY_public_check(check.get()) != 1)
+    return invalid(fmt::format("JWKS key '{}': unusable RSA parameters", kid));
   return key;
 }
 
@@ -176,7 +179,9 @@ const verification_key* key_set::find(std::string_view kid) const {
 
 fhir::result<signing_key> parse_signing_key(std::string_view pem) {
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
-  pkey key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  // No passphrase callback: an encrypted key fails instead of prompting on the terminal.
+  auto no_passphrase = [](char*, int, int, void*) { return 0; };
+  pkey key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr) : nullptr);
   if (!key) return invalid("Not a PEM private key (an unencrypted PKCS#8, RSA or EC key is needed)", "key-invalid");
   if (EVP_PKEY_is_a(key.get(), "RSA")) {
     if (EVP_PKEY_get_bits(key.get()) < minimum_rsa_bits)

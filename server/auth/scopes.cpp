@@ -61,9 +61,9 @@ std::vector<smart_scope> parse_scopes(std::string_view text) {
   return out;
 }
 
-bool scopes_allow(const std::vector<smart_scope>& scopes, std::string_view type, permission p) {
+bool scopes_allow(const std::vector<smart_scope>& scopes, scope_level level, std::string_view type, permission p) {
   for (const smart_scope& s : scopes)
-    if ((s.type == "*" || s.type == type) && s.grants(p)) return true;
+    if (s.level == level && (s.type == "*" || s.type == type) && s.grants(p)) return true;
   return false;
 }
 

@@ -26,7 +26,7 @@ struct smart_scope {
 
 std::vector<smart_scope> parse_scopes(std::string_view text);
 
-// True when some scope grants `p` on `type` (a scope on "*" covers every type).
-bool scopes_allow(const std::vector<smart_scope>& scopes, std::string_view type, permission p);
+// True when some scope of `level` grants `p` on `type` (a scope on "*" covers every type).
+bool scopes_allow(const std::vector<smart_scope>& scopes, scope_level level, std::string_view type, permission p);
 
 }  // namespace server::auth

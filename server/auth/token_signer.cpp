@@ -1,5 +1,7 @@
 #include "server/auth/token_signer.hpp"
 
+#include <charconv>
+
 #include "fhir/base64.hpp"
 #include "fhir/json/serialize.hpp"
 #include "store/id_generator.hpp"
@@ -23,10 +25,16 @@ fhir::result<std::string> mint_token(const signing_key& key, fhir::json::value c
   if (!algorithm_uses(request.alg, key.type))
     return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid, "The algorithm does not fit the key", "key-invalid");
   std::int64_t iat = request.now_s;
-  if (const fhir::json::value* given = claims.find("iat"); given && given->is_number())
-    iat = std::stoll(given->as_number().text);
-  else
+  if (const fhir::json::value* given = claims.find("iat"); given && given->is_number()) {
+    const std::string& text = given->as_number().text;
+    double seconds = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+    if (ec != std::errc() || end != text.data() + text.size())
+      return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid, "iat must be a number of seconds", "claims-invalid");
+    iat = static_cast<std::int64_t>(seconds);
+  } else {
     claims.set("iat", fhir::json::value::integer(iat));
+  }
   if (!claims.find("exp")) claims.set("exp", fhir::json::value::integer(iat + request.lifetime_s));
   if (!claims.find("jti")) claims.set("jti", store::new_resource_id());
   fhir::json::value header{fhir::json::object{}};

@@ -187,9 +187,8 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
     }
     std::string condition_text = entry.method == "POST" ? entry.if_none_exist : "";
     if (entry.conditional() || !condition_text.empty()) {
-      std::string controller = interactions::caller_controller(request);
-      auto query = condition_text.empty() ? interactions::conditional_query(ctx, entry.type, entry.params, controller)
-                                          : interactions::conditional_query(ctx, entry.type, condition_text, controller);
+      auto query = condition_text.empty() ? interactions::conditional_query(ctx, entry.type, entry.params, request.caller)
+                                          : interactions::conditional_query(ctx, entry.type, condition_text, request.caller);
       if (!query) return in_entry(std::move(query).error(), entry);
       w.condition = std::move(*query);
     } else if (entry.method != "POST" && entry.id.empty()) {
@@ -323,7 +322,7 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
         if (!is_conditional_reference(reference) || failure) return std::nullopt;
         std::size_t question = reference.find('?');
         std::string type(reference.substr(0, question));
-        auto query = interactions::conditional_query(ctx, type, reference.substr(question + 1));
+        auto query = interactions::conditional_query(ctx, type, reference.substr(question + 1), request.caller, false);
         if (!query) {
           failure = std::move(query).error();
           return std::nullopt;

@@ -73,10 +73,11 @@ std::unique_ptr<net::ssl::context> make_tls_context(const server_options& o) {
   auto ctx = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
   ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 | net::ssl::context::no_sslv3 |
                    net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1 | net::ssl::context::no_compression);
-  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
-  SSL_CTX_set_cipher_list(ctx->native_handle(),
-                          "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
-                          "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
+  if (SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_cipher_list(ctx->native_handle(),
+                              "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+                              "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305") != 1)
+    throw std::runtime_error("the TLS library refused the protocol or cipher settings");
   beast::error_code ec;
   ctx->use_certificate_chain_file(o.tls_cert, ec);
   if (ec) throw std::runtime_error(fmt::format("cannot use the TLS certificate '{}': {}", o.tls_cert, ec.message()));
@@ -174,6 +175,7 @@ class session : public session_base, public std::enable_shared_from_this<session
     tcp_().expires_after(std::chrono::seconds(owner_.options.header_timeout_s));
     stream_.async_handshake(net::ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
       if (ec) return self->close();
+      self->handshake_done_ = true;
       self->do_read_header();
     });
   }
@@ -332,6 +334,7 @@ class session : public session_base, public std::enable_shared_from_this<session
   // response we just wrote before the client reads it (RFC 9112 section 9.6). So: stop sending, read
   // and discard what the client still sends for a short while (bounded in time and bytes), then close.
   void linger_then_close() {
+    if constexpr (is_tls) return close();  // close_notify, then the client closes its side
     beast::error_code ignored;
     socket_().shutdown(tcp::socket::shutdown_send, ignored);
     tcp_().expires_after(std::chrono::seconds(2));
@@ -348,7 +351,20 @@ class session : public session_base, public std::enable_shared_from_this<session
     });
   }
 
+  // TLS connections end with close_notify (bounded by a short deadline), so the client can tell the end
+  // of the stream from a truncation.
   void close() {
+    if constexpr (is_tls) {
+      if (handshake_done_ && !tls_closing_) {
+        tls_closing_ = true;
+        tcp_().expires_after(std::chrono::seconds(2));
+        return stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) { self->close_tcp(); });
+      }
+    }
+    close_tcp();
+  }
+
+  void close_tcp() {
     beast::error_code ignored;
     socket_().shutdown(tcp::socket::shutdown_send, ignored);
     tcp_().close();
@@ -363,6 +379,8 @@ class session : public session_base, public std::enable_shared_from_this<session
   bool busy_ = false;
   bool head_ = false;
   bool keep_alive_ = true;
+  bool handshake_done_ = false;
+  bool tls_closing_ = false;
   std::array<char, 8192> discard_{};
   std::size_t discarded_ = 0;
 };

@@ -2,6 +2,7 @@
 #include "server/interactions/conditional.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 
 #include <fmt/format.h>
@@ -43,6 +44,69 @@ fhir::result<std::optional<std::int64_t>> if_match_version(const fhir_request& r
   auto version = parse_version_etag(*header, "If-Match");
   if (!version) return std::move(version).error();
   return std::optional<std::int64_t>(*version);
+}
+
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// application/x-www-form-urlencoded: '+' is a space, %XX a byte.
+fhir::result<std::string> form_decode(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+') {
+      out += ' ';
+    } else if (text[i] == '%') {
+      int hi = i + 2 < text.size() ? hex_value(text[i + 1]) : -1;
+      int lo = i + 2 < text.size() ? hex_value(text[i + 2]) : -1;
+      if (hi < 0 || lo < 0)
+        return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid, "The form body has a bad percent-escape",
+                           "search-form-invalid");
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+bool is_form_content_type(std::string_view type) {
+  constexpr std::string_view form = "application/x-www-form-urlencoded";
+  if (type.size() < form.size()) return false;
+  for (std::size_t i = 0; i < form.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(type[i])) != form[i]) return false;
+  return type.size() == form.size() || type[form.size()] == ';' || type[form.size()] == ' ';
+}
+
+}  // namespace
+
+fhir::result<http::query_params> form_search_parameters(const fhir_request& request) {
+  http::query_params params = request.params;
+  if (request.http.method != "POST") return params;
+  auto type = request.http.header_value("Content-Type");
+  if (!type || !is_form_content_type(*type))
+    return fhir::error(fhir::error_kind::unsupported_media_type, fhir::issue_type::not_supported,
+                       "POST _search takes an application/x-www-form-urlencoded body", "search-form-content-type");
+  std::string_view body = request.http.body;
+  while (!body.empty()) {
+    std::size_t amp = body.find('&');
+    std::string_view pair = body.substr(0, amp);
+    body = amp == std::string_view::npos ? std::string_view() : body.substr(amp + 1);
+    if (pair.empty()) continue;
+    std::size_t eq = pair.find('=');
+    auto name = form_decode(pair.substr(0, eq));
+    auto value = form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    if (!name) return std::move(name).error();
+    if (!value) return std::move(value).error();
+    params.emplace_back(std::move(*name), std::move(*value));
+  }
+  return params;
 }
 
 std::string caller_controller(const fhir_request& request) { return request.caller ? request.caller->controller : std::string(); }

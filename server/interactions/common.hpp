@@ -31,6 +31,10 @@ fhir::result<std::optional<std::int64_t>> if_match_version(const fhir_request& r
 // an organisation records none.
 fhir::result<fhir::done> record_controller(const fhir_request& request, fhir::json::value& resource);
 
+// The parameters of a search: the query's, and for POST [type]/_search the form-encoded body's too
+// (search.html#search). Fails unsupported_media_type for another body type, invalid for a bad escape.
+fhir::result<http::query_params> form_search_parameters(const fhir_request& request);
+
 // The caller's data controller (ODS code), or empty.
 std::string caller_controller(const fhir_request& request);
 

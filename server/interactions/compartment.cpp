@@ -7,8 +7,8 @@
 namespace server::interactions {
 namespace {
 
-const fhir::json::value* compartment_resources(const context& ctx, const std::string& owner_type) {
-  const fhir::json::value* definition = ctx.definitions.find_compartment_definition(owner_type);
+const fhir::json::value* compartment_resources(const fhir::definitions::registry& definitions, const std::string& owner_type) {
+  const fhir::json::value* definition = definitions.find_compartment_definition(owner_type);
   const fhir::json::value* resources = definition ? definition->find("resource") : nullptr;
   return resources && resources->is_array() ? resources : nullptr;
 }
@@ -17,7 +17,13 @@ const fhir::json::value* compartment_resources(const context& ctx, const std::st
 
 std::optional<fhir::search::compartment_filter> compartment_filter(const context& ctx, const std::string& owner_type,
                                                                    const std::string& owner_id, const std::string& type) {
-  const fhir::json::value* resources = compartment_resources(ctx, owner_type);
+  return compartment_filter(ctx.definitions, owner_type, owner_id, type);
+}
+
+std::optional<fhir::search::compartment_filter> compartment_filter(const fhir::definitions::registry& definitions,
+                                                                   const std::string& owner_type, const std::string& owner_id,
+                                                                   const std::string& type) {
+  const fhir::json::value* resources = compartment_resources(definitions, owner_type);
   if (!resources) return std::nullopt;
   for (const auto& r : resources->as_array()) {
     const std::string* name = r.find_string("code");
@@ -37,12 +43,16 @@ std::optional<fhir::search::compartment_filter> compartment_filter(const context
 }
 
 std::vector<std::string> compartment_types(const context& ctx, const std::string& owner_type) {
+  return compartment_types(ctx.definitions, owner_type);
+}
+
+std::vector<std::string> compartment_types(const fhir::definitions::registry& definitions, const std::string& owner_type) {
   std::vector<std::string> out;
-  const fhir::json::value* resources = compartment_resources(ctx, owner_type);
+  const fhir::json::value* resources = compartment_resources(definitions, owner_type);
   if (!resources) return out;
   for (const auto& r : resources->as_array())
     if (const std::string* name = r.find_string("code"))
-      if (compartment_filter(ctx, owner_type, "", *name)) out.push_back(*name);
+      if (compartment_filter(definitions, owner_type, "", *name)) out.push_back(*name);
   return out;
 }
 
@@ -128,10 +138,14 @@ std::optional<fhir::search::compartment_filter> patient_compartment(const contex
 
 bool in_patient_compartment(const context& ctx, const std::string& patient, const std::string& type, const std::string& id) {
   auto filter = patient_compartment(ctx, patient, type);
-  if (!filter) return false;
+  return filter && in_compartment(ctx, *filter, type, id);
+}
+
+bool in_compartment(const context& ctx, const fhir::search::compartment_filter& filter, const std::string& type,
+                    const std::string& id) {
   auto query = fhir::search::parse_query(ctx.search_parameters, type, {{"_id", id}}, {});
   if (!query) return false;
-  query->compartment = std::move(filter);
+  query->compartment = filter;
   query->total = fhir::search::total_mode::none;
   auto page = ctx.store.search(store::search_request{*query, 1, ""});
   return page && !page->entries.empty();

@@ -13,10 +13,14 @@ namespace server::interactions {
 
 // The filter selecting the resources of `type` in owner_type/owner_id's compartment; nullopt when the
 // type is not in the compartment (or there is no CompartmentDefinition for owner_type).
+std::optional<fhir::search::compartment_filter> compartment_filter(const fhir::definitions::registry& definitions,
+                                                                   const std::string& owner_type, const std::string& owner_id,
+                                                                   const std::string& type);
 std::optional<fhir::search::compartment_filter> compartment_filter(const context& ctx, const std::string& owner_type,
                                                                    const std::string& owner_id, const std::string& type);
 
 // The types in owner_type's compartment, in the CompartmentDefinition's order (the owner's type too).
+std::vector<std::string> compartment_types(const fhir::definitions::registry& definitions, const std::string& owner_type);
 std::vector<std::string> compartment_types(const context& ctx, const std::string& owner_type);
 
 // The other Patient records of the same person, whose compartments Patient/[id]/* searches and
@@ -31,5 +35,8 @@ std::optional<fhir::search::compartment_filter> patient_compartment(const contex
 
 // True when type/id is current and in `patient`'s compartment (patient-facing access).
 bool in_patient_compartment(const context& ctx, const std::string& patient, const std::string& type, const std::string& id);
+// True when type/id is current and selected by `filter` (a compartment computed once for many checks).
+bool in_compartment(const context& ctx, const fhir::search::compartment_filter& filter, const std::string& type,
+                    const std::string& id);
 
 }  // namespace server::interactions

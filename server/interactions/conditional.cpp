@@ -6,25 +6,30 @@
 
 #include "fhir/resource.hpp"
 #include "fhir/text.hpp"
+#include "server/access_gate.hpp"
 
 namespace server::interactions {
 
 fhir::result<fhir::search::search_query> conditional_query(const context& ctx, std::string_view type, std::string_view query,
-                                                           std::string_view controller) {
+                                                           const auth::caller* caller, bool own_records_only) {
   auto target = http::parse_target("/?" + std::string(query));
   if (!target)
     return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
                        fmt::format("'{}' is not a valid search query", fhir::utf8_prefix(query, 200)), "conditional-query-invalid");
-  return conditional_query(ctx, type, target->params, controller);
+  return conditional_query(ctx, type, target->params, caller, own_records_only);
 }
 
 fhir::result<fhir::search::search_query> conditional_query(const context& ctx, std::string_view type,
-                                                           const http::query_params& params, std::string_view controller) {
+                                                           const http::query_params& params, const auth::caller* caller,
+                                                           bool own_records_only) {
+  std::string controller = own_records_only && caller ? caller->controller : std::string();
   http::query_params criteria = params;
   if (!controller.empty()) criteria.emplace_back("_tag", std::string(fhir::data_controller_system) + "|" + std::string(controller));
   auto parsed = fhir::search::parse_query(ctx.search_parameters, type, criteria,
                                           {.strict = true, .terminology = &ctx.validator.terminology()});
   if (!parsed) return parsed;
+  if (caller)
+    if (auto allowed = check_query_reach(ctx, *caller, *parsed); !allowed) return std::move(allowed).error();
   if (parsed->clauses.size() <= (controller.empty() ? 0u : 1u))  // the caller's own criteria, not only the controller's
     return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
                        fmt::format("A conditional {} needs search criteria; '{}' has none", type,

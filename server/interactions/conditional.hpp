@@ -19,12 +19,14 @@ namespace server::interactions {
 // If-None-Exist header, a conditional reference's or request.url's query part). Strict: an unknown or
 // unsupported parameter, or no parameter at all, fails invalid, because an ignored criterion would match
 // (and overwrite or delete) more than the client meant.
-// With `controller` (the caller's ODS code), only resources of that data controller match: a conditional
-// create, update, delete or patch never touches another organisation's records (consent.md section 3).
+// The caller must be allowed to search every type the criteria reach (chains, _has). With
+// `own_records_only`, only resources of the caller's data controller match: a conditional create, update,
+// delete or patch never touches another organisation's records (consent.md section 3).
 fhir::result<fhir::search::search_query> conditional_query(const context& ctx, std::string_view type, std::string_view query,
-                                                           std::string_view controller = {});
+                                                           const auth::caller* caller, bool own_records_only = true);
 fhir::result<fhir::search::search_query> conditional_query(const context& ctx, std::string_view type,
-                                                           const http::query_params& params, std::string_view controller = {});
+                                                           const http::query_params& params, const auth::caller* caller,
+                                                           bool own_records_only = true);
 
 // The one resource matching `query` inside `tx`: nullopt when none does; fails precondition_failed (412)
 // when several do. `what` names the condition in the diagnostic ("If-None-Exist", "the conditional update").

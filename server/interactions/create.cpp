@@ -28,7 +28,7 @@ http::response create(const context& ctx, const fhir_request& request) {
     return response;
   }
 
-  auto query = conditional_query(ctx, type, *if_none_exist, caller_controller(request));
+  auto query = conditional_query(ctx, type, *if_none_exist, request.caller);
   if (!query) return error_response(query.error(), &request);
   auto prepared = ctx.store.prepare(std::move(body->resource));
   std::optional<store::resource_version> existing, created;

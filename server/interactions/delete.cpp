@@ -38,7 +38,7 @@ http::response delete_(const context& ctx, const fhir_request& request) {
 // and the deletions are one unit of work.
 http::response delete_conditional(const context& ctx, const fhir_request& request) {
   const std::string& type = request.path[0];
-  auto query = conditional_query(ctx, type, request.params, caller_controller(request));
+  auto query = conditional_query(ctx, type, request.params, request.caller);
   if (!query) return error_response(query.error(), &request);
   std::size_t limit = ctx.settings.conditional_delete_multiple ? ctx.settings.max_page_size : 1;
   std::vector<store::resource_version> removed;

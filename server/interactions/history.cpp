@@ -8,6 +8,7 @@
 #include "fhir/search/date_range.hpp"
 #include "fhir/text.hpp"
 #include "server/bundle_writer.hpp"
+#include "server/access_gate.hpp"
 #include "server/interactions/common.hpp"
 #include "server/interactions/interactions.hpp"
 #include "server/responses.hpp"
@@ -68,6 +69,7 @@ http::response history(const context& ctx, const fhir_request& request, std::str
     if (auto valid = check_id(ctx, id); !valid) return error_response(valid.error(), &request);
   query->type = std::move(type);
   query->id = std::move(id);
+  if (query->type.empty() && request.caller) query->excluded_types = unreadable_types(ctx, *request.caller);
   auto page = ctx.store.history(*query);
   if (!page) return error_response(page.error(), &request);
 

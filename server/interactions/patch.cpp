@@ -99,7 +99,7 @@ http::response patch(const context& ctx, const fhir_request& request) {
 
 http::response patch_conditional(const context& ctx, const fhir_request& request) {
   const std::string& type = request.path[0];
-  auto query = conditional_query(ctx, type, request.params, caller_controller(request));
+  auto query = conditional_query(ctx, type, request.params, request.caller);
   if (!query) return error_response(query.error(), &request);
   std::optional<std::string> id;
   auto matched = ctx.store.transact([&](store::transaction& tx) -> fhir::result<fhir::done> {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -26,65 +27,6 @@ namespace server::interactions {
 namespace {
 
 constexpr std::string_view page_parameter = "_page_token";
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// application/x-www-form-urlencoded: '+' is a space, %XX a byte.
-fhir::result<std::string> form_decode(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '+') {
-      out += ' ';
-    } else if (text[i] == '%') {
-      int hi = i + 2 < text.size() ? hex_value(text[i + 1]) : -1;
-      int lo = i + 2 < text.size() ? hex_value(text[i + 2]) : -1;
-      if (hi < 0 || lo < 0)
-        return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid, "The form body has a bad percent-escape",
-                           "search-form-invalid");
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
-bool is_form_content_type(std::string_view type) {
-  constexpr std::string_view form = "application/x-www-form-urlencoded";
-  if (type.size() < form.size()) return false;
-  for (std::size_t i = 0; i < form.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(type[i])) != form[i]) return false;
-  return type.size() == form.size() || type[form.size()] == ';' || type[form.size()] == ' ';
-}
-
-fhir::result<http::query_params> form_parameters(const fhir_request& request) {
-  http::query_params params = request.params;
-  if (request.http.method != "POST") return params;
-  auto type = request.http.header_value("Content-Type");
-  if (!type || !is_form_content_type(*type))
-    return fhir::error(fhir::error_kind::unsupported_media_type, fhir::issue_type::not_supported,
-                       "POST _search takes an application/x-www-form-urlencoded body", "search-form-content-type");
-  std::string_view body = request.http.body;
-  while (!body.empty()) {
-    std::size_t amp = body.find('&');
-    std::string_view pair = body.substr(0, amp);
-    body = amp == std::string_view::npos ? std::string_view() : body.substr(amp + 1);
-    if (pair.empty()) continue;
-    std::size_t eq = pair.find('=');
-    auto name = form_decode(pair.substr(0, eq));
-    auto value = form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
-    if (!name) return std::move(name).error();
-    if (!value) return std::move(value).error();
-    params.emplace_back(std::move(*name), std::move(*value));
-  }
-  return params;
-}
 
 bool prefers_strict(const fhir_request& request) {
   auto prefer = request.http.header_value("Prefer");
@@ -119,36 +61,27 @@ std::string url_with(const std::string& base, http::query_params params, std::st
   return params.empty() ? base : base + "?" + http::encode_query(params);
 }
 
-// Every type an _include or _revinclude names must be readable by the caller (403 before the search
-// runs); wildcard and untyped includes are filtered as they come (may_see_included).
-fhir::result<fhir::done> check_included_types(const context& ctx, const fhir_request& request,
-                                              const fhir::search::search_query& query) {
-  if (!request.caller) return fhir::done{};
-  for (const fhir::search::include& inc : query.includes) {
-    std::string_view returned = inc.reverse ? std::string_view(inc.source_type) : std::string_view(inc.target_type);
-    if (!returned.empty() && returned != "*" && !may_read_type(ctx, *request.caller, returned)) return auth::forbidden();
-  }
-  return fhir::done{};
-}
-
 // An included resource is shown when the caller may read its type and, for a patient-facing caller,
 // when it is not another patient's data.
-bool may_see_included(const context& ctx, const fhir_request& request, const store::version_info& info) {
+// `own_records` holds the patient-facing caller's compartment filters by type, computed once per request.
+bool may_see_included(const context& ctx, const fhir_request& request, const store::version_info& info,
+                      std::map<std::string, std::optional<fhir::search::compartment_filter>>& own_records) {
   if (!request.caller) return true;
   if (!may_read_type(ctx, *request.caller, info.type)) return false;
   if (!request.caller->patient_facing()) return true;
-  const std::string& own = request.caller->token->patient;
-  return !patient_compartment(ctx, own, info.type) || in_patient_compartment(ctx, own, info.type, info.id);
+  auto [at, fresh] = own_records.try_emplace(info.type);
+  if (fresh) at->second = patient_compartment(ctx, request.caller->token->patient, info.type);
+  return !at->second || in_compartment(ctx, *at->second, info.type, info.id);
 }
 
 http::response run(const context& ctx, const fhir_request& request, std::string_view type,
                    std::optional<fhir::search::compartment_filter> in_compartment, std::vector<std::string> link_path) {
-  auto params = form_parameters(request);
-  if (!params) return error_response(params.error(), &request);
+  // POST _search bodies were merged into request.params by the router (form_search_parameters).
+  http::query_params params = request.params;
   std::string token;
   http::query_params query_params;
   const std::string own_base = ctx.settings.base_url + "/";
-  for (auto& p : *params) {
+  for (auto& p : params) {
     if (p.first == page_parameter) {
       token = p.second;
       continue;
@@ -161,7 +94,15 @@ http::response run(const context& ctx, const fhir_request& request, std::string_
   auto query = fhir::search::parse_query(ctx.search_parameters, type, query_params,
                                          {.strict = prefers_strict(request), .terminology = &ctx.validator.terminology()});
   if (!query) return error_response(query.error(), &request);
-  if (auto allowed = check_included_types(ctx, request, *query); !allowed) return error_response(allowed.error(), &request);
+  if (request.caller)
+    if (auto allowed = check_query_reach(ctx, *request.caller, *query); !allowed) return error_response(allowed.error(), &request);
+  // A search of every type covers only the types the caller may read (protected ones may not be).
+  if (type.empty() && query->types.empty() && request.caller) {
+    auto hidden = unreadable_types(ctx, *request.caller);
+    if (!hidden.empty())
+      for (const std::string& t : ctx.definitions.resource_types())
+        if (std::find(hidden.begin(), hidden.end(), t) == hidden.end()) query->types.push_back(t);
+  }
   // A patient-facing caller searches their own compartment, whatever the query says.
   if (!in_compartment && request.caller && request.caller->patient_facing())
     in_compartment = patient_compartment(ctx, request.caller->token->patient, std::string(type));
@@ -183,9 +124,10 @@ http::response run(const context& ctx, const fhir_request& request, std::string_
   if (!page->next_token.empty()) bundle.add_link("next", url_with(base, link_params, page->next_token));
 
   bool subsetting = fhir::search::wants_subset(query->summary, query->elements);
+  std::map<std::string, std::optional<fhir::search::compartment_filter>> own_records;
   for (const auto& entry : page->entries) {
     std::string_view mode = entry.mode == store::search_mode::match ? "match" : "include";
-    if (entry.mode == store::search_mode::include && !may_see_included(ctx, request, entry.version.info)) continue;
+    if (entry.mode == store::search_mode::include && !may_see_included(ctx, request, entry.version.info, own_records)) continue;
     if (!subsetting) {
       bundle.add_search_entry(ctx.settings, entry.version, mode);
       continue;

@@ -60,7 +60,7 @@ http::response update(const context& ctx, const fhir_request& request) {
 // are one unit of work.
 http::response update_conditional(const context& ctx, const fhir_request& request) {
   const std::string& type = request.path[0];
-  auto query = conditional_query(ctx, type, request.params, caller_controller(request));
+  auto query = conditional_query(ctx, type, request.params, request.caller);
   if (!query) return error_response(query.error(), &request);
   auto if_match = if_match_version(request);
   if (!if_match) return error_response(if_match.error(), &request);

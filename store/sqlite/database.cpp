@@ -44,6 +44,12 @@ statement& statement::bind_static(int index, std::string_view text) {
   return *this;
 }
 
+statement& statement::bind_blob(int index, std::string_view bytes) {
+  int rc = sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK) fail(db_, rc, "bind");
+  return *this;
+}
+
 statement& statement::bind_real(int index, double value) {
   int rc = sqlite3_bind_double(stmt_, index, value);
   if (rc != SQLITE_OK) fail(db_, rc, "bind");
@@ -74,6 +80,12 @@ std::string_view statement::column_text(int index) const {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, index));
   int size = sqlite3_column_bytes(stmt_, index);
   return text ? std::string_view(text, static_cast<std::size_t>(size)) : std::string_view();
+}
+
+std::string_view statement::column_blob(int index) const {
+  const auto* bytes = static_cast<const char*>(sqlite3_column_blob(stmt_, index));
+  int size = sqlite3_column_bytes(stmt_, index);
+  return bytes ? std::string_view(bytes, static_cast<std::size_t>(size)) : std::string_view();
 }
 
 double statement::column_double(int index) const { return sqlite3_column_double(stmt_, index); }

@@ -43,6 +43,7 @@ class statement {
   // Binds text without copying it: `text` must stay valid until the statement is stepped and reset.
   statement& bind_static(int index, std::string_view text);
   statement& bind_real(int index, double value);
+  statement& bind_blob(int index, std::string_view bytes);
   statement& bind_null(int index);
 
   // Advances to the next row: true when a row is available, false when done.
@@ -53,6 +54,7 @@ class statement {
 
   std::int64_t column_int64(int index) const;
   std::string_view column_text(int index) const;
+  std::string_view column_blob(int index) const;
   double column_double(int index) const;
   column_kind column_type(int index) const;
   bool column_is_null(int index) const;

@@ -94,6 +94,26 @@ CREATE TABLE ix_text (res_pk INTEGER NOT NULL, param_id INTEGER NOT NULL, text T
 CREATE INDEX resource_live ON resource(type_id, pk) WHERE deleted = 0;
 CREATE INDEX resource_updated ON resource(type_id, last_updated) WHERE deleted = 0;
 )sql"},
+    {3, R"sql(
+-- The audit trail (../shared/design/consent.md section 4): AuditEvents are ordinary resources (so they
+-- are searchable), and each is chained to the one before by SHA-256 over the previous hash, its sequence
+-- number and its stored body. `fhir-server audit verify` recomputes the chain.
+CREATE TABLE audit_chain (
+  seq  INTEGER PRIMARY KEY,     -- append order: 1, 2, 3, ... without gaps
+  vid  INTEGER NOT NULL UNIQUE, -- the AuditEvent's resource_version row
+  hash BLOB NOT NULL            -- SHA-256(previous hash || seq as 8 bytes big-endian || body)
+);
+-- Append-only, as far as the database can say so; the chain shows any change made around these.
+CREATE TRIGGER audit_chain_append_only_update BEFORE UPDATE ON audit_chain
+  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER audit_chain_append_only_delete BEFORE DELETE ON audit_chain
+  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+-- Versions are never changed or removed (invariant 6); an AuditEvent is a version.
+CREATE TRIGGER resource_version_immutable_update BEFORE UPDATE ON resource_version
+  BEGIN SELECT RAISE(ABORT, 'resource versions are immutable'); END;
+CREATE TRIGGER resource_version_immutable_delete BEFORE DELETE ON resource_version
+  BEGIN SELECT RAISE(ABORT, 'resource versions are immutable'); END;
+)sql"},
 };
 
 int user_version(database& db) {

@@ -12,6 +12,7 @@
 #include "fhir/resource.hpp"
 #include "fhir/time.hpp"
 #include "store/id_generator.hpp"
+#include "store/sqlite/audit_chain.hpp"
 #include "store/sqlite/checkpointer.hpp"
 #include "store/sqlite/coalescing_vfs.hpp"
 #include "store/sqlite/reader_pool.hpp"
@@ -54,6 +55,8 @@ struct current_row {
   bool deleted;
   fhir::epoch_ms last_updated;
 };
+
+constexpr std::string_view audit_event_type = "AuditEvent";
 
 class sqlite_store final : public store {
  public:
@@ -124,6 +127,17 @@ class sqlite_store final : public store {
       return write_result{
           append_version(db_, current->pk, *type_id, type, id, version, now_, verb::put, current->deleted, &body),
           current->deleted};
+    }
+
+    fhir::result<resource_version> append_audit(prepared_resource event) override {
+      std::string id = event.id;
+      if (event.type != audit_event_type || id.empty())
+        return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception, "An audit record must be an AuditEvent with an id",
+                           "audit-invalid");
+      auto written = create(std::move(event), id);
+      if (!written) return std::move(written).error();
+      sqlite::append_audit_link(db_, db_.last_insert_rowid(), written->version.json);
+      return std::move(written->version);
     }
 
     fhir::result<std::optional<resource_version>> remove(std::string_view type, std::string_view id,
@@ -279,9 +293,17 @@ class sqlite_store final : public store {
                         : db.cached(
                               "SELECT v.vid, r.type_id, r.id, v.version, v.last_updated, v.deleted, v.verb, v.created, v.body "
                               "FROM resource_version v JOIN resource r ON r.pk = v.pk "
-                              "WHERE ?1 IS NULL AND v.vid < ?2 AND v.vid >= ?3 " AT_FILTER " ORDER BY v.vid DESC LIMIT ?4");
-      if (type_id) st->bind(1, *type_id);
-      else st->bind_null(1);
+                              "WHERE ?1 IS NULL AND v.vid < ?2 AND v.vid >= ?3 "
+                              "AND v.type_id NOT IN (SELECT value FROM json_each(?5)) " AT_FILTER " ORDER BY v.vid DESC LIMIT ?4");
+      if (type_id) {
+        st->bind(1, *type_id);
+      } else {
+        st->bind_null(1);
+        std::string excluded = "[";
+        for (const std::string& type : request.excluded_types)
+          if (auto id = find_type(type)) excluded += (excluded.size() > 1 ? "," : "") + std::to_string(*id);
+        st->bind(5, excluded + "]");
+      }
       st->bind(2, before).bind(3, since_vid).bind(4, static_cast<std::int64_t>(count + 1));
       if (at_low) st->bind(9, *at_low);
       else st->bind_null(9);
@@ -344,6 +366,18 @@ class sqlite_store final : public store {
       writer_unit unit(*this, db, now);
       return body(unit);
     });
+  }
+
+  fhir::result<resource_version> append_audit(prepared_resource event) override {
+    return write<resource_version>([&](database& db, fhir::epoch_ms now) {
+      return writer_unit(*this, db, now).append_audit(std::move(event));
+    });
+  }
+
+  fhir::result<audit_check> verify_audit() override {
+    auto type_id = find_type(audit_event_type);
+    if (!type_id) return unknown_type(audit_event_type);
+    return with_read_transaction([&](database& db) -> fhir::result<audit_check> { return sqlite::verify_audit_chain(db, *type_id); });
   }
 
   fhir::result<search_page> search(const search_request& request) override {

@@ -109,7 +109,12 @@ TEST_CASE("roles, purposes and scopes decide each interaction before any lookup"
   CHECK(not_allowed.issue_ids() == std::vector<std::string>{"purpose-not-allowed"});
   auto several = idp.bearer(R"("sub":"x","org_ods":"ACU1","scope":"user/*.rs","nhs_role":{"role_code":"R8000"},"purpose_of_use":["TREAT","ETREAT"])");
   CHECK(app.get("/fhir/Patient/p1", {several}).status() == 400);
-  CHECK(app.get("/fhir/Patient/p1", {several, {"X-Purpose-Of-Use", "ETREAT"}}).status() == 200);
+  CHECK(app.get("/fhir/Patient/p1", {several, {"X-Purpose-Of-Use", "TREAT"}}).status() == 200);
+  // Emergency access to one patient's record needs break-glass first (not declared here).
+  auto emergency = app.get("/fhir/Patient/p1", {several, {"X-Purpose-Of-Use", "ETREAT"}});
+  CHECK(emergency.status() == 403);
+  CHECK(emergency.issue_ids() == std::vector<std::string>{"break-glass-not-declared"});
+  CHECK(app.get("/fhir/Observation?code=http://loinc.org|8867-4", {several, {"X-Purpose-Of-Use", "ETREAT"}}).status() == 200);
 
   // AuditEvent: read by privacy officers only, written by nobody; Consent: not for clinicians.
   CHECK(app.get("/fhir/AuditEvent", {idp.clinician()}).status() == 403);
@@ -208,4 +213,66 @@ TEST_CASE("the caller's organisation, mapped to its trust, is the data controlle
   REQUIRE(app.put("/fhir/Patient/p1", patient_body("p1"), with(idp.clinician("RVV01"))).status() == 201);
   auto found = app.get("/fhir/Patient?_tag=https://shared-care-record.github.io/fhir/CodeSystem/data-controller|RVV", {idp.clinician()});
   CHECK(fhir::testing::count_matches(found.json()) == 1);
+}
+
+TEST_CASE("history, searches across types, chains, _has and conditional criteria are authorised for every type they reach", "[server][auth]") {
+  identity_provider idp;
+  app_fixture app(jwt_options(idp));
+  REQUIRE(app.put("/fhir/Patient/p1", patient_body("p1"), with(idp.clinician())).status() == 201);
+  REQUIRE(app.put("/fhir/Observation/o1", observation_body("o1", "p1"), with(idp.clinician())).status() == 201);
+
+  CHECK(app.get("/fhir/_history?_type=Patient", {clerk(idp)}).status() == 403);  // system history shows every type
+  auto history = app.get("/fhir/_history", {idp.clinician()});
+  REQUIRE(history.status() == 200);
+  CHECK(app.get("/fhir?_type=Consent", {idp.clinician()}).status() == 403);
+  auto form = app.send("POST", "/fhir/_search", "_type=AuditEvent",
+                       {{"Content-Type", "application/x-www-form-urlencoded"}, idp.clinician()});
+  CHECK(form.status() == 403);
+  CHECK(app.get("/fhir?_type=Observation", {idp.clinician()}).status() == 200);
+
+  // Reverse and forward chains reach other types.
+  CHECK(app.get("/fhir/Patient?_has:Observation:patient:code=8867-4", {clerk(idp)}).status() == 403);
+  CHECK(fhir::testing::count_matches(app.get("/fhir/Patient?_has:Observation:patient:code=8867-4", {idp.clinician()}).json()) == 1);
+  auto observations_only = idp.clinician("ACU1", "user/Observation.cruds");
+  CHECK(app.get("/fhir/Observation?subject:Patient.name=Access", {observations_only}).status() == 403);
+  CHECK(app.put("/fhir/Observation?subject:Patient.name=Access", observation_body("", "p1"), with(observations_only)).status() == 403);
+
+  // Scopes count only at the caller's level: a system (no user role) needs system/ scopes.
+  auto system_with_user_scope = idp.bearer(R"("sub":"feed","org_ods":"GP1","scope":"user/*.cruds","purpose_of_use":["TREAT"])");
+  CHECK(app.get("/fhir/Patient/p1", {system_with_user_scope}).status() == 403);
+  auto feed = idp.bearer(R"("sub":"feed","org_ods":"GP1","scope":"system/*.cruds","purpose_of_use":["TREAT"])");
+  CHECK(app.get("/fhir/Patient/p1", {feed}).status() == 200);
+  CHECK(app.put("/fhir/Patient/g1", patient_body("g1"), with(feed)).status() == 201);
+  // A writer must name its organisation: every write is recorded against a data controller.
+  auto nameless = idp.bearer(R"("sub":"x","scope":"user/*.cruds","nhs_role":{"role_code":"R8000"},"purpose_of_use":["TREAT"])");
+  auto refused = app.put("/fhir/Patient/n1", patient_body("n1"), with(nameless));
+  CHECK(refused.status() == 403);
+  CHECK(refused.issue_ids() == std::vector<std::string>{"controller-missing"});
+
+  // $validate of an instance reads it.
+  CHECK(app.send("POST", "/fhir/Observation/o1/$validate?mode=delete", "", {clerk(idp)}).status() == 403);
+  CHECK(app.send("POST", "/fhir/Observation/o1/$validate?mode=delete", "", {idp.clinician()}).status() == 200);
+}
+
+TEST_CASE("a patient-facing token cannot reach other patients' data through shared types, chains or old versions", "[server][auth]") {
+  identity_provider idp;
+  app_fixture app(jwt_options(idp));
+  for (std::string_view p : {"P1", "P2"}) REQUIRE(app.put("/fhir/Patient/" + std::string(p), patient_body(p), with(idp.clinician())).status() == 201);
+  REQUIRE(app.put("/fhir/Observation/o1", observation_body("o1", "P1"), with(idp.clinician())).status() == 201);
+  // o2 was P1's first and was then re-filed to P2: its first version is P1's data.
+  REQUIRE(app.put("/fhir/Observation/o2", observation_body("o2", "P1"), with(idp.clinician())).status() == 201);
+  REQUIRE(app.put("/fhir/Observation/o2", observation_body("o2", "P2"), with(idp.clinician())).status() == 200);
+  REQUIRE(app.put("/fhir/Binary/b1", R"({"resourceType":"Binary","id":"b1","contentType":"text/plain","data":"aGk="})",
+                  with(idp.clinician())).status() == 201);
+
+  auto me = idp.patient("P2");
+  CHECK(app.get("/fhir/Observation/o2/_history/2", {me}).status() == 200);
+  CHECK(app.get("/fhir/Observation/o2/_history/1", {me}).status() == 404);
+  CHECK(app.get("/fhir/Observation/o2/_history", {me}).status() == 403);
+  CHECK(app.get("/fhir/Binary/b1", {me}).status() == 403);  // Binary could be anyone's
+  CHECK(app.get("/fhir/Patient?_has:Observation:patient:code=8867-4", {me}).status() == 403);
+  CHECK(app.get("/fhir/Observation?subject.name=Access", {me}).status() == 403);
+  CHECK(app.send("POST", "/fhir/Observation/o1/$validate?mode=delete", "", {me}).status() == 404);
+  CHECK(app.send("POST", "/fhir/Observation/o2/$validate?mode=delete", "", {me}).status() == 200);
+  CHECK(app.get("/fhir/Observation?_has:Observation:patient:code=x", {me}).status() == 403);
 }

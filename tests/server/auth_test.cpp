@@ -195,17 +195,19 @@ TEST_CASE("SMART scopes: v2 letters, v1 read and write, constraints and junk gra
   auto scopes = auth::parse_scopes("openid fhirUser launch user/Observation.rs patient/*.r system/Patient.write user/Condition.cruds "
                                    "user/Encounter.rs?category=x user/Procedure.sr user/x.r user/AllergyIntolerance.*");
   using auth::permission;
-  CHECK(auth::scopes_allow(scopes, "Observation", permission::read));
-  CHECK(auth::scopes_allow(scopes, "Observation", permission::search));
-  CHECK_FALSE(auth::scopes_allow(scopes, "Observation", permission::create));
-  CHECK(auth::scopes_allow(scopes, "Medication", permission::read));  // patient/*.r
-  CHECK_FALSE(auth::scopes_allow(scopes, "Medication", permission::search));
-  CHECK(auth::scopes_allow(scopes, "Patient", permission::create));  // v1 write
-  CHECK(auth::scopes_allow(scopes, "Patient", permission::remove));
-  CHECK_FALSE(auth::scopes_allow(scopes, "Encounter", permission::search));  // query-constrained: unsupported
-  CHECK_FALSE(auth::scopes_allow(scopes, "Procedure", permission::search));  // letters out of order
-  CHECK(auth::scopes_allow(scopes, "AllergyIntolerance", permission::update));
-  CHECK(auth::scopes_allow(scopes, "Condition", permission::remove));
+  CHECK(auth::scopes_allow(scopes, auth::scope_level::user, "Observation", permission::read));
+  CHECK(auth::scopes_allow(scopes, auth::scope_level::user, "Observation", permission::search));
+  CHECK_FALSE(auth::scopes_allow(scopes, auth::scope_level::user, "Observation", permission::create));
+  CHECK(auth::scopes_allow(scopes, auth::scope_level::patient, "Medication", permission::read));  // patient/*.r
+  CHECK_FALSE(auth::scopes_allow(scopes, auth::scope_level::patient, "Medication", permission::search));
+  CHECK_FALSE(auth::scopes_allow(scopes, auth::scope_level::user, "Medication", permission::read));  // another level
+  CHECK(auth::scopes_allow(scopes, auth::scope_level::system, "Patient", permission::create));  // v1 write
+  CHECK(auth::scopes_allow(scopes, auth::scope_level::system, "Patient", permission::remove));
+  CHECK_FALSE(auth::scopes_allow(scopes, auth::scope_level::user, "Patient", permission::create));
+  CHECK_FALSE(auth::scopes_allow(scopes, auth::scope_level::user, "Encounter", permission::search));  // query-constrained: unsupported
+  CHECK_FALSE(auth::scopes_allow(scopes, auth::scope_level::user, "Procedure", permission::search));  // letters out of order
+  CHECK(auth::scopes_allow(scopes, auth::scope_level::user, "AllergyIntolerance", permission::update));
+  CHECK(auth::scopes_allow(scopes, auth::scope_level::user, "Condition", permission::remove));
 }
 
 TEST_CASE("the default access policy follows the design's RBAC table", "[auth][policy]") {
@@ -249,9 +251,12 @@ TEST_CASE("the default access policy follows the design's RBAC table", "[auth][p
   CHECK_FALSE(p.break_glass_entitled(clerk));
   auth::claims patient;
   patient.patient = "P2";
-  CHECK(p.allows(patient, "PATRQT", purpose_class::self, "Observation", operation::read));
-  CHECK_FALSE(p.allows(patient, "PATRQT", purpose_class::self, "Observation", operation::create));
-  CHECK_FALSE(p.allows(patient, "TREAT", purpose_class::direct, "Observation", operation::read));
+  CHECK(p.allows(patient, "PATRQT", purpose_class::self, "Observation", operation::read, true));
+  CHECK_FALSE(p.allows(patient, "PATRQT", purpose_class::self, "Observation", operation::create, true));
+  CHECK_FALSE(p.allows(patient, "TREAT", purpose_class::direct, "Observation", operation::read, true));
+  CHECK(p.allows(patient, "PATRQT", purpose_class::self, "Practitioner", operation::read));
+  CHECK_FALSE(p.allows(patient, "PATRQT", purpose_class::self, "Binary", operation::read));        // could hold anyone's data
+  CHECK_FALSE(p.allows(patient, "PATRQT", purpose_class::self, "AuditEvent", operation::read, true));  // protected
 }
 
 TEST_CASE("an access policy file replaces the defaults and is checked", "[auth][policy][errors]") {
