@@ -74,8 +74,10 @@ std::vector<std::string> searched_types(const http::query_params& params) {
   return out;
 }
 
-// The patient a search names: `patient=X`, `subject=Patient/X`, `_id=X` on Patient (nullopt: none).
-std::vector<std::string> named_patients(const fhir_request& request, std::string_view type) {
+}  // namespace
+
+std::vector<std::string> named_patients(const fhir_request& request) {
+  std::string_view type = request.path.empty() ? std::string_view() : std::string_view(request.path[0]);
   std::vector<std::string> out;
   for (const auto& [name, value] : request.params) {
     std::string_view code = std::string_view(name).substr(0, name.find(':'));
@@ -85,6 +87,8 @@ std::vector<std::string> named_patients(const fhir_request& request, std::string
   }
   return out;
 }
+
+namespace {
 
 bool is_patient_data(const context& ctx, const std::string& type) {
   return interactions::compartment_filter(ctx, "Patient", "", type).has_value();
@@ -97,7 +101,7 @@ fhir::result<fhir::done> check_patient_facing(const context& ctx, const fhir_req
   if ((code == "search-compartment" || code == "$everything") && (request.path[0] != "Patient" || request.path[1] != own))
     return auth::forbidden();
   if (code == "search-type")
-    for (const std::string& named : named_patients(request, request.path[0]))
+    for (const std::string& named : named_patients(request))
       if (named != own) return auth::forbidden();
   if (code == "read" || code == "vread" || (code == "$validate" && request.path.size() == 3)) {
     const std::string& type = request.path[0];
@@ -120,7 +124,7 @@ fhir::result<fhir::done> check_emergency(const context& ctx, const fhir_request&
                                          const std::vector<std::string>& types) {
   if (request.caller->purpose_category != auth::purpose_class::emergency) return fhir::done{};
   bool patient_specific = code == "read" || code == "vread" || code == "history-instance" || code == "$everything" ||
-                          code == "search-compartment" || (code == "search-type" && !named_patients(request, types.front()).empty());
+                          code == "search-compartment" || (code == "search-type" && !named_patients(request).empty());
   bool patient_data = std::any_of(types.begin(), types.end(), [&](const std::string& t) { return is_patient_data(ctx, t); });
   if (patient_specific && patient_data) return break_glass_not_declared();
   return fhir::done{};

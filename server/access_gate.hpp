@@ -33,6 +33,9 @@ fhir::result<fhir::done> check_query_reach(const context& ctx, const auth::calle
 // histories across all types, which the wildcard grant allows.
 std::vector<std::string> unreadable_types(const context& ctx, const auth::caller& caller);
 
+// The patients a request names in its parameters: `patient=X`, `subject=Patient/X`, `_id=X` on Patient.
+std::vector<std::string> named_patients(const fhir_request& request);
+
 // Whether the caller may see resources of `type` returned alongside what they asked for (_include,
 // _revinclude, $everything's types): RBAC and scopes allow reading the type.
 bool may_read_type(const context& ctx, const auth::caller& caller, std::string_view type);

@@ -101,7 +101,8 @@ application::application(search_support search, std::unique_ptr<store::store> st
   context_ = std::make_unique<server::context>(server::context{
       definitions, validator_, *store_, *search_.parameters, settings{.base_url = options.base_url, .default_page_size = options.default_page_size,
                                                              .max_page_size = options.max_page_size, .software_version = options.software_version,
-                                                             .conditional_delete_multiple = options.conditional_delete_multiple},
+                                                             .conditional_delete_multiple = options.conditional_delete_multiple,
+                                                             .audit = options.audit},
       fhir::json::serialize(capability)});
   context_->auth = authenticator_.get();
   context_->dispatch = [this](const http::request& request, const auth::caller& caller) {

@@ -42,6 +42,9 @@ struct application_options {
   bool skip_unchanged_updates = true;        // an update equal to the current version writes no version
   // Index every write for search. Off only in benchmarks measuring what indexing costs.
   bool search_index = true;
+  // Every request recorded as an AuditEvent (consent.md section 4). Off only in benchmarks measuring
+  // what auditing costs.
+  bool audit = true;
   auth_options auth;
 };
 

@@ -21,6 +21,7 @@ struct settings {
   std::size_t max_page_size = 1000;    // larger _count values are capped (search.html#count)
   std::string software_version;
   bool conditional_delete_multiple = false;  // DELETE [type]?criteria may delete several matches
+  bool audit = true;                         // every request is recorded as an AuditEvent (off only in benchmarks)
 };
 
 struct context {

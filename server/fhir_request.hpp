@@ -13,6 +13,10 @@
 
 namespace server {
 
+namespace audit {
+class request_audit;
+}
+
 struct fhir_request {
   const http::request& http;
   std::vector<std::string> path;  // segments after the base: {"Patient", "123", "_history", "2"}
@@ -21,6 +25,8 @@ struct fhir_request {
   prefer_return prefer = prefer_return::representation;
   // The authenticated caller (set by the router for every interaction but the CapabilityStatement).
   const auth::caller* caller = nullptr;
+  // The request's audit record, to which interactions add what they return (null when audit is off).
+  audit::request_audit* audit = nullptr;
 
   // The first value of a query parameter, or nullopt.
   std::optional<std::string_view> param(std::string_view name) const {

@@ -7,6 +7,7 @@
 #include "fhir/text.hpp"
 #include "fhir/time.hpp"
 #include "server/access_gate.hpp"
+#include "server/audit/request_audit.hpp"
 #include "server/interactions/common.hpp"
 #include "server/responses.hpp"
 
@@ -92,7 +93,17 @@ http::response router::handle_as(const context& ctx, const http::request& reques
   return dispatch(ctx, request, &caller);
 }
 
+// Every request is audited (consent.md section 4): the record is collected while the request is served
+// and written by its unit of work when it writes, else after the interaction.
 http::response router::dispatch(const context& ctx, const http::request& http_request, const auth::caller* caller) const {
+  if (!ctx.settings.audit) return serve(ctx, http_request, caller, nullptr);
+  audit::request_audit audit(ctx, http_request);
+  store::scoped_audit in_unit([&audit](const std::vector<store::audited_write>& written) { return audit.for_writes(written); });
+  return audit.finish(serve(ctx, http_request, caller, &audit));
+}
+
+http::response router::serve(const context& ctx, const http::request& http_request, const auth::caller* caller,
+                             audit::request_audit* audit) const {
   auto target = http::parse_target(http_request.target);
   if (!target) return error_response(target.error());
 
@@ -104,6 +115,7 @@ http::response router::dispatch(const context& ctx, const http::request& http_re
   segments.erase(segments.begin());
 
   fhir_request request{http_request, std::move(segments), std::move(target->params)};
+  request.audit = audit;
   if (auto pretty = request.param("_pretty")) request.pretty = *pretty == "true";
   request.prefer = parse_prefer_return(http_request.header_value("Prefer"));
 
@@ -127,6 +139,7 @@ http::response router::dispatch(const context& ctx, const http::request& http_re
   for (const method_binding& m : r->methods) {
     if (m.method != method) continue;
     // The CapabilityStatement is public (clients read it to learn how to authenticate).
+    if (audit) audit->routed(m.interaction_code, request);
     if (m.interaction_code == "capabilities") return m.handler(ctx, request);
     std::optional<auth::caller> authenticated;
     if (!caller) {
@@ -137,6 +150,7 @@ http::response router::dispatch(const context& ctx, const http::request& http_re
       caller = &*authenticated;
     }
     request.caller = caller;
+    if (audit) audit->authenticated(*caller);
     // A POST search's parameters are in its body: the gate must see them (_type) as the search does.
     if (m.interaction_code.starts_with("search-")) {
       auto params = interactions::form_search_parameters(request);

@@ -16,6 +16,10 @@
 
 namespace server {
 
+namespace audit {
+class request_audit;
+}
+
 // An interaction the server supports, for the CapabilityStatement.
 struct supported_interaction {
   std::string_view code;  // "read", "history-system", ...; operations start with '$': "$validate"
@@ -49,6 +53,8 @@ class router {
   };
 
   http::response dispatch(const context& ctx, const http::request& request, const auth::caller* caller) const;
+  http::response serve(const context& ctx, const http::request& request, const auth::caller* caller,
+                       audit::request_audit* audit) const;
   void add(std::string_view pattern, std::vector<method_binding> methods);
   const route* match(const std::vector<std::string>& path) const;
 

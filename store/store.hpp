@@ -87,6 +87,34 @@ struct audit_check {
   std::string head;               // hex SHA-256 of the last link: kept elsewhere, it also reveals truncation
 };
 
+// A resource a unit of work wrote, as its audit record names it: the version, and the patients its
+// references point at (from its search index; a Patient names itself). Deletions name no patients.
+struct audited_write {
+  version_info info;
+  std::vector<std::string> patients;
+};
+
+// Builds the AuditEvent of a unit of work from what it wrote; nullopt: nothing to record in the unit
+// (the caller records the request itself).
+using audit_hook = std::function<std::optional<fhir::json::value>(const std::vector<audited_write>& written)>;
+
+// While alive, every unit of work submitted from this thread that writes something also appends the
+// hook's AuditEvent to the audit trail, in the same transaction: a write is never committed without its
+// audit record (consent.md section 4). Scopes nest (a batch entry inside a batch); the innermost applies.
+class scoped_audit {
+ public:
+  explicit scoped_audit(audit_hook hook);
+  ~scoped_audit();
+  scoped_audit(const scoped_audit&) = delete;
+  scoped_audit& operator=(const scoped_audit&) = delete;
+  // The innermost live hook of this thread, or null.
+  static const audit_hook* current();
+
+ private:
+  audit_hook hook_;
+  const audit_hook* outer_;
+};
+
 // Reads and writes inside one atomic unit of work (store::transact). Every write made through it commits
 // together with the others or not at all; reads and matches see the unit's own earlier writes. Only
 // valid inside the body passed to transact, on the thread that runs it.

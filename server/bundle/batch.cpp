@@ -3,6 +3,7 @@
 #include "fhir/base64.hpp"
 #include "fhir/json/serialize.hpp"
 #include "fhir/time.hpp"
+#include "server/audit/request_audit.hpp"
 #include "server/bundle/processors.hpp"
 #include "server/interactions/common.hpp"
 #include "server/bundle/response_entry.hpp"
@@ -35,6 +36,8 @@ http::response dispatch_entry(const context& ctx, const fhir_request& request, c
   // The caller's preferences apply to every entry, and the entry runs as the caller (the same gate as
   // the request it stands for).
   if (auto value = request.http.header_value("Prefer")) sub.headers.push_back({"Prefer", std::string(*value)});
+  // Each entry is audited as its own request, under the Bundle's request id.
+  if (request.audit) sub.headers.push_back({"X-Request-Id", request.audit->request_id()});
   return ctx.dispatch(sub, *request.caller);
 }
 

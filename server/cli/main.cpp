@@ -1,6 +1,7 @@
 // fhir-server: the command-line entry point.
 
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -147,6 +148,30 @@ int reindex(const server::cli::serve_options& options, const server::cli::valida
   return 0;
 }
 
+int audit_verify(const server::cli::serve_options& options, const server::cli::validation_flags& flags) {
+  if (!std::filesystem::exists(options.database)) {
+    std::cerr << "fhir-server: no database at " << options.database << "\n";
+    return 2;
+  }
+  auto opened = open_offline(options, flags);
+  if (!opened) {
+    std::cerr << "fhir-server: " << opened.error().summary() << "\n";
+    return 1;
+  }
+  auto check = opened->app->context().store.verify_audit();
+  if (!check) {
+    std::cerr << "fhir-server: " << check.error().summary() << "\n";
+    return 1;
+  }
+  if (!check->intact) {
+    std::cout << "audit trail BROKEN at record " << check->first_broken << ": " << check->problem << "\n"
+              << check->records << " records before it are intact\n";
+    return 1;
+  }
+  std::cout << "audit trail intact: " << check->records << " records, last hash " << check->head << "\n";
+  return 0;
+}
+
 int serve(const server::cli::serve_options& options, const server::cli::validation_flags& flags) {
   server::log::level level;
   if (!server::log::parse_level(options.log_level, level)) {
@@ -181,6 +206,7 @@ int serve(const server::cli::serve_options& options, const server::cli::validati
       .io_threads = options.threads,
       .workers = options.workers,
       .max_body = options.max_body,
+      .reads_on_network_threads = false,  // every read waits for its audit record
       .on_hangup =
           [&app] {
             if (!app) return;
@@ -270,6 +296,7 @@ int main(int argc, char** argv) {
       case server::cli::command::kind::reindex: return reindex(cmd.serve, cmd.validation);
       case server::cli::command::kind::explain: return explain(cmd.serve, cmd.validation, cmd.expression);
       case server::cli::command::kind::token: return server::cli::run_token(cmd.token, std::cout, std::cerr);
+      case server::cli::command::kind::audit_verify: return audit_verify(cmd.serve, cmd.validation);
       case server::cli::command::kind::jwks: return server::cli::run_jwks(cmd.token, std::cout, std::cerr);
     }
   } catch (const std::exception& e) {

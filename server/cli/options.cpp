@@ -57,6 +57,10 @@ Usage:
                                     (iat + lifetime, default 3600 s) and a random jti added when absent
   fhir-server jwks --key KEY.pem [--kid ID] [--alg ALG]
                                     print the JWKS (public key) that verifies tokens signed with KEY
+  fhir-server audit verify --db FILE
+                                    check the audit trail's SHA-256 hash chain from the first record to
+                                    the last; prints the number of records and the last hash, or names
+                                    the first broken record and exits 1
   fhir-server version               print the version
   fhir-server help | --help | -h    print this help
 
@@ -129,6 +133,11 @@ parse_result parse(int argc, char** argv) {
     else if (name == "explain") cmd.what = command::kind::explain;
     else if (name == "token") cmd.what = command::kind::token;
     else if (name == "jwks") cmd.what = command::kind::jwks;
+    else if (name == "audit") {
+      if (i >= args.size() || args[i] != "verify") return {std::nullopt, "usage: fhir-server audit verify --db FILE"};
+      ++i;
+      cmd.what = command::kind::audit_verify;
+    }
     else if (name == "version") cmd.what = command::kind::version;
     else if (name == "help") cmd.what = command::kind::help;
     else return {std::nullopt, fmt::format("unknown command '{}' (see fhir-server --help)", name)};
@@ -173,7 +182,7 @@ parse_result parse(int argc, char** argv) {
     };
     bool ok = true;
     auto& v = cmd.validation;
-    bool uses_store = cmd.what == command::kind::reindex || cmd.what == command::kind::explain;
+    bool uses_store = cmd.what == command::kind::reindex || cmd.what == command::kind::explain || cmd.what == command::kind::audit_verify;
     bool signs = cmd.what == command::kind::token || cmd.what == command::kind::jwks;
     bool validates = cmd.what == command::kind::serve || cmd.what == command::kind::validate || uses_store;
     if (validates && name == "--package") {

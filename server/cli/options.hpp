@@ -50,7 +50,7 @@ struct token_options {
 };
 
 struct command {
-  enum class kind { serve, validate, fhirpath, reindex, explain, token, jwks, version, help } what = kind::serve;
+  enum class kind { serve, validate, fhirpath, reindex, explain, token, jwks, audit_verify, version, help } what = kind::serve;
   token_options token;
   serve_options serve;
   validation_flags validation;

@@ -268,10 +268,11 @@ class session : public session_base, public std::enable_shared_from_this<session
     for (const auto& field : message) req->headers.push_back(header{std::string(field.name_string()), std::string(field.value())});
     req->body = std::move(message.body());
 
-    // Safe methods (GET, HEAD) only read: they are CPU-bound and run right here on the network thread,
-    // saving two thread hand-offs. Other methods may wait for the database writer, so they run on the
-    // worker pool and the network threads stay free.
-    if (message.method() == bhttp::verb::get || head_) return send(invoke(*req), !keep_alive_);
+    // Requests that may wait for the database writer (writes, and reads whose audit record must commit
+    // first) run on the worker pool so the network threads stay free. Without that wait, GET and HEAD
+    // are CPU-bound and run right here, saving two thread hand-offs (reads_on_network_threads).
+    if ((message.method() == bhttp::verb::get || head_) && owner_.options.reads_on_network_threads)
+      return send(invoke(*req), !keep_alive_);
 
     auto guard = net::make_work_guard(owner_.ioc);  // run() must not return while a handler is in flight
     net::post(owner_.workers, [self = this->shared_from_this(), req = std::move(req), guard = std::move(guard)]() mutable {

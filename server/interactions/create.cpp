@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include "server/audit/request_audit.hpp"
 #include "server/interactions/common.hpp"
 #include "server/interactions/conditional.hpp"
 #include "server/interactions/interactions.hpp"
@@ -39,6 +40,7 @@ http::response create(const context& ctx, const fhir_request& request) {
       auto current = tx.read(type, **match);
       if (!current) return std::move(current).error();
       existing = std::move(*current);
+      if (request.audit) request.audit->returned(existing->info, existing->json);
       return fhir::done{};
     }
     auto written = tx.create(std::move(prepared), {});

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "fhir/text.hpp"
+#include "server/audit/request_audit.hpp"
 #include "server/bundle_writer.hpp"
 #include "server/access_gate.hpp"
 #include "server/interactions/compartment.hpp"
@@ -125,8 +126,10 @@ http::response everything(const context& ctx, const fhir_request& request) {
     for (const auto& entry : page->entries) {
       if (entry.mode == store::search_mode::include) {
         if (!included.insert(entry.version.info.type + "/" + entry.version.info.id).second) continue;
+        if (request.audit) request.audit->returned(entry.version.info, entry.version.json);
         bundle.add_search_entry(ctx.settings, entry.version, "include");
       } else {
+        if (request.audit) request.audit->returned(entry.version.info, entry.version.json);
         bundle.add_search_entry(ctx.settings, entry.version, "match");
         --room;
       }

@@ -7,6 +7,7 @@
 
 #include "fhir/search/date_range.hpp"
 #include "fhir/text.hpp"
+#include "server/audit/request_audit.hpp"
 #include "server/bundle_writer.hpp"
 #include "server/access_gate.hpp"
 #include "server/interactions/common.hpp"
@@ -83,7 +84,10 @@ http::response history(const context& ctx, const fhir_request& request, std::str
     next.emplace_back(page_parameter, page->next_page_token);
     bundle.add_link("next", request_url(ctx, request, next));
   }
-  for (const auto& version : page->entries) bundle.add_history_entry(ctx.settings, version);
+  for (const auto& version : page->entries) {
+    if (request.audit) request.audit->returned(version.info, version.json);
+    bundle.add_history_entry(ctx.settings, version);
+  }
   return json_response(200, std::move(bundle).finish(), request);
 }
 

@@ -1,4 +1,5 @@
 #include "fhir/time.hpp"
+#include "server/audit/request_audit.hpp"
 #include "server/interactions/common.hpp"
 #include "server/interactions/conditional.hpp"
 #include "server/interactions/interactions.hpp"
@@ -45,6 +46,7 @@ http::response read(const context& ctx, const fhir_request& request) {
     set_version_headers(unchanged, current->info);
     return unchanged;
   }
+  if (request.audit) request.audit->returned(current->info, current->json);
   auto response = json_response(200, std::move(current->json), request);
   set_version_headers(response, current->info);
   return response;

@@ -17,6 +17,7 @@
 #include "fhir/outcome.hpp"
 #include "fhir/search/subset.hpp"
 #include "fhir/text.hpp"
+#include "server/audit/request_audit.hpp"
 #include "server/bundle_writer.hpp"
 #include "server/access_gate.hpp"
 #include "server/interactions/compartment.hpp"
@@ -128,6 +129,7 @@ http::response run(const context& ctx, const fhir_request& request, std::string_
   for (const auto& entry : page->entries) {
     std::string_view mode = entry.mode == store::search_mode::match ? "match" : "include";
     if (entry.mode == store::search_mode::include && !may_see_included(ctx, request, entry.version.info, own_records)) continue;
+    if (request.audit) request.audit->returned(entry.version.info, entry.version.json);
     if (!subsetting) {
       bundle.add_search_entry(ctx.settings, entry.version, mode);
       continue;

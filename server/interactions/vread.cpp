@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "fhir/text.hpp"
+#include "server/audit/request_audit.hpp"
 #include "server/interactions/common.hpp"
 #include "server/interactions/interactions.hpp"
 #include "server/responses.hpp"
@@ -25,6 +26,7 @@ http::response vread(const context& ctx, const fhir_request& request) {
   }
   auto found = ctx.store.vread(type, id, version);
   if (!found) return error_response(found.error(), &request);
+  if (request.audit) request.audit->returned(found->info, found->json);
   auto response = json_response(200, std::move(found->json), request);
   set_version_headers(response, found->info);
   return response;

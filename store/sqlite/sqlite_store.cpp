@@ -86,7 +86,9 @@ class sqlite_store final : public store {
         std::int64_t pk = db_.last_insert_rowid();
         sqlite::write_index(db_, store_.params_, pk, *type_id, prepared.index, true);
         std::string body = body_for(prepared, id, 1, now_);
-        return write_result{append_version(db_, pk, *type_id, type, id, 1, now_, verb::post, true, &body), true};
+        write_result out{append_version(db_, pk, *type_id, type, id, 1, now_, verb::post, true, &body), true};
+        record(out.version.info, &prepared.index);
+        return out;
       }
     }
 
@@ -104,7 +106,9 @@ class sqlite_store final : public store {
         std::int64_t pk = db_.last_insert_rowid();
         sqlite::write_index(db_, store_.params_, pk, *type_id, prepared.index, true);
         std::string body = body_for(prepared, id, 1, now_);
-        return write_result{append_version(db_, pk, *type_id, type, id, 1, now_, verb::put, true, &body), true};
+        write_result out{append_version(db_, pk, *type_id, type, id, 1, now_, verb::put, true, &body), true};
+        record(out.version.info, &prepared.index);
+        return out;
       }
       if (pre.if_match && !matches(*pre.if_match, *current)) return version_mismatch(type, id, *pre.if_match, current->version);
       // The current body, read at most once for the controller check and the unchanged comparison.
@@ -124,9 +128,10 @@ class sqlite_store final : public store {
       set_current(db_, current->pk, version, now_, false);
       sqlite::write_index(db_, store_.params_, current->pk, *type_id, prepared.index);
       std::string body = body_for(prepared, id, version, now_);
-      return write_result{
-          append_version(db_, current->pk, *type_id, type, id, version, now_, verb::put, current->deleted, &body),
-          current->deleted};
+      write_result out{append_version(db_, current->pk, *type_id, type, id, version, now_, verb::put, current->deleted, &body),
+                       current->deleted};
+      record(out.version.info, &prepared.index);
+      return out;
     }
 
     fhir::result<resource_version> append_audit(prepared_resource event) override {
@@ -136,8 +141,19 @@ class sqlite_store final : public store {
                            "audit-invalid");
       auto written = create(std::move(event), id);
       if (!written) return std::move(written).error();
+      written_.pop_back();  // the audit record is not one of the unit's audited writes
       sqlite::append_audit_link(db_, db_.last_insert_rowid(), written->version.json);
       return std::move(written->version);
+    }
+
+    // Appends the hook's AuditEvent for what the unit wrote (nothing when it wrote nothing).
+    fhir::result<fhir::done> finish_audit(const audit_hook& hook) {
+      if (written_.empty()) return fhir::done{};
+      auto event = hook(written_);
+      if (!event) return fhir::done{};
+      auto appended = append_audit(store_.prepare(std::move(*event)));
+      if (!appended) return std::move(appended).error();
+      return fhir::done{};
     }
 
     fhir::result<std::optional<resource_version>> remove(std::string_view type, std::string_view id,
@@ -153,7 +169,9 @@ class sqlite_store final : public store {
       std::int64_t version = current->version + 1;
       set_current(db_, current->pk, version, now_, true);
       sqlite::delete_index(db_, current->pk);
-      return std::optional(append_version(db_, current->pk, *type_id, type, id, version, now_, verb::delete_, false, nullptr));
+      auto removed = append_version(db_, current->pk, *type_id, type, id, version, now_, verb::delete_, false, nullptr);
+      record(removed.info, nullptr);
+      return std::optional(std::move(removed));
     }
 
     fhir::result<resource_version> read(std::string_view type, std::string_view id) override {
@@ -177,6 +195,17 @@ class sqlite_store final : public store {
     prepared_resource prepare(fhir::json::value resource) const override { return store_.prepare(std::move(resource)); }
 
    private:
+    // Notes a written version for the unit's audit record, with the patients its index references.
+    void record(const version_info& info, const fhir::search::index_set* index) {
+      audited_write w{info, {}};
+      if (info.type == "Patient") w.patients.push_back(info.id);
+      if (index)
+        for (const auto& ref : index->references)
+          if (ref.target_type == "Patient" && std::find(w.patients.begin(), w.patients.end(), ref.target_id) == w.patients.end())
+            w.patients.push_back(ref.target_id);
+      written_.push_back(std::move(w));
+    }
+
     std::string current_body(const current_row& current) {
       auto st = db_.cached("SELECT body FROM resource_version WHERE pk = ?1 AND version = ?2");
       st->bind(1, current.pk).bind(2, current.version);
@@ -197,6 +226,7 @@ class sqlite_store final : public store {
     sqlite_store& store_;
     database& db_;
     fhir::epoch_ms now_;
+    std::vector<audited_write> written_;
   };
   sqlite_store(const sqlite_options& options, std::unique_ptr<database> writer)
       : indexer_(options.indexer), skip_unchanged_(options.skip_unchanged_updates), readers_(options.path, options.max_readers) {
@@ -318,23 +348,17 @@ class sqlite_store final : public store {
     std::string id = new_resource_id();
     fhir::set_id(resource, id);
     auto prepared = prepare(std::move(resource));
-    return write<write_result>([&](database& db, fhir::epoch_ms now) {
-      return writer_unit(*this, db, now).create(std::move(prepared), id);
-    });
+    return write<write_result>([&](writer_unit& unit) { return unit.create(std::move(prepared), id); });
   }
 
   fhir::result<write_result> update(fhir::json::value resource, const preconditions& pre) override {
     auto prepared = prepare(std::move(resource));
-    return write<write_result>([&](database& db, fhir::epoch_ms now) {
-      return writer_unit(*this, db, now).update(std::move(prepared), pre);
-    });
+    return write<write_result>([&](writer_unit& unit) { return unit.update(std::move(prepared), pre); });
   }
 
   fhir::result<std::optional<resource_version>> remove(std::string_view type, std::string_view id,
                                                        const preconditions& pre) override {
-    return write<std::optional<resource_version>>([&](database& db, fhir::epoch_ms now) {
-      return writer_unit(*this, db, now).remove(type, id, pre);
-    });
+    return write<std::optional<resource_version>>([&](writer_unit& unit) { return unit.remove(type, id, pre); });
   }
 
   prepared_resource prepare(fhir::json::value resource) const override {
@@ -362,16 +386,11 @@ class sqlite_store final : public store {
   }
 
   fhir::result<fhir::done> transact(const std::function<fhir::result<fhir::done>(transaction&)>& body) override {
-    return write<fhir::done>([&](database& db, fhir::epoch_ms now) {
-      writer_unit unit(*this, db, now);
-      return body(unit);
-    });
+    return write<fhir::done>([&](writer_unit& unit) { return body(unit); });
   }
 
   fhir::result<resource_version> append_audit(prepared_resource event) override {
-    return write<resource_version>([&](database& db, fhir::epoch_ms now) {
-      return writer_unit(*this, db, now).append_audit(std::move(event));
-    });
+    return write<resource_version>([&](writer_unit& unit) { return unit.append_audit(std::move(event)); });
   }
 
   fhir::result<audit_check> verify_audit() override {
@@ -407,7 +426,7 @@ class sqlite_store final : public store {
         auto parsed = fhir::json::parse(body);
         indexes.push_back(parsed ? extract_index(*parsed) : fhir::search::index_set{});
       }
-      auto written = write<fhir::done>([&](database& db, fhir::epoch_ms) -> fhir::result<fhir::done> {
+      auto written = write_rows<fhir::done>([&](database& db, fhir::epoch_ms) -> fhir::result<fhir::done> {
         for (std::size_t i = 0; i < rows.size(); ++i) sqlite::write_index(db, params_, std::get<0>(rows[i]), std::get<1>(rows[i]), indexes[i]);
         return fhir::done{};
       });
@@ -423,9 +442,23 @@ class sqlite_store final : public store {
     return indexer_ ? indexer_->extract(resource) : fhir::search::index_set{};
   }
 
-  // Runs `body` on the writer thread inside the batch transaction and returns its result once committed.
+  // Runs `body` with a unit of work on the writer thread and returns its result once committed. With an
+  // audit hook on this thread (scoped_audit), the unit's writes are audited in the same transaction.
   template <typename T, typename Body>
   fhir::result<T> write(Body&& body) {
+    const audit_hook* hook = scoped_audit::current();
+    return write_rows<T>([&](database& db, fhir::epoch_ms now) -> fhir::result<T> {
+      writer_unit unit(*this, db, now);
+      auto outcome = body(unit);
+      if (outcome && hook)
+        if (auto audited = unit.finish_audit(*hook); !audited) return std::move(audited).error();
+      return outcome;
+    });
+  }
+
+  // Runs `body` on the writer thread inside the batch transaction and returns its result once committed.
+  template <typename T, typename Body>
+  fhir::result<T> write_rows(Body&& body) {
     std::optional<fhir::result<T>> outcome;
     sqlite::write_job job;
     job.apply = [&](database& db, fhir::epoch_ms now) {

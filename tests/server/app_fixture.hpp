@@ -45,6 +45,9 @@ class app_fixture {
 
   static constexpr std::string_view base = "http://test.example/fhir";
 
+  server::application& application() const { return *app_; }
+  std::string database_path() const { return dir_.file("test.db"); }
+
  private:
   temp_dir dir_;
   std::unique_ptr<server::application> app_;

@@ -1,0 +1,63 @@
+#pragma once
+// The AuditEvent of one request (consent.md section 4), shaped after IHE Basic Audit Log Patterns:
+// type rest, subtype the interaction, action, outcome, purposeOfEvent; agents for the user, their
+// organisation, the client application and this server; entities for each patient, the resources
+// returned or written (the first 1,000, with the count), the query, the request id, the token's jti
+// and the consent decision.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fhir/json/value.hpp"
+#include "fhir/time.hpp"
+#include "server/auth/authenticator.hpp"
+
+namespace server::audit {
+
+inline constexpr std::string_view request_id_system = "https://shared-care-record.github.io/fhir/Id/request-id";
+inline constexpr std::string_view token_id_system = "https://shared-care-record.github.io/fhir/Id/token-jti";
+inline constexpr std::string_view audit_flag_system = "https://shared-care-record.github.io/fhir/CodeSystem/audit-flag";
+// Resources named in one AuditEvent; beyond it the event keeps the count only.
+inline constexpr std::size_t max_entities = 1000;
+
+struct resource_ref {
+  std::string type;
+  std::string id;
+  std::int64_t version = 0;  // 0: not known
+};
+
+// A consent decision that applied to the request (the consent pipeline fills these in; none: "default").
+struct consent_decision {
+  std::string consent;  // "Consent/c2"; empty for the default (implied consent)
+  std::string decision;  // deny | permit | override | default
+  std::size_t suppressed = 0;
+};
+
+struct audit_facts {
+  std::string interaction;      // the routed interaction code ("read", "search-type", "$everything"); "unknown"
+  std::string method;           // the HTTP method
+  std::string target;           // the request target as received (path and query)
+  std::string query;            // the query string of a search, for the query entity
+  std::string request_id;
+  std::string remote_address;
+  unsigned status = 0;          // 0: not known (an audit written inside a write's own transaction: success)
+  std::string failure;          // the first diagnostic of a failed request
+  const auth::caller* caller = nullptr;  // null when the request was not authenticated
+  std::vector<resource_ref> resources;   // returned or written, the first max_entities
+  std::size_t resource_count = 0;
+  std::vector<std::string> patients;     // each patient targeted or returned
+  std::vector<consent_decision> decisions;
+  std::string server_url;       // the base URL, naming this server as an agent and the source
+  fhir::epoch_ms recorded = 0;
+};
+
+// The AuditEvent resource (with `id`) for these facts.
+fhir::json::value audit_event(const audit_facts& facts, const std::string& id);
+
+// BALP outcome: 0 success, 4 minor failure (a consent-based 404 and other client errors), 8 serious
+// failure (401, 403), 12 major failure (5xx).
+std::string_view outcome_code(unsigned status);
+
+}  // namespace server::audit

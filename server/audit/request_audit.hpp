@@ -1,0 +1,58 @@
+#pragma once
+// The audit record of one request, collected while it is served and written when it ends: by the
+// request's own unit of work when it writes (store::scoped_audit, same transaction), otherwise after the
+// interaction and before the response is sent. A request whose record cannot be written is answered 503
+// (consent.md section 4: no unaudited access).
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fhir/json/value.hpp"
+#include "server/audit/audit_event.hpp"
+#include "server/context.hpp"
+#include "server/http/message.hpp"
+#include "store/store.hpp"
+
+namespace server {
+struct fhir_request;
+}
+
+namespace server::audit {
+
+class request_audit {
+ public:
+  request_audit(const context& ctx, const http::request& request);
+
+  // The request's id: the client's X-Request-Id when usable, else one made here.
+  const std::string& request_id() const { return facts_.request_id; }
+
+  void authenticated(const auth::caller& caller);
+  // The routed interaction; the patients the request names (Patient/[id]/..., patient=, subject=Patient/).
+  void routed(std::string_view interaction, const fhir_request& request);
+  // A resource sent back (read, search and history entries, $everything); its patients are noted.
+  void returned(const store::version_info& info, std::string_view body);
+
+  // The AuditEvent of a unit of work that wrote `written` (success: it commits with them).
+  std::optional<fhir::json::value> for_writes(const std::vector<store::audited_write>& written);
+
+  // Writes the record unless the request's writes already did, and echoes X-Request-Id. When the record
+  // cannot be written the response becomes 503.
+  http::response finish(http::response response);
+
+ private:
+  void note_patient(std::string id);
+  void note_resource(resource_ref ref);
+  fhir::json::value event(std::string id);
+
+  const context& ctx_;
+  audit_facts facts_;
+  std::optional<auth::caller> caller_;
+  bool recorded_in_unit_ = false;
+};
+
+// The Patient ids a resource's JSON refers to ("reference": "Patient/1", also absolute and versioned).
+std::vector<std::string> referenced_patients(std::string_view body);
+
+}  // namespace server::audit
