@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -27,7 +29,7 @@ std::string http_reply::header(std::string_view name) const {
   return {};
 }
 
-http_connection::http_connection(std::uint16_t port, int timeout_ms) {
+http_connection::http_connection(std::uint16_t port, int timeout_ms, const tls_client* tls) {
   fd_ = socket(AF_INET, SOCK_STREAM, 0);
   if (fd_ < 0) throw std::runtime_error("socket failed");
   timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
@@ -43,15 +45,33 @@ http_connection::http_connection(std::uint16_t port, int timeout_ms) {
     fd_ = -1;
     throw std::runtime_error("connect failed");
   }
+  if (!tls) return;
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  ssl_ctx_ = ctx;
+  if (tls->max_version) SSL_CTX_set_max_proto_version(ctx, tls->max_version);
+  else SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
+  SSL_CTX_set_security_level(ctx, 0);  // let the test offer old protocols, to see the server refuse them
+  SSL_CTX_load_verify_locations(ctx, tls->ca_file.c_str(), nullptr);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  SSL* ssl = SSL_new(ctx);
+  ssl_ = ssl;
+  SSL_set_fd(ssl, fd_);
+  SSL_set1_host(ssl, "127.0.0.1");
+  if (SSL_connect(ssl) != 1) throw std::runtime_error("TLS handshake failed");
 }
 
 http_connection::~http_connection() {
+  if (ssl_) SSL_free(static_cast<SSL*>(ssl_));
+  if (ssl_ctx_) SSL_CTX_free(static_cast<SSL_CTX*>(ssl_ctx_));
   if (fd_ >= 0) close(fd_);
 }
 
+std::string http_connection::tls_version() const { return ssl_ ? SSL_get_version(static_cast<SSL*>(ssl_)) : ""; }
+
 void http_connection::send_raw(std::string_view bytes) {
   while (!bytes.empty()) {
-    ssize_t n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    ssize_t n = ssl_ ? SSL_write(static_cast<SSL*>(ssl_), bytes.data(), static_cast<int>(bytes.size()))
+                     : send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n <= 0) throw std::runtime_error("send failed");
     bytes.remove_prefix(static_cast<std::size_t>(n));
   }
@@ -59,7 +79,7 @@ void http_connection::send_raw(std::string_view bytes) {
 
 bool http_connection::fill() {
   char buf[16384];
-  ssize_t n = recv(fd_, buf, sizeof buf, 0);
+  ssize_t n = ssl_ ? SSL_read(static_cast<SSL*>(ssl_), buf, sizeof buf) : recv(fd_, buf, sizeof buf, 0);
   if (n <= 0) return false;
   buffer_.append(buf, static_cast<std::size_t>(n));
   return true;
@@ -134,8 +154,8 @@ bool http_connection::closed_within(int timeout_ms) {
 }
 
 http_reply http_request(std::uint16_t port, std::string_view method, std::string_view target, std::string_view body,
-                        const header_list& headers) {
-  http_connection c(port);
+                        const header_list& headers, const tls_client* tls) {
+  http_connection c(port, 30000, tls);
   return c.request(method, target, body, headers);
 }
 

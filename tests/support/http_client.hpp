@@ -20,10 +20,18 @@ struct http_reply {
   std::string header(std::string_view name) const;  // case-insensitive; empty when absent
 };
 
+// TLS for a connection: the server certificate is verified against `ca_file` (a self-signed test
+// certificate is its own CA); `max_version` caps the protocol (e.g. TLS 1.1, to see it refused).
+struct tls_client {
+  std::string ca_file;
+  int max_version = 0;  // an OpenSSL TLS*_VERSION constant; 0: the library's newest
+};
+
 class http_connection {
  public:
-  // Connects to 127.0.0.1:port; reads time out after `timeout_ms`.
-  explicit http_connection(std::uint16_t port, int timeout_ms = 30000);
+  // Connects to 127.0.0.1:port; reads time out after `timeout_ms`. With `tls`, completes a TLS handshake
+  // first (throws when it fails).
+  explicit http_connection(std::uint16_t port, int timeout_ms = 30000, const tls_client* tls = nullptr);
   ~http_connection();
   http_connection(const http_connection&) = delete;
   http_connection& operator=(const http_connection&) = delete;
@@ -37,16 +45,20 @@ class http_connection {
   std::optional<http_reply> read_reply(bool head = false);
   // True when the server closes the connection within `timeout_ms` (reading and discarding data).
   bool closed_within(int timeout_ms);
+  // The negotiated protocol of a TLS connection ("TLSv1.3"); empty for plain TCP.
+  std::string tls_version() const;
 
  private:
   bool fill();  // reads more into buffer_; false on EOF or error
 
   int fd_ = -1;
+  void* ssl_ctx_ = nullptr;  // SSL_CTX* and SSL* (OpenSSL types kept out of this header)
+  void* ssl_ = nullptr;
   std::string buffer_;
 };
 
 // One request on a fresh connection.
 http_reply http_request(std::uint16_t port, std::string_view method, std::string_view target,
-                        std::string_view body = {}, const header_list& headers = {});
+                        std::string_view body = {}, const header_list& headers = {}, const tls_client* tls = nullptr);
 
 }  // namespace fhir::testing
