@@ -4,7 +4,11 @@ BASE="${BASE:-http://localhost:8080/fhir}"
 JSON='Content-Type: application/fhir+json'
 
 echo "# A GP feed's nightly transaction: a patient and an observation that references it by urn:uuid."
-echo "# X-Source-Organization (until authentication) records the sender as the data controller."
+echo "# The feed acts as GP practice Y01234 (a development-mode token; in production a signed JWT): the"
+echo "# organisation in the token is recorded as the data controller of everything it writes."
+GP=$(printf '%s' '{"sub":"gp-feed","client_id":"gp-system","org_ods":"Y01234","scope":"system/*.cruds","purpose_of_use":["TREAT"]}' \
+  | basenc --base64url -w0 | tr -d =)
+AS_GP="Authorization: Bearer dev.$GP"
 feed='{"resourceType":"Bundle","type":"transaction","entry":[
  {"fullUrl":"urn:uuid:0e5b9a34-6f0c-4e4b-9d6a-2c3f1a0b7c11",
   "resource":{"resourceType":"Patient","identifier":[{"system":"http://example.org/gp-feed","value":"P-1001"}],
@@ -16,9 +20,9 @@ feed='{"resourceType":"Bundle","type":"transaction","entry":[
               "effectiveDateTime":"2024-02-10T10:00:00Z",
               "valueQuantity":{"value":72.5,"unit":"kg","system":"http://unitsofmeasure.org","code":"kg"}},
   "request":{"method":"PUT","url":"Observation/feed-bp-1"}}]}'
-curl -s -X POST "$BASE" -H "$JSON" -H 'X-Source-Organization: Y01234' -H 'Prefer: return=minimal' -d "$feed" | python3 -m json.tool
+curl -s -X POST "$BASE" -H "$JSON" -H "$AS_GP" -H 'Prefer: return=minimal' -d "$feed" | python3 -m json.tool
 echo "# The same feed again: the patient matches ifNoneExist (200) and the observation is unchanged (no new version)."
-curl -s -X POST "$BASE" -H "$JSON" -H 'X-Source-Organization: Y01234' -H 'Prefer: return=minimal' -d "$feed" \
+curl -s -X POST "$BASE" -H "$JSON" -H "$AS_GP" -H 'Prefer: return=minimal' -d "$feed" \
   | python3 -c 'import json,sys; [print(" ", e["response"]["status"], e["response"]["location"]) for e in json.load(sys.stdin)["entry"]]'
 
 echo "# Conditional update and conditional read"

@@ -10,6 +10,7 @@ scripts/install-deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release --target fhir-server
 mkdir -p data
-echo "Starting the server (development mode: no authentication, loopback only). Stop it with Ctrl-C."
-exec build/release/server/fhir-server serve --db data/shcr.db --host 127.0.0.1 --port 8080 \
+echo "Starting the server in development mode (loopback only; requests without a token act as a development"
+echo "user holding every role; see README 'Development mode'). Stop it with Ctrl-C."
+exec build/release/server/fhir-server serve --auth dev --db data/shcr.db --host 127.0.0.1 --port 8080 \
   --base-url http://localhost:8080/fhir --load examples/data "$@"
