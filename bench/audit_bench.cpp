@@ -1,0 +1,212 @@
+// audit-bench: what auditing every read costs, as a client sees it. The server (the same application and
+// HTTP transport as fhir-server, in development mode, on a fresh database holding --patients Patients)
+// runs in this process once per variant per round, and wrk reads random Patients over keep-alive
+// connections (bench/wrk/read-random.lua):
+//   audit       every read writes its AuditEvent (group-committed) before answering; reads on the workers
+//   no-audit    no AuditEvents; reads on the network threads (the server before auditing)
+//   no-audit-w  no AuditEvents; reads on the workers (separates the thread hand-off from the audit)
+// Variants alternate round by round; the table shows the median requests/s and the ratio to no-audit.
+//
+//   audit-bench [--seconds S] [--rounds R] [--connections N]... [--patients N] [--workers N]
+//   (defaults: 10 s, 3 rounds, 16 connections, 1000 patients, the server's default workers). Needs wrk.
+//   Run from the repository root.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <unistd.h>
+
+#include "profiles/definition_set.hpp"
+#include "server/application.hpp"
+#include "server/audit/audit_event.hpp"
+#include "server/http/http_server.hpp"
+
+namespace {
+
+struct variant {
+  std::string name;
+  bool audit;
+  bool reads_on_network_threads;
+};
+
+struct round_result {
+  double requests_per_second = 0;
+  std::string p50, p99;
+};
+
+std::string run_command(const std::string& command) {
+  std::string out;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) return out;
+  char buffer[4096];
+  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+  ::pclose(pipe);
+  return out;
+}
+
+std::string field(const std::string& report, const std::string& label) {
+  auto at = report.find(label);
+  if (at == std::string::npos) return "";
+  at += label.size();
+  while (at < report.size() && report[at] == ' ') ++at;
+  auto end = report.find_first_of(" \n", at);
+  return report.substr(at, end - at);
+}
+
+unsigned workers = 0;  // --workers: the server's request threads (0: its default)
+
+round_result measure(const variant& v, int connections, int seconds, int patients) {
+  auto dir = std::filesystem::temp_directory_path() / ("audit-bench-" + std::to_string(::getpid()) + "-" + v.name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  round_result result;
+  {
+    fhir::validation::validation_options validation{.default_profiles = fhir::profiles::uk_core_default_profiles()};
+    auto app = server::application::open(
+        fhir::profiles::r4_uk_core(),
+        server::application_options{.database_path = (dir / "bench.db").string(), .base_url = "http://127.0.0.1/fhir",
+                                    .validation = validation, .audit = v.audit, .auth = {.mode = server::auth::auth_mode::dev}});
+    if (!app) {
+      std::cerr << app.error().summary() << "\n";
+      std::exit(1);
+    }
+    for (int i = 1; i <= patients; ++i) {
+      std::string id = "p" + std::to_string(i);
+      server::http::request put{.method = "PUT", .target = "/fhir/Patient/" + id,
+                                .headers = {{"Content-Type", "application/fhir+json"}},
+                                .body = R"({"resourceType":"Patient","id":")" + id + R"(","name":[{"family":"Bench","given":["P)" +
+                                        std::to_string(i) + R"("]}],"gender":"female","birthDate":"1970-01-01"})"};
+      if ((*app)->handle(put).status >= 300) {
+        std::cerr << "audit-bench: loading " << id << " failed\n";
+        std::exit(1);
+      }
+    }
+    server::http::server http(
+        server::http::server_options{.port = 0, .workers = workers, .handle_signals = false,
+                                     .reads_on_network_threads = v.reads_on_network_threads},
+        [&app](const server::http::request& r) { return (*app)->handle(r); });
+    http.listen();
+    std::thread serving([&] { http.run(); });
+    std::string report = run_command("PATIENTS=" + std::to_string(patients) + " wrk -t 2 -c " + std::to_string(connections) + " -d " +
+                                     std::to_string(seconds) + "s --latency -s bench/wrk/read-random.lua http://127.0.0.1:" +
+                                     std::to_string(http.port()) + " 2>&1");
+    http.stop();
+    serving.join();
+    if (report.find("Non-2xx") != std::string::npos || report.find("Socket errors") != std::string::npos) {
+      std::cerr << "wrk saw failed requests:\n" << report;
+      std::exit(1);
+    }
+    result.requests_per_second = std::atof(field(report, "Requests/sec:").c_str());
+    result.p50 = field(report, " 50%");
+    result.p99 = field(report, " 99%");
+    if (v.audit) {
+      auto check = (*app)->context().store.verify_audit();
+      if (!check || !check->intact) {
+        std::cerr << "audit-bench: the audit chain does not verify\n";
+        std::exit(1);
+      }
+      std::printf("  (%s: %lld audit records, chain intact)\n", v.name.c_str(), static_cast<long long>(check->records));
+    }
+  }
+  std::filesystem::remove_all(dir);
+  return result;
+}
+
+}  // namespace
+
+// --parts: where an audited read's extra time goes, per record (median of 5 runs of 2000): building the
+// AuditEvent, extracting its search index (request thread), and appending it on the writer (100 records
+// per unit of work, so the fsync is amortised away).
+int parts() {
+  auto dir = std::filesystem::temp_directory_path() / ("audit-bench-parts-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto app = server::application::open(fhir::profiles::r4_uk_core(),
+                                       server::application_options{.database_path = (dir / "bench.db").string(),
+                                                                   .base_url = "http://127.0.0.1/fhir",
+                                                                   .auth = {.mode = server::auth::auth_mode::dev}});
+  if (!app) return 1;
+  auto& store = (*app)->context().store;
+  auto caller = (*app)->context().auth->authenticate(std::nullopt, std::nullopt, 0);
+  server::audit::audit_facts facts{.interaction = "read", .method = "GET", .target = "/fhir/Patient/p1", .request_id = "r",
+                                   .remote_address = "127.0.0.1", .status = 200, .caller = &*caller,
+                                   .resources = {{"Patient", "p1", 1}}, .resource_count = 1, .patients = {"p1"},
+                                   .server_url = "http://127.0.0.1/fhir", .recorded = fhir::now_ms()};
+  std::vector<double> build_us, prepare_us, append_us;
+  for (int run = 0; run < 5; ++run) {
+    constexpr int n = 2000;
+    std::vector<fhir::json::value> events;
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < n; ++i) events.push_back(server::audit::audit_event(facts, "a" + std::to_string(run) + "-" + std::to_string(i)));
+    auto t1 = std::chrono::steady_clock::now();
+    std::vector<store::prepared_resource> prepared;
+    for (auto& e : events) prepared.push_back(store.prepare(std::move(e)));
+    auto t2 = std::chrono::steady_clock::now();
+    for (int start = 0; start < n; start += 100)
+      if (!store.transact([&](store::transaction& tx) -> fhir::result<fhir::done> {
+        for (int i = start; i < start + 100; ++i)
+          if (auto a = tx.append_audit(std::move(prepared[static_cast<std::size_t>(i)])); !a) return std::move(a).error();
+        return fhir::done{};
+      }))
+        return 1;
+    auto t3 = std::chrono::steady_clock::now();
+    auto us = [](auto a, auto b) { return std::chrono::duration<double, std::micro>(b - a).count() / n; };
+    build_us.push_back(us(t0, t1));
+    prepare_us.push_back(us(t1, t2));
+    append_us.push_back(us(t2, t3));
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  std::printf("per audit record: build %.1f us, index extraction %.1f us, writer append %.1f us\n", median(build_us),
+              median(prepare_us), median(append_us));
+  std::filesystem::remove_all(dir);
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "--parts") return parts();
+  int seconds = 10, rounds = 3, patients = 1000;
+  std::vector<int> connection_counts;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--seconds" && i + 1 < argc) seconds = std::atoi(argv[++i]);
+    else if (a == "--rounds" && i + 1 < argc) rounds = std::atoi(argv[++i]);
+    else if (a == "--connections" && i + 1 < argc) connection_counts.push_back(std::atoi(argv[++i]));
+    else if (a == "--patients" && i + 1 < argc) patients = std::atoi(argv[++i]);
+    else if (a == "--workers" && i + 1 < argc) workers = static_cast<unsigned>(std::atoi(argv[++i]));
+    else {
+      std::cerr << "usage: audit-bench [--seconds S] [--rounds R] [--connections N]... [--patients N] [--workers N]\n";
+      return 2;
+    }
+  }
+  if (connection_counts.empty()) connection_counts = {16};
+  const std::vector<variant> variants = {{"audit", true, false}, {"no-audit", false, true}, {"no-audit-w", false, false}};
+  for (int connections : connection_counts) {
+    std::map<std::string, std::vector<round_result>> results;
+    for (int round = 0; round < rounds; ++round)
+      for (const variant& v : variants) results[v.name].push_back(measure(v, connections, seconds, patients));
+    auto middle = [](std::vector<round_result> r) {
+      std::sort(r.begin(), r.end(), [](auto& a, auto& b) { return a.requests_per_second < b.requests_per_second; });
+      return r[r.size() / 2];
+    };
+    double baseline = middle(results["no-audit"]).requests_per_second;
+    std::printf("%d connections, %d rounds of %d s, median per variant:\n", connections, rounds, seconds);
+    std::printf("  %-12s %12s %10s %10s %10s\n", "variant", "reads/s", "p50", "p99", "vs no-audit");
+    for (const variant& v : variants) {
+      round_result m = middle(results[v.name]);
+      std::printf("  %-12s %12.0f %10s %10s %9.2fx\n", v.name.c_str(), m.requests_per_second, m.p50.c_str(), m.p99.c_str(),
+                  m.requests_per_second / baseline);
+    }
+  }
+  return 0;
+}
