@@ -57,7 +57,15 @@ http_connection::http_connection(std::uint16_t port, int timeout_ms, const tls_c
   ssl_ = ssl;
   SSL_set_fd(ssl, fd_);
   SSL_set1_host(ssl, "127.0.0.1");
-  if (SSL_connect(ssl) != 1) throw std::runtime_error("TLS handshake failed");
+  if (SSL_connect(ssl) != 1) {
+    // The destructor does not run for a constructor that throws: release everything here.
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    ssl_ = ssl_ctx_ = nullptr;
+    close(fd_);
+    fd_ = -1;
+    throw std::runtime_error("TLS handshake failed");
+  }
 }
 
 http_connection::~http_connection() {
