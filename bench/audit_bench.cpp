@@ -28,6 +28,7 @@
 #include "server/application.hpp"
 #include "server/audit/audit_event.hpp"
 #include "server/http/http_server.hpp"
+#include "bench/wrk_run.hpp"
 
 namespace {
 
@@ -37,29 +38,8 @@ struct variant {
   bool reads_on_network_threads;
 };
 
-struct round_result {
-  double requests_per_second = 0;
-  std::string p50, p99;
-};
+using round_result = bench::wrk_result;
 
-std::string run_command(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) return out;
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-  ::pclose(pipe);
-  return out;
-}
-
-std::string field(const std::string& report, const std::string& label) {
-  auto at = report.find(label);
-  if (at == std::string::npos) return "";
-  at += label.size();
-  while (at < report.size() && report[at] == ' ') ++at;
-  auto end = report.find_first_of(" \n", at);
-  return report.substr(at, end - at);
-}
 
 unsigned workers = 0;  // --workers: the server's request threads (0: its default)
 
@@ -95,18 +75,15 @@ round_result measure(const variant& v, int connections, int seconds, int patient
         [&app](const server::http::request& r) { return (*app)->handle(r); });
     http.listen();
     std::thread serving([&] { http.run(); });
-    std::string report = run_command("PATIENTS=" + std::to_string(patients) + " wrk -t 2 -c " + std::to_string(connections) + " -d " +
-                                     std::to_string(seconds) + "s --latency -s bench/wrk/read-random.lua http://127.0.0.1:" +
-                                     std::to_string(http.port()) + " 2>&1");
+    ::setenv("PATIENTS", std::to_string(patients).c_str(), 1);  // read by bench/wrk/read-random.lua
+    result = bench::run_wrk("-t 2 -c " + std::to_string(connections) + " -d " + std::to_string(seconds) +
+                            "s -s bench/wrk/read-random.lua http://127.0.0.1:" + std::to_string(http.port()));
     http.stop();
     serving.join();
-    if (report.find("Non-2xx") != std::string::npos || report.find("Socket errors") != std::string::npos) {
-      std::cerr << "wrk saw failed requests:\n" << report;
+    if (result.failed) {
+      std::cerr << "wrk saw failed requests:\n" << result.report;
       std::exit(1);
     }
-    result.requests_per_second = std::atof(field(report, "Requests/sec:").c_str());
-    result.p50 = field(report, " 50%");
-    result.p99 = field(report, " 99%");
     if (v.audit) {
       auto check = (*app)->context().store.verify_audit();
       if (!check || !check->intact) {

@@ -23,33 +23,12 @@
 #include "profiles/definition_set.hpp"
 #include "server/application.hpp"
 #include "server/http/http_server.hpp"
+#include "bench/wrk_run.hpp"
 
 namespace {
 
-struct round_result {
-  double requests_per_second = 0;
-  std::string p50, p99;
-};
+using round_result = bench::wrk_result;
 
-std::string run_command(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) return out;
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-  ::pclose(pipe);
-  return out;
-}
-
-// The value after `label` on its line of wrk's report ("Requests/sec:   812.34", "     99%    3.21ms").
-std::string field(const std::string& report, const std::string& label) {
-  auto at = report.find(label);
-  if (at == std::string::npos) return "";
-  at += label.size();
-  while (at < report.size() && report[at] == ' ') ++at;
-  auto end = report.find_first_of(" \n", at);
-  return report.substr(at, end - at);
-}
 
 round_result measure(bool indexed, int connections, int seconds, const std::string& script) {
   auto dir = std::filesystem::temp_directory_path() /
@@ -72,19 +51,15 @@ round_result measure(bool indexed, int connections, int seconds, const std::stri
                               [&app](const server::http::request& r) { return (*app)->handle(r); });
     http.listen();
     std::thread serving([&] { http.run(); });
-    std::string report = run_command(
-        "wrk -t " + std::to_string(connections < 2 ? 1 : 2) + " -c " + std::to_string(connections) + " -d " +
-        std::to_string(static_cast<int>(seconds)) + "s --latency -s " + script + " http://127.0.0.1:" + std::to_string(http.port()) +
-        "/fhir/Patient 2>&1");
+    result = bench::run_wrk("-t " + std::to_string(connections < 2 ? 1 : 2) + " -c " + std::to_string(connections) + " -d " +
+                            std::to_string(static_cast<int>(seconds)) + "s -s " + script + " http://127.0.0.1:" +
+                            std::to_string(http.port()) + "/fhir/Patient");
     http.stop();
     serving.join();
-    if (report.find("Non-2xx") != std::string::npos || report.find("Socket errors") != std::string::npos) {
-      std::cerr << "wrk saw failed requests:\n" << report;
+    if (result.failed) {
+      std::cerr << "wrk saw failed requests:\n" << result.report;
       std::exit(1);
     }
-    result.requests_per_second = std::atof(field(report, "Requests/sec:").c_str());
-    result.p50 = field(report, " 50%");
-    result.p99 = field(report, " 99%");
   }
   std::filesystem::remove_all(dir);
   return result;
