@@ -82,7 +82,7 @@ double create_rate(const fhir::definitions::registry& defs, const fhir::validati
     auto app = server::application::open(
         defs, server::application_options{.database_path = (dir / "bench.db").string(), .base_url = "http://bench/fhir",
                                           .validation = options, .search_index = indexed,
-                                          .auth = {.mode = server::auth::auth_mode::dev}});
+                                          .audit = false, .auth = {.mode = server::auth::auth_mode::dev}});
     if (!app) {
       std::cerr << app.error().summary() << "\n";
       std::exit(1);
