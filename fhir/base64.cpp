@@ -40,6 +40,12 @@ std::string base64_encode(std::string_view data, bool url) {
   return out;
 }
 
+std::string base64url_encode(std::string_view data) {
+  std::string out = base64_encode(data, true);
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  return out;
+}
+
 std::optional<std::string> base64_decode(std::string_view text, bool url) {
   std::string out;
   std::uint32_t buffer = 0;

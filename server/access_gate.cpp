@@ -46,11 +46,8 @@ bool is_server_written(std::string_view type) {
   return std::find(std::begin(server_written_types), std::end(server_written_types), type) != std::end(server_written_types);
 }
 
-fhir::error not_found_like_missing(std::string_view type, std::string_view id) {
-  // Word for word the store's answer for a missing id (store/sqlite/sqlite_store.cpp).
-  return fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found, fmt::format("Resource {}/{} is not known", type, id),
-                     "resource-not-found");
-}
+// Hidden looks like absent: the store's own answer for a missing id.
+fhir::error not_found_like_missing(std::string_view type, std::string_view id) { return store::not_found_error(type, id); }
 
 fhir::error break_glass_not_declared() {
   return fhir::error(fhir::error_kind::forbidden, fhir::issue_type::forbidden,
@@ -90,9 +87,8 @@ std::vector<std::string> named_patients(const fhir_request& request) {
 
 namespace {
 
-bool is_patient_data(const context& ctx, const std::string& type) {
-  return interactions::compartment_filter(ctx, "Patient", "", type).has_value();
-}
+// The Patient compartment's types, computed once at start-up (not a CompartmentDefinition walk per request).
+bool is_patient_data(const context& ctx, const std::string& type) { return ctx.auth->is_patient_data(type); }
 
 fhir::result<fhir::done> check_patient_facing(const context& ctx, const fhir_request& request, std::string_view code) {
   const std::string& own = request.caller->token->patient;

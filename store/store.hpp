@@ -78,6 +78,13 @@ struct prepared_resource {
   std::string id;
 };
 
+// The answer for a resource that is not there. Others that must look exactly like it (a resource
+// hidden from the caller: consent.md P2) use this too, so the two can never drift apart.
+inline fhir::error not_found_error(std::string_view type, std::string_view id) {
+  return fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found,
+                     "Resource " + std::string(type) + "/" + std::string(id) + " is not known", "resource-not-found");
+}
+
 // The result of checking the audit trail's hash chain (store::verify_audit).
 struct audit_check {
   std::int64_t records = 0;       // links checked and intact

@@ -1,11 +1,10 @@
 #include "server/auth/access_policy.hpp"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 
+#include "fhir/file.hpp"
 #include "fhir/json/parse.hpp"
 
 namespace server::auth {
@@ -198,11 +197,9 @@ fhir::result<access_policy> access_policy::parse(std::string_view json) {
 }
 
 fhir::result<access_policy> access_policy::load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return invalid(fmt::format("Cannot read the access policy file '{}'", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse(text.str());
+  auto text = fhir::read_file(path);
+  if (!text) return invalid(fmt::format("Cannot read the access policy file '{}'", path));
+  return parse(*text);
 }
 
 const access_policy& access_policy::defaults() {

@@ -125,7 +125,7 @@ fhir::result<caller> authenticator::authenticate(std::optional<std::string_view>
 
 bool authenticator::allowed(const caller& c, std::string_view type, operation op) const {
   scope_level level = c.patient_facing() ? scope_level::patient : c.token->roles.empty() ? scope_level::system : scope_level::user;
-  bool patient_data = patient_data_ && patient_data_(type);
+  bool patient_data = is_patient_data(type);
   return policy_.allows(*c.token, c.purpose, c.purpose_category, type, op, patient_data) &&
          scopes_allow(c.token->scopes, level, type, smart_permission(op));
 }

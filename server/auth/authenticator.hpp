@@ -56,6 +56,9 @@ class authenticator {
   fhir::result<fhir::done> authorise(const caller& c, std::string_view type, operation op) const;
   bool allowed(const caller& c, std::string_view type, operation op) const;
 
+  // True when `type` is in the Patient compartment (the predicate given at construction).
+  bool is_patient_data(std::string_view type) const { return patient_data_ && patient_data_(type); }
+
   auth_mode mode() const { return mode_; }
   const access_policy& policy() const { return policy_; }
   jwt_verifier* verifier() const { return verifier_.get(); }

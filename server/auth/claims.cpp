@@ -58,13 +58,18 @@ fhir::result<nhs_role> read_role(const fhir::json::value& v) {
 
 }  // namespace
 
-fhir::result<claims> read_claims(const fhir::json::value& payload) {
-  if (!payload.is_object()) return malformed("payload", "a JSON object");
-  // A claim sent twice is ambiguous (RFC 7519 section 4): refuse rather than pick one.
-  const auto& members = payload.as_object();
+bool repeats_a_member(const fhir::json::value& object) {
+  // Token JSON is parsed with a small value limit, so the quadratic scan stays small.
+  const auto& members = object.as_object();
   for (std::size_t i = 0; i < members.size(); ++i)
     for (std::size_t j = 0; j < i; ++j)
-      if (members[i].key == members[j].key) return malformed(members[i].key, "given once");
+      if (members[i].key == members[j].key) return true;
+  return false;
+}
+
+fhir::result<claims> read_claims(const fhir::json::value& payload) {
+  if (!payload.is_object()) return malformed("payload", "a JSON object");
+  if (repeats_a_member(payload)) return malformed("payload", "an object naming each claim once");
   claims c;
   struct text_claim {
     std::string_view name;

@@ -39,6 +39,10 @@ struct claims {
   bool development = false;            // a development identity (--auth dev), not a verified token
 };
 
+// True when a JSON object names a member twice (a JOSE header or claim set sent that way is ambiguous,
+// RFC 7519 section 4, and refused).
+bool repeats_a_member(const fhir::json::value& object);
+
 // Reads the claims of a payload. Fails (unauthenticated) when a claim the server relies on has the
 // wrong JSON type; presence and time rules are the verifier's.
 fhir::result<claims> read_claims(const fhir::json::value& payload);

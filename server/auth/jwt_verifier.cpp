@@ -108,10 +108,7 @@ fhir::result<std::shared_ptr<const claims>> jwt_verifier::verify_uncached(std::s
   if (!header_text || !payload_text || !signature) return rejected("The token's parts are not base64url");
   auto header = fhir::json::parse(*header_text, token_json);
   if (!header || !header->is_object()) return rejected("The token's header is not a JSON object");
-  const auto& members = header->as_object();
-  for (std::size_t i = 0; i < members.size(); ++i)
-    for (std::size_t j = 0; j < i; ++j)
-      if (members[i].key == members[j].key) return rejected("The token's header names a parameter twice");
+  if (repeats_a_member(*header)) return rejected("The token's header names a parameter twice");
 
   const std::string* alg_name = header->find_string("alg");
   auto alg = alg_name ? parse_algorithm(*alg_name) : std::nullopt;

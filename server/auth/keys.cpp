@@ -1,14 +1,12 @@
 #include "server/auth/keys.hpp"
 
-#include <fstream>
-#include <sstream>
-
 #include <fmt/format.h>
 #include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
 #include "fhir/base64.hpp"
+#include "fhir/file.hpp"
 #include "fhir/json/parse.hpp"
 #include "fhir/json/serialize.hpp"
 #include "server/auth/openssl_handles.hpp"
@@ -21,14 +19,6 @@ constexpr std::size_t p256_coordinate_bytes = 32;
 
 fhir::error invalid(std::string diagnostics, std::string message_id = "jwks-invalid") {
   return fhir::error(fhir::error_kind::invalid, fhir::issue_type::security, std::move(diagnostics), std::move(message_id));
-}
-
-std::optional<std::string> read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 // A base64url member of a JWK, decoded; nullopt when absent or not base64url.
@@ -94,12 +84,7 @@ std::string bignum_member(const EVP_PKEY* key, const char* name, int pad_to) {
   if (!value) return {};
   std::string bytes(static_cast<std::size_t>(pad_to > 0 ? pad_to : BN_num_bytes(value.get())), '\0');
   BN_bn2binpad(value.get(), reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
-  return fhir::base64_encode(bytes, true);
-}
-
-std::string unpadded(std::string base64url) {
-  while (!base64url.empty() && base64url.back() == '=') base64url.pop_back();
-  return base64url;
+  return fhir::base64url_encode(bytes);
 }
 
 }  // namespace
@@ -166,7 +151,7 @@ fhir::result<std::shared_ptr<const key_set>> key_set::parse(std::string_view jwk
 }
 
 fhir::result<std::shared_ptr<const key_set>> key_set::load(const std::string& path) {
-  auto text = read_text(path);
+  auto text = fhir::read_file(path);
   if (!text) return invalid(fmt::format("Cannot read the JWKS file '{}'", path), "jwks-unreadable");
   return parse(*text);
 }
@@ -197,7 +182,7 @@ fhir::result<signing_key> parse_signing_key(std::string_view pem) {
 }
 
 fhir::result<signing_key> load_signing_key(const std::string& path) {
-  auto text = read_text(path);
+  auto text = fhir::read_file(path);
   if (!text) return invalid(fmt::format("Cannot read the key file '{}'", path), "key-unreadable");
   return parse_signing_key(*text);
 }
@@ -206,13 +191,13 @@ std::string public_jwk(const signing_key& key, std::string_view kid, algorithm a
   fhir::json::value jwk{fhir::json::object{}};
   if (key.type == key_type::rsa) {
     jwk.set("kty", "RSA");
-    jwk.set("n", unpadded(bignum_member(key.key.get(), OSSL_PKEY_PARAM_RSA_N, 0)));
-    jwk.set("e", unpadded(bignum_member(key.key.get(), OSSL_PKEY_PARAM_RSA_E, 0)));
+    jwk.set("n", bignum_member(key.key.get(), OSSL_PKEY_PARAM_RSA_N, 0));
+    jwk.set("e", bignum_member(key.key.get(), OSSL_PKEY_PARAM_RSA_E, 0));
   } else {
     jwk.set("kty", "EC");
     jwk.set("crv", "P-256");
-    jwk.set("x", unpadded(bignum_member(key.key.get(), OSSL_PKEY_PARAM_EC_PUB_X, p256_coordinate_bytes)));
-    jwk.set("y", unpadded(bignum_member(key.key.get(), OSSL_PKEY_PARAM_EC_PUB_Y, p256_coordinate_bytes)));
+    jwk.set("x", bignum_member(key.key.get(), OSSL_PKEY_PARAM_EC_PUB_X, p256_coordinate_bytes));
+    jwk.set("y", bignum_member(key.key.get(), OSSL_PKEY_PARAM_EC_PUB_Y, p256_coordinate_bytes));
   }
   jwk.set("kid", kid);
   jwk.set("use", "sig");

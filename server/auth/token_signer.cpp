@@ -7,16 +7,6 @@
 #include "store/id_generator.hpp"
 
 namespace server::auth {
-namespace {
-
-std::string encode(std::string_view bytes) {
-  std::string out = fhir::base64_encode(bytes, true);
-  while (!out.empty() && out.back() == '=') out.pop_back();
-  return out;
-}
-
-}  // namespace
-
 algorithm default_algorithm(const signing_key& key) { return key.type == key_type::rsa ? algorithm::rs256 : algorithm::es256; }
 
 fhir::result<std::string> mint_token(const signing_key& key, fhir::json::value claims, const token_request& request) {
@@ -41,11 +31,11 @@ fhir::result<std::string> mint_token(const signing_key& key, fhir::json::value c
   header.set("alg", to_string(request.alg));
   header.set("typ", "JWT");
   header.set("kid", request.kid);
-  std::string input = encode(fhir::json::serialize(header)) + "." + encode(fhir::json::serialize(claims));
+  std::string input = fhir::base64url_encode(fhir::json::serialize(header)) + "." + fhir::base64url_encode(fhir::json::serialize(claims));
   std::string signature = sign(key, request.alg, input);
   if (signature.empty())
     return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception, "Signing failed", "sign-failed");
-  return input + "." + encode(signature);
+  return input + "." + fhir::base64url_encode(signature);
 }
 
 std::string jwks_of(const signing_key& key, std::string_view kid, algorithm alg) {

@@ -1,8 +1,6 @@
 #include "server/cli/token_command.hpp"
 
-#include <fstream>
-#include <sstream>
-
+#include "fhir/file.hpp"
 #include "fhir/json/parse.hpp"
 #include "fhir/time.hpp"
 #include "server/auth/token_signer.hpp"
@@ -30,14 +28,12 @@ std::optional<std::pair<auth::signing_key, auth::algorithm>> signing_setup(const
 int run_token(const token_options& options, std::ostream& out, std::ostream& err) {
   auto setup = signing_setup(options, err);
   if (!setup) return 2;
-  std::ifstream in(options.claims, std::ios::binary);
-  if (!in) {
+  auto text = fhir::read_file(options.claims);
+  if (!text) {
     err << "fhir-server: cannot read the claims file '" << options.claims << "'\n";
     return 2;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  auto claims = fhir::json::parse(text.str());
+  auto claims = fhir::json::parse(*text);
   if (!claims) {
     err << "fhir-server: " << options.claims << ": " << claims.error().summary() << "\n";
     return 2;

@@ -35,10 +35,7 @@ constexpr std::string_view stamp_placeholder = R"("meta":{"versionId":"0","lastU
 
 using sqlite::database;
 
-fhir::error not_found(std::string_view type, std::string_view id) {
-  return fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found,
-                     fmt::format("Resource {}/{} is not known", type, id), "resource-not-found");
-}
+fhir::error not_found(std::string_view type, std::string_view id) { return not_found_error(type, id); }
 
 fhir::error storage_error(const sqlite::sqlite_error& e) {
   if (e.is_busy())

@@ -79,11 +79,7 @@ std::string rejection(const fhir::result<std::shared_ptr<const auth::claims>>& r
   return r.error().issues().front().message_id;
 }
 
-std::string b64(std::string_view s) {
-  std::string out = fhir::base64_encode(s, true);
-  while (!out.empty() && out.back() == '=') out.pop_back();
-  return out;
-}
+std::string b64(std::string_view s) { return fhir::base64url_encode(s); }
 
 }  // namespace
 

@@ -71,9 +71,7 @@ std::string post_ok(const app_fixture& app, const std::string& type, const std::
 }
 
 server::http::header dev_token(std::string_view claims_json) {
-  std::string encoded = fhir::base64_encode(claims_json, true);
-  while (!encoded.empty() && encoded.back() == '=') encoded.pop_back();
-  return {"Authorization", "Bearer dev." + encoded};
+  return {"Authorization", "Bearer dev." + fhir::base64url_encode(claims_json)};
 }
 
 server::http::header as_organisation(std::string_view ods) {
