@@ -23,18 +23,21 @@ value search_param(const fhir::search::search_parameter& p) {
 // searchParam: every parameter the server can search on for `type` (indexed ones, and _id and
 // _lastUpdated which are columns); searchInclude/searchRevInclude: the reference parameters.
 void add_search(value& r, const fhir::search::search_parameters& search, const std::string& type,
-                const std::vector<std::string>& rev_includes) {
+                const std::vector<std::string>& rev_includes, const server_description::special_type* special) {
   array params;
   array includes{value("*")};
+  if (special) includes.clear();
   for (const auto& [code, p] : search.of(type)) {
     bool supported = p.searchable();
     if (code == "_id" || code == "_lastUpdated") supported = true;
+    if (special)
+      supported = std::find(special->search_parameters.begin(), special->search_parameters.end(), code) != special->search_parameters.end();
     if (!supported) continue;
     params.push_back(search_param(p));
-    if (p.type == fhir::search::param_type::reference) includes.emplace_back(type + ":" + code);
+    if (p.type == fhir::search::param_type::reference && !special) includes.emplace_back(type + ":" + code);
   }
   r.set("searchParam", std::move(params));
-  r.set("searchInclude", std::move(includes));
+  if (!includes.empty()) r.set("searchInclude", std::move(includes));
   array revs{value("*")};
   for (const auto& rev : rev_includes) revs.emplace_back(rev);
   r.set("searchRevInclude", std::move(revs));
@@ -83,7 +86,7 @@ value build_capability_statement(const fhir::definitions::registry& definitions,
   if (server.search)
     for (const std::string& source : definitions.resource_types())
       for (const auto& [code, p] : server.search->of(source))
-        if (p.indexed() && p.type == fhir::search::param_type::reference)
+        if (p.indexed() && p.type == fhir::search::param_type::reference && !server.special_types.contains(source))
           for (const std::string& target : p.targets) rev_includes[target].push_back(source + ":" + code);
 
   array resources;
@@ -99,18 +102,22 @@ value build_capability_statement(const fhir::definitions::registry& definitions,
     for (const auto* profile : definitions.profiles_of(type))
       if (default_profile == server.default_profiles.end() || profile->url != default_profile->second) supported.emplace_back(profile->url);
     if (!supported.empty()) r.set("supportedProfile", std::move(supported));
-    r.set("interaction", interactions(server.type_interactions));
+    auto special_entry = server.special_types.find(type);
+    const server_description::special_type* special = special_entry == server.special_types.end() ? nullptr : &special_entry->second;
+    if (special && !special->documentation.empty()) r.set("documentation", special->documentation);
+    const std::vector<std::string>& codes = special ? special->interactions : server.type_interactions;
+    r.set("interaction", interactions(codes));
     // versioned-update: updates honour If-Match against the current version.
-    bool versioned = supports(server.type_interactions, "vread");
-    bool updates = supports(server.type_interactions, "update");
+    bool versioned = supports(codes, "vread");
+    bool updates = supports(codes, "update");
     r.set("versioning", !versioned ? "no-version" : updates ? "versioned-update" : "versioned");
-    r.set("readHistory", supports(server.type_interactions, "vread"));
-    r.set("updateCreate", server.update_create && supports(server.type_interactions, "update"));
-    r.set("conditionalCreate", server.conditional_create && supports(server.type_interactions, "create"));
-    r.set("conditionalRead", supports(server.type_interactions, "read") ? server.conditional_read : "not-supported");
-    r.set("conditionalUpdate", server.conditional_update);
-    r.set("conditionalDelete", server.conditional_delete);
-    if (server.search) add_search(r, *server.search, type, rev_includes[type]);
+    r.set("readHistory", !special && supports(codes, "vread"));
+    r.set("updateCreate", !special && server.update_create && supports(codes, "update"));
+    r.set("conditionalCreate", !special && server.conditional_create && supports(codes, "create"));
+    r.set("conditionalRead", !special && supports(codes, "read") ? server.conditional_read : "not-supported");
+    r.set("conditionalUpdate", !special && server.conditional_update);
+    r.set("conditionalDelete", special ? "not-supported" : server.conditional_delete);
+    if (server.search) add_search(r, *server.search, type, rev_includes[type], special);
     array operations;
     for (const std::string& name : server.type_operations) {
       value op = object{};

@@ -36,6 +36,14 @@ struct server_description {
   const fhir::search::search_parameters* search = nullptr;
   // Compartments searches can be scoped to (rest.compartment), as CompartmentDefinition URLs.
   std::vector<std::string> compartments;
+  // Types served apart from the others (AuditEvent: the audit trail): only these interactions and
+  // search parameters, no includes, no conditional interactions, not a source of revincludes.
+  struct special_type {
+    std::vector<std::string> interactions;
+    std::vector<std::string> search_parameters;
+    std::string documentation;
+  };
+  std::map<std::string, special_type, std::less<>> special_types;
 };
 
 fhir::json::value build_capability_statement(const fhir::definitions::registry& definitions,

@@ -1,11 +1,14 @@
 #include "server/application.hpp"
 
+#include "server/audit/audit_record_codec.hpp"
+
 #include "conformance/capability_statement.hpp"
 #include <chrono>
 #include <set>
 
 #include "fhir/json/serialize.hpp"
 #include "fhir/text.hpp"
+#include "server/audit/audit_record_codec.hpp"
 #include "server/interactions/compartment.hpp"
 #include "server/log.hpp"
 
@@ -53,7 +56,8 @@ fhir::result<std::unique_ptr<application>> application::open(const fhir::definit
                                                               .resource_types = definitions.resource_types(),
                                                               .max_readers = options.max_readers,
                                                               .skip_unchanged_updates = options.skip_unchanged_updates,
-                                                              .indexer = options.search_index ? search.indexer.get() : nullptr});
+                                                              .indexer = options.search_index ? search.indexer.get() : nullptr,
+                                                              .render_audit = audit::render_record});
   if (!store) return std::move(store).error();
   return std::unique_ptr<application>(
       new application(std::move(search), std::move(*store), std::move(*authenticator), definitions, options));
@@ -97,6 +101,11 @@ application::application(search_support search, std::unique_ptr<store::store> st
   description.default_profiles = options.validation.default_profiles;
   description.search = search_.parameters.get();
   description.compartments = {"http://hl7.org/fhir/CompartmentDefinition/patient"};
+  description.special_types["AuditEvent"] = {
+      .interactions = {"read", "vread", "search-type", "history-type", "history-instance"},
+      .search_parameters = {std::begin(store::audit_search_parameters), std::end(store::audit_search_parameters)},
+      .documentation = "The audit trail: written by the server for every request, never by clients; read and searched by "
+                       "privacy officers (consent.md section 4). Each record has one version."};
   auto capability = conformance::build_capability_statement(definitions, description);
   context_ = std::make_unique<server::context>(server::context{
       definitions, validator_, *store_, *search_.parameters, settings{.base_url = options.base_url, .default_page_size = options.default_page_size,

@@ -89,8 +89,12 @@ std::vector<supported_interaction> router::supported_interactions() const {
 
 http::response router::handle(const context& ctx, const http::request& request) const { return dispatch(ctx, request, nullptr); }
 
+// A batch entry's or a transaction read's response is settled here: the Bundle's answer is sent only
+// once every entry's audit record has committed.
 http::response router::handle_as(const context& ctx, const http::request& request, const auth::caller& caller) const {
-  return dispatch(ctx, request, &caller);
+  http::response response = dispatch(ctx, request, &caller);
+  http::settle(response);
+  return response;
 }
 
 // Every request is audited (consent.md section 4): the record is collected while the request is served

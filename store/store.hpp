@@ -19,6 +19,7 @@
 #include "fhir/search/indexer.hpp"
 #include "fhir/search/search_query.hpp"
 #include "fhir/time.hpp"
+#include "store/audit_record.hpp"
 
 namespace store {
 
@@ -103,7 +104,7 @@ struct audited_write {
 
 // Builds the AuditEvent of a unit of work from what it wrote; nullopt: nothing to record in the unit
 // (the caller records the request itself).
-using audit_hook = std::function<std::optional<fhir::json::value>(const std::vector<audited_write>& written)>;
+using audit_hook = std::function<std::optional<audit_record>(const std::vector<audited_write>& written)>;
 
 // While alive, every unit of work submitted from this thread that writes something also appends the
 // hook's AuditEvent to the audit trail, in the same transaction: a write is never committed without its
@@ -140,9 +141,9 @@ class transaction {
   virtual fhir::result<std::vector<std::string>> match(const fhir::search::search_query& query, std::size_t limit) = 0;
   // The search index of a resource whose content changed after store::prepare (on the writer thread).
   virtual prepared_resource prepare(fhir::json::value resource) const = 0;
-  // Appends an AuditEvent (prepared, with its id) to the audit trail: a new resource chained by SHA-256
-  // to the previous record, committed with the rest of the unit.
-  virtual fhir::result<resource_version> append_audit(prepared_resource event) = 0;
+  // Appends an AuditEvent to the audit trail, chained by SHA-256 to the previous record, committed with
+  // the rest of the unit.
+  virtual fhir::result<fhir::done> append_audit(audit_record event) = 0;
 };
 
 struct history_request {
@@ -226,9 +227,14 @@ class store {
   // single writer, so validation and index extraction belong before it (prepare).
   virtual fhir::result<fhir::done> transact(const std::function<fhir::result<fhir::done>(transaction&)>& body) = 0;
 
-  // transaction::append_audit as a unit of its own: durable when it returns (a read is audited before
-  // its answer is sent).
-  virtual fhir::result<resource_version> append_audit(prepared_resource event) = 0;
+  // transaction::append_audit as a unit of its own: durable when it returns.
+  virtual fhir::result<fhir::done> append_audit(audit_record event) = 0;
+
+  // The same without waiting: the record joins the writer's next group commit and `committed` runs (on
+  // the writer thread; keep it short) once it is durable or has failed. A read's answer is sent from
+  // `committed`, so no thread waits for the disk while a caller waits for their answer.
+  using audit_callback = std::function<void(fhir::result<fhir::done>)>;
+  virtual void append_audit_async(audit_record event, audit_callback committed) = 0;
 
   // Recomputes the audit trail's hash chain from the first record to the last.
   virtual fhir::result<audit_check> verify_audit() = 0;
@@ -249,6 +255,8 @@ struct sqlite_options {
   // Extracts search index rows on every write; without one nothing is indexed and searches match
   // only on _id and _lastUpdated. Must outlive the store.
   const fhir::search::indexer* indexer = nullptr;
+  // Renders stored audit records as AuditEvents when they are read (see audit_record.hpp).
+  audit_renderer render_audit;
 };
 
 // Opens (creating and migrating as needed) a SQLite store. Fails with kind fault when the file cannot be

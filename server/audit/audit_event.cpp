@@ -33,15 +33,6 @@ value identifier(std::string_view system, std::string_view v) {
   return out;
 }
 
-// C create, R read, U update, D delete, E execute (searches, histories, operations, Bundles).
-std::string_view action_of(std::string_view interaction) {
-  if (interaction == "create") return "C";
-  if (interaction == "read" || interaction == "vread" || interaction == "history-instance") return "R";
-  if (interaction == "update" || interaction == "patch" || interaction == "conditional-update" || interaction == "conditional-patch")
-    return "U";
-  if (interaction == "delete" || interaction == "conditional-delete") return "D";
-  return "E";
-}
 
 // A BALP entity: `what`, its type (audit-entity-type) and role (object-role).
 value entity(value what, std::string_view type_code, std::string_view type_display, std::string_view role_code,
@@ -66,26 +57,22 @@ value detail(std::string_view type, std::string v) {
   return d;
 }
 
-value user_agent(const auth::caller& caller) {
-  const auth::claims& c = *caller.token;
+value user_agent(const audited_caller& c) {
   value agent{object{}};
   agent.set("type", concept_of(coding("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "IRCP", "information recipient")));
   if (!c.roles.empty()) {
     array roles;
-    for (const auth::nhs_role& r : c.roles)
-      roles.push_back(concept_of(coding("https://fhir.nhs.uk/CodeSystem/NHSDigital-SDS-JobRoleCode", r.role_code)));
+    for (const std::string& r : c.roles) roles.push_back(concept_of(coding("https://fhir.nhs.uk/CodeSystem/NHSDigital-SDS-JobRoleCode", r)));
     agent.set("role", std::move(roles));
   }
   value who{object{}};
   if (!c.fhir_user.empty()) who.set("reference", c.fhir_user);
   if (!c.subject.empty())
-    who.set("identifier", identifier(caller.patient_facing() ? "https://shared-care-record.github.io/fhir/Id/patient-login"
-                                                             : "https://fhir.nhs.uk/Id/sds-user-id",
-                                     c.subject));
+    who.set("identifier", identifier(c.patient_facing ? patient_login_system : sds_user_system, c.subject));
   agent.set("who", std::move(who));
-  if (!c.roles.empty() && !c.roles.front().person_roleid.empty()) agent.set("altId", c.roles.front().person_roleid);
+  if (!c.person_roleid.empty()) agent.set("altId", c.person_roleid);
   agent.set("requestor", true);
-  agent.set("purposeOfUse", array{concept_of(coding("http://terminology.hl7.org/CodeSystem/v3-ActReason", caller.purpose))});
+  agent.set("purposeOfUse", array{concept_of(coding("http://terminology.hl7.org/CodeSystem/v3-ActReason", c.purpose))});
   return agent;
 }
 
@@ -93,7 +80,7 @@ value organisation_agent(std::string_view ods) {
   value agent{object{}};
   agent.set("type", concept_of(coding("http://terminology.hl7.org/CodeSystem/v3-RoleClass", "PROV", "healthcare provider")));
   value who{object{}};
-  who.set("identifier", identifier("https://fhir.nhs.uk/Id/ods-organization-code", ods));
+  who.set("identifier", identifier(ods_system, ods));
   agent.set("who", std::move(who));
   agent.set("requestor", false);
   return agent;
@@ -103,7 +90,7 @@ value client_agent(const audit_facts& facts) {
   value agent{object{}};
   agent.set("type", concept_of(coding("http://dicom.nema.org/resources/ontology/DCM", "110153", "Source Role ID")));
   value who{object{}};
-  std::string client = facts.caller && !facts.caller->token->client_id.empty() ? facts.caller->token->client_id : "unknown client";
+  std::string client = facts.caller && !facts.caller->client_id.empty() ? facts.caller->client_id : "unknown client";
   who.set("display", client);
   agent.set("who", std::move(who));
   agent.set("requestor", false);
@@ -132,6 +119,25 @@ value server_agent(const audit_facts& facts) {
 
 }  // namespace
 
+std::string_view action_of(std::string_view interaction) {
+  if (interaction == "create") return "C";
+  if (interaction == "read" || interaction == "vread" || interaction == "history-instance") return "R";
+  if (interaction == "update" || interaction == "patch" || interaction == "conditional-update" || interaction == "conditional-patch")
+    return "U";
+  if (interaction == "delete" || interaction == "conditional-delete") return "D";
+  return "E";
+}
+
+audited_caller audited(const auth::caller& caller) {
+  const auth::claims& c = *caller.token;
+  audited_caller out{.subject = c.subject, .fhir_user = c.fhir_user, .roles = {}, .person_roleid = {}, .org_ods = c.org_ods,
+                     .client_id = c.client_id, .purpose = caller.purpose, .jti = c.jti,
+                     .patient_facing = caller.patient_facing(), .development = caller.development()};
+  for (const auth::nhs_role& r : c.roles) out.roles.push_back(r.role_code);
+  if (!c.roles.empty()) out.person_roleid = c.roles.front().person_roleid;
+  return out;
+}
+
 std::string_view outcome_code(unsigned status) {
   if (status == 0 || status < 400) return "0";
   if (status == 401 || status == 403) return "8";
@@ -143,7 +149,7 @@ fhir::json::value audit_event(const audit_facts& facts, const std::string& id) {
   value event{object{}};
   event.set("resourceType", "AuditEvent");
   event.set("id", id);
-  if (facts.caller && facts.caller->development()) {
+  if (facts.caller && facts.caller->development) {
     value meta{object{}};
     meta.set("tag", array{coding(audit_flag_system, "dev-mode", "written by a server in development mode")});
     event.set("meta", std::move(meta));
@@ -166,7 +172,7 @@ fhir::json::value audit_event(const audit_facts& facts, const std::string& id) {
   array agents;
   if (facts.caller) {
     agents.push_back(user_agent(*facts.caller));
-    if (!facts.caller->token->org_ods.empty()) agents.push_back(organisation_agent(facts.caller->token->org_ods));
+    if (!facts.caller->org_ods.empty()) agents.push_back(organisation_agent(facts.caller->org_ods));
   } else {
     value anonymous{object{}};
     anonymous.set("type", concept_of(coding("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "IRCP", "information recipient")));
@@ -207,9 +213,9 @@ fhir::json::value audit_event(const audit_facts& facts, const std::string& id) {
   value request{object{}};
   request.set("identifier", identifier(request_id_system, facts.request_id));
   entities.push_back(entity(std::move(request), "4", "Other", "26", "Processing Element"));
-  if (facts.caller && !facts.caller->token->jti.empty()) {
+  if (facts.caller && !facts.caller->jti.empty()) {
     value token{object{}};
-    token.set("identifier", identifier(token_id_system, facts.caller->token->jti));
+    token.set("identifier", identifier(token_id_system, facts.caller->jti));
     entities.push_back(entity(std::move(token), "4", "Other", "13", "Security Resource"));
   }
   std::vector<consent_decision> decisions = facts.decisions;

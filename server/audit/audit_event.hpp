@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@ namespace server::audit {
 
 inline constexpr std::string_view request_id_system = "https://shared-care-record.github.io/fhir/Id/request-id";
 inline constexpr std::string_view token_id_system = "https://shared-care-record.github.io/fhir/Id/token-jti";
+inline constexpr std::string_view sds_user_system = "https://fhir.nhs.uk/Id/sds-user-id";
+inline constexpr std::string_view patient_login_system = "https://shared-care-record.github.io/fhir/Id/patient-login";
+inline constexpr std::string_view ods_system = "https://fhir.nhs.uk/Id/ods-organization-code";
 inline constexpr std::string_view audit_flag_system = "https://shared-care-record.github.io/fhir/CodeSystem/audit-flag";
 // Resources named in one AuditEvent; beyond it the event keeps the count only.
 inline constexpr std::size_t max_entities = 1000;
@@ -35,6 +39,22 @@ struct consent_decision {
   std::size_t suppressed = 0;
 };
 
+// Who made the request, as the record keeps it (a snapshot of the verified token and request context).
+struct audited_caller {
+  std::string subject;        // sub: the SDS user id, or the patient's login
+  std::string fhir_user;      // "Practitioner/123"; empty when the token has none
+  std::vector<std::string> roles;  // SDS job role codes
+  std::string person_roleid;  // of the first role
+  std::string org_ods;
+  std::string client_id;
+  std::string purpose;        // the purpose of use (v3-ActReason)
+  std::string jti;
+  bool patient_facing = false;
+  bool development = false;   // a simulated identity of development mode
+};
+
+audited_caller audited(const auth::caller& caller);
+
 struct audit_facts {
   std::string interaction;      // the routed interaction code ("read", "search-type", "$everything"); "unknown"
   std::string method;           // the HTTP method
@@ -44,7 +64,7 @@ struct audit_facts {
   std::string remote_address;
   unsigned status = 0;          // 0: not known (an audit written inside a write's own transaction: success)
   std::string failure;          // the first diagnostic of a failed request
-  const auth::caller* caller = nullptr;  // null when the request was not authenticated
+  std::optional<audited_caller> caller;  // none when the request was not authenticated
   std::vector<resource_ref> resources;   // returned or written, the first max_entities
   std::size_t resource_count = 0;
   std::vector<std::string> patients;     // each patient targeted or returned
@@ -55,6 +75,9 @@ struct audit_facts {
 
 // The AuditEvent resource (with `id`) for these facts.
 fhir::json::value audit_event(const audit_facts& facts, const std::string& id);
+
+// BALP action: C create, R read, U update, D delete, E execute (searches, histories, operations, Bundles).
+std::string_view action_of(std::string_view interaction);
 
 // BALP outcome: 0 success, 4 minor failure (a consent-based 404 and other client errors), 8 serious
 // failure (401, 403), 12 major failure (5xx).

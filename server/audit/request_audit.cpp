@@ -5,6 +5,7 @@
 #include "fhir/json/parse.hpp"
 #include "fhir/outcome.hpp"
 #include "server/access_gate.hpp"
+#include "server/audit/audit_record_codec.hpp"
 #include "server/fhir_request.hpp"
 #include "server/log.hpp"
 #include "server/responses.hpp"
@@ -62,8 +63,7 @@ request_audit::request_audit(const context& ctx, const http::request& request) :
 }
 
 void request_audit::authenticated(const auth::caller& caller) {
-  caller_ = caller;
-  facts_.caller = &*caller_;
+  facts_.caller = audited(caller);
 }
 
 void request_audit::routed(std::string_view interaction, const fhir_request& request) {
@@ -90,18 +90,18 @@ void request_audit::returned(const store::version_info& info, std::string_view b
   for (std::string& patient : referenced_patients(body)) note_patient(std::move(patient));
 }
 
-fhir::json::value request_audit::event(std::string id) {
+store::audit_record request_audit::record() {
   facts_.recorded = fhir::now_ms();
-  return audit_event(facts_, id);
+  return record_of(facts_, store::new_time_ordered_id(facts_.recorded));
 }
 
-std::optional<fhir::json::value> request_audit::for_writes(const std::vector<store::audited_write>& written) {
+std::optional<store::audit_record> request_audit::for_writes(const std::vector<store::audited_write>& written) {
   for (const store::audited_write& w : written) {
     note_resource({w.info.type, w.info.id, w.info.version});
     for (const std::string& patient : w.patients) note_patient(patient);
   }
   recorded_in_unit_ = true;
-  return event(store::new_resource_id());  // status 0: the unit commits with its writes, so it succeeded
+  return record();  // status 0: the unit commits with its writes, so it succeeded
 }
 
 http::response request_audit::finish(http::response response) {
@@ -112,15 +112,19 @@ http::response request_audit::finish(http::response response) {
   if (facts_.interaction == "capabilities") return response;
   facts_.status = response.status;
   if (response.status >= 400) facts_.failure = first_diagnostic(response.body);
-  auto appended = ctx_.store.append_audit(ctx_.store.prepare(event(store::new_resource_id())));
-  if (appended) return response;
-  log::error("audit record of request {} not written: {}", facts_.request_id, appended.error().summary());
-  http::response unavailable =
-      error_response(fhir::error(fhir::error_kind::busy, fhir::issue_type::transient,
-                                 "The access could not be audited, so it was not served; retry later", "audit-unavailable"));
-  unavailable.set_header("Retry-After", "1");
-  unavailable.set_header("X-Request-Id", facts_.request_id);
-  return unavailable;
+  auto committed = std::make_shared<http::completion>();
+  response.after = committed;
+  ctx_.store.append_audit_async(record(), [committed, request_id = facts_.request_id](fhir::result<fhir::done> appended) {
+    if (appended) return committed->complete(std::nullopt);
+    log::error("audit record of request {} not written: {}", request_id, appended.error().summary());
+    http::response unavailable = error_response(fhir::error(fhir::error_kind::busy, fhir::issue_type::transient,
+                                                            "The access could not be audited, so it was not served; retry later",
+                                                            "audit-unavailable"));
+    unavailable.set_header("Retry-After", "1");
+    unavailable.set_header("X-Request-Id", request_id);
+    committed->complete(std::move(unavailable));
+  });
+  return response;
 }
 
 }  // namespace server::audit

@@ -1,8 +1,9 @@
 #pragma once
 // The audit record of one request, collected while it is served and written when it ends: by the
 // request's own unit of work when it writes (store::scoped_audit, same transaction), otherwise after the
-// interaction and before the response is sent. A request whose record cannot be written is answered 503
-// (consent.md section 4: no unaudited access).
+// interaction, in the writer's next group commit, and the response waits for that commit (its `after`
+// completion) before it is sent. A request whose record cannot be written is answered 503 (consent.md
+// section 4: no unaudited access).
 
 #include <optional>
 #include <string>
@@ -35,20 +36,20 @@ class request_audit {
   void returned(const store::version_info& info, std::string_view body);
 
   // The AuditEvent of a unit of work that wrote `written` (success: it commits with them).
-  std::optional<fhir::json::value> for_writes(const std::vector<store::audited_write>& written);
+  std::optional<store::audit_record> for_writes(const std::vector<store::audited_write>& written);
 
-  // Writes the record unless the request's writes already did, and echoes X-Request-Id. When the record
-  // cannot be written the response becomes 503.
+  // Writes the record unless the request's writes already did, and echoes X-Request-Id. The response
+  // comes back at once with `after` set: it must not be sent before that completes, and becomes 503
+  // when the record cannot be written.
   http::response finish(http::response response);
 
  private:
   void note_patient(std::string id);
   void note_resource(resource_ref ref);
-  fhir::json::value event(std::string id);
+  store::audit_record record();
 
   const context& ctx_;
   audit_facts facts_;
-  std::optional<auth::caller> caller_;
   bool recorded_in_unit_ = false;
 };
 

@@ -206,7 +206,6 @@ int serve(const server::cli::serve_options& options, const server::cli::validati
       .io_threads = options.threads,
       .workers = options.workers,
       .max_body = options.max_body,
-      .reads_on_network_threads = false,  // every read waits for its audit record
       .on_hangup =
           [&app] {
             if (!app) return;

@@ -268,18 +268,36 @@ class session : public session_base, public std::enable_shared_from_this<session
     for (const auto& field : message) req->headers.push_back(header{std::string(field.name_string()), std::string(field.value())});
     req->body = std::move(message.body());
 
-    // Requests that may wait for the database writer (writes, and reads whose audit record must commit
-    // first) run on the worker pool so the network threads stay free. Without that wait, GET and HEAD
-    // are CPU-bound and run right here, saving two thread hand-offs (reads_on_network_threads).
+    // Requests that may wait for the database writer (writes) run on the worker pool so the network
+    // threads stay free. GET and HEAD never wait for it (a read's audit record commits asynchronously,
+    // see respond), so they run right here, saving two thread hand-offs (reads_on_network_threads).
     if ((message.method() == bhttp::verb::get || head_) && owner_.options.reads_on_network_threads)
-      return send(invoke(*req), !keep_alive_);
+    {
+      response res = invoke(*req);
+      if (!res.after) return send(std::move(res), !keep_alive_);  // already on the connection's strand
+      return respond(std::move(res));
+    }
 
     auto guard = net::make_work_guard(owner_.ioc);  // run() must not return while a handler is in flight
     net::post(owner_.workers, [self = this->shared_from_this(), req = std::move(req), guard = std::move(guard)]() mutable {
-      response res = self->invoke(*req);
-      net::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable {
-        self->send(std::move(res), !self->keep_alive_);
+      self->respond(self->invoke(*req));
+    });
+  }
+
+  // Sends the handler's response on the connection's strand, from any thread; a response that waits for
+  // something (its audit record's group commit: response::after) is sent when that completes, and no
+  // thread waits meanwhile.
+  void respond(response res) {
+    auto guard = net::make_work_guard(owner_.ioc);  // run() must not return while a response is pending
+    auto send_on_strand = [self = this->shared_from_this(), guard](response r) mutable {
+      net::post(self->stream_.get_executor(), [self, r = std::move(r), guard = std::move(guard)]() mutable {
+        self->send(std::move(r), !self->keep_alive_);
       });
+    };
+    if (!res.after) return send_on_strand(std::move(res));
+    std::shared_ptr<completion> after = std::move(res.after);
+    after->on_complete([send_on_strand, res = std::move(res)](std::optional<response> replacement) mutable {
+      send_on_strand(replacement ? std::move(*replacement) : std::move(res));
     });
   }
 

@@ -4,7 +4,8 @@
 //
 // Plain HTTP and HTTPS share one session template (TLS adds a handshake under the header deadline).
 // Each connection reads one request at a time (header first, so an oversized body is refused with 413
-// before it is read), runs the handler, and writes the response on the connection's strand. Safe methods
+// before it is read), runs the handler, and writes the response on the connection's strand once the
+// response's `after` completion (its audit record's commit) has completed. Safe methods
 // may run on the network threads (reads_on_network_threads); others run on a pool of worker threads because they may wait
 // for the database writer. Timeouts bound every read and write, so a slow
 // client (one byte a second) holds no worker. Keep-alive and HEAD are supported; pipelined requests are
@@ -31,9 +32,9 @@ struct server_options {
   unsigned write_timeout_s = 60;
   unsigned shutdown_grace_s = 30;      // in-flight requests get this long to finish on stop()
   bool handle_signals = true;          // SIGINT and SIGTERM start a graceful stop
-  // GET and HEAD run on the network threads (no thread hand-off) when they never wait for the database
-  // writer; with auditing every read waits for its record to commit, so they run on the workers.
-  bool reads_on_network_threads = false;
+  // GET and HEAD run on the network threads (no thread hand-off): they never wait for the database
+  // writer (a read's audit record commits asynchronously: response::after). false: on the workers.
+  bool reads_on_network_threads = true;
   std::function<void()> on_hangup;     // with handle_signals: called on SIGHUP (reload keys), on the control strand
   // HTTPS: PEM certificate chain and private key; both empty for plain HTTP. TLS 1.2 minimum, 1.3
   // preferred, forward-secret AEAD cipher suites only. Bad files make the constructor throw.

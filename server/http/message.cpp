@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <future>
 
 namespace server::http {
 
@@ -25,6 +26,40 @@ std::optional<std::string_view> response::header_value(std::string_view name) co
 void response::set_header(std::string_view name, std::string value) {
   std::erase_if(headers, [&](const header& h) { return iequals(h.name, name); });
   headers.push_back(header{std::string(name), std::move(value)});
+}
+
+void completion::complete(std::optional<response> replacement) {
+  callback then;
+  {
+    std::lock_guard lock(mutex_);
+    completed_ = true;
+    if (!then_) {
+      replacement_ = std::move(replacement);
+      return;
+    }
+    then = std::move(then_);
+  }
+  then(std::move(replacement));
+}
+
+void completion::on_complete(callback then) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!completed_) {
+      then_ = std::move(then);
+      return;
+    }
+  }
+  then(std::move(replacement_));
+}
+
+void settle(response& r) {
+  if (!r.after) return;
+  std::promise<std::optional<response>> done;
+  auto settled = done.get_future();
+  std::shared_ptr<completion> after = std::move(r.after);
+  after->on_complete([&done](std::optional<response> replacement) { done.set_value(std::move(replacement)); });
+  if (auto replacement = settled.get()) r = std::move(*replacement);
 }
 
 std::string_view reason_phrase(unsigned status) {

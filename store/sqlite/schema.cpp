@@ -4,12 +4,15 @@
 
 #include <fmt/format.h>
 
+#include "store/sqlite/audit_log.hpp"
+
 namespace store::sqlite {
 namespace {
 
 struct migration {
   int version;
   const char* sql;
+  void (*then)(database&) = nullptr;  // data moved after the SQL, in the same transaction
 };
 
 // Append only: a released migration is never edited, a change is a new migration.
@@ -114,6 +117,39 @@ CREATE TRIGGER resource_version_immutable_update BEFORE UPDATE ON resource_versi
 CREATE TRIGGER resource_version_immutable_delete BEFORE DELETE ON resource_version
   BEGIN SELECT RAISE(ABORT, 'resource versions are immutable'); END;
 )sql"},
+    {4, R"sql(
+-- The audit trail as its own log (docs/store-schema.md, "Audit trail"): an AuditEvent is written once
+-- and searched by who, whose record, what, when and outcome, so it is one row plus a few search keys
+-- instead of a versioned resource with a full search index. The AuditEvents of schema 3 move here with
+-- their sequence numbers and hashes (move_audit_events_into_trail), and audit_chain goes.
+CREATE TABLE audit_record (
+  seq      INTEGER PRIMARY KEY,  -- append order: 1, 2, 3, ... without gaps
+  id       TEXT NOT NULL UNIQUE, -- the AuditEvent's id (time-ordered UUIDs: the index grows at its end)
+  recorded INTEGER NOT NULL,     -- AuditEvent.recorded, ms since the epoch
+  type     TEXT NOT NULL,        -- AuditEvent.type.code
+  subtype  TEXT NOT NULL,        -- AuditEvent.subtype[0].code: the interaction
+  action   TEXT NOT NULL,
+  outcome  TEXT NOT NULL,
+  body     TEXT NOT NULL,        -- the AuditEvent as served
+  hash     BLOB NOT NULL         -- SHA-256(previous hash || seq as 8 bytes big-endian || body)
+);
+CREATE INDEX audit_record_recorded ON audit_record(recorded);
+-- patient|<id>, entity|<Type>/<id>, agent|<Type>/<id>, agent-id|<system>|<value> (store/audit_record.hpp)
+CREATE TABLE audit_key (
+  key TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (key, seq)
+) WITHOUT ROWID;
+CREATE TRIGGER audit_record_append_only_update BEFORE UPDATE ON audit_record
+  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER audit_record_append_only_delete BEFORE DELETE ON audit_record
+  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER audit_key_append_only_update BEFORE UPDATE ON audit_key
+  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER audit_key_append_only_delete BEFORE DELETE ON audit_key
+  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+)sql",
+     move_audit_events_into_trail},
 };
 
 int user_version(database& db) {
@@ -133,6 +169,7 @@ int migrate(database& db, const std::vector<std::string>& types) {
     if (m.version <= current) continue;
     transaction tx(db);
     db.exec(m.sql);
+    if (m.then) m.then(db);
     db.exec(fmt::format("PRAGMA user_version = {}", m.version));
     tx.commit();
   }

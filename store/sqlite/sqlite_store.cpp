@@ -1,6 +1,7 @@
 // The SQLite implementation of store::store. Schema: store/sqlite/schema.hpp; write path and its
 // invariants: store/sqlite/write_queue.hpp.
 
+#include <algorithm>
 #include <charconv>
 #include <tuple>
 #include <unordered_map>
@@ -12,7 +13,7 @@
 #include "fhir/resource.hpp"
 #include "fhir/time.hpp"
 #include "store/id_generator.hpp"
-#include "store/sqlite/audit_chain.hpp"
+#include "store/sqlite/audit_log.hpp"
 #include "store/sqlite/checkpointer.hpp"
 #include "store/sqlite/coalescing_vfs.hpp"
 #include "store/sqlite/reader_pool.hpp"
@@ -66,6 +67,7 @@ class sqlite_store final : public store {
 
     fhir::result<write_result> create(prepared_resource prepared, std::string_view wanted_id) override {
       std::string type = prepared.type;
+      if (type == audit_event_type) return audit_trail_only();
       auto type_id = store_.find_type(type);
       if (!type_id) return unknown_type(type);
       // A collision of 122 random bits is not expected in the life of the universe; still, never overwrite.
@@ -92,6 +94,7 @@ class sqlite_store final : public store {
     fhir::result<write_result> update(prepared_resource prepared, const preconditions& pre) override {
       std::string type = prepared.type;
       std::string id = prepared.id;
+      if (type == audit_event_type) return audit_trail_only();
       auto type_id = store_.find_type(type);
       if (!type_id) return unknown_type(type);
       auto current = find_current(db_, *type_id, id);
@@ -131,16 +134,12 @@ class sqlite_store final : public store {
       return out;
     }
 
-    fhir::result<resource_version> append_audit(prepared_resource event) override {
-      std::string id = event.id;
-      if (event.type != audit_event_type || id.empty())
-        return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception, "An audit record must be an AuditEvent with an id",
+    fhir::result<fhir::done> append_audit(audit_record event) override {
+      if (event.id.empty() || event.json.empty())
+        return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception, "An audit record needs an id and a body",
                            "audit-invalid");
-      auto written = create(std::move(event), id);
-      if (!written) return std::move(written).error();
-      written_.pop_back();  // the audit record is not one of the unit's audited writes
-      sqlite::append_audit_link(db_, db_.last_insert_rowid(), written->version.json);
-      return std::move(written->version);
+      sqlite::append_audit_record(db_, event);
+      return fhir::done{};
     }
 
     // Appends the hook's AuditEvent for what the unit wrote (nothing when it wrote nothing).
@@ -148,7 +147,7 @@ class sqlite_store final : public store {
       if (written_.empty()) return fhir::done{};
       auto event = hook(written_);
       if (!event) return fhir::done{};
-      auto appended = append_audit(store_.prepare(std::move(*event)));
+      auto appended = append_audit(std::move(*event));
       if (!appended) return std::move(appended).error();
       return fhir::done{};
     }
@@ -172,6 +171,7 @@ class sqlite_store final : public store {
     }
 
     fhir::result<resource_version> read(std::string_view type, std::string_view id) override {
+      if (type == audit_event_type) return store_.read_audit(db_, id);
       auto type_id = store_.find_type(type);
       if (!type_id) return not_found(type, id);
       return store_.read_current(db_, type, *type_id, id);
@@ -226,7 +226,7 @@ class sqlite_store final : public store {
     std::vector<audited_write> written_;
   };
   sqlite_store(const sqlite_options& options, std::unique_ptr<database> writer)
-      : indexer_(options.indexer), skip_unchanged_(options.skip_unchanged_updates), readers_(options.path, options.max_readers) {
+      : indexer_(options.indexer), render_audit_(options.render_audit), skip_unchanged_(options.skip_unchanged_updates), readers_(options.path, options.max_readers) {
     // Statements used here are reset before the writer thread takes the connection over.
     {
       auto types = writer->cached("SELECT type_id, name FROM resource_type");
@@ -249,12 +249,22 @@ class sqlite_store final : public store {
   }
 
   fhir::result<resource_version> read(std::string_view type, std::string_view id) override {
+    if (type == audit_event_type) return with_reader([&](database& db) { return read_audit(db, id); });
     auto type_id = find_type(type);
     if (!type_id) return not_found(type, id);
     return with_reader([&](database& db) { return read_current(db, type, *type_id, id); });
   }
 
   fhir::result<resource_version> vread(std::string_view type, std::string_view id, std::int64_t version) override {
+    if (type == audit_event_type)
+      return with_reader([&](database& db) -> fhir::result<resource_version> {
+        auto found = read_audit(db, id);
+        if (found && version != 1)
+          return fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found,
+                             fmt::format("Version {} of AuditEvent/{} is not known (audit records have one version)", version, id),
+                             "version-not-found");
+        return found;
+      });
     auto type_id = find_type(type);
     if (!type_id) return not_found(type, id);
     return with_reader([&](database& db) -> fhir::result<resource_version> {
@@ -276,6 +286,8 @@ class sqlite_store final : public store {
   }
 
   fhir::result<history_page> history(const history_request& request) override {
+    if (request.type == audit_event_type)
+      return with_read_transaction([&](database& db) { return sqlite::audit_history(db, request, render_audit_); });
     std::int64_t before = std::numeric_limits<std::int64_t>::max();
     if (!request.page_token.empty()) {
       auto [end, ec] = std::from_chars(request.page_token.data(), request.page_token.data() + request.page_token.size(), before);
@@ -386,17 +398,38 @@ class sqlite_store final : public store {
     return write<fhir::done>([&](writer_unit& unit) { return body(unit); });
   }
 
-  fhir::result<resource_version> append_audit(prepared_resource event) override {
-    return write<resource_version>([&](writer_unit& unit) { return unit.append_audit(std::move(event)); });
+  fhir::result<fhir::done> append_audit(audit_record event) override {
+    return write<fhir::done>([&](writer_unit& unit) { return unit.append_audit(std::move(event)); });
+  }
+
+  void append_audit_async(audit_record event, audit_callback committed) override {
+    // The record lives in the job (deleted by the queue once finished has run); the outcome lives apart,
+    // since finished must not touch the job.
+    struct audit_job : sqlite::write_job {
+      audit_record record;
+    };
+    auto job = std::make_unique<audit_job>();
+    job->record = std::move(event);
+    auto failure = std::make_shared<std::optional<fhir::error>>();
+    job->apply = [self = job.get()](database& db, fhir::epoch_ms) {
+      sqlite::append_audit_record(db, self->record);
+      return true;
+    };
+    job->fail = [failure](fhir::error e) { *failure = std::move(e); };
+    job->finished = [failure, committed = std::move(committed)] {
+      if (*failure) committed(std::move(**failure));
+      else committed(fhir::done{});
+    };
+    writes_->post(std::move(job));
   }
 
   fhir::result<audit_check> verify_audit() override {
-    auto type_id = find_type(audit_event_type);
-    if (!type_id) return unknown_type(audit_event_type);
-    return with_read_transaction([&](database& db) -> fhir::result<audit_check> { return sqlite::verify_audit_chain(db, *type_id); });
+    return with_read_transaction([&](database& db) -> fhir::result<audit_check> { return sqlite::verify_audit_trail(db, render_audit_); });
   }
 
   fhir::result<search_page> search(const search_request& request) override {
+    if (std::find(request.query.types.begin(), request.query.types.end(), audit_event_type) != request.query.types.end())
+      return with_read_transaction([&](database& db) { return sqlite::search_audit_trail(db, request, render_audit_); });
     return with_read_transaction([&](database& db) -> fhir::result<search_page> {
       return sqlite::run_search(db, params_, sqlite::type_table{type_ids_, type_names_}, request);
     });
@@ -624,6 +657,17 @@ class sqlite_store final : public store {
                        "resource-deleted");
   }
 
+  fhir::result<resource_version> read_audit(database& db, std::string_view id) const {
+    auto found = sqlite::read_audit_record(db, id, render_audit_);
+    if (!found) return not_found(audit_event_type, id);
+    return std::move(*found);
+  }
+
+  static fhir::error audit_trail_only() {
+    return fhir::error(fhir::error_kind::invalid, fhir::issue_type::not_supported,
+                       "AuditEvents are written by the server's audit trail only", "audit-trail-only");
+  }
+
   static fhir::error unknown_type(std::string_view type) {
     return fhir::error(fhir::error_kind::invalid, fhir::issue_type::not_supported,
                        fmt::format("The store does not hold resources of type '{}'", type), "type-not-stored");
@@ -641,6 +685,7 @@ class sqlite_store final : public store {
   }
 
   const fhir::search::indexer* indexer_;
+  audit_renderer render_audit_;
   bool skip_unchanged_;
   std::unordered_map<std::string, std::int64_t> type_ids_;  // immutable after construction
   std::unordered_map<std::int64_t, std::string> type_names_;

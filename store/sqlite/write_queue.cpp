@@ -1,6 +1,7 @@
 #include "store/sqlite/write_queue.hpp"
 
 #include <algorithm>
+#include <future>
 
 #include <fmt/format.h>
 
@@ -33,13 +34,24 @@ write_queue::~write_queue() {
 }
 
 void write_queue::run(write_job& job) {
-  std::future<void> finished = job.done.get_future();
+  std::promise<void> done;
+  std::future<void> finished = done.get_future();
+  job.finished = [&done] { done.set_value(); };
+  enqueue(&job);
+  finished.wait();
+}
+
+void write_queue::post(std::unique_ptr<write_job> job) {
+  job->owned_by_queue = true;
+  enqueue(job.release());
+}
+
+void write_queue::enqueue(write_job* job) {
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back(&job);
+    queue_.push_back(job);
   }
   wake_.notify_one();
-  finished.wait();
 }
 
 void write_queue::loop() {
@@ -77,7 +89,11 @@ void write_queue::run_batch(std::deque<write_job*>& batch) {
   } catch (const std::exception& e) {
     for (write_job* job : batch) job->fail(storage_error(e));
   }
-  for (write_job* job : batch) job->done.set_value();
+  for (write_job* job : batch) {
+    auto finished = std::move(job->finished);
+    if (job->owned_by_queue) delete job;
+    if (finished) finished();
+  }
 }
 
 }  // namespace store::sqlite

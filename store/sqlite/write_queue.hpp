@@ -13,13 +13,12 @@
 //  4. Timestamps are assigned by the writer and never decrease in commit order, even if the wall clock
 //     steps back: history ordered by commit order is also ordered by lastUpdated.
 //
-// States of a job: queued -> applying (writer thread) -> finished (done is set). apply() and fail() run on
-// the writer thread; the caller's thread waits in run().
+// States of a job: queued -> applying (writer thread) -> finished (finished() has run). apply(), fail()
+// and finished() run on the writer thread; the caller's thread waits in run(), or does not wait (post).
 
 #include <condition_variable>
 #include <deque>
 #include <functional>
-#include <future>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -36,7 +35,9 @@ struct write_job {
   std::function<bool(database& db, fhir::epoch_ms now)> apply;
   // Reports that the job's work is not stored (an exception in apply, or the batch failed to commit).
   std::function<void(fhir::error)> fail;
-  std::promise<void> done;
+  // Runs once the batch has committed or failed, after apply/fail; the job is not touched afterwards.
+  std::function<void()> finished;
+  bool owned_by_queue = false;  // set by post(): the queue deletes the job when it is finished
 };
 
 class write_queue {
@@ -48,8 +49,11 @@ class write_queue {
 
   // Queues the job and waits until it has committed or failed. Thread-safe.
   void run(write_job& job);
+  // Queues the job and returns at once; its finished() reports the outcome. Thread-safe.
+  void post(std::unique_ptr<write_job> job);
 
  private:
+  void enqueue(write_job* job);
   void loop();
   void run_batch(std::deque<write_job*>& batch);
 

@@ -107,10 +107,11 @@ TEST_CASE("HTTPS with a JWKS: tokens from fhir-server token, TLS 1.2 minimum, SI
   // Someone edits an audit record in the file: the chain names it.
   sqlite3* handle = nullptr;
   REQUIRE(sqlite3_open(db.c_str(), &handle) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(handle, "DROP TRIGGER resource_version_immutable_update; "
-                               "UPDATE resource_version SET body = replace(body, '\"outcome\":\"8\"', '\"outcome\":\"0\"') "
-                               "WHERE vid = (SELECT vid FROM audit_chain WHERE seq = 2)",
+  // Record 2 is the second unauthenticated GET (401); the edit turns it into a success.
+  REQUIRE(sqlite3_exec(handle, "DROP TRIGGER audit_record_append_only_update; "
+                               "UPDATE audit_record SET body = replace(body, '\"s\":401', '\"s\":200') WHERE seq = 2",
                        nullptr, nullptr, nullptr) == SQLITE_OK);
+  CHECK(sqlite3_changes(handle) == 1);
   sqlite3_close(handle);
   auto broken = run_server_command({"audit", "verify", "--db", db});
   INFO(broken.output);

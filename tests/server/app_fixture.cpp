@@ -55,7 +55,9 @@ reply app_fixture::send(std::string method, std::string target, std::string body
                           .body = std::move(body), .remote_address = "127.0.0.1"};
   if (!r.body.empty() && !r.header_value("Content-Type"))
     r.headers.push_back({"Content-Type", "application/fhir+json"});
-  return reply{app_->handle(r)};
+  server::http::response answer = app_->handle(r);
+  server::http::settle(answer);  // as the transport does: the answer is sent once its audit record has committed
+  return reply{std::move(answer)};
 }
 
 reply app_fixture::get(std::string target, std::vector<server::http::header> headers) const {

@@ -7,7 +7,11 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+
 #include "fhir/base64.hpp"
+#include "fhir/json/serialize.hpp"
+#include "server/audit/audit_record_codec.hpp"
 #include "tests/server/app_fixture.hpp"
 #include "tests/server/identity_provider.hpp"
 #include "tests/server/requests.hpp"
@@ -219,20 +223,31 @@ TEST_CASE("the audit trail is hash-chained: an altered record is found and named
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(app.database_path().c_str(), &db) == SQLITE_OK);
   sqlite3_busy_timeout(db, 5000);
-  CHECK(sqlite3_exec(db, "UPDATE resource_version SET body = replace(body, 'Patient/p1', 'Patient/p9') WHERE vid = "
-                         "(SELECT vid FROM audit_chain WHERE seq = 3)", nullptr, nullptr, nullptr) != SQLITE_OK);
-  CHECK(sqlite3_exec(db, "DELETE FROM audit_chain WHERE seq = 6", nullptr, nullptr, nullptr) != SQLITE_OK);
+  CHECK(sqlite3_exec(db, "UPDATE audit_record SET body = replace(body, '\"p1\"', '\"p9\"') WHERE seq = 3", nullptr, nullptr,
+                     nullptr) != SQLITE_OK);
+  CHECK(sqlite3_exec(db, "DELETE FROM audit_record WHERE seq = 6", nullptr, nullptr, nullptr) != SQLITE_OK);
+  CHECK(sqlite3_exec(db, "DELETE FROM audit_key WHERE seq = 2", nullptr, nullptr, nullptr) != SQLITE_OK);
   // ...so they drop them first; the chain still gives them away.
-  REQUIRE(sqlite3_exec(db, "DROP TRIGGER resource_version_immutable_update", nullptr, nullptr, nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "UPDATE resource_version SET body = replace(body, 'Patient/p1', 'Patient/p9') WHERE vid = "
-                           "(SELECT vid FROM audit_chain WHERE seq = 3)", nullptr, nullptr, nullptr) == SQLITE_OK);
-  sqlite3_close(db);
+  REQUIRE(sqlite3_exec(db, "DROP TRIGGER audit_record_append_only_update", nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "UPDATE audit_record SET body = replace(body, '\"p1\"', '\"p9\"') WHERE seq = 3", nullptr, nullptr,
+                       nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_changes(db) == 1);
   auto broken = store.verify_audit();
   REQUIRE(broken.ok());
   CHECK_FALSE(broken->intact);
   CHECK(broken->first_broken == 3);
   CHECK(broken->records == 2);
   CHECK_THAT(broken->problem, Catch::Contains("audit record 3"));
+  // Hiding a record from the patient's searches (removing its search key) is found as well.
+  REQUIRE(sqlite3_exec(db, "DROP TRIGGER audit_key_append_only_delete", nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "DELETE FROM audit_key WHERE seq = 2 AND key = 'patient|p1'", nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_changes(db) == 1);
+  sqlite3_close(db);
+  auto hidden = store.verify_audit();
+  REQUIRE(hidden.ok());
+  CHECK_FALSE(hidden->intact);
+  CHECK(hidden->first_broken == 2);
+  CHECK_THAT(hidden->problem, Catch::Contains("search key 'patient|p1' is missing"));
 }
 
 TEST_CASE("a request whose audit record cannot be written is not served (503), and a write without its record does not commit", "[server][audit][errors]") {
@@ -243,7 +258,7 @@ TEST_CASE("a request whose audit record cannot be written is not served (503), a
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(app.database_path().c_str(), &db) == SQLITE_OK);
   sqlite3_busy_timeout(db, 5000);
-  REQUIRE(sqlite3_exec(db, "CREATE TRIGGER audit_full BEFORE INSERT ON audit_chain BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+  REQUIRE(sqlite3_exec(db, "CREATE TRIGGER audit_full BEFORE INSERT ON audit_record BEGIN SELECT RAISE(ABORT, 'disk full'); END",
                        nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
   auto read = app.get("/fhir/Patient/p1", {dr});
@@ -254,4 +269,41 @@ TEST_CASE("a request whose audit record cannot be written is not served (503), a
   CHECK(write.status() == 503);
   auto version = app.application().context().store.read("Patient", "p2");
   CHECK_FALSE(version.ok());  // rolled back with its record
+}
+
+TEST_CASE("the trail stores the facts and renders the same AuditEvent, with the keys the AuditEvent gives", "[server][audit]") {
+  server::audit::audit_facts facts{
+      .interaction = "search-type", .method = "GET", .target = "/fhir/Observation?patient=p1&_include=Observation:subject",
+      .query = "patient=p1&_include=Observation:subject", .request_id = "req-1", .remote_address = "10.0.0.7", .status = 404,
+      .failure = "Resource \"x\" is not known", .caller = server::audit::audited_caller{
+          .subject = "555000000123", .fhir_user = "https://idp.test/fhir/Practitioner/dr-1", .roles = {"R8000", "R0260"},
+          .person_roleid = "role-1", .org_ods = "RX1", .client_id = "ehr", .purpose = "TREAT", .jti = "j-1"},
+      .resources = {{"Observation", "o1", 3}, {"Patient", "p1", 1}}, .resource_count = 2, .patients = {"p1", "p2"},
+      .decisions = {{"Consent/c1", "deny", 2}}, .server_url = "https://shcr.test/fhir", .recorded = 1767225600123};
+  store::audit_record stored = server::audit::record_of(facts, "a-1");
+  CHECK(stored.json.size() < 700);  // the facts, not the ~4 KB AuditEvent
+
+  std::string rendered = server::audit::render_record(stored.json);
+  CHECK(rendered == fhir::json::serialize(server::audit::audit_event(facts, "a-1")));
+  auto parsed = fhir::json::parse(rendered);
+  REQUIRE(parsed.ok());
+  store::audit_record derived = store::make_audit_record(*parsed);
+  CHECK(derived.keys == stored.keys);
+  CHECK(derived.id == stored.id);
+  CHECK(derived.recorded == stored.recorded);
+  CHECK(derived.type == stored.type);
+  CHECK(derived.subtype == stored.subtype);
+  CHECK(derived.action == stored.action);
+  CHECK(derived.outcome == stored.outcome);
+  CHECK(std::find(stored.keys.begin(), stored.keys.end(), "agent|Practitioner/dr-1") != stored.keys.end());
+  CHECK(std::find(stored.keys.begin(), stored.keys.end(), "entity|Consent/c1") != stored.keys.end());
+
+  // An unauthenticated request has no user, and a schema 3 record (a whole AuditEvent) renders as it is.
+  server::audit::audit_facts anonymous{.interaction = "read", .method = "GET", .target = "/fhir/Patient/p1", .request_id = "r",
+                                       .status = 401, .server_url = "https://shcr.test/fhir", .recorded = 1};
+  store::audit_record plain = server::audit::record_of(anonymous, "a-2");
+  auto plain_event = fhir::json::parse(server::audit::render_record(plain.json));
+  REQUIRE(plain_event.ok());
+  CHECK(store::make_audit_record(*plain_event).keys == plain.keys);
+  CHECK(server::audit::render_record(rendered) == rendered);
 }

@@ -66,6 +66,18 @@ TEST_CASE("metadata returns a CapabilityStatement generated from what the server
   auto includes = codes_of_strings(*observation->find("searchInclude"));
   CHECK(includes.contains("Observation:subject"));
   CHECK(codes_of_strings(*patient->find("searchRevInclude")).contains("Observation:subject"));
+
+  // AuditEvent is the audit trail: read and searched (by what the trail answers), never written.
+  auto audit = std::find_if(resources.begin(), resources.end(), [](const auto& r) { return *r.find_string("type") == "AuditEvent"; });
+  REQUIRE(audit != resources.end());
+  CHECK(codes(*audit->find("interaction")) == std::set<std::string>{"read", "vread", "search-type", "history-type", "history-instance"});
+  std::set<std::string> audit_params;
+  for (const auto& p : audit->find("searchParam")->as_array()) audit_params.insert(*p.find_string("name"));
+  CHECK(audit_params == std::set<std::string>{"_id", "_lastUpdated", "date", "patient", "entity", "agent", "type", "subtype", "action",
+                                              "outcome"});
+  CHECK(audit->find("searchInclude") == nullptr);
+  CHECK_FALSE(audit->find("conditionalUpdate")->as_bool());
+  CHECK_FALSE(codes_of_strings(*patient->find("searchRevInclude")).contains("AuditEvent:patient"));
 }
 
 TEST_CASE("the CapabilityStatement is itself a valid resource", "[server][capabilities]") {

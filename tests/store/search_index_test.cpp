@@ -106,10 +106,9 @@ TEST_CASE("reindex rebuilds the index, and a schema-1 database is indexed when u
     exec(db, (std::string("DROP TABLE ") + table).c_str());
   exec(db, "DROP INDEX resource_live");
   exec(db, "DROP INDEX resource_updated");
-  for (const char* trigger : {"audit_chain_append_only_update", "audit_chain_append_only_delete", "resource_version_immutable_update",
-                              "resource_version_immutable_delete"})
+  for (const char* trigger : {"resource_version_immutable_update", "resource_version_immutable_delete"})
     exec(db, (std::string("DROP TRIGGER ") + trigger).c_str());
-  exec(db, "DROP TABLE audit_chain");
+  for (const char* table : {"audit_record", "audit_key"}) exec(db, (std::string("DROP TABLE ") + table).c_str());
   exec(db, "PRAGMA user_version = 1");
   sqlite3_close(db);
   auto s = open(path);

@@ -1,0 +1,208 @@
+// The audit trail in the store: records appended (synchronously and in group commits), read, searched
+// by each of its keys and columns with paging, verified; and the AuditEvents of a schema 3 database
+// moved into it with their hashes intact.
+#include <catch2/catch.hpp>
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+#include <future>
+#include <string>
+#include <vector>
+
+#include "fhir/definitions/r4.hpp"
+#include "fhir/json/parse.hpp"
+#include "fhir/json/serialize.hpp"
+#include "fhir/search/search_parameters.hpp"
+#include "fhir/search/search_query.hpp"
+#include "store/store.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace {
+
+const std::vector<std::string> types = {"Patient", "Observation", "AuditEvent"};
+
+const fhir::search::search_parameters& parameters() {
+  static const fhir::search::search_parameters p(fhir::definitions::r4());
+  return p;
+}
+
+std::unique_ptr<store::store> open(const std::string& path) {
+  auto s = store::open_sqlite_store(store::sqlite_options{.path = path, .resource_types = types});
+  INFO((s.ok() ? std::string() : s.error().summary()));
+  REQUIRE(s.ok());
+  return std::move(*s);
+}
+
+// An AuditEvent as the server shapes them: a user and organisation agent, patient and resource entities.
+fhir::json::value event(const std::string& id, const std::string& recorded, const std::string& patient, const std::string& user,
+                        const std::string& subtype, const std::string& outcome) {
+  std::string text = R"({"resourceType":"AuditEvent","id":")" + id + R"(","type":{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type",
+    "code":"rest"},"subtype":[{"system":"http://hl7.org/fhir/restful-interaction","code":")" + subtype + R"("}],"action":"R",
+    "recorded":")" + recorded + R"(","outcome":")" + outcome + R"(","agent":[{"who":{"reference":"Practitioner/)" + user + R"(",
+    "identifier":{"system":"https://fhir.nhs.uk/Id/sds-user-id","value":")" + user + R"("}},"requestor":true},
+    {"who":{"identifier":{"system":"https://fhir.nhs.uk/Id/ods-organization-code","value":"RX1"}},"requestor":false}],
+    "source":{"observer":{"display":"test"}},"entity":[{"what":{"reference":"Patient/)" + patient + R"("}},
+    {"what":{"reference":"Observation/o-)" + id + R"(/_history/2"}}]})";
+  auto v = fhir::json::parse(text);
+  REQUIRE(v.ok());
+  return std::move(*v);
+}
+
+std::vector<std::string> find(store::store& s, std::vector<std::pair<std::string, std::string>> query, std::size_t count = 100) {
+  auto parsed = fhir::search::parse_query(parameters(), "AuditEvent", query);
+  REQUIRE(parsed.ok());
+  auto page = s.search(store::search_request{*parsed, count, ""});
+  INFO((page.ok() ? std::string() : page.error().summary()));
+  REQUIRE(page.ok());
+  std::vector<std::string> ids;
+  for (const auto& e : page->entries) ids.push_back(e.version.info.id);
+  return ids;
+}
+
+using ids = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("audit records are appended, read, searched by every key and column, and verified", "[store][audit]") {
+  fhir::testing::temp_dir dir;
+  auto s = open(dir.file("db.sqlite"));
+  REQUIRE(s->append_audit(store::make_audit_record(event("a1", "2026-01-01T10:00:00Z", "p1", "u1", "read", "0"))).ok());
+  REQUIRE(s->append_audit(store::make_audit_record(event("a2", "2026-01-02T10:00:00Z", "p2", "u1", "search-type", "0"))).ok());
+  // Group-committed records: the callback runs once each is durable.
+  std::vector<std::future<bool>> committed;
+  for (auto [id, day, patient, outcome] : {std::tuple{"a3", "03", "p1", "4"}, std::tuple{"a4", "04", "p2", "8"}}) {
+    auto done = std::make_shared<std::promise<bool>>();
+    committed.push_back(done->get_future());
+    s->append_audit_async(store::make_audit_record(event(id, std::string("2026-01-") + day + "T10:00:00Z", patient, "u2", "read", outcome)),
+                          [done](fhir::result<fhir::done> r) { done->set_value(r.ok()); });
+  }
+  for (auto& c : committed) CHECK(c.get());
+
+  auto read = s->read("AuditEvent", "a3");
+  REQUIRE(read.ok());
+  CHECK(read->info.version == 1);
+  CHECK(read->json.find(R"("id":"a3")") != std::string::npos);
+  CHECK(s->read("AuditEvent", "nope").error().kind() == fhir::error_kind::not_found);
+  CHECK(s->vread("AuditEvent", "a3", 1).ok());
+  CHECK_FALSE(s->vread("AuditEvent", "a3", 2).ok());
+
+  // Newest first unless sorted by date.
+  CHECK(find(*s, {}) == ids{"a4", "a3", "a2", "a1"});
+  CHECK(find(*s, {{"_sort", "date"}}) == ids{"a1", "a2", "a3", "a4"});
+  CHECK(find(*s, {{"patient", "p1"}}) == ids{"a3", "a1"});
+  CHECK(find(*s, {{"patient", "Patient/p2"}}) == ids{"a4", "a2"});
+  CHECK(find(*s, {{"patient", "p1,p2"}, {"outcome", "4"}}) == ids{"a3"});
+  CHECK(find(*s, {{"entity", "Observation/o-a2"}}) == ids{"a2"});
+  CHECK(find(*s, {{"entity", "Patient/p1"}}) == ids{"a3", "a1"});
+  CHECK(find(*s, {{"agent", "Practitioner/u2"}}) == ids{"a4", "a3"});
+  CHECK(find(*s, {{"agent:identifier", "https://fhir.nhs.uk/Id/sds-user-id|u1"}}) == ids{"a2", "a1"});
+  CHECK(find(*s, {{"agent:identifier", "https://fhir.nhs.uk/Id/ods-organization-code|RX1"}}).size() == 4);
+  CHECK(find(*s, {{"date", "ge2026-01-02"}, {"date", "lt2026-01-04"}}) == ids{"a3", "a2"});
+  CHECK(find(*s, {{"date", "2026-01-03"}}) == ids{"a3"});
+  CHECK(find(*s, {{"_lastUpdated", "le2026-01-01"}}) == ids{"a1"});
+  CHECK(find(*s, {{"subtype", "search-type"}}) == ids{"a2"});
+  CHECK(find(*s, {{"subtype", "http://hl7.org/fhir/restful-interaction|read"}, {"patient", "p2"}}) == ids{"a4"});
+  CHECK(find(*s, {{"subtype", "http://example.org/other|read"}}).empty());
+  CHECK(find(*s, {{"outcome:not", "0"}}) == ids{"a4", "a3"});
+  CHECK(find(*s, {{"_id", "a1,a4"}}) == ids{"a4", "a1"});
+  CHECK(find(*s, {{"action", "R"}, {"type", "rest"}}).size() == 4);
+
+  // Paging on the append order: later records never join; previous pages walk back.
+  auto parsed = fhir::search::parse_query(parameters(), "AuditEvent", {});
+  REQUIRE(parsed.ok());
+  auto first = s->search(store::search_request{*parsed, 3, ""});
+  REQUIRE(first.ok());
+  CHECK(first->entries.size() == 3);
+  REQUIRE_FALSE(first->next_token.empty());
+  REQUIRE(s->append_audit(store::make_audit_record(event("a5", "2026-01-05T10:00:00Z", "p1", "u1", "read", "0"))).ok());
+  auto second = s->search(store::search_request{*parsed, 3, first->next_token});
+  REQUIRE(second.ok());
+  REQUIRE(second->entries.size() == 1);
+  CHECK(second->entries[0].version.info.id == "a1");
+  REQUIRE_FALSE(second->previous_token.empty());
+  auto back = s->search(store::search_request{*parsed, 3, second->previous_token});
+  REQUIRE(back.ok());
+  REQUIRE(back->entries.size() == 3);
+  CHECK(back->entries[0].version.info.id == "a4");
+  parsed->total = fhir::search::total_mode::accurate;
+  CHECK(s->search(store::search_request{*parsed, 0, ""})->total == 5);
+
+  // What the trail cannot answer is refused, never widened.
+  for (auto query : std::vector<std::vector<std::pair<std::string, std::string>>>{
+           {{"site", "x"}}, {{"entity", "o-a2"}}, {{"agent:identifier", "u1"}}, {{"_sort", "outcome"}}, {{"_include", "AuditEvent:agent"}},
+           {{"patient:missing", "true"}}}) {
+    auto q = fhir::search::parse_query(parameters(), "AuditEvent", query);
+    REQUIRE(q.ok());
+    auto refused = s->search(store::search_request{*q, 10, ""});
+    INFO(query.front().first);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().kind() == fhir::error_kind::invalid);
+  }
+  // AuditEvents are written by the trail only.
+  CHECK_FALSE(s->create(event("x", "2026-01-01T00:00:00Z", "p1", "u1", "read", "0")).ok());
+
+  auto check = s->verify_audit();
+  REQUIRE(check.ok());
+  CHECK(check->intact);
+  CHECK(check->records == 5);
+}
+
+TEST_CASE("a schema 3 database's AuditEvents move into the trail with their hashes", "[store][audit]") {
+  fhir::testing::temp_dir dir;
+  std::string path = dir.file("db.sqlite");
+  { open(path); }
+  // Rebuild what schema 3 kept: AuditEvents as resources, linked by audit_chain.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  auto exec = [&](const std::string& sql) {
+    char* message = nullptr;
+    int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
+    INFO(sql << ": " << (message ? message : ""));
+    sqlite3_free(message);
+    REQUIRE(rc == SQLITE_OK);
+  };
+  for (const char* table : {"audit_record", "audit_key"}) exec(std::string("DROP TABLE ") + table);
+  exec("CREATE TABLE audit_chain (seq INTEGER PRIMARY KEY, vid INTEGER NOT NULL UNIQUE, hash BLOB NOT NULL)");
+  unsigned char previous[32] = {};
+  for (int seq = 1; seq <= 3; ++seq) {
+    std::string id = "old" + std::to_string(seq);
+    std::string body = fhir::json::serialize(event(id, "2025-06-0" + std::to_string(seq) + "T09:00:00Z", "p9", "u9", "read", "0"));
+    exec("INSERT INTO resource(type_id, id, version, last_updated, deleted) SELECT type_id, '" + id +
+         "', 1, 0, 0 FROM resource_type WHERE name = 'AuditEvent'");
+    exec("INSERT INTO resource_version(pk, type_id, version, last_updated, deleted, verb, created, body) "
+         "SELECT pk, type_id, 1, 0, 0, 0, 1, '" + body + "' FROM resource WHERE id = '" + id + "'");
+    unsigned char seq_bytes[8] = {0, 0, 0, 0, 0, 0, 0, static_cast<unsigned char>(seq)};
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    unsigned int length = 0;
+    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+    EVP_DigestUpdate(ctx, previous, 32);
+    EVP_DigestUpdate(ctx, seq_bytes, 8);
+    EVP_DigestUpdate(ctx, body.data(), body.size());
+    EVP_DigestFinal_ex(ctx, previous, &length);
+    EVP_MD_CTX_free(ctx);
+    std::string hex;
+    for (unsigned char c : previous) hex += "0123456789abcdef"[c >> 4], hex += "0123456789abcdef"[c & 15];
+    exec("INSERT INTO audit_chain(seq, vid, hash) SELECT " + std::to_string(seq) + ", max(vid), X'" + hex + "' FROM resource_version");
+  }
+  exec("PRAGMA user_version = 3");
+  sqlite3_close(db);
+
+  auto s = open(path);
+  auto check = s->verify_audit();
+  REQUIRE(check.ok());
+  INFO(check->problem);
+  CHECK(check->intact);
+  CHECK(check->records == 3);
+  CHECK(find(*s, {{"patient", "p9"}}) == ids{"old3", "old2", "old1"});
+  auto read = s->read("AuditEvent", "old2");
+  REQUIRE(read.ok());
+  CHECK(read->json.find("2025-06-02T09:00:00") != std::string::npos);
+  // Gone from the resource tables: no AuditEvent versions are left there.
+  auto history = s->history(store::history_request{.count = 100});
+  REQUIRE(history.ok());
+  CHECK(history->entries.empty());
+  // And the trail continues the chain.
+  REQUIRE(s->append_audit(store::make_audit_record(event("new", "2026-01-01T00:00:00Z", "p9", "u9", "read", "0"))).ok());
+  CHECK(s->verify_audit()->records == 4);
+  CHECK(s->verify_audit()->intact);
+}
