@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "profiles/definition_set.hpp"
@@ -43,6 +44,16 @@ using round_result = bench::wrk_result;
 
 
 unsigned workers = 0;  // --workers: the server's request threads (0: its default)
+
+// The server's CPU time per request (this process: the server, not wrk), per variant, each round.
+std::map<std::string, std::vector<double>> server_cpu_us;
+
+double process_cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
 
 round_result measure(const variant& v, int connections, int seconds, int patients) {
   auto dir = std::filesystem::temp_directory_path() / ("audit-bench-" + std::to_string(::getpid()) + "-" + v.name);
@@ -77,10 +88,13 @@ round_result measure(const variant& v, int connections, int seconds, int patient
     http.listen();
     std::thread serving([&] { http.run(); });
     ::setenv("PATIENTS", std::to_string(patients).c_str(), 1);  // read by bench/wrk/read-random.lua
+    double cpu_before = process_cpu_seconds();
     result = bench::run_wrk("-t 2 -c " + std::to_string(connections) + " -d " + std::to_string(seconds) +
                             "s -s bench/wrk/read-random.lua http://127.0.0.1:" + std::to_string(http.port()));
+    double cpu_used = process_cpu_seconds() - cpu_before;
     http.stop();
     serving.join();
+    server_cpu_us[v.name].push_back(cpu_used * 1e6 / std::max(1.0, result.requests_per_second * seconds));
     if (result.failed) {
       std::cerr << "wrk saw failed requests:\n" << result.report;
       std::exit(1);
@@ -182,12 +196,15 @@ int main(int argc, char** argv) {
     };
     double baseline = middle(results["no-audit"]).requests_per_second;
     std::printf("%d connections, %d rounds of %d s, median per variant:\n", connections, rounds, seconds);
-    std::printf("  %-12s %12s %10s %10s %10s\n", "variant", "reads/s", "p50", "p99", "vs no-audit");
+    std::printf("  %-12s %12s %10s %10s %10s %14s\n", "variant", "reads/s", "p50", "p99", "vs no-audit", "server CPU/read");
     for (const variant& v : variants) {
       round_result m = middle(results[v.name]);
-      std::printf("  %-12s %12.0f %10s %10s %9.2fx\n", v.name.c_str(), m.requests_per_second, m.p50.c_str(), m.p99.c_str(),
-                  m.requests_per_second / baseline);
+      std::vector<double> cpu = server_cpu_us[v.name];
+      std::sort(cpu.begin(), cpu.end());
+      std::printf("  %-12s %12.0f %10s %10s %9.2fx %12.0f us\n", v.name.c_str(), m.requests_per_second, m.p50.c_str(), m.p99.c_str(),
+                  m.requests_per_second / baseline, cpu[cpu.size() / 2]);
     }
+    server_cpu_us.clear();
   }
   return 0;
 }

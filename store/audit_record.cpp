@@ -61,8 +61,8 @@ audit_record make_audit_record(const fhir::json::value& event) {
     for (const value& entity : entities->as_array()) {
       std::string_view target = type_and_id(string_at(entity.find("what"), "reference"));
       if (target.empty()) continue;
-      out.keys.push_back(audit_entity_key(target));
-      if (target.starts_with("Patient/")) out.keys.push_back(audit_patient_key(target.substr(8)));
+      // A Patient is found by its patient key (entity=Patient/x searches it too): one key, not two.
+      out.keys.push_back(target.starts_with("Patient/") ? audit_patient_key(target.substr(8)) : audit_entity_key(target));
     }
   std::sort(out.keys.begin(), out.keys.end());
   out.keys.erase(std::unique(out.keys.begin(), out.keys.end()), out.keys.end());

@@ -6,8 +6,8 @@
 // The trail is not a resource table: an AuditEvent is written once, never versioned, and searched by
 // the privacy officer's questions (who, whose record, what, when, with what outcome). Keys answer "who
 // and whose" with one seek each:
-//   patient|<id>                    entity.what.reference Patient/<id>
-//   entity|<Type>/<id>              any entity.what.reference (without /_history/<n>)
+//   patient|<id>                    entity.what.reference Patient/<id> (also what entity=Patient/<id> seeks)
+//   entity|<Type>/<id>              any other entity.what.reference (without /_history/<n>)
 //   agent|<Type>/<id>               agent.who.reference (the user's fhirUser)
 //   agent-id|<system>|<value>       agent.who.identifier (SDS user id, ODS code, patient login)
 

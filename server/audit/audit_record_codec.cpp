@@ -168,19 +168,13 @@ store::audit_record record_of(const audit_facts& facts, const std::string& id) {
                                                          facts.caller->subject));
     if (!facts.caller->org_ods.empty()) r.keys.push_back(store::audit_agent_identifier_key(ods_system, facts.caller->org_ods));
   }
-  for (const std::string& patient : facts.patients) {
-    r.keys.push_back(store::audit_patient_key(patient));
-    r.keys.push_back(store::audit_entity_key("Patient/" + patient));
-  }
-  for (const resource_ref& ref : facts.resources) {
-    r.keys.push_back(store::audit_entity_key(ref.type + "/" + ref.id));
-    if (ref.type == "Patient") r.keys.push_back(store::audit_patient_key(ref.id));
-  }
+  auto entity_key = [&r](std::string_view target) {
+    r.keys.push_back(target.starts_with("Patient/") ? store::audit_patient_key(target.substr(8)) : store::audit_entity_key(target));
+  };
+  for (const std::string& patient : facts.patients) r.keys.push_back(store::audit_patient_key(patient));
+  for (const resource_ref& ref : facts.resources) entity_key(ref.type + "/" + ref.id);
   for (const consent_decision& d : facts.decisions)
-    if (std::string_view consent = type_and_id(d.consent); !consent.empty()) {
-      r.keys.push_back(store::audit_entity_key(consent));
-      if (consent.starts_with("Patient/")) r.keys.push_back(store::audit_patient_key(consent.substr(8)));
-    }
+    if (std::string_view consent = type_and_id(d.consent); !consent.empty()) entity_key(consent);
   std::sort(r.keys.begin(), r.keys.end());
   r.keys.erase(std::unique(r.keys.begin(), r.keys.end()), r.keys.end());
   return r;

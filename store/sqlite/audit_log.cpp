@@ -207,7 +207,8 @@ class audit_query {
       return audit_patient_key(id);
     }
     if (type.empty()) return unsupported(fmt::format("'{}': give the reference as Type/id", c.name));
-    return code == "entity" ? audit_entity_key(type + "/" + id) : audit_agent_key(type + "/" + id);
+    if (code == "entity") return type == "Patient" ? audit_patient_key(id) : audit_entity_key(type + "/" + id);
+    return audit_agent_key(type + "/" + id);
   }
 
   void add_keys(const std::vector<std::string>& keys) {

@@ -12,6 +12,10 @@
 namespace store::sqlite {
 namespace {
 
+// The WAL file format (https://www.sqlite.org/fileformat2.html#walformat).
+constexpr int wal_header_size = 32;
+constexpr int wal_frame_header_size = 24;
+
 // Flush when the buffer holds this much even without a sync: bounds memory on huge transactions.
 constexpr std::size_t flush_threshold = 4 * 1024 * 1024;
 
@@ -24,6 +28,7 @@ struct wrapped_file {
   bool buffering;           // a WAL file opened for writing
   std::string* pending;     // frames not yet written (buffering only)
   sqlite3_int64 pending_at;  // file offset of pending's first byte
+  bool commit_page_next;     // the last write was the header of a transaction's commit frame
 };
 
 wrapped_file* self(sqlite3_file* f) { return reinterpret_cast<wrapped_file*>(f); }
@@ -67,6 +72,17 @@ int x_write(sqlite3_file* f, const void* data, int amount, sqlite3_int64 offset)
     if (int rc = flush(f); rc != SQLITE_OK) return rc;  // not an append: keep the order of writes
   if (pending.empty()) w->pending_at = offset;
   pending.append(static_cast<const char*>(data), static_cast<std::size_t>(amount));
+  // A commit frame (its 24-byte header carries the database size in bytes 4-7; other frames carry 0)
+  // ends a transaction: its frames go to the file now, before SQLite publishes the commit in the
+  // wal-index, whether or not a sync follows (synchronous = NORMAL commits have none).
+  if (w->commit_page_next) {
+    w->commit_page_next = false;
+    return flush(f);
+  }
+  if (amount == wal_frame_header_size && offset >= wal_header_size) {
+    const auto* header = static_cast<const unsigned char*>(data);
+    w->commit_page_next = (header[4] | header[5] | header[6] | header[7]) != 0;
+  }
   return pending.size() >= flush_threshold ? flush(f) : SQLITE_OK;
 }
 
@@ -122,6 +138,7 @@ int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int*
   w->buffering = (flags & SQLITE_OPEN_WAL) && (flags & SQLITE_OPEN_READWRITE);
   w->pending = nullptr;
   w->pending_at = 0;
+  w->commit_page_next = false;
   int rc = base_vfs->xOpen(base_vfs, name, w->real, flags, out_flags);
   if (w->real->pMethods == nullptr) {  // nothing to close: SQLite must not call our xClose either
     f->pMethods = nullptr;

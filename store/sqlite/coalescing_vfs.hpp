@@ -7,10 +7,11 @@
 // entry, and a partial-page update for every header) were a quarter of the writer thread's time. Written
 // as one contiguous buffer, the kernel copies each page once.
 //
-// Durability is unchanged: buffered frames reach the file before every xSync, which SQLite issues on the
-// WAL at each commit when synchronous = FULL, before it publishes the commit in the wal-index. The store
-// therefore opens databases with this VFS only under synchronous = FULL (see sqlite_store.cpp): with a
-// weaker setting a commit could be published while its frames were still in the buffer.
+// Durability is unchanged: buffered frames reach the file as soon as a transaction's commit frame has
+// been written (SQLite writes all of a commit's frames, then syncs when synchronous = FULL, then
+// publishes the commit in the wal-index), before every xSync, read, truncate, unlock and file control.
+// So a commit is in the file before any reader can see it, with or without a sync (the writer commits
+// audit-only batches with synchronous = NORMAL: write_queue.hpp).
 // Every other file (the database, read-only handles, journals) passes straight through.
 
 namespace store::sqlite {

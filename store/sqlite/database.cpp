@@ -152,6 +152,13 @@ statement_use database::prepared(const std::string& sql) {
   return statement_use(*it->second);
 }
 
+void database::sync_journal() {
+  sqlite3_file* journal = nullptr;
+  if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_JOURNAL_POINTER, &journal) != SQLITE_OK || !journal || !journal->pMethods) return;
+  if (int rc = journal->pMethods->xSync(journal, SQLITE_SYNC_NORMAL); rc != SQLITE_OK)
+    throw sqlite_error(rc, "syncing the write-ahead log failed");
+}
+
 std::int64_t database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
 int database::changes() const { return sqlite3_changes(db_); }
 

@@ -410,6 +410,8 @@ class sqlite_store final : public store {
     };
     auto job = std::make_unique<audit_job>();
     job->record = std::move(event);
+    job->isolated = false;  // an append cannot fail alone: a failure is the disk's, and fails the batch
+    job->durable = false;   // a read's record: committed before the answer, synced within max_unsynced
     auto failure = std::make_shared<std::optional<fhir::error>>();
     job->apply = [self = job.get()](database& db, fhir::epoch_ms) {
       sqlite::append_audit_record(db, self->record);

@@ -7,16 +7,23 @@
 //     and no "database is locked" error can come from our own writes.
 //  2. The writer takes every job queued (up to max_batch) and runs them in ONE transaction, each inside its
 //     own SAVEPOINT: a job whose apply() reports failure is rolled back to its savepoint alone; the others
-//     commit. One COMMIT (one fsync with synchronous=FULL) then makes the whole batch durable.
+//     commit. (Jobs marked not isolated run without one; if they throw, the whole batch fails.) One COMMIT (one fsync with synchronous=FULL) then makes the whole batch durable.
 //  3. A job is acknowledged only after COMMIT has returned: a caller that sees success knows its write is on
 //     disk. If BEGIN or COMMIT fails, every job of the batch fails and nothing of it is stored.
+//     Exception, by choice of the job (durable = false: the audit records of reads): a batch made only of
+//     such jobs commits with synchronous = NORMAL, so it survives a killed process at once but reaches
+//     the disk (survives power loss) when the writer next syncs the log: as soon as it is idle, and at
+//     most max_unsynced after the commit under continuous load. A durable batch syncs everything
+//     before it too.
 //  4. Timestamps are assigned by the writer and never decrease in commit order, even if the wall clock
 //     steps back: history ordered by commit order is also ordered by lastUpdated.
 //
 // States of a job: queued -> applying (writer thread) -> finished (finished() has run). apply(), fail()
 // and finished() run on the writer thread; the caller's thread waits in run(), or does not wait (post).
 
+#include <chrono>
 #include <condition_variable>
+#include <optional>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -38,7 +45,15 @@ struct write_job {
   // Runs once the batch has committed or failed, after apply/fail; the job is not touched afterwards.
   std::function<void()> finished;
   bool owned_by_queue = false;  // set by post(): the queue deletes the job when it is finished
+  // False for jobs whose apply() cannot fail on its own (an audit append): no savepoint around it (two
+  // statements fewer), and an exception in it fails the whole batch instead of the job alone.
+  bool isolated = true;
+  // False: acknowledged once committed to the log file, synced to disk within max_unsynced (invariant 3).
+  bool durable = true;
 };
+
+// How long a commit of non-durable jobs may stay unsynced under continuous load.
+inline constexpr std::chrono::milliseconds max_unsynced{50};
 
 class write_queue {
  public:
@@ -56,10 +71,14 @@ class write_queue {
   void enqueue(write_job* job);
   void loop();
   void run_batch(std::deque<write_job*>& batch);
+  void sync_log();
 
   std::unique_ptr<database> db_;
   std::size_t max_batch_;
   fhir::epoch_ms last_written_;  // writer thread only
+  bool full_sync_ = true;         // writer thread only: the connection's synchronous setting is FULL
+  // Writer thread only: when the first commit not yet synced to disk was made.
+  std::optional<std::chrono::steady_clock::time_point> unsynced_since_;
 
   std::mutex mutex_;
   std::condition_variable wake_;
