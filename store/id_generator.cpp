@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdint>
@@ -11,18 +12,35 @@ namespace store {
 
 namespace {
 
-std::array<std::uint8_t, 16> random_bytes() {
-  std::array<std::uint8_t, 16> bytes{};
-  std::size_t filled = 0;
-  while (filled < bytes.size()) {
-    ssize_t n = getrandom(bytes.data() + filled, bytes.size() - filled, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw std::runtime_error("getrandom failed");
+// Bytes from the kernel's CSPRNG, read 4 KiB at a time per thread so that most ids cost no system call
+// (ids are made for every create, request and audit record). Each byte is used once, by one thread.
+// (A process that forked without exec would share the rest of its pool: the server never does.)
+struct random_pool {
+  std::array<std::uint8_t, 4096> bytes{};
+  std::size_t used = 4096;
+
+  void refill() {
+    std::size_t filled = 0;
+    while (filled < bytes.size()) {
+      ssize_t n = getrandom(bytes.data() + filled, bytes.size() - filled, 0);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw std::runtime_error("getrandom failed");
+      }
+      filled += static_cast<std::size_t>(n);
     }
-    filled += static_cast<std::size_t>(n);
+    used = 0;
   }
-  return bytes;
+};
+
+std::array<std::uint8_t, 16> random_bytes() {
+  thread_local random_pool pool;
+  if (pool.used + 16 > pool.bytes.size()) pool.refill();
+  std::array<std::uint8_t, 16> out{};
+  std::copy_n(pool.bytes.begin() + static_cast<std::ptrdiff_t>(pool.used), 16, out.begin());
+  std::fill_n(pool.bytes.begin() + static_cast<std::ptrdiff_t>(pool.used), 16, std::uint8_t{0});  // used once
+  pool.used += 16;
+  return out;
 }
 
 std::string uuid_text(std::array<std::uint8_t, 16>& bytes, unsigned version) {

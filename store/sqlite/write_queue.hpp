@@ -12,9 +12,8 @@
 //     disk. If BEGIN or COMMIT fails, every job of the batch fails and nothing of it is stored.
 //     Exception, by choice of the job (durable = false: the audit records of reads): a batch made only of
 //     such jobs commits with synchronous = NORMAL, so it survives a killed process at once but reaches
-//     the disk (survives power loss) when the writer next syncs the log: as soon as it is idle, and at
-//     most max_unsynced after the commit under continuous load. A durable batch syncs everything
-//     before it too.
+//     the disk (survives power loss) when the writer next syncs the log: max_unsynced after the first
+//     unsynced commit at the latest. A durable batch syncs everything before it too.
 //  4. Timestamps are assigned by the writer and never decrease in commit order, even if the wall clock
 //     steps back: history ordered by commit order is also ordered by lastUpdated.
 //
@@ -84,6 +83,7 @@ class write_queue {
   std::condition_variable wake_;
   std::deque<write_job*> queue_;  // guarded by mutex_
   bool stopping_ = false;         // guarded by mutex_
+  bool writer_waiting_ = false;   // guarded by mutex_: the writer is blocked in wake_.wait
   std::thread thread_;
 };
 
