@@ -1,6 +1,7 @@
 #include "server/application.hpp"
 
 #include "server/audit/audit_record_codec.hpp"
+#include "server/consent/consent_enforcement.hpp"
 
 #include "conformance/capability_statement.hpp"
 #include <chrono>
@@ -9,6 +10,7 @@
 #include "fhir/json/serialize.hpp"
 #include "fhir/text.hpp"
 #include "server/audit/audit_record_codec.hpp"
+#include "server/consent/consent_enforcement.hpp"
 #include "server/interactions/compartment.hpp"
 #include "server/log.hpp"
 
@@ -114,6 +116,8 @@ application::application(search_support search, std::unique_ptr<store::store> st
                                                              .audit = options.audit},
       fhir::json::serialize(capability)});
   context_->auth = authenticator_.get();
+  consents_ = std::make_unique<consent::consent_cache>();
+  context_->consents = consents_.get();
   context_->dispatch = [this](const http::request& request, const auth::caller& caller) {
     return router_.handle_as(*context_, request, caller);
   };

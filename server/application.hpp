@@ -11,6 +11,7 @@
 #include "fhir/search/indexer.hpp"
 #include "fhir/search/search_parameters.hpp"
 #include "fhir/validation/validation_options.hpp"
+#include "server/consent/consent_enforcement.hpp"
 #include "server/context.hpp"
 #include "server/http/message.hpp"
 #include "server/router.hpp"
@@ -76,6 +77,7 @@ class application {
   std::unique_ptr<store::store> store_;
   fhir::validation::resource_validator validator_;
   std::unique_ptr<auth::authenticator> authenticator_;
+  std::unique_ptr<consent::consent_cache> consents_;
   std::string jwks_path_;
   router router_;
   std::unique_ptr<server::context> context_;

@@ -15,6 +15,10 @@
 
 namespace server {
 
+namespace consent {
+class consent_cache;
+}
+
 struct settings {
   std::string base_url;                // "http://localhost:8080/fhir", no trailing slash
   std::size_t default_page_size = 50;  // _count when absent
@@ -33,6 +37,8 @@ struct context {
   std::string capability_statement;  // compact JSON, built once at start-up
   // Who may call and what they may do (never null once the application is assembled).
   const auth::authenticator* auth = nullptr;
+  // The Consents of each patient, for consent enforcement (never null once the application is assembled).
+  consent::consent_cache* consents = nullptr;
   // Routes a request as if it had arrived over HTTP, on behalf of an already authenticated caller
   // (batch entries and a transaction's reads): the same gate and interactions as the request itself.
   std::function<http::response(const http::request&, const auth::caller&)> dispatch;

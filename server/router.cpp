@@ -8,6 +8,7 @@
 #include "fhir/time.hpp"
 #include "server/access_gate.hpp"
 #include "server/audit/request_audit.hpp"
+#include "server/consent/consent_enforcement.hpp"
 #include "server/interactions/common.hpp"
 #include "server/responses.hpp"
 
@@ -97,13 +98,28 @@ http::response router::handle_as(const context& ctx, const http::request& reques
   return response;
 }
 
+namespace {
+
+// A request that may have written a Consent (to Consent, or a Bundle) drops the cached Consents once it
+// has committed and before it is answered, so the change applies to the very next request (P4).
+http::response forget_consents_if_written(const context& ctx, const http::request& request, http::response response) {
+  if (request.method == "GET" || request.method == "HEAD" || response.status >= 400 || !ctx.consents) return response;
+  auto target = http::parse_target(request.target);
+  if (!target || target->segments.size() < 2 || target->segments[1] == "Consent" || target->segments[1].starts_with('$') ||
+      target->segments[1].starts_with('_'))
+    ctx.consents->invalidate();
+  return response;
+}
+
+}  // namespace
+
 // Every request is audited (consent.md section 4): the record is collected while the request is served
 // and written by its unit of work when it writes, else after the interaction.
 http::response router::dispatch(const context& ctx, const http::request& http_request, const auth::caller* caller) const {
-  if (!ctx.settings.audit) return serve(ctx, http_request, caller, nullptr);
+  if (!ctx.settings.audit) return forget_consents_if_written(ctx, http_request, serve(ctx, http_request, caller, nullptr));
   audit::request_audit audit(ctx, http_request);
   store::scoped_audit in_unit([&audit](const std::vector<store::audited_write>& written) { return audit.for_writes(written); });
-  return audit.finish(serve(ctx, http_request, caller, &audit));
+  return audit.finish(forget_consents_if_written(ctx, http_request, serve(ctx, http_request, caller, &audit)));
 }
 
 http::response router::serve(const context& ctx, const http::request& http_request, const auth::caller* caller,

@@ -86,6 +86,13 @@ inline fhir::error not_found_error(std::string_view type, std::string_view id) {
                      "Resource " + std::string(type) + "/" + std::string(id) + " is not known", "resource-not-found");
 }
 
+// The answer for a version that is not there (or, the same way, a version hidden from the caller).
+inline fhir::error version_not_found_error(std::string_view type, std::string_view id, std::int64_t version) {
+  return fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found,
+                     "Version " + std::to_string(version) + " of " + std::string(type) + "/" + std::string(id) + " is not known",
+                     "version-not-found");
+}
+
 // The result of checking the audit trail's hash chain (store::verify_audit).
 struct audit_check {
   std::int64_t records = 0;       // links checked and intact

@@ -28,9 +28,7 @@ bool actor_matches(const actor& a, const requester& who) {
 }
 
 purpose_class class_of(std::string_view purpose, const decision_options& options) {
-  if (!options.purpose_classes) return purpose_class::unknown;
-  auto it = options.purpose_classes->find(purpose);
-  return it == options.purpose_classes->end() ? purpose_class::unknown : it->second;
+  return options.classify ? options.classify(purpose) : purpose_class::unknown;
 }
 
 // "exact or by class": the provision names the request's purpose, or another purpose of its class.

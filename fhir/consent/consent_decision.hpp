@@ -5,7 +5,6 @@
 // and the server can cache its answers per (patient, caller context).
 
 #include <functional>
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,10 +57,12 @@ struct decision {
 // resource ("Type/id" -> its references). Empty: related data matches the instance only.
 using reference_lookup = std::function<std::vector<std::string>(const std::string& reference)>;
 
+// The class of a purpose code (the server's purpose table); unknown when it is not in the table.
+using purpose_classifier = std::function<purpose_class(std::string_view purpose)>;
+
 struct decision_options {
-  // Purpose code -> class, for "purpose: exact or by class" (the request's class and each
-  // provision purpose's class).
-  const std::map<std::string, purpose_class, std::less<>>* purpose_classes = nullptr;
+  // For "purpose: exact or by class": a provision's purpose matches the request's when both are of one class.
+  purpose_classifier classify;
   reference_lookup related;
   // The Patient under an opt-out, upheld objection or restriction: direct and emergency callers still get
   // its demographics (verdict minimal); false: hidden.

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "fhir/consent/consent_rule.hpp"
 #include "fhir/json/parse.hpp"
 #include "fhir/resource.hpp"
 #include "fhir/validation/structural_validator.hpp"
@@ -35,6 +36,10 @@ validation_outcome resource_validator::check(const json::value& resource, const 
     auto env = profiles_.environments().acquire();
     evaluate_invariants(rules.invariants, constraints_, *env, out.issues);
     profiles(resource, requested, out.issues);
+    // This record's rule for Consents (consent.md section 2): one it could not fully enforce is refused.
+    if (resource_type_of(resource) == "Consent")
+      if (auto rule = consent::read_consent(resource); !rule)
+        for (const issue& i : rule.error().issues()) out.issues.push_back(i);
   }
   deduplicate(out.issues);
   return out;

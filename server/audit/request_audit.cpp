@@ -79,6 +79,15 @@ void request_audit::note_patient(std::string id) {
     facts_.patients.push_back(std::move(id));
 }
 
+void request_audit::consent_applied(consent_decision decision) {
+  for (consent_decision& d : facts_.decisions)
+    if (d.consent == decision.consent && d.decision == decision.decision) {
+      d.suppressed += decision.suppressed;
+      return;
+    }
+  if (facts_.decisions.size() < max_patients) facts_.decisions.push_back(std::move(decision));
+}
+
 void request_audit::note_resource(resource_ref ref) {
   ++facts_.resource_count;
   if (facts_.resources.size() < max_entities) facts_.resources.push_back(std::move(ref));

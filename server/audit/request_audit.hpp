@@ -35,6 +35,9 @@ class request_audit {
   // A resource sent back (read, search and history entries, $everything); its patients are noted.
   void returned(const store::version_info& info, std::string_view body);
 
+  // A Consent decided what the request returned (or hid); repeated decisions by one Consent add up.
+  void consent_applied(consent_decision decision);
+
   // The AuditEvent of a unit of work that wrote `written` (success: it commits with them).
   std::optional<store::audit_record> for_writes(const std::vector<store::audited_write>& written);
 

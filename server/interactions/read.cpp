@@ -1,5 +1,6 @@
 #include "fhir/time.hpp"
 #include "server/audit/request_audit.hpp"
+#include "server/consent/consent_enforcement.hpp"
 #include "server/interactions/common.hpp"
 #include "server/interactions/conditional.hpp"
 #include "server/interactions/interactions.hpp"
@@ -33,6 +34,15 @@ bool not_modified(const fhir_request& request, const store::version_info& info) 
   return false;
 }
 
+// The newest version of a deleted resource that was not a deletion.
+std::optional<store::resource_version> last_live_version(const context& ctx, const std::string& type, const std::string& id) {
+  auto history = ctx.store.history(store::history_request{.type = type, .id = id, .count = 10});
+  if (!history) return std::nullopt;
+  for (auto& version : history->entries)
+    if (!version.info.deleted) return std::move(version);
+  return std::nullopt;
+}
+
 }  // namespace
 
 http::response read(const context& ctx, const fhir_request& request) {
@@ -40,7 +50,16 @@ http::response read(const context& ctx, const fhir_request& request) {
   const std::string& id = request.path[1];
   if (auto valid = check_id(ctx, id); !valid) return error_response(valid.error(), &request);
   auto current = ctx.store.read(type, id);
-  if (!current) return error_response(current.error(), &request);
+  if (!current) {
+    // Deleted: 410 only when its last live version would be visible; hidden and deleted is absent.
+    if (current.error().kind() == fhir::error_kind::gone && request.caller) {
+      auto last = last_live_version(ctx, type, id);
+      if (last && !consent::show(ctx, request, *last)) return error_response(store::not_found_error(type, id), &request);
+    }
+    return error_response(current.error(), &request);
+  }
+  // Consent is decided before anything about the resource is answered (a 304 would reveal it exists).
+  if (!consent::show(ctx, request, *current)) return error_response(store::not_found_error(type, id), &request);
   if (not_modified(request, current->info)) {
     http::response unchanged{.status = 304};
     set_version_headers(unchanged, current->info);

@@ -4,6 +4,7 @@
 
 #include "fhir/text.hpp"
 #include "server/audit/request_audit.hpp"
+#include "server/consent/consent_enforcement.hpp"
 #include "server/interactions/common.hpp"
 #include "server/interactions/interactions.hpp"
 #include "server/responses.hpp"
@@ -26,6 +27,8 @@ http::response vread(const context& ctx, const fhir_request& request) {
   }
   auto found = ctx.store.vread(type, id, version);
   if (!found) return error_response(found.error(), &request);
+  // Every version is decided under today's Consents; hidden looks exactly like a missing version.
+  if (!consent::show(ctx, request, *found)) return error_response(store::version_not_found_error(type, id, version), &request);
   if (request.audit) request.audit->returned(found->info, found->json);
   auto response = json_response(200, std::move(found->json), request);
   set_version_headers(response, found->info);

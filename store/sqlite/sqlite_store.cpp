@@ -273,9 +273,7 @@ class sqlite_store final : public store {
           "JOIN resource_version v ON v.pk = r.pk "
           "WHERE r.type_id = ?1 AND r.id = ?2 AND v.version = ?3");
       st->bind(1, *type_id).bind(2, id).bind(3, version);
-      if (!st->step())
-        return fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found,
-                           fmt::format("Version {} of {}/{} is not known", version, type, id), "version-not-found");
+      if (!st->step()) return version_not_found_error(type, id, version);
       resource_version out{version_info{std::string(type), std::string(id), version, st->column_int64(0),
                                         st->column_int64(1) != 0, static_cast<verb>(st->column_int64(2)),
                                         st->column_int64(3) != 0},

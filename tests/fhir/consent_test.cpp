@@ -55,7 +55,10 @@ resource_facts observation(const std::string& id = "o1", const std::string& cont
 }
 
 constexpr fhir::epoch_ms now = 1767225600000;  // 2026-01-01T00:00:00Z
-const decision_options options{.purpose_classes = &classes};
+const decision_options options{.classify = [](std::string_view purpose) {
+  auto it = classes.find(purpose);
+  return it == classes.end() ? purpose_class::unknown : it->second;
+}};
 
 verdict decide_for(const requester& who, const resource_facts& r, const std::vector<consent_rule>& consents, fhir::epoch_ms at = now) {
   return decide(who, r, "p1", consents, at, options).outcome;

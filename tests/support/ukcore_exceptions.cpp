@@ -10,6 +10,9 @@ const std::vector<ukcore_exception>& ukcore_exceptions() {
       {"UKCore-Patient-BabyPatient-Example.json",
        "its NHS number 9912003890 fails the Modulus 11 check (the check digit should be 1, not 0)",
        {{"nhs-number-invalid", "Patient.identifier[0].value"}}},
+      {"UKCore-Consent-ForInformationAccess-Example.json",
+       "a Consent this record could not enforce is refused (consent.md section 2): it has no consent-kind category code",
+       {{"consent-kind", "Consent.category"}}},
       // Examples that break the base specification.
       {"Extension-UKCore-ConditionEpisode-Example.json",
        "the extension has both valueCode and valueCodeableConcept, but value[x] allows one value",

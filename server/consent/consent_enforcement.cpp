@@ -1,0 +1,216 @@
+#include "server/consent/consent_enforcement.hpp"
+
+#include <algorithm>
+
+#include "fhir/json/parse.hpp"
+#include "fhir/json/serialize.hpp"
+#include "fhir/resource.hpp"
+#include "fhir/search/search_query.hpp"
+#include "server/audit/request_audit.hpp"
+#include "server/context.hpp"
+#include "server/fhir_request.hpp"
+
+namespace server::consent {
+namespace {
+
+using fhir::json::value;
+namespace rules = fhir::consent;
+
+constexpr std::size_t max_consents_per_patient = 1000;
+
+rules::purpose_class to_decision_class(std::optional<auth::purpose_class> c) {
+  if (!c) return rules::purpose_class::unknown;
+  switch (*c) {
+    case auth::purpose_class::direct: return rules::purpose_class::direct;
+    case auth::purpose_class::emergency: return rules::purpose_class::emergency;
+    case auth::purpose_class::self: return rules::purpose_class::self;
+    case auth::purpose_class::admin: return rules::purpose_class::admin;
+    case auth::purpose_class::planning: return rules::purpose_class::planning;
+    case auth::purpose_class::research: return rules::purpose_class::research;
+  }
+  return rules::purpose_class::unknown;
+}
+
+// A Consent on record that cannot be interpreted (stored before it would have been refused) still
+// stands for something the patient asked: while active it hides their record (fail closed, P1).
+rules::consent_rule uninterpretable(const value& consent, const std::string& patient) {
+  rules::consent_rule rule;
+  const std::string* id = consent.find_string("id");
+  const std::string* status = consent.find_string("status");
+  rule.id = id ? *id : std::string();
+  rule.status = status ? *status : std::string();
+  rule.patient = patient;
+  rule.kind = rules::kind::optout;
+  rule.root.type = rules::effect::deny;
+  return rule;
+}
+
+std::vector<rules::consent_rule> load(const context& ctx, const std::string& patient) {
+  std::vector<rules::consent_rule> out;
+  auto query = fhir::search::parse_query(ctx.search_parameters, "Consent", {{"patient", "Patient/" + patient}});
+  if (!query) return out;
+  auto page = ctx.store.search(store::search_request{*query, max_consents_per_patient, ""});
+  if (!page) return out;
+  for (const auto& entry : page->entries) {
+    auto consent = fhir::json::parse(entry.version.json);
+    if (!consent) continue;
+    auto rule = rules::read_consent(*consent);
+    out.push_back(rule ? std::move(*rule) : uninterpretable(*consent, patient));
+  }
+  return out;
+}
+
+void collect_references(const value& v, std::vector<std::string>& out) {
+  if (v.is_object()) {
+    for (const auto& m : v.as_object()) {
+      if (m.key == "reference" && m.value.is_string()) out.push_back(m.value.as_string());
+      else collect_references(m.value, out);
+    }
+  } else if (v.is_array()) {
+    for (const value& item : v.as_array()) collect_references(item, out);
+  }
+}
+
+std::vector<rules::code> codings(const value* concept_value) {
+  std::vector<rules::code> out;
+  const value* list = concept_value && concept_value->is_object() ? concept_value->find("coding") : nullptr;
+  if (list && list->is_array())
+    for (const value& c : list->as_array()) {
+      const std::string* system = c.find_string("system");
+      const std::string* code = c.find_string("code");
+      if (code) out.push_back({system ? *system : std::string(), *code});
+    }
+  return out;
+}
+
+// The resource's clinical date: when it happened or was recorded, by the usual R4 element names.
+std::optional<fhir::epoch_ms> clinical_date(const value& r) {
+  for (std::string_view name : {"effectiveDateTime", "occurrenceDateTime", "performedDateTime", "onsetDateTime", "recordedDate",
+                                "authoredOn", "issued", "dateAsserted", "date"})
+    if (const std::string* text = r.find_string(name))
+      if (auto t = fhir::parse_date_time(*text)) return t;
+  for (std::string_view name : {"effectivePeriod", "performedPeriod", "period"})
+    if (const value* p = r.find(name); p && p->is_object())
+      if (const std::string* start = p->find_string("start"))
+        if (auto t = fhir::parse_date_time(*start)) return t;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<rules::consent_rule> consent_cache::rules_of(const context& ctx, const std::string& patient) {
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = rules_.find(patient); it != rules_.end()) return it->second;
+    generation = generation_;
+  }
+  auto loaded = load(ctx, patient);
+  std::lock_guard lock(mutex_);
+  if (generation == generation_) rules_[patient] = loaded;  // no Consent was written meanwhile
+  return loaded;
+}
+
+void consent_cache::invalidate() {
+  std::lock_guard lock(mutex_);
+  ++generation_;
+  rules_.clear();
+}
+
+rules::requester requester_of(const context& ctx, const auth::caller& caller) {
+  const auth::claims& token = *caller.token;
+  rules::requester who{.purpose = caller.purpose,
+                       .purpose_kind = to_decision_class(caller.purpose_category),
+                       .controller = caller.controller,
+                       .organisation = token.org_ods,
+                       .practitioner = caller.patient_facing() ? std::string() : token.subject,
+                       .user_reference = token.fhir_user,
+                       .groups = {},
+                       .patient = token.patient,
+                       .break_glass = false};
+  (void)ctx;
+  return who;
+}
+
+std::vector<std::string> patients_of(const store::resource_version& version) {
+  if (version.info.type == "Patient") return {version.info.id};
+  return audit::referenced_patients(version.json);
+}
+
+rules::resource_facts facts_of(const context& ctx, const store::resource_version& version) {
+  rules::resource_facts facts{.type = version.info.type, .id = version.info.id, .patient_data = ctx.auth->is_patient_data(version.info.type)};
+  facts.last_updated = version.info.last_updated;
+  auto parsed = fhir::json::parse(version.json);
+  if (!parsed) return facts;
+  const value& r = *parsed;
+  facts.controller = std::string(fhir::data_controller_of(r));
+  if (const value* meta = r.find("meta"); meta && meta->is_object())
+    if (const value* security = meta->find("security"); security && security->is_array())
+      for (const value& s : security->as_array()) {
+        const std::string* system = s.find_string("system");
+        const std::string* code = s.find_string("code");
+        if (code) facts.security.push_back({system ? *system : std::string(), *code});
+      }
+  for (std::string_view main_code : {"code", "medicationCodeableConcept", "vaccineCode", "type"})
+    if (const value* c = r.find(main_code); c && c->is_object()) {
+      facts.codes = codings(c);
+      break;
+    }
+  facts.clinical_date = clinical_date(r);
+  collect_references(r, facts.references);
+  return facts;
+}
+
+rules::decision decide(const context& ctx, const auth::caller& caller, const store::resource_version& version) {
+  if (!ctx.consents) return {rules::verdict::permit, "default", false};
+  rules::requester who = requester_of(ctx, caller);
+  rules::resource_facts facts = facts_of(ctx, version);
+  rules::decision_options options{.classify = [&ctx](std::string_view purpose) {
+                                    return to_decision_class(ctx.auth->policy().class_of(purpose));
+                                  },
+                                  .related = {},
+                                  .minimal_patient = true};
+  std::vector<std::string> patients = patients_of(version);
+  if (patients.empty() || !facts.patient_data) return rules::decide(who, facts, std::string(), {}, fhir::now_ms(), options);
+  rules::decision strictest{rules::verdict::permit, "default", false};
+  for (const std::string& patient : patients) {
+    rules::decision d = rules::decide(who, facts, patient, ctx.consents->rules_of(ctx, patient), fhir::now_ms(), options);
+    if (d.outcome == rules::verdict::deny) return d;
+    if (d.outcome == rules::verdict::minimal || strictest.basis == "default") strictest = d;
+  }
+  return strictest;
+}
+
+bool show(const context& ctx, const fhir_request& request, store::resource_version& version) {
+  if (!request.caller) return true;
+  rules::decision d = decide(ctx, *request.caller, version);
+  if (request.audit && d.basis.starts_with("Consent/"))
+    request.audit->consent_applied({d.basis, d.outcome == rules::verdict::deny ? "deny" : d.overridden ? "override" : "permit",
+                                    d.outcome == rules::verdict::deny ? std::size_t{1} : std::size_t{0}});
+  if (d.outcome == rules::verdict::deny) return false;
+  if (d.outcome == rules::verdict::minimal) version.json = minimal_patient(version.json);
+  return true;
+}
+
+std::string minimal_patient(const std::string& json) {
+  auto parsed = fhir::json::parse(json);
+  if (!parsed || !parsed->is_object()) return json;
+  value out{fhir::json::object{}};
+  for (std::string_view keep : {"resourceType", "id"})
+    if (const value* v = parsed->find(keep)) out.set(keep, *v);
+  value meta{fhir::json::object{}};
+  if (const value* old = parsed->find("meta"); old && old->is_object())
+    for (std::string_view keep : {"versionId", "lastUpdated"})
+      if (const value* v = old->find(keep)) meta.set(keep, *v);
+  value redacted{fhir::json::object{}};
+  redacted.set("system", "http://terminology.hl7.org/CodeSystem/v3-ObservationValue");
+  redacted.set("code", "REDACTED");
+  redacted.set("display", "redacted");
+  meta.set("security", fhir::json::array{std::move(redacted)});
+  out.set("meta", std::move(meta));
+  for (std::string_view keep : {"identifier", "name", "gender", "birthDate"})
+    if (const value* v = parsed->find(keep)) out.set(keep, *v);
+  return fhir::json::serialize(out);
+}
+
+}  // namespace server::consent

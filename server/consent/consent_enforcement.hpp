@@ -1,0 +1,58 @@
+#pragma once
+// Consent enforcement in the server (../shared/design/consent.md sections 2 and 3): the Consents of each
+// patient, read from the store and cached until a Consent is written; the facts of a stored resource
+// and of the caller that the decision (fhir/consent) needs; and the decision for a stored resource,
+// which must be visible for every patient it belongs to.
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "fhir/consent/consent_decision.hpp"
+#include "server/auth/authenticator.hpp"
+#include "store/store.hpp"
+
+namespace server {
+struct context;
+struct fhir_request;
+}
+
+namespace server::consent {
+
+// The Consent rules recorded for each patient. Entries are dropped whenever a Consent is written
+// (invalidate, called once the write has committed and before it is answered), so a change takes effect
+// on the very next request (P4). A load that raced with a write is used but not kept.
+class consent_cache {
+ public:
+  std::vector<fhir::consent::consent_rule> rules_of(const context& ctx, const std::string& patient);
+  void invalidate();
+
+ private:
+  std::mutex mutex_;
+  std::uint64_t generation_ = 0;
+  std::unordered_map<std::string, std::vector<fhir::consent::consent_rule>> rules_;
+};
+
+fhir::consent::requester requester_of(const context& ctx, const auth::caller& caller);
+
+// The patients whose records hold `version`: a Patient is its own; other patient data belongs to every
+// patient it refers to (a superset of its compartments: deciding for more patients only hides more).
+std::vector<std::string> patients_of(const store::resource_version& version);
+
+fhir::consent::resource_facts facts_of(const context& ctx, const store::resource_version& version);
+
+// The decision for `version` as `caller` sees it: the strictest over its patients (any deny hides it).
+fhir::consent::decision decide(const context& ctx, const auth::caller& caller, const store::resource_version& version);
+
+// Applies the decision to a resource about to be returned to `request`'s caller: false when it must look
+// absent; a Patient under an opt-out is reduced in place (minimal_patient). The audit record notes the
+// Consent that decided. Requests without a caller (none today) are not filtered.
+bool show(const context& ctx, const fhir_request& request, store::resource_version& version);
+
+// The Patient reduced to what identifies the person (identifier, name, birthDate, gender), tagged
+// REDACTED in meta.security: what a clinical caller sees of a patient who opted out.
+std::string minimal_patient(const std::string& json);
+
+}  // namespace server::consent

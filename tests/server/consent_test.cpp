@@ -1,0 +1,110 @@
+// Consent enforcement through the router with signed tokens (consent.md sections 2 and 3): Consents the
+// record cannot enforce are refused; an opt-out hides a patient's data on read and vread exactly as a
+// missing id would, leaves the data's own controller its access and clinicians the minimal Patient;
+// a status change takes effect on the next request; the audit record names the Consent that decided.
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+#include "tests/server/app_fixture.hpp"
+#include "tests/server/identity_provider.hpp"
+#include "tests/server/requests.hpp"
+
+using fhir::testing::app_fixture;
+using fhir::testing::identity_provider;
+using fhir::testing::jwt_options;
+using server::http::header;
+
+namespace {
+
+std::vector<header> with(header auth, std::vector<header> more = {}) {
+  more.push_back({"Content-Type", "application/fhir+json"});
+  more.push_back(std::move(auth));
+  return more;
+}
+
+header consent_admin(const identity_provider& idp) {
+  return idp.bearer(R"("sub":"ca1","org_ods":"ICB1","scope":"user/*.cruds","nhs_role":{"role_code":"SHCR-CONSENT-ADMIN"},
+    "purpose_of_use":["PATADMIN"])");
+}
+
+header privacy_officer(const identity_provider& idp) {
+  return idp.bearer(R"("sub":"po","org_ods":"ICB1","scope":"user/*.cruds","nhs_role":{"role_code":"R0001"},"purpose_of_use":["HSYSADMIN"])");
+}
+
+std::string optout(const std::string& id, const std::string& status, const std::string& kind = "shcr-optout") {
+  return R"({"resourceType":"Consent","id":")" + id + R"(","status":")" + status + R"(",
+    "scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},
+    "category":[{"coding":[{"system":"https://shared-care-record.github.io/fhir/CodeSystem/consent-kind","code":")" + kind + R"("}]}],
+    "patient":{"reference":"Patient/p1"},"dateTime":"2026-01-01","policy":[{"uri":"https://example.org/shcr-optout"}],
+    "provision":{"type":"deny"}})";
+}
+
+// A 404 body with the request-specific parts (none today) left as they are: hidden must equal missing.
+std::string body_of(const fhir::testing::reply& r) { return r.http.body; }
+
+}  // namespace
+
+TEST_CASE("an opt-out hides the patient's data as if it did not exist, except from its own controller", "[server][consent]") {
+  identity_provider idp;
+  app_fixture app(jwt_options(idp));
+  auto gp = idp.clinician("GP1");
+  auto hospital = idp.clinician("RX2");
+  REQUIRE(app.put("/fhir/Patient/p1", R"({"resourceType":"Patient","id":"p1","name":[{"family":"Smith"}],"gender":"female",
+    "birthDate":"1970-01-01","address":[{"city":"Leeds"}],"telecom":[{"system":"phone","value":"0113"}]})", with(gp)).status() == 201);
+  REQUIRE(app.put("/fhir/Observation/o1", R"({"resourceType":"Observation","id":"o1","status":"final","code":{"text":"bp"},
+    "subject":{"reference":"Patient/p1"}})", with(gp)).status() == 201);
+  REQUIRE(app.get("/fhir/Observation/o1", {hospital}).status() == 200);  // no Consent: implied consent
+
+  // A Consent the record cannot enforce is refused, naming where.
+  std::string unenforceable = optout("bad", "active");
+  unenforceable.replace(unenforceable.find(R"("type":"deny")"), 13, R"("type":"permit")");
+  auto refused = app.put("/fhir/Consent/bad", unenforceable, with(consent_admin(idp)));
+  CHECK(refused.status() == 422);
+  INFO(refused.http.body);
+  auto where = refused.issue_expressions();
+  CHECK(std::find(where.begin(), where.end(), "Consent.provision.type") != where.end());
+
+  REQUIRE(app.put("/fhir/Consent/c1", optout("c1", "active"), with(consent_admin(idp))).status() == 201);
+
+  // Hidden looks exactly like missing, for read, vread and conditional reads.
+  auto hidden = app.get("/fhir/Observation/o1", {hospital});
+  CHECK(hidden.status() == 404);
+  auto missing = app.get("/fhir/Observation/nope", {hospital});
+  std::string expected = body_of(missing);
+  expected.replace(expected.find("Observation/nope"), 16, "Observation/o1");
+  CHECK(body_of(hidden) == expected);
+  CHECK(hidden.issue_ids() == missing.issue_ids());
+  auto hidden_version = app.get("/fhir/Observation/o1/_history/1", {hospital});
+  auto missing_version = app.get("/fhir/Observation/o1/_history/9", {hospital});
+  CHECK(hidden_version.status() == 404);
+  std::string expected_version = body_of(missing_version);
+  expected_version.replace(expected_version.find("Version 9"), 9, "Version 1");
+  CHECK(body_of(hidden_version) == expected_version);
+  CHECK(app.get("/fhir/Observation/o1", {hospital, {"If-None-Match", "W/\"1\""}}).status() == 404);  // no 304: it would reveal it
+
+  // The data's own controller keeps its access for direct care.
+  CHECK(app.get("/fhir/Observation/o1", {gp}).status() == 200);
+
+  // Other clinicians see the minimal Patient, tagged REDACTED; planners nothing.
+  auto minimal = app.get("/fhir/Patient/p1", {hospital});
+  REQUIRE(minimal.status() == 200);
+  auto patient = minimal.json();
+  CHECK(patient.find("address") == nullptr);
+  CHECK(patient.find("telecom") == nullptr);
+  CHECK(*patient.find_string("birthDate") == "1970-01-01");
+  CHECK(*patient.find("meta")->find("security")->as_array()[0].find_string("code") == "REDACTED");
+  auto analyst = idp.bearer(R"("sub":"a1","org_ods":"ICB1","scope":"user/*.rs","nhs_role":{"role_code":"SHCR-ANALYST"},"purpose_of_use":["HOPERAT"])");
+  CHECK(app.get("/fhir/Patient/p1", {analyst}).status() == 404);
+
+  // The audit record names the Consent that decided.
+  auto audit = app.get("/fhir/AuditEvent?entity=Consent/c1", {privacy_officer(idp)});
+  REQUIRE(audit.status() == 200);
+  CHECK(fhir::testing::count_matches(audit.json()) >= 4);
+
+  // Withdrawn: the very next request sees the data again.
+  REQUIRE(app.put("/fhir/Consent/c1", optout("c1", "inactive"), with(consent_admin(idp))).status() == 200);
+  CHECK(app.get("/fhir/Observation/o1", {hospital}).status() == 200);
+  CHECK(app.get("/fhir/Patient/p1", {hospital}).json().find("address") != nullptr);
+}
