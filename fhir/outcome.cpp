@@ -26,6 +26,7 @@ std::string_view to_code(issue_type t) {
     case issue_type::security: return "security";
     case issue_type::login: return "login";
     case issue_type::forbidden: return "forbidden";
+    case issue_type::suppressed: return "suppressed";
     case issue_type::not_supported: return "not-supported";
     case issue_type::duplicate: return "duplicate";
     case issue_type::not_found: return "not-found";

@@ -28,6 +28,7 @@ enum class issue_type {
   security,
   login,
   forbidden,
+  suppressed,  // information withheld (consent)
   not_supported,
   duplicate,
   multiple_matches,

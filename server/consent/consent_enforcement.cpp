@@ -17,6 +17,7 @@ using fhir::json::value;
 namespace rules = fhir::consent;
 
 constexpr std::size_t max_consents_per_patient = 1000;
+constexpr std::size_t max_cached_patients = 100000;
 
 rules::purpose_class to_decision_class(std::optional<auth::purpose_class> c) {
   if (!c) return rules::purpose_class::unknown;
@@ -107,7 +108,10 @@ std::vector<rules::consent_rule> consent_cache::rules_of(const context& ctx, con
   }
   auto loaded = load(ctx, patient);
   std::lock_guard lock(mutex_);
-  if (generation == generation_) rules_[patient] = loaded;  // no Consent was written meanwhile
+  if (generation == generation_) {  // no Consent was written meanwhile
+    if (rules_.size() >= max_cached_patients) rules_.clear();  // bounded memory; reloaded on demand
+    rules_[patient] = loaded;
+  }
   return loaded;
 }
 
@@ -163,6 +167,19 @@ rules::resource_facts facts_of(const context& ctx, const store::resource_version
 
 rules::decision decide(const context& ctx, const auth::caller& caller, const store::resource_version& version) {
   if (!ctx.consents) return {rules::verdict::permit, "default", false};
+  // AuditEvent and Consent have access rules of their own (privacy officers, consent administrators and
+  // the patient, consent.md section 3): a patient's opt-out does not hide the oversight of their record.
+  const auto& protected_types = ctx.auth->policy().protected_types();
+  if (std::find(protected_types.begin(), protected_types.end(), version.info.type) != protected_types.end())
+    return {rules::verdict::permit, "protected-type", false};
+  if (!ctx.auth->is_patient_data(version.info.type)) return {rules::verdict::permit, "not-patient-data", false};
+  std::vector<std::string> patients = patients_of(version);
+  // Without a Consent on record the answer is implied consent, unless the caller is the patient (who
+  // may have items withheld): no need to read the resource's facts.
+  std::vector<std::vector<rules::consent_rule>> consents;
+  for (const std::string& patient : patients) consents.push_back(ctx.consents->rules_of(ctx, patient));
+  bool none = std::all_of(consents.begin(), consents.end(), [](const auto& c) { return c.empty(); });
+  if (none && !caller.patient_facing()) return {rules::verdict::permit, "default", false};
   rules::requester who = requester_of(ctx, caller);
   rules::resource_facts facts = facts_of(ctx, version);
   rules::decision_options options{.classify = [&ctx](std::string_view purpose) {
@@ -170,11 +187,10 @@ rules::decision decide(const context& ctx, const auth::caller& caller, const sto
                                   },
                                   .related = {},
                                   .minimal_patient = true};
-  std::vector<std::string> patients = patients_of(version);
-  if (patients.empty() || !facts.patient_data) return rules::decide(who, facts, std::string(), {}, fhir::now_ms(), options);
+  if (patients.empty()) return rules::decide(who, facts, std::string(), {}, fhir::now_ms(), options);
   rules::decision strictest{rules::verdict::permit, "default", false};
-  for (const std::string& patient : patients) {
-    rules::decision d = rules::decide(who, facts, patient, ctx.consents->rules_of(ctx, patient), fhir::now_ms(), options);
+  for (std::size_t i = 0; i < patients.size(); ++i) {
+    rules::decision d = rules::decide(who, facts, patients[i], consents[i], fhir::now_ms(), options);
     if (d.outcome == rules::verdict::deny) return d;
     if (d.outcome == rules::verdict::minimal || strictest.basis == "default") strictest = d;
   }

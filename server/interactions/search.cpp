@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -18,6 +19,7 @@
 #include "fhir/search/subset.hpp"
 #include "fhir/text.hpp"
 #include "server/audit/request_audit.hpp"
+#include "server/consent/consent_enforcement.hpp"
 #include "server/bundle_writer.hpp"
 #include "server/access_gate.hpp"
 #include "server/interactions/compartment.hpp"
@@ -62,6 +64,23 @@ std::string url_with(const std::string& base, http::query_params params, std::st
   return params.empty() ? base : base + "?" + http::encode_query(params);
 }
 
+// The number of matches the caller may see: every match is decided (the store's own count would reveal
+// hidden ones).
+fhir::result<std::int64_t> visible_total(const context& ctx, const fhir_request& request, fhir::search::search_query query) {
+  query.includes.clear();
+  query.total = fhir::search::total_mode::none;
+  std::int64_t total = 0;
+  std::string at;
+  for (;;) {
+    auto page = ctx.store.search(store::search_request{query, 1000, at});
+    if (!page) return std::move(page).error();
+    for (const auto& entry : page->entries)
+      if (!request.caller || consent::decide(ctx, *request.caller, entry.version).permitted()) ++total;
+    if (page->next_token.empty()) return total;
+    at = page->next_token;
+  }
+}
+
 // An included resource is shown when the caller may read its type and, for a patient-facing caller,
 // when it is not another patient's data.
 // `own_records` holds the patient-facing caller's compartment filters by type, computed once per request.
@@ -73,6 +92,87 @@ bool may_see_included(const context& ctx, const fhir_request& request, const sto
   auto [at, fresh] = own_records.try_emplace(info.type);
   if (fresh) at->second = patient_compartment(ctx, request.caller->token->patient, info.type);
   return !at->second || in_compartment(ctx, *at->second, info.type, info.id);
+}
+
+// A page of what the caller may see (consent.md section 3): matches hidden by Consent are skipped and
+// their places filled from further store pages (never more than asked, so the next page starts right
+// after the last match shown); included resources are checked one by one; a total counts visible
+// matches only.
+struct visible_results {
+  std::vector<store::search_entry> entries;
+  std::string next_token, previous_token;
+  std::optional<std::int64_t> total;
+  bool withheld = false;
+};
+
+fhir::result<visible_results> visible_page(const context& ctx, const fhir_request& request, const fhir::search::search_query& query,
+                                           std::size_t count, const std::string& token) {
+  constexpr int max_store_pages = 50;  // bounds the work of one page when most matches are hidden
+  visible_results out;
+  std::map<std::string, std::optional<fhir::search::compartment_filter>> own_records;
+  std::vector<store::search_entry> includes;
+  std::string at = token;
+  std::size_t matches = 0;
+  for (int round = 0; round < max_store_pages && count > 0; ++round) {
+    auto page = ctx.store.search(store::search_request{query, count - matches, at});
+    if (!page) return std::move(page).error();
+    if (round == 0) out.previous_token = page->previous_token;
+    for (auto& entry : page->entries) {
+      if (entry.mode == store::search_mode::include) {
+        if (!may_see_included(ctx, request, entry.version.info, own_records)) continue;
+        if (!consent::show(ctx, request, entry.version)) continue;
+        if (std::none_of(includes.begin(), includes.end(), [&](const store::search_entry& e) {
+              return e.version.info.type == entry.version.info.type && e.version.info.id == entry.version.info.id;
+            }))
+          includes.push_back(std::move(entry));
+        continue;
+      }
+      if (!consent::show(ctx, request, entry.version)) {
+        out.withheld = true;
+        continue;
+      }
+      ++matches;
+      out.entries.push_back(std::move(entry));
+    }
+    out.next_token = page->next_token;
+    // The whole result in one store page: its visible matches are the total, known for free.
+    if (round == 0 && page->next_token.empty() && page->previous_token.empty() && token.empty() && page->total)
+      out.total = static_cast<std::int64_t>(matches);
+    if (page->next_token.empty() || matches == count) break;
+    at = page->next_token;
+  }
+  // An include stays only when it is linked to what is shown: referenced by or referring to a shown
+  // match, or (:iterate) to an include kept so far. One of a hidden match is dropped with it.
+  auto key = [](const store::search_entry& e) { return e.version.info.type + "/" + e.version.info.id; };
+  std::set<std::string> shown, referenced;  // what is shown, and what it refers to
+  auto show = [&](const store::search_entry& e, const std::vector<std::string>& refs) {
+    shown.insert(key(e));
+    referenced.insert(refs.begin(), refs.end());
+  };
+  for (const auto& e : out.entries) show(e, consent::facts_of(ctx, e.version).references);
+  std::vector<std::vector<std::string>> include_refs;
+  for (const auto& e : includes) include_refs.push_back(consent::facts_of(ctx, e.version).references);
+  std::vector<bool> kept(includes.size(), false);
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (std::size_t i = 0; i < includes.size(); ++i) {
+      if (kept[i]) continue;
+      const auto& refs = include_refs[i];
+      bool linked = referenced.contains(key(includes[i])) ||
+                    std::any_of(refs.begin(), refs.end(), [&](const std::string& r) { return shown.contains(r); });
+      if (!linked) continue;
+      kept[i] = grew = true;
+      show(includes[i], refs);
+    }
+  }
+  for (std::size_t i = 0; i < includes.size(); ++i)
+    if (kept[i]) out.entries.push_back(std::move(includes[i]));
+  if ((query.total != fhir::search::total_mode::none || count == 0) && !out.total) {
+    auto total = visible_total(ctx, request, query);
+    if (!total) return std::move(total).error();
+    out.total = *total;
+  }
+  return out;
 }
 
 http::response run(const context& ctx, const fhir_request& request, std::string_view type,
@@ -111,8 +211,7 @@ http::response run(const context& ctx, const fhir_request& request, std::string_
   auto count = page_size(ctx, *query);
   if (!count) return error_response(count.error(), &request);
 
-  store::search_request search{*query, *count, token};
-  auto page = ctx.store.search(search);
+  auto page = visible_page(ctx, request, *query, *count, token);
   if (!page) return error_response(page.error(), &request);
 
   bundle_writer bundle("searchset");
@@ -125,10 +224,8 @@ http::response run(const context& ctx, const fhir_request& request, std::string_
   if (!page->next_token.empty()) bundle.add_link("next", url_with(base, link_params, page->next_token));
 
   bool subsetting = fhir::search::wants_subset(query->summary, query->elements);
-  std::map<std::string, std::optional<fhir::search::compartment_filter>> own_records;
   for (const auto& entry : page->entries) {
     std::string_view mode = entry.mode == store::search_mode::match ? "match" : "include";
-    if (entry.mode == store::search_mode::include && !may_see_included(ctx, request, entry.version.info, own_records)) continue;
     if (request.audit) request.audit->returned(entry.version.info, entry.version.json);
     if (!subsetting) {
       bundle.add_search_entry(ctx.settings, entry.version, mode);
@@ -140,6 +237,13 @@ http::response run(const context& ctx, const fhir_request& request, std::string_
                                   fhir::json::serialize(fhir::search::subset(*parsed, query->summary, query->elements, ctx.definitions))};
     bundle.add_search_entry(ctx.settings, shown, mode);
   }
+  // Something was withheld from a clinical caller: say so, without why or how much (consent.md section 3).
+  bool clinical = request.caller && (request.caller->purpose_category == auth::purpose_class::direct ||
+                                     request.caller->purpose_category == auth::purpose_class::emergency);
+  if (page->withheld && clinical)
+    bundle.add_outcome_entry(fhir::json::serialize(fhir::to_operation_outcome(std::vector<fhir::issue>{
+        fhir::issue{fhir::severity::warning, fhir::issue_type::suppressed,
+                    "Items excluded due to confidentiality and/or patient preferences.", {}, "consent-items-withheld"}})));
   if (!query->ignored.empty()) {
     std::vector<fhir::issue> issues;
     for (const auto& name : query->ignored)

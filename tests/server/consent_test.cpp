@@ -108,3 +108,88 @@ TEST_CASE("an opt-out hides the patient's data as if it did not exist, except fr
   CHECK(app.get("/fhir/Observation/o1", {hospital}).status() == 200);
   CHECK(app.get("/fhir/Patient/p1", {hospital}).json().find("address") != nullptr);
 }
+
+namespace {
+
+std::vector<std::string> match_ids(const fhir::json::value& bundle) {
+  std::vector<std::string> out;
+  if (const auto* entries = bundle.find("entry"))
+    for (const auto& e : entries->as_array())
+      if (*e.find("search")->find_string("mode") == "match") out.push_back(*e.find("resource")->find_string("id"));
+  return out;
+}
+
+std::vector<std::string> outcome_ids(const fhir::json::value& bundle) {
+  std::vector<std::string> out;
+  if (const auto* entries = bundle.find("entry"))
+    for (const auto& e : entries->as_array())
+      if (*e.find("search")->find_string("mode") == "outcome")
+        for (const auto& issue : e.find("resource")->find("issue")->as_array())
+          out.push_back(*issue.find("details")->find("coding")->as_array()[0].find_string("code"));
+  return out;
+}
+
+std::string next_link(const fhir::json::value& bundle) {
+  for (const auto& link : bundle.find("link")->as_array())
+    if (*link.find_string("relation") == "next") return *link.find_string("url");
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("searches leave out what Consent hides, keep pages full and count only what is visible", "[server][consent][search]") {
+  identity_provider idp;
+  app_fixture app(jwt_options(idp));
+  auto gp = idp.clinician("GP1");
+  auto hospital = idp.clinician("RX2");
+  for (const char* id : {"p1", "p2"})
+    REQUIRE(app.put(std::string("/fhir/Patient/") + id, R"({"resourceType":"Patient","id":")" + std::string(id) + R"(","name":[{"family":"X"}]})",
+                    with(gp)).status() == 201);
+  // Interleaved: the opted-out patient's observations between the other's.
+  for (int i = 0; i < 10; ++i) {
+    std::string patient = i % 2 == 0 ? "p1" : "p2";
+    std::string id = "o" + std::to_string(i);
+    REQUIRE(app.put("/fhir/Observation/" + id, R"({"resourceType":"Observation","id":")" + id + R"(","status":"final",
+      "code":{"text":"x"},"subject":{"reference":"Patient/)" + patient + R"("}})", with(gp)).status() == 201);
+  }
+  REQUIRE(app.put("/fhir/Consent/c1", optout("c1", "active"), with(consent_admin(idp))).status() == 201);
+
+  auto all = app.get("/fhir/Observation?_count=100&_total=accurate", {hospital});
+  REQUIRE(all.status() == 200);
+  CHECK(match_ids(all.json()) == std::vector<std::string>{"o1", "o3", "o5", "o7", "o9"});
+  CHECK(all.json().find("total")->as_number().text == "5");
+  CHECK(outcome_ids(all.json()) == std::vector<std::string>{"consent-items-withheld"});
+  CHECK(app.get("/fhir/Observation?_summary=count", {hospital}).json().find("total")->as_number().text == "5");
+  CHECK(app.get("/fhir/Observation?_summary=count", {gp}).json().find("total")->as_number().text == "10");  // its own data
+  auto by_patient = app.get("/fhir/Observation?subject=Patient/p1", {hospital});
+  CHECK(match_ids(by_patient.json()).empty());
+
+  // Pages of two stay full, and walking them shows each visible match once.
+  std::vector<std::string> walked;
+  std::string url = "/fhir/Observation?_count=2";
+  for (int pages = 0; !url.empty() && pages < 10; ++pages) {
+    auto page = app.get(url, {hospital});
+    REQUIRE(page.status() == 200);
+    auto ids = match_ids(page.json());
+    std::string next = next_link(page.json());
+    if (!next.empty()) CHECK(ids.size() == 2);
+    walked.insert(walked.end(), ids.begin(), ids.end());
+    url = next.empty() ? "" : next.substr(next.find("/fhir/"));
+  }
+  std::sort(walked.begin(), walked.end());
+  CHECK(walked == std::vector<std::string>{"o1", "o3", "o5", "o7", "o9"});
+
+  // Included resources are decided one by one: the opted-out patient's record is not included.
+  auto with_subjects = app.get("/fhir/Observation?_include=Observation:subject", {hospital}).json();
+  std::vector<std::string> included;
+  for (const auto& e : with_subjects.find("entry")->as_array())
+    if (*e.find("search")->find_string("mode") == "include") included.push_back(*e.find("resource")->find_string("id"));
+  CHECK(included == std::vector<std::string>{"p2"});
+
+  // Planners are not told that something was withheld.
+  auto analyst = idp.bearer(R"("sub":"a1","org_ods":"ICB1","scope":"user/*.rs","nhs_role":{"role_code":"SHCR-ANALYST"},"purpose_of_use":["HOPERAT"])");
+  auto planning = app.get("/fhir/Observation", {analyst});
+  REQUIRE(planning.status() == 200);
+  CHECK(outcome_ids(planning.json()).empty());
+  CHECK(match_ids(planning.json()).size() == 5);
+}
