@@ -15,6 +15,7 @@
 
 #include "fhir/text.hpp"
 #include "server/audit/request_audit.hpp"
+#include "server/consent/consent_enforcement.hpp"
 #include "server/bundle_writer.hpp"
 #include "server/access_gate.hpp"
 #include "server/interactions/compartment.hpp"
@@ -100,6 +101,9 @@ http::response everything(const context& ctx, const fhir_request& request) {
                           &request);
   auto patient = ctx.store.read(owner_type, owner_id);
   if (!patient) return error_response(patient.error(), &request);
+  // A patient hidden from the caller is as absent as on read; the rest is decided entry by entry.
+  store::resource_version decided_patient = *patient;
+  if (!consent::show(ctx, request, decided_patient)) return error_response(store::not_found_error(owner_type, owner_id), &request);
   auto plan = parse(ctx, request);
   if (!plan) return error_response(plan.error(), &request);
 
@@ -123,7 +127,11 @@ http::response everything(const context& ctx, const fhir_request& request) {
     std::string token = i == plan->type_index ? plan->inner_token : "";
     auto page = ctx.store.search(store::search_request{*query, room, token});
     if (!page) return error_response(page.error(), &request);
-    for (const auto& entry : page->entries) {
+    for (auto entry : page->entries) {
+      if (!consent::show(ctx, request, entry.version)) {
+        if (entry.mode != store::search_mode::include) --room;  // keeps paging positions as the store counts them
+        continue;
+      }
       if (entry.mode == store::search_mode::include) {
         if (!included.insert(entry.version.info.type + "/" + entry.version.info.id).second) continue;
         if (request.audit) request.audit->returned(entry.version.info, entry.version.json);

@@ -8,6 +8,7 @@
 #include "fhir/search/date_range.hpp"
 #include "fhir/text.hpp"
 #include "server/audit/request_audit.hpp"
+#include "server/consent/consent_enforcement.hpp"
 #include "server/bundle_writer.hpp"
 #include "server/access_gate.hpp"
 #include "server/interactions/common.hpp"
@@ -84,10 +85,26 @@ http::response history(const context& ctx, const fhir_request& request, std::str
     next.emplace_back(page_parameter, page->next_page_token);
     bundle.add_link("next", request_url(ctx, request, next));
   }
-  for (const auto& version : page->entries) {
+  // Every version is decided under today's Consents; a deletion is shown only when the version it
+  // deleted would be. An instance the caller may not see at all is as absent as on read.
+  bool instance = !query->id.empty();
+  std::size_t shown = 0;
+  for (auto version : page->entries) {
+    store::resource_version decided_on = version;
+    if (version.info.deleted) {
+      auto live = version.info.version > 1 ? ctx.store.vread(version.info.type, version.info.id, version.info.version - 1)
+                                           : fhir::result<store::resource_version>(store::not_found_error(version.info.type, version.info.id));
+      if (!live) continue;
+      decided_on = std::move(*live);
+    }
+    if (!consent::show(ctx, request, decided_on)) continue;
+    if (!version.info.deleted) version.json = std::move(decided_on.json);  // the minimal Patient, where it applies
+    ++shown;
     if (request.audit) request.audit->returned(version.info, version.json);
     bundle.add_history_entry(ctx.settings, version);
   }
+  if (instance && shown == 0 && !page->entries.empty())
+    return error_response(store::not_found_error(request.path[0], request.path[1]), &request);
   return json_response(200, std::move(bundle).finish(), request);
 }
 

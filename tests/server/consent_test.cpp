@@ -186,10 +186,25 @@ TEST_CASE("searches leave out what Consent hides, keep pages full and count only
     if (*e.find("search")->find_string("mode") == "include") included.push_back(*e.find("resource")->find_string("id"));
   CHECK(included == std::vector<std::string>{"p2"});
 
+  // History and $everything decide every entry the same way.
+  CHECK(app.get("/fhir/Observation/o0/_history", {hospital}).status() == 404);
+  CHECK(app.get("/fhir/Observation/o1/_history", {hospital}).status() == 200);
+  auto type_history = app.get("/fhir/Observation/_history", {hospital}).json();
+  std::vector<std::string> versions;
+  for (const auto& e : type_history.find("entry")->as_array()) versions.push_back(*e.find("resource")->find_string("id"));
+  std::sort(versions.begin(), versions.end());
+  CHECK(versions == std::vector<std::string>{"o1", "o3", "o5", "o7", "o9"});
+  auto everything = app.get("/fhir/Patient/p1/$everything", {hospital}).json();
+  std::vector<std::string> record;
+  for (const auto& e : everything.find("entry")->as_array()) record.push_back(*e.find("resource")->find_string("resourceType"));
+  CHECK(record == std::vector<std::string>{"Patient"});  // the minimal Patient only
+  CHECK(app.get("/fhir/Patient/p2/$everything", {hospital}).json().find("entry")->as_array().size() == 6);
+
   // Planners are not told that something was withheld.
   auto analyst = idp.bearer(R"("sub":"a1","org_ods":"ICB1","scope":"user/*.rs","nhs_role":{"role_code":"SHCR-ANALYST"},"purpose_of_use":["HOPERAT"])");
   auto planning = app.get("/fhir/Observation", {analyst});
   REQUIRE(planning.status() == 200);
   CHECK(outcome_ids(planning.json()).empty());
   CHECK(match_ids(planning.json()).size() == 5);
+  CHECK(app.get("/fhir/Patient/p1/$everything", {analyst}).status() == 404);
 }
