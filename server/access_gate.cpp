@@ -154,6 +154,11 @@ fhir::result<fhir::done> check_write_entry(const context& ctx, const auth::calle
   if (is_server_written(type))
     return fhir::error(fhir::error_kind::method_not_allowed, fhir::issue_type::not_supported,
                        fmt::format("{} resources are written by the server only", type), "method-not-allowed");
+  // A Consent is never deleted: it changes status (inactive, entered-in-error), so its history is kept.
+  if (type == "Consent" && op == operation::remove)
+    return fhir::error(fhir::error_kind::method_not_allowed, fhir::issue_type::not_supported,
+                       "A Consent is not deleted: set its status (inactive, or entered-in-error) so its history is kept",
+                       "consent-not-deletable");
   if (auto allowed = ctx.auth->authorise(caller, type, op); !allowed) return allowed;
   // Every write is recorded against the organisation that made it and may only touch its own data: a
   // token that names no organisation cannot write.

@@ -208,6 +208,12 @@ bool show(const context& ctx, const fhir_request& request, store::resource_versi
   return true;
 }
 
+bool may_change(const context& ctx, const fhir_request& request, std::string_view type, std::string_view id) {
+  if (!request.caller) return true;
+  auto current = ctx.store.read(type, id);
+  return !current || decide(ctx, *request.caller, *current).permitted();
+}
+
 std::string minimal_patient(const std::string& json) {
   auto parsed = fhir::json::parse(json);
   if (!parsed || !parsed->is_object()) return json;

@@ -51,6 +51,10 @@ fhir::consent::decision decide(const context& ctx, const auth::caller& caller, c
 // Consent that decided. Requests without a caller (none today) are not filtered.
 bool show(const context& ctx, const fhir_request& request, store::resource_version& version);
 
+// For an update or delete of an existing resource: false when the caller may not see its current
+// version (the write is then answered as for a missing id).
+bool may_change(const context& ctx, const fhir_request& request, std::string_view type, std::string_view id);
+
 // The Patient reduced to what identifies the person (identifier, name, birthDate, gender), tagged
 // REDACTED in meta.security: what a clinical caller sees of a patient who opted out.
 std::string minimal_patient(const std::string& json);

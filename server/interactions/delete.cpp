@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include "server/consent/consent_enforcement.hpp"
 #include "server/interactions/common.hpp"
 #include "server/interactions/conditional.hpp"
 #include "server/interactions/interactions.hpp"
@@ -16,6 +17,7 @@ http::response delete_(const context& ctx, const fhir_request& request) {
   if (auto valid = check_id(ctx, id); !valid) return error_response(valid.error(), &request);
   auto if_match = if_match_version(request);
   if (!if_match) return error_response(if_match.error(), &request);
+  if (!consent::may_change(ctx, request, type, id)) return error_response(store::not_found_error(type, id), &request);
   auto removed = ctx.store.remove(type, id, store::preconditions{.if_match = *if_match, .controller = caller_controller(request)});
   if (!removed) return error_response(removed.error(), &request);
 

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "fhir/resource.hpp"
+#include "server/consent/consent_enforcement.hpp"
 #include "server/interactions/common.hpp"
 #include "server/interactions/conditional.hpp"
 #include "server/interactions/interactions.hpp"
@@ -49,6 +50,8 @@ http::response update(const context& ctx, const fhir_request& request) {
                                       "id-missing", type + ".id"),
                           &request);
   if (body_id != id) return error_response(id_mismatch(type, body_id, id, "the URL id"), &request);
+  // A resource hidden from the caller by Consent is not theirs to change: answered as absent.
+  if (!consent::may_change(ctx, request, type, id)) return error_response(store::not_found_error(type, id), &request);
 
   auto written = ctx.store.update(std::move(body->resource), store::preconditions{.if_match = *if_match, .controller = caller_controller(request)});
   if (!written) return error_response(written.error(), &request);

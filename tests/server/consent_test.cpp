@@ -84,8 +84,13 @@ TEST_CASE("an opt-out hides the patient's data as if it did not exist, except fr
   CHECK(body_of(hidden_version) == expected_version);
   CHECK(app.get("/fhir/Observation/o1", {hospital, {"If-None-Match", "W/\"1\""}}).status() == 404);  // no 304: it would reveal it
 
-  // The data's own controller keeps its access for direct care.
+  // Changing a hidden resource is answered as for a missing one; its controller keeps its access.
+  CHECK(app.del("/fhir/Observation/o1", {hospital}).status() == 404);
+  CHECK(app.put("/fhir/Observation/o1", R"({"resourceType":"Observation","id":"o1","status":"amended","code":{"text":"bp"},
+    "subject":{"reference":"Patient/p1"}})", with(hospital)).status() == 404);
   CHECK(app.get("/fhir/Observation/o1", {gp}).status() == 200);
+  // A Consent is never deleted, only moved to another status.
+  CHECK(app.del("/fhir/Consent/c1", {consent_admin(idp)}).status() == 405);
 
   // Other clinicians see the minimal Patient, tagged REDACTED; planners nothing.
   auto minimal = app.get("/fhir/Patient/p1", {hospital});
