@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <tuple>
 
 #include "fhir/json/parse.hpp"
 #include "fhir/json/serialize.hpp"
@@ -39,6 +40,23 @@ class writer {
     for (std::size_t i = 0; i < vs.size(); ++i) {
       if (i) out_ += ',';
       fhir::json::append_quoted(out_, vs[i]);
+    }
+    out_ += ']';
+  }
+  // An array of [text, text, integer] arrays, one per item (what `parts` returns for it).
+  template <typename Items, typename Parts>
+  void triples(std::string_view name, const Items& items, Parts parts) {
+    if (items.empty()) return;
+    key(name);
+    out_ += '[';
+    for (const auto& item : items) {
+      auto [first, second, number] = parts(item);
+      if (out_.back() != '[') out_ += ',';
+      out_ += '[';
+      fhir::json::append_quoted(out_, first);
+      out_ += ',';
+      fhir::json::append_quoted(out_, second);
+      out_ += ',' + std::to_string(number) + ']';
     }
     out_ += ']';
   }
@@ -128,36 +146,12 @@ store::audit_record record_of(const audit_facts& facts, const std::string& id) {
     cw.flag("d", c.development);
     cw.end();
   }
-  if (!facts.resources.empty()) {
-    w.key("res");
-    out += '[';
-    for (std::size_t i = 0; i < facts.resources.size(); ++i) {
-      const resource_ref& ref = facts.resources[i];
-      if (i) out += ',';
-      out += '[';
-      fhir::json::append_quoted(out, ref.type);
-      out += ',';
-      fhir::json::append_quoted(out, ref.id);
-      out += ',' + std::to_string(ref.version) + ']';
-    }
-    out += ']';
-  }
+  w.triples("res", facts.resources, [](const resource_ref& ref) { return std::tuple(std::string_view(ref.type), std::string_view(ref.id), ref.version); });
   w.integer("n", static_cast<std::int64_t>(facts.resource_count));
   w.texts("p", facts.patients);
-  if (!facts.decisions.empty()) {
-    w.key("dc");
-    out += '[';
-    for (std::size_t i = 0; i < facts.decisions.size(); ++i) {
-      const consent_decision& d = facts.decisions[i];
-      if (i) out += ',';
-      out += '[';
-      fhir::json::append_quoted(out, d.consent);
-      out += ',';
-      fhir::json::append_quoted(out, d.decision);
-      out += ',' + std::to_string(d.suppressed) + ']';
-    }
-    out += ']';
-  }
+  w.triples("dc", facts.decisions, [](const consent_decision& d) {
+    return std::tuple(std::string_view(d.consent), std::string_view(d.decision), static_cast<std::int64_t>(d.suppressed));
+  });
   w.end();
 
   // The keys store::make_audit_record takes from the rendered event (audit_event.cpp renders these).

@@ -13,6 +13,7 @@
 
 #include "fhir/json/parse.hpp"
 #include "store/sqlite/page_token.hpp"
+#include "store/sqlite/sql_text.hpp"
 
 namespace store::sqlite {
 namespace {
@@ -65,31 +66,6 @@ resource_version as_version(std::string_view id, fhir::epoch_ms recorded, std::s
 
 fhir::error unsupported(std::string message) {
   return fhir::error(fhir::error_kind::invalid, fhir::issue_type::not_supported, std::move(message), "audit-search-unsupported");
-}
-
-// A SQL condition under construction, with its bound values in order.
-struct sql {
-  std::string text;
-  std::vector<sql_value> values;
-  sql& operator<<(std::string_view s) {
-    text += s;
-    return *this;
-  }
-  sql& bind(sql_value v) {
-    text += '?';
-    values.push_back(std::move(v));
-    return *this;
-  }
-};
-
-void bind_all(statement& st, const std::vector<sql_value>& values) {
-  int i = 1;
-  for (const sql_value& v : values) {
-    if (const auto* n = std::get_if<std::int64_t>(&v)) st.bind(i, *n);
-    else if (const auto* d = std::get_if<double>(&v)) st.bind_real(i, *d);
-    else st.bind(i, std::get<std::string>(v));
-    ++i;
-  }
 }
 
 // search.html#prefix for an instant (the range [r, r + 1 ms)) against the value's range [low, high).
@@ -340,18 +316,13 @@ fhir::result<history_page> audit_history(database& db, const history_request& re
     page.total = static_cast<std::int64_t>(page.entries.size());
     return page;
   }
-  std::int64_t before = std::numeric_limits<std::int64_t>::max();
-  if (!request.page_token.empty()) {
-    auto [end, ec] = std::from_chars(request.page_token.data(), request.page_token.data() + request.page_token.size(), before);
-    if (ec != std::errc() || end != request.page_token.data() + request.page_token.size() || before <= 0)
-      return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
-                         fmt::format("'{}' is not a valid history page token", request.page_token), "page-token-invalid");
-  }
+  auto before = history_position(request.page_token);
+  if (!before) return std::move(before).error();
   std::size_t count = std::max<std::size_t>(1, request.count);
   auto st = db.cached(
       "SELECT seq, id, recorded, body FROM audit_record WHERE seq < ?1 AND recorded >= ?2 AND recorded < ?3 "
       "ORDER BY seq DESC LIMIT ?4");
-  st->bind(1, before).bind(2, request.since.value_or(std::numeric_limits<std::int64_t>::min()));
+  st->bind(1, *before).bind(2, request.since.value_or(std::numeric_limits<std::int64_t>::min()));
   st->bind(3, request.at ? request.at->second : std::numeric_limits<std::int64_t>::max());
   st->bind(4, static_cast<std::int64_t>(count + 1));
   std::int64_t last = 0;

@@ -1,6 +1,8 @@
 #include "store/sqlite/page_token.hpp"
 
 #include <array>
+#include <charconv>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -103,6 +105,16 @@ std::optional<page_position> decode_page_token(const std::string& token, const s
     else return std::nullopt;
   }
   return out;
+}
+
+fhir::result<std::int64_t> history_position(const std::string& token) {
+  std::int64_t before = std::numeric_limits<std::int64_t>::max();
+  if (token.empty()) return before;
+  auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), before);
+  if (ec != std::errc() || end != token.data() + token.size() || before <= 0)
+    return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid, fmt::format("'{}' is not a valid history page token", token),
+                       "page-token-invalid");
+  return before;
 }
 
 }  // namespace store::sqlite

@@ -10,6 +10,8 @@
 #include <variant>
 #include <vector>
 
+#include "fhir/result.hpp"
+
 namespace store::sqlite {
 
 using sql_value = std::variant<std::int64_t, double, std::string>;
@@ -25,6 +27,10 @@ struct page_position {
 };
 
 std::string encode_position(const page_position& position, const std::string& query_hash);
+
+// History pages: the token is the commit-order key the next page starts below ("1234"); empty is the
+// first page (no bound). Fails invalid for anything else.
+fhir::result<std::int64_t> history_position(const std::string& token);
 std::optional<page_position> decode_page_token(const std::string& token, const std::string& query_hash);
 
 }  // namespace store::sqlite

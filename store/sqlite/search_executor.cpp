@@ -15,6 +15,7 @@
 #include "fhir/search/normalize.hpp"
 #include "fhir/time.hpp"
 #include "store/sqlite/page_token.hpp"
+#include "store/sqlite/sql_text.hpp"
 
 namespace store::sqlite {
 
@@ -32,37 +33,6 @@ constexpr int max_include_rounds = 4;         // :iterate levels
 
 fhir::error invalid(std::string message, std::string id = "search-invalid") {
   return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid, std::move(message), std::move(id));
-}
-
-// SQL text with its bound values, in order of their `?`.
-struct sql {
-  std::string text;
-  std::vector<sql_value> values;
-
-  sql& operator<<(std::string_view s) {
-    text += s;
-    return *this;
-  }
-  sql& bind(sql_value v) {
-    text += '?';
-    values.push_back(std::move(v));
-    return *this;
-  }
-  sql& append(const sql& other) {
-    text += other.text;
-    values.insert(values.end(), other.values.begin(), other.values.end());
-    return *this;
-  }
-};
-
-void bind_all(statement& st, const std::vector<sql_value>& values) {
-  int i = 1;
-  for (const sql_value& v : values) {
-    if (const auto* n = std::get_if<std::int64_t>(&v)) st.bind(i, *n);
-    else if (const auto* d = std::get_if<double>(&v)) st.bind_real(i, *d);
-    else st.bind(i, std::get<std::string>(v));
-    ++i;
-  }
 }
 
 std::string_view table_of(param_type type);

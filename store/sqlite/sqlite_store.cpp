@@ -16,6 +16,7 @@
 #include "store/sqlite/audit_log.hpp"
 #include "store/sqlite/checkpointer.hpp"
 #include "store/sqlite/coalescing_vfs.hpp"
+#include "store/sqlite/page_token.hpp"
 #include "store/sqlite/reader_pool.hpp"
 #include "store/sqlite/schema.hpp"
 #include "store/sqlite/search_executor.hpp"
@@ -286,13 +287,9 @@ class sqlite_store final : public store {
   fhir::result<history_page> history(const history_request& request) override {
     if (request.type == audit_event_type)
       return with_read_transaction([&](database& db) { return sqlite::audit_history(db, request, render_audit_); });
-    std::int64_t before = std::numeric_limits<std::int64_t>::max();
-    if (!request.page_token.empty()) {
-      auto [end, ec] = std::from_chars(request.page_token.data(), request.page_token.data() + request.page_token.size(), before);
-      if (ec != std::errc() || end != request.page_token.data() + request.page_token.size() || before <= 0)
-        return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
-                           fmt::format("'{}' is not a valid history page token", request.page_token), "page-token-invalid");
-    }
+    auto position = sqlite::history_position(request.page_token);
+    if (!position) return std::move(position).error();
+    std::int64_t before = *position;
     std::optional<std::int64_t> type_id;
     if (!request.type.empty()) {
       type_id = find_type(request.type);
