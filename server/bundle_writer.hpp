@@ -20,6 +20,7 @@ class bundle_writer {
   explicit bundle_writer(std::string_view type);
 
   void set_total(std::int64_t total) { total_ = total; }
+  void clear_total() { total_.reset(); }
   void add_link(std::string_view relation, std::string_view url);
 
   // A history entry: fullUrl, the resource (absent for a deletion), request (the verb that made the

@@ -52,12 +52,13 @@ bool label_matches(const code& label, effect type, const resource_facts& r) {
   if (label.system == confidentiality_system) {
     int wanted = confidentiality_level(label.value);
     if (wanted < 0) return false;
-    int level = confidentiality_level("N");  // unlabelled data is normal
+    int level = -1;  // the highest level the resource carries; unlabelled data is normal
     for (const code& s : r.security)
-      if (s.system == confidentiality_system && confidentiality_level(s.value) >= 0) level = confidentiality_level(s.value);
+      if (s.system == confidentiality_system) level = std::max(level, confidentiality_level(s.value));
+    if (level < 0) level = confidentiality_level("N");
     return type == effect::deny ? level >= wanted : level <= wanted;
   }
-  return any(r.security, [&](const code& s) { return s.value == label.value && (label.system.empty() || s.system == label.system); });
+  return any(r.security, [&](const code& s) { return s.value == label.value && s.system == label.system; });
 }
 
 bool data_matches(const data_reference& d, const context& c) {
@@ -144,6 +145,7 @@ decision decide(const requester& who, const resource_facts& r, const std::string
   const consent_rule* denied_by = nullptr;
   const consent_rule* permitted_by = nullptr;
   bool overridden = false;
+  bool only_record_level_denies = true;  // every deny is an opt-out, objection or restriction
   for (const outcome& o : outcomes) {
     if (o.result == effect::permit) {
       if (!permitted_by) permitted_by = o.rule;
@@ -156,10 +158,12 @@ decision decide(const requester& who, const resource_facts& r, const std::string
       continue;
     }
     if (!denied_by) denied_by = o.rule;
+    if (o.rule->kind != kind::optout && o.rule->kind != kind::art21_objection && o.rule->kind != kind::art18_restriction)
+      only_record_level_denies = false;
   }
   // 5. Any deny left wins; then any permit; else implied consent for what RBAC allows.
   if (denied_by) {
-    bool record_level = denied_by->kind == kind::optout || denied_by->kind == kind::art21_objection || denied_by->kind == kind::art18_restriction;
+    bool record_level = only_record_level_denies;
     bool clinical = who.purpose_kind == purpose_class::direct || who.purpose_kind == purpose_class::emergency;
     if (r.type == "Patient" && record_level && clinical && options.minimal_patient)
       return {verdict::minimal, "Consent/" + denied_by->id, false};

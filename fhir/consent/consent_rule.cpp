@@ -1,5 +1,7 @@
 #include "fhir/consent/consent_rule.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "fhir/search/date_range.hpp"
@@ -192,8 +194,16 @@ result<consent_rule> read_consent(const json::value& consent) {
                       out.kind == kind::ndoo;
   if (opt_out_kind && out.root.type != effect::deny)
     return refuse("Consent.provision.type", fmt::format("A {} Consent's root provision denies (type deny)", to_string(out.kind)));
-  if (out.kind == kind::research_consent && out.root.type != effect::permit)
-    return refuse("Consent.provision.type", "A research-consent's root provision permits (type permit)");
+  if (out.kind == kind::research_consent) {
+    if (out.root.type != effect::permit)
+      return refuse("Consent.provision.type", "A research-consent's root provision permits (type permit)");
+    // It lifts the national opt-out for one study: it must say whose study, and for research only.
+    if (out.root.actors.empty())
+      return refuse("Consent.provision.actor", "A research-consent names the study's organisation as its actor");
+    bool research_only = !out.root.purposes.empty() &&
+                         std::all_of(out.root.purposes.begin(), out.root.purposes.end(), [](const code& p) { return p.value == "HRESCH"; });
+    if (!research_only) return refuse("Consent.provision.purpose", "A research-consent's purpose is HRESCH (research) only");
+  }
   return out;
 }
 

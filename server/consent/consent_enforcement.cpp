@@ -1,6 +1,7 @@
 #include "server/consent/consent_enforcement.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include "fhir/json/parse.hpp"
 #include "fhir/json/serialize.hpp"
@@ -46,15 +47,20 @@ rules::consent_rule uninterpretable(const value& consent, const std::string& pat
   return rule;
 }
 
-std::vector<rules::consent_rule> load(const context& ctx, const std::string& patient) {
+// The patient's Consents; nullopt when they cannot be read now (the caller fails closed).
+std::optional<std::vector<rules::consent_rule>> load(const context& ctx, const std::string& patient) {
   std::vector<rules::consent_rule> out;
   auto query = fhir::search::parse_query(ctx.search_parameters, "Consent", {{"patient", "Patient/" + patient}});
-  if (!query) return out;
+  if (!query) return std::nullopt;
   auto page = ctx.store.search(store::search_request{*query, max_consents_per_patient, ""});
-  if (!page) return out;
+  if (!page) return std::nullopt;
   for (const auto& entry : page->entries) {
     auto consent = fhir::json::parse(entry.version.json);
-    if (!consent) continue;
+    if (!consent) {
+      out.push_back(uninterpretable(fhir::json::value{fhir::json::object{}}, patient));
+      out.back().status = "active";  // unreadable: assume it stands
+      continue;
+    }
     auto rule = rules::read_consent(*consent);
     out.push_back(rule ? std::move(*rule) : uninterpretable(*consent, patient));
   }
@@ -106,7 +112,15 @@ std::vector<rules::consent_rule> consent_cache::rules_of(const context& ctx, con
     if (auto it = rules_.find(patient); it != rules_.end()) return it->second;
     generation = generation_;
   }
-  auto loaded = load(ctx, patient);
+  auto read = load(ctx, patient);
+  if (!read) {
+    // The Consents could not be read (the store is busy or failing): hide the record for now, and keep
+    // nothing, so the next request tries again (fail closed, P1).
+    rules::consent_rule unknown = uninterpretable(fhir::json::value{fhir::json::object{}}, patient);
+    unknown.status = "active";
+    return {unknown};
+  }
+  auto loaded = std::move(*read);
   std::lock_guard lock(mutex_);
   if (generation == generation_) {  // no Consent was written meanwhile
     if (rules_.size() >= max_cached_patients) rules_.clear();  // bounded memory; reloaded on demand
@@ -123,8 +137,13 @@ void consent_cache::invalidate() {
 
 rules::requester requester_of(const context& ctx, const auth::caller& caller) {
   const auth::claims& token = *caller.token;
-  rules::requester who{.purpose = caller.purpose,
-                       .purpose_kind = to_decision_class(caller.purpose_category),
+  // Emergency access is per patient and needs a declared break-glass session (none exist yet): without
+  // one, an emergency purpose is evaluated as direct care (consent.md section 1), so an "except in
+  // emergencies" permit cannot be reached by just asking with ETREAT.
+  bool emergency_without_session = caller.purpose_category == auth::purpose_class::emergency;
+  rules::requester who{.purpose = emergency_without_session ? std::string("TREAT") : caller.purpose,
+                       .purpose_kind = emergency_without_session ? rules::purpose_class::direct
+                                                                 : to_decision_class(caller.purpose_category),
                        .controller = caller.controller,
                        .organisation = token.org_ods,
                        .practitioner = caller.patient_facing() ? std::string() : token.subject,
@@ -172,6 +191,19 @@ rules::decision decide(const context& ctx, const auth::caller& caller, const sto
   const auto& protected_types = ctx.auth->policy().protected_types();
   if (std::find(protected_types.begin(), protected_types.end(), version.info.type) != protected_types.end())
     return {rules::verdict::permit, "protected-type", false};
+  // A Provenance is visible only when everything it is about is (design step 1).
+  if (version.info.type == "Provenance") {
+    auto parsed = fhir::json::parse(version.json);
+    const value* targets = parsed && parsed->is_object() ? parsed->find("target") : nullptr;
+    if (targets && targets->is_array())
+      for (const value& t : targets->as_array()) {
+        const std::string* ref = t.is_object() ? t.find_string("reference") : nullptr;
+        std::size_t slash = ref ? ref->find('/') : std::string::npos;
+        if (slash == std::string::npos || ref->starts_with("Provenance/")) continue;
+        auto target = ctx.store.read(ref->substr(0, slash), ref->substr(slash + 1));
+        if (target && !decide(ctx, caller, *target).permitted()) return {rules::verdict::deny, "target-hidden", false};
+      }
+  }
   if (!ctx.auth->is_patient_data(version.info.type)) return {rules::verdict::permit, "not-patient-data", false};
   std::vector<std::string> patients = patients_of(version);
   // Without a Consent on record the answer is implied consent, unless the caller is the patient (who
@@ -211,7 +243,49 @@ bool show(const context& ctx, const fhir_request& request, store::resource_versi
 bool may_change(const context& ctx, const fhir_request& request, std::string_view type, std::string_view id) {
   if (!request.caller) return true;
   auto current = ctx.store.read(type, id);
-  return !current || decide(ctx, *request.caller, *current).permitted();
+  return !current || may_change(ctx, request, *current);
+}
+
+bool may_change(const context& ctx, const fhir_request& request, const store::resource_version& current) {
+  return !request.caller || decide(ctx, *request.caller, current).permitted();
+}
+
+std::optional<store::resource_version> last_live_version(const context& ctx, const std::string& type, const std::string& id) {
+  auto history = ctx.store.history(store::history_request{.type = type, .id = id, .count = 10});
+  if (!history) return std::nullopt;
+  for (auto& version : history->entries)
+    if (!version.info.deleted) return std::move(version);
+  return std::nullopt;
+}
+
+void keep_linked_includes(const context& ctx, const std::vector<store::search_entry>& shown_entries,
+                          std::vector<store::search_entry>& includes) {
+  auto key = [](const store::search_entry& e) { return e.version.info.type + "/" + e.version.info.id; };
+  std::set<std::string> shown, referenced;  // what is shown, and what it refers to
+  auto show_entry = [&](const store::search_entry& e, const std::vector<std::string>& refs) {
+    shown.insert(key(e));
+    referenced.insert(refs.begin(), refs.end());
+  };
+  for (const auto& e : shown_entries) show_entry(e, facts_of(ctx, e.version).references);
+  std::vector<std::vector<std::string>> include_refs;
+  for (const auto& e : includes) include_refs.push_back(facts_of(ctx, e.version).references);
+  std::vector<bool> kept(includes.size(), false);
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (std::size_t i = 0; i < includes.size(); ++i) {
+      if (kept[i]) continue;
+      const auto& refs = include_refs[i];
+      bool linked = referenced.contains(key(includes[i])) ||
+                    std::any_of(refs.begin(), refs.end(), [&](const std::string& r) { return shown.contains(r); });
+      if (!linked) continue;
+      kept[i] = grew = true;
+      show_entry(includes[i], refs);
+    }
+  }
+  std::vector<store::search_entry> out;
+  for (std::size_t i = 0; i < includes.size(); ++i)
+    if (kept[i]) out.push_back(std::move(includes[i]));
+  includes = std::move(out);
 }
 
 std::string minimal_patient(const std::string& json) {

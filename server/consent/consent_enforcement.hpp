@@ -54,6 +54,15 @@ bool show(const context& ctx, const fhir_request& request, store::resource_versi
 // For an update or delete of an existing resource: false when the caller may not see its current
 // version (the write is then answered as for a missing id).
 bool may_change(const context& ctx, const fhir_request& request, std::string_view type, std::string_view id);
+// The same for a version already read (inside a transaction, or a PATCH's current version).
+bool may_change(const context& ctx, const fhir_request& request, const store::resource_version& current);
+
+// The newest version of a deleted resource that was not a deletion (what decides a deleted resource).
+std::optional<store::resource_version> last_live_version(const context& ctx, const std::string& type, const std::string& id);
+
+// Drops the included resources not linked to what is shown: an include stays when it refers to, or is
+// referred to by, a shown entry or an include kept so far (:iterate). One of a hidden match goes with it.
+void keep_linked_includes(const context& ctx, const std::vector<store::search_entry>& shown, std::vector<store::search_entry>& includes);
 
 // The Patient reduced to what identifies the person (identifier, name, birthDate, gender), tagged
 // REDACTED in meta.security: what a clinical caller sees of a patient who opted out.

@@ -100,7 +100,13 @@ http::response everything(const context& ctx, const fhir_request& request) {
                                       fmt::format("$everything is defined on Patient, not {}", owner_type), "operation-unknown"),
                           &request);
   auto patient = ctx.store.read(owner_type, owner_id);
-  if (!patient) return error_response(patient.error(), &request);
+  if (!patient) {
+    // Deleted: 410 only when its last live version would be visible; hidden and deleted is absent.
+    if (patient.error().kind() == fhir::error_kind::gone && request.caller)
+      if (auto last = consent::last_live_version(ctx, owner_type, owner_id); last && !consent::may_change(ctx, request, *last))
+        return error_response(store::not_found_error(owner_type, owner_id), &request);
+    return error_response(patient.error(), &request);
+  }
   // A patient hidden from the caller is as absent as on read; the rest is decided entry by entry.
   store::resource_version decided_patient = *patient;
   if (!consent::show(ctx, request, decided_patient)) return error_response(store::not_found_error(owner_type, owner_id), &request);
@@ -127,20 +133,22 @@ http::response everything(const context& ctx, const fhir_request& request) {
     std::string token = i == plan->type_index ? plan->inner_token : "";
     auto page = ctx.store.search(store::search_request{*query, room, token});
     if (!page) return error_response(page.error(), &request);
-    for (auto entry : page->entries) {
-      if (!consent::show(ctx, request, entry.version)) {
-        if (entry.mode != store::search_mode::include) --room;  // keeps paging positions as the store counts them
-        continue;
-      }
-      if (entry.mode == store::search_mode::include) {
-        if (!included.insert(entry.version.info.type + "/" + entry.version.info.id).second) continue;
-        if (request.audit) request.audit->returned(entry.version.info, entry.version.json);
-        bundle.add_search_entry(ctx.settings, entry.version, "include");
-      } else {
-        if (request.audit) request.audit->returned(entry.version.info, entry.version.json);
-        bundle.add_search_entry(ctx.settings, entry.version, "match");
-        --room;
-      }
+    // Each entry decided on its own; an include only with a shown match it belongs to (consent.md section 3).
+    std::vector<store::search_entry> matches, includes;
+    for (auto& entry : page->entries) {
+      if (entry.mode != store::search_mode::include) --room;  // paging positions count as the store counts them
+      if (!consent::show(ctx, request, entry.version)) continue;
+      (entry.mode == store::search_mode::include ? includes : matches).push_back(std::move(entry));
+    }
+    consent::keep_linked_includes(ctx, matches, includes);
+    for (const auto& entry : matches) {
+      if (request.audit) request.audit->returned(entry.version.info, entry.version.json);
+      bundle.add_search_entry(ctx.settings, entry.version, "match");
+    }
+    for (const auto& entry : includes) {
+      if (!included.insert(entry.version.info.type + "/" + entry.version.info.id).second) continue;
+      if (request.audit) request.audit->returned(entry.version.info, entry.version.json);
+      bundle.add_search_entry(ctx.settings, entry.version, "include");
     }
     if (!page->next_token.empty()) {
       next = fmt::format("{}.{}", i, page->next_token);

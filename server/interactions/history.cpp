@@ -72,6 +72,16 @@ http::response history(const context& ctx, const fhir_request& request, std::str
   query->type = std::move(type);
   query->id = std::move(id);
   if (query->type.empty() && request.caller) query->excluded_types = unreadable_types(ctx, *request.caller);
+  // An instance the caller may not see (its current version, or for a deleted one the last live one) is
+  // as absent as on read, whatever page or period is asked.
+  if (!query->id.empty() && request.caller) {
+    auto current = ctx.store.read(query->type, query->id);
+    std::optional<store::resource_version> decided_on;
+    if (current) decided_on = std::move(*current);
+    else if (current.error().kind() == fhir::error_kind::gone) decided_on = consent::last_live_version(ctx, query->type, query->id);
+    if (decided_on && !consent::may_change(ctx, request, *decided_on))
+      return error_response(store::not_found_error(query->type, query->id), &request);
+  }
   auto page = ctx.store.history(*query);
   if (!page) return error_response(page.error(), &request);
 
@@ -105,6 +115,7 @@ http::response history(const context& ctx, const fhir_request& request, std::str
   }
   if (instance && shown == 0 && !page->entries.empty())
     return error_response(store::not_found_error(request.path[0], request.path[1]), &request);
+  if (shown != page->entries.size()) bundle.clear_total();  // the store's count includes hidden versions
   return json_response(200, std::move(bundle).finish(), request);
 }
 

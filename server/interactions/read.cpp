@@ -34,15 +34,6 @@ bool not_modified(const fhir_request& request, const store::version_info& info) 
   return false;
 }
 
-// The newest version of a deleted resource that was not a deletion.
-std::optional<store::resource_version> last_live_version(const context& ctx, const std::string& type, const std::string& id) {
-  auto history = ctx.store.history(store::history_request{.type = type, .id = id, .count = 10});
-  if (!history) return std::nullopt;
-  for (auto& version : history->entries)
-    if (!version.info.deleted) return std::move(version);
-  return std::nullopt;
-}
-
 }  // namespace
 
 http::response read(const context& ctx, const fhir_request& request) {
@@ -53,7 +44,7 @@ http::response read(const context& ctx, const fhir_request& request) {
   if (!current) {
     // Deleted: 410 only when its last live version would be visible; hidden and deleted is absent.
     if (current.error().kind() == fhir::error_kind::gone && request.caller) {
-      auto last = last_live_version(ctx, type, id);
+      auto last = consent::last_live_version(ctx, type, id);
       if (last && !consent::show(ctx, request, *last)) return error_response(store::not_found_error(type, id), &request);
     }
     return error_response(current.error(), &request);

@@ -141,32 +141,8 @@ fhir::result<visible_results> visible_page(const context& ctx, const fhir_reques
     if (page->next_token.empty() || matches == count) break;
     at = page->next_token;
   }
-  // An include stays only when it is linked to what is shown: referenced by or referring to a shown
-  // match, or (:iterate) to an include kept so far. One of a hidden match is dropped with it.
-  auto key = [](const store::search_entry& e) { return e.version.info.type + "/" + e.version.info.id; };
-  std::set<std::string> shown, referenced;  // what is shown, and what it refers to
-  auto show = [&](const store::search_entry& e, const std::vector<std::string>& refs) {
-    shown.insert(key(e));
-    referenced.insert(refs.begin(), refs.end());
-  };
-  for (const auto& e : out.entries) show(e, consent::facts_of(ctx, e.version).references);
-  std::vector<std::vector<std::string>> include_refs;
-  for (const auto& e : includes) include_refs.push_back(consent::facts_of(ctx, e.version).references);
-  std::vector<bool> kept(includes.size(), false);
-  for (bool grew = true; grew;) {
-    grew = false;
-    for (std::size_t i = 0; i < includes.size(); ++i) {
-      if (kept[i]) continue;
-      const auto& refs = include_refs[i];
-      bool linked = referenced.contains(key(includes[i])) ||
-                    std::any_of(refs.begin(), refs.end(), [&](const std::string& r) { return shown.contains(r); });
-      if (!linked) continue;
-      kept[i] = grew = true;
-      show(includes[i], refs);
-    }
-  }
-  for (std::size_t i = 0; i < includes.size(); ++i)
-    if (kept[i]) out.entries.push_back(std::move(includes[i]));
+  consent::keep_linked_includes(ctx, out.entries, includes);
+  for (auto& e : includes) out.entries.push_back(std::move(e));
   if ((query.total != fhir::search::total_mode::none || count == 0) && !out.total) {
     auto total = visible_total(ctx, request, query);
     if (!total) return std::move(total).error();

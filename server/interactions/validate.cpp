@@ -4,6 +4,7 @@
 #include "fhir/json/serialize.hpp"
 #include "fhir/resource.hpp"
 #include "fhir/text.hpp"
+#include "server/consent/consent_enforcement.hpp"
 #include "server/interactions/common.hpp"
 #include "server/interactions/interactions.hpp"
 #include "server/negotiation.hpp"
@@ -98,6 +99,7 @@ http::response validate(const context& ctx, const fhir_request& request) {
     // to delete.
     auto current = ctx.store.read(type, *id);
     if (!current) return error_response(current.error(), &request);
+    if (!consent::may_change(ctx, request, *current)) return error_response(store::not_found_error(type, *id), &request);
     return outcome({fhir::issue{fhir::severity::information, fhir::issue_type::informational,
                                 fmt::format("{}/{} may be deleted", type, *id), {}, "validation-ok"}},
                    request);

@@ -26,7 +26,13 @@ http::response vread(const context& ctx, const fhir_request& request) {
                           &request);
   }
   auto found = ctx.store.vread(type, id, version);
-  if (!found) return error_response(found.error(), &request);
+  if (!found) {
+    // A deletion version: 410 only when the version it deleted would be visible.
+    if (found.error().kind() == fhir::error_kind::gone && request.caller && version > 1)
+      if (auto deleted = ctx.store.vread(type, id, version - 1); deleted && !consent::show(ctx, request, *deleted))
+        return error_response(store::version_not_found_error(type, id, version), &request);
+    return error_response(found.error(), &request);
+  }
   // Every version is decided under today's Consents; hidden looks exactly like a missing version.
   if (!consent::show(ctx, request, *found)) return error_response(store::version_not_found_error(type, id, version), &request);
   if (request.audit) request.audit->returned(found->info, found->json);

@@ -29,6 +29,7 @@ struct wrapped_file {
   std::string* pending;     // frames not yet written (buffering only)
   sqlite3_int64 pending_at;  // file offset of pending's first byte
   bool commit_page_next;     // the last write was the header of a transaction's commit frame
+  sqlite3_int64 written_end; // the end of what was written to the file so far (rewrites lie before it)
 };
 
 wrapped_file* self(sqlite3_file* f) { return reinterpret_cast<wrapped_file*>(f); }
@@ -46,6 +47,7 @@ int flush(sqlite3_file* f) {
     rc = w->real->pMethods->xWrite(w->real, w->pending->data() + done, static_cast<int>(n),
                                    w->pending_at + static_cast<sqlite3_int64>(done));
   }
+  w->written_end = std::max(w->written_end, w->pending_at + static_cast<sqlite3_int64>(w->pending->size()));
   w->pending->clear();
   return rc;
 }
@@ -68,8 +70,17 @@ int x_write(sqlite3_file* f, const void* data, int amount, sqlite3_int64 offset)
   wrapped_file* w = self(f);
   if (!w->buffering) return w->real->pMethods->xWrite(w->real, data, amount, offset);
   std::string& pending = *w->pending;
+  if (offset == 0) w->written_end = 0;  // a new WAL header: the log restarts from the beginning
+  sqlite3_int64 end = std::max(w->written_end, w->pending_at + static_cast<sqlite3_int64>(pending.size()));
+  if (offset < end) {
+    // A rewrite of frames already written (SQLite rewrites checksums after a commit whose pages were
+    // spilled earlier): after what is pending, straight to the file, so no commit is left half in a buffer.
+    if (int rc = flush(f); rc != SQLITE_OK) return rc;
+    w->written_end = std::max(w->written_end, offset + amount);
+    return w->real->pMethods->xWrite(w->real, data, amount, offset);
+  }
   if (!pending.empty() && offset != w->pending_at + static_cast<sqlite3_int64>(pending.size()))
-    if (int rc = flush(f); rc != SQLITE_OK) return rc;  // not an append: keep the order of writes
+    if (int rc = flush(f); rc != SQLITE_OK) return rc;  // a gap: keep the order of writes
   if (pending.empty()) w->pending_at = offset;
   pending.append(static_cast<const char*>(data), static_cast<std::size_t>(amount));
   // A commit frame (its 24-byte header carries the database size in bytes 4-7; other frames carry 0)
@@ -88,6 +99,7 @@ int x_write(sqlite3_file* f, const void* data, int amount, sqlite3_int64 offset)
 
 int x_truncate(sqlite3_file* f, sqlite3_int64 size) {
   if (int rc = flush(f); rc != SQLITE_OK) return rc;
+  if (self(f)->buffering) self(f)->written_end = std::min(self(f)->written_end, size);
   return real(f)->pMethods->xTruncate(real(f), size);
 }
 
@@ -139,6 +151,7 @@ int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int*
   w->pending = nullptr;
   w->pending_at = 0;
   w->commit_page_next = false;
+  w->written_end = 0;
   int rc = base_vfs->xOpen(base_vfs, name, w->real, flags, out_flags);
   if (w->real->pMethods == nullptr) {  // nothing to close: SQLite must not call our xClose either
     f->pMethods = nullptr;

@@ -9,7 +9,8 @@
 //
 // Durability is unchanged: buffered frames reach the file as soon as a transaction's commit frame has
 // been written (SQLite writes all of a commit's frames, then syncs when synchronous = FULL, then
-// publishes the commit in the wal-index), before every xSync, read, truncate, unlock and file control.
+// publishes the commit in the wal-index), before every xSync, read, truncate, unlock and file control;
+// a rewrite of frames already written (SQLite's checksum rewrite after a spill) goes straight through.
 // So a commit is in the file before any reader can see it, with or without a sync (the writer commits
 // audit-only batches with synchronous = NORMAL: write_queue.hpp).
 // Every other file (the database, read-only handles, journals) passes straight through.

@@ -36,6 +36,8 @@
 namespace store::sqlite {
 
 struct write_job {
+  // Posted jobs are deleted by the queue through this type (they may be derived: the audit append).
+  virtual ~write_job() = default;
   // Does the job's work inside the open transaction; returns false when the job's outcome is a failure,
   // in which case its changes are rolled back to its savepoint. `now` is the batch's timestamp.
   std::function<bool(database& db, fhir::epoch_ms now)> apply;

@@ -90,6 +90,8 @@ TEST_CASE("Consents the decision cannot fully interpret are refused with where a
   CHECK(refusal(consent("c", "granular", R"({"type":"permit","provision":[{"class":[{"code":"Observation"}]}]})"))
             .issues()[0].expression == "Consent.provision.provision[0].type");
   CHECK(refusal(consent("c", "research-consent", optout_root)).issues()[0].expression == "Consent.provision.type");
+  CHECK(refusal(consent("c", "research-consent", R"({"type":"permit","purpose":[{"code":"HRESCH"}]})")).issues()[0].expression ==
+        "Consent.provision.actor");  // a research consent for no study in particular would lift every opt-out
   std::string two_kinds = consent("c", "granular", R"({"type":"permit"})");
   two_kinds.replace(two_kinds.find(R"("code":"granular")"), 17, R"("code":"granular"},{"system":"https://shared-care-record.github.io/fhir/CodeSystem/consent-kind","code":"ndoo")");
   CHECK(refusal(two_kinds).issues()[0].message_id == "consent-kind");
@@ -120,6 +122,9 @@ TEST_CASE("the decision takes its steps in order: not patient data, the patient,
   resource_facts patient{.type = "Patient", .id = "p1", .controller = "GP1"};
   CHECK(decide_for(caller("TREAT"), patient, optout) == verdict::minimal);
   CHECK(decide_for(caller("POPHLTH"), patient, optout) == verdict::deny);
+  // Another kind of deny on the Patient itself hides it entirely.
+  auto no_demographics = rule(consent("g9", "granular", R"({"type":"deny","class":[{"code":"Patient"}]})"));
+  CHECK(decide_for(caller("TREAT"), patient, {optout[0], no_demographics}) == verdict::deny);
   decision_options hidden = options;
   hidden.minimal_patient = false;
   CHECK(decide(caller("TREAT"), patient, "p1", optout, now, hidden).outcome == verdict::deny);
@@ -181,6 +186,10 @@ TEST_CASE("each provision element matches on its own, and all populated elements
   very.security = {{"http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "V"}};
   CHECK(decide_for(caller("TREAT"), very, restricted) == verdict::deny);       // V >= R
   CHECK(decide_for(caller("TREAT"), observation(), restricted) == verdict::permit);  // unlabelled: N < R
+  resource_facts two_levels = observation();
+  two_levels.security = {{"http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "V"},
+                         {"http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "L"}};
+  CHECK(decide_for(caller("TREAT"), two_levels, restricted) == verdict::deny);  // the highest level counts
   // dataPeriod: the clinical date, else lastUpdated
   auto old = granular(R"({"type":"deny","dataPeriod":{"start":"2024-01-01","end":"2024-12-31"}})");
   CHECK(decide_for(caller("TREAT"), observation(), old) == verdict::deny);

@@ -108,10 +108,35 @@ TEST_CASE("an opt-out hides the patient's data as if it did not exist, except fr
   REQUIRE(audit.status() == 200);
   CHECK(fhir::testing::count_matches(audit.json()) >= 4);
 
+  // Every other way to touch or probe it answers as for a missing resource.
+  CHECK(app.send("PATCH", "/fhir/Observation/o1", R"([{"op":"replace","path":"/status","value":"amended"}])",
+                 {hospital, {"Content-Type", "application/json-patch+json"}}).status() == 404);
+  CHECK(app.get("/fhir/Observation/o1/_history?_since=2999-01-01T00:00:00Z", {hospital}).status() == 404);
+  CHECK(app.post("/fhir/Observation/o1/$validate?mode=delete", R"({"resourceType":"Parameters"})", with(hospital)).status() == 404);
+  auto in_transaction = app.post("/fhir", R"({"resourceType":"Bundle","type":"transaction","entry":[{"resource":
+    {"resourceType":"Observation","id":"o1","status":"amended","code":{"text":"bp"},"subject":{"reference":"Patient/p1"}},
+    "request":{"method":"PUT","url":"Observation/o1"}}]})", with(hospital));
+  CHECK(in_transaction.status() == 404);
+  // A Provenance is visible only when what it is about is.
+  REQUIRE(app.put("/fhir/Provenance/pv1", R"({"resourceType":"Provenance","id":"pv1","target":[{"reference":"Observation/o1"}],
+    "recorded":"2026-01-01T00:00:00Z","agent":[{"who":{"display":"GP system"}}]})", with(gp)).status() == 201);
+  CHECK(app.get("/fhir/Provenance/pv1", {hospital}).status() == 404);
+  CHECK(app.get("/fhir/Provenance/pv1", {gp}).status() == 200);
   // Withdrawn: the very next request sees the data again.
   REQUIRE(app.put("/fhir/Consent/c1", optout("c1", "inactive"), with(consent_admin(idp))).status() == 200);
   CHECK(app.get("/fhir/Observation/o1", {hospital}).status() == 200);
   CHECK(app.get("/fhir/Patient/p1", {hospital}).json().find("address") != nullptr);
+
+  // Emergency purpose without a declared break-glass session is direct care: an "except emergencies"
+  // permit does not open the record.
+  REQUIRE(app.put("/fhir/Consent/c2", optout("c2", "active").replace(optout("c2", "active").find(R"({"type":"deny"})"), 15,
+                  R"({"type":"deny","provision":[{"type":"permit","purpose":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActReason","code":"ETREAT"}]}]})"),
+                  with(consent_admin(idp))).status() == 201);
+  auto emergency = idp.bearer(R"("sub":"e1","org_ods":"RX2","scope":"user/*.rs","nhs_role":{"role_code":"R8000","activity_codes":["B0083"]},"purpose_of_use":["ETREAT"])");
+  auto across = app.get("/fhir/Observation?code:text=bp", {emergency});
+  REQUIRE(across.status() == 200);
+  CHECK(fhir::testing::count_matches(across.json()) == 0);
+  REQUIRE(app.put("/fhir/Consent/c2", optout("c2", "inactive"), with(consent_admin(idp))).status() == 200);
 }
 
 namespace {
@@ -150,12 +175,16 @@ TEST_CASE("searches leave out what Consent hides, keep pages full and count only
   for (const char* id : {"p1", "p2"})
     REQUIRE(app.put(std::string("/fhir/Patient/") + id, R"({"resourceType":"Patient","id":")" + std::string(id) + R"(","name":[{"family":"X"}]})",
                     with(gp)).status() == 201);
-  // Interleaved: the opted-out patient's observations between the other's.
+  REQUIRE(app.put("/fhir/Practitioner/dr1", R"({"resourceType":"Practitioner","id":"dr1","name":[{"family":"Who"}]})", with(gp)).status() ==
+          201);
+  // Interleaved: the opted-out patient's observations between the other's; o0 names a practitioner,
+  // who must not be included through it.
   for (int i = 0; i < 10; ++i) {
     std::string patient = i % 2 == 0 ? "p1" : "p2";
     std::string id = "o" + std::to_string(i);
+    std::string performer = i == 0 ? R"(,"performer":[{"reference":"Practitioner/dr1"}])" : "";
     REQUIRE(app.put("/fhir/Observation/" + id, R"({"resourceType":"Observation","id":")" + id + R"(","status":"final",
-      "code":{"text":"x"},"subject":{"reference":"Patient/)" + patient + R"("}})", with(gp)).status() == 201);
+      "code":{"text":"x"},"subject":{"reference":"Patient/)" + patient + R"("})" + performer + "}", with(gp)).status() == 201);
   }
   REQUIRE(app.put("/fhir/Consent/c1", optout("c1", "active"), with(consent_admin(idp))).status() == 201);
 
