@@ -131,7 +131,7 @@ fhir::result<fhir::done> apply_patch(const context& ctx, const fhir_request& req
   }
   auto current = tx.read(w.entry->type, id);
   if (!current) return std::move(current).error();
-  if (!consent::may_change(ctx, request, *current)) return store::not_found_error(w.entry->type, id);
+  if (!consent::visible(ctx, request, *current)) return store::not_found_error(w.entry->type, id);
   auto patched = interactions::patched_resource(ctx, request, w.entry->type, id, current->json, *w.patch, w.json_patch);
   if (!patched) return std::move(patched).error();
   auto written = tx.update(tx.prepare(std::move(*patched)), with_controller(w.pre, request));
@@ -271,7 +271,7 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
       }
       w.status = 204;
       for (const std::string& id : ids) {
-        if (auto current = tx.read(w.entry->type, id); current && !consent::may_change(ctx, request, *current))
+        if (auto current = tx.read(w.entry->type, id); current && !consent::visible(ctx, request, *current))
           return store::not_found_error(w.entry->type, id);  // hidden: as absent as on read
         auto removed = tx.remove(w.entry->type, id, with_controller(w.pre, request));
         if (!removed) return std::move(removed).error();
@@ -364,7 +364,7 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
                              fmt::format("no {} matches the criteria, and {}/{} exists without matching them", w.entry->type,
                                          w.entry->type, w.id),
                              "conditional-id-exists");
-      if (auto current = tx.read(w.entry->type, w.id); current && !consent::may_change(ctx, request, *current))
+      if (auto current = tx.read(w.entry->type, w.id); current && !consent::visible(ctx, request, *current))
         return store::not_found_error(w.entry->type, w.id);
       auto written = tx.update(std::move(*w.prepared), with_controller(w.pre, request));
       if (!written) return std::move(written).error();

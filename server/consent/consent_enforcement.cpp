@@ -135,7 +135,7 @@ void consent_cache::invalidate() {
   rules_.clear();
 }
 
-rules::requester requester_of(const context& ctx, const auth::caller& caller) {
+rules::requester requester_of(const auth::caller& caller) {
   const auth::claims& token = *caller.token;
   // Emergency access is per patient and needs a declared break-glass session (none exist yet): without
   // one, an emergency purpose is evaluated as direct care (consent.md section 1), so an "except in
@@ -151,7 +151,6 @@ rules::requester requester_of(const context& ctx, const auth::caller& caller) {
                        .groups = {},
                        .patient = token.patient,
                        .break_glass = false};
-  (void)ctx;
   return who;
 }
 
@@ -212,7 +211,7 @@ rules::decision decide(const context& ctx, const auth::caller& caller, const sto
   for (const std::string& patient : patients) consents.push_back(ctx.consents->rules_of(ctx, patient));
   bool none = std::all_of(consents.begin(), consents.end(), [](const auto& c) { return c.empty(); });
   if (none && !caller.patient_facing()) return {rules::verdict::permit, "default", false};
-  rules::requester who = requester_of(ctx, caller);
+  rules::requester who = requester_of(caller);
   rules::resource_facts facts = facts_of(ctx, version);
   rules::decision_options options{.classify = [&ctx](std::string_view purpose) {
                                     return to_decision_class(ctx.auth->policy().class_of(purpose));
@@ -243,11 +242,11 @@ bool show(const context& ctx, const fhir_request& request, store::resource_versi
 bool may_change(const context& ctx, const fhir_request& request, std::string_view type, std::string_view id) {
   if (!request.caller) return true;
   auto current = ctx.store.read(type, id);
-  return !current || may_change(ctx, request, *current);
+  return !current || visible(ctx, request, *current);
 }
 
-bool may_change(const context& ctx, const fhir_request& request, const store::resource_version& current) {
-  return !request.caller || decide(ctx, *request.caller, current).permitted();
+bool visible(const context& ctx, const fhir_request& request, const store::resource_version& version) {
+  return !request.caller || decide(ctx, *request.caller, version).permitted();
 }
 
 std::optional<store::resource_version> last_live_version(const context& ctx, const std::string& type, const std::string& id) {
@@ -260,6 +259,7 @@ std::optional<store::resource_version> last_live_version(const context& ctx, con
 
 void keep_linked_includes(const context& ctx, const std::vector<store::search_entry>& shown_entries,
                           std::vector<store::search_entry>& includes) {
+  if (includes.empty()) return;  // nothing to link: do not read the shown entries' references
   auto key = [](const store::search_entry& e) { return e.version.info.type + "/" + e.version.info.id; };
   std::set<std::string> shown, referenced;  // what is shown, and what it refers to
   auto show_entry = [&](const store::search_entry& e, const std::vector<std::string>& refs) {

@@ -35,7 +35,7 @@ class consent_cache {
   std::unordered_map<std::string, std::vector<fhir::consent::consent_rule>> rules_;
 };
 
-fhir::consent::requester requester_of(const context& ctx, const auth::caller& caller);
+fhir::consent::requester requester_of(const auth::caller& caller);
 
 // The patients whose records hold `version`: a Patient is its own; other patient data belongs to every
 // patient it refers to (a superset of its compartments: deciding for more patients only hides more).
@@ -54,8 +54,9 @@ bool show(const context& ctx, const fhir_request& request, store::resource_versi
 // For an update or delete of an existing resource: false when the caller may not see its current
 // version (the write is then answered as for a missing id).
 bool may_change(const context& ctx, const fhir_request& request, std::string_view type, std::string_view id);
-// The same for a version already read (inside a transaction, or a PATCH's current version).
-bool may_change(const context& ctx, const fhir_request& request, const store::resource_version& current);
+// Whether the caller may see a version already read (a PATCH's or a transaction entry's target, the
+// last live version of a deleted resource); no audit note, no reduction.
+bool visible(const context& ctx, const fhir_request& request, const store::resource_version& version);
 
 // The newest version of a deleted resource that was not a deletion (what decides a deleted resource).
 std::optional<store::resource_version> last_live_version(const context& ctx, const std::string& type, const std::string& id);

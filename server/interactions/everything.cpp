@@ -103,7 +103,7 @@ http::response everything(const context& ctx, const fhir_request& request) {
   if (!patient) {
     // Deleted: 410 only when its last live version would be visible; hidden and deleted is absent.
     if (patient.error().kind() == fhir::error_kind::gone && request.caller)
-      if (auto last = consent::last_live_version(ctx, owner_type, owner_id); last && !consent::may_change(ctx, request, *last))
+      if (auto last = consent::last_live_version(ctx, owner_type, owner_id); last && !consent::visible(ctx, request, *last))
         return error_response(store::not_found_error(owner_type, owner_id), &request);
     return error_response(patient.error(), &request);
   }

@@ -79,7 +79,7 @@ http::response history(const context& ctx, const fhir_request& request, std::str
     std::optional<store::resource_version> decided_on;
     if (current) decided_on = std::move(*current);
     else if (current.error().kind() == fhir::error_kind::gone) decided_on = consent::last_live_version(ctx, query->type, query->id);
-    if (decided_on && !consent::may_change(ctx, request, *decided_on))
+    if (decided_on && !consent::visible(ctx, request, *decided_on))
       return error_response(store::not_found_error(query->type, query->id), &request);
   }
   auto page = ctx.store.history(*query);

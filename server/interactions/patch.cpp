@@ -46,7 +46,7 @@ http::response patch_resource(const context& ctx, const fhir_request& request, c
   for (int attempt = 0;; ++attempt) {
     auto current = ctx.store.read(type, id);
     if (!current) return error_response(current.error(), &request);
-    if (!consent::may_change(ctx, request, *current)) return error_response(store::not_found_error(type, id), &request);
+    if (!consent::visible(ctx, request, *current)) return error_response(store::not_found_error(type, id), &request);
     if (*if_match && **if_match != store::preconditions::any_version && **if_match != current->info.version)
       return error_response(fhir::error(fhir::error_kind::precondition_failed, fhir::issue_type::conflict,
                                         fmt::format("If-Match names version {} of {}/{}, but the current version is {}", **if_match,

@@ -99,7 +99,7 @@ http::response validate(const context& ctx, const fhir_request& request) {
     // to delete.
     auto current = ctx.store.read(type, *id);
     if (!current) return error_response(current.error(), &request);
-    if (!consent::may_change(ctx, request, *current)) return error_response(store::not_found_error(type, *id), &request);
+    if (!consent::visible(ctx, request, *current)) return error_response(store::not_found_error(type, *id), &request);
     return outcome({fhir::issue{fhir::severity::information, fhir::issue_type::informational,
                                 fmt::format("{}/{} may be deleted", type, *id), {}, "validation-ok"}},
                    request);
