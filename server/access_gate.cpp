@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "fhir/text.hpp"
+#include "server/consent/consent_enforcement.hpp"
 #include "server/interactions/compartment.hpp"
 
 namespace server {
@@ -37,6 +38,7 @@ constexpr interaction_access interaction_table[] = {
     {"conditional-delete", operation::remove},
     {"$validate", std::nullopt},     // the instance form reads: see check_access
     {"transaction", std::nullopt},  // each entry is checked as the request it stands for
+    {"$break-glass", std::nullopt},  // reads nothing; the operation checks purpose and entitlement itself
 };
 
 // Types whose instances no client may create, change or delete: the server writes them.
@@ -113,16 +115,25 @@ fhir::result<fhir::done> check_patient_facing(const context& ctx, const fhir_req
   return fhir::done{};
 }
 
-// Emergency access is per patient and needs a declared break-glass session (consent.md section 1),
-// which does not exist yet: patient-specific requests for patient data with an emergency purpose fail
-// closed. A search across patients proceeds (it is evaluated as direct care).
+// Emergency access is per patient and needs a declared break-glass session (consent.md section 1): a
+// request with an emergency purpose that names patients (Patient/[id]/..., patient=, subject=Patient/...)
+// is refused unless the caller holds a session for each of them. A request that names none (a read of
+// Observation/[id], a search across patients) proceeds: each patient's data is then decided as
+// emergency access where a session is open and as direct care elsewhere (consent_enforcement), so the
+// answer for data the caller may not see stays the 404 of a missing id.
 fhir::result<fhir::done> check_emergency(const context& ctx, const fhir_request& request, std::string_view code,
                                          const std::vector<std::string>& types) {
   if (request.caller->purpose_category != auth::purpose_class::emergency) return fhir::done{};
   bool patient_specific = code == "read" || code == "vread" || code == "history-instance" || code == "$everything" ||
-                          code == "search-compartment" || (code == "search-type" && !named_patients(request).empty());
-  bool patient_data = std::any_of(types.begin(), types.end(), [&](const std::string& t) { return is_patient_data(ctx, t); });
-  if (patient_specific && patient_data) return break_glass_not_declared();
+                          code == "search-compartment" || code == "search-type";
+  bool patient_data = std::any_of(types.begin(), types.end(), [&](const std::string& t) { return is_patient_data(ctx, t); }) ||
+                      (request.path.size() >= 2 && request.path[0] == "Patient");
+  if (!patient_specific || !patient_data) return fhir::done{};
+  std::vector<std::string> named = named_patients(request);
+  if (request.path.size() >= 2 && request.path[0] == "Patient") named.push_back(request.path[1]);
+  for (const std::string& patient : named)
+    if (!consent::under_break_glass(ctx, *request.caller, patient)) return break_glass_not_declared();
+  if (!named.empty()) request.emergency_access = true;
   return fhir::done{};
 }
 
@@ -162,7 +173,8 @@ fhir::result<fhir::done> check_write_entry(const context& ctx, const auth::calle
   if (auto allowed = ctx.auth->authorise(caller, type, op); !allowed) return allowed;
   // Every write is recorded against the organisation that made it and may only touch its own data: a
   // token that names no organisation cannot write.
-  if (caller.controller.empty())
+  // A patient writes nothing but their own objection (consent_writes checks the rest in the unit).
+  if (caller.controller.empty() && !(caller.patient_facing() && type == "Consent"))
     return fhir::error(fhir::error_kind::forbidden, fhir::issue_type::forbidden,
                        "The token names no organisation (claim org_ods), so it cannot write", "controller-missing");
   return fhir::done{};

@@ -11,6 +11,7 @@
 #include "fhir/search/indexer.hpp"
 #include "fhir/search/search_parameters.hpp"
 #include "fhir/validation/validation_options.hpp"
+#include "server/consent/break_glass.hpp"
 #include "server/consent/consent_enforcement.hpp"
 #include "server/context.hpp"
 #include "server/http/message.hpp"
@@ -47,6 +48,8 @@ struct application_options {
   // what auditing costs.
   bool audit = true;
   auth_options auth;
+  // How long a declared emergency (POST Patient/[id]/$break-glass) lasts.
+  fhir::epoch_ms break_glass_length = consent::default_break_glass_length;
 };
 
 class application {
@@ -78,6 +81,7 @@ class application {
   fhir::validation::resource_validator validator_;
   std::unique_ptr<auth::authenticator> authenticator_;
   std::unique_ptr<consent::consent_cache> consents_;
+  std::unique_ptr<consent::break_glass_sessions> break_glass_;
   std::string jwks_path_;
   router router_;
   std::unique_ptr<server::context> context_;

@@ -17,6 +17,7 @@ namespace server {
 
 namespace consent {
 class consent_cache;
+class break_glass_sessions;
 }
 
 struct settings {
@@ -39,6 +40,8 @@ struct context {
   const auth::authenticator* auth = nullptr;
   // The Consents of each patient, for consent enforcement (never null once the application is assembled).
   consent::consent_cache* consents = nullptr;
+  // Declared emergencies (never null once the application is assembled).
+  consent::break_glass_sessions* break_glass = nullptr;
   // Routes a request as if it had arrived over HTTP, on behalf of an already authenticated caller
   // (batch entries and a transaction's reads): the same gate and interactions as the request itself.
   std::function<http::response(const http::request&, const auth::caller&)> dispatch;

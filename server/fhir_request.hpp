@@ -27,6 +27,10 @@ struct fhir_request {
   const auth::caller* caller = nullptr;
   // The request's audit record, to which interactions add what they return (null when audit is off).
   audit::request_audit* audit = nullptr;
+  // Set by consent enforcement when a break-glass session decided something this request touched: the
+  // response then says so (X-Break-Glass header, and a warning in search Bundles). Mutable because the
+  // request is otherwise read-only to interactions; one request is served by one thread.
+  mutable bool emergency_access = false;
 
   // The first value of a query parameter, or nullopt.
   std::optional<std::string_view> param(std::string_view name) const {

@@ -9,6 +9,7 @@
 #include "server/access_gate.hpp"
 #include "server/audit/request_audit.hpp"
 #include "server/consent/consent_enforcement.hpp"
+#include "server/consent/consent_writes.hpp"
 #include "server/interactions/common.hpp"
 #include "server/responses.hpp"
 
@@ -51,6 +52,7 @@ router::router() {
   add("{type}/{id}/$validate", {{"POST", "$validate", validate}});
   add("{type}/{id}/_history/{vid}", {{"GET", "vread", vread}});
   add("{type}/{id}/$everything", {{"GET", "$everything", everything}});
+  add("{type}/{id}/$break-glass", {{"POST", "$break-glass", break_glass}});
   add("{type}/{id}/{compartment_type}", {{"GET", "search-compartment", search_compartment}});
 }
 
@@ -178,7 +180,14 @@ http::response router::serve(const context& ctx, const http::request& http_reque
       request.params = std::move(*params);
     }
     if (auto allowed = check_access(ctx, request, m.interaction_code); !allowed) return error_response(allowed.error(), &request);
-    return m.handler(ctx, request);
+    // The Consent workflow's rules run inside whichever unit of work writes a Consent.
+    store::scoped_write_check consent_rules([&ctx, caller](store::transaction& unit, const std::vector<store::audited_write>& written) {
+      return consent::check_consent_writes(ctx, *caller, unit, written);
+    });
+    http::response response = m.handler(ctx, request);
+    // Emergency access applied (a break-glass session decided something): the caller's system is told.
+    if (request.emergency_access) response.set_header("X-Break-Glass", "active");
+    return response;
   }
 
   std::string allow;

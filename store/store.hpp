@@ -130,6 +130,29 @@ class scoped_audit {
   const audit_hook* outer_;
 };
 
+class transaction;
+
+// A rule about what a unit of work wrote, run inside the unit after its last write and before it commits:
+// it may read, match and write through the unit (what it writes is audited with the rest) and fails the
+// whole unit, which then writes nothing, by returning an error. The request thread sets it (below).
+using write_check = std::function<fhir::result<fhir::done>(transaction& unit, const std::vector<audited_write>& written)>;
+
+// While alive, every unit of work submitted from this thread runs the check on what it wrote. Scopes
+// nest; the innermost applies.
+class scoped_write_check {
+ public:
+  explicit scoped_write_check(write_check check);
+  ~scoped_write_check();
+  scoped_write_check(const scoped_write_check&) = delete;
+  scoped_write_check& operator=(const scoped_write_check&) = delete;
+  // The innermost live check of this thread, or null.
+  static const write_check* current();
+
+ private:
+  write_check check_;
+  const write_check* outer_;
+};
+
 // Reads and writes inside one atomic unit of work (store::transact). Every write made through it commits
 // together with the others or not at all; reads and matches see the unit's own earlier writes. Only
 // valid inside the body passed to transact, on the thread that runs it.
@@ -143,6 +166,8 @@ class transaction {
   virtual fhir::result<std::optional<resource_version>> remove(std::string_view type, std::string_view id,
                                                                const preconditions& pre) = 0;
   virtual fhir::result<resource_version> read(std::string_view type, std::string_view id) = 0;
+  // One version (not_found when there is no such version).
+  virtual fhir::result<resource_version> read_version(std::string_view type, std::string_view id, std::int64_t version) = 0;
   // The ids of the current resources matching `query` (its type and clauses; paging, sorting and
   // includes are ignored), at most `limit` of them.
   virtual fhir::result<std::vector<std::string>> match(const fhir::search::search_query& query, std::size_t limit) = 0;

@@ -149,16 +149,24 @@ fhir::json::value audit_event(const audit_facts& facts, const std::string& id) {
   value event{object{}};
   event.set("resourceType", "AuditEvent");
   event.set("id", id);
-  if (facts.caller && facts.caller->development) {
+  array tags;
+  if (facts.caller && facts.caller->development) tags.push_back(coding(audit_flag_system, "dev-mode", "written by a server in development mode"));
+  if (facts.alert) tags.push_back(coding(audit_flag_system, "review", "flagged for review"));
+  if (!tags.empty()) {
     value meta{object{}};
-    meta.set("tag", array{coding(audit_flag_system, "dev-mode", "written by a server in development mode")});
+    meta.set("tag", std::move(tags));
     event.set("meta", std::move(meta));
   }
-  event.set("type", coding("http://terminology.hl7.org/CodeSystem/audit-event-type", "rest", "RESTful Operation"));
   std::string_view interaction = facts.interaction.empty() ? std::string_view("unknown") : std::string_view(facts.interaction);
-  std::string_view subtype_system =
-      interaction.starts_with('$') ? "https://shared-care-record.github.io/fhir/CodeSystem/operation" : "http://hl7.org/fhir/restful-interaction";
-  event.set("subtype", array{coding(subtype_system, interaction)});
+  if (facts.alert) {
+    event.set("type", coding(dicom_system, security_alert_code, "Security Alert"));
+    event.set("subtype", array{coding(dicom_system, emergency_override_started_code, "Emergency Override Started")});
+  } else {
+    event.set("type", coding("http://terminology.hl7.org/CodeSystem/audit-event-type", "rest", "RESTful Operation"));
+    std::string_view subtype_system = interaction.starts_with('$') ? "https://shared-care-record.github.io/fhir/CodeSystem/operation"
+                                                                   : "http://hl7.org/fhir/restful-interaction";
+    event.set("subtype", array{coding(subtype_system, interaction)});
+  }
   event.set("action", action_of(interaction));
   event.set("recorded", fhir::format_instant(facts.recorded));
   event.set("outcome", outcome_code(facts.status));
@@ -227,6 +235,14 @@ fhir::json::value audit_event(const audit_facts& facts, const std::string& id) {
     value e = entity(std::move(what), "2", "System Object", "13", "Security Resource");
     e.set("detail", array{detail("decision", d.decision), detail("suppressed", std::to_string(d.suppressed))});
     entities.push_back(std::move(e));
+  }
+  if (facts.alert) {
+    value what{object{}};
+    what.set("display", "emergency access declared (break-glass)");
+    value declared = entity(std::move(what), "2", "System Object", "13", "Security Resource");
+    declared.set("detail", array{detail("reason", facts.alert->reason_code), detail("reasonText", facts.alert->reason_text),
+                                 detail("sessionEnd", fhir::format_instant(facts.alert->session_end))});
+    entities.push_back(std::move(declared));
   }
   event.set("entity", std::move(entities));
   return event;

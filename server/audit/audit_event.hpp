@@ -39,6 +39,15 @@ struct consent_decision {
   std::size_t suppressed = 0;
 };
 
+// A declared emergency (POST Patient/[id]/$break-glass): its record is a Security Alert (DICOM 110113,
+// subtype 110127 Emergency Override Started) flagged for review, besides the request's own record.
+struct emergency_override {
+  std::string patient;
+  std::string reason_code;  // unconscious | life-threat | cannot-communicate | other
+  std::string reason_text;
+  fhir::epoch_ms session_end = 0;
+};
+
 // Who made the request, as the record keeps it (a snapshot of the verified token and request context).
 struct audited_caller {
   std::string subject;        // sub: the SDS user id, or the patient's login
@@ -71,7 +80,12 @@ struct audit_facts {
   std::vector<consent_decision> decisions;
   std::string server_url;       // the base URL, naming this server as an agent and the source
   fhir::epoch_ms recorded = 0;
+  std::optional<emergency_override> alert;  // set: the record is the Security Alert of a break-glass
 };
+
+inline constexpr std::string_view dicom_system = "http://dicom.nema.org/resources/ontology/DCM";
+inline constexpr std::string_view security_alert_code = "110113";
+inline constexpr std::string_view emergency_override_started_code = "110127";
 
 // The AuditEvent resource (with `id`) for these facts.
 fhir::json::value audit_event(const audit_facts& facts, const std::string& id);

@@ -110,9 +110,10 @@ store::audit_record record_of(const audit_facts& facts, const std::string& id) {
   store::audit_record r;
   r.id = id;
   r.recorded = facts.recorded;
-  r.type = "rest";
-  r.subtype = facts.interaction.empty() ? "unknown" : facts.interaction;
-  r.action = std::string(action_of(r.subtype));
+  std::string_view interaction = facts.interaction.empty() ? std::string_view("unknown") : std::string_view(facts.interaction);
+  r.type = facts.alert ? std::string(security_alert_code) : "rest";
+  r.subtype = facts.alert ? std::string(emergency_override_started_code) : std::string(interaction);
+  r.action = std::string(action_of(interaction));
   r.outcome = std::string(outcome_code(facts.status));
 
   std::string& out = r.json;
@@ -149,6 +150,15 @@ store::audit_record record_of(const audit_facts& facts, const std::string& id) {
   w.triples("res", facts.resources, [](const resource_ref& ref) { return std::tuple(std::string_view(ref.type), std::string_view(ref.id), ref.version); });
   w.integer("n", static_cast<std::int64_t>(facts.resource_count));
   w.texts("p", facts.patients);
+  if (facts.alert) {
+    w.key("al");
+    writer aw(out);
+    aw.text("p", facts.alert->patient);
+    aw.text("c", facts.alert->reason_code);
+    aw.text("x", facts.alert->reason_text);
+    aw.integer("e", facts.alert->session_end);
+    aw.end();
+  }
   w.triples("dc", facts.decisions, [](const consent_decision& d) {
     return std::tuple(std::string_view(d.consent), std::string_view(d.decision), static_cast<std::int64_t>(d.suppressed));
   });
@@ -216,6 +226,9 @@ std::optional<decoded_record> decode_record(std::string_view stored) {
       f.decisions.push_back({parts[0].is_string() ? parts[0].as_string() : "", parts[1].is_string() ? parts[1].as_string() : "",
                              static_cast<std::size_t>(suppressed)});
     }
+  if (const value* al = o.find("al"); al && al->is_object())
+    f.alert = emergency_override{.patient = text_of(*al, "p"), .reason_code = text_of(*al, "c"), .reason_text = text_of(*al, "x"),
+                                 .session_end = integer_of(*al, "e")};
   return out;
 }
 

@@ -79,6 +79,10 @@ void request_audit::note_patient(std::string id) {
     facts_.patients.push_back(std::move(id));
 }
 
+void request_audit::targeted(const std::vector<std::string>& patients) {
+  for (const std::string& patient : patients) note_patient(patient);
+}
+
 void request_audit::consent_applied(consent_decision decision) {
   for (consent_decision& d : facts_.decisions)
     if (d.consent == decision.consent && d.decision == decision.decision) {
@@ -102,6 +106,15 @@ void request_audit::returned(const store::version_info& info, std::string_view b
 store::audit_record request_audit::record() {
   facts_.recorded = fhir::now_ms();
   return record_of(facts_, store::new_time_ordered_id(facts_.recorded));
+}
+
+fhir::result<fhir::done> request_audit::security_alert(emergency_override alert) {
+  audit_facts facts = facts_;
+  facts.status = 200;
+  facts.patients = {alert.patient};
+  facts.alert = std::move(alert);
+  facts.recorded = fhir::now_ms();
+  return ctx_.store.append_audit(record_of(facts, store::new_time_ordered_id(facts.recorded)));
 }
 
 std::optional<store::audit_record> request_audit::for_writes(const std::vector<store::audited_write>& written) {

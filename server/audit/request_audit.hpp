@@ -35,8 +35,16 @@ class request_audit {
   // A resource sent back (read, search and history entries, $everything); its patients are noted.
   void returned(const store::version_info& info, std::string_view body);
 
+  // Patients whose data the request reached but did not return (hidden by Consent): the privacy
+  // officer finds the attempt by patient.
+  void targeted(const std::vector<std::string>& patients);
+
   // A Consent decided what the request returned (or hid); repeated decisions by one Consent add up.
   void consent_applied(consent_decision decision);
+
+  // A declared emergency: its Security Alert is written now, as a record of its own and durably, so
+  // no break-glass session opens without it (the request's own record follows as usual).
+  fhir::result<fhir::done> security_alert(emergency_override alert);
 
   // The AuditEvent of a unit of work that wrote `written` (success: it commits with them).
   std::optional<store::audit_record> for_writes(const std::vector<store::audited_write>& written);

@@ -241,7 +241,8 @@ int serve(const server::cli::serve_options& options, const server::cli::validati
                                                         .jwks_path = options.jwks,
                                                         .issuers = options.issuers,
                                                         .audience = options.audience,
-                                                        .access_policy_path = options.access_policy}});
+                                                        .access_policy_path = options.access_policy},
+                                               .break_glass_length = fhir::epoch_ms{options.break_glass_hours} * 3600 * 1000});
   if (!opened) {
     std::cerr << "fhir-server: " << opened.error().summary() << "\n";
     return 1;

@@ -97,6 +97,8 @@ Options of serve:
   --conditional-delete single|multiple
                      DELETE [type]?criteria matching several resources: 412 (single, the default) or
                      delete them all (multiple, up to --max-count)
+  --break-glass-hours N
+                     how long a declared emergency (POST Patient/[id]/$break-glass) lasts (default: 4)
   --unchanged-updates skip|version
                      an update whose content equals the current version: no new version (skip, the
                      default, for nightly re-feeds) or a new version anyway (version)
@@ -249,6 +251,8 @@ parse_result parse(int argc, char** argv) {
     } else if (name == "--conditional-delete") {
       ok = take() && (value == "single" || value == "multiple");
       s.conditional_delete_multiple = value == "multiple";
+    } else if (name == "--break-glass-hours") {
+      ok = take() && parse_number(value, s.break_glass_hours) && s.break_glass_hours > 0 && s.break_glass_hours <= 24;
     } else if (name == "--unchanged-updates") {
       ok = take() && (value == "skip" || value == "version");
       s.skip_unchanged_updates = value == "skip";

@@ -30,6 +30,7 @@ struct serve_options {
   std::size_t max_count = 1000;    // --max-count: larger _count values are capped to this
   bool conditional_delete_multiple = false;  // --conditional-delete single|multiple
   bool skip_unchanged_updates = true;        // --unchanged-updates skip|version
+  unsigned break_glass_hours = 4;            // --break-glass-hours: how long a declared emergency lasts
 };
 
 // How resources are validated, for serve and validate alike (so that validate answers as the server would).

@@ -5,9 +5,11 @@
 
 #include "fhir/json/parse.hpp"
 #include "fhir/json/serialize.hpp"
+#include "fhir/outcome.hpp"
 #include "fhir/resource.hpp"
 #include "fhir/search/search_query.hpp"
 #include "server/audit/request_audit.hpp"
+#include "server/consent/break_glass.hpp"
 #include "server/context.hpp"
 #include "server/fhir_request.hpp"
 
@@ -135,22 +137,25 @@ void consent_cache::invalidate() {
   rules_.clear();
 }
 
-rules::requester requester_of(const auth::caller& caller) {
+bool under_break_glass(const context& ctx, const auth::caller& caller, std::string_view patient) {
+  return caller.purpose_category == auth::purpose_class::emergency && !caller.patient_facing() && ctx.break_glass &&
+         ctx.break_glass->is_open(caller, patient, fhir::now_ms());
+}
+
+rules::requester requester_of(const context& ctx, const auth::caller& caller, std::string_view patient) {
   const auth::claims& token = *caller.token;
-  // Emergency access is per patient and needs a declared break-glass session (none exist yet): without
-  // one, an emergency purpose is evaluated as direct care (consent.md section 1), so an "except in
-  // emergencies" permit cannot be reached by just asking with ETREAT.
-  bool emergency_without_session = caller.purpose_category == auth::purpose_class::emergency;
-  rules::requester who{.purpose = emergency_without_session ? std::string("TREAT") : caller.purpose,
-                       .purpose_kind = emergency_without_session ? rules::purpose_class::direct
-                                                                 : to_decision_class(caller.purpose_category),
+  bool emergency = caller.purpose_category == auth::purpose_class::emergency;
+  bool break_glass = emergency && under_break_glass(ctx, caller, patient);
+  bool as_direct_care = emergency && !break_glass;
+  rules::requester who{.purpose = as_direct_care ? std::string("TREAT") : caller.purpose,
+                       .purpose_kind = as_direct_care ? rules::purpose_class::direct : to_decision_class(caller.purpose_category),
                        .controller = caller.controller,
                        .organisation = token.org_ods,
                        .practitioner = caller.patient_facing() ? std::string() : token.subject,
                        .user_reference = token.fhir_user,
                        .groups = {},
                        .patient = token.patient,
-                       .break_glass = false};
+                       .break_glass = break_glass};
   return who;
 }
 
@@ -183,7 +188,7 @@ rules::resource_facts facts_of(const context& ctx, const store::resource_version
   return facts;
 }
 
-rules::decision decide(const context& ctx, const auth::caller& caller, const store::resource_version& version) {
+rules::decision decide(const context& ctx, const auth::caller& caller, const store::resource_version& version, bool* break_glass_used) {
   if (!ctx.consents) return {rules::verdict::permit, "default", false};
   // AuditEvent and Consent have access rules of their own (privacy officers, consent administrators and
   // the patient, consent.md section 3): a patient's opt-out does not hide the oversight of their record.
@@ -205,23 +210,25 @@ rules::decision decide(const context& ctx, const auth::caller& caller, const sto
   }
   if (!ctx.auth->is_patient_data(version.info.type)) return {rules::verdict::permit, "not-patient-data", false};
   std::vector<std::string> patients = patients_of(version);
+  if (break_glass_used && caller.purpose_category == auth::purpose_class::emergency)
+    for (const std::string& patient : patients)
+      if (under_break_glass(ctx, caller, patient)) *break_glass_used = true;
   // Without a Consent on record the answer is implied consent, unless the caller is the patient (who
   // may have items withheld): no need to read the resource's facts.
   std::vector<std::vector<rules::consent_rule>> consents;
   for (const std::string& patient : patients) consents.push_back(ctx.consents->rules_of(ctx, patient));
   bool none = std::all_of(consents.begin(), consents.end(), [](const auto& c) { return c.empty(); });
   if (none && !caller.patient_facing()) return {rules::verdict::permit, "default", false};
-  rules::requester who = requester_of(caller);
   rules::resource_facts facts = facts_of(ctx, version);
   rules::decision_options options{.classify = [&ctx](std::string_view purpose) {
                                     return to_decision_class(ctx.auth->policy().class_of(purpose));
                                   },
                                   .related = {},
                                   .minimal_patient = true};
-  if (patients.empty()) return rules::decide(who, facts, std::string(), {}, fhir::now_ms(), options);
+  if (patients.empty()) return rules::decide(requester_of(ctx, caller, {}), facts, std::string(), {}, fhir::now_ms(), options);
   rules::decision strictest{rules::verdict::permit, "default", false};
   for (std::size_t i = 0; i < patients.size(); ++i) {
-    rules::decision d = rules::decide(who, facts, patients[i], consents[i], fhir::now_ms(), options);
+    rules::decision d = rules::decide(requester_of(ctx, caller, patients[i]), facts, patients[i], consents[i], fhir::now_ms(), options);
     if (d.outcome == rules::verdict::deny) return d;
     if (d.outcome == rules::verdict::minimal || strictest.basis == "default") strictest = d;
   }
@@ -230,11 +237,14 @@ rules::decision decide(const context& ctx, const auth::caller& caller, const sto
 
 bool show(const context& ctx, const fhir_request& request, store::resource_version& version) {
   if (!request.caller) return true;
-  rules::decision d = decide(ctx, *request.caller, version);
+  rules::decision d = decide(ctx, *request.caller, version, &request.emergency_access);
   if (request.audit && d.basis.starts_with("Consent/"))
     request.audit->consent_applied({d.basis, d.outcome == rules::verdict::deny ? "deny" : d.overridden ? "override" : "permit",
                                     d.outcome == rules::verdict::deny ? std::size_t{1} : std::size_t{0}});
-  if (d.outcome == rules::verdict::deny) return false;
+  if (d.outcome == rules::verdict::deny) {
+    if (request.audit && ctx.auth->is_patient_data(version.info.type)) request.audit->targeted(patients_of(version));
+    return false;
+  }
   if (d.outcome == rules::verdict::minimal) version.json = minimal_patient(version.json);
   return true;
 }
@@ -246,7 +256,7 @@ bool may_change(const context& ctx, const fhir_request& request, std::string_vie
 }
 
 bool visible(const context& ctx, const fhir_request& request, const store::resource_version& version) {
-  return !request.caller || decide(ctx, *request.caller, version).permitted();
+  return !request.caller || decide(ctx, *request.caller, version, &request.emergency_access).permitted();
 }
 
 std::optional<store::resource_version> last_live_version(const context& ctx, const std::string& type, const std::string& id) {
@@ -286,6 +296,19 @@ void keep_linked_includes(const context& ctx, const std::vector<store::search_en
   for (std::size_t i = 0; i < includes.size(); ++i)
     if (kept[i]) out.push_back(std::move(includes[i]));
   includes = std::move(out);
+}
+
+std::string withheld_notice() {
+  return fhir::json::serialize(fhir::to_operation_outcome(std::vector<fhir::issue>{
+      fhir::issue{fhir::severity::warning, fhir::issue_type::suppressed, "Items excluded due to confidentiality and/or patient preferences.",
+                  {}, "consent-items-withheld"}}));
+}
+
+std::string emergency_access_notice() {
+  return fhir::json::serialize(fhir::to_operation_outcome(std::vector<fhir::issue>{fhir::issue{
+      fhir::severity::warning, fhir::issue_type::informational,
+      "Emergency access (break-glass) is in effect for this patient: this access is audited and will be reviewed.", {},
+      "break-glass-in-effect"}}));
 }
 
 std::string minimal_patient(const std::string& json) {

@@ -35,7 +35,13 @@ class consent_cache {
   std::unordered_map<std::string, std::vector<fhir::consent::consent_rule>> rules_;
 };
 
-fhir::consent::requester requester_of(const auth::caller& caller);
+// The caller as the decision for `patient`'s data sees them. An emergency purpose counts only with a
+// break-glass session for that patient (consent.md section 1); without one it is evaluated as direct
+// care (TREAT), so an "except in emergencies" permit cannot be reached by just asking with ETREAT.
+fhir::consent::requester requester_of(const context& ctx, const auth::caller& caller, std::string_view patient);
+
+// Whether `caller` acts under a break-glass session for `patient` now (emergency purpose, session open).
+bool under_break_glass(const context& ctx, const auth::caller& caller, std::string_view patient);
 
 // The patients whose records hold `version`: a Patient is its own; other patient data belongs to every
 // patient it refers to (a superset of its compartments: deciding for more patients only hides more).
@@ -44,7 +50,9 @@ std::vector<std::string> patients_of(const store::resource_version& version);
 fhir::consent::resource_facts facts_of(const context& ctx, const store::resource_version& version);
 
 // The decision for `version` as `caller` sees it: the strictest over its patients (any deny hides it).
-fhir::consent::decision decide(const context& ctx, const auth::caller& caller, const store::resource_version& version);
+// `break_glass_used`, when given, is set if a break-glass session applied to one of those patients.
+fhir::consent::decision decide(const context& ctx, const auth::caller& caller, const store::resource_version& version,
+                               bool* break_glass_used = nullptr);
 
 // Applies the decision to a resource about to be returned to `request`'s caller: false when it must look
 // absent; a Patient under an opt-out is reduced in place (minimal_patient). The audit record notes the
@@ -64,6 +72,11 @@ std::optional<store::resource_version> last_live_version(const context& ctx, con
 // Drops the included resources not linked to what is shown: an include stays when it refers to, or is
 // referred to by, a shown entry or an include kept so far (:iterate). One of a hidden match goes with it.
 void keep_linked_includes(const context& ctx, const std::vector<store::search_entry>& shown, std::vector<store::search_entry>& includes);
+
+// The OperationOutcome entries of a search Bundle (consent.md sections 1 and 3): something was withheld
+// from a clinical caller (no reason, no count); emergency access under break-glass is in effect.
+std::string withheld_notice();
+std::string emergency_access_notice();
 
 // The Patient reduced to what identifies the person (identifier, name, birthDate, gender), tagged
 // REDACTED in meta.security: what a clinical caller sees of a patient who opted out.

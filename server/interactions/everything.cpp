@@ -166,6 +166,7 @@ http::response everything(const context& ctx, const fhir_request& request) {
     if (!token.empty()) params.emplace_back(page_parameter, std::string(token));
     return params.empty() ? self : self + "?" + http::encode_query(params);
   };
+  if (request.emergency_access) bundle.add_outcome_entry(consent::emergency_access_notice());
   bundle.add_link("self", url(plan->inner_token.empty() && plan->type_index == 0 ? "" : fmt::format("{}.{}", plan->type_index, plan->inner_token)));
   if (!next.empty()) bundle.add_link("next", url(next));
   return json_response(200, std::move(bundle).finish(), request);

@@ -22,6 +22,7 @@ http::response delete_conditional(const context& ctx, const fhir_request& reques
 http::response patch(const context& ctx, const fhir_request& request);             // PATCH [type]/[id]
 http::response patch_conditional(const context& ctx, const fhir_request& request);  // PATCH [type]?criteria
 http::response everything(const context& ctx, const fhir_request& request);        // GET Patient/[id]/$everything
+http::response break_glass(const context& ctx, const fhir_request& request);       // POST Patient/[id]/$break-glass
 http::response bundle(const context& ctx, const fhir_request& request);             // POST [base]: transaction, batch
 http::response history_instance(const context& ctx, const fhir_request& request);  // GET [type]/[id]/_history
 http::response history_type(const context& ctx, const fhir_request& request);      // GET [type]/_history

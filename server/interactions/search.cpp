@@ -216,10 +216,8 @@ http::response run(const context& ctx, const fhir_request& request, std::string_
   // Something was withheld from a clinical caller: say so, without why or how much (consent.md section 3).
   bool clinical = request.caller && (request.caller->purpose_category == auth::purpose_class::direct ||
                                      request.caller->purpose_category == auth::purpose_class::emergency);
-  if (page->withheld && clinical)
-    bundle.add_outcome_entry(fhir::json::serialize(fhir::to_operation_outcome(std::vector<fhir::issue>{
-        fhir::issue{fhir::severity::warning, fhir::issue_type::suppressed,
-                    "Items excluded due to confidentiality and/or patient preferences.", {}, "consent-items-withheld"}})));
+  if (page->withheld && clinical) bundle.add_outcome_entry(consent::withheld_notice());
+  if (request.emergency_access) bundle.add_outcome_entry(consent::emergency_access_notice());
   if (!query->ignored.empty()) {
     std::vector<fhir::issue> issues;
     for (const auto& name : query->ignored)

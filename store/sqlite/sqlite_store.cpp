@@ -143,6 +143,13 @@ class sqlite_store final : public store {
       return fhir::done{};
     }
 
+    // Runs the request's write check on what the unit wrote (what it writes itself joins the unit).
+    fhir::result<fhir::done> run_check(const write_check& check) {
+      if (written_.empty()) return fhir::done{};
+      std::vector<audited_write> written = written_;
+      return check(*this, written);
+    }
+
     // Appends the hook's AuditEvent for what the unit wrote (nothing when it wrote nothing).
     fhir::result<fhir::done> finish_audit(const audit_hook& hook) {
       if (written_.empty()) return fhir::done{};
@@ -176,6 +183,12 @@ class sqlite_store final : public store {
       auto type_id = store_.find_type(type);
       if (!type_id) return not_found(type, id);
       return store_.read_current(db_, type, *type_id, id);
+    }
+
+    fhir::result<resource_version> read_version(std::string_view type, std::string_view id, std::int64_t version) override {
+      auto type_id = store_.find_type(type);
+      if (!type_id) return not_found(type, id);
+      return store_.read_version(db_, type, *type_id, id, version);
     }
 
     fhir::result<std::vector<std::string>> match(const fhir::search::search_query& query, std::size_t limit) override {
@@ -268,20 +281,23 @@ class sqlite_store final : public store {
       });
     auto type_id = find_type(type);
     if (!type_id) return not_found(type, id);
-    return with_reader([&](database& db) -> fhir::result<resource_version> {
-      auto st = db.cached(
-          "SELECT v.last_updated, v.deleted, v.verb, v.created, v.body FROM resource r "
-          "JOIN resource_version v ON v.pk = r.pk "
-          "WHERE r.type_id = ?1 AND r.id = ?2 AND v.version = ?3");
-      st->bind(1, *type_id).bind(2, id).bind(3, version);
-      if (!st->step()) return version_not_found_error(type, id, version);
-      resource_version out{version_info{std::string(type), std::string(id), version, st->column_int64(0),
-                                        st->column_int64(1) != 0, static_cast<verb>(st->column_int64(2)),
-                                        st->column_int64(3) != 0},
-                           std::string(st->column_text(4))};
-      if (out.info.deleted) return gone(out.info);
-      return out;
-    });
+    return with_reader([&](database& db) { return read_version(db, type, *type_id, id, version); });
+  }
+
+  // One version of a resource on `db` (a reader, or the writer inside a unit); gone for a deletion.
+  fhir::result<resource_version> read_version(database& db, std::string_view type, std::int64_t type_id, std::string_view id,
+                                              std::int64_t version) {
+    auto st = db.cached(
+        "SELECT v.last_updated, v.deleted, v.verb, v.created, v.body FROM resource r "
+        "JOIN resource_version v ON v.pk = r.pk "
+        "WHERE r.type_id = ?1 AND r.id = ?2 AND v.version = ?3");
+    st->bind(1, type_id).bind(2, id).bind(3, version);
+    if (!st->step()) return version_not_found_error(type, id, version);
+    resource_version out{version_info{std::string(type), std::string(id), version, st->column_int64(0), st->column_int64(1) != 0,
+                                      static_cast<verb>(st->column_int64(2)), st->column_int64(3) != 0},
+                         std::string(st->column_text(4))};
+    if (out.info.deleted) return gone(out.info);
+    return out;
   }
 
   fhir::result<history_page> history(const history_request& request) override {
@@ -474,9 +490,12 @@ class sqlite_store final : public store {
   template <typename T, typename Body>
   fhir::result<T> write(Body&& body) {
     const audit_hook* hook = scoped_audit::current();
+    const write_check* check = scoped_write_check::current();
     return write_rows<T>([&](database& db, fhir::epoch_ms now) -> fhir::result<T> {
       writer_unit unit(*this, db, now);
       auto outcome = body(unit);
+      if (outcome && check)
+        if (auto checked = unit.run_check(*check); !checked) return std::move(checked).error();
       if (outcome && hook)
         if (auto audited = unit.finish_audit(*hook); !audited) return std::move(audited).error();
       return outcome;
