@@ -129,14 +129,21 @@ TEST_CASE("an opt-out hides the patient's data as if it did not exist, except fr
 
   // Emergency purpose without a declared break-glass session is direct care: an "except emergencies"
   // permit does not open the record.
-  REQUIRE(app.put("/fhir/Consent/c2", optout("c2", "active").replace(optout("c2", "active").find(R"({"type":"deny"})"), 15,
-                  R"({"type":"deny","provision":[{"type":"permit","purpose":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActReason","code":"ETREAT"}]}]})"),
-                  with(consent_admin(idp))).status() == 201);
+  auto except_emergencies = [](const std::string& status) {
+    std::string c = optout("c2", status);
+    return c.replace(c.find(R"({"type":"deny"})"), 15,
+                     R"({"type":"deny","provision":[{"type":"permit","purpose":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActReason","code":"ETREAT"}]}]})");
+  };
+  REQUIRE(app.put("/fhir/Consent/c2", except_emergencies("active"), with(consent_admin(idp))).status() == 201);
   auto emergency = idp.bearer(R"("sub":"e1","org_ods":"RX2","scope":"user/*.rs","nhs_role":{"role_code":"R8000","activity_codes":["B0083"]},"purpose_of_use":["ETREAT"])");
   auto across = app.get("/fhir/Observation?code:text=bp", {emergency});
   REQUIRE(across.status() == 200);
   CHECK(fhir::testing::count_matches(across.json()) == 0);
-  REQUIRE(app.put("/fhir/Consent/c2", optout("c2", "inactive"), with(consent_admin(idp))).status() == 200);
+  // A Consent changes by status only: dropping the exception while withdrawing is refused.
+  auto reshaped = app.put("/fhir/Consent/c2", optout("c2", "inactive"), with(consent_admin(idp)));
+  CHECK(reshaped.status() == 422);
+  CHECK(reshaped.issue_ids() == std::vector<std::string>{"consent-change-not-status"});
+  REQUIRE(app.put("/fhir/Consent/c2", except_emergencies("inactive"), with(consent_admin(idp))).status() == 200);
 }
 
 namespace {
