@@ -40,6 +40,7 @@ constexpr std::string_view default_policy = R"json({
                     "types": ["$patient-compartment", "Consent", "Organization", "Practitioner", "PractitionerRole", "Location",
                               "Medication", "Substance", "HealthcareService", "Endpoint"],
                     "operations": ["read", "search"]},
+  "patientWrites": {"name": "Patient's own objection", "purposeClasses": ["self"], "types": ["Consent"], "operations": ["create", "update"]},
   "systemAccess": {"name": "System (feed)", "purposeClasses": ["direct", "admin"], "types": ["*"],
                    "operations": ["read", "search", "create", "update", "delete"]},
   "breakGlass": {"roleCodes": ["R8000"], "activityCodes": ["B0083"]},
@@ -178,7 +179,8 @@ fhir::result<access_policy> access_policy::parse(std::string_view json) {
     std::string_view name;
     access_grant access_policy::*member;
   };
-  for (const single& s : {single{"patientAccess", &access_policy::patient_access_}, single{"systemAccess", &access_policy::system_access_},
+  for (const single& s : {single{"patientAccess", &access_policy::patient_access_}, single{"patientWrites", &access_policy::patient_writes_},
+                          single{"systemAccess", &access_policy::system_access_},
                           single{"breakGlass", &access_policy::break_glass_}}) {
     const fhir::json::value* v = doc->find(s.name);
     if (!v) continue;  // absent: nobody of that kind gets access
@@ -247,7 +249,9 @@ bool access_policy::grant_allows(const access_grant& g, std::string_view purpose
 
 bool access_policy::allows(const claims& c, std::string_view purpose, purpose_class cls, std::string_view type, operation op,
                            bool patient_data) const {
-  if (!c.patient.empty()) return grant_allows(patient_access_, purpose, cls, type, op, patient_data);
+  if (!c.patient.empty())
+    return grant_allows(patient_access_, purpose, cls, type, op, patient_data) ||
+           grant_allows(patient_writes_, purpose, cls, type, op, patient_data);
   if (c.roles.empty()) return grant_allows(system_access_, purpose, cls, type, op, patient_data);
   for (const nhs_role& role : c.roles)
     for (const access_grant& g : roles_) {

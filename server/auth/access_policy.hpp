@@ -67,6 +67,7 @@ class access_policy {
   std::vector<std::string> protected_types_;
   std::vector<access_grant> roles_;
   access_grant patient_access_;
+  access_grant patient_writes_;  // what a patient may write: their own objection (checked further in the unit)
   access_grant system_access_;
   access_grant break_glass_;  // role and activity codes only
   std::unordered_map<std::string, std::string> controllers_;

@@ -1,0 +1,201 @@
+// The Consent write workflow and break-glass through the router with signed tokens (consent.md sections 1
+// and 2): a Consent changes by status only and forward; one active opt-out per patient; a patient raises
+// their own objection as proposed and may withdraw it; each status change leaves a Provenance; a declared
+// emergency is per patient, overrides granular denies (audited as an override), and an emergency purpose
+// elsewhere is direct care.
+
+#include <catch2/catch.hpp>
+
+#include "tests/server/app_fixture.hpp"
+#include "tests/server/identity_provider.hpp"
+#include "tests/server/requests.hpp"
+
+using fhir::testing::app_fixture;
+using fhir::testing::identity_provider;
+using fhir::testing::jwt_options;
+using server::http::header;
+
+namespace {
+
+std::vector<header> with(header auth, std::vector<header> more = {}) {
+  more.push_back({"Content-Type", "application/fhir+json"});
+  more.push_back(std::move(auth));
+  return more;
+}
+
+header consent_admin(const identity_provider& idp) {
+  return idp.bearer(R"("sub":"ca1","org_ods":"ICB1","scope":"user/*.cruds","nhs_role":{"role_code":"SHCR-CONSENT-ADMIN"},
+    "purpose_of_use":["PATADMIN"])");
+}
+
+// A Consent of `kind` for `patient` with this root provision.
+std::string consent(const std::string& id, const std::string& patient, const std::string& kind, const std::string& status,
+                    const std::string& provision = R"({"type":"deny"})") {
+  return R"({"resourceType":"Consent","id":")" + id + R"(","status":")" + status + R"(",
+    "scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},
+    "category":[{"coding":[{"system":"https://shared-care-record.github.io/fhir/CodeSystem/consent-kind","code":")" + kind + R"("}]}],
+    "patient":{"reference":"Patient/)" + patient + R"("},"dateTime":"2026-01-01","policy":[{"uri":"https://example.org/policy"}],
+    "provision":)" + provision + "}";
+}
+
+std::string observation(const std::string& id, const std::string& patient, const std::string& code = "1234") {
+  return R"({"resourceType":"Observation","id":")" + id + R"(","status":"final",
+    "code":{"coding":[{"system":"http://snomed.info/sct","code":")" + code + R"("}]},"subject":{"reference":"Patient/)" + patient + R"("}})";
+}
+
+const std::string declaration = R"({"resourceType":"Parameters","parameter":[{"name":"reasonCode","valueCode":"life-threat"},
+  {"name":"reasonText","valueString":"Anaphylaxis in resus, history needed now"}]})";
+
+}  // namespace
+
+TEST_CASE("a Consent changes by status only and forward, one opt-out per patient, each change with a Provenance", "[server][consent]") {
+  identity_provider idp;
+  app_fixture app(jwt_options(idp));
+  auto admin = consent_admin(idp);
+  auto gp = idp.clinician("GP1");
+  REQUIRE(app.put("/fhir/Patient/p1", R"({"resourceType":"Patient","id":"p1","name":[{"family":"One"}]})", with(gp)).status() == 201);
+
+  REQUIRE(app.put("/fhir/Consent/a", consent("a", "p1", "shcr-optout", "active"), with(admin)).status() == 201);
+  // A second active opt-out: 422, whichever way it arrives; nothing is stored.
+  auto second = app.put("/fhir/Consent/b", consent("b", "p1", "shcr-optout", "active"), with(admin));
+  CHECK(second.status() == 422);
+  CHECK(second.issue_ids() == std::vector<std::string>{"consent-optout-exists"});
+  CHECK(app.post("/fhir/Consent", consent("b", "p1", "shcr-optout", "active"), with(admin)).status() == 422);
+  CHECK(app.get("/fhir/Consent/b", {admin}).status() == 404);
+  auto in_transaction = app.post("/fhir", R"({"resourceType":"Bundle","type":"transaction","entry":[{"resource":)" +
+                                              consent("b", "p1", "shcr-optout", "active") +
+                                              R"(,"request":{"method":"PUT","url":"Consent/b"}}]})",
+                                 with(admin));
+  CHECK(in_transaction.status() == 422);
+  CHECK(app.get("/fhir/Consent/b", {admin}).status() == 404);
+  // A draft one is fine; activating it while the first is active is not.
+  REQUIRE(app.put("/fhir/Consent/b", consent("b", "p1", "shcr-optout", "draft"), with(admin)).status() == 201);
+  CHECK(app.put("/fhir/Consent/b", consent("b", "p1", "shcr-optout", "active"), with(admin)).status() == 422);
+
+  // Forward only: withdrawn stays withdrawn (a new Consent records a new opt-out).
+  REQUIRE(app.put("/fhir/Consent/a", consent("a", "p1", "shcr-optout", "inactive"), with(admin)).status() == 200);
+  auto back = app.put("/fhir/Consent/a", consent("a", "p1", "shcr-optout", "active"), with(admin));
+  CHECK(back.status() == 422);
+  CHECK(back.issue_ids() == std::vector<std::string>{"consent-status-transition"});
+  CHECK(app.put("/fhir/Consent/b", consent("b", "p1", "shcr-optout", "active"), with(admin)).status() == 200);
+  // Another rule is another Consent: changing the provision is refused.
+  auto reshaped = app.put("/fhir/Consent/b", consent("b", "p1", "shcr-optout", "active",
+                                                     R"({"type":"deny","period":{"end":"2030-01-01"}})"),
+                          with(admin));
+  CHECK(reshaped.status() == 422);
+  CHECK(reshaped.issue_ids() == std::vector<std::string>{"consent-change-not-status"});
+
+  // Each status change left a Provenance naming the new version, the old one and both statuses.
+  auto provenance = app.get("/fhir/Provenance?target=Consent/a&_count=10", {gp});
+  REQUIRE(provenance.status() == 200);
+  auto bundle = provenance.json();
+  REQUIRE(fhir::testing::count_matches(bundle) == 1);
+  const auto& p = *bundle.find("entry")->as_array()[0].find("resource");
+  CHECK(fhir::testing::text(&p.find("target")->as_array()[0], "reference") == "Consent/a/_history/2");
+  CHECK(fhir::testing::text(p.find("activity"), "text") == "Consent status changed from active to inactive");
+  CHECK(fhir::testing::text(p.find("entity")->as_array()[0].find("what"), "reference") == "Consent/a/_history/1");
+  CHECK(fhir::testing::text(p.find("agent")->as_array()[0].find("who")->find("identifier"), "value") == "ca1");
+  CHECK(fhir::testing::count_matches(app.get("/fhir/Provenance?target=Consent/b", {gp}).json()) == 1);  // draft -> active
+}
+
+TEST_CASE("a patient raises their own objection as proposed, may withdraw it, and only an administrator decides it", "[server][consent]") {
+  identity_provider idp;
+  app_fixture app(jwt_options(idp));
+  auto admin = consent_admin(idp);
+  auto gp = idp.clinician("GP1");
+  auto hospital = idp.clinician("ACU1");
+  for (const char* id : {"p1", "p2"})
+    REQUIRE(app.put(std::string("/fhir/Patient/") + id, R"({"resourceType":"Patient","id":")" + std::string(id) + R"(","name":[{"family":"X"}]})",
+                    with(gp)).status() == 201);
+  REQUIRE(app.put("/fhir/Observation/o1", observation("o1", "p1"), with(gp)).status() == 201);
+  auto patient = idp.bearer(R"("sub":"p1-login","client_id":"nhs-app","scope":"patient/*.rs patient/Consent.cu","patient":"p1",
+    "purpose_of_use":["PATRQT"])");
+
+  auto upheld_by_self = app.put("/fhir/Consent/obj", consent("obj", "p1", "art21-objection", "active"), with(patient));
+  CHECK(upheld_by_self.status() == 422);
+  CHECK(upheld_by_self.issue_ids() == std::vector<std::string>{"consent-objection-proposed"});
+  CHECK(app.put("/fhir/Consent/obj", consent("obj", "p2", "art21-objection", "proposed"), with(patient)).status() == 403);
+  CHECK(app.put("/fhir/Consent/obj", consent("obj", "p1", "shcr-optout", "active"), with(patient)).status() == 403);
+  CHECK(app.post("/fhir/Observation", observation("x", "p1"), with(patient)).status() == 403);  // patients write nothing else
+  REQUIRE(app.put("/fhir/Consent/obj", consent("obj", "p1", "art21-objection", "proposed"), with(patient)).status() == 201);
+  CHECK(app.get("/fhir/Observation/o1", {hospital}).status() == 200);  // pending: no effect
+  CHECK(app.put("/fhir/Consent/obj", consent("obj", "p1", "art21-objection", "active"), with(patient)).status() == 422);
+
+  // The administrator upholds it: in force on the next request, with a Provenance of the decision.
+  REQUIRE(app.put("/fhir/Consent/obj", consent("obj", "p1", "art21-objection", "active"), with(admin)).status() == 200);
+  CHECK(app.get("/fhir/Observation/o1", {hospital}).status() == 404);
+  CHECK(fhir::testing::count_matches(app.get("/fhir/Provenance?target=Consent/obj", {gp}).json()) == 1);
+  // The patient withdraws it.
+  REQUIRE(app.put("/fhir/Consent/obj", consent("obj", "p1", "art21-objection", "inactive"), with(patient)).status() == 200);
+  CHECK(app.get("/fhir/Observation/o1", {hospital}).status() == 200);
+}
+
+TEST_CASE("break-glass is per patient, overrides granular denies as audited overrides, and is direct care elsewhere", "[server][consent]") {
+  identity_provider idp;
+  app_fixture app(jwt_options(idp));
+  auto admin = consent_admin(idp);
+  auto gp = idp.clinician("GP1");
+  auto doctor = [&](const char* purpose) {
+    return idp.bearer(std::string(R"("sub":"555000000001","org_ods":"ACU1","scope":"user/*.cruds",)") +
+                      R"("nhs_role":{"person_roleid":"555000000001-01","role_code":"R8000","activity_codes":["B0083"]},"purpose_of_use":[")" +
+                      purpose + R"("])");
+  };
+  auto po = idp.bearer(R"("sub":"po","org_ods":"ICB1","scope":"user/*.rs","nhs_role":{"role_code":"R0001"},"purpose_of_use":["HSYSADMIN"])");
+  for (const char* id : {"p1", "p2"}) {
+    REQUIRE(app.put(std::string("/fhir/Patient/") + id, R"({"resourceType":"Patient","id":")" + std::string(id) + R"(","name":[{"family":"X"}]})",
+                    with(gp)).status() == 201);
+    // Each patient's sensitive result (code 999) is withheld from everyone but its controller.
+    std::string cid = std::string("g-") + id;
+    REQUIRE(app.put("/fhir/Consent/" + cid, consent(cid, id, "granular", "active", R"({"type":"permit","provision":[{"type":"deny",
+      "code":[{"coding":[{"system":"http://snomed.info/sct","code":"999"}]}]}]})"), with(admin)).status() == 201);
+    REQUIRE(app.put(std::string("/fhir/Observation/s-") + id, observation(std::string("s-") + id, id, "999"), with(gp)).status() == 201);
+  }
+  CHECK(app.get("/fhir/Observation/s-p1", {doctor("TREAT")}).status() == 404);
+  // An emergency purpose without a session: a request naming the patient is refused; one that does not
+  // (a read by id) is direct care, so hidden still looks missing.
+  auto refused = app.get("/fhir/Observation?patient=p1", {doctor("ETREAT")});
+  CHECK(refused.status() == 403);
+  CHECK(refused.issue_ids() == std::vector<std::string>{"break-glass-not-declared"});
+  CHECK(app.get("/fhir/Observation/s-p1", {doctor("ETREAT")}).status() == 404);
+  // Declaring needs the emergency purpose.
+  CHECK(app.post("/fhir/Patient/p1/$break-glass", declaration, with(doctor("TREAT"))).status() == 403);
+  CHECK(app.post("/fhir/Observation/s-p1/$break-glass", declaration, with(doctor("ETREAT"))).status() == 404);
+  auto declared = app.post("/fhir/Patient/p1/$break-glass", declaration, with(doctor("ETREAT")));
+  REQUIRE(declared.status() == 200);
+  // The same answer for a patient who does not exist: declaring reveals nothing.
+  CHECK(app.post("/fhir/Patient/nobody/$break-glass", declaration, with(doctor("ETREAT"))).status() == 200);
+
+  auto seen = app.get("/fhir/Observation/s-p1", {doctor("ETREAT")});
+  CHECK(seen.status() == 200);
+  CHECK(seen.header("X-Break-Glass") == "active");
+  CHECK(app.get("/fhir/Observation?patient=p1", {doctor("ETREAT")}).status() == 200);
+  // Only for that patient: p2's stays hidden, and naming p2 is refused.
+  CHECK(app.get("/fhir/Observation/s-p2", {doctor("ETREAT")}).status() == 404);
+  CHECK(app.get("/fhir/Observation?patient=p2", {doctor("ETREAT")}).status() == 403);
+  // Across patients: p1's as emergency access, p2's as direct care.
+  auto across = app.get("/fhir/Observation?code=http://snomed.info/sct|999", {doctor("ETREAT")});
+  REQUIRE(across.status() == 200);
+  auto across_bundle = across.json();
+  CHECK(fhir::testing::count_matches(across_bundle) == 1);
+  CHECK(across.header("X-Break-Glass") == "active");
+  // The other purpose of the same user is unaffected.
+  CHECK(app.get("/fhir/Observation/s-p1", {doctor("TREAT")}).status() == 404);
+
+  // The override is audited as such, against the granular Consent.
+  auto audit = app.get("/fhir/AuditEvent?entity=Consent/g-p1&_count=100", {po});
+  REQUIRE(audit.status() == 200);
+  bool override_seen = false;
+  auto audit_bundle = audit.json();
+  REQUIRE(audit_bundle.find("entry"));
+  for (const auto& e : audit_bundle.find("entry")->as_array())
+    for (const auto& entity : e.find("resource")->find("entity")->as_array()) {
+      if (fhir::testing::text(entity.find("what"), "reference") != "Consent/g-p1" || !entity.find("detail")) continue;
+      for (const auto& d : entity.find("detail")->as_array())
+        if (fhir::testing::text(&d, "type") == "decision" && fhir::testing::text(&d, "valueString") == "override") override_seen = true;
+    }
+  CHECK(override_seen);
+  // And the declarations are Security Alerts, one per declaration.
+  auto alerts = app.get("/fhir/AuditEvent?type=110113&_count=100", {po});
+  REQUIRE(alerts.status() == 200);
+  CHECK(fhir::testing::count_matches(alerts.json()) == 2);
+}
