@@ -20,6 +20,7 @@
 #include "fhir/text.hpp"
 #include "server/audit/request_audit.hpp"
 #include "server/consent/consent_enforcement.hpp"
+#include "server/consent/contributors.hpp"
 #include "server/bundle_writer.hpp"
 #include "server/access_gate.hpp"
 #include "server/interactions/compartment.hpp"
@@ -75,7 +76,9 @@ fhir::result<std::int64_t> visible_total(const context& ctx, const fhir_request&
     auto page = ctx.store.search(store::search_request{query, 1000, at});
     if (!page) return std::move(page).error();
     for (const auto& entry : page->entries)
-      if (!request.caller || consent::decide(ctx, *request.caller, entry.version).permitted()) ++total;
+      if (!request.caller || (consent::decide(ctx, *request.caller, entry.version).permitted() &&
+                              consent::contributors_visible(ctx, request, query, entry.version)))
+        ++total;
     if (page->next_token.empty()) return total;
     at = page->next_token;
   }
@@ -127,7 +130,7 @@ fhir::result<visible_results> visible_page(const context& ctx, const fhir_reques
           includes.push_back(std::move(entry));
         continue;
       }
-      if (!consent::show(ctx, request, entry.version)) {
+      if (!consent::show(ctx, request, entry.version) || !consent::contributors_visible(ctx, request, query, entry.version)) {
         out.withheld = true;
         continue;
       }

@@ -199,3 +199,42 @@ TEST_CASE("break-glass is per patient, overrides granular denies as audited over
   REQUIRE(alerts.status() == 200);
   CHECK(fhir::testing::count_matches(alerts.json()) == 2);
 }
+
+TEST_CASE("a match through a chain or _has needs a contributor the caller may see", "[server][consent][search]") {
+  identity_provider idp;
+  app_fixture app(jwt_options(idp));
+  auto admin = consent_admin(idp);
+  auto gp = idp.clinician("GP1");
+  auto hospital = idp.clinician("ACU1");
+  for (const char* id : {"p1", "p2"})
+    REQUIRE(app.put(std::string("/fhir/Patient/") + id, R"({"resourceType":"Patient","id":")" + std::string(id) +
+                    R"(","name":[{"family":"Private"}]})", with(gp)).status() == 201);
+  REQUIRE(app.put("/fhir/Observation/sensitive", observation("sensitive", "p1", "999"), with(gp)).status() == 201);
+  REQUIRE(app.put("/fhir/Observation/plain", observation("plain", "p2", "1234"), with(gp)).status() == 201);
+  // p1 withholds one result; p2 withholds their demographics (not their results).
+  REQUIRE(app.put("/fhir/Consent/g1", consent("g1", "p1", "granular", "active", R"({"type":"permit","provision":[
+    {"type":"deny","code":[{"coding":[{"system":"http://snomed.info/sct","code":"999"}]}]}]})"), with(admin)).status() == 201);
+  REQUIRE(app.put("/fhir/Consent/g2", consent("g2", "p2", "granular", "active", R"({"type":"permit","provision":[
+    {"type":"deny","class":[{"system":"http://hl7.org/fhir/resource-types","code":"Patient"}]}]})"), with(admin)).status() == 201);
+  CHECK(app.get("/fhir/Patient/p1", {hospital}).status() == 200);
+  CHECK(app.get("/fhir/Observation/sensitive", {hospital}).status() == 404);
+  CHECK(app.get("/fhir/Patient/p2", {hospital}).status() == 404);
+  CHECK(app.get("/fhir/Observation/plain", {hospital}).status() == 200);
+
+  // The visible p1 is not selected through their hidden result: that would reveal it exists.
+  auto has = app.get("/fhir/Patient?_has:Observation:subject:code=http://snomed.info/sct|999&_total=accurate", {hospital});
+  REQUIRE(has.status() == 200);
+  auto has_bundle = has.json();
+  CHECK(fhir::testing::count_matches(has_bundle) == 0);
+  CHECK(has_bundle.find("total")->as_number().text == "0");
+  CHECK(fhir::testing::count_matches(app.get("/fhir/Patient?_has:Observation:subject:code=http://snomed.info/sct|999", {gp}).json()) == 1);
+  CHECK(fhir::testing::count_matches(app.get("/fhir/Patient?_id=p1", {hospital}).json()) == 1);
+  // The visible result is not selected through p2's hidden demographics either.
+  auto chained = app.get("/fhir/Observation?subject.family=Private&_total=accurate", {hospital});
+  REQUIRE(chained.status() == 200);
+  auto chained_bundle = chained.json();
+  CHECK(fhir::testing::count_matches(chained_bundle) == 0);
+  CHECK(chained_bundle.find("total")->as_number().text == "0");
+  CHECK(fhir::testing::count_matches(app.get("/fhir/Observation?subject.family=Private", {gp}).json()) == 2);
+  CHECK(fhir::testing::count_matches(app.get("/fhir/Observation?subject=Patient/p2", {hospital}).json()) == 1);
+}
