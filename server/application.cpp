@@ -120,6 +120,8 @@ application::application(search_support search, std::unique_ptr<store::store> st
   context_->consents = consents_.get();
   break_glass_ = std::make_unique<consent::break_glass_sessions>(options.break_glass_length);
   context_->break_glass = break_glass_.get();
+  cursors_ = std::make_unique<page_cursors>();
+  context_->cursors = cursors_.get();
   context_->dispatch = [this](const http::request& request, const auth::caller& caller) {
     return router_.handle_as(*context_, request, caller);
   };

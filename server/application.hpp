@@ -15,6 +15,7 @@
 #include "server/consent/consent_enforcement.hpp"
 #include "server/context.hpp"
 #include "server/http/message.hpp"
+#include "server/page_cursor.hpp"
 #include "server/router.hpp"
 #include "store/store.hpp"
 
@@ -82,6 +83,7 @@ class application {
   std::unique_ptr<auth::authenticator> authenticator_;
   std::unique_ptr<consent::consent_cache> consents_;
   std::unique_ptr<consent::break_glass_sessions> break_glass_;
+  std::unique_ptr<page_cursors> cursors_;
   std::string jwks_path_;
   router router_;
   std::unique_ptr<server::context> context_;

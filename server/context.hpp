@@ -15,6 +15,8 @@
 
 namespace server {
 
+class page_cursors;
+
 namespace consent {
 class consent_cache;
 class break_glass_sessions;
@@ -42,6 +44,8 @@ struct context {
   consent::consent_cache* consents = nullptr;
   // Declared emergencies (never null once the application is assembled).
   consent::break_glass_sessions* break_glass = nullptr;
+  // Seals page links to the caller and the search (never null once the application is assembled).
+  const page_cursors* cursors = nullptr;
   // Routes a request as if it had arrived over HTTP, on behalf of an already authenticated caller
   // (batch entries and a transaction's reads): the same gate and interactions as the request itself.
   std::function<http::response(const http::request&, const auth::caller&)> dispatch;

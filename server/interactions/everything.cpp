@@ -20,6 +20,7 @@
 #include "server/access_gate.hpp"
 #include "server/interactions/compartment.hpp"
 #include "server/interactions/interactions.hpp"
+#include "server/page_cursor.hpp"
 #include "server/responses.hpp"
 
 namespace server::interactions {
@@ -42,7 +43,8 @@ struct everything_request {
   std::string inner_token;
 };
 
-fhir::result<everything_request> parse(const context& ctx, const fhir_request& request) {
+// `page` is the opened page token (page_cursor.hpp), empty on the first page.
+fhir::result<everything_request> parse(const context& ctx, const fhir_request& request, const std::string& page) {
   everything_request out;
   out.count = ctx.settings.default_page_size;
   std::vector<std::string> wanted;
@@ -67,6 +69,7 @@ fhir::result<everything_request> parse(const context& ctx, const fhir_request& r
       if (ec != std::errc() || end != value.data() + value.size() || count == 0) return bad_parameter(name, value, "must be a positive integer");
       out.count = std::min(count, ctx.settings.max_page_size);
     } else if (name == page_parameter) {
+      const std::string& value = page;
       std::size_t dot = value.find('.');
       std::size_t index = 0;
       auto [end, ec] = std::from_chars(value.data(), value.data() + (dot == std::string::npos ? value.size() : dot), index);
@@ -110,7 +113,20 @@ http::response everything(const context& ctx, const fhir_request& request) {
   // A patient hidden from the caller is as absent as on read; the rest is decided entry by entry.
   store::resource_version decided_patient = *patient;
   if (!consent::show(ctx, request, decided_patient)) return error_response(store::not_found_error(owner_type, owner_id), &request);
-  auto plan = parse(ctx, request);
+  // Page links are sealed to the caller and this request (page_cursor.hpp), named by its first page's URL.
+  std::string self = ctx.settings.base_url + "/" + owner_type + "/" + http::percent_encode(owner_id) + "/$everything";
+  http::query_params link_params;
+  for (const auto& p : request.params)
+    if (p.first != page_parameter && p.first != "_format" && p.first != "_pretty") link_params.push_back(p);
+  std::string scope = link_params.empty() ? self : self + "?" + http::encode_query(link_params);
+  fhir::epoch_ms now = fhir::now_ms();
+  std::string page;
+  if (auto sealed = request.param(page_parameter)) {
+    auto opened = ctx.cursors->open(request.caller, scope, *sealed, now);
+    if (!opened) return error_response(opened.error(), &request);
+    page = std::move(*opened);
+  }
+  auto plan = parse(ctx, request, page);
   if (!plan) return error_response(plan.error(), &request);
 
   std::vector<std::string> linked = linked_patients(ctx, owner_id);
@@ -157,18 +173,14 @@ http::response everything(const context& ctx, const fhir_request& request) {
     if (room == 0 && i + 1 < plan->types.size()) next = fmt::format("{}.", i + 1);
   }
 
-  std::string self = ctx.settings.base_url + "/" + owner_type + "/" + http::percent_encode(owner_id) + "/$everything";
-  http::query_params link_params;
-  for (const auto& p : request.params)
-    if (p.first != page_parameter && p.first != "_format" && p.first != "_pretty") link_params.push_back(p);
   auto url = [&](std::string_view token) {
     http::query_params params = link_params;
     if (!token.empty()) params.emplace_back(page_parameter, std::string(token));
     return params.empty() ? self : self + "?" + http::encode_query(params);
   };
   if (request.emergency_access) bundle.add_outcome_entry(consent::emergency_access_notice());
-  bundle.add_link("self", url(plan->inner_token.empty() && plan->type_index == 0 ? "" : fmt::format("{}.{}", plan->type_index, plan->inner_token)));
-  if (!next.empty()) bundle.add_link("next", url(next));
+  bundle.add_link("self", url(request.param(page_parameter).value_or("")));
+  if (!next.empty()) bundle.add_link("next", url(ctx.cursors->seal(request.caller, scope, next, now)));
   return json_response(200, std::move(bundle).finish(), request);
 }
 

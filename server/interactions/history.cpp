@@ -13,6 +13,7 @@
 #include "server/access_gate.hpp"
 #include "server/interactions/common.hpp"
 #include "server/interactions/interactions.hpp"
+#include "server/page_cursor.hpp"
 #include "server/responses.hpp"
 
 namespace server::interactions {
@@ -82,6 +83,17 @@ http::response history(const context& ctx, const fhir_request& request, std::str
     if (decided_on && !consent::visible(ctx, request, *decided_on))
       return error_response(store::not_found_error(query->type, query->id), &request);
   }
+  // Page links are sealed to the caller and this history (page_cursor.hpp), named by its first page's URL.
+  http::query_params first_page;
+  for (const auto& p : request.params)
+    if (p.first != page_parameter) first_page.push_back(p);
+  std::string scope = request_url(ctx, request, first_page);
+  fhir::epoch_ms now = fhir::now_ms();
+  if (!query->page_token.empty()) {
+    auto opened = ctx.cursors->open(request.caller, scope, query->page_token, now);
+    if (!opened) return error_response(opened.error(), &request);
+    query->page_token = std::move(*opened);
+  }
   auto page = ctx.store.history(*query);
   if (!page) return error_response(page.error(), &request);
 
@@ -89,10 +101,8 @@ http::response history(const context& ctx, const fhir_request& request, std::str
   if (page->total) bundle.set_total(*page->total);
   bundle.add_link("self", request_url(ctx, request, request.params));
   if (!page->next_page_token.empty()) {
-    http::query_params next;
-    for (const auto& p : request.params)
-      if (p.first != page_parameter) next.push_back(p);
-    next.emplace_back(page_parameter, page->next_page_token);
+    http::query_params next = first_page;
+    next.emplace_back(page_parameter, ctx.cursors->seal(request.caller, scope, page->next_page_token, now));
     bundle.add_link("next", request_url(ctx, request, next));
   }
   // Every version is decided under today's Consents; a deletion is shown only when the version it

@@ -25,6 +25,7 @@
 #include "server/access_gate.hpp"
 #include "server/interactions/compartment.hpp"
 #include "server/interactions/interactions.hpp"
+#include "server/page_cursor.hpp"
 #include "server/responses.hpp"
 
 namespace server::interactions {
@@ -190,17 +191,28 @@ http::response run(const context& ctx, const fhir_request& request, std::string_
   auto count = page_size(ctx, *query);
   if (!count) return error_response(count.error(), &request);
 
+  // Page links are sealed to the caller and this search (page_cursor.hpp): the search is named by its
+  // first page's URL, which every page link of it shares.
+  std::string base = base_path(ctx, link_path);
+  auto link_params = link_parameters(query_params, *query);
+  std::string scope = url_with(base, link_params, "");
+  std::string sealed_token = token;
+  fhir::epoch_ms now = fhir::now_ms();
+  if (!token.empty()) {
+    auto opened = ctx.cursors->open(request.caller, scope, token, now);
+    if (!opened) return error_response(opened.error(), &request);
+    token = std::move(*opened);
+  }
   auto page = visible_page(ctx, request, *query, *count, token);
   if (!page) return error_response(page.error(), &request);
 
   bundle_writer bundle("searchset");
   if (page->total) bundle.set_total(*page->total);
-  std::string base = base_path(ctx, link_path);
-  auto link_params = link_parameters(query_params, *query);
-  bundle.add_link("self", url_with(base, link_params, token));
-  bundle.add_link("first", url_with(base, link_params, ""));
-  if (!page->previous_token.empty()) bundle.add_link("previous", url_with(base, link_params, page->previous_token));
-  if (!page->next_token.empty()) bundle.add_link("next", url_with(base, link_params, page->next_token));
+  auto seal = [&](const std::string& inner) { return ctx.cursors->seal(request.caller, scope, inner, now); };
+  bundle.add_link("self", url_with(base, link_params, sealed_token));
+  bundle.add_link("first", scope);
+  if (!page->previous_token.empty()) bundle.add_link("previous", url_with(base, link_params, seal(page->previous_token)));
+  if (!page->next_token.empty()) bundle.add_link("next", url_with(base, link_params, seal(page->next_token)));
 
   bool subsetting = fhir::search::wants_subset(query->summary, query->elements);
   for (const auto& entry : page->entries) {

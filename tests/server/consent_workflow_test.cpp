@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "server/page_cursor.hpp"
 #include "tests/server/app_fixture.hpp"
 #include "tests/server/identity_provider.hpp"
 #include "tests/server/requests.hpp"
@@ -237,4 +238,44 @@ TEST_CASE("a match through a chain or _has needs a contributor the caller may se
   CHECK(chained_bundle.find("total")->as_number().text == "0");
   CHECK(fhir::testing::count_matches(app.get("/fhir/Observation?subject.family=Private", {gp}).json()) == 2);
   CHECK(fhir::testing::count_matches(app.get("/fhir/Observation?subject=Patient/p2", {hospital}).json()) == 1);
+}
+
+TEST_CASE("page links are bound to the caller, the search and 15 minutes", "[server][consent][paging]") {
+  identity_provider idp;
+  app_fixture app(jwt_options(idp));
+  auto gp = idp.clinician("GP1");
+  auto hospital = idp.clinician("ACU1");
+  REQUIRE(app.put("/fhir/Patient/p1", R"({"resourceType":"Patient","id":"p1","name":[{"family":"X"}]})", with(gp)).status() == 201);
+  for (const char* id : {"o1", "o2", "o3"}) REQUIRE(app.put(std::string("/fhir/Observation/") + id, observation(id, "p1"), with(gp)).status() == 201);
+
+  auto next_of = [](const fhir::json::value& bundle) {
+    for (const auto& link : bundle.find("link")->as_array())
+      if (fhir::testing::text(&link, "relation") == "next") return "/fhir" + fhir::testing::text(&link, "url").substr(app_fixture::base.size());
+    return std::string();
+  };
+  for (const char* first : {"/fhir/Observation?_count=1", "/fhir/Observation/_history?_count=1", "/fhir/Patient/p1/$everything?_count=1"}) {
+    INFO(first);
+    auto page = app.get(first, {hospital});
+    REQUIRE(page.status() == 200);
+    std::string next = next_of(page.json());
+    REQUIRE(!next.empty());
+    CHECK(app.get(next, {hospital}).status() == 200);
+    auto foreign = app.get(next, {gp});  // another organisation's clinician
+    CHECK(foreign.status() == 404);
+    CHECK(foreign.issue_ids() == std::vector<std::string>{"page-link-invalid"});
+  }
+
+  // The clock: a link opens until 15 minutes after it was made, for its caller and search only.
+  server::page_cursors cursors;
+  auto caller = app.application().context().auth->authenticate(hospital.value, std::nullopt, fhir::now_ms() / 1000);
+  REQUIRE(caller.ok());
+  fhir::epoch_ms made = 1'800'000'000'000;
+  std::string sealed = cursors.seal(&*caller, "Observation?_count=1", "inner", made);
+  auto opened = cursors.open(&*caller, "Observation?_count=1", sealed, made + server::page_link_lifetime - 1000);
+  REQUIRE(opened.ok());
+  CHECK(*opened == "inner");
+  CHECK(!cursors.open(&*caller, "Observation?_count=1", sealed, made + server::page_link_lifetime).ok());
+  CHECK(!cursors.open(&*caller, "Observation?_count=2", sealed, made).ok());
+  CHECK(!cursors.open(nullptr, "Observation?_count=1", sealed, made).ok());
+  CHECK(!server::page_cursors().open(&*caller, "Observation?_count=1", sealed, made).ok());  // another key: a restart
 }
