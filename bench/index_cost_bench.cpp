@@ -38,7 +38,7 @@ round_result measure(bool indexed, int connections, int seconds, const std::stri
   std::filesystem::create_directories(dir);
   round_result result;
   {
-    fhir::validation::validation_options validation{.default_profiles = fhir::profiles::uk_core_default_profiles()};
+    fhir::validation::validation_options validation{.default_profiles = fhir::profiles::server_default_profiles()};
     auto app = server::application::open(
         fhir::profiles::r4_uk_core(),
         server::application_options{.database_path = (dir / "bench.db").string(), .base_url = "http://127.0.0.1/fhir",

@@ -116,7 +116,7 @@ std::filesystem::path fresh_dir(const char* name) {
 
 // The application as fhir-server runs it (R4 + UK Core, UK Core default profiles), on a database in `dir`.
 std::unique_ptr<server::application> open_app(const std::filesystem::path& dir) {
-  fhir::validation::validation_options validation{.default_profiles = fhir::profiles::uk_core_default_profiles()};
+  fhir::validation::validation_options validation{.default_profiles = fhir::profiles::server_default_profiles()};
   auto app = server::application::open(
       fhir::profiles::r4_uk_core(),
       server::application_options{.database_path = (dir / "bench.db").string(), .base_url = "http://bench/fhir", .validation = validation,

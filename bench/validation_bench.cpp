@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
   }
   const auto& r4 = fhir::definitions::r4();
   const auto& uk = fhir::profiles::r4_uk_core();
-  fhir::validation::validation_options server_options{.default_profiles = fhir::profiles::uk_core_default_profiles()};
+  fhir::validation::validation_options server_options{.default_profiles = fhir::profiles::server_default_profiles()};
   fhir::validation::resource_validator baseline(r4);
   fhir::validation::resource_validator server(uk, server_options);
 

@@ -54,4 +54,10 @@ std::map<std::string, std::string, std::less<>> uk_core_default_profiles() {
   return out;
 }
 
+std::map<std::string, std::string, std::less<>> server_default_profiles() {
+  auto out = uk_core_default_profiles();
+  out["Consent"] = std::string(shcr_consent_profile);
+  return out;
+}
+
 }  // namespace fhir::profiles

@@ -15,7 +15,8 @@
 
 namespace fhir::profiles {
 
-// Our UK Core definitions as NDJSON (one resource per line).
+// Our definitions as NDJSON (one resource per line): UK Core (profiles/uk-core) and the shared care
+// record's own (profiles/shcr: the consent-kind CodeSystem and ValueSet, the SHCR-Consent profile).
 std::string_view uk_core_ndjson();
 
 struct definition_options {
@@ -33,5 +34,11 @@ const definitions::registry& r4_uk_core();
 // The profiles the server validates these resource types against by default, whether or not a resource
 // claims them: UKCore-Patient, -MedicationStatement, -AllergyIntolerance, -Observation and -Consent.
 std::map<std::string, std::string, std::less<>> uk_core_default_profiles();
+
+// The shared care record's Consent profile (on UKCore-Consent): what the server enforces on every Consent.
+inline constexpr std::string_view shcr_consent_profile = "https://shared-care-record.github.io/fhir/StructureDefinition/SHCR-Consent";
+
+// What the server validates against by default: the UK Core profiles, with SHCR-Consent for Consent.
+std::map<std::string, std::string, std::less<>> server_default_profiles();
 
 }  // namespace fhir::profiles

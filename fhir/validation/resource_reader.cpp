@@ -1,5 +1,6 @@
 #include "fhir/validation/resource_reader.hpp"
 
+#include <algorithm>
 #include <set>
 #include <tuple>
 
@@ -25,6 +26,53 @@ resource_validator::resource_validator(const definitions::registry& definitions,
       profiles_(definitions, terminology_, constraints_),
       rules_(definitions, profiles_, bindings_, references_, options_) {}
 
+namespace {
+
+// "Consent.category[0].coding[1]" -> "Consent.category.coding": the element path of an issue location.
+std::string element_path(std::string_view expression) {
+  std::string out;
+  for (std::size_t i = 0; i < expression.size(); ++i) {
+    if (expression[i] == '[') {
+      i = expression.find(']', i);
+      if (i == std::string_view::npos) break;
+      continue;
+    }
+    out += expression[i];
+  }
+  return out;
+}
+
+// A profile the resource was validated against that binds an element to another value set replaces the
+// base definition's binding there (profiling.html#binding): the base's extensible or preferred binding
+// warnings at that element are dropped (the profile's own binding was checked instead). Required base
+// bindings are errors and stay: a profile cannot relax them.
+void drop_rebound_base_warnings(const definitions::registry& defs, std::string_view type,
+                                const std::vector<const definitions::structure_definition*>& applied, std::vector<issue>& issues) {
+  const definitions::structure_definition* base = defs.find_type(type);
+  if (!base || applied.empty()) return;
+  std::vector<std::pair<std::string, std::string>> rebound;  // element path, the base binding's value set
+  for (const definitions::structure_definition* profile : applied)
+    for (const definitions::element_definition& e : profile->elements) {
+      if (!e.binding || e.id != e.path) continue;  // slices keep the base element's binding too
+      const definitions::element_definition* b = base->find_by_id(e.path);
+      if (!b || !b->binding) continue;
+      auto bare = [](std::string_view url) { return url.substr(0, url.find('|')); };
+      if (bare(b->binding->value_set) != bare(e.binding->value_set))
+        rebound.emplace_back(e.path, std::string(bare(b->binding->value_set)));
+    }
+  if (rebound.empty()) return;
+  std::erase_if(issues, [&](const issue& i) {
+    if (i.message_id != "binding-code" || i.severity != severity::warning) return false;
+    std::string path = element_path(i.expression);
+    return std::any_of(rebound.begin(), rebound.end(), [&](const auto& r) {
+      return r.first == path && i.diagnostics.find("value set " + r.second + " ") != std::string::npos &&
+             i.diagnostics.find("StructureDefinition/") == std::string::npos;  // not a profile's own finding
+    });
+  });
+}
+
+}  // namespace
+
 validation_outcome resource_validator::check(const json::value& resource, const std::vector<std::string>& requested) const {
   validation_outcome out;
   rule_output rules;
@@ -35,7 +83,7 @@ validation_outcome resource_validator::check(const json::value& resource, const 
   if (!out.malformed) {
     auto env = profiles_.environments().acquire();
     evaluate_invariants(rules.invariants, constraints_, *env, out.issues);
-    profiles(resource, requested, out.issues);
+    drop_rebound_base_warnings(defs_, resource_type_of(resource), profiles(resource, requested, out.issues), out.issues);
     // This record's rule for Consents (consent.md section 2): one it could not fully enforce is refused.
     if (resource_type_of(resource) == "Consent")
       if (auto rule = consent::read_consent(resource); !rule)
@@ -45,10 +93,12 @@ validation_outcome resource_validator::check(const json::value& resource, const 
   return out;
 }
 
-void resource_validator::profiles(const json::value& resource, const std::vector<std::string>& requested,
-                                  std::vector<issue>& issues) const {
+std::vector<const definitions::structure_definition*> resource_validator::profiles(const json::value& resource,
+                                                                                   const std::vector<std::string>& requested,
+                                                                                   std::vector<issue>& issues) const {
   std::string_view type = resource_type_of(resource);
   std::vector<std::string> done;
+  std::vector<const definitions::structure_definition*> applied;
   auto validate_against = [&](std::string_view url, const std::string& where, severity if_unknown) {
     std::string_view bare = url.substr(0, url.find('|'));
     if (std::find(done.begin(), done.end(), bare) != done.end()) return;
@@ -67,6 +117,7 @@ void resource_validator::profiles(const json::value& resource, const std::vector
       return;
     }
     profiles_.validate(resource, *profile, issues);
+    applied.push_back(profile);
   };
   if (const json::value* meta = resource.find("meta"))
     if (const json::value* claimed = meta->find("profile"); claimed && claimed->is_array())
@@ -76,6 +127,7 @@ void resource_validator::profiles(const json::value& resource, const std::vector
   if (auto it = options_.default_profiles.find(type); it != options_.default_profiles.end())
     validate_against(it->second, std::string(type), severity::warning);
   for (const std::string& url : requested) validate_against(url, std::string(type), severity::error);
+  return applied;
 }
 
 result<read_resource_result> resource_validator::read(std::string_view text) const {

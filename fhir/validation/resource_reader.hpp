@@ -60,7 +60,9 @@ class resource_validator {
   result<read_resource_result> read(std::string_view text) const;
 
  private:
-  void profiles(const json::value& resource, const std::vector<std::string>& requested, std::vector<issue>& issues) const;
+  // Validates against the claimed, default and requested profiles; returns those that were applied.
+  std::vector<const definitions::structure_definition*> profiles(const json::value& resource, const std::vector<std::string>& requested,
+                                                                 std::vector<issue>& issues) const;
 
   const definitions::registry& defs_;
   validation_options options_;

@@ -52,7 +52,7 @@ fhir::result<validation_setup> load_validation(const server::cli::validation_fla
   validation_setup out{std::move(*loaded), {}};
   out.options.unknown_extensions = flags.unknown_extensions == "error" ? fhir::validation::unknown_extension_policy::error
                                                                        : fhir::validation::unknown_extension_policy::warning;
-  if (flags.default_profiles == "uk-core") out.options.default_profiles = fhir::profiles::uk_core_default_profiles();
+  if (flags.default_profiles == "uk-core") out.options.default_profiles = fhir::profiles::server_default_profiles();
   return out;
 }
 

@@ -113,7 +113,8 @@ Validation options (serve and validate):
                      extension is always rejected
   --default-profiles uk-core|none
                      uk-core (the default): Patient, MedicationStatement, AllergyIntolerance, Observation
-                     and Consent are validated against their UK Core profile even without meta.profile;
+                     and Consent are validated against their UK Core profile even without meta.profile
+                     (Consent against SHCR-Consent, the record's profile on UK Core Consent);
                      none: only against the profiles a resource claims
   --profile URL      (validate only) also validate against this profile; repeatable
 

@@ -26,7 +26,7 @@ std::vector<std::string> issue_field(const json::value& outcome, bool ids) {
 std::vector<std::string> reply::issue_ids() const { return issue_field(json(), true); }
 std::vector<std::string> reply::issue_expressions() const { return issue_field(json(), false); }
 
-app_fixture::app_fixture() : app_fixture(validation::validation_options{.default_profiles = profiles::uk_core_default_profiles()}) {}
+app_fixture::app_fixture() : app_fixture(validation::validation_options{.default_profiles = profiles::server_default_profiles()}) {}
 
 app_fixture::app_fixture(validation::validation_options options) {
   auto opened = server::application::open(profiles::r4_uk_core(),
@@ -41,7 +41,7 @@ app_fixture::app_fixture(validation::validation_options options) {
 app_fixture::app_fixture(server::application_options options) {
   options.database_path = dir_.file("test.db");
   options.base_url = std::string(base);
-  if (options.validation.default_profiles.empty()) options.validation.default_profiles = profiles::uk_core_default_profiles();
+  if (options.validation.default_profiles.empty()) options.validation.default_profiles = profiles::server_default_profiles();
   // In-process tests act as the development user unless they configure JWT keys themselves.
   if (options.auth.jwks_path.empty()) options.auth.mode = server::auth::auth_mode::dev;
   auto opened = server::application::open(profiles::r4_uk_core(), options);
