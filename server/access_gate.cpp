@@ -220,6 +220,8 @@ fhir::result<fhir::done> check_access(const context& ctx, const fhir_request& re
     return allowed;
   }
   if (auto emergency = check_emergency(ctx, request, code, types); !emergency) return emergency;
+  if (!writes)
+    if (auto fresh = consent::check_ndoo_freshness(ctx, caller); !fresh) return fresh;
   if (caller.patient_facing()) return check_patient_facing(ctx, request, code);
   return fhir::done{};
 }

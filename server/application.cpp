@@ -113,7 +113,7 @@ application::application(search_support search, std::unique_ptr<store::store> st
       definitions, validator_, *store_, *search_.parameters, settings{.base_url = options.base_url, .default_page_size = options.default_page_size,
                                                              .max_page_size = options.max_page_size, .software_version = options.software_version,
                                                              .conditional_delete_multiple = options.conditional_delete_multiple,
-                                                             .audit = options.audit},
+                                                             .audit = options.audit, .ndoo_max_age = options.ndoo_max_age},
       fhir::json::serialize(capability)});
   context_->auth = authenticator_.get();
   consents_ = std::make_unique<consent::consent_cache>();

@@ -51,6 +51,8 @@ struct application_options {
   auth_options auth;
   // How long a declared emergency (POST Patient/[id]/$break-glass) lasts.
   fhir::epoch_ms break_glass_length = consent::default_break_glass_length;
+  // Planning and research requests need an ndoo Consent written within this age (0: not checked).
+  fhir::epoch_ms ndoo_max_age = 0;
 };
 
 class application {

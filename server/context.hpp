@@ -8,6 +8,7 @@
 
 #include "fhir/definitions/registry.hpp"
 #include "fhir/search/search_parameters.hpp"
+#include "fhir/time.hpp"
 #include "fhir/validation/resource_reader.hpp"
 #include "server/auth/authenticator.hpp"
 #include "server/http/message.hpp"
@@ -29,6 +30,8 @@ struct settings {
   std::string software_version;
   bool conditional_delete_multiple = false;  // DELETE [type]?criteria may delete several matches
   bool audit = true;                         // every request is recorded as an AuditEvent (off only in benchmarks)
+  // Planning and research need the national data opt-out mirror refreshed within this age (ms; 0: off).
+  fhir::epoch_ms ndoo_max_age = 0;
 };
 
 struct context {

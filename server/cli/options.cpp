@@ -97,6 +97,9 @@ Options of serve:
   --conditional-delete single|multiple
                      DELETE [type]?criteria matching several resources: 412 (single, the default) or
                      delete them all (multiple, up to --max-count)
+  --ndoo-max-age DAYS
+                     planning and research requests are answered 503 unless a national data opt-out
+                     (ndoo) Consent was written within DAYS (the mirror is fresh); default: not checked
   --break-glass-hours N
                      how long a declared emergency (POST Patient/[id]/$break-glass) lasts (default: 4)
   --unchanged-updates skip|version
@@ -252,6 +255,8 @@ parse_result parse(int argc, char** argv) {
     } else if (name == "--conditional-delete") {
       ok = take() && (value == "single" || value == "multiple");
       s.conditional_delete_multiple = value == "multiple";
+    } else if (name == "--ndoo-max-age") {
+      ok = take() && parse_number(value, s.ndoo_max_age_days) && s.ndoo_max_age_days > 0;
     } else if (name == "--break-glass-hours") {
       ok = take() && parse_number(value, s.break_glass_hours) && s.break_glass_hours > 0 && s.break_glass_hours <= 24;
     } else if (name == "--unchanged-updates") {

@@ -31,6 +31,7 @@ struct serve_options {
   bool conditional_delete_multiple = false;  // --conditional-delete single|multiple
   bool skip_unchanged_updates = true;        // --unchanged-updates skip|version
   unsigned break_glass_hours = 4;            // --break-glass-hours: how long a declared emergency lasts
+  unsigned ndoo_max_age_days = 0;            // --ndoo-max-age: 0, not checked
 };
 
 // How resources are validated, for serve and validate alike (so that validate answers as the server would).

@@ -12,6 +12,7 @@
 #include "server/consent/break_glass.hpp"
 #include "server/context.hpp"
 #include "server/fhir_request.hpp"
+#include "server/http/url.hpp"
 
 namespace server::consent {
 namespace {
@@ -135,6 +136,39 @@ void consent_cache::invalidate() {
   std::lock_guard lock(mutex_);
   ++generation_;
   rules_.clear();
+  ndoo_refreshed_.reset();
+}
+
+std::optional<fhir::epoch_ms> consent_cache::ndoo_refreshed(const context& ctx) {
+  std::uint64_t generation;
+  {
+    std::lock_guard lock(mutex_);
+    if (ndoo_refreshed_) return *ndoo_refreshed_;
+    generation = generation_;
+  }
+  http::query_params criteria{{"category", std::string(rules::kind_system) + "|" + std::string(rules::to_string(rules::kind::ndoo))},
+                              {"_sort", "-_lastUpdated"}};
+  auto query = fhir::search::parse_query(ctx.search_parameters, "Consent", criteria, {.strict = true});
+  if (!query) return std::nullopt;
+  auto newest = ctx.store.search(store::search_request{*query, 1, {}});
+  if (!newest) return std::nullopt;  // not cached: the next request reads again
+  std::optional<fhir::epoch_ms> refreshed;
+  if (!newest->entries.empty()) refreshed = newest->entries.front().version.info.last_updated;
+  std::lock_guard lock(mutex_);
+  if (generation == generation_) ndoo_refreshed_ = refreshed;
+  return refreshed;
+}
+
+fhir::result<fhir::done> check_ndoo_freshness(const context& ctx, const auth::caller& caller) {
+  if (ctx.settings.ndoo_max_age <= 0 || !ctx.consents) return fhir::done{};
+  if (caller.purpose_category != auth::purpose_class::planning && caller.purpose_category != auth::purpose_class::research)
+    return fhir::done{};
+  auto refreshed = ctx.consents->ndoo_refreshed(ctx);
+  if (refreshed && fhir::now_ms() - *refreshed <= ctx.settings.ndoo_max_age) return fhir::done{};
+  return fhir::error(fhir::error_kind::busy, fhir::issue_type::transient,
+                     "The national data opt-out has not been refreshed recently enough to serve planning or research requests; "
+                     "retry once it has been",
+                     "ndoo-stale");
 }
 
 bool under_break_glass(const context& ctx, const auth::caller& caller, std::string_view patient) {

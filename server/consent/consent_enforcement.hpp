@@ -27,13 +27,21 @@ namespace server::consent {
 class consent_cache {
  public:
   std::vector<fhir::consent::consent_rule> rules_of(const context& ctx, const std::string& patient);
+  // When the national data opt-out mirror was last refreshed: the newest write of an `ndoo` Consent;
+  // nullopt when there is none (or it cannot be read).
+  std::optional<fhir::epoch_ms> ndoo_refreshed(const context& ctx);
   void invalidate();
 
  private:
   std::mutex mutex_;
   std::uint64_t generation_ = 0;
   std::unordered_map<std::string, std::vector<fhir::consent::consent_rule>> rules_;
+  std::optional<std::optional<fhir::epoch_ms>> ndoo_refreshed_;  // outer: known since the last invalidate
 };
+
+// With --ndoo-max-age (consent.md section 2, step 5): planning and research callers are served only while
+// the national data opt-out mirror is fresh, else 503 (the opt-outs they must honour may be stale).
+fhir::result<fhir::done> check_ndoo_freshness(const context& ctx, const auth::caller& caller);
 
 // The caller as the decision for `patient`'s data sees them. An emergency purpose counts only with a
 // break-glass session for that patient (consent.md section 1); without one it is evaluated as direct

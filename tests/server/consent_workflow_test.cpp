@@ -279,3 +279,22 @@ TEST_CASE("page links are bound to the caller, the search and 15 minutes", "[ser
   CHECK(!cursors.open(nullptr, "Observation?_count=1", sealed, made).ok());
   CHECK(!server::page_cursors().open(&*caller, "Observation?_count=1", sealed, made).ok());  // another key: a restart
 }
+
+TEST_CASE("with --ndoo-max-age, planning and research wait for a fresh national opt-out mirror", "[server][consent]") {
+  identity_provider idp;
+  auto options = jwt_options(idp);
+  options.ndoo_max_age = 86'400'000;  // one day
+  app_fixture app(options);
+  auto analyst = idp.bearer(R"("sub":"a1","org_ods":"ICB1","scope":"user/*.rs","nhs_role":{"role_code":"SHCR-ANALYST"},"purpose_of_use":["HOPERAT"])");
+  auto gp = idp.clinician("GP1");
+  REQUIRE(app.put("/fhir/Patient/p1", R"({"resourceType":"Patient","id":"p1","name":[{"family":"X"}]})", with(gp)).status() == 201);
+  auto stale = app.get("/fhir/Observation?_count=1", {analyst});
+  CHECK(stale.status() == 503);
+  CHECK(stale.issue_ids() == std::vector<std::string>{"ndoo-stale"});
+  CHECK(app.get("/fhir/Observation?_count=1", {gp}).status() == 200);  // direct care is not held up
+  REQUIRE(app.put("/fhir/Consent/n1", consent("n1", "p1", "ndoo", "active", R"({"type":"deny","purpose":[
+    {"system":"http://terminology.hl7.org/CodeSystem/v3-ActReason","code":"HOPERAT"},
+    {"system":"http://terminology.hl7.org/CodeSystem/v3-ActReason","code":"HRESCH"}]})"), with(consent_admin(idp))).status() == 201);
+  CHECK(app.get("/fhir/Observation?_count=1", {analyst}).status() == 200);
+  CHECK(app.get("/fhir/Patient/p1", {analyst}).status() == 404);  // and the opt-out itself applies
+}
