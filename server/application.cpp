@@ -117,7 +117,7 @@ application::application(search_support search, std::unique_ptr<store::store> st
       fhir::json::serialize(capability)});
   context_->auth = authenticator_.get();
   consents_ = std::make_unique<consent::consent_cache>();
-  context_->consents = consents_.get();
+  if (options.consent) context_->consents = consents_.get();
   break_glass_ = std::make_unique<consent::break_glass_sessions>(options.break_glass_length);
   context_->break_glass = break_glass_.get();
   cursors_ = std::make_unique<page_cursors>();

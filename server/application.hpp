@@ -48,6 +48,8 @@ struct application_options {
   // Every request recorded as an AuditEvent (consent.md section 4). Off only in benchmarks measuring
   // what auditing costs.
   bool audit = true;
+  // Consent enforcement (consent.md sections 2 and 3). Off only in benchmarks measuring what it costs.
+  bool consent = true;
   auth_options auth;
   // How long a declared emergency (POST Patient/[id]/$break-glass) lasts.
   fhir::epoch_ms break_glass_length = consent::default_break_glass_length;
