@@ -105,6 +105,7 @@ value build_capability_statement(const fhir::definitions::registry& definitions,
     auto special_entry = server.special_types.find(type);
     const server_description::special_type* special = special_entry == server.special_types.end() ? nullptr : &special_entry->second;
     if (special && !special->documentation.empty()) r.set("documentation", special->documentation);
+    else if (auto doc = server.documentation.find(type); doc != server.documentation.end()) r.set("documentation", doc->second);
     const std::vector<std::string>& codes = special ? special->interactions : server.type_interactions;
     r.set("interaction", interactions(codes));
     // versioned-update: updates honour If-Match against the current version.
@@ -139,6 +140,17 @@ value build_capability_statement(const fhir::definitions::registry& definitions,
 
   value rest = object{};
   rest.set("mode", "server");
+  if (!server.security_description.empty()) {
+    value security = object{};
+    value smart = object{};
+    value coding = object{};
+    coding.set("system", "http://terminology.hl7.org/CodeSystem/restful-security-service");
+    coding.set("code", "SMART-on-FHIR");
+    smart.set("coding", array{std::move(coding)});
+    security.set("service", array{std::move(smart)});
+    security.set("description", server.security_description);
+    rest.set("security", std::move(security));
+  }
   rest.set("resource", std::move(resources));
   if (!server.system_interactions.empty()) rest.set("interaction", interactions(server.system_interactions));
   if (server.search) {

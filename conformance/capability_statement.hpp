@@ -34,6 +34,11 @@ struct server_description {
   // The search parameters the server indexes (searchParam, searchInclude, searchRevInclude); null when
   // the server does not search.
   const fhir::search::search_parameters* search = nullptr;
+  // rest.security.description (markdown): how callers authenticate and what access and consent rules
+  // apply; empty: no security element.
+  std::string security_description;
+  // resource.documentation of ordinary types (markdown), e.g. how Consents are written.
+  std::map<std::string, std::string, std::less<>> documentation;
   // Compartments searches can be scoped to (rest.compartment), as CompartmentDefinition URLs.
   std::vector<std::string> compartments;
   // Types served apart from the others (AuditEvent: the audit trail): only these interactions and

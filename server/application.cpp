@@ -89,6 +89,11 @@ application::application(search_support search, std::unique_ptr<store::store> st
       description.resource_operations["Patient"].emplace_back("everything", "http://hl7.org/fhir/OperationDefinition/Patient-everything");
       continue;
     }
+    if (i.code == "$break-glass") {  // defined on Patient only (docs/consent.md)
+      description.resource_operations["Patient"].emplace_back("break-glass",
+                                                              "https://shared-care-record.github.io/fhir/OperationDefinition/Patient-break-glass");
+      continue;
+    }
     if (i.code == "conditional-delete") {
       description.conditional_delete = options.conditional_delete_multiple ? "multiple" : "single";
       continue;
@@ -108,6 +113,24 @@ application::application(search_support search, std::unique_ptr<store::store> st
       .search_parameters = {std::begin(store::audit_search_parameters), std::end(store::audit_search_parameters)},
       .documentation = "The audit trail: written by the server for every request, never by clients; read and searched by "
                        "privacy officers (consent.md section 4). Each record has one version."};
+  description.security_description =
+      "Every request but this CapabilityStatement needs `Authorization: Bearer <JWT>` (RS256, PS256 or ES256, keys from the "
+      "configured JWKS; claims `org_ods`, `nhs_role`, `purpose_of_use`, SMART v2 `scope`, and `patient` for patient-facing "
+      "tokens), with `X-Purpose-Of-Use` when the token allows several purposes. Access is the intersection of the SMART scopes "
+      "and the RBAC table of NHS roles and purposes; every request is audited as an AuditEvent (privacy officers read them). "
+      "Consent is enforced on every read, search, include, chain, history, $everything and write: a patient's opt-out "
+      "(`shcr-optout`), upheld Article 21 objection, Article 18 restriction, granular Consent or national data opt-out "
+      "(`ndoo`, for planning and research) hides their data exactly as if it did not exist (404, empty searches, totals "
+      "counting only what is visible), except from the organisation that wrote it (direct care); clinicians see a minimal "
+      "Patient tagged REDACTED and a `suppressed` warning. Emergency access needs `POST Patient/[id]/$break-glass` "
+      "(entitled roles, purpose ETREAT), audited as a Security Alert.";
+  description.documentation["Consent"] =
+      "Consents are written by consent administrators (and an Article 21 objection by the patient, as `proposed`). Each has "
+      "exactly one kind in `category` (CodeSystem https://shared-care-record.github.io/fhir/CodeSystem/consent-kind: "
+      "shcr-optout, art21-objection, art18-restriction, granular, ndoo, research-consent) and conforms to "
+      "https://shared-care-record.github.io/fhir/StructureDefinition/SHCR-Consent; a Consent the server could not fully "
+      "enforce is 422. A Consent changes by status only (a Provenance records each change); DELETE is 405; one active "
+      "opt-out per patient. Read and search: consent administrators, and a patient their own.";
   auto capability = conformance::build_capability_statement(definitions, description);
   context_ = std::make_unique<server::context>(server::context{
       definitions, validator_, *store_, *search_.parameters, settings{.base_url = options.base_url, .default_page_size = options.default_page_size,

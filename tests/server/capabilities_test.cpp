@@ -4,6 +4,7 @@
 
 #include "fhir/validation/structural_validator.hpp"
 #include "tests/server/app_fixture.hpp"
+#include "tests/server/requests.hpp"
 
 using fhir::testing::app_fixture;
 
@@ -78,6 +79,21 @@ TEST_CASE("metadata returns a CapabilityStatement generated from what the server
   CHECK(audit->find("searchInclude") == nullptr);
   CHECK_FALSE(audit->find("conditionalUpdate")->as_bool());
   CHECK_FALSE(codes_of_strings(*patient->find("searchRevInclude")).contains("AuditEvent:patient"));
+
+  // The consent model: the security description, the Consent profile and documentation, and
+  // $everything and $break-glass on Patient only.
+  const auto* security = rest.find("security");
+  REQUIRE(security);
+  CHECK(fhir::testing::text(&security->find("service")->as_array()[0].find("coding")->as_array()[0], "code") == "SMART-on-FHIR");
+  CHECK(fhir::testing::text(security, "description").find("$break-glass") != std::string::npos);
+  auto consent = std::find_if(resources.begin(), resources.end(), [](const auto& r) { return *r.find_string("type") == "Consent"; });
+  REQUIRE(consent != resources.end());
+  CHECK(*consent->find_string("profile") == "https://shared-care-record.github.io/fhir/StructureDefinition/SHCR-Consent");
+  CHECK(consent->find_string("documentation")->find("consent-kind") != std::string::npos);
+  std::set<std::string> patient_operations;
+  for (const auto& op : patient->find("operation")->as_array()) patient_operations.insert(*op.find_string("name"));
+  CHECK(patient_operations == std::set<std::string>{"validate", "everything", "break-glass"});
+  for (const auto& op : observation->find("operation")->as_array()) CHECK(*op.find_string("name") == "validate");
 }
 
 TEST_CASE("the CapabilityStatement is itself a valid resource", "[server][capabilities]") {
