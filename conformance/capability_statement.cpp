@@ -106,7 +106,11 @@ value build_capability_statement(const fhir::definitions::registry& definitions,
     const server_description::special_type* special = special_entry == server.special_types.end() ? nullptr : &special_entry->second;
     if (special && !special->documentation.empty()) r.set("documentation", special->documentation);
     else if (auto doc = server.documentation.find(type); doc != server.documentation.end()) r.set("documentation", doc->second);
-    const std::vector<std::string>& codes = special ? special->interactions : server.type_interactions;
+    std::vector<std::string> codes = special ? special->interactions : server.type_interactions;
+    if (auto excluded = server.excluded_interactions.find(type); excluded != server.excluded_interactions.end())
+      std::erase_if(codes, [&](const std::string& c) {
+        return std::find(excluded->second.begin(), excluded->second.end(), c) != excluded->second.end();
+      });
     r.set("interaction", interactions(codes));
     // versioned-update: updates honour If-Match against the current version.
     bool versioned = supports(codes, "vread");
@@ -117,7 +121,7 @@ value build_capability_statement(const fhir::definitions::registry& definitions,
     r.set("conditionalCreate", !special && server.conditional_create && supports(codes, "create"));
     r.set("conditionalRead", !special && supports(codes, "read") ? server.conditional_read : "not-supported");
     r.set("conditionalUpdate", !special && server.conditional_update);
-    r.set("conditionalDelete", special ? "not-supported" : server.conditional_delete);
+    r.set("conditionalDelete", special || !supports(codes, "delete") ? "not-supported" : server.conditional_delete);
     if (server.search) add_search(r, *server.search, type, rev_includes[type], special);
     array operations;
     for (const std::string& name : server.type_operations) {
@@ -145,8 +149,11 @@ value build_capability_statement(const fhir::definitions::registry& definitions,
     value smart = object{};
     value coding = object{};
     coding.set("system", "http://terminology.hl7.org/CodeSystem/restful-security-service");
-    coding.set("code", "SMART-on-FHIR");
+    // Bearer tokens with SMART v2 scopes, but no SMART App Launch endpoints (.well-known/smart-configuration):
+    // OAuth, not SMART-on-FHIR.
+    coding.set("code", "OAuth");
     smart.set("coding", array{std::move(coding)});
+    smart.set("text", "OAuth 2.0 bearer tokens (signed JWTs) with SMART v2 scopes");
     security.set("service", array{std::move(smart)});
     security.set("description", server.security_description);
     rest.set("security", std::move(security));

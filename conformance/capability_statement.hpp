@@ -37,6 +37,8 @@ struct server_description {
   // rest.security.description (markdown): how callers authenticate and what access and consent rules
   // apply; empty: no security element.
   std::string security_description;
+  // Interactions of type_interactions a type does not support (Consent: delete, 405).
+  std::map<std::string, std::vector<std::string>, std::less<>> excluded_interactions;
   // resource.documentation of ordinary types (markdown), e.g. how Consents are written.
   std::map<std::string, std::string, std::less<>> documentation;
   // Compartments searches can be scoped to (rest.compartment), as CompartmentDefinition URLs.

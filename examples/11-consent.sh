@@ -51,10 +51,12 @@ echo "  hospital reads the observation: $(status "$BASE/Observation/consent-demo
 echo "# An Article 21 objection raised by the patient (patient-facing token) is 'proposed' until decided;"
 echo "# a consent administrator upholds it (active), which hides the record as an opt-out does."
 objection="${optout/shcr-optout/art21-objection}"
-objection="${objection/consent-demo-optout/consent-demo-objection}"
-echo "  patient raises it as proposed: $(status -X PUT "$BASE/Consent/consent-demo-objection" -H "$JSON" -H "$PATIENT" -d "${objection/\"status\":\"active\"/\"status\":\"proposed\"}")"
+proposed="${objection/\"status\":\"active\"/\"status\":\"proposed\"}"
+# The patient POSTs it (the server names it); a patient cannot choose ids or write anyone else's Consent.
+OBJ=$(curl -s -X POST "$BASE/Consent" -H "$JSON" -H "$PATIENT" -d "$proposed" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+echo "  patient raised Consent/$OBJ (proposed)"
 echo "  hospital reads the observation: $(status "$BASE/Observation/consent-demo-bp" -H "$DR" -H 'X-Purpose-Of-Use: TREAT') (pending: no effect)"
-echo "  administrator upholds it: $(status -X PUT "$BASE/Consent/consent-demo-objection" -H "$JSON" -H "$ADMIN" -d "$objection")"
+echo "  administrator upholds it: $(status -X PUT "$BASE/Consent/$OBJ" -H "$JSON" -H "$ADMIN" -d "${objection/consent-demo-optout/$OBJ}")"
 echo "  hospital reads the observation: $(status "$BASE/Observation/consent-demo-bp" -H "$DR" -H 'X-Purpose-Of-Use: TREAT')"
-echo "  the decision is recorded as a Provenance of the Consent:"
-curl -s "$BASE/Provenance?target=Consent/consent-demo-objection" -H "$GP" | python3 -c 'import json,sys; b=json.load(sys.stdin); [print("   ", e["resource"]["activity"]["text"]) for e in b.get("entry", [])]'
+echo "  the decision is recorded as a Provenance of the Consent (read by consent administrators):"
+curl -s "$BASE/Provenance?target=Consent/$OBJ" -H "$ADMIN" | python3 -c 'import json,sys; b=json.load(sys.stdin); [print("   ", e["resource"]["activity"]["text"]) for e in b.get("entry", [])]'

@@ -94,6 +94,18 @@ bool is_patient_data(const context& ctx, const std::string& type) { return ctx.a
 
 fhir::result<fhir::done> check_patient_facing(const context& ctx, const fhir_request& request, std::string_view code) {
   const std::string& own = request.caller->token->patient;
+  // A patient's writes (their own objection: policy patientWrites) name their target exactly: no
+  // conditional matching, which could find and reveal other patients' records, and no update-as-create
+  // (a chosen id that exists for someone else would answer differently from a free one). An update or
+  // patch reaches only a record in their own compartment; anything else is the 404 of a missing id.
+  if (code == "conditional-update" || code == "conditional-patch" || code == "conditional-delete" ||
+      (code == "create" && request.http.header_value("If-None-Exist")))
+    return auth::forbidden();
+  if (code == "update" || code == "patch") {
+    const std::string& type = request.path[0];
+    const std::string& id = request.path[1];
+    if (!interactions::in_patient_compartment(ctx, own, type, id)) return not_found_like_missing(type, id);
+  }
   if (code == "search-system" || code == "history-system" || code == "history-type" || code == "history-instance")
     return auth::forbidden();
   if ((code == "search-compartment" || code == "$everything") && (request.path[0] != "Patient" || request.path[1] != own))

@@ -124,6 +124,7 @@ application::application(search_support search, std::unique_ptr<store::store> st
       "counting only what is visible), except from the organisation that wrote it (direct care); clinicians see a minimal "
       "Patient tagged REDACTED and a `suppressed` warning. Emergency access needs `POST Patient/[id]/$break-glass` "
       "(entitled roles, purpose ETREAT), audited as a Security Alert.";
+  description.excluded_interactions["Consent"] = {"delete"};  // every change is a status change (access_gate)
   description.documentation["Consent"] =
       "Consents are written by consent administrators (and an Article 21 objection by the patient, as `proposed`). Each has "
       "exactly one kind in `category` (CodeSystem https://shared-care-record.github.io/fhir/CodeSystem/consent-kind: "

@@ -28,6 +28,17 @@ void append_part(std::string& out, std::string_view part) {
 
 }  // namespace
 
+http::query_params without_paging(const http::query_params& params, std::string_view page_parameter) {
+  http::query_params out;
+  for (const auto& p : params)
+    if (p.first != page_parameter && p.first != "_format" && p.first != "_pretty") out.push_back(p);
+  return out;
+}
+
+std::string page_scope(const std::string& base, const http::query_params& first_page_params) {
+  return first_page_params.empty() ? base : base + "?" + http::encode_query(first_page_params);
+}
+
 page_cursors::page_cursors() {
   if (RAND_bytes(key_.data(), static_cast<int>(key_.size())) != 1) throw std::runtime_error("RAND_bytes failed");
 }

@@ -14,10 +14,17 @@
 #include "fhir/result.hpp"
 #include "fhir/time.hpp"
 #include "server/auth/authenticator.hpp"
+#include "server/http/url.hpp"
 
 namespace server {
 
 inline constexpr fhir::epoch_ms page_link_lifetime = 15 * 60 * 1000;
+
+// A request's parameters without its page token and the parameters that only shape the answer's text
+// (_format, _pretty): what every page link of one search carries alike.
+http::query_params without_paging(const http::query_params& params, std::string_view page_parameter);
+// The name of a search for its page links: its first page's URL (`base` and the parameters above).
+std::string page_scope(const std::string& base, const http::query_params& first_page_params);
 
 class page_cursors {
  public:

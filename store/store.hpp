@@ -133,8 +133,9 @@ class scoped_audit {
 class transaction;
 
 // A rule about what a unit of work wrote, run inside the unit after its last write and before it commits:
-// it may read, match and write through the unit (what it writes is audited with the rest) and fails the
-// whole unit, which then writes nothing, by returning an error. The request thread sets it (below).
+// it may read, match and write through the unit (what it writes is audited with the rest, and not checked
+// again) and fails the whole unit, which then writes nothing, by returning an error. The request thread
+// sets it (below); it runs on the writer thread while the request thread waits for the unit.
 using write_check = std::function<fhir::result<fhir::done>(transaction& unit, const std::vector<audited_write>& written)>;
 
 // While alive, every unit of work submitted from this thread runs the check on what it wrote. Scopes

@@ -34,7 +34,9 @@ constexpr std::string_view default_policy = R"json({
     {"name": "Researcher", "roleCodes": ["SHCR-RESEARCHER"], "purposeClasses": ["research"],
      "types": ["*"], "operations": ["read", "search"]},
     {"name": "Consent administrator", "roleCodes": ["SHCR-CONSENT-ADMIN"], "purposes": ["PATADMIN"],
-     "types": ["Consent"], "operations": ["read", "search", "create", "update"]}
+     "types": ["Consent"], "operations": ["read", "search", "create", "update"]},
+    {"name": "Consent administrator: the Provenance of Consent changes", "roleCodes": ["SHCR-CONSENT-ADMIN"], "purposes": ["PATADMIN"],
+     "types": ["Provenance"], "operations": ["read", "search"]}
   ],
   "patientAccess": {"name": "Patient", "purposeClasses": ["self"],
                     "types": ["$patient-compartment", "Consent", "Organization", "Practitioner", "PractitionerRole", "Location",

@@ -47,6 +47,16 @@ fhir::error no_match(std::string_view reference) {
                      "conditional-reference-no-match");
 }
 
+fhir::error several_matches(std::string_view reference) {
+  return fhir::error(fhir::error_kind::precondition_failed, fhir::issue_type::multiple_matches,
+                     fmt::format("The conditional reference '{}' matches more than one resource; make the criteria select one",
+                                 fhir::utf8_prefix(reference, 200)),
+                     "conditional-multiple-matches");
+}
+
+// Matches of a conditional reference examined for one the caller may see (beyond them: no match).
+constexpr std::size_t max_conditional_reference_candidates = 20;
+
 // What can be checked of an entry's resource before anything is resolved: its type and id.
 fhir::result<fhir::done> check_entry_shape(const entry_request& entry, const fhir::json::value& resource) {
   std::string_view type = fhir::resource_type_of(resource);
@@ -168,9 +178,12 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
                         entry);
       continue;
     }
-    if (ctx.definitions.is_resource_type(entry.type))
+    if (ctx.definitions.is_resource_type(entry.type)) {
+      // A patient writes only their own objection, one request at a time (access_gate: check_patient_facing).
+      if (request.caller->patient_facing()) return in_entry(auth::forbidden(), entry);
       if (auto allowed = check_write_entry(ctx, *request.caller, entry.type, entry.method); !allowed)
         return in_entry(std::move(allowed).error(), entry);
+    }
     planned_write w;
     w.entry = &entry;
     if (entry.method == "PATCH") {
@@ -331,10 +344,21 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
           failure = std::move(query).error();
           return std::nullopt;
         }
-        auto match = interactions::single_match(tx, *query, fmt::format("The conditional reference '{}'", fhir::utf8_prefix(reference, 200)));
-        if (!match) failure = std::move(match).error();
-        else if (!*match) failure = no_match(reference);
-        else return type + "/" + **match;
+        // Only what the caller may see counts (consent.md section 3: references to hidden and to missing
+        // resources fail identically), so a hidden match neither resolves nor makes the match ambiguous.
+        auto ids = tx.match(*query, max_conditional_reference_candidates);
+        if (!ids) {
+          failure = std::move(ids).error();
+          return std::nullopt;
+        }
+        std::vector<std::string> seen;
+        for (const std::string& id : *ids) {
+          auto candidate = tx.read(type, id);
+          if (candidate && consent::visible(ctx, request, *candidate)) seen.push_back(id);
+        }
+        if (seen.empty()) failure = no_match(reference);
+        else if (seen.size() > 1) failure = several_matches(reference);
+        else return type + "/" + seen.front();
         return std::nullopt;
       });
       if (failure) return in_entry(std::move(*failure), *w.entry);

@@ -16,7 +16,8 @@ std::string break_glass_sessions::key_of(const auth::caller& caller, std::string
   std::string role = token.roles.empty() ? std::string() : token.roles.front().person_roleid + "/" + token.roles.front().role_code;
   // Each part length-prefixed, so no choice of claim values makes two callers' keys equal.
   std::string key;
-  for (std::string_view part : {std::string_view(token.subject), std::string_view(role), std::string_view(caller.controller), patient})
+  for (std::string_view part :
+       {std::string_view(token.issuer), std::string_view(token.subject), std::string_view(role), std::string_view(caller.controller), patient})
     key.append(std::to_string(part.size())).append(1, ':').append(part);
   return key;
 }

@@ -3,7 +3,7 @@
 // patient (POST Patient/[id]/$break-glass with purpose ETREAT); for the session's length, their requests
 // with an emergency purpose are evaluated as emergency access for that patient only: "except in
 // emergencies" permits apply and granular denies are overridden (audited as such). A session belongs to
-// one (user, role, controller, patient). Sessions are held in memory: a restart closes them, and the
+// one (issuer and user, role, controller, patient). Sessions are held in memory: a restart closes them, and the
 // clinician declares again (which is audited again).
 
 #include <mutex>

@@ -222,6 +222,33 @@ rules::resource_facts facts_of(const context& ctx, const store::resource_version
   return facts;
 }
 
+namespace {
+
+// A Provenance target ({"reference": "Type/id" or "Type/id/_history/n", absolute allowed}) the caller
+// may see. Unreadable or unresolvable targets count as hidden.
+bool target_visible(const context& ctx, const auth::caller& caller, const value& target) {
+  const std::string* ref = target.is_object() ? target.find_string("reference") : nullptr;
+  if (!ref) return false;
+  std::string_view r = *ref;
+  if (auto history = r.find("/_history/"); history != std::string_view::npos) r = r.substr(0, history);
+  std::size_t slash = r.rfind('/');
+  if (slash == std::string_view::npos || slash == 0) return false;
+  std::size_t type_start = r.rfind('/', slash - 1);
+  std::string type(r.substr(type_start == std::string_view::npos ? 0 : type_start + 1, slash - (type_start == std::string_view::npos ? 0 : type_start + 1)));
+  std::string id(r.substr(slash + 1));
+  if (type == "Provenance") return true;  // a chain of Provenance is decided at its end
+  const auto& protected_types = ctx.auth->policy().protected_types();
+  if (std::find(protected_types.begin(), protected_types.end(), type) != protected_types.end())
+    return ctx.auth->allowed(caller, type, auth::operation::read);
+  auto current = ctx.store.read(type, id);
+  if (current) return decide(ctx, caller, *current).permitted();
+  if (current.error().kind() != fhir::error_kind::gone) return false;
+  auto live = last_live_version(ctx, type, id);
+  return live && decide(ctx, caller, *live).permitted();
+}
+
+}  // namespace
+
 rules::decision decide(const context& ctx, const auth::caller& caller, const store::resource_version& version, bool* break_glass_used) {
   if (!ctx.consents) return {rules::verdict::permit, "default", false};
   // AuditEvent and Consent have access rules of their own (privacy officers, consent administrators and
@@ -229,30 +256,31 @@ rules::decision decide(const context& ctx, const auth::caller& caller, const sto
   const auto& protected_types = ctx.auth->policy().protected_types();
   if (std::find(protected_types.begin(), protected_types.end(), version.info.type) != protected_types.end())
     return {rules::verdict::permit, "protected-type", false};
-  // A Provenance is visible only when everything it is about is (design step 1).
+  // A Provenance is visible only when everything it is about is (design step 1); a target that cannot
+  // be read hides it (fail closed), and one of a protected type needs the caller's access to that type.
   if (version.info.type == "Provenance") {
     auto parsed = fhir::json::parse(version.json);
     const value* targets = parsed && parsed->is_object() ? parsed->find("target") : nullptr;
     if (targets && targets->is_array())
-      for (const value& t : targets->as_array()) {
-        const std::string* ref = t.is_object() ? t.find_string("reference") : nullptr;
-        std::size_t slash = ref ? ref->find('/') : std::string::npos;
-        if (slash == std::string::npos || ref->starts_with("Provenance/")) continue;
-        auto target = ctx.store.read(ref->substr(0, slash), ref->substr(slash + 1));
-        if (target && !decide(ctx, caller, *target).permitted()) return {rules::verdict::deny, "target-hidden", false};
-      }
+      for (const value& t : targets->as_array())
+        if (!target_visible(ctx, caller, t)) return {rules::verdict::deny, "target-hidden", false};
   }
   if (!ctx.auth->is_patient_data(version.info.type)) return {rules::verdict::permit, "not-patient-data", false};
   std::vector<std::string> patients = patients_of(version);
-  if (break_glass_used && caller.purpose_category == auth::purpose_class::emergency)
-    for (const std::string& patient : patients)
-      if (under_break_glass(ctx, caller, patient)) *break_glass_used = true;
+  // Emergency access is reported only for what it lets the caller see: a hidden resource must not be
+  // marked (its 404 would differ from a missing one's).
+  bool session = caller.purpose_category == auth::purpose_class::emergency &&
+                 std::any_of(patients.begin(), patients.end(), [&](const std::string& p) { return under_break_glass(ctx, caller, p); });
+  auto reported = [&](rules::decision d) {
+    if (break_glass_used && session && d.permitted()) *break_glass_used = true;
+    return d;
+  };
   // Without a Consent on record the answer is implied consent, unless the caller is the patient (who
   // may have items withheld): no need to read the resource's facts.
   std::vector<std::vector<rules::consent_rule>> consents;
   for (const std::string& patient : patients) consents.push_back(ctx.consents->rules_of(ctx, patient));
   bool none = std::all_of(consents.begin(), consents.end(), [](const auto& c) { return c.empty(); });
-  if (none && !caller.patient_facing()) return {rules::verdict::permit, "default", false};
+  if (none && !caller.patient_facing()) return reported({rules::verdict::permit, "default", false});
   rules::resource_facts facts = facts_of(ctx, version);
   rules::decision_options options{.classify = [&ctx](std::string_view purpose) {
                                     return to_decision_class(ctx.auth->policy().class_of(purpose));
@@ -266,7 +294,7 @@ rules::decision decide(const context& ctx, const auth::caller& caller, const sto
     if (d.outcome == rules::verdict::deny) return d;
     if (d.outcome == rules::verdict::minimal || strictest.basis == "default") strictest = d;
   }
-  return strictest;
+  return reported(strictest);
 }
 
 bool show(const context& ctx, const fhir_request& request, store::resource_version& version) {
@@ -290,7 +318,7 @@ bool may_change(const context& ctx, const fhir_request& request, std::string_vie
 }
 
 bool visible(const context& ctx, const fhir_request& request, const store::resource_version& version) {
-  return !request.caller || decide(ctx, *request.caller, version, &request.emergency_access).permitted();
+  return !request.caller || decide(ctx, *request.caller, version).permitted();
 }
 
 std::optional<store::resource_version> last_live_version(const context& ctx, const std::string& type, const std::string& id) {

@@ -132,7 +132,10 @@ fhir::result<fhir::done> check_one(const context& ctx, const auth::caller& calle
     auto previous = unit.read_version(info.type, info.id, info.version - 1);
     if (previous) {
       auto old = rule_of(*previous, before_json);
-      if (old) before = std::move(*old);
+      // A stored Consent that cannot be read is enforced as a deny (fail closed): it is not overwritten
+      // as if it were new.
+      if (!old) return refused("The stored Consent cannot be interpreted; record a new one", "consent-stored-unreadable", "Consent");
+      before = std::move(*old);
     } else if (previous.error().kind() != fhir::error_kind::gone) {
       return std::move(previous).error();
     }

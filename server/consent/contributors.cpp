@@ -13,16 +13,31 @@ namespace {
 constexpr int max_pages = 5;
 constexpr std::size_t page_size = 50;
 
-// Whether `type` has a visible resource matching `criteria`.
-bool any_visible(const context& ctx, const fhir_request& request, const std::string& type, const http::query_params& criteria) {
+// The search parameters whose elements a minimal Patient keeps (identifier, name, birthDate, gender): a
+// Patient the caller sees only in minimal form contributes to a chain ending in one of these, and to no
+// other (its address, telecom, ... are not the caller's to search by).
+bool kept_by_minimal_patient(std::string_view parameter) {
+  std::string_view code = parameter.substr(0, parameter.find(':'));
+  for (std::string_view kept : {"_id", "identifier", "name", "family", "given", "phonetic", "birthdate", "gender"})
+    if (code == kept) return true;
+  return false;
+}
+
+// Whether `type` has a resource matching `criteria` that the caller may see (in minimal form only when
+// `minimal_counts`).
+bool any_visible(const context& ctx, const fhir_request& request, const std::string& type, const http::query_params& criteria,
+                 bool minimal_counts) {
   auto query = fhir::search::parse_query(ctx.search_parameters, type, criteria, {.strict = true, .terminology = &ctx.validator.terminology()});
   if (!query) return false;  // a clause that cannot be restated is not trusted
   std::string token;
   for (int page = 0; page < max_pages; ++page) {
     auto found = ctx.store.search(store::search_request{*query, page_size, token});
     if (!found) return false;
-    for (const store::search_entry& e : found->entries)
-      if (e.mode == store::search_mode::match && visible(ctx, request, e.version)) return true;
+    for (const store::search_entry& e : found->entries) {
+      if (e.mode != store::search_mode::match) continue;
+      fhir::consent::decision d = decide(ctx, *request.caller, e.version);
+      if (d.outcome == fhir::consent::verdict::permit || (d.outcome == fhir::consent::verdict::minimal && minimal_counts)) return true;
+    }
     if (found->next_token.empty()) return false;
     token = found->next_token;
   }
@@ -49,18 +64,19 @@ bool clause_holds_visibly(const context& ctx, const fhir_request& request, const
   if (c.has) {
     std::string final_parameter = has_final_parameter(c.name);
     if (final_parameter.empty()) return false;
-    return any_visible(ctx, request, c.has->source_type,
-                       {{c.has->reference->code, type + "/" + id}, {final_parameter, c.raw_value}});
+    return any_visible(ctx, request, c.has->source_type, {{c.has->reference->code, type + "/" + id}, {final_parameter, c.raw_value}},
+                       kept_by_minimal_patient(final_parameter));
   }
   const fhir::search::chain_link& first = c.chain.front();
   std::string rest = after_first_hop(c.name);
   if (rest.empty()) return false;
-  for (const std::string& target : first.target_types) {
-    // Reference data (a Practitioner, an Organization) is visible to whoever may search it: no need to look.
-    if (!ctx.auth->is_patient_data(target)) return true;
-    if (any_visible(ctx, request, target, {{"_has:" + type + ":" + first.parameter->code + ":_id", id}, {rest, c.raw_value}}))
+  // Every target type the chain may pass through is searched (a Location or Device target holds only if
+  // one of those matches): a shortcut for reference data would let a chain pass through a hidden Patient.
+  bool single_hop = rest.find('.') == std::string::npos;
+  for (const std::string& target : first.target_types)
+    if (any_visible(ctx, request, target, {{"_has:" + type + ":" + first.parameter->code + ":_id", id}, {rest, c.raw_value}},
+                    single_hop && kept_by_minimal_patient(rest)))
       return true;
-  }
   return false;
 }
 

@@ -69,13 +69,12 @@ fhir::result<everything_request> parse(const context& ctx, const fhir_request& r
       if (ec != std::errc() || end != value.data() + value.size() || count == 0) return bad_parameter(name, value, "must be a positive integer");
       out.count = std::min(count, ctx.settings.max_page_size);
     } else if (name == page_parameter) {
-      const std::string& value = page;
-      std::size_t dot = value.find('.');
+      std::size_t dot = page.find('.');
       std::size_t index = 0;
-      auto [end, ec] = std::from_chars(value.data(), value.data() + (dot == std::string::npos ? value.size() : dot), index);
-      if (dot == std::string::npos || ec != std::errc() || end != value.data() + dot) return bad_parameter(name, value, "is not a page token of this server");
+      auto [end, ec] = std::from_chars(page.data(), page.data() + (dot == std::string::npos ? page.size() : dot), index);
+      if (dot == std::string::npos || ec != std::errc() || end != page.data() + dot) return bad_parameter(name, page, "is not a page token of this server");
       out.type_index = index;
-      out.inner_token = value.substr(dot + 1);
+      out.inner_token = page.substr(dot + 1);
     }
   }
   for (std::string& type : compartment_types(ctx, "Patient")) {
@@ -115,10 +114,8 @@ http::response everything(const context& ctx, const fhir_request& request) {
   if (!consent::show(ctx, request, decided_patient)) return error_response(store::not_found_error(owner_type, owner_id), &request);
   // Page links are sealed to the caller and this request (page_cursor.hpp), named by its first page's URL.
   std::string self = ctx.settings.base_url + "/" + owner_type + "/" + http::percent_encode(owner_id) + "/$everything";
-  http::query_params link_params;
-  for (const auto& p : request.params)
-    if (p.first != page_parameter && p.first != "_format" && p.first != "_pretty") link_params.push_back(p);
-  std::string scope = link_params.empty() ? self : self + "?" + http::encode_query(link_params);
+  http::query_params link_params = without_paging(request.params, page_parameter);
+  std::string scope = page_scope(self, link_params);
   fhir::epoch_ms now = fhir::now_ms();
   std::string page;
   if (auto sealed = request.param(page_parameter)) {

@@ -84,10 +84,8 @@ http::response history(const context& ctx, const fhir_request& request, std::str
       return error_response(store::not_found_error(query->type, query->id), &request);
   }
   // Page links are sealed to the caller and this history (page_cursor.hpp), named by its first page's URL.
-  http::query_params first_page;
-  for (const auto& p : request.params)
-    if (p.first != page_parameter) first_page.push_back(p);
-  std::string scope = request_url(ctx, request, first_page);
+  http::query_params first_page = without_paging(request.params, page_parameter);
+  std::string scope = page_scope(request_url(ctx, request, {}), first_page);
   fhir::epoch_ms now = fhir::now_ms();
   if (!query->page_token.empty()) {
     auto opened = ctx.cursors->open(request.caller, scope, query->page_token, now);

@@ -52,12 +52,8 @@ std::string base_path(const context& ctx, const std::vector<std::string>& path) 
 
 // The parameters the search used, for links: ignored ones and page tokens left out.
 http::query_params link_parameters(const http::query_params& params, const fhir::search::search_query& query) {
-  http::query_params out;
-  for (const auto& p : params) {
-    if (p.first == page_parameter || p.first == "_format" || p.first == "_pretty") continue;
-    if (std::find(query.ignored.begin(), query.ignored.end(), p.first) != query.ignored.end()) continue;
-    out.push_back(p);
-  }
+  http::query_params out = without_paging(params, page_parameter);
+  std::erase_if(out, [&](const auto& p) { return std::find(query.ignored.begin(), query.ignored.end(), p.first) != query.ignored.end(); });
   return out;
 }
 
@@ -195,7 +191,7 @@ http::response run(const context& ctx, const fhir_request& request, std::string_
   // first page's URL, which every page link of it shares.
   std::string base = base_path(ctx, link_path);
   auto link_params = link_parameters(query_params, *query);
-  std::string scope = url_with(base, link_params, "");
+  std::string scope = page_scope(base, link_params);
   std::string sealed_token = token;
   fhir::epoch_ms now = fhir::now_ms();
   if (!token.empty()) {

@@ -84,12 +84,15 @@ TEST_CASE("metadata returns a CapabilityStatement generated from what the server
   // $everything and $break-glass on Patient only.
   const auto* security = rest.find("security");
   REQUIRE(security);
-  CHECK(fhir::testing::text(&security->find("service")->as_array()[0].find("coding")->as_array()[0], "code") == "SMART-on-FHIR");
+  CHECK(fhir::testing::text(&security->find("service")->as_array()[0].find("coding")->as_array()[0], "code") == "OAuth");
   CHECK(fhir::testing::text(security, "description").find("$break-glass") != std::string::npos);
   auto consent = std::find_if(resources.begin(), resources.end(), [](const auto& r) { return *r.find_string("type") == "Consent"; });
   REQUIRE(consent != resources.end());
   CHECK(*consent->find_string("profile") == "https://shared-care-record.github.io/fhir/StructureDefinition/SHCR-Consent");
   CHECK(consent->find_string("documentation")->find("consent-kind") != std::string::npos);
+  CHECK_FALSE(codes(*consent->find("interaction")).contains("delete"));
+  CHECK(codes(*consent->find("interaction")).contains("update"));
+  CHECK(*consent->find_string("conditionalDelete") == "not-supported");
   std::set<std::string> patient_operations;
   for (const auto& op : patient->find("operation")->as_array()) patient_operations.insert(*op.find_string("name"));
   CHECK(patient_operations == std::set<std::string>{"validate", "everything", "break-glass"});

@@ -87,7 +87,7 @@ TEST_CASE("a Consent changes by status only and forward, one opt-out per patient
   CHECK(reshaped.issue_ids() == std::vector<std::string>{"consent-change-not-status"});
 
   // Each status change left a Provenance naming the new version, the old one and both statuses.
-  auto provenance = app.get("/fhir/Provenance?target=Consent/a&_count=10", {gp});
+  auto provenance = app.get("/fhir/Provenance?target=Consent/a&_count=10", {admin});
   REQUIRE(provenance.status() == 200);
   auto bundle = provenance.json();
   REQUIRE(fhir::testing::count_matches(bundle) == 1);
@@ -96,7 +96,8 @@ TEST_CASE("a Consent changes by status only and forward, one opt-out per patient
   CHECK(fhir::testing::text(p.find("activity"), "text") == "Consent status changed from active to inactive");
   CHECK(fhir::testing::text(p.find("entity")->as_array()[0].find("what"), "reference") == "Consent/a/_history/1");
   CHECK(fhir::testing::text(p.find("agent")->as_array()[0].find("who")->find("identifier"), "value") == "ca1");
-  CHECK(fhir::testing::count_matches(app.get("/fhir/Provenance?target=Consent/b", {gp}).json()) == 1);  // draft -> active
+  CHECK(fhir::testing::count_matches(app.get("/fhir/Provenance?target=Consent/b", {admin}).json()) == 1);  // draft -> active
+  CHECK(fhir::testing::count_matches(app.get("/fhir/Provenance?target=Consent/b", {gp}).json()) == 0);  // about a Consent: not theirs
 }
 
 TEST_CASE("a patient raises their own objection as proposed, may withdraw it, and only an administrator decides it", "[server][consent]") {
@@ -112,22 +113,48 @@ TEST_CASE("a patient raises their own objection as proposed, may withdraw it, an
   auto patient = idp.bearer(R"("sub":"p1-login","client_id":"nhs-app","scope":"patient/*.rs patient/Consent.cu","patient":"p1",
     "purpose_of_use":["PATRQT"])");
 
-  auto upheld_by_self = app.put("/fhir/Consent/obj", consent("obj", "p1", "art21-objection", "active"), with(patient));
+  // Raised by POST (the server names it): active is refused, another patient's or another kind is 403.
+  auto upheld_by_self = app.post("/fhir/Consent", consent("x", "p1", "art21-objection", "active"), with(patient));
   CHECK(upheld_by_self.status() == 422);
   CHECK(upheld_by_self.issue_ids() == std::vector<std::string>{"consent-objection-proposed"});
-  CHECK(app.put("/fhir/Consent/obj", consent("obj", "p2", "art21-objection", "proposed"), with(patient)).status() == 403);
-  CHECK(app.put("/fhir/Consent/obj", consent("obj", "p1", "shcr-optout", "active"), with(patient)).status() == 403);
+  CHECK(app.post("/fhir/Consent", consent("x", "p2", "art21-objection", "proposed"), with(patient)).status() == 403);
+  CHECK(app.post("/fhir/Consent", consent("x", "p1", "shcr-optout", "active"), with(patient)).status() == 403);
   CHECK(app.post("/fhir/Observation", observation("x", "p1"), with(patient)).status() == 403);  // patients write nothing else
-  REQUIRE(app.put("/fhir/Consent/obj", consent("obj", "p1", "art21-objection", "proposed"), with(patient)).status() == 201);
+  auto raised = app.post("/fhir/Consent", consent("x", "p1", "art21-objection", "proposed"), with(patient));
+  REQUIRE(raised.status() == 201);
+  auto raised_json = raised.json();
+  std::string id = fhir::testing::text(&raised_json, "id");
+  std::string url = "/fhir/Consent/" + id;
   CHECK(app.get("/fhir/Observation/o1", {hospital}).status() == 200);  // pending: no effect
-  CHECK(app.put("/fhir/Consent/obj", consent("obj", "p1", "art21-objection", "active"), with(patient)).status() == 422);
+  CHECK(app.put(url, consent(id, "p1", "art21-objection", "active"), with(patient)).status() == 422);
 
-  // The administrator upholds it: in force on the next request, with a Provenance of the decision.
-  REQUIRE(app.put("/fhir/Consent/obj", consent("obj", "p1", "art21-objection", "active"), with(admin)).status() == 200);
+  // A patient's write cannot find or probe anyone else's Consent: another patient's id answers as a
+  // missing one, a chosen new id is not created, and conditional writes are refused.
+  REQUIRE(app.put("/fhir/Consent/other", consent("other", "p2", "shcr-optout", "active"), with(admin)).status() == 201);
+  auto other = app.put("/fhir/Consent/other", consent("other", "p2", "art21-objection", "proposed"), with(patient));
+  auto missing = app.put("/fhir/Consent/nobody", consent("nobody", "p1", "art21-objection", "proposed"), with(patient));
+  CHECK(other.status() == 404);
+  CHECK(missing.status() == 404);
+  CHECK(other.issue_ids() == missing.issue_ids());
+  CHECK(app.send("PATCH", "/fhir/Consent/other", R"([{"op":"replace","path":"/status","value":"inactive"}])",
+                 {patient, {"Content-Type", "application/json-patch+json"}}).status() == 404);
+  CHECK(app.post("/fhir/Consent", consent("y", "p1", "art21-objection", "proposed"),
+                 with(patient, {{"If-None-Exist", "patient=Patient/p2"}})).status() == 403);
+  CHECK(app.put("/fhir/Consent?patient=Patient/p2", consent("y", "p1", "art21-objection", "proposed"), with(patient)).status() == 403);
+  auto in_transaction = app.post("/fhir", R"({"resourceType":"Bundle","type":"transaction","entry":[{"resource":)" +
+                                              consent("other", "p2", "art21-objection", "proposed") +
+                                              R"(,"request":{"method":"PUT","url":"Consent/other"}}]})",
+                                 with(patient));
+  CHECK(in_transaction.status() == 403);
+
+  // The administrator upholds it: in force on the next request, with a Provenance of the decision that
+  // the administrator can read and a clinician cannot (it is about a Consent).
+  REQUIRE(app.put(url, consent(id, "p1", "art21-objection", "active"), with(admin)).status() == 200);
   CHECK(app.get("/fhir/Observation/o1", {hospital}).status() == 404);
-  CHECK(fhir::testing::count_matches(app.get("/fhir/Provenance?target=Consent/obj", {gp}).json()) == 1);
+  CHECK(fhir::testing::count_matches(app.get("/fhir/Provenance?target=" + url.substr(6), {admin}).json()) == 1);
+  CHECK(fhir::testing::count_matches(app.get("/fhir/Provenance?target=" + url.substr(6), {gp}).json()) == 0);
   // The patient withdraws it.
-  REQUIRE(app.put("/fhir/Consent/obj", consent("obj", "p1", "art21-objection", "inactive"), with(patient)).status() == 200);
+  REQUIRE(app.put(url, consent(id, "p1", "art21-objection", "inactive"), with(patient)).status() == 200);
   CHECK(app.get("/fhir/Observation/o1", {hospital}).status() == 200);
 }
 
@@ -181,6 +208,17 @@ TEST_CASE("break-glass is per patient, overrides granular denies as audited over
   CHECK(across.header("X-Break-Glass") == "active");
   // The other purpose of the same user is unaffected.
   CHECK(app.get("/fhir/Observation/s-p1", {doctor("TREAT")}).status() == 404);
+  // A session does not open an opt-out without an emergency exception, and its 404 is a missing id's:
+  // no X-Break-Glass header on what stays hidden.
+  REQUIRE(app.put("/fhir/Patient/p3", R"({"resourceType":"Patient","id":"p3","name":[{"family":"X"}]})", with(gp)).status() == 201);
+  REQUIRE(app.put("/fhir/Observation/s-p3", observation("s-p3", "p3"), with(gp)).status() == 201);
+  REQUIRE(app.put("/fhir/Consent/o-p3", consent("o-p3", "p3", "shcr-optout", "active"), with(admin)).status() == 201);
+  REQUIRE(app.post("/fhir/Patient/p3/$break-glass", declaration, with(doctor("ETREAT"))).status() == 200);
+  auto still_hidden = app.get("/fhir/Observation/s-p3", {doctor("ETREAT")});
+  auto missing = app.get("/fhir/Observation/none", {doctor("ETREAT")});
+  CHECK(still_hidden.status() == 404);
+  CHECK(still_hidden.header("X-Break-Glass").empty());
+  CHECK(still_hidden.header("X-Break-Glass") == missing.header("X-Break-Glass"));
 
   // The override is audited as such, against the granular Consent.
   auto audit = app.get("/fhir/AuditEvent?entity=Consent/g-p1&_count=100", {po});
@@ -198,7 +236,7 @@ TEST_CASE("break-glass is per patient, overrides granular denies as audited over
   // And the declarations are Security Alerts, one per declaration.
   auto alerts = app.get("/fhir/AuditEvent?type=110113&_count=100", {po});
   REQUIRE(alerts.status() == 200);
-  CHECK(fhir::testing::count_matches(alerts.json()) == 2);
+  CHECK(fhir::testing::count_matches(alerts.json()) == 3);
 }
 
 TEST_CASE("a match through a chain or _has needs a contributor the caller may see", "[server][consent][search]") {
@@ -238,6 +276,39 @@ TEST_CASE("a match through a chain or _has needs a contributor the caller may se
   CHECK(chained_bundle.find("total")->as_number().text == "0");
   CHECK(fhir::testing::count_matches(app.get("/fhir/Observation?subject.family=Private", {gp}).json()) == 2);
   CHECK(fhir::testing::count_matches(app.get("/fhir/Observation?subject=Patient/p2", {hospital}).json()) == 1);
+  // Through an element the hidden Patient shares with other possible targets (Device, Location, Group
+  // have identifiers too): still nothing.
+  REQUIRE(app.put("/fhir/Patient/p2", R"({"resourceType":"Patient","id":"p2","name":[{"family":"Private"}],
+    "identifier":[{"system":"https://example.org/mrn","value":"M2"}]})", with(gp)).status() == 200);
+  CHECK(fhir::testing::count_matches(app.get("/fhir/Observation?subject.identifier=https://example.org/mrn|M2", {hospital}).json()) == 0);
+  CHECK(fhir::testing::count_matches(app.get("/fhir/Observation?subject.identifier=https://example.org/mrn|M2", {gp}).json()) == 1);
+
+  // A Patient seen only in minimal form (an opt-out, the hospital's own result) contributes through what
+  // the minimal form keeps (name, identifier, birth date, gender), not through what it withholds.
+  REQUIRE(app.put("/fhir/Patient/p3", R"({"resourceType":"Patient","id":"p3","name":[{"family":"Minimal"}],
+    "address":[{"city":"Leeds"}]})", with(gp)).status() == 201);
+  REQUIRE(app.put("/fhir/Observation/own", observation("own", "p3"), with(hospital)).status() == 201);
+  REQUIRE(app.put("/fhir/Consent/o3", consent("o3", "p3", "shcr-optout", "active"), with(admin)).status() == 201);
+  CHECK(fhir::testing::count_matches(app.get("/fhir/Observation?subject.family=Minimal", {hospital}).json()) == 1);
+  CHECK(fhir::testing::count_matches(app.get("/fhir/Observation?subject.address-city=Leeds", {hospital}).json()) == 0);
+  CHECK(fhir::testing::count_matches(app.get("/fhir/Observation?subject.address-city=Leeds", {gp}).json()) == 0);  // gp: not its result
+
+  // A conditional reference resolves only to what the caller may see: to the hidden p2 it fails as for
+  // nobody.
+  auto referring = [&](const std::string& identifier) {
+    return app.post("/fhir", R"({"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Observation",
+      "status":"final","code":{"text":"x"},"subject":{"reference":"Patient?identifier=)" + identifier + R"("}},
+      "request":{"method":"POST","url":"Observation"}}]})", with(hospital));
+  };
+  auto hidden_target = referring("https://example.org/mrn|M2");
+  auto missing_target = referring("https://example.org/mrn|nobody");
+  CHECK(hidden_target.status() == 400);
+  CHECK(hidden_target.issue_ids() == missing_target.issue_ids());
+  CHECK(referring("https://example.org/mrn|M2").status() == 400);
+  auto gp_referring = app.post("/fhir", R"({"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Observation",
+      "status":"final","code":{"text":"x"},"subject":{"reference":"Patient?identifier=https://example.org/mrn|M2"}},
+      "request":{"method":"POST","url":"Observation"}}]})", with(gp));
+  CHECK(gp_referring.status() == 200);  // the controller sees p2
 }
 
 TEST_CASE("page links are bound to the caller, the search and 15 minutes", "[server][consent][paging]") {
@@ -278,6 +349,24 @@ TEST_CASE("page links are bound to the caller, the search and 15 minutes", "[ser
   CHECK(!cursors.open(&*caller, "Observation?_count=2", sealed, made).ok());
   CHECK(!cursors.open(nullptr, "Observation?_count=1", sealed, made).ok());
   CHECK(!server::page_cursors().open(&*caller, "Observation?_count=1", sealed, made).ok());  // another key: a restart
+
+  // Each page is decided afresh: a Consent withdrawn between two pages shows on the next one.
+  auto admin = consent_admin(idp);
+  REQUIRE(app.put("/fhir/Patient/p2", R"({"resourceType":"Patient","id":"p2","name":[{"family":"Y"}]})", with(gp)).status() == 201);
+  for (const char* id : {"q1", "q2", "q3"}) REQUIRE(app.put(std::string("/fhir/Observation/") + id, observation(id, "p2"), with(gp)).status() == 201);
+  REQUIRE(app.put("/fhir/Consent/c2", consent("c2", "p2", "shcr-optout", "active"), with(admin)).status() == 201);
+  auto first_page = app.get("/fhir/Observation?_count=2&_sort=_id", {hospital});
+  REQUIRE(first_page.status() == 200);
+  auto first_bundle = first_page.json();
+  std::string next = next_of(first_bundle);
+  REQUIRE(!next.empty());
+  REQUIRE(app.put("/fhir/Consent/c2", consent("c2", "p2", "shcr-optout", "inactive"), with(admin)).status() == 200);
+  auto second_page = app.get(next, {hospital});
+  REQUIRE(second_page.status() == 200);
+  std::vector<std::string> ids;
+  auto second_bundle = second_page.json();
+  for (const auto& e : second_bundle.find("entry")->as_array()) ids.push_back(fhir::testing::text(e.find("resource"), "id"));
+  CHECK(ids == std::vector<std::string>{"o3", "q1"});
 }
 
 TEST_CASE("with --ndoo-max-age, planning and research wait for a fresh national opt-out mirror", "[server][consent]") {
