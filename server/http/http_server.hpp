@@ -1,6 +1,7 @@
 #pragma once
 // The HTTP/1.1 transport: an asynchronous Boost.Beast server. This header is all the rest of the server
-// sees of it; Beast and Asio stay inside http_server.cpp (one translation unit, ~30 s to compile).
+// sees of it; Beast and Asio stay inside server/http (http_server.cpp, and the session template of
+// session.hpp compiled per stream type in plain_session.cpp and tls_session.cpp).
 //
 // Plain HTTP and HTTPS share one session template (TLS adds a handshake under the header deadline).
 // Each connection reads one request at a time (header first, so an oversized body is refused with 413
@@ -62,7 +63,7 @@ class server {
   // Thread-safe; may be called from a handler.
   void stop();
 
-  struct impl;  // opaque: defined in http_server.cpp, where the Beast types live
+  struct impl;  // opaque: defined in transport.hpp, where the Beast types live
 
  private:
   std::unique_ptr<impl> impl_;
