@@ -32,7 +32,9 @@
 
 using fhir::testing::app_fixture;
 using fhir::testing::identity_provider;
+using fhir::testing::consent_admin;
 using fhir::testing::jwt_options;
+using fhir::testing::with;
 using server::http::header;
 
 namespace {
@@ -166,13 +168,6 @@ void expect_same(const app_fixture& app, const header& caller, const request_pai
   INFO("py answer (" << c.py_status << "): " << c.py_answer);
   CHECK(c.px_status == c.py_status);
   CHECK(c.px_normalised == c.py_normalised);
-}
-
-std::vector<header> with(header auth) { return {{"Content-Type", "application/fhir+json"}, std::move(auth)}; }
-
-header consent_admin(const identity_provider& idp) {
-  return idp.bearer(R"("sub":"ca1","org_ods":"ICB1","scope":"user/*.cruds","nhs_role":{"role_code":"SHCR-CONSENT-ADMIN"},
-    "purpose_of_use":["PATADMIN"])");
 }
 
 header analyst(const identity_provider& idp) {

@@ -13,21 +13,13 @@
 
 using fhir::testing::app_fixture;
 using fhir::testing::identity_provider;
+using fhir::testing::consent_admin;
 using fhir::testing::jwt_options;
+using fhir::testing::with;
 using server::http::header;
 
 namespace {
 
-std::vector<header> with(header auth, std::vector<header> more = {}) {
-  more.push_back({"Content-Type", "application/fhir+json"});
-  more.push_back(std::move(auth));
-  return more;
-}
-
-header consent_admin(const identity_provider& idp) {
-  return idp.bearer(R"("sub":"ca1","org_ods":"ICB1","scope":"user/*.cruds","nhs_role":{"role_code":"SHCR-CONSENT-ADMIN"},
-    "purpose_of_use":["PATADMIN"])");
-}
 
 header privacy_officer(const identity_provider& idp) {
   return idp.bearer(R"("sub":"po","org_ods":"ICB1","scope":"user/*.cruds","nhs_role":{"role_code":"R0001"},"purpose_of_use":["HSYSADMIN"])");

@@ -39,6 +39,17 @@ server::http::header identity_provider::patient(std::string_view patient_id) con
                 R"(","purpose_of_use":["PATRQT"])");
 }
 
+server::http::header consent_admin(const identity_provider& idp) {
+  return idp.bearer(R"("sub":"ca1","org_ods":"ICB1","scope":"user/*.cruds","nhs_role":{"role_code":"SHCR-CONSENT-ADMIN"},
+    "purpose_of_use":["PATADMIN"])");
+}
+
+std::vector<server::http::header> with(server::http::header auth, std::vector<server::http::header> more) {
+  more.push_back({"Content-Type", "application/fhir+json"});
+  more.push_back(std::move(auth));
+  return more;
+}
+
 server::application_options jwt_options(const identity_provider& idp) {
   server::application_options options;
   options.auth = {.mode = server::auth::auth_mode::jwt, .jwks_path = idp.jwks_path(), .issuers = {std::string(test_issuer)}};

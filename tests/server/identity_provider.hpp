@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "server/auth/keys.hpp"
 #include "server/http/message.hpp"
@@ -32,6 +33,12 @@ class identity_provider {
   std::string jwks_path_;
   server::auth::signing_key key_;
 };
+
+// A consent administrator (SHCR-CONSENT-ADMIN at ICB1, purpose PATADMIN).
+server::http::header consent_admin(const identity_provider& idp);
+
+// `auth` and a JSON Content-Type, with any `more` headers: what a write with a token sends.
+std::vector<server::http::header> with(server::http::header auth, std::vector<server::http::header> more = {});
 
 // An application in JWT mode trusting `idp` (every request needs one of its tokens).
 server::application_options jwt_options(const identity_provider& idp);
