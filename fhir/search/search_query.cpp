@@ -333,6 +333,9 @@ class query_parser {
       if (!known) return bad(name, fmt::format("Unknown modifier ':{}' on '{}'", modifier_text, code));
       if (!modifier_allowed(ptype, c.modifier))
         return bad(name, fmt::format("The modifier ':{}' does not apply to {} parameter '{}'", modifier_text, to_string(ptype), code));
+      // _id and _lastUpdated are columns of the resource, not indexed values: only :missing and :not.
+      if (!c.special.empty() && c.modifier != modifier::missing && c.modifier != modifier::not_)
+        return bad(name, fmt::format("The modifier ':{}' is not supported on '{}'", modifier_text, code));
       bool terminology_modifier = c.modifier == modifier::in || c.modifier == modifier::not_in ||
                                   (ptype == param_type::token && (c.modifier == modifier::above || c.modifier == modifier::below));
       if (terminology_modifier && options_.terminology) return expand_terminology(c, name, value);

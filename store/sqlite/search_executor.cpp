@@ -299,7 +299,13 @@ class search_run {
     if (c.special == "_id" || c.special == "_lastUpdated") {
       q << "SELECT t.pk FROM resource t WHERE ";
       type_condition(q, "t.type_id", type_ids);
-      q << " AND t.deleted = 0 AND (";
+      q << " AND t.deleted = 0 AND ";
+      // Every resource has an id and a lastUpdated: :missing=true matches none, :missing=false all.
+      if (c.modifier == modifier::missing) {
+        q << (c.values.front().missing ? "0" : "1");
+        return q;
+      }
+      q << (c.modifier == modifier::not_ ? "NOT (" : "(");
       resource_column_values(q, c);
       q << ")";
       return q;

@@ -265,6 +265,15 @@ TEST_CASE_METHOD(search_data, ":of-type finds identifiers by their type and exac
 
 TEST_CASE_METHOD(search_data, "_id, _type across types, and the Patient compartment", "[server][search][compartment]") {
   CHECK(set("Patient?_id=p1,p3") == ids_t{"p1", "p3"});
+  // Modifiers on _id: :not is the complement, :missing follows from every resource having an id; others 400.
+  auto all_patients = set("Patient?_count=100");
+  auto not_p1 = set("Patient?_id:not=p1&_count=100");
+  CHECK(!not_p1.contains("p1"));
+  CHECK(not_p1.size() + 1 == all_patients.size());
+  CHECK(set("Patient?_id:missing=true").empty());
+  CHECK(set("Patient?_id:missing=false&_count=100") == all_patients);
+  CHECK(get("/fhir/Patient?_id:text=p1").status() == 400);
+  CHECK(set("Patient?_lastUpdated:missing=true").empty());
   CHECK(set("?_type=Patient,RiskAssessment&_id=p1,ra2") == ids_t{"p1", "ra2"});
   CHECK(set("Patient/p1/Observation") == ids_t{"o1", "o2"});
   CHECK(set("Patient/p1/Observation?code=8867-4") == ids_t{"o2"});
