@@ -3,6 +3,7 @@
 // even when the input was cut short or was not UTF-8 to begin with.
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace fhir {
@@ -19,6 +20,12 @@ inline std::size_t utf8_length(std::string_view s) {
   std::size_t n = 0;
   for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
   return n;
+}
+
+// Appends `part` as `<length>:<part>`: a sequence of parts encoded so no choice of values makes two
+// different sequences equal (cache keys, MAC inputs).
+inline void append_length_prefixed(std::string& out, std::string_view part) {
+  out.append(std::to_string(part.size())).append(1, ':').append(part);
 }
 
 }  // namespace fhir

@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 
 #include "fhir/base64.hpp"
+#include "fhir/text.hpp"
 
 namespace server {
 namespace {
@@ -19,11 +20,6 @@ fhir::error expired_link() {
   return fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found,
                      "This page link has expired or was issued to another caller or search: run the search again",
                      "page-link-invalid");
-}
-
-// Each part length-prefixed, so no choice of values makes two different inputs equal.
-void append_part(std::string& out, std::string_view part) {
-  out.append(std::to_string(part.size())).append(1, ':').append(part);
 }
 
 }  // namespace
@@ -50,11 +46,11 @@ std::string page_cursors::mac(const auth::caller* caller, std::string_view scope
     const auth::claims& c = *caller->token;
     for (std::string_view part : {std::string_view(c.issuer), std::string_view(c.subject), std::string_view(c.client_id),
                                   std::string_view(c.patient), std::string_view(caller->controller), std::string_view(caller->purpose)})
-      append_part(input, part);
+      fhir::append_length_prefixed(input, part);
   }
-  append_part(input, scope);
-  append_part(input, expiry);
-  append_part(input, token);
+  fhir::append_length_prefixed(input, scope);
+  fhir::append_length_prefixed(input, expiry);
+  fhir::append_length_prefixed(input, token);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), reinterpret_cast<const unsigned char*>(input.data()), input.size(),

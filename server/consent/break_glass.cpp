@@ -2,6 +2,8 @@
 
 #include <iterator>
 
+#include "fhir/text.hpp"
+
 namespace server::consent {
 namespace {
 
@@ -18,7 +20,7 @@ std::string break_glass_sessions::key_of(const auth::caller& caller, std::string
   std::string key;
   for (std::string_view part :
        {std::string_view(token.issuer), std::string_view(token.subject), std::string_view(role), std::string_view(caller.controller), patient})
-    key.append(std::to_string(part.size())).append(1, ':').append(part);
+    fhir::append_length_prefixed(key, part);
   return key;
 }
 

@@ -269,10 +269,10 @@ rules::decision decide(const context& ctx, const auth::caller& caller, const sto
   std::vector<std::string> patients = patients_of(version);
   // Emergency access is reported only for what it lets the caller see: a hidden resource must not be
   // marked (its 404 would differ from a missing one's).
-  bool session = caller.purpose_category == auth::purpose_class::emergency &&
+  bool session = break_glass_used && caller.purpose_category == auth::purpose_class::emergency &&
                  std::any_of(patients.begin(), patients.end(), [&](const std::string& p) { return under_break_glass(ctx, caller, p); });
   auto reported = [&](rules::decision d) {
-    if (break_glass_used && session && d.permitted()) *break_glass_used = true;
+    if (session && d.permitted()) *break_glass_used = true;
     return d;
   };
   // Without a Consent on record the answer is implied consent, unless the caller is the patient (who
