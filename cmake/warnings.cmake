@@ -15,3 +15,12 @@ if(FHIR_SANITIZE)
   target_compile_options(fhir_project_options INTERFACE ${_sanitize} $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)
   target_link_options(fhir_project_options INTERFACE ${_sanitize})
 endif()
+
+# The fuzz preset: every target of ours carries libFuzzer's coverage instrumentation; the fuzz executables
+# add the fuzzer itself (fuzz/CMakeLists.txt).
+if(FHIR_BUILD_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "FHIR_BUILD_FUZZ needs clang (libFuzzer): use the fuzz preset")
+  endif()
+  target_compile_options(fhir_project_options INTERFACE -fsanitize=fuzzer-no-link)
+endif()

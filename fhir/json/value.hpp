@@ -31,15 +31,17 @@ struct number {
 
 class value {
  public:
-  value() noexcept = default;
-  value(std::nullptr_t) noexcept {}
-  value(bool b) : v_(b) {}
-  value(number n) : v_(std::move(n)) {}
-  value(std::string s) : v_(std::move(s)) {}
-  value(std::string_view s) : v_(std::string(s)) {}
-  value(const char* s) : v_(std::string(s)) {}
-  value(array a) : v_(std::move(a)) {}
-  value(object o) : v_(std::move(o)) {}
+  // Defined after `member` is complete: a constructor that initialises v_ instantiates the variant's
+  // destructor, which clang (unlike g++) rejects while `member` is still incomplete.
+  value() noexcept;
+  value(std::nullptr_t) noexcept;
+  value(bool b);
+  value(number n);
+  value(std::string s);
+  value(std::string_view s);
+  value(const char* s);
+  value(array a);
+  value(object o);
 
   static value integer(std::int64_t i);
 
@@ -86,5 +88,15 @@ struct member {
   json::value value;
   bool operator==(const member&) const = default;
 };
+
+inline value::value() noexcept = default;
+inline value::value(std::nullptr_t) noexcept {}
+inline value::value(bool b) : v_(b) {}
+inline value::value(number n) : v_(std::move(n)) {}
+inline value::value(std::string s) : v_(std::move(s)) {}
+inline value::value(std::string_view s) : v_(std::string(s)) {}
+inline value::value(const char* s) : v_(std::string(s)) {}
+inline value::value(array a) : v_(std::move(a)) {}
+inline value::value(object o) : v_(std::move(o)) {}
 
 }  // namespace fhir::json
