@@ -9,7 +9,6 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 if(FHIR_BUILD_TESTS)
   find_package(Catch2 2 REQUIRED)
-  include(Catch)
 endif()
 
 # Boost.Asio/Beast: no deprecated interfaces, and no separate compilation (server/ keeps them in few TUs).
