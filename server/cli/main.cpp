@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <arpa/inet.h>
+#include <sys/resource.h>
 
 #include "fhir/definitions/r4.hpp"
 #include "profiles/definition_set.hpp"
@@ -172,6 +173,15 @@ int audit_verify(const server::cli::serve_options& options, const server::cli::v
   return 0;
 }
 
+// Each connection holds a file descriptor: a server sized by a soft limit of 1,024 (a common default)
+// would refuse connections long before memory or CPU ran short. The hard limit is the system's word.
+void raise_open_file_limit() {
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur >= files.rlim_max) return;
+  files.rlim_cur = files.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &files) != 0) server::log::warning("could not raise the limit on open files");
+}
+
 int serve(const server::cli::serve_options& options, const server::cli::validation_flags& flags) {
   server::log::level level;
   if (!server::log::parse_level(options.log_level, level)) {
@@ -200,12 +210,16 @@ int serve(const server::cli::serve_options& options, const server::cli::validati
   }
   const auto& definitions = *setup->definitions;
   std::unique_ptr<server::application> app;
+  raise_open_file_limit();
   server::http::server_options http_options{
       .host = options.host == "localhost" ? "127.0.0.1" : options.host,
       .port = options.port,
       .io_threads = options.threads,
       .workers = options.workers,
       .max_body = options.max_body,
+      .header_timeout_s = options.header_timeout_s,
+      .max_connections = options.max_connections,
+      .max_pending = options.max_pending,
       .on_hangup =
           [&app] {
             if (!app) return;

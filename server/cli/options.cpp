@@ -71,6 +71,14 @@ Options of serve:
   --threads N        network threads (default: one per core)
   --workers N        request threads; they may wait on the database (default: 8 per core, at least 16)
   --max-body SIZE    largest request body accepted, e.g. 16M, 512K (default: 16M); larger ones get 413
+  --max-connections N
+                     connections beyond N get 503 with Retry-After and are closed (default: the limit
+                     on open files, raised to its maximum at start-up, less 64)
+  --header-timeout SECONDS
+                     a request header (and a TLS handshake) must arrive whole within this time, and a
+                     keep-alive connection may idle this long (default: 30); slow clients are cut off
+  --max-pending N    requests that would wait for a worker behind N others get 503 with Retry-After
+                     at once instead of queueing (default: 8 per worker)
   --load DIR         load the FHIR JSON resources and Bundles in DIR at start-up (repeatable); every
                      resource needs an id and is upserted, so loading the same files again changes nothing
   --auth jwt|dev     jwt (the default): every request but GET metadata needs a bearer JWT signed by a
@@ -223,6 +231,12 @@ parse_result parse(int argc, char** argv) {
       ok = take() && parse_number(value, s.threads) && s.threads > 0;
     } else if (name == "--workers") {
       ok = take() && parse_number(value, s.workers) && s.workers > 0;
+    } else if (name == "--max-connections") {
+      ok = take() && parse_number(value, s.max_connections) && s.max_connections > 0;
+    } else if (name == "--header-timeout") {
+      ok = take() && parse_number(value, s.header_timeout_s) && s.header_timeout_s > 0;
+    } else if (name == "--max-pending") {
+      ok = take() && parse_number(value, s.max_pending) && s.max_pending > 0;
     } else if (name == "--max-body") {
       ok = take() && parse_size(value, s.max_body);
     } else if (name == "--load") {

@@ -15,6 +15,9 @@ struct serve_options {
   unsigned threads = 0;
   unsigned workers = 0;
   std::size_t max_body = 16 * 1024 * 1024;
+  std::size_t max_connections = 0;          // --max-connections (0: from the file-descriptor limit)
+  std::size_t max_pending = 0;              // --max-pending (0: 8 per worker)
+  unsigned header_timeout_s = 30;           // --header-timeout: whole request header, and keep-alive idle
   std::vector<std::string> load_directories;
   std::string auth = "jwt";                 // --auth jwt|dev
   std::string jwks;                         // --jwks FILE

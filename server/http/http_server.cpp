@@ -16,6 +16,9 @@
 
 #include "server/http/transport.hpp"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <thread>
 
 #include <fmt/format.h>
@@ -110,7 +113,22 @@ void server::impl::wait_for_signals() {
 
 std::list<std::weak_ptr<session_base>>::iterator server::impl::register_session(const std::shared_ptr<session_base>& s) {
   std::lock_guard lock(sessions_mutex);
+  live_sessions.fetch_add(1, std::memory_order_relaxed);
   return sessions.insert(sessions.end(), s);
+}
+
+std::size_t server::impl::default_connection_limit() {
+  constexpr rlim_t reserve = 64;
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur == RLIM_INFINITY) return 10000;
+  return static_cast<std::size_t>(std::max<rlim_t>(16, files.rlim_cur > reserve ? files.rlim_cur - reserve : 16));
+}
+
+response overloaded(std::string_view why) {
+  response r = transport_error(503, fhir::issue_type::transient, fmt::format("The server is overloaded ({}); retry later", why),
+                               "server-overloaded");
+  r.set_header("Retry-After", "1");
+  return r;
 }
 
 void server::impl::session_ended(std::list<std::weak_ptr<session_base>>::iterator registration) {
@@ -118,6 +136,7 @@ void server::impl::session_ended(std::list<std::weak_ptr<session_base>>::iterato
   {
     std::lock_guard lock(sessions_mutex);
     sessions.erase(registration);
+    live_sessions.fetch_sub(1, std::memory_order_relaxed);
     last = sessions.empty();
   }
   if (last && stopping) net::post(control, [this] { grace_timer.cancel(); });

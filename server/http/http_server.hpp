@@ -36,6 +36,13 @@ struct server_options {
   // GET and HEAD run on the network threads (no thread hand-off): they never wait for the database
   // writer (a read's audit record commits asynchronously: response::after). false: on the workers.
   bool reads_on_network_threads = true;
+  // Load shedding (answers 503 with Retry-After rather than letting queues and memory grow without
+  // bound). A connection accepted beyond max_connections gets 503 once its request header has arrived,
+  // then is closed; 0: the process's file-descriptor limit less a reserve for the database and logs.
+  // A request that would wait for a worker behind max_pending others gets 503 at once (the connection
+  // stays open); 0: 8 per worker. GET and HEAD on the network threads are not queued (see above).
+  std::size_t max_connections = 0;
+  std::size_t max_pending = 0;
   std::function<void()> on_hangup;     // with handle_signals: called on SIGHUP (reload keys), on the control strand
   // HTTPS: PEM certificate chain and private key; both empty for plain HTTP. TLS 1.2 minimum, 1.3
   // preferred, forward-secret AEAD cipher suites only. Bad files make the constructor throw.

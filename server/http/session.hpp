@@ -34,6 +34,7 @@ class session : public session_base, public std::enable_shared_from_this<session
 
   void start(std::list<std::weak_ptr<session_base>>::iterator registration) {
     registration_ = registration;
+    over_limit_ = owner_.over_connection_limit();
     if constexpr (is_tls)
       net::dispatch(stream_.get_executor(), beast::bind_front_handler(&session::do_handshake, this->shared_from_this()));
     else
@@ -83,6 +84,7 @@ class session : public session_base, public std::enable_shared_from_this<session
     keep_alive_ = header.keep_alive();
     if (auto length = parser_->content_length(); length && *length > owner_.options.max_body)
       return send(too_large(), true);
+    if (over_limit_) return send(overloaded("too many connections"), true);
     if (parser_->is_done()) return dispatch_request();
     auto expect = header[bhttp::field::expect];
     if (!expect.empty()) {
@@ -159,9 +161,16 @@ class session : public session_base, public std::enable_shared_from_this<session
       return respond(std::move(res));
     }
 
+    // Shed load rather than queue without bound: the worker pool's queue is the one place requests wait.
+    if (owner_.pending.fetch_add(1, std::memory_order_relaxed) >= owner_.pending_limit) {
+      owner_.pending.fetch_sub(1, std::memory_order_relaxed);
+      return send(overloaded("too many requests waiting"), !keep_alive_);
+    }
     auto guard = net::make_work_guard(owner_.ioc);  // run() must not return while a handler is in flight
     net::post(owner_.workers, [self = this->shared_from_this(), req = std::move(req), guard = std::move(guard)]() mutable {
-      self->respond(self->invoke(*req));
+      response res = self->invoke(*req);
+      self->owner_.pending.fetch_sub(1, std::memory_order_relaxed);
+      self->respond(std::move(res));
     });
   }
 
@@ -277,6 +286,7 @@ class session : public session_base, public std::enable_shared_from_this<session
   std::string remote_;
   std::list<std::weak_ptr<session_base>>::iterator registration_;
   bool busy_ = false;
+  bool over_limit_ = false;  // accepted beyond the connection limit: answers 503 and closes
   bool head_ = false;
   bool keep_alive_ = true;
   bool handshake_done_ = false;

@@ -41,6 +41,8 @@ class session_base;
 
 // A transport-level error as an OperationOutcome response (the request never reached the router).
 response transport_error(unsigned status, fhir::issue_type type, std::string diagnostics, std::string message_id);
+// 503 with Retry-After: the server sheds load (too many connections or requests waiting for a worker).
+response overloaded(std::string_view why);
 
 // TLS as the design asks; null when the options name no certificate (plain HTTP).
 std::unique_ptr<net::ssl::context> make_tls_context(const server_options& o);
@@ -55,7 +57,10 @@ struct server::impl {
         acceptor(control),
         signals(control),
         grace_timer(control),
-        workers(options.workers ? options.workers : std::max(16u, 8 * std::max(1u, std::thread::hardware_concurrency()))),
+        worker_count(options.workers ? options.workers : std::max(16u, 8 * std::max(1u, std::thread::hardware_concurrency()))),
+        workers(worker_count),
+        connection_limit(options.max_connections ? options.max_connections : default_connection_limit()),
+        pending_limit(options.max_pending ? options.max_pending : 8 * std::size_t{worker_count}),
         tls(make_tls_context(options)) {}
 
   void do_accept();
@@ -65,6 +70,10 @@ struct server::impl {
   // Sessions register when they start and deregister when they end (begin_stop closes them).
   std::list<std::weak_ptr<session_base>>::iterator register_session(const std::shared_ptr<session_base>& s);
   void session_ended(std::list<std::weak_ptr<session_base>>::iterator registration);
+  // True when the session just registered is beyond the connection limit (it answers 503 and closes).
+  bool over_connection_limit() const { return live_sessions.load(std::memory_order_relaxed) > connection_limit; }
+  // The soft limit on open files less a reserve (database, WAL, logs, the acceptor), at least 16.
+  static std::size_t default_connection_limit();
 
   server_options options;
   handler handle;
@@ -72,6 +81,7 @@ struct server::impl {
   // Declared before the io_context: sessions destroyed with it still deregister here.
   std::mutex sessions_mutex;
   std::list<std::weak_ptr<session_base>> sessions;  // guarded by sessions_mutex
+  std::atomic<std::size_t> live_sessions{0};
   std::atomic<bool> stopping{false};
 
   net::io_context ioc;
@@ -81,7 +91,11 @@ struct server::impl {
   tcp::acceptor acceptor;
   net::signal_set signals;
   net::steady_timer grace_timer;
+  unsigned worker_count;
   net::thread_pool workers;
+  std::size_t connection_limit;
+  std::size_t pending_limit;
+  std::atomic<std::size_t> pending{0};  // requests posted to the workers and not yet handled
   std::unique_ptr<net::ssl::context> tls;  // null: plain HTTP
 };
 

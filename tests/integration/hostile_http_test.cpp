@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -494,5 +495,108 @@ TEST_CASE("hostile JSON bodies get a 4xx OperationOutcome and the server keeps s
   // After all of it, an ordinary write still works.
   CHECK(http_request(port, "POST", "/fhir/Patient", small_patient).status == 201);
   CHECK(still_running(server));
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("connections beyond --max-connections get 503 with Retry-After and the server recovers", "[integration][http][hostile][overload]") {
+  temp_dir dir;
+  server_process server(dir.file("db.sqlite"), {"--max-connections", "4"});
+  const auto port = server.port();
+
+  std::vector<std::unique_ptr<http_connection>> held;
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(std::make_unique<http_connection>(port, io_timeout_ms));
+    REQUIRE(held.back()->request("GET", "/fhir/metadata").status == 200);  // accepted and registered
+  }
+  // A fifth connection is beyond the limit: its request gets 503, Retry-After and a closed connection.
+  {
+    http_connection extra(port, io_timeout_ms);
+    http_reply refused = extra.request("GET", "/fhir/metadata");
+    CHECK(refused.status == 503);
+    CHECK(refused.header("Retry-After") == "1");
+    CHECK(is_operation_outcome(refused.body));
+    CHECK(extra.closed_within(io_timeout_ms));
+  }
+  // The connections within the limit are served throughout.
+  CHECK(held[0]->request("GET", "/fhir/metadata").status == 200);
+  // When load drops, new connections are served again.
+  held.clear();
+  auto start = steady::now();
+  bool served = false;
+  while (!served && ms_since(start) < 5000) served = serves_others(port);  // the closes reach the server
+  CHECK(served);
+  CHECK(still_running(server));
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("writes beyond --max-pending get 503 with Retry-After at once, and the others are all kept", "[integration][http][hostile][overload]") {
+  temp_dir dir;
+  server_process server(dir.file("db.sqlite"), {"--workers", "1", "--max-pending", "1"});
+  const auto port = server.port();
+
+  // Eight clients write at once to one worker that lets one request wait: most writes overlap another.
+  std::atomic<int> created = 0, shed = 0, other = 0, shed_without_retry_after = 0;
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 8; ++t)
+    clients.emplace_back([&, t] {
+      http_connection c(port, 30000);
+      for (int i = 0; i < 15; ++i) {
+        http_reply r = c.request("POST", "/fhir/Patient",
+                                 R"({"resourceType":"Patient","name":[{"family":"Shed)" + std::to_string(t) + "-" + std::to_string(i) + R"("}]})",
+                                 {{"Content-Type", "application/fhir+json"}});
+        if (r.status == 201) ++created;
+        else if (r.status == 503) {
+          ++shed;
+          if (r.header("Retry-After") != "1") ++shed_without_retry_after;
+        } else {
+          ++other;
+        }
+      }
+    });
+  for (auto& c : clients) c.join();
+  INFO(created.load() << " created, " << shed.load() << " shed");
+  CHECK(shed > 0);
+  CHECK(shed_without_retry_after == 0);
+  CHECK(other == 0);
+  CHECK(created + shed == 8 * 15);
+  // Every write answered 201 is stored, and none answered 503 is (the patients are told apart by name).
+  http_connection c(port, io_timeout_ms);
+  http_reply all = c.request("GET", "/fhir/Patient?_summary=count");
+  REQUIRE(all.status == 200);
+  CHECK(all.body.find("\"total\":" + std::to_string(created.load())) != std::string::npos);
+  // Once the load has gone, writes are served again.
+  CHECK(c.request("POST", "/fhir/Patient", R"({"resourceType":"Patient"})", {{"Content-Type", "application/fhir+json"}}).status == 201);
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("slowloris: a header sent one byte a second is cut off at the header deadline while others are served",
+          "[integration][http][hostile]") {
+  temp_dir dir;
+  // One network thread and one worker: a slow client that held either would stall everyone.
+  server_process server(dir.file("db.sqlite"), {"--header-timeout", "3", "--threads", "1", "--workers", "1"});
+  const auto port = server.port();
+  http_connection slow(port, io_timeout_ms);
+  const std::string request = "GET /fhir/metadata HTTP/1.1\r\nHost: x\r\nX-Slow: " + std::string(40, 'a') + "\r\n\r\n";
+  auto start = steady::now();
+  bool cut_off = false;
+  for (char byte : request) {
+    try {
+      slow.send_raw(std::string(1, byte));
+    } catch (const std::exception&) {
+      cut_off = true;  // the server closed the connection
+      break;
+    }
+    if (slow.closed_within(1000)) {  // one byte a second (waiting for a close meanwhile)
+      cut_off = true;
+      break;
+    }
+    CHECK(serves_others(port));
+  }
+  long long elapsed = ms_since(start);
+  CHECK(cut_off);
+  // Cut off at the deadline (3 s), well before the request was complete (about 55 s at this pace).
+  CHECK(elapsed >= 2500);
+  CHECK(elapsed < 8000);
+  CHECK(serves_others(port));
   CHECK(server.stop() == 0);
 }

@@ -34,6 +34,14 @@ TEST_CASE("serve options parse in both spellings", "[server][cli]") {
   CHECK(s.base_url == "https://shcr.example/fhir");
   CHECK_FALSE(s.conditional_delete_multiple);
   CHECK(s.skip_unchanged_updates);
+  CHECK(s.max_connections == 0);  // derived from the open-file limit
+  CHECK(s.max_pending == 0);      // 8 per worker
+  CHECK(s.header_timeout_s == 30);
+  auto shedding = parse({"--max-connections", "500", "--max-pending=64", "--header-timeout", "5"});
+  REQUIRE(shedding.parsed);
+  CHECK(shedding.parsed->serve.max_connections == 500);
+  CHECK(shedding.parsed->serve.max_pending == 64);
+  CHECK(shedding.parsed->serve.header_timeout_s == 5);
   auto policies = parse({"--conditional-delete", "multiple", "--unchanged-updates=version"});
   REQUIRE(policies.parsed);
   CHECK(policies.parsed->serve.conditional_delete_multiple);
@@ -49,6 +57,9 @@ TEST_CASE("bad command lines are refused with a message", "[server][cli]") {
   CHECK_FALSE(parse({"validate"}).parsed);
   CHECK_FALSE(parse({"--conditional-delete", "all"}).parsed);
   CHECK_FALSE(parse({"--unchanged-updates", "maybe"}).parsed);
+  CHECK_FALSE(parse({"--max-connections", "0"}).parsed);
+  CHECK_FALSE(parse({"--max-pending", "-1"}).parsed);
+  CHECK_FALSE(parse({"--header-timeout", "0"}).parsed);
   CHECK(parse({"validate", "a.json", "b.json"}).parsed->files.size() == 2);
   CHECK(parse({"--help"}).parsed->what == server::cli::command::kind::help);
   CHECK(server::cli::usage().find("--max-body") != std::string::npos);
