@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -19,11 +20,6 @@ using namespace fhir::testing;
 
 namespace {
 
-struct acknowledged {
-  std::string id;
-  int version;
-};
-
 std::string integrity_check(const std::string& path) {
   sqlite3* db = nullptr;
   sqlite3_open(path.c_str(), &db);
@@ -35,63 +31,175 @@ std::string integrity_check(const std::string& path) {
   return out;
 }
 
-// Writes as fast as it can until the connection fails, recording every write answered with 2xx.
-void writer(std::uint16_t port, int worker, std::atomic<bool>& stop, std::mutex& m, std::vector<acknowledged>& acks) {
+// A version the server acknowledged (2xx), and a string only that version's content holds.
+struct acknowledged {
+  std::string reference;  // "Observation/abc"
+  int version;
+  std::string marker;
+};
+
+// The writes of all writers of all rounds. A transaction is "sent" before it is written to the socket.
+struct ledger {
+  std::mutex m;
+  std::vector<acknowledged> acks;
+  std::vector<std::string> transactions_sent;
+  std::set<std::string> transactions_acknowledged;
+  std::size_t creates = 0, updates = 0, transactions = 0;
+};
+
+constexpr std::string_view transaction_system = "http://crash.test/transaction";
+constexpr int observations_per_transaction = 3;
+
+// A transaction that creates a Patient and three Observations referring to it (urn:uuid references),
+// each carrying `marker` as an identifier, and updates the writer's own transaction Patient: all of it
+// or none of it must be stored.
+std::string transaction_bundle(const std::string& marker, const std::string& own) {
+  std::string identifier = R"({"system":")" + std::string(transaction_system) + R"(","value":")" + marker + R"("})";
+  std::string entries = R"({"fullUrl":"urn:uuid:6f1c2a9e-0000-4000-8000-000000000001","resource":{"resourceType":"Patient",)"
+                        R"("identifier":[)" + identifier + R"(]},"request":{"method":"POST","url":"Patient"}})";
+  for (int k = 0; k < observations_per_transaction; ++k)
+    entries += R"(,{"resource":{"resourceType":"Observation","status":"final","identifier":[)" + identifier +
+               R"(],"code":{"text":")" + marker + "-" + std::to_string(k) +
+               R"("},"subject":{"reference":"urn:uuid:6f1c2a9e-0000-4000-8000-000000000001"}},"request":{"method":"POST","url":"Observation"}})";
+  entries += R"(,{"resource":{"resourceType":"Patient","id":")" + own + R"(","name":[{"given":[")" + marker +
+             R"("]}]},"request":{"method":"PUT","url":"Patient/)" + own + R"("}})";
+  return R"({"resourceType":"Bundle","type":"transaction","entry":[)" + entries + "]}";
+}
+
+// "Observation/abc/_history/2" -> {"Observation/abc", 2}
+std::optional<std::pair<std::string, int>> parse_location(std::string_view location) {
+  std::size_t history = location.find("/_history/");
+  if (history == std::string_view::npos) return std::nullopt;
+  return std::pair{std::string(location.substr(0, history)), std::stoi(std::string(location.substr(history + 10)))};
+}
+
+// Creates, updates and transactions as fast as the server answers, until the connection fails (the
+// kill). Records every write answered with 2xx, and every transaction sent.
+void writer(std::uint16_t port, const std::string& name, ledger& book) {
   try {
     http_connection c(port, 10000);
-    std::string own = "w" + std::to_string(worker);
-    for (int i = 0; !stop; ++i) {
-      http_reply r = (i % 2 == 0)
-                         ? c.request("POST", "/fhir/Observation",
-                                     R"({"resourceType":"Observation","status":"final","code":{"text":"n)" + std::to_string(i) + R"("}})")
-                         : c.request("PUT", "/fhir/Patient/" + own,
-                                     R"({"resourceType":"Patient","id":")" + own + R"(","birthDate":"2000-01-01"})");
+    std::string own = "upd-" + name, own_tx = "txp-" + name;
+    for (int i = 0;; ++i) {
+      std::string marker = name + "-" + std::to_string(i);
+      int kind = i % 4;  // 0, 1: create; 2: update; 3: transaction
+      if (kind == 3) {
+        {
+          std::lock_guard lock(book.m);
+          book.transactions_sent.push_back(marker);
+        }
+        http_reply r = c.request("POST", "/fhir", transaction_bundle(marker, own_tx));
+        if (r.status != 200) continue;
+        auto response = fhir::json::parse(r.body);
+        if (!response) continue;
+        std::vector<acknowledged> written;
+        for (const auto& entry : response->find("entry")->as_array())
+          if (auto location = parse_location(*entry.find("response")->find_string("location")))
+            written.push_back({location->first, location->second, marker});
+        std::lock_guard lock(book.m);
+        book.acks.insert(book.acks.end(), written.begin(), written.end());
+        book.transactions_acknowledged.insert(marker);
+        ++book.transactions;
+        continue;
+      }
+      http_reply r = kind == 2 ? c.request("PUT", "/fhir/Patient/" + own,
+                                           R"({"resourceType":"Patient","id":")" + own + R"(","name":[{"given":[")" + marker + R"("]}]})")
+                               : c.request("POST", "/fhir/Observation",
+                                           R"({"resourceType":"Observation","status":"final","code":{"text":")" + marker + R"("}})");
       if (r.status != 200 && r.status != 201) continue;
       auto body = fhir::json::parse(r.body);
       if (!body) continue;
-      std::lock_guard lock(m);
-      acks.push_back({std::string(i % 2 == 0 ? "Observation/" : "Patient/") + *body->find_string("id"),
-                      std::stoi(*body->find("meta")->find_string("versionId"))});
+      std::lock_guard lock(book.m);
+      book.acks.push_back({std::string(kind == 2 ? "Patient/" : "Observation/") + *body->find_string("id"),
+                           std::stoi(*body->find("meta")->find_string("versionId")), marker});
+      ++(kind == 2 ? book.updates : book.creates);
     }
   } catch (const std::exception&) {
     // The server was killed: the connection failed mid-request, which is expected.
   }
 }
 
+// How many resources of `type` carry the transaction's marker.
+std::size_t stored_with_marker(http_connection& c, std::string_view type, const std::string& marker) {
+  http_reply r = c.request("GET", "/fhir/" + std::string(type) + "?identifier=" + std::string(transaction_system) + "%7C" + marker +
+                                      "&_count=100");
+  REQUIRE(r.status == 200);
+  const fhir::json::value* entries = fhir::json::parse(r.body)->find("entry");
+  return entries ? entries->as_array().size() : 0;
+}
+
 }  // namespace
 
-TEST_CASE("every acknowledged write is readable after kill -9", "[integration][crash]") {
+TEST_CASE("acknowledged writes survive kill -9 and no transaction is half-applied", "[integration][crash]") {
   temp_dir dir;
   std::string db = dir.file("db.sqlite");
   std::mt19937 random(std::random_device{}());
-  std::vector<acknowledged> acks;
-  std::mutex m;
+  ledger book;
+  constexpr int kills = 20, writers_per_round = 6;
 
-  for (int round = 0; round < 3; ++round) {
+  for (int round = 0; round < kills; ++round) {
     server_process server(db);
-    std::atomic<bool> stop = false;
     std::vector<std::thread> writers;
-    for (int w = 0; w < 8; ++w) writers.emplace_back(writer, server.port(), w, std::ref(stop), std::ref(m), std::ref(acks));
-    std::this_thread::sleep_for(std::chrono::milliseconds(200 + random() % 600));
+    for (int w = 0; w < writers_per_round; ++w)
+      writers.emplace_back(writer, server.port(), "r" + std::to_string(round) + "w" + std::to_string(w), std::ref(book));
+    // A random moment: creates, updates and transactions are in flight on every connection.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 + random() % 500));
     server.kill();
-    stop = true;
     for (auto& t : writers) t.join();
+    INFO("after kill " << round + 1);
     REQUIRE(integrity_check(db) == "ok");
   }
 
-  REQUIRE(acks.size() > 50);
+  INFO(book.creates << " creates, " << book.updates << " updates, " << book.transactions << " transactions acknowledged; "
+                    << book.transactions_sent.size() << " transactions sent");
+  REQUIRE(book.creates > 20);
+  REQUIRE(book.updates > 20);
+  REQUIRE(book.transactions > 5);
+
   server_process server(db);
-  http_connection c(server.port());
-  std::size_t missing = 0;
-  for (const auto& a : acks) {
-    auto r = c.request("GET", "/fhir/" + a.id + "/_history/" + std::to_string(a.version));
-    if (r.status != 200) {
-      ++missing;
-      UNSCOPED_INFO("lost: " << a.id << " version " << a.version << " -> " << r.status);
-    }
+  REQUIRE(integrity_check(db) == "ok");
+  // Every acknowledged version is readable, with the content that was acknowledged.
+  std::atomic<std::size_t> checked = 0;
+  std::vector<std::string> lost;
+  {
+    std::vector<std::thread> checkers;
+    for (int t = 0; t < 4; ++t)
+      checkers.emplace_back([&, t] {
+        http_connection c(server.port());
+        for (std::size_t i = static_cast<std::size_t>(t); i < book.acks.size(); i += 4) {
+          const acknowledged& a = book.acks[i];
+          http_reply r = c.request("GET", "/fhir/" + a.reference + "/_history/" + std::to_string(a.version));
+          ++checked;
+          if (r.status != 200 || r.body.find("\"" + a.marker) == std::string::npos) {
+            std::lock_guard lock(book.m);  // Catch2's macros are not thread-safe: report after the join
+            lost.push_back(a.reference + " version " + std::to_string(a.version) + " -> " + std::to_string(r.status));
+          }
+        }
+      });
+    for (auto& t : checkers) t.join();
   }
-  INFO(acks.size() << " acknowledged writes checked");
-  CHECK(missing == 0);
+  for (const std::string& l : lost) UNSCOPED_INFO("lost: " << l);
+  INFO(checked.load() << " acknowledged versions checked");
+  CHECK(lost.empty());
+
+  // Every transaction is stored whole or not at all; an acknowledged one whole.
+  http_connection c(server.port());
+  std::size_t half_applied = 0, unacknowledged_stored = 0;
+  for (const std::string& marker : book.transactions_sent) {
+    std::size_t patients = stored_with_marker(c, "Patient", marker);
+    std::size_t observations = stored_with_marker(c, "Observation", marker);
+    bool whole = patients == 1 && observations == observations_per_transaction;
+    bool none = patients == 0 && observations == 0;
+    bool acknowledged = book.transactions_acknowledged.contains(marker);
+    if (!(whole || none) || (acknowledged && !whole)) {
+      ++half_applied;
+      UNSCOPED_INFO("transaction " << marker << ": " << patients << " patients, " << observations << " observations stored"
+                                   << (acknowledged ? " (acknowledged)" : ""));
+    }
+    if (!acknowledged && whole) ++unacknowledged_stored;  // committed, then killed before the answer: allowed
+  }
+  INFO(book.transactions_sent.size() << " transactions checked, " << unacknowledged_stored
+                                     << " committed without an answer");
+  CHECK(half_applied == 0);
 }
 
 namespace {
