@@ -1,5 +1,7 @@
 #include "server/application.hpp"
 
+#include "server/operations.hpp"
+
 #include "server/audit/audit_record_codec.hpp"
 #include "server/consent/consent_enforcement.hpp"
 
@@ -144,6 +146,8 @@ application::application(search_support search, std::unique_ptr<store::store> st
   if (options.consent) context_->consents = consents_.get();
   break_glass_ = std::make_unique<consent::break_glass_sessions>(options.break_glass_length);
   context_->break_glass = break_glass_.get();
+  metrics_ = std::make_unique<server::metrics>();
+  context_->metrics = metrics_.get();
   cursors_ = std::make_unique<page_cursors>();
   context_->cursors = cursors_.get();
   context_->dispatch = [this](const http::request& request, const auth::caller& caller) {
@@ -152,6 +156,7 @@ application::application(search_support search, std::unique_ptr<store::store> st
 }
 
 http::response application::handle(const http::request& request) const {
+  if (auto operations = operations_endpoint(*context_, request)) return std::move(*operations);
   if (!log::enabled(log::level::debug)) return router_.handle(*context_, request);
   auto start = std::chrono::steady_clock::now();
   http::response response = router_.handle(*context_, request);

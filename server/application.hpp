@@ -14,6 +14,7 @@
 #include "server/consent/break_glass.hpp"
 #include "server/consent/consent_enforcement.hpp"
 #include "server/context.hpp"
+#include "server/metrics.hpp"
 #include "server/http/message.hpp"
 #include "server/page_cursor.hpp"
 #include "server/router.hpp"
@@ -88,6 +89,7 @@ class application {
   std::unique_ptr<consent::consent_cache> consents_;
   std::unique_ptr<consent::break_glass_sessions> break_glass_;
   std::unique_ptr<page_cursors> cursors_;
+  std::unique_ptr<server::metrics> metrics_;
   std::string jwks_path_;
   router router_;
   std::unique_ptr<server::context> context_;

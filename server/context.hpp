@@ -16,6 +16,9 @@
 
 namespace server {
 
+class metrics;
+
+
 class page_cursors;
 
 namespace consent {
@@ -47,6 +50,8 @@ struct context {
   consent::consent_cache* consents = nullptr;
   // Declared emergencies (never null once the application is assembled).
   consent::break_glass_sessions* break_glass = nullptr;
+  // Request counters and latencies for GET /metrics (null: not recorded).
+  server::metrics* metrics = nullptr;
   // Seals page links to the caller and the search (never null once the application is assembled).
   const page_cursors* cursors = nullptr;
   // Routes a request as if it had arrived over HTTP, on behalf of an already authenticated caller

@@ -1,6 +1,7 @@
 #include "server/router.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 #include <fmt/format.h>
 
@@ -11,6 +12,7 @@
 #include "server/consent/consent_enforcement.hpp"
 #include "server/consent/consent_writes.hpp"
 #include "server/interactions/common.hpp"
+#include "server/metrics.hpp"
 #include "server/responses.hpp"
 
 namespace server {
@@ -90,7 +92,15 @@ std::vector<supported_interaction> router::supported_interactions() const {
   return out;
 }
 
-http::response router::handle(const context& ctx, const http::request& request) const { return dispatch(ctx, request, nullptr); }
+// Requests from the network are counted and timed for GET /metrics (batch entries are part of their Bundle's).
+http::response router::handle(const context& ctx, const http::request& request) const {
+  if (!ctx.metrics) return dispatch(ctx, request, nullptr);
+  auto start = std::chrono::steady_clock::now();
+  std::string_view interaction = "none";
+  http::response response = dispatch(ctx, request, nullptr, &interaction);
+  ctx.metrics->record_request(interaction, response.status, std::chrono::steady_clock::now() - start);
+  return response;
+}
 
 // A batch entry's or a transaction read's response is settled here: the Bundle's answer is sent only
 // once every entry's audit record has committed.
@@ -117,15 +127,16 @@ http::response forget_consents_if_written(const context& ctx, const http::reques
 
 // Every request is audited (consent.md section 4): the record is collected while the request is served
 // and written by its unit of work when it writes, else after the interaction.
-http::response router::dispatch(const context& ctx, const http::request& http_request, const auth::caller* caller) const {
-  if (!ctx.settings.audit) return forget_consents_if_written(ctx, http_request, serve(ctx, http_request, caller, nullptr));
+http::response router::dispatch(const context& ctx, const http::request& http_request, const auth::caller* caller,
+                                std::string_view* interaction) const {
+  if (!ctx.settings.audit) return forget_consents_if_written(ctx, http_request, serve(ctx, http_request, caller, nullptr, interaction));
   audit::request_audit audit(ctx, http_request);
   store::scoped_audit in_unit([&audit](const std::vector<store::audited_write>& written) { return audit.for_writes(written); });
-  return audit.finish(forget_consents_if_written(ctx, http_request, serve(ctx, http_request, caller, &audit)));
+  return audit.finish(forget_consents_if_written(ctx, http_request, serve(ctx, http_request, caller, &audit, interaction)));
 }
 
 http::response router::serve(const context& ctx, const http::request& http_request, const auth::caller* caller,
-                             audit::request_audit* audit) const {
+                             audit::request_audit* audit, std::string_view* interaction) const {
   auto target = http::parse_target(http_request.target);
   if (!target) return error_response(target.error());
 
@@ -160,6 +171,7 @@ http::response router::serve(const context& ctx, const http::request& http_reque
   std::string_view method = http_request.method == "HEAD" ? "GET" : std::string_view(http_request.method);
   for (const method_binding& m : r->methods) {
     if (m.method != method) continue;
+    if (interaction) *interaction = m.interaction_code;
     // The CapabilityStatement is public (clients read it to learn how to authenticate).
     if (audit) audit->routed(m.interaction_code, request);
     if (m.interaction_code == "capabilities") return m.handler(ctx, request);
@@ -185,6 +197,10 @@ http::response router::serve(const context& ctx, const http::request& http_reque
       return consent::check_consent_writes(ctx, *caller, unit, written);
     });
     http::response response = m.handler(ctx, request);
+    // A write that succeeded, for the writes-by-organisation figures (searches by POST and operations are not writes).
+    if (ctx.metrics && method != "GET" && response.status < 300 && !m.interaction_code.starts_with("search") &&
+        !m.interaction_code.starts_with("$"))
+      ctx.metrics->record_write(caller->controller, request.path.empty() ? "Bundle" : std::string_view(request.path[0]));
     // Emergency access applied (a break-glass session decided something): the caller's system is told.
     if (request.emergency_access) response.set_header("X-Break-Glass", "active");
     return response;

@@ -52,9 +52,11 @@ class router {
     std::vector<method_binding> methods;
   };
 
-  http::response dispatch(const context& ctx, const http::request& request, const auth::caller* caller) const;
+  // `interaction` (when given) is set to the matched route's interaction code.
+  http::response dispatch(const context& ctx, const http::request& request, const auth::caller* caller,
+                          std::string_view* interaction = nullptr) const;
   http::response serve(const context& ctx, const http::request& request, const auth::caller* caller,
-                       audit::request_audit* audit) const;
+                       audit::request_audit* audit, std::string_view* interaction) const;
   void add(std::string_view pattern, std::vector<method_binding> methods);
   const route* match(const std::vector<std::string>& path) const;
 

@@ -102,6 +102,14 @@ struct audit_check {
   std::string head;               // hex SHA-256 of the last link: kept elsewhere, it also reveals truncation
 };
 
+// Figures for operators (GET /metrics) and the readiness check (GET /ready).
+struct store_statistics {
+  std::int64_t database_bytes = 0;    // the main database file
+  std::int64_t wal_bytes = 0;         // its write-ahead log (grows between checkpoints)
+  std::int64_t page_cache_bytes = 0;  // memory held by SQLite's page caches, all connections
+  std::int64_t sqlite_memory_bytes = 0;  // all memory SQLite holds
+};
+
 // A resource a unit of work wrote, as its audit record names it: the version, and the patients its
 // references point at (from its search index; a Patient names itself). Deletions name no patients.
 struct audited_write {
@@ -271,6 +279,9 @@ class store {
 
   // Recomputes the audit trail's hash chain from the first record to the last.
   virtual fhir::result<audit_check> verify_audit() = 0;
+
+  // Reads the database (a real read transaction) and reports its figures; fails when it cannot be read.
+  virtual fhir::result<store_statistics> statistics() = 0;
 
   // Rebuilds every search index row from the current versions (after the search parameters changed).
   // Returns the number of resources indexed.

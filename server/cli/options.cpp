@@ -61,6 +61,11 @@ Usage:
                                     check the audit trail's SHA-256 hash chain from the first record to
                                     the last; prints the number of records and the last hash, or names
                                     the first broken record and exits 1
+  fhir-server backup --db FILE --to FILE
+                                    copy the database, while a server may be using it, to a new file:
+                                    one consistent snapshot (SQLite's backup API), checked with PRAGMA
+                                    integrity_check before it takes its name; restore by stopping the
+                                    server and putting the copy in place of FILE (docs/operations.md)
   fhir-server version               print the version
   fhir-server help | --help | -h    print this help
 
@@ -152,6 +157,7 @@ parse_result parse(int argc, char** argv) {
       ++i;
       cmd.what = command::kind::audit_verify;
     }
+    else if (name == "backup") cmd.what = command::kind::backup;
     else if (name == "version") cmd.what = command::kind::version;
     else if (name == "help") cmd.what = command::kind::help;
     else return {std::nullopt, fmt::format("unknown command '{}' (see fhir-server --help)", name)};
@@ -199,7 +205,10 @@ parse_result parse(int argc, char** argv) {
     bool uses_store = cmd.what == command::kind::reindex || cmd.what == command::kind::explain || cmd.what == command::kind::audit_verify;
     bool signs = cmd.what == command::kind::token || cmd.what == command::kind::jwks;
     bool validates = cmd.what == command::kind::serve || cmd.what == command::kind::validate || uses_store;
-    if (validates && name == "--package") {
+    uses_store = uses_store || cmd.what == command::kind::backup;  // a file copy: no definitions needed
+    if (cmd.what == command::kind::backup && name == "--to") {
+      ok = take() && !value.empty(); cmd.backup_to = value;
+    } else if (validates && name == "--package") {
       ok = take() && !value.empty(); v.packages.emplace_back(value);
     } else if (validates && name == "--unknown-extensions") {
       ok = take() && (value == "warning" || value == "error"); v.unknown_extensions = value;
@@ -290,6 +299,8 @@ parse_result parse(int argc, char** argv) {
   if (cmd.what == command::kind::token && cmd.token.claims.empty()) return {std::nullopt, "token needs --claims CLAIMS.json"};
   if (s.tls_cert.empty() != s.tls_key.empty()) return {std::nullopt, "--tls-cert and --tls-key go together"};
   if (!s.tls_cert.empty() && s.plain_http) return {std::nullopt, "--plain-http and --tls-cert exclude each other"};
+  if (cmd.what == command::kind::backup && cmd.backup_to.empty())
+    return {std::nullopt, "usage: fhir-server backup --db FILE --to FILE"};
   if (cmd.what == command::kind::validate && cmd.files.empty())
     return {std::nullopt, "validate needs at least one file"};
   if (cmd.what == command::kind::fhirpath && (cmd.expression.empty() || cmd.files.size() > 1))

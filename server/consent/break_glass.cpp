@@ -1,5 +1,6 @@
 #include "server/consent/break_glass.hpp"
 
+#include <algorithm>
 #include <iterator>
 
 #include "fhir/text.hpp"
@@ -30,7 +31,18 @@ fhir::epoch_ms break_glass_sessions::open(const auth::caller& caller, std::strin
   if (ends_.size() > prune_above)
     for (auto it = ends_.begin(); it != ends_.end();) it = it->second <= now ? ends_.erase(it) : std::next(it);
   ends_[key_of(caller, patient)] = end;
+  ++declared_;
   return end;
+}
+
+std::size_t break_glass_sessions::open_count(fhir::epoch_ms now) const {
+  std::lock_guard lock(mutex_);
+  return static_cast<std::size_t>(std::count_if(ends_.begin(), ends_.end(), [now](const auto& s) { return now < s.second; }));
+}
+
+std::uint64_t break_glass_sessions::declared() const {
+  std::lock_guard lock(mutex_);
+  return declared_;
 }
 
 bool break_glass_sessions::is_open(const auth::caller& caller, std::string_view patient, fhir::epoch_ms now) const {

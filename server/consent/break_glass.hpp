@@ -6,6 +6,7 @@
 // one (issuer and user, role, controller, patient). Sessions are held in memory: a restart closes them, and the
 // clinician declares again (which is audited again).
 
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -27,6 +28,9 @@ class break_glass_sessions {
   // Whether `caller` holds a session for `patient` at `now`.
   bool is_open(const auth::caller& caller, std::string_view patient, fhir::epoch_ms now) const;
   fhir::epoch_ms length() const { return length_; }
+  // Sessions open at `now`, and sessions declared since start-up (for GET /metrics).
+  std::size_t open_count(fhir::epoch_ms now) const;
+  std::uint64_t declared() const;
 
  private:
   static std::string key_of(const auth::caller& caller, std::string_view patient);
@@ -34,6 +38,7 @@ class break_glass_sessions {
   fhir::epoch_ms length_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, fhir::epoch_ms> ends_;  // key_of -> end of the session
+  std::uint64_t declared_ = 0;
 };
 
 }  // namespace server::consent

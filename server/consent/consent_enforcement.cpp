@@ -11,6 +11,7 @@
 #include "server/audit/request_audit.hpp"
 #include "server/consent/break_glass.hpp"
 #include "server/context.hpp"
+#include "server/metrics.hpp"
 #include "server/fhir_request.hpp"
 #include "server/http/url.hpp"
 
@@ -304,6 +305,7 @@ bool show(const context& ctx, const fhir_request& request, store::resource_versi
     request.audit->consent_applied({d.basis, d.outcome == rules::verdict::deny ? "deny" : d.overridden ? "override" : "permit",
                                     d.outcome == rules::verdict::deny ? std::size_t{1} : std::size_t{0}});
   if (d.outcome == rules::verdict::deny) {
+    if (ctx.metrics) ctx.metrics->record_consent_withheld();
     if (request.audit && ctx.auth->is_patient_data(version.info.type)) request.audit->targeted(patients_of(version));
     return false;
   }

@@ -1,8 +1,11 @@
 // The SQLite implementation of store::store. Schema: store/sqlite/schema.hpp; write path and its
 // invariants: store/sqlite/write_queue.hpp.
 
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <tuple>
 #include <unordered_map>
 
@@ -240,7 +243,11 @@ class sqlite_store final : public store {
     std::vector<audited_write> written_;
   };
   sqlite_store(const sqlite_options& options, std::unique_ptr<database> writer)
-      : indexer_(options.indexer), render_audit_(options.render_audit), skip_unchanged_(options.skip_unchanged_updates), readers_(options.path, options.max_readers) {
+      : indexer_(options.indexer),
+        render_audit_(options.render_audit),
+        skip_unchanged_(options.skip_unchanged_updates),
+        path_(options.path),
+        readers_(options.path, options.max_readers) {
     // Statements used here are reset before the writer thread takes the connection over.
     {
       auto types = writer->cached("SELECT type_id, name FROM resource_type");
@@ -434,6 +441,28 @@ class sqlite_store final : public store {
       else committed(fhir::done{});
     };
     writes_->post(std::move(job));
+  }
+
+  fhir::result<store_statistics> statistics() override {
+    auto read = with_read_transaction([](database& db) -> fhir::result<fhir::done> {
+      sqlite::statement probe(db.handle(), "SELECT count(*) FROM sqlite_schema");
+      probe.step();
+      return fhir::done{};
+    });
+    if (!read) return std::move(read).error();
+    store_statistics figures;
+    std::error_code ec;
+    auto size_of = [&ec](const std::string& file) {
+      auto size = std::filesystem::file_size(file, ec);
+      return ec ? std::int64_t{0} : static_cast<std::int64_t>(size);
+    };
+    figures.database_bytes = size_of(path_);
+    figures.wal_bytes = size_of(path_ + "-wal");
+    sqlite3_int64 current = 0, highest = 0;
+    // Without a configured page-cache buffer every page cache allocation is "overflow": this is all of them.
+    if (sqlite3_status64(SQLITE_STATUS_PAGECACHE_OVERFLOW, &current, &highest, 0) == SQLITE_OK) figures.page_cache_bytes = current;
+    figures.sqlite_memory_bytes = sqlite3_memory_used();
+    return figures;
   }
 
   fhir::result<audit_check> verify_audit() override {
@@ -706,6 +735,7 @@ class sqlite_store final : public store {
   std::unordered_map<std::string, std::int64_t> type_ids_;  // immutable after construction
   std::unordered_map<std::int64_t, std::string> type_names_;
   sqlite::param_ids params_;                                // immutable after construction
+  std::string path_;
   sqlite::reader_pool readers_;
   std::unique_ptr<sqlite::checkpointer> checkpoints_;  // declared before writes_: outlives the writer
   std::unique_ptr<sqlite::write_queue> writes_;

@@ -60,6 +60,13 @@ TEST_CASE("bad command lines are refused with a message", "[server][cli]") {
   CHECK_FALSE(parse({"--max-connections", "0"}).parsed);
   CHECK_FALSE(parse({"--max-pending", "-1"}).parsed);
   CHECK_FALSE(parse({"--header-timeout", "0"}).parsed);
+  CHECK_FALSE(parse({"backup", "--db", "a.db"}).parsed);  // --to is required
+  CHECK_FALSE(parse({"--to", "b.db"}).parsed);            // only backup takes --to
+  auto backup = parse({"backup", "--db", "a.db", "--to", "b.db"});
+  REQUIRE(backup.parsed);
+  CHECK(backup.parsed->what == server::cli::command::kind::backup);
+  CHECK(backup.parsed->serve.database == "a.db");
+  CHECK(backup.parsed->backup_to == "b.db");
   CHECK(parse({"validate", "a.json", "b.json"}).parsed->files.size() == 2);
   CHECK(parse({"--help"}).parsed->what == server::cli::command::kind::help);
   CHECK(server::cli::usage().find("--max-body") != std::string::npos);

@@ -75,6 +75,10 @@ TEST_CASE("an opt-out hides the patient's data as if it did not exist, except fr
   expected_version.replace(expected_version.find("Version 9"), 9, "Version 1");
   CHECK(body_of(hidden_version) == expected_version);
   CHECK(app.get("/fhir/Observation/o1", {hospital, {"If-None-Match", "W/\"1\""}}).status() == 404);  // no 304: it would reveal it
+  // Operators see how much consent withholds (a count, nothing about whom): GET /metrics.
+  std::string figures = app.get("/metrics").http.body;
+  CHECK(figures.find("\nfhir_consent_withheld_total 0\n") == std::string::npos);
+  CHECK(figures.find("\nfhir_consent_withheld_total ") != std::string::npos);
 
   // Changing a hidden resource is answered as for a missing one; its controller keeps its access.
   CHECK(app.del("/fhir/Observation/o1", {hospital}).status() == 404);

@@ -1,0 +1,88 @@
+#include "server/operations.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "fhir/time.hpp"
+#include "server/consent/break_glass.hpp"
+#include "server/metrics.hpp"
+
+namespace server {
+
+namespace {
+
+http::response json_answer(unsigned status, std::string body) {
+  http::response r{.status = status, .headers = {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}}, .body = std::move(body)};
+  return r;
+}
+
+// Resident memory of this process, from /proc (0 where there is none).
+std::int64_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::int64_t pages_total = 0, pages_resident = 0;
+  if (!(statm >> pages_total >> pages_resident)) return 0;
+  return pages_resident * sysconf(_SC_PAGESIZE);
+}
+
+std::int64_t open_files() {
+  std::error_code ec;
+  std::int64_t n = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec); !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) ++n;
+  return n;
+}
+
+void gauge(std::string& out, std::string_view name, std::string_view help, double value, std::string_view type = "gauge") {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  append_sample(out, name, {}, value);
+}
+
+http::response render_metrics(const context& ctx) {
+  std::string out;
+  if (ctx.metrics) ctx.metrics->render(out);
+  if (auto figures = ctx.store.statistics()) {
+    gauge(out, "fhir_sqlite_database_bytes", "Size of the SQLite database file.", static_cast<double>(figures->database_bytes));
+    gauge(out, "fhir_sqlite_wal_bytes", "Size of the SQLite write-ahead log.", static_cast<double>(figures->wal_bytes));
+    gauge(out, "fhir_sqlite_page_cache_bytes", "Memory held by SQLite's page caches.", static_cast<double>(figures->page_cache_bytes));
+    gauge(out, "fhir_sqlite_memory_bytes", "All memory SQLite holds.", static_cast<double>(figures->sqlite_memory_bytes));
+  }
+  if (ctx.break_glass) {
+    gauge(out, "fhir_break_glass_sessions_open", "Emergency (break-glass) sessions open now.",
+          static_cast<double>(ctx.break_glass->open_count(fhir::now_ms())));
+    gauge(out, "fhir_break_glass_declared_total", "Emergencies declared since start-up.", static_cast<double>(ctx.break_glass->declared()),
+          "counter");
+  }
+  gauge(out, "process_resident_memory_bytes", "Resident memory of the server process.", static_cast<double>(resident_bytes()));
+  gauge(out, "process_open_fds", "Open file descriptors (connections, database files, logs).", static_cast<double>(open_files()));
+  http::response r{.status = 200,
+                   .headers = {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}, {"Cache-Control", "no-store"}},
+                   .body = std::move(out)};
+  return r;
+}
+
+}  // namespace
+
+std::optional<http::response> operations_endpoint(const context& ctx, const http::request& request) {
+  std::string_view path = request.target.substr(0, request.target.find('?'));
+  if (path != "/health" && path != "/ready" && path != "/metrics") return std::nullopt;
+  if (request.method != "GET" && request.method != "HEAD") {
+    http::response r = json_answer(405, R"({"status":"fail","output":"only GET and HEAD"})");
+    r.set_header("Allow", "GET, HEAD");
+    return r;
+  }
+  if (path == "/health") return json_answer(200, R"({"status":"pass"})");
+  if (path == "/ready") {
+    auto figures = ctx.store.statistics();
+    if (figures) return json_answer(200, R"({"status":"pass"})");
+    http::response r = json_answer(503, R"({"status":"fail","output":"the database cannot be read"})");
+    r.set_header("Retry-After", "5");
+    return r;
+  }
+  return render_metrics(ctx);
+}
+
+}  // namespace server

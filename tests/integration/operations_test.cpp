@@ -1,0 +1,147 @@
+// Running the server (issue 10, operations): liveness and readiness probes, Prometheus metrics, and an
+// online backup taken while the server writes, restored by starting a server on it.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "fhir/json/parse.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/server_process.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace fhir::testing;
+
+namespace {
+
+const header_list fhir_json = {{"Content-Type", "application/fhir+json"}};
+
+std::string patient(const std::string& family) {
+  return R"({"resourceType":"Patient","name":[{"family":")" + family + R"("}],"gender":"female","birthDate":"1980-01-01"})";
+}
+
+// The value of the sample `line_start` ("name{labels}") in a metrics text; -1 when absent.
+double sample(const std::string& text, const std::string& line_start) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);)
+    if (line.starts_with(line_start + " ")) return std::stod(line.substr(line_start.size() + 1));
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("health, readiness and Prometheus metrics", "[integration][operations]") {
+  temp_dir dir;
+  server_process server(dir.file("db.sqlite"));
+  http_connection c(server.port());
+
+  http_reply health = c.request("GET", "/health");
+  CHECK(health.status == 200);
+  CHECK(health.body == R"({"status":"pass"})");
+  CHECK(c.request("GET", "/ready").status == 200);
+  CHECK(c.request("HEAD", "/ready").status == 200);
+  http_reply post = c.request("POST", "/metrics", "x");
+  CHECK(post.status == 405);
+  CHECK(post.header("Allow") == "GET, HEAD");
+
+  http_reply created = c.request("POST", "/fhir/Patient", patient("Metrics"), fhir_json);
+  REQUIRE(created.status == 201);
+  std::string id = *fhir::json::parse(created.body)->find_string("id");
+  for (int i = 0; i < 3; ++i) REQUIRE(c.request("GET", "/fhir/Patient/" + id).status == 200);
+  REQUIRE(c.request("GET", "/fhir/Patient/missing").status == 404);
+  REQUIRE(c.request("GET", "/fhir/Patient?family=Metrics").status == 200);
+
+  http_reply metrics = c.request("GET", "/metrics");
+  REQUIRE(metrics.status == 200);
+  CHECK(metrics.header("Content-Type") == "text/plain; version=0.0.4; charset=utf-8");
+  const std::string& text = metrics.body;
+  INFO(text);
+  CHECK(sample(text, R"(fhir_requests_total{interaction="create",status="201"})") == 1);
+  CHECK(sample(text, R"(fhir_requests_total{interaction="read",status="200"})") == 3);
+  CHECK(sample(text, R"(fhir_requests_total{interaction="read",status="404"})") == 1);
+  CHECK(sample(text, R"(fhir_requests_total{interaction="search-type",status="200"})") == 1);
+  CHECK(sample(text, R"(fhir_request_duration_seconds_count{interaction="read"})") == 4);
+  CHECK(sample(text, R"(fhir_request_duration_seconds_bucket{interaction="read",le="+Inf"})") == 4);
+  CHECK(sample(text, R"(fhir_request_duration_seconds_bucket{interaction="read",le="10"})") == 4);
+  // The development user acts for organisation DEV (docs/authentication.md).
+  CHECK(sample(text, R"(fhir_writes_total{organization="DEV",type="Patient"})") == 1);
+  CHECK(sample(text, "fhir_sqlite_database_bytes") > 0);
+  CHECK(sample(text, "fhir_sqlite_wal_bytes") >= 0);
+  CHECK(sample(text, "fhir_sqlite_page_cache_bytes") > 0);
+  CHECK(sample(text, "fhir_break_glass_sessions_open") == 0);
+  CHECK(sample(text, "process_resident_memory_bytes") > 1e6);
+  CHECK(sample(text, "process_open_fds") > 3);
+  // Probes and metrics are not requests of the FHIR API: neither counted nor audited.
+  CHECK(text.find("interaction=\"none\"") == std::string::npos);
+
+  // Every line is a comment or a sample in the text format, and every family is declared once.
+  std::regex sample_line(R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? -?[0-9.e+-]+(Inf)?$)");
+  std::istringstream lines(text);
+  std::size_t samples = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("# HELP ") || line.starts_with("# TYPE ")) continue;
+    INFO(line);
+    CHECK(std::regex_match(line, sample_line));
+    ++samples;
+  }
+  CHECK(samples > 20);
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("an online backup taken during writes is consistent and restores by starting a server on it",
+          "[integration][operations][backup]") {
+  temp_dir dir;
+  std::string db = dir.file("db.sqlite"), copy = dir.file("backup.sqlite");
+  server_process server(db);
+  std::vector<std::string> before;
+  {
+    http_connection c(server.port());
+    for (int i = 0; i < 50; ++i) {
+      http_reply r = c.request("POST", "/fhir/Patient", patient("Before" + std::to_string(i)), fhir_json);
+      REQUIRE(r.status == 201);
+      before.push_back(*fhir::json::parse(r.body)->find_string("id"));
+    }
+  }
+  // Writers keep writing while the backup runs.
+  std::atomic<bool> stop = false;
+  std::atomic<int> written_during = 0;
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 4; ++w)
+    writers.emplace_back([&, w] {
+      http_connection c(server.port());
+      for (int i = 0; !stop; ++i)
+        if (c.request("POST", "/fhir/Patient", patient("During" + std::to_string(w) + "x" + std::to_string(i)), fhir_json).status == 201)
+          ++written_during;
+    });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  run_result backup = run_server_command({"backup", "--db", db, "--to", copy});
+  stop = true;
+  for (auto& t : writers) t.join();
+  INFO(backup.output);
+  REQUIRE(backup.status == 0);
+  CHECK(backup.output.find("integrity check ok") != std::string::npos);
+  CHECK(written_during > 0);
+  CHECK_FALSE(std::filesystem::exists(copy + ".partial"));
+
+  // A backup never overwrites, and a missing source is an error.
+  run_result again = run_server_command({"backup", "--db", db, "--to", copy});
+  CHECK(again.status != 0);
+  CHECK(again.output.find("exists") != std::string::npos);
+  CHECK(run_server_command({"backup", "--db", dir.file("missing.sqlite"), "--to", dir.file("x.sqlite")}).status != 0);
+  CHECK(run_server_command({"backup", "--db", db}).status != 0);  // --to is required
+  CHECK(server.stop() == 0);
+
+  // Restore: a server started on the copy has everything written before the backup began, and its
+  // audit trail's hash chain is intact.
+  run_result verified = run_server_command({"audit", "verify", "--db", copy});
+  INFO(verified.output);
+  CHECK(verified.status == 0);
+  server_process restored(copy);
+  http_connection c(restored.port());
+  for (const std::string& id : before) CHECK(c.request("GET", "/fhir/Patient/" + id).status == 200);
+  CHECK(c.request("POST", "/fhir/Patient", patient("AfterRestore"), fhir_json).status == 201);
+  CHECK(restored.stop() == 0);
+}
