@@ -67,7 +67,8 @@ http::response render_metrics(const context& ctx) {
 }  // namespace
 
 std::optional<http::response> operations_endpoint(const context& ctx, const http::request& request) {
-  std::string_view path = request.target.substr(0, request.target.find('?'));
+  std::string_view target = request.target;
+  std::string_view path = target.substr(0, target.find('?'));
   if (path != "/health" && path != "/ready" && path != "/metrics") return std::nullopt;
   if (request.method != "GET" && request.method != "HEAD") {
     http::response r = json_answer(405, R"({"status":"fail","output":"only GET and HEAD"})");
