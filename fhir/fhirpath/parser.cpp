@@ -1,5 +1,8 @@
 #include "fhir/fhirpath/parser.hpp"
 
+#include <algorithm>
+#include <vector>
+
 #include <fmt/format.h>
 
 #include "fhir/fhirpath/ucum.hpp"
@@ -250,6 +253,12 @@ std::optional<operator_info> binary_operator(const token& t) {
 constexpr int type_operator_precedence = 8;
 constexpr int unary_precedence = 11;
 
+// How deep an expression may nest, in the parser's recursion (parentheses, arguments, unary signs) and in
+// the tree it builds (long chains such as a.b.c... or 1+1+1... are deep trees built without recursion):
+// the compiler and the evaluator recurse on the tree, so an unbounded depth would overflow the stack on
+// hostile input. Real expressions (the R4 and UK Core invariants, search parameters) stay far below.
+constexpr int max_nesting = 256;
+
 class parser {
  public:
   explicit parser(std::string_view text) : lexer_(text) { advance(); }
@@ -262,6 +271,7 @@ class parser {
 
  private:
   std::int32_t expression(int min_precedence) {
+    nesting_guard guard(*this);
     std::int32_t lhs = unary();
     for (;;) {
       if (current_.kind == token_kind::identifier && !current_.delimited && (current_.text == "is" || current_.text == "as")) {
@@ -493,8 +503,25 @@ class parser {
   }
 
   std::int32_t add(ast_node n) {
+    int depth = 1;
+    if (n.input >= 0) depth = std::max(depth, 1 + depths_[static_cast<std::size_t>(n.input)]);
+    for (std::int32_t a : n.args) depth = std::max(depth, 1 + depths_[static_cast<std::size_t>(a)]);
+    if (depth > max_nesting) too_deep(n.position);
     out_.nodes.push_back(std::move(n));
+    depths_.push_back(depth);
     return static_cast<std::int32_t>(out_.nodes.size() - 1);
+  }
+
+  struct nesting_guard {
+    explicit nesting_guard(parser& p) : p_(p) {
+      if (++p_.nesting_ > max_nesting) p_.too_deep(p_.current_.position);
+    }
+    ~nesting_guard() { --p_.nesting_; }
+    parser& p_;
+  };
+
+  [[noreturn]] void too_deep(std::uint32_t position) {
+    throw syntax_error(position, fmt::format("the expression nests more than {} levels deep", max_nesting));
   }
 
   bool is_symbol(std::string_view s) const { return current_.kind == token_kind::symbol && current_.text == s; }
@@ -514,6 +541,8 @@ class parser {
   lexer lexer_;
   token current_;
   ast out_;
+  std::vector<int> depths_;  // per node of out_: the depth of its subtree
+  int nesting_ = 0;          // expression() calls active
 };
 
 }  // namespace

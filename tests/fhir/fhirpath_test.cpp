@@ -47,6 +47,30 @@ TEST_CASE("syntax errors give the line, the column and what was expected", "[fhi
   CHECK_THAT(fhirpath::compile("'unterminated", definitions::r4()).error().summary(), Catch::Contains("unterminated string"));
 }
 
+TEST_CASE("expressions nested too deeply are refused, not a stack overflow (found by fuzzing)", "[fhir][fhirpath]") {
+  auto repeat = [](std::string_view piece, int times) {
+    std::string out;
+    for (int i = 0; i < times; ++i) out += piece;
+    return out;
+  };
+  const std::string hostile[] = {
+      repeat("(", 100000) + "1" + repeat(")", 100000),              // the parser's recursion
+      repeat("-", 100000) + "1",                                    // unary signs
+      "1" + repeat(" + 1", 100000),                                 // a left-deep tree built by a loop
+      "Patient" + repeat(".name", 100000),                          // a long chain of members
+      repeat("iif(true, ", 10000) + "1" + repeat(", 0)", 10000),    // function arguments
+      "name" + repeat("[0]", 100000),                               // indexers
+  };
+  for (const std::string& text : hostile) {
+    INFO(text.substr(0, 40));
+    auto compiled = fhirpath::compile(text, definitions::r4());
+    REQUIRE_FALSE(compiled.ok());
+    CHECK_THAT(compiled.error().summary(), Catch::Contains("nests more than 256 levels deep"));
+  }
+  // Well within the limit, still fine.
+  CHECK(eval(repeat("(", 100) + "1" + repeat(")", 100) + repeat(" + 1", 100), empty) == std::vector<std::string>{"System.Integer:101"});
+}
+
 TEST_CASE("decimal arithmetic is exact", "[fhir][fhirpath]") {
   CHECK(eval("0.1 + 0.2 = 0.3", empty) == std::vector<std::string>{"System.Boolean:true"});
   CHECK(eval("0.1 + 0.2", empty) == std::vector<std::string>{"System.Decimal:0.3"});
