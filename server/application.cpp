@@ -161,8 +161,14 @@ http::response application::handle(const http::request& request) const {
   auto start = std::chrono::steady_clock::now();
   http::response response = router_.handle(*context_, request);
   auto micros = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
-  log::debug("{} {} {} {} bytes {} us {}", request.method, fhir::utf8_prefix(request.target, 500), response.status,
-             response.body.size(), micros, request.remote_address);
+  log::write(log::level::debug, "request",
+             {{"method", request.method},
+              {"target", std::string(fhir::utf8_prefix(request.target, 500))},
+              {"status", std::to_string(response.status)},
+              {"bytes", std::to_string(response.body.size())},
+              {"micros", std::to_string(micros)},
+              {"remote", request.remote_address},
+              {"request_id", std::string(response.header_value("X-Request-Id").value_or(""))}});
   return response;
 }
 

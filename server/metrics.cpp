@@ -19,17 +19,34 @@ void metrics::record_request(std::string_view interaction, unsigned status, std:
   it->second.sum += seconds;
 }
 
-void metrics::record_write(std::string_view organization, std::string_view type) {
-  std::lock_guard lock(mutex_);
+std::string metrics::organization_label(std::string_view organization) {
   std::string org(organization.empty() ? "none" : organization);
   if (!known_organizations_.contains(org)) {
-    if (organizations_ >= max_organizations) org = "other";
-    else {
-      known_organizations_.emplace(org, true);
-      ++organizations_;
-    }
+    if (organizations_ >= max_organizations) return "other";
+    known_organizations_.emplace(org, true);
+    ++organizations_;
   }
-  ++writes_[{std::move(org), std::string(type)}];
+  return org;
+}
+
+void metrics::record_write(std::string_view organization, std::string_view type) {
+  std::lock_guard lock(mutex_);
+  ++writes_[{organization_label(organization), std::string(type)}];
+}
+
+void metrics::record_validation(std::string_view organization, std::string_view type, const std::vector<fhir::issue>& issues) {
+  if (issues.empty()) return;
+  std::lock_guard lock(mutex_);
+  std::string org = organization_label(organization);
+  for (const fhir::issue& i : issues) {
+    auto key = std::tuple{org, std::string(type), std::string(fhir::to_code(i.severity)), i.message_id.empty() ? "none" : i.message_id};
+    auto it = validation_.find(key);
+    if (it == validation_.end()) {
+      if (validation_.size() >= max_validation_series) key = {"other", "other", std::get<2>(key), "other"};
+      it = validation_.try_emplace(std::move(key), 0).first;
+    }
+    ++it->second;
+  }
 }
 
 std::string escape_label(std::string_view value) {
@@ -83,6 +100,16 @@ void metrics::render(std::string& out) const {
   for (const auto& [key, n] : writes_)
     append_sample(out, "fhir_writes_total", fmt::format("organization=\"{}\",type=\"{}\"", escape_label(key.first), escape_label(key.second)),
                   static_cast<double>(n));
+
+  out += "# HELP fhir_validation_issues_total Validation issues of resources written or refused, by the caller's organisation, type, severity and message id.\n"
+         "# TYPE fhir_validation_issues_total counter\n";
+  for (const auto& [key, n] : validation_) {
+    const auto& [org, type, severity, id] = key;
+    append_sample(out, "fhir_validation_issues_total",
+                  fmt::format("organization=\"{}\",type=\"{}\",severity=\"{}\",message_id=\"{}\"", escape_label(org), escape_label(type),
+                              escape_label(severity), escape_label(id)),
+                  static_cast<double>(n));
+  }
 
   out += "# HELP fhir_consent_withheld_total Resources withheld from answers by consent (opt-outs, objections, the national data opt-out).\n"
          "# TYPE fhir_consent_withheld_total counter\n";

@@ -14,7 +14,11 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
+#include <vector>
+
+#include "fhir/outcome.hpp"
 
 namespace server {
 
@@ -24,6 +28,7 @@ class metrics {
   static constexpr std::array<double, 14> latency_buckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                              0.1,    0.25,  0.5,    1,     2.5,   5,    10};
   static constexpr std::size_t max_organizations = 1000;
+  static constexpr std::size_t max_validation_series = 10000;
 
   // A request answered: its interaction ("read", "search-type", ...; "none" when no route matched),
   // its status and how long the server took.
@@ -32,6 +37,10 @@ class metrics {
   // resource of `type` ("Bundle" for batches and transactions).
   void record_write(std::string_view organization, std::string_view type);
 
+  // The validation issues of a resource written (or refused) for a caller of `organization`: one count per
+  // issue, by resource type, severity and message id (at most max_validation_series series, then "other").
+  void record_validation(std::string_view organization, std::string_view type, const std::vector<fhir::issue>& issues);
+
   // A resource withheld from an answer by consent (read, search, include, history, $everything).
   void record_consent_withheld() { consent_withheld_.fetch_add(1, std::memory_order_relaxed); }
 
@@ -39,6 +48,8 @@ class metrics {
   void render(std::string& out) const;
 
  private:
+  // The organisation's label: itself while fewer than max_organizations are known, else "other".
+  std::string organization_label(std::string_view organization);
   struct histogram {
     std::array<std::uint64_t, latency_buckets.size()> counts{};  // per bucket, not cumulative
     std::uint64_t count = 0;
@@ -49,6 +60,8 @@ class metrics {
   std::map<std::pair<std::string, unsigned>, std::uint64_t, std::less<>> requests_;
   std::map<std::string, histogram, std::less<>> latency_;
   std::map<std::pair<std::string, std::string>, std::uint64_t, std::less<>> writes_;
+  // (organization, type, severity, message id) -> issues
+  std::map<std::tuple<std::string, std::string, std::string, std::string>, std::uint64_t, std::less<>> validation_;
   std::size_t organizations_ = 0;
   std::map<std::string, bool, std::less<>> known_organizations_;
 };

@@ -75,7 +75,8 @@ fhir::result<fhir::done> check_entry_shape(const entry_request& entry, const fhi
 
 // Validation of an entry's resource, once its references to other entries are rewritten (so that their
 // target types are checked like any other reference).
-fhir::result<fhir::done> validate_resource(const context& ctx, const entry_request& entry, fhir::json::value& resource) {
+fhir::result<fhir::done> validate_resource(const context& ctx, const fhir_request& request, const entry_request& entry,
+                                           fhir::json::value& resource) {
   // Conditional references are resolved later, in the unit of work; the validator checks a stand-in of
   // the same type ("Patient?identifier=..." -> "Patient/conditional") so everything else is still checked.
   bool conditional_references = false;
@@ -92,6 +93,7 @@ fhir::result<fhir::done> validate_resource(const context& ctx, const entry_reque
     });
   }
   auto checked = ctx.validator.check(stand_in ? *stand_in : resource);
+  interactions::count_validation(ctx, request, entry.type, checked.issues);
   if (fhir::has_errors(checked.issues))
     return in_entry(fhir::error(checked.malformed ? fhir::error_kind::invalid : fhir::error_kind::unprocessable, std::move(checked.issues)),
                     entry);
@@ -250,7 +252,7 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
     });
     if (late) {
       // Its references wait for matches in the unit; what does not depend on them is checked now.
-      if (auto valid = validate_resource(ctx, *w.entry, resource); !valid) return std::move(valid).error();
+      if (auto valid = validate_resource(ctx, request, *w.entry, resource); !valid) return std::move(valid).error();
       w.late = true;
       w.original = std::move(resource);
       continue;
@@ -259,7 +261,7 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
       auto it = local.find(std::string(reference));
       return it == local.end() ? std::nullopt : std::optional<std::string>(it->second);
     });
-    if (auto valid = validate_resource(ctx, *w.entry, resource); !valid) return std::move(valid).error();
+    if (auto valid = validate_resource(ctx, request, *w.entry, resource); !valid) return std::move(valid).error();
     if (w.entry->method != "POST" || !w.condition) fhir::set_id(resource, w.id);
     w.prepared = ctx.store.prepare(std::move(resource));
     // Its id is final, so the serialised body is all the writer needs: drop the parsed tree (a large

@@ -201,6 +201,9 @@ int serve(const server::cli::serve_options& options, const server::cli::validati
     return 2;
   }
   server::log::set_level(level);
+  server::log::format format = server::log::format::text;
+  server::log::parse_format(options.log_format, format);  // checked by the option parser
+  server::log::set_format(format);
   bool dev = options.auth == "dev";
   if (dev && !is_loopback(options.host)) {
     std::cerr << "fhir-server: --auth dev accepts unsigned identities and is only allowed on a loopback address "

@@ -105,6 +105,10 @@ Options of serve:
   --base-url URL     the public base URL used in Location headers and links
                      (default: http://HOST:PORT/fhir)
   --log-level LEVEL  debug, info, warning, error or off (default: info); debug also logs every request
+                     (method, target, status, bytes, microseconds, remote address, request id)
+  --log-format FORMAT
+                     text (default): "TIME LEVEL MESSAGE key=value..."; json: one JSON object per line
+                     with time, level, message and the event's fields (for log shippers)
   --default-count N  page size of searches and histories without _count (default: 50)
   --max-count N      the largest page; a larger _count is capped (default: 1000)
   --conditional-delete single|multiple
@@ -271,6 +275,8 @@ parse_result parse(int argc, char** argv) {
       while (!s.base_url.empty() && s.base_url.back() == '/') s.base_url.pop_back();
     } else if (name == "--log-level") {
       ok = take(); s.log_level = value;
+    } else if (name == "--log-format") {
+      ok = take() && (value == "text" || value == "json"); s.log_format = value;
     } else if (name == "--default-count") {
       ok = take() && parse_number(value, s.default_count) && s.default_count > 0;
     } else if (name == "--max-count") {

@@ -29,6 +29,7 @@ struct serve_options {
   bool plain_http = false;                  // --plain-http
   std::string base_url;  // derived from host and port when empty
   std::string log_level = "info";
+  std::string log_format = "text";  // --log-format text|json
   std::size_t default_count = 50;  // --default-count: page size of searches and histories without _count
   std::size_t max_count = 1000;    // --max-count: larger _count values are capped to this
   bool conditional_delete_multiple = false;  // --conditional-delete single|multiple

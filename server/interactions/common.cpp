@@ -10,6 +10,7 @@
 #include "fhir/resource.hpp"
 #include "fhir/text.hpp"
 #include "fhir/validation/resource_reader.hpp"
+#include "server/metrics.hpp"
 #include "server/negotiation.hpp"
 
 namespace server::interactions {
@@ -29,6 +30,7 @@ fhir::result<fhir::validation::read_resource_result> read_body(const context& ct
     return fhir::error(fhir::error_kind::invalid, fhir::issue_type::required, "The request has no body: send the resource",
                        "body-missing");
   auto read = ctx.validator.read(request.http.body);
+  count_validation(ctx, request, expected_type, read ? read->issues : read.error().issues());
   if (!read) return std::move(read).error();
   std::string_view type = fhir::resource_type_of(read->resource);
   if (type != expected_type)
@@ -110,6 +112,10 @@ fhir::result<http::query_params> form_search_parameters(const fhir_request& requ
 }
 
 std::string caller_controller(const fhir_request& request) { return request.caller ? request.caller->controller : std::string(); }
+
+void count_validation(const context& ctx, const fhir_request& request, std::string_view type, const std::vector<fhir::issue>& issues) {
+  if (ctx.metrics) ctx.metrics->record_validation(caller_controller(request), type, issues);
+}
 
 fhir::result<fhir::done> record_controller(const fhir_request& request, fhir::json::value& resource) {
   std::string ods = caller_controller(request);

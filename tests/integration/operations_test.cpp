@@ -53,6 +53,7 @@ TEST_CASE("health, readiness and Prometheus metrics", "[integration][operations]
   for (int i = 0; i < 3; ++i) REQUIRE(c.request("GET", "/fhir/Patient/" + id).status == 200);
   REQUIRE(c.request("GET", "/fhir/Patient/missing").status == 404);
   REQUIRE(c.request("GET", "/fhir/Patient?family=Metrics").status == 200);
+  REQUIRE(c.request("POST", "/fhir/Patient", R"({"resourceType":"Patient","gender":"unknown-gender"})", fhir_json).status == 422);
 
   http_reply metrics = c.request("GET", "/metrics");
   REQUIRE(metrics.status == 200);
@@ -68,6 +69,10 @@ TEST_CASE("health, readiness and Prometheus metrics", "[integration][operations]
   CHECK(sample(text, R"(fhir_request_duration_seconds_bucket{interaction="read",le="10"})") == 4);
   // The development user acts for organisation DEV (docs/authentication.md).
   CHECK(sample(text, R"(fhir_writes_total{organization="DEV",type="Patient"})") == 1);
+  // Validation issues by organisation, type, severity and message id: the warning kept with the write
+  // (no narrative, dom-6) and the error that refused the other.
+  CHECK(text.find("\nfhir_validation_issues_total{organization=\"DEV\",type=\"Patient\",severity=\"warning\",message_id=") != std::string::npos);
+  CHECK(text.find("\nfhir_validation_issues_total{organization=\"DEV\",type=\"Patient\",severity=\"error\",message_id=") != std::string::npos);
   CHECK(sample(text, "fhir_sqlite_database_bytes") > 0);
   CHECK(sample(text, "fhir_sqlite_wal_bytes") >= 0);
   CHECK(sample(text, "fhir_sqlite_page_cache_bytes") > 0);
@@ -144,4 +149,39 @@ TEST_CASE("an online backup taken during writes is consistent and restores by st
   for (const std::string& id : before) CHECK(c.request("GET", "/fhir/Patient/" + id).status == 200);
   CHECK(c.request("POST", "/fhir/Patient", patient("AfterRestore"), fhir_json).status == 201);
   CHECK(restored.stop() == 0);
+}
+
+TEST_CASE("--log-format json writes one JSON object per line, requests with their request id", "[integration][operations][logging]") {
+  temp_dir dir;
+  server_process server(dir.file("db.sqlite"), {"--log-level", "debug", "--log-format", "json"});
+  http_connection c(server.port());
+  REQUIRE(c.request("GET", "/fhir/Patient/nobody", {}, {{"X-Request-Id", "ops-log-1"}}).status == 404);
+  REQUIRE(c.request("POST", "/fhir/Patient", patient("Logged"), fhir_json).status == 201);
+  CHECK(server.stop() == 0);
+
+  std::istringstream lines(server.log());
+  std::size_t objects = 0;
+  bool found_request = false;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
+    INFO(line);
+    auto event = fhir::json::parse(line);
+    REQUIRE(event.ok());  // every line, whatever it says, is one JSON object
+    REQUIRE(event->is_object());
+    CHECK(event->find_string("time"));
+    CHECK(event->find_string("level"));
+    CHECK(event->find_string("message"));
+    ++objects;
+    const std::string* id = event->find_string("request_id");
+    if (id && *id == "ops-log-1") {
+      found_request = true;
+      CHECK(*event->find_string("message") == "request");
+      CHECK(*event->find_string("level") == "debug");
+      CHECK(*event->find_string("status") == "404");
+      CHECK(*event->find_string("method") == "GET");
+      CHECK(*event->find_string("target") == "/fhir/Patient/nobody");
+    }
+  }
+  CHECK(objects >= 3);
+  CHECK(found_request);
 }

@@ -60,6 +60,8 @@ TEST_CASE("bad command lines are refused with a message", "[server][cli]") {
   CHECK_FALSE(parse({"--max-connections", "0"}).parsed);
   CHECK_FALSE(parse({"--max-pending", "-1"}).parsed);
   CHECK_FALSE(parse({"--header-timeout", "0"}).parsed);
+  CHECK_FALSE(parse({"--log-format", "xml"}).parsed);
+  CHECK(parse({"--log-format", "json"}).parsed->serve.log_format == "json");
   CHECK_FALSE(parse({"backup", "--db", "a.db"}).parsed);  // --to is required
   CHECK_FALSE(parse({"--to", "b.db"}).parsed);            // only backup takes --to
   auto backup = parse({"backup", "--db", "a.db", "--to", "b.db"});
