@@ -24,6 +24,7 @@
 #include "server/cli/token_command.hpp"
 #include "server/http/http_server.hpp"
 #include "server/http/url.hpp"
+#include "server/importer.hpp"
 #include "server/loader.hpp"
 #include "store/backup.hpp"
 #include "server/log.hpp"
@@ -172,6 +173,64 @@ int audit_verify(const server::cli::serve_options& options, const server::cli::v
   }
   std::cout << "audit trail intact: " << check->records << " records, last hash " << check->head << "\n";
   return 0;
+}
+
+// A progress bar on a terminal ("\r" redraws it); on anything else a line every 5 seconds.
+class import_reporter {
+ public:
+  import_reporter() : terminal_(isatty(STDERR_FILENO) != 0) {}
+
+  void operator()(const server::import_progress& p) {
+    double rate = p.seconds > 0 ? static_cast<double>(p.imported) / p.seconds : 0;
+    double fraction = p.bytes_total ? static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total) : 1;
+    if (terminal_) {
+      constexpr int width = 30;
+      int filled = static_cast<int>(fraction * width);
+      std::cerr << fmt::format("\r{} [{}{}] {:3.0f}%  {} lines, {} imported, {} rejected, {:.0f}/s   ", p.file.filename().string(),
+                               std::string(static_cast<std::size_t>(filled), '#'), std::string(static_cast<std::size_t>(width - filled), '.'),
+                               fraction * 100, p.lines, p.imported, p.rejected, rate)
+                << std::flush;
+    } else if (p.seconds - last_line_ >= 5 || fraction >= 1) {
+      last_line_ = p.seconds;
+      std::cerr << fmt::format("{}: {:.0f}% ({} lines, {} imported, {} rejected, {:.0f}/s)\n", p.file.string(), fraction * 100, p.lines,
+                               p.imported, p.rejected, rate);
+    }
+  }
+  ~import_reporter() {
+    if (terminal_) std::cerr << "\n";
+  }
+
+ private:
+  bool terminal_;
+  double last_line_ = -5;
+};
+
+int import_files(const server::cli::command& cmd) {
+  auto opened = open_offline(cmd.serve, cmd.validation);
+  if (!opened) {
+    std::cerr << "fhir-server: " << opened.error().summary() << "\n";
+    return 1;
+  }
+  std::vector<std::filesystem::path> inputs(cmd.files.begin(), cmd.files.end());
+  fhir::result<server::import_summary> imported = fhir::error(fhir::error_kind::fault, fhir::issue_type::exception, "not run", "import");
+  {
+    import_reporter report;
+    imported = server::import_ndjson(opened->app->context(), inputs,
+                                     {.batch = cmd.import_batch, .restart = cmd.import_restart, .on_progress = std::ref(report)});
+  }
+  if (!imported) {
+    std::cerr << "fhir-server: " << imported.error().summary() << "\n";
+    return 1;
+  }
+  const auto& s = *imported;
+  for (const auto& e : s.errors) std::cerr << fmt::format("{}:{}: {}\n", e.file.string(), e.line, e.message);
+  if (s.rejected > s.errors.size()) std::cerr << fmt::format("... and {} more rejected lines\n", s.rejected - s.errors.size());
+  std::size_t written = s.created + s.updated + s.unchanged;
+  std::cout << fmt::format("imported {} files, {} lines: {} created, {} updated, {} unchanged, {} rejected{} in {:.1f} s ({:.0f} resources/s)\n",
+                           s.files, s.lines, s.created, s.updated, s.unchanged, s.rejected,
+                           s.resumed_files ? fmt::format(" ({} files resumed)", s.resumed_files) : "", s.seconds,
+                           s.seconds > 0 ? static_cast<double>(written) / s.seconds : 0);
+  return s.rejected ? 1 : 0;
 }
 
 int backup(const server::cli::serve_options& options, const std::string& to) {
@@ -328,6 +387,7 @@ int main(int argc, char** argv) {
       case server::cli::command::kind::token: return server::cli::run_token(cmd.token, std::cout, std::cerr);
       case server::cli::command::kind::audit_verify: return audit_verify(cmd.serve, cmd.validation);
       case server::cli::command::kind::backup: return backup(cmd.serve, cmd.backup_to);
+      case server::cli::command::kind::import: return import_files(cmd);
       case server::cli::command::kind::jwks: return server::cli::run_jwks(cmd.token, std::cout, std::cerr);
     }
   } catch (const std::exception& e) {

@@ -61,6 +61,13 @@ Usage:
                                     check the audit trail's SHA-256 hash chain from the first record to
                                     the last; prints the number of records and the last hash, or names
                                     the first broken record and exits 1
+  fhir-server import [--db FILE] [--batch N] [--restart] FILE.ndjson|DIR...
+                                    bulk load NDJSON (one resource per line, each with an id; a
+                                    directory: its *.ndjson files): each line validated as a write,
+                                    written as updates in transactions of N (default 500); bad lines
+                                    are reported as FILE:LINE and skipped (exit status 1); a killed
+                                    import resumes after its last committed batch (--restart: from
+                                    the start). Run it with the server stopped (docs/operations.md)
   fhir-server backup --db FILE --to FILE
                                     copy the database, while a server may be using it, to a new file:
                                     one consistent snapshot (SQLite's backup API), checked with PRAGMA
@@ -162,6 +169,7 @@ parse_result parse(int argc, char** argv) {
       cmd.what = command::kind::audit_verify;
     }
     else if (name == "backup") cmd.what = command::kind::backup;
+    else if (name == "import") cmd.what = command::kind::import;
     else if (name == "version") cmd.what = command::kind::version;
     else if (name == "help") cmd.what = command::kind::help;
     else return {std::nullopt, fmt::format("unknown command '{}' (see fhir-server --help)", name)};
@@ -174,7 +182,7 @@ parse_result parse(int argc, char** argv) {
       cmd.what = command::kind::help;
       return {cmd, {}};
     }
-    if (cmd.what == command::kind::validate && !arg.starts_with("--")) {
+    if ((cmd.what == command::kind::validate || cmd.what == command::kind::import) && !arg.starts_with("--")) {
       cmd.files.emplace_back(arg);
       continue;
     }
@@ -206,11 +214,16 @@ parse_result parse(int argc, char** argv) {
     };
     bool ok = true;
     auto& v = cmd.validation;
-    bool uses_store = cmd.what == command::kind::reindex || cmd.what == command::kind::explain || cmd.what == command::kind::audit_verify;
+    bool uses_store = cmd.what == command::kind::reindex || cmd.what == command::kind::explain ||
+                      cmd.what == command::kind::audit_verify || cmd.what == command::kind::import;
     bool signs = cmd.what == command::kind::token || cmd.what == command::kind::jwks;
     bool validates = cmd.what == command::kind::serve || cmd.what == command::kind::validate || uses_store;
     uses_store = uses_store || cmd.what == command::kind::backup;  // a file copy: no definitions needed
-    if (cmd.what == command::kind::backup && name == "--to") {
+    if (cmd.what == command::kind::import && name == "--batch") {
+      ok = take() && parse_number(value, cmd.import_batch) && cmd.import_batch > 0 && cmd.import_batch <= 100000;
+    } else if (cmd.what == command::kind::import && name == "--restart") {
+      cmd.import_restart = true;
+    } else if (cmd.what == command::kind::backup && name == "--to") {
       ok = take() && !value.empty(); cmd.backup_to = value;
     } else if (validates && name == "--package") {
       ok = take() && !value.empty(); v.packages.emplace_back(value);
@@ -305,6 +318,8 @@ parse_result parse(int argc, char** argv) {
   if (cmd.what == command::kind::token && cmd.token.claims.empty()) return {std::nullopt, "token needs --claims CLAIMS.json"};
   if (s.tls_cert.empty() != s.tls_key.empty()) return {std::nullopt, "--tls-cert and --tls-key go together"};
   if (!s.tls_cert.empty() && s.plain_http) return {std::nullopt, "--plain-http and --tls-cert exclude each other"};
+  if (cmd.what == command::kind::import && cmd.files.empty())
+    return {std::nullopt, "usage: fhir-server import [--db FILE] [--batch N] [--restart] FILE.ndjson|DIR..."};
   if (cmd.what == command::kind::backup && cmd.backup_to.empty())
     return {std::nullopt, "usage: fhir-server backup --db FILE --to FILE"};
   if (cmd.what == command::kind::validate && cmd.files.empty())

@@ -56,13 +56,15 @@ struct token_options {
 };
 
 struct command {
-  enum class kind { serve, validate, fhirpath, reindex, explain, token, jwks, audit_verify, backup, version, help } what = kind::serve;
+  enum class kind { serve, validate, fhirpath, reindex, explain, token, jwks, audit_verify, backup, import, version, help } what = kind::serve;
   token_options token;
   serve_options serve;
   validation_flags validation;
-  std::vector<std::string> files;  // validate; fhirpath: the resource file
+  std::vector<std::string> files;  // validate, import; fhirpath: the resource file
   std::string expression;          // fhirpath: the expression; explain: the search ("Observation?code=...")
   std::string backup_to;           // backup: --to FILE
+  std::size_t import_batch = 500;  // import: --batch N
+  bool import_restart = false;     // import: --restart
 };
 
 // Parses argv. Returns the command, or an error message for the user.

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -184,4 +185,76 @@ TEST_CASE("--log-format json writes one JSON object per line, requests with thei
   }
   CHECK(objects >= 3);
   CHECK(found_request);
+}
+
+namespace {
+
+std::string patient_line(const std::string& id) {
+  return R"({"resourceType":"Patient","id":")" + id + R"(","name":[{"family":"Imported"}],"gender":"male","birthDate":"1990-02-03"})";
+}
+
+std::size_t count_of(http_connection& c, const std::string& search) {
+  http_reply r = c.request("GET", "/fhir/" + search + (search.find('?') == std::string::npos ? "?" : "&") + "_summary=count");
+  REQUIRE(r.status == 200);
+  return static_cast<std::size_t>(std::stoll(fhir::json::parse(r.body)->find("total")->as_number().text));
+}
+
+}  // namespace
+
+TEST_CASE("fhir-server import loads NDJSON in batches, names bad lines, is idempotent and resumes", "[integration][operations][import]") {
+  temp_dir dir;
+  std::string db = dir.file("db.sqlite"), file = dir.file("patients.ndjson");
+  {
+    std::ofstream out(file);
+    for (int i = 1; i <= 250; ++i) {
+      if (i == 10) out << "{not json\n";                                                             // line 10
+      else if (i == 20) out << R"({"resourceType":"Patient","id":"bad20","gender":"sometimes"})" << "\n";  // line 20
+      else if (i == 30) out << R"({"resourceType":"Patient","name":[{"family":"NoId"}]})" << "\n";         // line 30
+      else if (i == 40) out << "   \n";                                                               // blank: skipped
+      else out << patient_line("imp" + std::to_string(i)) << "\n";
+    }
+  }
+  run_result first = run_server_command({"import", "--db", db, "--batch", "50", file});
+  INFO(first.output);
+  CHECK(first.status == 1);  // some lines were rejected
+  CHECK(first.output.find("246 created, 0 updated, 0 unchanged, 3 rejected") != std::string::npos);
+  CHECK(first.output.find(file + ":10: ") != std::string::npos);
+  CHECK(first.output.find(file + ":20: Patient.gender") != std::string::npos);
+  CHECK(first.output.find(file + ":30: a Patient without an id") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(file + ".import-progress"));  // removed once the file is done
+
+  // Again: nothing changes (updates with the same content write no version).
+  run_result again = run_server_command({"import", "--db", db, file});
+  INFO(again.output);
+  CHECK(again.output.find("0 created, 0 updated, 246 unchanged, 3 rejected") != std::string::npos);
+
+  // Resuming: progress saved after line 100 (as a killed import leaves it) skips what was committed.
+  std::string second = dir.file("more.ndjson");
+  std::uintmax_t offset_after_100 = 0;
+  {
+    std::ofstream out(second);
+    for (int i = 1; i <= 200; ++i) {
+      out << (i == 150 ? std::string("[]") : patient_line("more" + std::to_string(i))) << "\n";
+      if (i == 100) offset_after_100 = static_cast<std::uintmax_t>(out.tellp());
+    }
+  }
+  {
+    std::ofstream progress(second + ".import-progress");
+    progress << offset_after_100 << " 100\n";
+  }
+  run_result resumed = run_server_command({"import", "--db", db, second});
+  INFO(resumed.output);
+  CHECK(resumed.output.find("99 created, 0 updated, 0 unchanged, 1 rejected (1 files resumed)") != std::string::npos);
+  CHECK(resumed.output.find(second + ":150: ") != std::string::npos);  // line numbers count from the file's start
+  CHECK(run_server_command({"import", "--db", db, dir.file("missing.ndjson")}).status != 0);
+  CHECK(run_server_command({"import", "--db", db}).status != 0);  // no input
+
+  server_process server(db);
+  http_connection c(server.port());
+  CHECK(count_of(c, "Patient?family=Imported") == 246 + 99);
+  CHECK(c.request("GET", "/fhir/Patient/imp1").status == 200);
+  CHECK(c.request("GET", "/fhir/Patient/imp1/_history/2").status == 404);  // the second import wrote no version
+  CHECK(c.request("GET", "/fhir/Patient/more100").status == 404);          // before the saved progress: not read
+  CHECK(c.request("GET", "/fhir/Patient/more101").status == 200);
+  CHECK(server.stop() == 0);
 }

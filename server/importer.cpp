@@ -1,0 +1,192 @@
+#include "server/importer.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "fhir/resource.hpp"
+#include "fhir/validation/resource_reader.hpp"
+
+namespace server {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+fhir::error import_error(std::string why) {
+  return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid, std::move(why), "import-failed");
+}
+
+std::filesystem::path progress_path(const std::filesystem::path& file) {
+  return std::filesystem::path(file.string() + ".import-progress");
+}
+
+struct saved_progress {
+  std::uintmax_t offset = 0;
+  std::size_t line = 0;
+};
+
+std::optional<saved_progress> read_progress(const std::filesystem::path& file) {
+  std::ifstream in(progress_path(file));
+  saved_progress p;
+  if (!(in >> p.offset >> p.line)) return std::nullopt;
+  return p;
+}
+
+// Replaced atomically (write, then rename): a kill leaves the old progress or the new, never half of one.
+fhir::result<fhir::done> write_progress(const std::filesystem::path& file, const saved_progress& p) {
+  std::filesystem::path target = progress_path(file), temporary = target.string() + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << p.offset << " " << p.line << "\n";
+    if (!out) return import_error(fmt::format("cannot write {}", temporary.string()));
+  }
+  std::error_code ec;
+  std::filesystem::rename(temporary, target, ec);
+  if (ec) return import_error(fmt::format("cannot write {}: {}", target.string(), ec.message()));
+  return fhir::done{};
+}
+
+std::string describe(const std::vector<fhir::issue>& issues) {
+  std::string out;
+  for (const auto& i : issues) {
+    if (i.severity != fhir::severity::error && i.severity != fhir::severity::fatal) continue;
+    if (!out.empty()) out += "; ";
+    out += i.expression.empty() ? i.diagnostics : fmt::format("{}: {}", i.expression, i.diagnostics);
+  }
+  return out;
+}
+
+struct pending {
+  store::prepared_resource resource;
+};
+
+class file_importer {
+ public:
+  file_importer(const context& ctx, const import_options& options, import_summary& summary, import_progress& progress,
+                clock::time_point start)
+      : ctx_(ctx), options_(options), summary_(summary), progress_(progress), start_(start) {}
+
+  fhir::result<fhir::done> run(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return import_error(fmt::format("cannot read {}", file.string()));
+    std::error_code ec;
+    progress_.file = file;
+    progress_.bytes_total = std::filesystem::file_size(file, ec);
+    saved_progress done;
+    if (!options_.restart) {
+      if (auto saved = read_progress(file)) {
+        done = *saved;
+        in.seekg(static_cast<std::streamoff>(done.offset));
+        ++summary_.resumed_files;
+      }
+    }
+    std::size_t line_number = done.line;
+    std::string line;
+    while (std::getline(in, line)) {
+      ++line_number;
+      ++summary_.lines;
+      ++progress_.lines;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.find_first_not_of(" \t") == std::string::npos) continue;
+      add(file, line_number, line);
+      if (batch_.size() >= options_.batch) {
+        auto position = in.tellg();
+        if (auto committed = commit(file, {position < 0 ? progress_.bytes_total : static_cast<std::uintmax_t>(position), line_number});
+            !committed)
+          return committed;
+      }
+    }
+    if (auto committed = commit(file, {progress_.bytes_total, line_number}); !committed) return committed;
+    std::filesystem::remove(progress_path(file), ec);
+    return fhir::done{};
+  }
+
+ private:
+  void add(const std::filesystem::path& file, std::size_t line_number, const std::string& line) {
+    auto read = ctx_.validator.read(line);
+    std::string problem;
+    if (!read) problem = describe(read.error().issues());
+    else if (fhir::id_of(read->resource).empty())
+      problem = fmt::format("a {} without an id: imported resources need one (they are written as updates)",
+                            fhir::resource_type_of(read->resource));
+    if (!problem.empty()) {
+      ++summary_.rejected;
+      ++progress_.rejected;
+      if (summary_.errors.size() < import_summary::max_reported_errors) summary_.errors.push_back({file, line_number, problem});
+      return;
+    }
+    pending p{ctx_.store.prepare(std::move(read->resource))};
+    // The serialised body is all the writer needs: a batch holds each resource once, not twice.
+    if (!p.resource.body.empty()) p.resource.resource = fhir::json::value();
+    batch_.push_back(std::move(p));
+  }
+
+  fhir::result<fhir::done> commit(const std::filesystem::path& file, const saved_progress& position) {
+    if (!batch_.empty()) {
+      std::size_t created = 0, updated = 0, unchanged = 0;
+      auto written = ctx_.store.transact([&](store::transaction& unit) -> fhir::result<fhir::done> {
+        for (pending& p : batch_) {
+          auto result = unit.update(std::move(p.resource), {});
+          if (!result) return std::move(result).error();
+          ++(result->unchanged ? unchanged : result->created ? created : updated);
+        }
+        return fhir::done{};
+      });
+      if (!written) return std::move(written).error();
+      summary_.created += created;
+      summary_.updated += updated;
+      summary_.unchanged += unchanged;
+      progress_.imported += batch_.size();
+      batch_.clear();
+    }
+    if (auto saved = write_progress(file, position); !saved) return saved;
+    progress_.bytes_done = position.offset;
+    progress_.seconds = std::chrono::duration<double>(clock::now() - start_).count();
+    if (options_.on_progress) options_.on_progress(progress_);
+    return fhir::done{};
+  }
+
+  const context& ctx_;
+  const import_options& options_;
+  import_summary& summary_;
+  import_progress& progress_;
+  clock::time_point start_;
+  std::vector<pending> batch_;
+};
+
+}  // namespace
+
+fhir::result<import_summary> import_ndjson(const context& ctx, const std::vector<std::filesystem::path>& inputs,
+                                           const import_options& options) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& input : inputs) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(input, ec)) {
+      std::vector<std::filesystem::path> found;
+      for (const auto& entry : std::filesystem::recursive_directory_iterator(input, ec))
+        if (entry.is_regular_file() && entry.path().extension() == ".ndjson") found.push_back(entry.path());
+      if (ec) return import_error(fmt::format("{}: {}", input.string(), ec.message()));
+      std::sort(found.begin(), found.end());
+      files.insert(files.end(), found.begin(), found.end());
+    } else if (std::filesystem::is_regular_file(input, ec)) {
+      files.push_back(input);
+    } else {
+      return import_error(fmt::format("{}: no such file or directory", input.string()));
+    }
+  }
+  import_summary summary;
+  import_progress progress;
+  auto start = clock::now();
+  for (const auto& file : files) {
+    file_importer importer(ctx, options, summary, progress, start);
+    if (auto imported = importer.run(file); !imported) return std::move(imported).error();
+    ++summary.files;
+  }
+  summary.seconds = std::chrono::duration<double>(clock::now() - start).count();
+  return summary;
+}
+
+}  // namespace server

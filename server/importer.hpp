@@ -1,0 +1,64 @@
+#pragma once
+// Bulk load of NDJSON files (`fhir-server import`): one resource per line, each validated as a write is,
+// written in batches of `batch` resources per database transaction with update semantics (every resource
+// needs an id; a resource whose content is unchanged gets no new version), so importing a file again
+// changes nothing.
+//
+// A line that is not a valid resource is reported with its file and line number and skipped; the other
+// lines are imported. Progress is kept in FILE.import-progress (the byte offset and line after the last
+// committed batch, replaced atomically after each commit): an import killed half-way resumes after the
+// last committed batch when run again (a batch committed just before the kill may be written again,
+// which, being updates of the same content, writes nothing). The file is removed when the import of
+// FILE ends.
+//
+// The import writes through the store directly, like `--load`: run it with the server stopped (the
+// running server's consent cache would not see imported Consents). Imported resources are not audited
+// one by one; the command's own output is the record of what was loaded.
+
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "fhir/result.hpp"
+#include "server/context.hpp"
+
+namespace server {
+
+struct import_line_error {
+  std::filesystem::path file;
+  std::size_t line = 0;
+  std::string message;  // the errors, each with its FHIRPath location
+};
+
+struct import_progress {
+  std::filesystem::path file;
+  std::uintmax_t bytes_done = 0, bytes_total = 0;  // of the current file
+  std::size_t lines = 0;                           // of every file so far
+  std::size_t imported = 0, rejected = 0;
+  double seconds = 0;
+};
+
+struct import_options {
+  std::size_t batch = 500;  // resources per transaction
+  bool restart = false;     // ignore saved progress and start each file from its first line
+  // Called after each committed batch (and at the end of each file).
+  std::function<void(const import_progress&)> on_progress;
+};
+
+struct import_summary {
+  std::size_t files = 0, lines = 0;
+  std::size_t created = 0, updated = 0, unchanged = 0, rejected = 0;
+  std::size_t resumed_files = 0;     // files continued from saved progress
+  std::vector<import_line_error> errors;  // the first max_reported_errors
+  double seconds = 0;
+  static constexpr std::size_t max_reported_errors = 100;
+};
+
+// `inputs`: NDJSON files, or directories whose *.ndjson files (recursively, in name order) are imported.
+// Fails (without a summary) only when an input cannot be read or a batch cannot be written.
+fhir::result<import_summary> import_ndjson(const context& ctx, const std::vector<std::filesystem::path>& inputs,
+                                           const import_options& options);
+
+}  // namespace server
