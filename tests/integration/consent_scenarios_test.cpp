@@ -568,6 +568,33 @@ TEST_CASE("consent design section 5: the example scenarios against the real serv
     CHECK(ids_of(search(api, PAT_P2, "/fhir/Observation?patient=P2")) == ids{"o2a", "o2b"});
     CHECK(api.get(PAT_P2, "/fhir/Observation/o2n").status == 404);
     CHECK(api.get(PAT_P2, "/fhir/Observation?patient=P1").status == 403);
+
+    // Subject access: the patient's whole record in one Bundle, without what is withheld from them, and
+    // audited as the patient's own request (purpose PATRQT, the $everything operation, their record).
+    http_reply everything = api.get(PAT_P2, "/fhir/Patient/P2/$everything");
+    INFO(everything.body);
+    REQUIRE(everything.status == 200);
+    ids record;
+    const value bundle = json_of(everything);
+    for (const value& e : items(bundle.find("entry")))
+      if (const value* resource = e.find("resource")) record.push_back(text_of(resource, "resourceType") + "/" + text_of(resource, "id"));
+    CHECK(std::find(record.begin(), record.end(), "Patient/P2") != record.end());
+    CHECK(std::find(record.begin(), record.end(), "Observation/o2a") != record.end());
+    CHECK(std::find(record.begin(), record.end(), "Observation/o2b") != record.end());
+    CHECK(std::find(record.begin(), record.end(), "Observation/o2n") == record.end());  // NOPAT: withheld
+    CHECK(api.get(PAT_P2, "/fhir/Patient/P1/$everything").status >= 400);                // only their own
+    value audit = search(api, PO, "/fhir/AuditEvent?patient=P2&_count=200");
+    bool subject_access = false;
+    for (const value* event : matches(audit)) {
+      const value* subtypes = event->find("subtype");
+      bool everything_operation = !items(subtypes).empty() && text_of(&items(subtypes)[0], "code") == "$everything";
+      std::string purpose;
+      for (const value& agent : items(event->find("agent")))
+        for (const value& reason : items(agent.find("purposeOfUse")))
+          for (const value& c : items(reason.find("coding"))) purpose = text_of(&c, "code");
+      if (everything_operation && purpose == "PATRQT") subject_access = true;
+    }
+    CHECK(subject_access);
   }
 
   // Scenario 16: GP1 keeps submitting data for opted-out P2 (201); ACU1 cannot see it.
