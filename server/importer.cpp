@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -26,12 +27,22 @@ std::filesystem::path progress_path(const std::filesystem::path& file) {
 struct saved_progress {
   std::uintmax_t offset = 0;
   std::size_t line = 0;
+  std::size_t rejected = 0;
+  // The file as it was: a resume into a file that changed would start mid-line or skip new lines.
+  std::uintmax_t size = 0;
+  std::int64_t modified = 0;
 };
+
+std::int64_t modification_time(const std::filesystem::path& file) {
+  std::error_code ec;
+  auto t = std::filesystem::last_write_time(file, ec);
+  return ec ? 0 : static_cast<std::int64_t>(t.time_since_epoch().count());
+}
 
 std::optional<saved_progress> read_progress(const std::filesystem::path& file) {
   std::ifstream in(progress_path(file));
   saved_progress p;
-  if (!(in >> p.offset >> p.line)) return std::nullopt;
+  if (!(in >> p.offset >> p.line >> p.rejected >> p.size >> p.modified)) return std::nullopt;
   return p;
 }
 
@@ -40,7 +51,7 @@ fhir::result<fhir::done> write_progress(const std::filesystem::path& file, const
   std::filesystem::path target = progress_path(file), temporary = target.string() + ".tmp";
   {
     std::ofstream out(temporary, std::ios::trunc);
-    out << p.offset << " " << p.line << "\n";
+    out << p.offset << " " << p.line << " " << p.rejected << " " << p.size << " " << p.modified << "\n";
     if (!out) return import_error(fmt::format("cannot write {}", temporary.string()));
   }
   std::error_code ec;
@@ -75,13 +86,19 @@ class file_importer {
     std::error_code ec;
     progress_.file = file;
     progress_.bytes_total = std::filesystem::file_size(file, ec);
-    saved_progress done;
-    if (!options_.restart) {
-      if (auto saved = read_progress(file)) {
-        done = *saved;
-        in.seekg(static_cast<std::streamoff>(done.offset));
-        ++summary_.resumed_files;
-      }
+    saved_progress done{.size = progress_.bytes_total, .modified = modification_time(file)};
+    rejected_ = 0;
+    if (!options_.restart && std::filesystem::exists(progress_path(file), ec)) {
+      auto saved = read_progress(file);
+      if (!saved || saved->size != done.size || saved->modified != done.modified || saved->offset > done.size)
+        return import_error(fmt::format("{} changed since its import was interrupted (or {} is damaged): import it with --restart",
+                                        file.string(), progress_path(file).string()));
+      done = *saved;
+      in.seekg(static_cast<std::streamoff>(done.offset));
+      rejected_ = done.rejected;
+      summary_.rejected += done.rejected;
+      summary_.rejected_before_resume += done.rejected;
+      ++summary_.resumed_files;
     }
     std::size_t line_number = done.line;
     std::string line;
@@ -94,17 +111,22 @@ class file_importer {
       add(file, line_number, line);
       if (batch_.size() >= options_.batch) {
         auto position = in.tellg();
-        if (auto committed = commit(file, {position < 0 ? progress_.bytes_total : static_cast<std::uintmax_t>(position), line_number});
+        if (auto committed = commit(file, at(done, position < 0 ? progress_.bytes_total : static_cast<std::uintmax_t>(position), line_number));
             !committed)
           return committed;
       }
     }
-    if (auto committed = commit(file, {progress_.bytes_total, line_number}); !committed) return committed;
+    if (auto committed = commit(file, at(done, progress_.bytes_total, line_number)); !committed) return committed;
     std::filesystem::remove(progress_path(file), ec);
     return fhir::done{};
   }
 
  private:
+  // The progress to save after the line `line` ending at byte `offset`.
+  saved_progress at(const saved_progress& file_state, std::uintmax_t offset, std::size_t line) const {
+    return {.offset = offset, .line = line, .rejected = rejected_, .size = file_state.size, .modified = file_state.modified};
+  }
+
   void add(const std::filesystem::path& file, std::size_t line_number, const std::string& line) {
     auto read = ctx_.validator.read(line);
     std::string problem;
@@ -115,7 +137,10 @@ class file_importer {
     if (!problem.empty()) {
       ++summary_.rejected;
       ++progress_.rejected;
-      if (summary_.errors.size() < import_summary::max_reported_errors) summary_.errors.push_back({file, line_number, problem});
+      ++rejected_;
+      import_line_error rejected{file, line_number, std::move(problem)};
+      if (options_.on_rejected) options_.on_rejected(rejected);
+      if (summary_.errors.size() < import_summary::max_reported_errors) summary_.errors.push_back(std::move(rejected));
       return;
     }
     pending p{ctx_.store.prepare(std::move(read->resource))};
@@ -155,6 +180,7 @@ class file_importer {
   import_progress& progress_;
   clock::time_point start_;
   std::vector<pending> batch_;
+  std::size_t rejected_ = 0;  // lines of this file rejected, with those of the run that saved its progress
 };
 
 }  // namespace

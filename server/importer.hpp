@@ -6,10 +6,11 @@
 //
 // A line that is not a valid resource is reported with its file and line number and skipped; the other
 // lines are imported. Progress is kept in FILE.import-progress (the byte offset and line after the last
-// committed batch, replaced atomically after each commit): an import killed half-way resumes after the
-// last committed batch when run again (a batch committed just before the kill may be written again,
-// which, being updates of the same content, writes nothing). The file is removed when the import of
-// FILE ends.
+// committed batch, the lines rejected so far, and FILE's size and modification time; replaced atomically
+// after each commit): an import killed half-way resumes after the last committed batch when run again (a
+// batch committed just before the kill may be written again, which, being updates of the same content,
+// writes nothing), and refuses to resume if FILE changed meanwhile. The progress file is removed when the
+// import of FILE ends.
 //
 // The import writes through the store directly, like `--load`: run it with the server stopped (the
 // running server's consent cache would not see imported Consents). Imported resources are not audited
@@ -45,12 +46,15 @@ struct import_options {
   bool restart = false;     // ignore saved progress and start each file from its first line
   // Called after each committed batch (and at the end of each file).
   std::function<void(const import_progress&)> on_progress;
+  // Called for each rejected line as it is found (so a killed import has reported its rejections).
+  std::function<void(const import_line_error&)> on_rejected;
 };
 
 struct import_summary {
   std::size_t files = 0, lines = 0;
   std::size_t created = 0, updated = 0, unchanged = 0, rejected = 0;
   std::size_t resumed_files = 0;     // files continued from saved progress
+  std::size_t rejected_before_resume = 0;  // lines rejected by the runs that saved that progress (in `rejected`)
   std::vector<import_line_error> errors;  // the first max_reported_errors
   double seconds = 0;
   static constexpr std::size_t max_reported_errors = 100;

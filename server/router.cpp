@@ -198,8 +198,9 @@ http::response router::serve(const context& ctx, const http::request& http_reque
     });
     http::response response = m.handler(ctx, request);
     // A write that succeeded, for the writes-by-organisation figures (searches by POST and operations are not writes).
-    if (ctx.metrics && method != "GET" && response.status < 300 && !m.interaction_code.starts_with("search") &&
-        !m.interaction_code.starts_with("$"))
+    // Batch entries come back through here on behalf of their Bundle's caller: the Bundle is the write.
+    if (ctx.metrics && authenticated.has_value() && method != "GET" && response.status < 300 &&
+        !m.interaction_code.starts_with("search") && !m.interaction_code.starts_with("$"))
       ctx.metrics->record_write(caller->controller, request.path.empty() ? "Bundle" : std::string_view(request.path[0]));
     // Emergency access applied (a break-glass session decided something): the caller's system is told.
     if (request.emergency_access) response.set_header("X-Break-Glass", "active");

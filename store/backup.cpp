@@ -4,7 +4,9 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -51,6 +53,25 @@ std::string integrity(sqlite3* db) {
   return answer;
 }
 
+// Removes the partial copy and SQLite's files beside it unless dismissed (the copy took its name).
+class partial_files {
+ public:
+  explicit partial_files(std::string path) : path_(std::move(path)) { remove_all(); }
+  ~partial_files() {
+    if (!dismissed_) remove_all();
+  }
+  void dismiss() { dismissed_ = true; }
+  const std::string& path() const { return path_; }
+
+ private:
+  void remove_all() const {
+    std::error_code ec;
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) std::filesystem::remove(path_ + suffix, ec);
+  }
+  std::string path_;
+  bool dismissed_ = false;
+};
+
 }  // namespace
 
 fhir::result<backup_report> backup_database(const std::string& from, const std::string& to) {
@@ -58,46 +79,41 @@ fhir::result<backup_report> backup_database(const std::string& from, const std::
   std::error_code ec;
   if (!std::filesystem::exists(from, ec)) return backup_failure(fmt::format("no database at {}", from));
   if (std::filesystem::exists(to, ec)) return backup_failure(fmt::format("{} exists: a backup never overwrites a file", to));
-  const std::string partial = to + ".partial";
-  std::filesystem::remove(partial, ec);
+  partial_files partial(to + ".partial");
 
   auto source = open(from, SQLITE_OPEN_READONLY);
   if (!source) return std::move(source).error();
   backup_report report;
   {
-    auto target = open(partial, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    auto target = open(partial.path(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     if (!target) return std::move(target).error();
     sqlite3_backup* copy = sqlite3_backup_init(target->get(), "main", source->get(), "main");
     if (!copy) return backup_failure(fmt::format("cannot start the backup: {}", sqlite3_errmsg(target->get())));
     // -1: every page in one step, so in one read transaction of the source: a consistent snapshot that
-    // a server committing meanwhile neither blocks nor restarts.
+    // a server committing meanwhile neither blocks nor restarts. Busy only while another connection
+    // holds an exclusive lock (a checkpoint truncating the log): retried for up to a minute.
     int rc;
-    while ((rc = sqlite3_backup_step(copy, -1)) == SQLITE_BUSY || rc == SQLITE_LOCKED) sqlite3_sleep(50);
+    for (int attempt = 0; (rc = sqlite3_backup_step(copy, -1)) == SQLITE_BUSY || rc == SQLITE_LOCKED; ++attempt) {
+      if (attempt == 1200) break;
+      sqlite3_sleep(50);
+    }
     report.pages = sqlite3_backup_pagecount(copy);
     sqlite3_backup_finish(copy);
-    if (rc != SQLITE_DONE) {
-      std::string why = sqlite3_errstr(rc);
-      target->reset();
-      std::filesystem::remove(partial, ec);
-      return backup_failure(fmt::format("the backup of {} failed: {}", from, why));
-    }
+    if (rc != SQLITE_DONE) return backup_failure(fmt::format("the backup of {} failed: {}", from, sqlite3_errstr(rc)));
     // The copy keeps the source's WAL mode; fold its log into the file so that one file is the backup.
     sqlite3_exec(target->get(), "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
     std::string check = integrity(target->get());
-    if (check != "ok") {
-      target->reset();
-      std::filesystem::remove(partial, ec);
-      return backup_failure(fmt::format("the copy failed its integrity check: {}", check));
-    }
+    if (check != "ok") return backup_failure(fmt::format("the copy failed its integrity check: {}", check));
   }
-  std::filesystem::remove(partial + "-wal", ec);
-  std::filesystem::remove(partial + "-shm", ec);
-  if (!sync_file(partial)) return backup_failure(fmt::format("cannot sync {}", partial));
-  std::filesystem::rename(partial, to, ec);
-  if (ec) return backup_failure(fmt::format("cannot rename {} to {}: {}", partial, to, ec.message()));
-  // The rename itself is durable once the directory is synced.
-  std::filesystem::path directory = std::filesystem::absolute(to).parent_path();
-  sync_file(directory.string());
+  if (!sync_file(partial.path())) return backup_failure(fmt::format("cannot sync {}", partial.path()));
+  // link() fails when `to` exists (created meanwhile): never overwritten. Then the partial name goes.
+  if (::link(partial.path().c_str(), to.c_str()) != 0)
+    return backup_failure(fmt::format("cannot name the copy {}: {}", to, std::strerror(errno)));
+  partial.dismiss();
+  std::filesystem::remove(partial.path(), ec);
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) std::filesystem::remove(partial.path() + suffix, ec);
+  // The new name is durable once the directory is synced.
+  sync_file(std::filesystem::absolute(to).parent_path().string());
   report.bytes = static_cast<std::int64_t>(std::filesystem::file_size(to, ec));
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;

@@ -4,8 +4,9 @@
 //
 // The copy is one consistent snapshot: every page is copied in a single read transaction (in WAL mode a
 // reader blocks no writer), so the backup never restarts because the server committed meanwhile. It is
-// written next to the target as TARGET.partial, synced, checked with PRAGMA integrity_check and only
-// then renamed to TARGET: a crash or a failed check never leaves a half-written file under the name.
+// written next to the target as TARGET.partial, checked with PRAGMA integrity_check, synced, and only
+// then given the name TARGET (a hard link, which never replaces a file, then the partial name removed):
+// a crash or a failed check never leaves a half-written file under the name.
 
 #include <cstdint>
 #include <string>

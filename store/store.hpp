@@ -106,7 +106,7 @@ struct audit_check {
 struct store_statistics {
   std::int64_t database_bytes = 0;    // the main database file
   std::int64_t wal_bytes = 0;         // its write-ahead log (grows between checkpoints)
-  std::int64_t page_cache_bytes = 0;  // memory held by SQLite's page caches, all connections
+  std::int64_t page_cache_bytes = 0;  // page-cache memory taken from the heap (SQLITE_STATUS_PAGECACHE_OVERFLOW)
   std::int64_t sqlite_memory_bytes = 0;  // all memory SQLite holds
 };
 

@@ -196,6 +196,10 @@ class import_reporter {
                                p.imported, p.rejected, rate);
     }
   }
+  // A rejected line, printed as it is found (above the bar on a terminal).
+  void rejected(const server::import_line_error& e) {
+    std::cerr << fmt::format("{}{}:{}: {}\n", terminal_ ? "\r\033[K" : "", e.file.string(), e.line, e.message);
+  }
   ~import_reporter() {
     if (terminal_) std::cerr << "\n";
   }
@@ -216,19 +220,22 @@ int import_files(const server::cli::command& cmd) {
   {
     import_reporter report;
     imported = server::import_ndjson(opened->app->context(), inputs,
-                                     {.batch = cmd.import_batch, .restart = cmd.import_restart, .on_progress = std::ref(report)});
+                                     {.batch = cmd.import_batch,
+                                      .restart = cmd.import_restart,
+                                      .on_progress = std::ref(report),
+                                      .on_rejected = [&report](const server::import_line_error& e) { report.rejected(e); }});
   }
   if (!imported) {
     std::cerr << "fhir-server: " << imported.error().summary() << "\n";
     return 1;
   }
   const auto& s = *imported;
-  for (const auto& e : s.errors) std::cerr << fmt::format("{}:{}: {}\n", e.file.string(), e.line, e.message);
-  if (s.rejected > s.errors.size()) std::cerr << fmt::format("... and {} more rejected lines\n", s.rejected - s.errors.size());
   std::size_t written = s.created + s.updated + s.unchanged;
   std::cout << fmt::format("imported {} files, {} lines: {} created, {} updated, {} unchanged, {} rejected{} in {:.1f} s ({:.0f} resources/s)\n",
                            s.files, s.lines, s.created, s.updated, s.unchanged, s.rejected,
-                           s.resumed_files ? fmt::format(" ({} files resumed)", s.resumed_files) : "", s.seconds,
+                           s.resumed_files ? fmt::format(" ({} files resumed; {} lines rejected before)", s.resumed_files, s.rejected_before_resume)
+                                           : "",
+                           s.seconds,
                            s.seconds > 0 ? static_cast<double>(written) / s.seconds : 0);
   return s.rejected ? 1 : 0;
 }

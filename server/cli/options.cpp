@@ -63,7 +63,7 @@ Usage:
                                     the first broken record and exits 1
   fhir-server import [--db FILE] [--batch N] [--restart] FILE.ndjson|DIR...
                                     bulk load NDJSON (one resource per line, each with an id; a
-                                    directory: its *.ndjson files): each line validated as a write,
+                                    directory: the *.ndjson files under it): each line validated,
                                     written as updates in transactions of N (default 500); bad lines
                                     are reported as FILE:LINE and skipped (exit status 1); a killed
                                     import resumes after its last committed batch (--restart: from
@@ -84,12 +84,13 @@ Options of serve:
   --workers N        request threads; they may wait on the database (default: 8 per core, at least 16)
   --max-body SIZE    largest request body accepted, e.g. 16M, 512K (default: 16M); larger ones get 413
   --max-connections N
-                     connections beyond N get 503 with Retry-After and are closed (default: the limit
-                     on open files, raised to its maximum at start-up, less 64)
+                     connections beyond N get 503 with Retry-After and are closed, except for GET
+                     /health, /ready and /metrics (default: the limit on open files, raised to its
+                     maximum at start-up, less 256)
   --header-timeout SECONDS
                      a request header (and a TLS handshake) must arrive whole within this time, and a
                      keep-alive connection may idle this long (default: 30); slow clients are cut off
-  --max-pending N    requests that would wait for a worker behind N others get 503 with Retry-After
+  --max-pending N    requests that would wait for a worker behind N others waiting get 503 with Retry-After
                      at once instead of queueing (default: 8 per worker)
   --load DIR         load the FHIR JSON resources and Bundles in DIR at start-up (repeatable); every
                      resource needs an id and is upserted, so loading the same files again changes nothing

@@ -74,7 +74,19 @@ void server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
   }
   if (tls) start_tls_session(std::move(socket), *this, *tls);
   else start_plain_session(std::move(socket), *this);
-  do_accept();
+  accept_when_below_ceiling();
+}
+
+// Connections beyond the limit are accepted to be told 503, but only up to a ceiling: beyond it the
+// acceptor pauses (new connections wait in the kernel's backlog) until sessions end, so a flood cannot
+// take the descriptors the database needs.
+void server::impl::accept_when_below_ceiling() {
+  if (live_sessions.load(std::memory_order_relaxed) < connection_limit + over_limit_ceiling) return do_accept();
+  auto timer = std::make_shared<net::steady_timer>(control, std::chrono::milliseconds(50));
+  timer->async_wait([this, timer](beast::error_code) {
+    if (stopping || !acceptor.is_open()) return;
+    accept_when_below_ceiling();
+  });
 }
 
 void server::impl::begin_stop() {
@@ -118,7 +130,9 @@ std::list<std::weak_ptr<session_base>>::iterator server::impl::register_session(
 }
 
 std::size_t server::impl::default_connection_limit() {
-  constexpr rlim_t reserve = 64;
+  // Kept for everything but client connections: up to 32 reader connections (a database and a WAL file
+  // each), the writer, the checkpointer, epoll, logs, TLS, and over-limit connections being answered.
+  constexpr rlim_t reserve = 256;
   rlimit files{};
   if (getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur == RLIM_INFINITY) return 10000;
   return static_cast<std::size_t>(std::max<rlim_t>(16, files.rlim_cur > reserve ? files.rlim_cur - reserve : 16));

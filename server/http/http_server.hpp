@@ -38,9 +38,11 @@ struct server_options {
   bool reads_on_network_threads = true;
   // Load shedding (answers 503 with Retry-After rather than letting queues and memory grow without
   // bound). A connection accepted beyond max_connections gets 503 once its request header has arrived,
-  // then is closed; 0: the process's file-descriptor limit less a reserve for the database and logs.
-  // A request that would wait for a worker behind max_pending others gets 503 at once (the connection
-  // stays open); 0: 8 per worker. GET and HEAD on the network threads are not queued (see above).
+  // then is closed (it has 1 s to send it, and /health, /ready and /metrics are answered anyway, so probes
+  // do not fail under load); at most 64 such connections are open at once, beyond that the acceptor
+  // waits. 0: the process's file-descriptor limit less a reserve of 256 for the database and the rest.
+  // A request that would wait for a worker behind max_pending others already waiting gets 503 at once
+  // (the connection stays open); 0: 8 per worker. GET and HEAD on the network threads are not queued (see above).
   std::size_t max_connections = 0;
   std::size_t max_pending = 0;
   std::function<void()> on_hangup;     // with handle_signals: called on SIGHUP (reload keys), on the control strand

@@ -50,11 +50,18 @@ class session : public session_base, public std::enable_shared_from_this<session
 
  private:
   tcp::socket& socket_() { return beast::get_lowest_layer(stream_).socket(); }
+
+  // Liveness, readiness and metrics are answered even beyond the connection limit: an orchestrator must
+  // not take an overloaded server for a dead one.
+  static bool is_probe(std::string_view target) {
+    std::string_view path = target.substr(0, target.find('?'));
+    return path == "/health" || path == "/ready" || path == "/metrics";
+  }
   beast::tcp_stream& tcp_() { return beast::get_lowest_layer(stream_); }
 
   // The TLS handshake shares the header's deadline: a client that never completes it is cut off.
   void do_handshake() {
-    tcp_().expires_after(std::chrono::seconds(owner_.options.header_timeout_s));
+    tcp_().expires_after(over_limit_ ? std::chrono::seconds(1) : std::chrono::seconds(owner_.options.header_timeout_s));
     stream_.async_handshake(net::ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
       if (ec) return self->close();
       self->handshake_done_ = true;
@@ -70,8 +77,9 @@ class session : public session_base, public std::enable_shared_from_this<session
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(owner_.options.max_header));
     parser_->body_limit(owner_.options.max_body);
-    // One deadline for the whole header, not per byte: a client sending a byte a second is cut off.
-    tcp_().expires_after(std::chrono::seconds(owner_.options.header_timeout_s));
+    // One deadline for the whole header, not per byte: a client sending a byte a second is cut off. A
+    // connection beyond the limit gets a short one: it is only to be told 503.
+    tcp_().expires_after(over_limit_ ? std::chrono::seconds(1) : std::chrono::seconds(owner_.options.header_timeout_s));
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              beast::bind_front_handler(&session::on_read_header, this->shared_from_this()));
   }
@@ -84,7 +92,7 @@ class session : public session_base, public std::enable_shared_from_this<session
     keep_alive_ = header.keep_alive();
     if (auto length = parser_->content_length(); length && *length > owner_.options.max_body)
       return send(too_large(), true);
-    if (over_limit_) return send(overloaded("too many connections"), true);
+    if (over_limit_ && !is_probe(header.target())) return send(overloaded("too many connections"), true);
     if (parser_->is_done()) return dispatch_request();
     auto expect = header[bhttp::field::expect];
     if (!expect.empty()) {
@@ -161,16 +169,16 @@ class session : public session_base, public std::enable_shared_from_this<session
       return respond(std::move(res));
     }
 
-    // Shed load rather than queue without bound: the worker pool's queue is the one place requests wait.
+    // Shed load rather than queue without bound: the worker pool's queue is the one place requests wait,
+    // and at most pending_limit wait there.
     if (owner_.pending.fetch_add(1, std::memory_order_relaxed) >= owner_.pending_limit) {
       owner_.pending.fetch_sub(1, std::memory_order_relaxed);
       return send(overloaded("too many requests waiting"), !keep_alive_);
     }
     auto guard = net::make_work_guard(owner_.ioc);  // run() must not return while a handler is in flight
     net::post(owner_.workers, [self = this->shared_from_this(), req = std::move(req), guard = std::move(guard)]() mutable {
-      response res = self->invoke(*req);
-      self->owner_.pending.fetch_sub(1, std::memory_order_relaxed);
-      self->respond(std::move(res));
+      self->owner_.pending.fetch_sub(1, std::memory_order_relaxed);  // no longer waiting
+      self->respond(self->invoke(*req));
     });
   }
 

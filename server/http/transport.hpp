@@ -64,6 +64,9 @@ struct server::impl {
         tls(make_tls_context(options)) {}
 
   void do_accept();
+  void accept_when_below_ceiling();
+  // How many connections beyond the limit may be open at once, being answered 503.
+  static constexpr std::size_t over_limit_ceiling = 64;
   void on_accept(beast::error_code ec, tcp::socket socket);
   void begin_stop();
   void wait_for_signals();
@@ -95,7 +98,7 @@ struct server::impl {
   net::thread_pool workers;
   std::size_t connection_limit;
   std::size_t pending_limit;
-  std::atomic<std::size_t> pending{0};  // requests posted to the workers and not yet handled
+  std::atomic<std::size_t> pending{0};  // requests posted to the workers that no worker has started yet
   std::unique_ptr<net::ssl::context> tls;  // null: plain HTTP
 };
 

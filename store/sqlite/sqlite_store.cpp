@@ -445,7 +445,7 @@ class sqlite_store final : public store {
 
   fhir::result<store_statistics> statistics() override {
     auto read = with_read_transaction([](database& db) -> fhir::result<fhir::done> {
-      sqlite::statement probe(db.handle(), "SELECT count(*) FROM sqlite_schema");
+      sqlite::statement probe(db.handle(), "SELECT count(*) FROM sqlite_master");
       probe.step();
       return fhir::done{};
     });
@@ -459,7 +459,8 @@ class sqlite_store final : public store {
     figures.database_bytes = size_of(path_);
     figures.wal_bytes = size_of(path_ + "-wal");
     sqlite3_int64 current = 0, highest = 0;
-    // Without a configured page-cache buffer every page cache allocation is "overflow": this is all of them.
+    // Without a configured page-cache buffer, page-cache memory comes from the heap and counts as "overflow"
+    // (each cache's first bulk allocation aside).
     if (sqlite3_status64(SQLITE_STATUS_PAGECACHE_OVERFLOW, &current, &highest, 0) == SQLITE_OK) figures.page_cache_bytes = current;
     figures.sqlite_memory_bytes = sqlite3_memory_used();
     return figures;

@@ -517,6 +517,12 @@ TEST_CASE("connections beyond --max-connections get 503 with Retry-After and the
     CHECK(is_operation_outcome(refused.body));
     CHECK(extra.closed_within(io_timeout_ms));
   }
+  // Probes are answered even beyond the limit: an overloaded server is not a dead one.
+  {
+    http_connection probe(port, io_timeout_ms);
+    CHECK(probe.request("GET", "/health").status == 200);
+    CHECK(probe.request("GET", "/ready").status == 200);
+  }
   // The connections within the limit are served throughout.
   CHECK(held[0]->request("GET", "/fhir/metadata").status == 200);
   // When load drops, new connections are served again.

@@ -130,7 +130,8 @@ TEST_CASE("an online backup taken during writes is consistent and restores by st
   REQUIRE(backup.status == 0);
   CHECK(backup.output.find("integrity check ok") != std::string::npos);
   CHECK(written_during > 0);
-  CHECK_FALSE(std::filesystem::exists(copy + ".partial"));
+  for (const char* leftover : {".partial", ".partial-wal", ".partial-shm", ".partial-journal", "-wal", "-shm"})
+    CHECK_FALSE(std::filesystem::exists(copy + leftover));  // one file is the backup
 
   // A backup never overwrites, and a missing source is an error.
   run_result again = run_server_command({"backup", "--db", db, "--to", copy});
@@ -238,13 +239,23 @@ TEST_CASE("fhir-server import loads NDJSON in batches, names bad lines, is idemp
       if (i == 100) offset_after_100 = static_cast<std::uintmax_t>(out.tellp());
     }
   }
-  {
+  auto write_progress = [&](std::uintmax_t size) {
     std::ofstream progress(second + ".import-progress");
-    progress << offset_after_100 << " 100\n";
-  }
+    // offset, line, lines rejected so far, and the file's size and modification time when saved
+    progress << offset_after_100 << " 100 2 " << size << " "
+             << std::filesystem::last_write_time(second).time_since_epoch().count() << "\n";
+  };
+  // A file that changed since the progress was saved is not resumed (it would start mid-line).
+  write_progress(std::filesystem::file_size(second) + 1);
+  run_result refused = run_server_command({"import", "--db", db, second});
+  CHECK(refused.status != 0);
+  CHECK(refused.output.find("changed since its import was interrupted") != std::string::npos);
+  write_progress(std::filesystem::file_size(second));
   run_result resumed = run_server_command({"import", "--db", db, second});
   INFO(resumed.output);
-  CHECK(resumed.output.find("99 created, 0 updated, 0 unchanged, 1 rejected (1 files resumed)") != std::string::npos);
+  CHECK(resumed.status == 1);  // the lines rejected before the interruption still count
+  CHECK(resumed.output.find("99 created, 0 updated, 0 unchanged, 3 rejected (1 files resumed; 2 lines rejected before)") !=
+        std::string::npos);
   CHECK(resumed.output.find(second + ":150: ") != std::string::npos);  // line numbers count from the file's start
   CHECK(run_server_command({"import", "--db", db, dir.file("missing.ndjson")}).status != 0);
   CHECK(run_server_command({"import", "--db", db}).status != 0);  // no input
