@@ -123,7 +123,9 @@ std::size_t stored_with_marker(http_connection& c, std::string_view type, const 
   http_reply r = c.request("GET", "/fhir/" + std::string(type) + "?identifier=" + std::string(transaction_system) + "%7C" + marker +
                                       "&_count=100");
   REQUIRE(r.status == 200);
-  const fhir::json::value* entries = fhir::json::parse(r.body)->find("entry");
+  auto bundle = fhir::json::parse(r.body);
+  REQUIRE(bundle.ok());
+  const fhir::json::value* entries = bundle->find("entry");
   return entries ? entries->as_array().size() : 0;
 }
 
