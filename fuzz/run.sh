@@ -54,10 +54,11 @@ PY
   dict_args=()
   [[ -f "fuzz/dictionaries/$target.dict" ]] && dict_args=(-dict="fuzz/dictionaries/$target.dict")
   echo "== $target: $(ls "$corpus" | wc -l) corpus inputs, $seconds s"
+  touch "$out/$target.started"
   # -rss_limit_mb: the validator's caches and the database grow; a real leak still shows as a report.
   ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "$out/fuzz/fuzz_$target" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=4096 -max_len=65536 \
     -print_final_stats=1 -artifact_prefix="$findings/" "${dict_args[@]}" "$corpus" 2>&1 | tee "$out/$target.log" \
     | grep -E "^#[0-9]+ +(DONE|INITED)|stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY|Test unit written" || true
-  echo "   findings: $(ls "$findings" | wc -l) (in $findings)"
+  echo "   new findings: $(find "$findings" -type f -newer "$out/$target.started" | wc -l) (in $findings)"
 done
