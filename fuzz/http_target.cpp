@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <thread>
 
@@ -24,7 +26,7 @@ namespace fhir::fuzz {
 namespace {
 
 [[noreturn]] void finding(const char* what) {
-  std::fprintf(stderr, "http target: %s\n", what);
+  std::fprintf(stderr, "http target: %s (errno %d: %s)\n", what, errno, std::strerror(errno));
   __builtin_trap();
 }
 
@@ -95,6 +97,10 @@ void http_target(std::string_view input) {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) finding("the server neither answered nor closed");
     break;  // closed (or reset after a refused body)
   }
+  // Closed with a reset rather than a FIN: hundreds of thousands of connections would otherwise leave as
+  // many TIME_WAIT entries on loopback and exhaust the ephemeral ports (connect() then fails).
+  linger reset{.l_onoff = 1, .l_linger = 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
   close(fd);
   if (internal_error.exchange(false)) finding("a 500 answer (or an exception) from the application");
 }
