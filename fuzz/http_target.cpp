@@ -5,6 +5,7 @@
 // cannot be searched for "500", since diagnostics may echo what the request said.)
 
 #include <arpa/inet.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -71,7 +72,17 @@ void http_target(std::string_view input) {
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) finding("connect() failed");
+  // libFuzzer's watchdog signal can interrupt a blocking call: connect() then completes on its own
+  // (wait for it), and send() and recv() are retried.
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    if (errno != EINTR) finding("connect() failed");
+    pollfd connecting{.fd = fd, .events = POLLOUT, .revents = 0};
+    int status = 0;
+    socklen_t length = sizeof status;
+    while (poll(&connecting, 1, 20000) < 0 && errno == EINTR) {
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &status, &length) != 0 || status != 0) finding("connect() failed");
+  }
   // Longer than every deadline of the transport (5 s here): no answer by then is a hang.
   timeval patience{.tv_sec = 20, .tv_usec = 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience);
@@ -81,6 +92,7 @@ void http_target(std::string_view input) {
   std::size_t sent = 0;
   while (sent < input.size()) {
     ssize_t n = send(fd, input.data() + sent, input.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     sent += static_cast<std::size_t>(n);
   }
@@ -90,6 +102,7 @@ void http_target(std::string_view input) {
   char buffer[16384];
   for (;;) {
     ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+    if (n < 0 && errno == EINTR) continue;
     if (n > 0) {
       answer.append(buffer, static_cast<std::size_t>(n));
       continue;
