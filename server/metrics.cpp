@@ -22,9 +22,8 @@ void metrics::record_request(std::string_view interaction, unsigned status, std:
 std::string metrics::organization_label(std::string_view organization) {
   std::string org(organization.empty() ? "none" : organization);
   if (!known_organizations_.contains(org)) {
-    if (organizations_ >= max_organizations) return "other";
-    known_organizations_.emplace(org, true);
-    ++organizations_;
+    if (known_organizations_.size() >= max_organizations) return "other";
+    known_organizations_.insert(org);
   }
   return org;
 }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -62,8 +63,7 @@ class metrics {
   std::map<std::pair<std::string, std::string>, std::uint64_t, std::less<>> writes_;
   // (organization, type, severity, message id) -> issues
   std::map<std::tuple<std::string, std::string, std::string, std::string>, std::uint64_t, std::less<>> validation_;
-  std::size_t organizations_ = 0;
-  std::map<std::string, bool, std::less<>> known_organizations_;
+  std::set<std::string, std::less<>> known_organizations_;
 };
 
 // Appends one sample line: `name{labels} value` (labels already formatted, may be empty).

@@ -9,31 +9,17 @@
 #include <cstring>
 #include <cstdio>
 #include <filesystem>
-#include <memory>
 
 #include <fmt/format.h>
+
+#include "store/sqlite/database.hpp"
 
 namespace store {
 
 namespace {
 
-struct connection_closer {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-using connection = std::unique_ptr<sqlite3, connection_closer>;
-
 fhir::error backup_failure(std::string what) {
   return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception, std::move(what), "backup-failed");
-}
-
-fhir::result<connection> open(const std::string& path, int flags) {
-  sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
-  connection db(raw);
-  if (rc != SQLITE_OK)
-    return backup_failure(fmt::format("cannot open {}: {}", path, raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
-  sqlite3_busy_timeout(db.get(), 10000);
-  return db;
 }
 
 // The file's bytes on stable storage (SQLite syncs its journal, not a backup target closed without one).
@@ -43,14 +29,6 @@ bool sync_file(const std::string& path) {
   bool ok = fsync(fd) == 0;
   ::close(fd);
   return ok;
-}
-
-std::string integrity(sqlite3* db) {
-  sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, nullptr) != SQLITE_OK) return sqlite3_errmsg(db);
-  std::string answer = sqlite3_step(st) == SQLITE_ROW ? reinterpret_cast<const char*>(sqlite3_column_text(st, 0)) : sqlite3_errmsg(db);
-  sqlite3_finalize(st);
-  return answer;
 }
 
 // Removes the partial copy and SQLite's files beside it unless dismissed (the copy took its name).
@@ -81,14 +59,12 @@ fhir::result<backup_report> backup_database(const std::string& from, const std::
   if (std::filesystem::exists(to, ec)) return backup_failure(fmt::format("{} exists: a backup never overwrites a file", to));
   partial_files partial(to + ".partial");
 
-  auto source = open(from, SQLITE_OPEN_READONLY);
-  if (!source) return std::move(source).error();
   backup_report report;
-  {
-    auto target = open(partial.path(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    if (!target) return std::move(target).error();
-    sqlite3_backup* copy = sqlite3_backup_init(target->get(), "main", source->get(), "main");
-    if (!copy) return backup_failure(fmt::format("cannot start the backup: {}", sqlite3_errmsg(target->get())));
+  try {
+    sqlite::database source(from, {.read_only = true, .busy_timeout_ms = 10000});
+    sqlite::database target(partial.path(), {.busy_timeout_ms = 10000});
+    sqlite3_backup* copy = sqlite3_backup_init(target.handle(), "main", source.handle(), "main");
+    if (!copy) return backup_failure(fmt::format("cannot start the backup: {}", sqlite3_errmsg(target.handle())));
     // -1: every page in one step, so in one read transaction of the source: a consistent snapshot that
     // a server committing meanwhile neither blocks nor restarts. Busy only while another connection
     // holds an exclusive lock (a checkpoint truncating the log): retried for up to a minute.
@@ -101,9 +77,12 @@ fhir::result<backup_report> backup_database(const std::string& from, const std::
     sqlite3_backup_finish(copy);
     if (rc != SQLITE_DONE) return backup_failure(fmt::format("the backup of {} failed: {}", from, sqlite3_errstr(rc)));
     // The copy keeps the source's WAL mode; fold its log into the file so that one file is the backup.
-    sqlite3_exec(target->get(), "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
-    std::string check = integrity(target->get());
-    if (check != "ok") return backup_failure(fmt::format("the copy failed its integrity check: {}", check));
+    target.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    auto check = target.cached("PRAGMA integrity_check");
+    std::string answer = check->step() ? std::string(check->column_text(0)) : "no answer";
+    if (answer != "ok") return backup_failure(fmt::format("the copy failed its integrity check: {}", answer));
+  } catch (const sqlite::sqlite_error& e) {
+    return backup_failure(e.what());
   }
   if (!sync_file(partial.path())) return backup_failure(fmt::format("cannot sync {}", partial.path()));
   // link() fails when `to` exists (created meanwhile): never overwritten. Then the partial name goes.
