@@ -160,6 +160,16 @@ value build_capability_statement(const fhir::definitions::registry& definitions,
   }
   rest.set("resource", std::move(resources));
   if (!server.system_interactions.empty()) rest.set("interaction", interactions(server.system_interactions));
+  if (!server.system_operations.empty()) {
+    array operations;
+    for (const auto& [name, definition] : server.system_operations) {
+      value op = object{};
+      op.set("name", name);
+      op.set("definition", definition);
+      operations.push_back(std::move(op));
+    }
+    rest.set("operation", std::move(operations));
+  }
   if (server.search) {
     array common;
     for (std::string_view code : {"_id", "_lastUpdated", "_tag", "_profile", "_security", "_source"})

@@ -29,6 +29,8 @@ struct server_description {
   std::vector<std::string> type_operations;      // operations on every type and instance: "validate"
   // Operations of one type: type -> (name, canonical OperationDefinition), e.g. Patient everything.
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> resource_operations;
+  // Operations on the whole system (rest.operation): (name, canonical OperationDefinition).
+  std::vector<std::pair<std::string, std::string>> system_operations;
   // Profiles every resource of a type is validated against (resource.profile); by default the base.
   std::map<std::string, std::string, std::less<>> default_profiles;
   // The search parameters the server indexes (searchParam, searchInclude, searchRevInclude); null when

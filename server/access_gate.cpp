@@ -39,6 +39,9 @@ constexpr interaction_access interaction_table[] = {
     {"$validate", std::nullopt},     // the instance form reads: see check_access
     {"transaction", std::nullopt},  // each entry is checked as the request it stands for
     {"$break-glass", std::nullopt},  // reads nothing; the operation checks purpose and entitlement itself
+    {"$export", operation::search},  // the named _type values; without, the job exports what the caller may read
+    {"$export-poll-status", std::nullopt},  // a job is its caller's alone (bulk/export_jobs)
+    {"$export-file", std::nullopt},
 };
 
 // Types whose instances no client may create, change or delete: the server writes them.
@@ -71,6 +74,13 @@ std::vector<std::string> searched_types(const http::query_params& params) {
   }
   if (out.empty()) out.emplace_back("*");
   return out;
+}
+
+// The types a bulk export names (_type); none named: the export takes only what the caller may read.
+std::vector<std::string> exported_types(const fhir_request& request) {
+  std::vector<std::string> types = searched_types(request.params);
+  if (types.size() == 1 && types.front() == "*") types.clear();
+  return types;
 }
 
 }  // namespace
@@ -108,6 +118,8 @@ fhir::result<fhir::done> check_patient_facing(const context& ctx, const fhir_req
   }
   if (code == "search-system" || code == "history-system" || code == "history-type" || code == "history-instance")
     return auth::forbidden();
+  // A patient exports their own record (Patient/$export, confined to it by the export), nothing wider.
+  if (code == "$export" && !(request.path.size() == 2 && request.path[0] == "Patient")) return auth::forbidden();
   if ((code == "search-compartment" || code == "$everything") && (request.path[0] != "Patient" || request.path[1] != own))
     return auth::forbidden();
   if (code == "search-type")
@@ -222,6 +234,7 @@ fhir::result<fhir::done> check_access(const context& ctx, const fhir_request& re
   if (code == "search-system") types = searched_types(request.params);
   else if (code == "history-system") types = {"*"};  // system history has no _type: it shows every type
   else if (code == "search-compartment") types = {request.path[2]};
+  else if (code == "$export") types = exported_types(request);
   else types = {request.path[0]};
 
   bool writes = *op == operation::create || *op == operation::update || *op == operation::remove;
@@ -234,6 +247,9 @@ fhir::result<fhir::done> check_access(const context& ctx, const fhir_request& re
   if (auto emergency = check_emergency(ctx, request, code, types); !emergency) return emergency;
   if (!writes)
     if (auto fresh = consent::check_ndoo_freshness(ctx, caller); !fresh) return fresh;
+  // A Group export reads the Group for its members.
+  if (code == "$export" && request.path.size() == 3)
+    if (auto allowed = ctx.auth->authorise(caller, request.path[0], operation::read); !allowed) return allowed;
   if (caller.patient_facing()) return check_patient_facing(ctx, request, code);
   return fhir::done{};
 }

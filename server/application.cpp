@@ -1,5 +1,7 @@
 #include "server/application.hpp"
 
+#include "server/bulk/export_run.hpp"
+
 #include "server/operations.hpp"
 
 #include "server/audit/audit_record_codec.hpp"
@@ -96,6 +98,14 @@ application::application(search_support search, std::unique_ptr<store::store> st
                                                               "https://shared-care-record.github.io/fhir/OperationDefinition/Patient-break-glass");
       continue;
     }
+    if (i.code == "$export") {  // Bulk Data Access 2.0: system, Patient and Group levels
+      constexpr std::string_view bulk = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/";
+      description.system_operations.emplace_back("export", std::string(bulk) + "export");
+      description.resource_operations["Patient"].emplace_back("export", std::string(bulk) + "patient-export");
+      description.resource_operations["Group"].emplace_back("export", std::string(bulk) + "group-export");
+      continue;
+    }
+    if (i.code == "$export-poll-status" || i.code == "$export-file") continue;  // the export's own endpoints
     if (i.code == "conditional-delete") {
       description.conditional_delete = options.conditional_delete_multiple ? "multiple" : "single";
       continue;
@@ -153,6 +163,11 @@ application::application(search_support search, std::unique_ptr<store::store> st
   context_->dispatch = [this](const http::request& request, const auth::caller& caller) {
     return router_.handle_as(*context_, request, caller);
   };
+  exports_ = std::make_unique<bulk::export_jobs>(
+      bulk::export_settings{.directory = options.export_directory.empty() ? options.database_path + ".exports" : options.export_directory,
+                            .retention = options.export_retention},
+      [this](bulk::export_job& job) { return bulk::run_export(*context_, job); });
+  context_->exports = exports_.get();
 }
 
 http::response application::handle(const http::request& request) const {

@@ -11,6 +11,7 @@
 #include "fhir/search/indexer.hpp"
 #include "fhir/search/search_parameters.hpp"
 #include "fhir/validation/validation_options.hpp"
+#include "server/bulk/export_jobs.hpp"
 #include "server/consent/break_glass.hpp"
 #include "server/consent/consent_enforcement.hpp"
 #include "server/context.hpp"
@@ -56,6 +57,10 @@ struct application_options {
   fhir::epoch_ms break_glass_length = consent::default_break_glass_length;
   // Planning and research requests need an ndoo Consent written within this age (0: not checked).
   fhir::epoch_ms ndoo_max_age = 0;
+  // Where bulk export files are written (a directory per job); empty: `<database>.exports`.
+  std::string export_directory;
+  // How long a finished export's files stay available.
+  fhir::epoch_ms export_retention = 6 * 3'600'000;
 };
 
 class application {
@@ -93,6 +98,8 @@ class application {
   std::string jwks_path_;
   router router_;
   std::unique_ptr<server::context> context_;
+  // Last: its thread runs jobs against the context, so it stops before anything else goes.
+  std::unique_ptr<bulk::export_jobs> exports_;
 };
 
 }  // namespace server

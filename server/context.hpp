@@ -21,6 +21,10 @@ class metrics;
 
 class page_cursors;
 
+namespace bulk {
+class export_jobs;
+}
+
 namespace consent {
 class consent_cache;
 class break_glass_sessions;
@@ -54,6 +58,8 @@ struct context {
   server::metrics* metrics = nullptr;
   // Seals page links to the caller and the search (never null once the application is assembled).
   const page_cursors* cursors = nullptr;
+  // Bulk export jobs (never null once the application is assembled).
+  bulk::export_jobs* exports = nullptr;
   // Routes a request as if it had arrived over HTTP, on behalf of an already authenticated caller
   // (batch entries and a transaction's reads): the same gate and interactions as the request itself.
   std::function<http::response(const http::request&, const auth::caller&)> dispatch;

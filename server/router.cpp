@@ -43,8 +43,12 @@ router::router() {
   add("_search", {{"POST", "search-system", search_system}});
   add("metadata", {{"GET", "capabilities", capabilities}});
   add("_history", {{"GET", "history-system", history_system}});
+  add("$export", {{"GET", "$export", export_kickoff}});
+  add("$export-poll-status/{job}", {{"GET", "$export-poll-status", export_status}, {"DELETE", "$export-poll-status", export_cancel}});
+  add("$export-file/{job}/{file}", {{"GET", "$export-file", export_file}});
   add("{type}/_history", {{"GET", "history-type", history_type}});
   add("{type}/$validate", {{"POST", "$validate", validate}});
+  add("{type}/$export", {{"GET", "$export", export_kickoff}});
   add("{type}/_search", {{"POST", "search-type", search_type}});
   add("{type}", {{"GET", "search-type", search_type}, {"POST", "create", create},
                  {"PUT", "conditional-update", update_conditional}, {"DELETE", "conditional-delete", delete_conditional},
@@ -54,6 +58,7 @@ router::router() {
   add("{type}/{id}/$validate", {{"POST", "$validate", validate}});
   add("{type}/{id}/_history/{vid}", {{"GET", "vread", vread}});
   add("{type}/{id}/$everything", {{"GET", "$everything", everything}});
+  add("{type}/{id}/$export", {{"GET", "$export", export_kickoff}});
   add("{type}/{id}/$break-glass", {{"POST", "$break-glass", break_glass}});
   add("{type}/{id}/{compartment_type}", {{"GET", "search-compartment", search_compartment}});
 }

@@ -103,6 +103,12 @@ void request_audit::returned(const store::version_info& info, std::string_view b
   for (std::string& patient : referenced_patients(body)) note_patient(std::move(patient));
 }
 
+void request_audit::returned_many(const std::vector<resource_ref>& first, std::size_t count, const std::vector<std::string>& patients) {
+  for (const resource_ref& ref : first) note_resource(ref);
+  if (count > first.size()) facts_.resource_count += count - first.size();
+  for (const std::string& patient : patients) note_patient(patient);
+}
+
 store::audit_record request_audit::record() {
   facts_.recorded = fhir::now_ms();
   return record_of(facts_, store::new_time_ordered_id(facts_.recorded));

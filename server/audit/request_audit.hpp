@@ -34,6 +34,9 @@ class request_audit {
   void routed(std::string_view interaction, const fhir_request& request);
   // A resource sent back (read, search and history entries, $everything); its patients are noted.
   void returned(const store::version_info& info, std::string_view body);
+  // Many resources returned at once (a bulk export file): the first of them, how many in all, and the
+  // patients whose data they are.
+  void returned_many(const std::vector<resource_ref>& first, std::size_t count, const std::vector<std::string>& patients);
 
   // Patients whose data the request reached but did not return (hidden by Consent): the privacy
   // officer finds the attempt by patient.

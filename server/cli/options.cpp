@@ -125,6 +125,9 @@ Options of serve:
   --ndoo-max-age DAYS
                      planning and research requests are answered 503 unless a national data opt-out
                      (ndoo) Consent was written within DAYS (the mirror is fresh); default: not checked
+  --export-dir DIR   where bulk $export files are written, a directory per job (default: the database
+                     file's name with .exports); job directories left by an earlier run are removed
+  --export-hours N   how long a finished bulk export's files stay available (default: 6)
   --break-glass-hours N
                      how long a declared emergency (POST Patient/[id]/$break-glass) lasts (default: 4)
   --unchanged-updates skip|version
@@ -300,6 +303,11 @@ parse_result parse(int argc, char** argv) {
       s.conditional_delete_multiple = value == "multiple";
     } else if (name == "--ndoo-max-age") {
       ok = take() && parse_number(value, s.ndoo_max_age_days) && s.ndoo_max_age_days > 0;
+    } else if (name == "--export-dir") {
+      ok = take() && !value.empty();
+      s.export_dir = value;
+    } else if (name == "--export-hours") {
+      ok = take() && parse_number(value, s.export_hours) && s.export_hours > 0 && s.export_hours <= 24 * 7;
     } else if (name == "--break-glass-hours") {
       ok = take() && parse_number(value, s.break_glass_hours) && s.break_glass_hours > 0 && s.break_glass_hours <= 24;
     } else if (name == "--unchanged-updates") {

@@ -36,6 +36,8 @@ struct serve_options {
   bool skip_unchanged_updates = true;        // --unchanged-updates skip|version
   unsigned break_glass_hours = 4;            // --break-glass-hours: how long a declared emergency lasts
   unsigned ndoo_max_age_days = 0;            // --ndoo-max-age: 0, not checked
+  std::string export_dir;                    // --export-dir: bulk export files (empty: DATABASE.exports)
+  unsigned export_hours = 6;                 // --export-hours: how long a finished export's files stay
 };
 
 // How resources are validated, for serve and validate alike (so that validate answers as the server would).

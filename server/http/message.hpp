@@ -37,6 +37,9 @@ struct response {
   unsigned status = 200;
   std::vector<header> headers;
   std::string body;
+  // When set, the body is this file's content, sent from disk as it is read (bulk export files), and
+  // `body` is ignored. A file that cannot be opened is answered 404.
+  std::string file;
   // When set, the response may be sent only once this completes (its audit record has committed); the
   // completion may replace it (503 when the record could not be written). See completion below.
   std::shared_ptr<completion> after;

@@ -30,6 +30,10 @@ http::response history_system(const context& ctx, const fhir_request& request); 
 http::response validate(const context& ctx, const fhir_request& request);          // POST [type](/[id])/$validate
 http::response search_type(const context& ctx, const fhir_request& request);       // GET [type], POST [type]/_search
 http::response search_system(const context& ctx, const fhir_request& request);     // GET [base], POST _search
+http::response export_kickoff(const context& ctx, const fhir_request& request);  // GET $export, Patient/$export, Group/[id]/$export
+http::response export_status(const context& ctx, const fhir_request& request);   // GET $export-poll-status/[job]
+http::response export_cancel(const context& ctx, const fhir_request& request);   // DELETE $export-poll-status/[job]
+http::response export_file(const context& ctx, const fhir_request& request);     // GET $export-file/[job]/[name]
 http::response search_compartment(const context& ctx, const fhir_request& request);  // GET Patient/[id]/[type]
 
 }  // namespace server::interactions

@@ -269,3 +269,55 @@ TEST_CASE("fhir-server import loads NDJSON in batches, names bad lines, is idemp
   CHECK(c.request("GET", "/fhir/Patient/more101").status == 200);
   CHECK(server.stop() == 0);
 }
+
+TEST_CASE("a bulk export over HTTP: files are streamed from disk, and a restart forgets its jobs", "[integration][operations]") {
+  temp_dir dir;
+  std::string database = dir.file("db.sqlite");
+  std::string export_dir = database + ".exports";
+  std::string status_path;
+  {
+    server_process server(database);
+    http_connection c(server.port());
+    constexpr int patients = 120;
+    for (int i = 0; i < patients; ++i) REQUIRE(c.request("POST", "/fhir/Patient", patient("Export" + std::to_string(i)), fhir_json).status == 201);
+
+    http_reply kicked = c.request("GET", "/fhir/$export?_type=Patient", {}, {{"Prefer", "respond-async"}, {"Accept", "application/fhir+json"}});
+    REQUIRE(kicked.status == 202);
+    std::string location = kicked.header("Content-Location");
+    status_path = location.substr(location.find("/fhir/"));
+    http_reply status;
+    for (int polls = 0; polls < 1500; ++polls) {
+      status = c.request("GET", status_path);
+      if (status.status != 202) break;
+      CHECK(!status.header("X-Progress").empty());
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    REQUIRE(status.status == 200);
+    auto manifest = fhir::json::parse(status.body);
+    REQUIRE(manifest.ok());
+    const auto& output = manifest->find("output")->as_array();
+    REQUIRE(output.size() == 1);
+    std::string url = *output[0].find_string("url");
+    std::string file_path = url.substr(url.find("/fhir/"));
+
+    http_reply file = c.request("GET", file_path);
+    REQUIRE(file.status == 200);
+    CHECK(file.header("Content-Type") == "application/fhir+ndjson");
+    CHECK(file.header("Content-Length") == std::to_string(file.body.size()));
+    std::istringstream lines(file.body);
+    int count = 0;
+    for (std::string line; std::getline(lines, line); ++count) REQUIRE(fhir::json::parse(line).ok());
+    CHECK(count == patients);
+    http_reply head = c.request("HEAD", file_path);
+    CHECK(head.status == 200);
+    CHECK(head.header("Content-Length") == std::to_string(file.body.size()));
+    // The connection is still usable after a file response.
+    CHECK(c.request("GET", "/fhir/metadata").status == 200);
+    REQUIRE(std::distance(std::filesystem::directory_iterator(export_dir), std::filesystem::directory_iterator()) == 1);
+  }
+  // A new run forgets earlier jobs and removes their files.
+  server_process restarted(database);
+  http_connection c(restarted.port());
+  CHECK(c.request("GET", status_path).status == 404);
+  CHECK(std::distance(std::filesystem::directory_iterator(export_dir), std::filesystem::directory_iterator()) == 0);
+}

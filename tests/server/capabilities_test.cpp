@@ -95,7 +95,11 @@ TEST_CASE("metadata returns a CapabilityStatement generated from what the server
   CHECK(*consent->find_string("conditionalDelete") == "not-supported");
   std::set<std::string> patient_operations;
   for (const auto& op : patient->find("operation")->as_array()) patient_operations.insert(*op.find_string("name"));
-  CHECK(patient_operations == std::set<std::string>{"validate", "everything", "break-glass"});
+  CHECK(patient_operations == std::set<std::string>{"validate", "everything", "break-glass", "export"});
+  // Bulk Data: export at the system level too (rest.operation), and on Group.
+  std::set<std::string> system_operations;
+  for (const auto& op : rest.find("operation")->as_array()) system_operations.insert(*op.find_string("definition"));
+  CHECK(system_operations == std::set<std::string>{"http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"});
   for (const auto& op : observation->find("operation")->as_array()) CHECK(*op.find_string("name") == "validate");
 }
 

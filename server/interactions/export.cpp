@@ -1,0 +1,162 @@
+// FHIR Bulk Data export (Bulk Data Access 2.0, export.html): the kick-off at system, Patient and
+// Group/[id] level, the status endpoint (GET: progress or the manifest; DELETE: cancel) and the output
+// files. A job belongs to the caller who started it; another caller's status and file URLs are 404.
+//
+//   GET [base]/$export, [base]/Patient/$export, [base]/Group/[id]/$export   (Prefer: respond-async)
+//       -> 202, Content-Location: [base]/$export-poll-status/[job]
+//   GET [base]/$export-poll-status/[job]   -> 202 + X-Progress + Retry-After | 200 manifest | 500 failed
+//   DELETE [base]/$export-poll-status/[job] -> 202 (cancelled, files removed)
+//   GET [base]/$export-file/[job]/[name]    -> the NDJSON file (requiresAccessToken: the same caller)
+//
+// A patient's own export (patient-facing token, `Patient/$export`) is the subject access download: their
+// compartment, minus what is withheld from them, audited with purpose PATRQT like any of their requests.
+
+#include <fmt/format.h>
+
+#include "fhir/json/parse.hpp"
+#include "fhir/json/serialize.hpp"
+#include "fhir/text.hpp"
+#include "server/audit/request_audit.hpp"
+#include "server/bulk/export_jobs.hpp"
+#include "server/bulk/export_request.hpp"
+#include "server/interactions/interactions.hpp"
+#include "server/responses.hpp"
+
+namespace server::interactions {
+namespace {
+
+using fhir::json::value;
+
+constexpr std::string_view ndjson_content_type = "application/fhir+ndjson";
+constexpr std::string_view retry_after_s = "2";
+
+std::string status_url(const context& ctx, const std::string& job) { return ctx.settings.base_url + "/$export-poll-status/" + job; }
+std::string file_url(const context& ctx, const std::string& job, const std::string& name) {
+  return ctx.settings.base_url + "/$export-file/" + job + "/" + http::percent_encode(name);
+}
+
+fhir::error no_such_job(std::string_view id) {
+  return fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found,
+                     fmt::format("No bulk export job {} (unknown, expired, cancelled, or started by another caller)", fhir::utf8_prefix(id, 100)),
+                     "export-job-unknown");
+}
+
+// The active Patient members of a Group (Group.member.entity, not inactive).
+fhir::result<std::vector<std::string>> group_members(const context& ctx, const std::string& id) {
+  auto group = ctx.store.read("Group", id);
+  if (!group) return std::move(group).error();
+  auto parsed = fhir::json::parse(group->json);
+  if (!parsed) return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception, "stored Group is not JSON", "export-group");
+  std::vector<std::string> patients;
+  if (const value* members = parsed->find("member"); members && members->is_array())
+    for (const value& member : members->as_array()) {
+      if (const value* inactive = member.find("inactive"); inactive && inactive->is_bool() && inactive->as_bool()) continue;
+      const value* entity = member.find("entity");
+      const std::string* reference = entity ? entity->find_string("reference") : nullptr;
+      if (!reference) continue;
+      std::string_view ref = *reference;
+      if (ref.starts_with(ctx.settings.base_url + "/")) ref.remove_prefix(ctx.settings.base_url.size() + 1);
+      if (ref.starts_with("Patient/") && ref.find('/', 8) == std::string_view::npos) patients.emplace_back(ref.substr(8));
+    }
+  return patients;
+}
+
+value manifest(const context& ctx, const bulk::export_job& job, const bulk::job_status& status) {
+  fhir::json::array output;
+  for (const bulk::export_file& file : status.files) {
+    value entry = fhir::json::object{};
+    entry.set("type", file.type);
+    entry.set("url", file_url(ctx, job.id(), file.name));
+    entry.set("count", value::integer(static_cast<std::int64_t>(file.count)));
+    output.push_back(std::move(entry));
+  }
+  value m = fhir::json::object{};
+  m.set("transactionTime", fhir::format_instant(job.transaction_time()));
+  m.set("request", job.spec().request_url);
+  m.set("requiresAccessToken", true);
+  m.set("output", std::move(output));
+  m.set("error", fhir::json::array{});
+  return m;
+}
+
+}  // namespace
+
+http::response export_kickoff(const context& ctx, const fhir_request& request) {
+  const std::vector<std::string>& path = request.path;
+  bool at_patient = path.size() == 2 && path[0] == "Patient";
+  bool at_group = path.size() == 3 && path[0] == "Group";
+  if (path.size() > 1 && !at_patient && !at_group)
+    return error_response(fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_supported,
+                                      "$export is defined on the system, on Patient and on Group/[id]", "operation-unknown"),
+                          &request);
+  auto spec = bulk::parse_export_request(ctx, request);
+  if (!spec) return error_response(spec.error(), &request);
+  if (at_group) {
+    auto members = group_members(ctx, path[1]);
+    if (!members) return error_response(members.error(), &request);
+    spec->patients = std::move(*members);
+  }
+  // A patient's own export: their compartment only (the gate lets them ask for nothing else).
+  if (request.caller && request.caller->patient_facing()) spec->patients = {request.caller->token->patient};
+  auto job = ctx.exports->submit(std::move(*spec), *request.caller, fhir::now_ms());
+  if (!job) {
+    http::response busy = error_response(job.error(), &request);
+    if (job.error().kind() == fhir::error_kind::busy) busy.set_header("Retry-After", "30");
+    return busy;
+  }
+  http::response response = information_response(202, "Bulk export accepted: poll the Content-Location for its status", request);
+  response.set_header("Content-Location", status_url(ctx, (*job)->id()));
+  return response;
+}
+
+http::response export_status(const context& ctx, const fhir_request& request) {
+  const std::string& id = request.path[1];
+  auto job = ctx.exports->find(id, *request.caller, fhir::now_ms());
+  if (!job) return error_response(no_such_job(id), &request);
+  bulk::job_status status = job->status();
+  if (status.state == bulk::job_state::queued || status.state == bulk::job_state::running) {
+    http::response response;
+    response.status = 202;
+    response.set_header("X-Progress", status.progress);
+    response.set_header("Retry-After", std::string(retry_after_s));
+    return response;
+  }
+  if (status.state == bulk::job_state::failed)
+    return error_response(fhir::error(fhir::error_kind::fault, fhir::issue_type::exception, "bulk export " + id + " failed: " + status.failure,
+                                      "export-failed"),
+                          &request);
+  http::response response;
+  response.status = 200;
+  response.body = fhir::json::serialize(manifest(ctx, *job, status));
+  response.set_header("Content-Type", "application/json");
+  response.set_header("Expires", fhir::format_http_date(status.finished + ctx.exports->retention()));
+  return response;
+}
+
+http::response export_cancel(const context& ctx, const fhir_request& request) {
+  const std::string& id = request.path[1];
+  if (!ctx.exports->cancel(id, *request.caller, fhir::now_ms())) return error_response(no_such_job(id), &request);
+  return information_response(202, "Bulk export " + id + " cancelled; its files are removed", request);
+}
+
+http::response export_file(const context& ctx, const fhir_request& request) {
+  const std::string& id = request.path[1];
+  const std::string& name = request.path[2];
+  auto job = ctx.exports->find(id, *request.caller, fhir::now_ms());
+  if (!job) return error_response(no_such_job(id), &request);
+  // Only a file the job lists is served: the name is never used as a path on its own.
+  for (const bulk::export_file& file : job->status().files) {
+    if (file.name != name) continue;
+    if (request.audit) request.audit->returned_many(file.resources, file.count, file.patients);
+    http::response response;
+    response.status = 200;
+    response.file = job->directory() + "/" + file.name;
+    response.set_header("Content-Type", std::string(ndjson_content_type));
+    return response;
+  }
+  return error_response(fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found,
+                                    fmt::format("Bulk export {} has no file {}", id, fhir::utf8_prefix(name, 100)), "export-file-unknown"),
+                        &request);
+}
+
+}  // namespace server::interactions
