@@ -76,8 +76,9 @@ def run_export(base, query, pid):
     size = 0
     for o in manifest["output"]:  # downloaded to check the files are complete and readable
         s, _, data = request(o["url"])
-        if s != 200 or data.count(b"\n") != o["count"]:
-            sys.exit(f"file {o['url']}: status {s}, {data.count(b'\n')} lines, manifest says {o['count']}")
+        lines = data.count(b"\n")
+        if s != 200 or lines != o["count"]:
+            sys.exit(f"file {o['url']}: status {s}, {lines} lines, manifest says {o['count']}")
         size += len(data)
     request(location, method="DELETE")
     return {"query": query or "(everything)", "resources": total, "files": len(manifest["output"]), "mb": size / 1e6,

@@ -157,7 +157,9 @@ http::response router::serve(const context& ctx, const http::request& http_reque
   if (auto pretty = request.param("_pretty")) request.pretty = *pretty == "true";
   request.prefer = parse_prefer_return(http_request.header_value("Prefer"));
 
-  if (auto format = check_response_format(request.param("_format"), http_request.header_value("Accept")); !format)
+  // A bulk export file is NDJSON whatever the client accepts (clients send Accept: application/fhir+ndjson).
+  bool export_file = !request.path.empty() && request.path.front() == "$export-file";
+  if (auto format = check_response_format(request.param("_format"), http_request.header_value("Accept")); !format && !export_file)
     return error_response(format.error(), &request);
 
   const route* r = match(request.path);

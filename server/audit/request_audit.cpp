@@ -68,7 +68,7 @@ void request_audit::authenticated(const auth::caller& caller) {
 
 void request_audit::routed(std::string_view interaction, const fhir_request& request) {
   facts_.interaction = std::string(interaction);
-  if (interaction.starts_with("search") || interaction.starts_with("history") || interaction == "$everything")
+  if (interaction.starts_with("search") || interaction.starts_with("history") || interaction == "$everything" || interaction == "$export")
     facts_.query = http::encode_query(request.params);
   if (request.path.size() >= 2 && request.path[0] == "Patient" && !request.path[1].empty()) note_patient(request.path[1]);
   for (const std::string& named : named_patients(request)) note_patient(named);

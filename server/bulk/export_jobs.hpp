@@ -43,20 +43,25 @@ enum class job_state { queued, running, complete, failed };
 struct job_status {
   job_state state = job_state::queued;
   std::string progress;  // X-Progress while queued or running
+  // The instant the export's view is of, set when it starts: nothing modified later is exported, and
+  // everything modified earlier had committed (the manifest's transactionTime).
+  fhir::epoch_ms transaction_time = 0;
   std::vector<export_file> files;
+  // What consent decided while the job ran, for the audit record of the request that collects the
+  // manifest: the Consents that applied and the patients whose data was withheld (the first 100).
+  std::vector<audit::consent_decision> decisions;
+  std::vector<std::string> withheld_patients;
   std::string failure;   // why it failed (for the operator's log; clients get a generic message)
   fhir::epoch_ms finished = 0;
 };
 
 class export_job {
  public:
-  export_job(std::string id, export_spec spec, auth::caller owner, fhir::epoch_ms transaction_time, std::string directory);
+  export_job(std::string id, export_spec spec, auth::caller owner, std::string directory);
 
   const std::string& id() const { return id_; }
   const export_spec& spec() const { return spec_; }
   const auth::caller& owner() const { return owner_; }
-  // The instant the export's view is of: nothing modified later is exported (the manifest says so).
-  fhir::epoch_ms transaction_time() const { return transaction_time_; }
   const std::string& directory() const { return directory_; }
 
   // Set by a cancellation; the runner checks it between pages and stops.
@@ -65,7 +70,9 @@ class export_job {
 
   // For the runner.
   void set_progress(std::string progress);
+  void set_transaction_time(fhir::epoch_ms t);
   void add_file(export_file file);
+  void set_consent_record(std::vector<audit::consent_decision> decisions, std::vector<std::string> withheld_patients);
   // For the registry.
   void set_state(job_state state, std::string failure = {});
   job_status status() const;
@@ -74,21 +81,21 @@ class export_job {
   std::string id_;
   export_spec spec_;
   auth::caller owner_;
-  fhir::epoch_ms transaction_time_;
   std::string directory_;
   std::atomic<bool> cancelled_{false};
   mutable std::mutex mutex_;
   job_status status_;
 };
 
-// Whether `a` and `b` are the same caller (issuer, user, client, patient, controller and purpose): the
-// binding of a job to who started it.
+// Whether `a` and `b` are the same caller (issuer, user, client, patient, roles, scopes, controller and
+// purpose): the binding of a job to who started it, so a token with less access cannot collect it.
 bool same_caller(const auth::caller& a, const auth::caller& b);
 
 struct export_settings {
   std::string directory;                       // where job directories are made
   fhir::epoch_ms retention = 6 * 3'600'000;    // how long a finished job's files stay
   std::size_t max_unfinished = 8;              // queued or running jobs at once, beyond that 503 + Retry-After
+  std::size_t max_unfinished_per_caller = 2;   // so that one caller cannot hold every place
 };
 
 class export_jobs {
@@ -97,6 +104,7 @@ class export_jobs {
   using runner = std::function<fhir::result<fhir::done>(export_job& job)>;
 
   // Removes the job directories earlier runs left in `settings.directory` (and nothing else there).
+  // Finished jobs expire on their own (checked every minute and on every call).
   export_jobs(export_settings settings, runner run);
   ~export_jobs();  // cancels the running job and waits for the thread
   export_jobs(const export_jobs&) = delete;
@@ -114,8 +122,9 @@ class export_jobs {
 
  private:
   void work();
-  void expire(fhir::epoch_ms now);  // with mutex_ held
-  static void remove_directory(const std::string& path);
+  // With mutex_ held: forgets the expired jobs and returns their directories, for removal outside the lock.
+  std::vector<std::string> expire(fhir::epoch_ms now);
+  static void remove_directories(const std::vector<std::string>& paths);
 
   export_settings settings_;
   runner run_;

@@ -54,6 +54,11 @@ fhir::result<fhir::search::search_query> parse_type_filter(const context& ctx, s
       return invalid(fmt::format("_typeFilter={}: {} cannot filter an export", fhir::utf8_prefix(value, 200), name));
   auto query = fhir::search::parse_query(ctx.search_parameters, type, target->params, {.strict = true});
   if (!query) return invalid(fmt::format("_typeFilter={}: {}", fhir::utf8_prefix(value, 200), query.error().summary()));
+  // A chain or _has would select resources by others that the caller may not see (consent.md P3); a
+  // search checks those contributors one by one, an export of millions does not: refused.
+  for (const fhir::search::clause& c : query->clauses)
+    if (!c.chain.empty() || c.has)
+      return invalid(fmt::format("_typeFilter={}: chained parameters and _has cannot filter an export", fhir::utf8_prefix(value, 200)));
   return std::move(*query);
 }
 

@@ -5,7 +5,7 @@
 //
 // Supported parameters: `_outputFormat` (application/fhir+ndjson, application/ndjson, ndjson), `_since`
 // (an instant), `_type` (comma-separated, repeatable), `_typeFilter` (`Type?search`, repeatable; several
-// for one type are alternatives: a resource matching any of them is exported). Others (`_elements`,
+// for one type are alternatives: a resource matching any of them is exported; no chains or `_has`). Others (`_elements`,
 // `patient`, `includeAssociatedData`, ...) are refused with 400, or ignored under
 // `Prefer: handling=lenient`, as the specification asks.
 

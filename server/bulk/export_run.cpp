@@ -1,9 +1,13 @@
 #include "server/bulk/export_run.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <algorithm>
 #include <unordered_set>
 
 #include <fmt/format.h>
@@ -40,8 +44,14 @@ class ndjson_output {
     if (!file_) {
       current_ = export_file{.type = type_, .name = fmt::format("{}-{}.ndjson", type_, ++files_)};
       path_ = (std::filesystem::path(job_.directory()) / current_.name).string();
-      file_ = std::fopen(path_.c_str(), "wbx");
-      if (!file_) return write_failed(path_);
+      // Patient data: readable by the server's own user only; never an existing file.
+      int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (fd < 0) return write_failed(path_);
+      file_ = ::fdopen(fd, "wb");
+      if (!file_) {
+        ::close(fd);
+        return write_failed(path_);
+      }
       patients_.clear();
     }
     if (std::fwrite(version.json.data(), 1, version.json.size(), file_) != version.json.size() || std::fputc('\n', file_) == EOF)
@@ -86,7 +96,13 @@ class exporter {
   exporter(const context& ctx, export_job& job, const run_settings& settings) : ctx_(ctx), job_(job), settings_(settings) {}
 
   fhir::result<fhir::done> run() {
-    auto window = time_window();
+    // The view's instant: every write stamped before it has committed once a unit of work queued after
+    // it has (one writer, units in order), so `_since=<transactionTime>` next time misses nothing.
+    fhir::epoch_ms view = fhir::now_ms();
+    auto barrier = ctx_.store.transact([](store::transaction&) -> fhir::result<fhir::done> { return fhir::done{}; });
+    if (!barrier) return std::move(barrier).error();
+    job_.set_transaction_time(view);
+    auto window = time_window(view);
     if (!window) return std::move(window).error();
     const std::vector<std::string>& types = job_.spec().types;
     for (std::size_t i = 0; i < types.size(); ++i) {
@@ -112,13 +128,14 @@ class exporter {
       if (auto closed = out.close(); !closed) return closed;
     }
     job_.set_progress(fmt::format("complete; {} resources", exported_));
+    job_.set_consent_record(std::move(decisions_), std::move(withheld_patients_));
     return fhir::done{};
   }
 
  private:
   // `_lastUpdated` clauses every query carries: after _since, and not after the transaction time.
-  fhir::result<std::vector<fhir::search::clause>> time_window() const {
-    http::query_params params{{"_lastUpdated", "le" + fhir::format_instant(job_.transaction_time())}};
+  fhir::result<std::vector<fhir::search::clause>> time_window(fhir::epoch_ms view) const {
+    http::query_params params{{"_lastUpdated", "le" + fhir::format_instant(view)}};
     if (job_.spec().since) params.emplace_back("_lastUpdated", "gt" + fhir::format_instant(*job_.spec().since));
     auto query = fhir::search::parse_query(ctx_.search_parameters, "Patient", params, {.strict = true});
     if (!query) return std::move(query).error();
@@ -158,18 +175,39 @@ class exporter {
   // The consent pipeline, for the job's owner as of now (P4: decided when exported, not at kick-off).
   bool decide(store::resource_version& version) {
     fhir::consent::decision d = consent::decide(ctx_, job_.owner(), version);
-    if (d.outcome == fhir::consent::verdict::deny) {
+    bool denied = d.outcome == fhir::consent::verdict::deny;
+    if (d.basis.starts_with("Consent/")) note_decision(d.basis, denied ? "deny" : d.overridden ? "override" : "permit", denied ? 1 : 0);
+    if (denied) {
       if (ctx_.metrics) ctx_.metrics->record_consent_withheld();
+      if (ctx_.auth->is_patient_data(version.info.type))
+        for (std::string& patient : consent::patients_of(version))
+          if (withheld_patients_.size() < max_withheld_patients &&
+              std::find(withheld_patients_.begin(), withheld_patients_.end(), patient) == withheld_patients_.end())
+            withheld_patients_.push_back(std::move(patient));
       return false;
     }
     if (d.outcome == fhir::consent::verdict::minimal) version.json = consent::minimal_patient(version.json);
     return true;
   }
 
+  // As the request audit adds them up (request_audit::consent_applied): one entry per Consent and decision.
+  void note_decision(const std::string& consent, std::string_view decision, std::size_t suppressed) {
+    for (audit::consent_decision& d : decisions_)
+      if (d.consent == consent && d.decision == decision) {
+        d.suppressed += suppressed;
+        return;
+      }
+    if (decisions_.size() < max_withheld_patients) decisions_.push_back({consent, std::string(decision), suppressed});
+  }
+
+  static constexpr std::size_t max_withheld_patients = 100;  // as many as one audit record names
+
   const context& ctx_;
   export_job& job_;
   const run_settings& settings_;
   std::size_t exported_ = 0;
+  std::vector<audit::consent_decision> decisions_;
+  std::vector<std::string> withheld_patients_;
 };
 
 }  // namespace

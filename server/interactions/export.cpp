@@ -18,6 +18,8 @@
 #include "fhir/text.hpp"
 #include "server/audit/request_audit.hpp"
 #include "server/bulk/export_jobs.hpp"
+#include "server/bulk/export_refilter.hpp"
+#include "server/consent/consent_enforcement.hpp"
 #include "server/bulk/export_request.hpp"
 #include "server/interactions/interactions.hpp"
 #include "server/responses.hpp"
@@ -41,10 +43,17 @@ fhir::error no_such_job(std::string_view id) {
                      "export-job-unknown");
 }
 
-// The active Patient members of a Group (Group.member.entity, not inactive).
-fhir::result<std::vector<std::string>> group_members(const context& ctx, const std::string& id) {
+// The active Patient members of a Group (Group.member.entity, not inactive). A Group is in its members'
+// compartments: one the caller may not see is as absent as on read (deleted and hidden too: 404).
+fhir::result<std::vector<std::string>> group_members(const context& ctx, const fhir_request& request, const std::string& id) {
   auto group = ctx.store.read("Group", id);
-  if (!group) return std::move(group).error();
+  if (!group) {
+    if (group.error().kind() == fhir::error_kind::gone)
+      if (auto last = consent::last_live_version(ctx, "Group", id); last && !consent::visible(ctx, request, *last))
+        return store::not_found_error("Group", id);
+    return std::move(group).error();
+  }
+  if (!consent::visible(ctx, request, *group)) return store::not_found_error("Group", id);
   auto parsed = fhir::json::parse(group->json);
   if (!parsed) return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception, "stored Group is not JSON", "export-group");
   std::vector<std::string> patients;
@@ -71,7 +80,7 @@ value manifest(const context& ctx, const bulk::export_job& job, const bulk::job_
     output.push_back(std::move(entry));
   }
   value m = fhir::json::object{};
-  m.set("transactionTime", fhir::format_instant(job.transaction_time()));
+  m.set("transactionTime", fhir::format_instant(status.transaction_time));
   m.set("request", job.spec().request_url);
   m.set("requiresAccessToken", true);
   m.set("output", std::move(output));
@@ -85,6 +94,14 @@ http::response export_kickoff(const context& ctx, const fhir_request& request) {
   const std::vector<std::string>& path = request.path;
   bool at_patient = path.size() == 2 && path[0] == "Patient";
   bool at_group = path.size() == 3 && path[0] == "Group";
+  // HEAD must be safe; a kick-off starts work.
+  if (request.http.method == "HEAD") {
+    http::response refused = error_response(fhir::error(fhir::error_kind::method_not_allowed, fhir::issue_type::not_supported,
+                                                        "HEAD does not start a bulk export; use GET", "method-not-allowed"),
+                                            &request);
+    refused.set_header("Allow", "GET");
+    return refused;
+  }
   if (path.size() > 1 && !at_patient && !at_group)
     return error_response(fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_supported,
                                       "$export is defined on the system, on Patient and on Group/[id]", "operation-unknown"),
@@ -92,7 +109,7 @@ http::response export_kickoff(const context& ctx, const fhir_request& request) {
   auto spec = bulk::parse_export_request(ctx, request);
   if (!spec) return error_response(spec.error(), &request);
   if (at_group) {
-    auto members = group_members(ctx, path[1]);
+    auto members = group_members(ctx, request, path[1]);
     if (!members) return error_response(members.error(), &request);
     spec->patients = std::move(*members);
   }
@@ -125,6 +142,12 @@ http::response export_status(const context& ctx, const fhir_request& request) {
     return error_response(fhir::error(fhir::error_kind::fault, fhir::issue_type::exception, "bulk export " + id + " failed: " + status.failure,
                                       "export-failed"),
                           &request);
+  // What consent withheld and which Consents decided, for this request's audit record (the export's
+  // result is handed over here; each file's download then names what it returns).
+  if (request.audit) {
+    for (const audit::consent_decision& d : status.decisions) request.audit->consent_applied(d);
+    request.audit->targeted(status.withheld_patients);
+  }
   http::response response;
   response.status = 200;
   response.body = fhir::json::serialize(manifest(ctx, *job, status));
@@ -147,10 +170,13 @@ http::response export_file(const context& ctx, const fhir_request& request) {
   // Only a file the job lists is served: the name is never used as a path on its own.
   for (const bulk::export_file& file : job->status().files) {
     if (file.name != name) continue;
+    // Consents written since the export was made apply to this download too (P4).
+    auto path = bulk::current_view(ctx, *job, file);
+    if (!path) return error_response(path.error(), &request);
     if (request.audit) request.audit->returned_many(file.resources, file.count, file.patients);
     http::response response;
     response.status = 200;
-    response.file = job->directory() + "/" + file.name;
+    response.file = std::move(*path);
     response.set_header("Content-Type", std::string(ndjson_content_type));
     return response;
   }
