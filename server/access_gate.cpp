@@ -42,6 +42,7 @@ constexpr interaction_access interaction_table[] = {
     {"$export", operation::search},  // the named _type values; without, the job exports what the caller may read
     {"$export-poll-status", std::nullopt},  // a job is its caller's alone (bulk/export_jobs)
     {"$export-file", std::nullopt},
+    {"$data-quality", std::nullopt},  // figures about feeds, no patient data: the operation decides whose
 };
 
 // Types whose instances no client may create, change or delete: the server writes them.

@@ -106,6 +106,10 @@ application::application(search_support search, std::unique_ptr<store::store> st
       continue;
     }
     if (i.code == "$export-poll-status" || i.code == "$export-file") continue;  // the export's own endpoints
+    if (i.code == "$data-quality") {  // this server's own (docs/operations.md)
+      description.system_operations.emplace_back("data-quality", "https://shared-care-record.github.io/fhir/OperationDefinition/data-quality");
+      continue;
+    }
     if (i.code == "conditional-delete") {
       description.conditional_delete = options.conditional_delete_multiple ? "multiple" : "single";
       continue;
@@ -149,7 +153,8 @@ application::application(search_support search, std::unique_ptr<store::store> st
       definitions, validator_, *store_, *search_.parameters, settings{.base_url = options.base_url, .default_page_size = options.default_page_size,
                                                              .max_page_size = options.max_page_size, .software_version = options.software_version,
                                                              .conditional_delete_multiple = options.conditional_delete_multiple,
-                                                             .audit = options.audit, .ndoo_max_age = options.ndoo_max_age},
+                                                             .audit = options.audit, .ndoo_max_age = options.ndoo_max_age,
+                                                             .stale_feed_age = options.stale_feed_age},
       fhir::json::serialize(capability)});
   context_->auth = authenticator_.get();
   consents_ = std::make_unique<consent::consent_cache>();
@@ -168,6 +173,10 @@ application::application(search_support search, std::unique_ptr<store::store> st
                             .retention = options.export_retention},
       [this](bulk::export_job& job) { return bulk::run_export(*context_, job); });
   context_->exports = exports_.get();
+  if (options.data_quality) {
+    quality_ = std::make_unique<quality::quality_recorder>(*store_, *search_.parameters);
+    context_->quality = quality_.get();
+  }
 }
 
 http::response application::handle(const http::request& request) const {

@@ -12,6 +12,7 @@
 #include "fhir/search/search_parameters.hpp"
 #include "fhir/validation/validation_options.hpp"
 #include "server/bulk/export_jobs.hpp"
+#include "server/quality/quality_recorder.hpp"
 #include "server/consent/break_glass.hpp"
 #include "server/consent/consent_enforcement.hpp"
 #include "server/context.hpp"
@@ -61,6 +62,10 @@ struct application_options {
   std::string export_directory;
   // How long a finished export's files stay available.
   fhir::epoch_ms export_retention = 6 * 3'600'000;
+  // Data-quality counts of every validated write ($data-quality); off only in benchmarks.
+  bool data_quality = true;
+  // A source organisation silent for longer is reported as a stale feed.
+  fhir::epoch_ms stale_feed_age = 24 * 3'600'000;
 };
 
 class application {
@@ -98,6 +103,8 @@ class application {
   std::string jwks_path_;
   router router_;
   std::unique_ptr<server::context> context_;
+  // Its thread adds counts to the store: it stops (and stores what it holds) before the store goes.
+  std::unique_ptr<quality::quality_recorder> quality_;
   // Last: its thread runs jobs against the context, so it stops before anything else goes.
   std::unique_ptr<bulk::export_jobs> exports_;
 };

@@ -25,6 +25,10 @@ namespace bulk {
 class export_jobs;
 }
 
+namespace quality {
+class quality_recorder;
+}
+
 namespace consent {
 class consent_cache;
 class break_glass_sessions;
@@ -39,6 +43,8 @@ struct settings {
   bool audit = true;                         // every request is recorded as an AuditEvent (off only in benchmarks)
   // Planning and research need the national data opt-out mirror refreshed within this age (ms; 0: off).
   fhir::epoch_ms ndoo_max_age = 0;
+  // A source organisation whose last write is older than this is reported as a stale feed ($data-quality).
+  fhir::epoch_ms stale_feed_age = 24 * 3'600'000;
 };
 
 struct context {
@@ -60,6 +66,8 @@ struct context {
   const page_cursors* cursors = nullptr;
   // Bulk export jobs (never null once the application is assembled).
   bulk::export_jobs* exports = nullptr;
+  // Data-quality counts of every validated write (null: not counted).
+  quality::quality_recorder* quality = nullptr;
   // Routes a request as if it had arrived over HTTP, on behalf of an already authenticated caller
   // (batch entries and a transaction's reads): the same gate and interactions as the request itself.
   std::function<http::response(const http::request&, const auth::caller&)> dispatch;

@@ -44,6 +44,7 @@ router::router() {
   add("metadata", {{"GET", "capabilities", capabilities}});
   add("_history", {{"GET", "history-system", history_system}});
   add("$export", {{"GET", "$export", export_kickoff}});
+  add("$data-quality", {{"GET", "$data-quality", data_quality}});
   add("$export-poll-status/{job}", {{"GET", "$export-poll-status", export_status}, {"DELETE", "$export-poll-status", export_cancel}});
   add("$export-file/{job}/{file}", {{"GET", "$export-file", export_file}});
   add("{type}/_history", {{"GET", "history-type", history_type}});

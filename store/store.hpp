@@ -187,6 +187,26 @@ class transaction {
   virtual fhir::result<fhir::done> append_audit(audit_record event) = 0;
 };
 
+// Data-quality figures (issue 10): what each source organisation sent, per day, added up. The server
+// counts them as writes are validated and checked (server/quality) and adds them in batches.
+struct quality_count {
+  std::int64_t day = 0;       // days since the epoch (UTC)
+  std::string organization;   // the data controller's ODS code; empty: none
+  std::string type;           // resource type
+  std::string metric;         // what is counted: "accepted", "rejected", "issue", "missing-reference", ...
+  std::string key;            // which one, for metrics with many ("error|nhs-number-invalid|Patient.identifier")
+  std::int64_t count = 0;
+  std::string example;        // one instance, the first recorded (kept when counts are added)
+  fhir::epoch_ms last_seen = 0;  // the latest instance
+};
+
+// Which counts to read: every organisation (nullopt) or one, every type (empty) or one, from a day on.
+struct quality_query {
+  std::optional<std::string> organization;
+  std::string type;
+  std::int64_t since_day = 0;
+};
+
 struct history_request {
   std::string type;  // empty: the whole system
   std::string id;    // empty: every resource of `type`
@@ -276,6 +296,11 @@ class store {
   // `committed`, so no thread waits for the disk while a caller waits for their answer.
   using audit_callback = std::function<void(fhir::result<fhir::done>)>;
   virtual void append_audit_async(audit_record event, audit_callback committed) = 0;
+
+  // Adds the counts to those stored (same day, organisation, type, metric and key), durably.
+  virtual fhir::result<fhir::done> add_quality(const std::vector<quality_count>& counts) = 0;
+  // The stored counts the query selects, one row per day, organisation, type, metric and key.
+  virtual fhir::result<std::vector<quality_count>> quality_counts(const quality_query& query) = 0;
 
   // Recomputes the audit trail's hash chain from the first record to the last.
   virtual fhir::result<audit_check> verify_audit() = 0;

@@ -93,7 +93,7 @@ fhir::result<fhir::done> validate_resource(const context& ctx, const fhir_reques
     });
   }
   auto checked = ctx.validator.check(stand_in ? *stand_in : resource);
-  interactions::count_validation(ctx, request, entry.type, checked.issues);
+  interactions::count_validation(ctx, request, entry.type, checked.issues, &resource);
   if (fhir::has_errors(checked.issues))
     return in_entry(fhir::error(checked.malformed ? fhir::error_kind::invalid : fhir::error_kind::unprocessable, std::move(checked.issues)),
                     entry);

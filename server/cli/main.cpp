@@ -340,7 +340,8 @@ int serve(const server::cli::serve_options& options, const server::cli::validati
                                                .break_glass_length = fhir::epoch_ms{options.break_glass_hours} * 3600 * 1000,
                                                .ndoo_max_age = fhir::epoch_ms{options.ndoo_max_age_days} * 86'400'000,
                                                .export_directory = options.export_dir,
-                                               .export_retention = fhir::epoch_ms{options.export_hours} * 3'600'000});
+                                               .export_retention = fhir::epoch_ms{options.export_hours} * 3'600'000,
+                                               .stale_feed_age = fhir::epoch_ms{options.stale_feed_hours} * 3'600'000});
   if (!opened) {
     std::cerr << "fhir-server: " << opened.error().summary() << "\n";
     return 1;

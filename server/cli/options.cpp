@@ -128,6 +128,9 @@ Options of serve:
   --export-dir DIR   where bulk $export files are written, a directory per job (default: the database
                      file's name with .exports); job directories left by an earlier run are removed
   --export-hours N   how long a finished bulk export's files stay available (default: 6)
+  --stale-feed-hours N
+                     $data-quality reports a source organisation as a stale feed when its last write
+                     is older than N hours (default: 24)
   --break-glass-hours N
                      how long a declared emergency (POST Patient/[id]/$break-glass) lasts (default: 4)
   --unchanged-updates skip|version
@@ -306,6 +309,8 @@ parse_result parse(int argc, char** argv) {
     } else if (name == "--export-dir") {
       ok = take() && !value.empty();
       s.export_dir = value;
+    } else if (name == "--stale-feed-hours") {
+      ok = take() && parse_number(value, s.stale_feed_hours) && s.stale_feed_hours > 0;
     } else if (name == "--export-hours") {
       ok = take() && parse_number(value, s.export_hours) && s.export_hours > 0 && s.export_hours <= 24 * 7;
     } else if (name == "--break-glass-hours") {

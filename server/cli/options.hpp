@@ -38,6 +38,7 @@ struct serve_options {
   unsigned ndoo_max_age_days = 0;            // --ndoo-max-age: 0, not checked
   std::string export_dir;                    // --export-dir: bulk export files (empty: DATABASE.exports)
   unsigned export_hours = 6;                 // --export-hours: how long a finished export's files stay
+  unsigned stale_feed_hours = 24;            // --stale-feed-hours: a feed silent longer is reported stale
 };
 
 // How resources are validated, for serve and validate alike (so that validate answers as the server would).

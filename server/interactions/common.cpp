@@ -11,6 +11,7 @@
 #include "fhir/text.hpp"
 #include "fhir/validation/resource_reader.hpp"
 #include "server/metrics.hpp"
+#include "server/quality/quality_recorder.hpp"
 #include "server/negotiation.hpp"
 
 namespace server::interactions {
@@ -30,7 +31,7 @@ fhir::result<fhir::validation::read_resource_result> read_body(const context& ct
     return fhir::error(fhir::error_kind::invalid, fhir::issue_type::required, "The request has no body: send the resource",
                        "body-missing");
   auto read = ctx.validator.read(request.http.body);
-  count_validation(ctx, request, expected_type, read ? read->issues : read.error().issues());
+  count_validation(ctx, request, expected_type, read ? read->issues : read.error().issues(), read ? &read->resource : nullptr);
   if (!read) return std::move(read).error();
   std::string_view type = fhir::resource_type_of(read->resource);
   if (type != expected_type)
@@ -113,8 +114,11 @@ fhir::result<http::query_params> form_search_parameters(const fhir_request& requ
 
 std::string caller_controller(const fhir_request& request) { return request.caller ? request.caller->controller : std::string(); }
 
-void count_validation(const context& ctx, const fhir_request& request, std::string_view type, const std::vector<fhir::issue>& issues) {
+void count_validation(const context& ctx, const fhir_request& request, std::string_view type, const std::vector<fhir::issue>& issues,
+                      const fhir::json::value* resource) {
   if (ctx.metrics) ctx.metrics->record_validation(caller_controller(request), type, issues);
+  std::string_view url_id = request.path.size() >= 2 && request.path[0] == type ? std::string_view(request.path[1]) : std::string_view();
+  if (ctx.quality) ctx.quality->record(caller_controller(request), type, issues, resource, url_id);
 }
 
 fhir::result<fhir::done> record_controller(const fhir_request& request, fhir::json::value& resource) {

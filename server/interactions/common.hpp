@@ -37,7 +37,9 @@ fhir::result<http::query_params> form_search_parameters(const fhir_request& requ
 
 // The caller's data controller (ODS code), or empty.
 std::string caller_controller(const fhir_request& request);
-// Counts the validation issues of a resource written or refused, for GET /metrics.
-void count_validation(const context& ctx, const fhir_request& request, std::string_view type, const std::vector<fhir::issue>& issues);
+// Counts the validation issues of a resource written or refused, for GET /metrics and the data-quality
+// figures; `resource` is what was validated (null when the body could not be read as one).
+void count_validation(const context& ctx, const fhir_request& request, std::string_view type, const std::vector<fhir::issue>& issues,
+                      const fhir::json::value* resource);
 
 }  // namespace server::interactions

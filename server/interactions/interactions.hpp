@@ -30,6 +30,7 @@ http::response history_system(const context& ctx, const fhir_request& request); 
 http::response validate(const context& ctx, const fhir_request& request);          // POST [type](/[id])/$validate
 http::response search_type(const context& ctx, const fhir_request& request);       // GET [type], POST [type]/_search
 http::response search_system(const context& ctx, const fhir_request& request);     // GET [base], POST _search
+http::response data_quality(const context& ctx, const fhir_request& request);     // GET $data-quality
 http::response export_kickoff(const context& ctx, const fhir_request& request);  // GET $export, Patient/$export, Group/[id]/$export
 http::response export_status(const context& ctx, const fhir_request& request);   // GET $export-poll-status/[job]
 http::response export_cancel(const context& ctx, const fhir_request& request);   // DELETE $export-poll-status/[job]

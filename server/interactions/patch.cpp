@@ -89,7 +89,7 @@ fhir::result<fhir::json::value> patched_resource(const context& ctx, const fhir_
                        "The patch does not leave the same resource (an object of the same type and id)", "patch-changes-identity");
   if (auto recorded = record_controller(request, *patched); !recorded) return std::move(recorded).error();
   auto checked = ctx.validator.check(*patched);
-  count_validation(ctx, request, type, checked.issues);
+  count_validation(ctx, request, type, checked.issues, &*patched);
   if (fhir::has_errors(checked.issues)) return fhir::error(fhir::error_kind::unprocessable, std::move(checked.issues));
   return patched;
 }

@@ -150,6 +150,21 @@ CREATE TRIGGER audit_key_append_only_delete BEFORE DELETE ON audit_key
   BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 )sql",
      move_audit_events_into_trail},
+    {5, R"sql(
+-- Data-quality counts per source organisation and day (store::quality_count; docs/store-schema.md).
+CREATE TABLE quality_count (
+  organization TEXT NOT NULL,     -- the data controller's ODS code; '' none
+  day          INTEGER NOT NULL,  -- days since the epoch, UTC
+  type         TEXT NOT NULL,
+  metric       TEXT NOT NULL,
+  key          TEXT NOT NULL,
+  count        INTEGER NOT NULL,
+  example      TEXT NOT NULL,     -- the first instance recorded
+  last_seen    INTEGER NOT NULL,  -- ms since the epoch of the latest
+  PRIMARY KEY (organization, day, type, metric, key)
+) WITHOUT ROWID;
+CREATE INDEX quality_count_by_day ON quality_count(day);
+)sql"},
 };
 
 int user_version(database& db) {

@@ -17,6 +17,7 @@
 #include "fhir/time.hpp"
 #include "store/id_generator.hpp"
 #include "store/sqlite/audit_log.hpp"
+#include "store/sqlite/quality_log.hpp"
 #include "store/sqlite/checkpointer.hpp"
 #include "store/sqlite/coalescing_vfs.hpp"
 #include "store/sqlite/page_token.hpp"
@@ -68,6 +69,8 @@ class sqlite_store final : public store {
   class writer_unit final : public transaction {
    public:
     writer_unit(sqlite_store& store, database& db, fhir::epoch_ms now) : store_(store), db_(db), now_(now) {}
+    // The writer's connection, for store-internal tables written in the unit (data-quality counts).
+    database& db() { return db_; }
 
     fhir::result<write_result> create(prepared_resource prepared, std::string_view wanted_id) override {
       std::string type = prepared.type;
@@ -464,6 +467,18 @@ class sqlite_store final : public store {
     if (sqlite3_status64(SQLITE_STATUS_PAGECACHE_OVERFLOW, &current, &highest, 0) == SQLITE_OK) figures.page_cache_bytes = current;
     figures.sqlite_memory_bytes = sqlite3_memory_used();
     return figures;
+  }
+
+  fhir::result<fhir::done> add_quality(const std::vector<quality_count>& counts) override {
+    if (counts.empty()) return fhir::done{};
+    return write<fhir::done>([&](writer_unit& unit) -> fhir::result<fhir::done> {
+      sqlite::add_quality_counts(unit.db(), counts);
+      return fhir::done{};
+    });
+  }
+
+  fhir::result<std::vector<quality_count>> quality_counts(const quality_query& query) override {
+    return with_read_transaction([&](database& db) -> fhir::result<std::vector<quality_count>> { return sqlite::read_quality_counts(db, query); });
   }
 
   fhir::result<audit_check> verify_audit() override {

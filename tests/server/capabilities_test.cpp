@@ -99,7 +99,8 @@ TEST_CASE("metadata returns a CapabilityStatement generated from what the server
   // Bulk Data: export at the system level too (rest.operation), and on Group.
   std::set<std::string> system_operations;
   for (const auto& op : rest.find("operation")->as_array()) system_operations.insert(*op.find_string("definition"));
-  CHECK(system_operations == std::set<std::string>{"http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"});
+  CHECK(system_operations == std::set<std::string>{"http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
+                                                   "https://shared-care-record.github.io/fhir/OperationDefinition/data-quality"});
   for (const auto& op : observation->find("operation")->as_array()) CHECK(*op.find_string("name") == "validate");
 }
 

@@ -215,7 +215,7 @@ TEST_CASE("data survives closing and reopening, and the schema is versioned", "[
   sqlite3_stmt* st = nullptr;
   sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr);
   REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-  CHECK(sqlite3_column_int(st, 0) == 4);
+  CHECK(sqlite3_column_int(st, 0) == 5);
   sqlite3_finalize(st);
   sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, nullptr);
   REQUIRE(sqlite3_step(st) == SQLITE_ROW);
@@ -319,4 +319,30 @@ TEST_CASE("versions record whether they created the resource", "[store]") {
   CHECK_FALSE(h->entries[1].info.created);
   CHECK_FALSE(h->entries[2].info.created);
   CHECK(h->entries[3].info.created);
+}
+
+TEST_CASE("data-quality counts add up by key, keep their first example and survive reopening", "[store][quality]") {
+  fhir::testing::temp_dir dir;
+  std::string path = dir.file("db.sqlite");
+  auto count = [](std::string org, std::int64_t day, std::string metric, std::int64_t n, std::string example, fhir::epoch_ms seen) {
+    return store::quality_count{.day = day, .organization = std::move(org), .type = "Patient", .metric = std::move(metric), .key = "",
+                                .count = n, .example = std::move(example), .last_seen = seen};
+  };
+  {
+    auto s = open(path);
+    REQUIRE(s->add_quality({count("GP1", 100, "accepted", 2, "Patient/a", 10), count("RX2", 100, "accepted", 1, "Patient/x", 11)}).ok());
+    REQUIRE(s->add_quality({count("GP1", 100, "accepted", 3, "Patient/b", 30), count("GP1", 101, "rejected", 1, "Patient/c", 40)}).ok());
+  }
+  auto s = open(path);
+  auto gp1 = s->quality_counts({.organization = "GP1"});
+  REQUIRE(gp1.ok());
+  REQUIRE(gp1->size() == 2);
+  CHECK((*gp1)[0].metric == "accepted");
+  CHECK((*gp1)[0].count == 5);
+  CHECK((*gp1)[0].example == "Patient/a");
+  CHECK((*gp1)[0].last_seen == 30);
+  CHECK((*gp1)[1].day == 101);
+  CHECK(s->quality_counts({})->size() == 3);
+  CHECK(s->quality_counts({.since_day = 101})->size() == 1);
+  CHECK(s->quality_counts({.type = "Observation"})->empty());
 }
