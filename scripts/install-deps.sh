@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages the build, the tests and the server need, when any is missing.
+# Installs the Debian 12 packages the build and the server need (and the tests, with --tests), when any
+# is missing.
 # Idempotent: when everything is present it changes nothing and needs no network.
 set -euo pipefail
 
@@ -8,6 +9,8 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev sqlite3 libssl-dev libfmt-dev libre2-dev zlib1g-dev catch2
 )
+# With --tests: also what only the tests need (Debian's chromium, headless, for the dashboard's browser test).
+if [[ "${1:-}" == "--tests" ]]; then packages+=(chromium); fi
 # The definitions are fetched with `npm pack`; a machine with its own Node.js (for example from
 # NodeSource) already has npm, so only install Debian's when there is none.
 command -v npm >/dev/null || packages+=(nodejs npm)

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 presets=(release asan)
 if [[ "${1:-}" == "--quick" ]]; then presets=(release); fi
 
-scripts/install-deps.sh
+scripts/install-deps.sh --tests
 for preset in "${presets[@]}"; do
   start=$(date +%s)
   cmake --preset "$preset" >/dev/null

@@ -10,6 +10,7 @@
 
 #include "fhir/time.hpp"
 #include "server/consent/break_glass.hpp"
+#include "server/dashboard/assets.hpp"
 #include "server/metrics.hpp"
 
 namespace server {
@@ -64,17 +65,60 @@ http::response render_metrics(const context& ctx) {
   return r;
 }
 
+// The dashboard's files. The page and its script come from this server only (CSP: no inline script, no
+// other origin), are not framed, and are not cached (a new server version brings new files).
+http::response dashboard_file(std::string_view content_type, std::string body) {
+  return http::response{.status = 200,
+                        .headers = {{"Content-Type", std::string(content_type)},
+                                    {"Cache-Control", "no-store"},
+                                    {"X-Content-Type-Options", "nosniff"},
+                                    {"X-Frame-Options", "DENY"},
+                                    {"Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"}},
+                        .body = std::move(body)};
+}
+
+// The path of the FHIR base ("/fhir" of "https://shcr.example/fhir"), escaped for an HTML attribute.
+std::string base_path_attribute(const std::string& base_url) {
+  std::size_t scheme = base_url.find("://");
+  std::size_t slash = base_url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  std::string path = slash == std::string::npos ? std::string() : base_url.substr(slash);
+  std::string out;
+  for (char c : path) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::optional<http::response> dashboard_endpoint(const context& ctx, std::string_view path) {
+  if (path == "/dashboard") {
+    std::string page(dashboard::page());
+    page.replace(page.find("{{BASE}}"), 8, base_path_attribute(ctx.settings.base_url));
+    return dashboard_file("text/html; charset=utf-8", std::move(page));
+  }
+  if (path == "/dashboard.js") return dashboard_file("text/javascript; charset=utf-8", std::string(dashboard::script()));
+  if (path == "/dashboard.css") return dashboard_file("text/css; charset=utf-8", std::string(dashboard::style()));
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<http::response> operations_endpoint(const context& ctx, const http::request& request) {
   std::string_view target = request.target;
   std::string_view path = target.substr(0, target.find('?'));
-  if (path != "/health" && path != "/ready" && path != "/metrics") return std::nullopt;
+  bool dashboard = path == "/dashboard" || path == "/dashboard.js" || path == "/dashboard.css";
+  if (path != "/health" && path != "/ready" && path != "/metrics" && !dashboard) return std::nullopt;
   if (request.method != "GET" && request.method != "HEAD") {
     http::response r = json_answer(405, R"({"status":"fail","output":"only GET and HEAD"})");
     r.set_header("Allow", "GET, HEAD");
     return r;
   }
+  if (dashboard) return dashboard_endpoint(ctx, path);
   if (path == "/health") return json_answer(200, R"({"status":"pass"})");
   if (path == "/ready") {
     auto figures = ctx.store.statistics();

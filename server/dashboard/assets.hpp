@@ -1,0 +1,13 @@
+#pragma once
+// The operators' dashboard (GET /dashboard): its page, style sheet and script, embedded in the binary
+// (no external assets). The page has `{{BASE}}` where the FHIR base path goes.
+
+#include <string_view>
+
+namespace server::dashboard {
+
+std::string_view page();
+std::string_view style();
+std::string_view script();
+
+}  // namespace server::dashboard
