@@ -174,7 +174,12 @@ application::application(search_support search, std::unique_ptr<store::store> st
       [this](bulk::export_job& job) { return bulk::run_export(*context_, job); });
   context_->exports = exports_.get();
   if (options.data_quality) {
-    quality_ = std::make_unique<quality::quality_recorder>(*store_, *search_.parameters);
+    quality_ = std::make_unique<quality::quality_recorder>(
+        *store_, *search_.parameters,
+        [ctx = context_.get()](const auth::caller& caller, const store::resource_version& version) {
+          return consent::decide(*ctx, caller, version).permitted();
+        },
+        quality::recorder_options{.base_url = options.base_url});
     context_->quality = quality_.get();
   }
 }

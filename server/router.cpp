@@ -13,6 +13,7 @@
 #include "server/consent/consent_writes.hpp"
 #include "server/interactions/common.hpp"
 #include "server/metrics.hpp"
+#include "server/quality/quality_recorder.hpp"
 #include "server/responses.hpp"
 
 namespace server {
@@ -137,7 +138,11 @@ http::response router::dispatch(const context& ctx, const http::request& http_re
                                 std::string_view* interaction) const {
   if (!ctx.settings.audit) return forget_consents_if_written(ctx, http_request, serve(ctx, http_request, caller, nullptr, interaction));
   audit::request_audit audit(ctx, http_request);
-  store::scoped_audit in_unit([&audit](const std::vector<store::audited_write>& written) { return audit.for_writes(written); });
+  store::scoped_audit in_unit([&ctx, &audit](const std::vector<store::audited_write>& written) {
+    // What the unit wrote is checked for data quality once it has committed (quality_recorder).
+    if (ctx.quality && audit.caller()) ctx.quality->written(*audit.caller(), written);
+    return audit.for_writes(written);
+  });
   return audit.finish(forget_consents_if_written(ctx, http_request, serve(ctx, http_request, caller, &audit, interaction)));
 }
 

@@ -301,6 +301,9 @@ class store {
   virtual fhir::result<fhir::done> add_quality(const std::vector<quality_count>& counts) = 0;
   // The stored counts the query selects, one row per day, organisation, type, metric and key.
   virtual fhir::result<std::vector<quality_count>> quality_counts(const quality_query& query) = 0;
+  // The latest write (accepted or rejected) of each organisation, or of one, whatever its day: how a
+  // feed that stopped is found.
+  virtual fhir::result<std::vector<std::pair<std::string, fhir::epoch_ms>>> last_feeds(const std::optional<std::string>& organization) = 0;
 
   // Recomputes the audit trail's hash chain from the first record to the last.
   virtual fhir::result<audit_check> verify_audit() = 0;

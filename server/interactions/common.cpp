@@ -117,8 +117,11 @@ std::string caller_controller(const fhir_request& request) { return request.call
 void count_validation(const context& ctx, const fhir_request& request, std::string_view type, const std::vector<fhir::issue>& issues,
                       const fhir::json::value* resource) {
   if (ctx.metrics) ctx.metrics->record_validation(caller_controller(request), type, issues);
-  std::string_view url_id = request.path.size() >= 2 && request.path[0] == type ? std::string_view(request.path[1]) : std::string_view();
-  if (ctx.quality) ctx.quality->record(caller_controller(request), type, issues, resource, url_id);
+  if (!ctx.quality) return;
+  const std::string* body_id = resource && resource->is_object() ? resource->find_string("id") : nullptr;
+  std::string_view id = body_id ? std::string_view(*body_id)
+                        : request.path.size() >= 2 && request.path[0] == type ? std::string_view(request.path[1]) : std::string_view();
+  ctx.quality->validated(caller_controller(request), type, id, issues);
 }
 
 fhir::result<fhir::done> record_controller(const fhir_request& request, fhir::json::value& resource) {

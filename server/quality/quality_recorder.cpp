@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "fhir/json/parse.hpp"
 #include "fhir/search/search_query.hpp"
 #include "fhir/text.hpp"
 #include "server/log.hpp"
@@ -12,6 +13,9 @@ namespace {
 constexpr std::size_t max_references = 20;
 constexpr std::size_t max_identifiers = 5;
 constexpr std::size_t max_example = 300;
+constexpr std::size_t max_key = 200;
+// A version whose unit has not committed yet is looked for again for this long, then forgotten.
+constexpr fhir::epoch_ms commit_wait = 10'000;
 
 std::int64_t day_of(fhir::epoch_ms t) { return t / 86'400'000; }
 
@@ -47,20 +51,23 @@ std::optional<std::string> local_reference(std::string_view ref) {
   return std::string(ref.substr(0, slash + 1 + id.size()));
 }
 
-void collect_references(const fhir::json::value& v, std::vector<std::string>& out) {
+// The local references of a resource (relative, or absolute to this server's own base), once each.
+void collect_references(const fhir::json::value& v, const std::string& base_url, std::vector<std::string>& out) {
   if (out.size() >= max_references) return;
   if (v.is_object()) {
     for (const auto& m : v.as_object()) {
       if (m.key == "reference" && m.value.is_string()) {
-        if (auto local = local_reference(m.value.as_string()); local && std::find(out.begin(), out.end(), *local) == out.end())
+        std::string_view ref = m.value.as_string();
+        if (!base_url.empty() && ref.starts_with(base_url + "/")) ref.remove_prefix(base_url.size() + 1);
+        if (auto local = local_reference(ref); local && std::find(out.begin(), out.end(), *local) == out.end())
           out.push_back(std::move(*local));
       } else if (m.key != "contained") {
-        collect_references(m.value, out);
+        collect_references(m.value, base_url, out);
       }
       if (out.size() >= max_references) return;
     }
   } else if (v.is_array()) {
-    for (const auto& item : v.as_array()) collect_references(item, out);
+    for (const auto& item : v.as_array()) collect_references(item, base_url, out);
   }
 }
 
@@ -76,9 +83,9 @@ std::string escape_token(std::string_view text) {
 
 }  // namespace
 
-quality_recorder::quality_recorder(store::store& store, const fhir::search::search_parameters& parameters, std::size_t max_pending,
-                                   fhir::epoch_ms flush_interval)
-    : store_(store), parameters_(parameters), max_pending_(max_pending), flush_interval_(flush_interval) {
+quality_recorder::quality_recorder(store::store& store, const fhir::search::search_parameters& parameters, visibility visible,
+                                   recorder_options options)
+    : store_(store), parameters_(parameters), visible_(std::move(visible)), options_(std::move(options)) {
   thread_ = std::thread([this] { work(); });
 }
 
@@ -92,73 +99,84 @@ quality_recorder::~quality_recorder() {
 }
 
 void quality_recorder::count(fhir::epoch_ms at, std::string_view organization, std::string_view type, std::string_view metric,
-                             std::string key, std::string example) {
-  tally_value& v = tally_[tally_key{day_of(at), std::string(organization), std::string(type), std::string(metric), std::move(key)}];
+                             std::string_view key, std::string_view example) {
+  tally_key k{day_of(at), std::string(organization), std::string(type), std::string(metric), std::string(fhir::utf8_prefix(key, max_key))};
+  // Keys come from what feeds send (element paths, identifier systems): beyond the cap, one "other".
+  if (tally_.size() >= options_.max_keys && !tally_.contains(k)) std::get<4>(k) = "other";
+  tally_value& v = tally_[std::move(k)];
   ++v.count;
   if (v.example.empty()) v.example = fhir::utf8_prefix(example, max_example);
   v.last_seen = std::max(v.last_seen, at);
 }
 
-void quality_recorder::record(std::string_view organization, std::string_view type, const std::vector<fhir::issue>& issues,
-                              const fhir::json::value* resource, std::string_view url_id) {
+void quality_recorder::validated(std::string_view organization, std::string_view type, std::string_view id,
+                                 const std::vector<fhir::issue>& issues) {
   fhir::epoch_ms now = fhir::now_ms();
-  bool passed = !fhir::has_errors(issues);
-  const std::string* id = resource && resource->is_object() ? resource->find_string("id") : nullptr;
-  std::string name = id ? fmt::format("{}/{}", type, *id) : url_id.empty() ? std::string(type) : fmt::format("{}/{}", type, url_id);
-
-  check c;
-  if (passed && resource && resource->is_object()) {
-    c = check{.organization = std::string(organization), .type = std::string(type), .id = id ? *id : std::string(), .at = now};
-    collect_references(*resource, c.references);
-    if (const fhir::json::value* identifiers = resource->find("identifier"); identifiers && identifiers->is_array())
-      for (const auto& identifier : identifiers->as_array()) {
-        const std::string* system = identifier.find_string("system");
-        const std::string* value = identifier.find_string("value");
-        if (system && value && c.identifiers.size() < max_identifiers) c.identifiers.emplace_back(*system, *value);
-      }
-  }
-
+  // Examples name the resource only: diagnostics can quote what the feed sent (an NHS number, a name).
+  std::string name = id.empty() ? std::string(type) : fmt::format("{}/{}", type, id);
   std::lock_guard lock(mutex_);
-  count(now, organization, type, passed ? accepted : rejected, "", name);
+  count(now, organization, type, fhir::has_errors(issues) ? rejected : accepted, "", name);
   for (const fhir::issue& i : issues) {
     std::string path = without_indexes(i.expression);
-    std::string example = name + ": " + std::string(fhir::utf8_prefix(i.diagnostics, max_example));
-    count(now, organization, type, issue, fmt::format("{}|{}|{}", fhir::to_code(i.severity), i.message_id, path), example);
-    if (i.message_id == "nhs-number-invalid") count(now, organization, type, nhs_number_invalid, "", example);
+    count(now, organization, type, issue, fmt::format("{}|{}|{}", fhir::to_code(i.severity), i.message_id, path), name);
+    if (i.message_id == "nhs-number-invalid") count(now, organization, type, nhs_number_invalid, "", name);
     if (i.message_id == "binding-code" && (i.severity == fhir::severity::warning || i.severity == fhir::severity::information))
-      count(now, organization, type, binding_not_followed, path, example);
+      count(now, organization, type, binding_not_followed, path, name);
   }
-  if (c.references.empty() && c.identifiers.empty()) return;
-  if (pending_.size() >= max_pending_) count(now, organization, type, unchecked, "", name);
-  else pending_.push_back(std::move(c));
 }
 
-// After the write committed: do the resources it refers to exist, does another resource of its type
-// hold one of its identifiers?
-void quality_recorder::run_check(const check& c) {
-  std::string name = c.id.empty() ? c.type : c.type + "/" + c.id;
-  for (const std::string& reference : c.references) {
+void quality_recorder::written(const auth::caller& caller, const std::vector<store::audited_write>& versions) {
+  fhir::epoch_ms now = fhir::now_ms();
+  std::lock_guard lock(mutex_);
+  for (const store::audited_write& w : versions) {
+    if (w.info.deleted) continue;
+    if (pending_.size() >= options_.max_pending) count(now, caller.controller, w.info.type, unchecked, "", w.info.type + "/" + w.info.id);
+    else pending_.push_back(check{caller, w.info, now});
+  }
+}
+
+// After the write committed: are the resources it refers to there for the sender, and did another
+// resource of its type that the sender can see hold one of its identifiers before?
+bool quality_recorder::run_check(const check& c) {
+  const store::version_info& v = c.version;
+  auto version = store_.vread(v.type, v.id, v.version);
+  if (!version) return version.error().kind() != fhir::error_kind::not_found || fhir::now_ms() - c.queued >= commit_wait;
+  auto resource = fhir::json::parse(version->json);
+  if (!resource) return true;
+  const std::string& organization = c.caller.controller;
+  std::string name = v.type + "/" + v.id;
+
+  std::vector<std::string> references;
+  collect_references(*resource, options_.base_url, references);
+  for (const std::string& reference : references) {
     std::size_t slash = reference.find('/');
     auto target = store_.read(reference.substr(0, slash), reference.substr(slash + 1));
-    if (target || (target.error().kind() != fhir::error_kind::not_found && target.error().kind() != fhir::error_kind::gone)) continue;
+    // Hidden from the sender counts as missing, exactly like a missing one (nothing to tell them apart).
+    if (target && visible_(c.caller, *target)) continue;
     std::lock_guard lock(mutex_);
-    count(c.at, c.organization, c.type, missing_reference, reference.substr(0, slash), name + " refers to " + reference);
+    count(v.last_updated, organization, v.type, missing_reference, reference.substr(0, slash), name + " -> " + reference);
   }
-  for (const auto& [system, value] : c.identifiers) {
-    auto query = fhir::search::parse_query(parameters_, c.type, {{"identifier", escape_token(system) + "|" + escape_token(value)}}, {.strict = true});
-    if (!query) continue;  // the type has no identifier search parameter
-    auto page = store_.search(store::search_request{*query, 3});
+
+  const fhir::json::value* identifiers = resource->find("identifier");
+  if (!identifiers || !identifiers->is_array()) return true;
+  std::size_t checked = 0;
+  for (const auto& identifier : identifiers->as_array()) {
+    const std::string* system = identifier.find_string("system");
+    const std::string* value = identifier.find_string("value");
+    if (!system || !value || ++checked > max_identifiers) continue;
+    auto query = fhir::search::parse_query(parameters_, v.type, {{"identifier", escape_token(*system) + "|" + escape_token(*value)}},
+                                           {.strict = true});
+    if (!query) return true;  // the type has no identifier search parameter
+    auto page = store_.search(store::search_request{*query, 10});
     if (!page) continue;
-    // Another resource that held the identifier before this write was validated (a create's own id is
-    // not known here, but its version is newer): each later send of a duplicate counts, not the first.
-    std::vector<std::string> others;
+    bool held_before = false;
     for (const store::search_entry& e : page->entries)
-      if (e.version.info.id != c.id && e.version.info.last_updated <= c.at) others.push_back(c.type + "/" + e.version.info.id);
-    if (others.empty()) continue;
-    std::string example = fmt::format("{} shares an identifier ({}) with {}", name, system, others.front());
+      held_before = held_before || (e.version.info.id != v.id && e.version.info.last_updated < v.last_updated && visible_(c.caller, e.version));
+    if (!held_before) continue;
     std::lock_guard lock(mutex_);
-    count(c.at, c.organization, c.type, duplicate, system, example);
+    count(v.last_updated, organization, v.type, duplicate, *system, name);
   }
+  return true;
 }
 
 fhir::result<fhir::done> quality_recorder::drain() {
@@ -167,10 +185,13 @@ fhir::result<fhir::done> quality_recorder::drain() {
     std::lock_guard lock(mutex_);
     checks.swap(pending_);
   }
-  for (const check& c : checks) run_check(c);
+  std::deque<check> later;  // versions whose unit has not committed yet
+  for (check& c : checks)
+    if (!run_check(c)) later.push_back(std::move(c));
   std::map<tally_key, tally_value> tally;
   {
     std::lock_guard lock(mutex_);
+    for (check& c : later) pending_.push_front(std::move(c));
     tally.swap(tally_);
   }
   if (tally.empty()) return fhir::done{};
@@ -199,12 +220,23 @@ fhir::result<fhir::done> quality_recorder::flush() {
   return drain();
 }
 
+std::vector<store::quality_count> quality_recorder::unstored() const {
+  std::lock_guard lock(mutex_);
+  std::vector<store::quality_count> out;
+  out.reserve(tally_.size());
+  for (const auto& [key, v] : tally_)
+    out.push_back(store::quality_count{.day = std::get<0>(key), .organization = std::get<1>(key), .type = std::get<2>(key),
+                                       .metric = std::get<3>(key), .key = std::get<4>(key), .count = v.count, .example = v.example,
+                                       .last_seen = v.last_seen});
+  return out;
+}
+
 void quality_recorder::work() {
   for (;;) {
     bool stop = false;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, std::chrono::milliseconds(flush_interval_), [this] { return stopping_; });
+      wake_.wait_for(lock, std::chrono::milliseconds(options_.flush_interval), [this] { return stopping_; });
       stop = stopping_;
     }
     std::lock_guard lock(flush_mutex_);

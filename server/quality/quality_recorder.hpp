@@ -1,32 +1,33 @@
 #pragma once
-// Data quality per source organisation (issue 10): every validated write is counted against the data
-// controller that sent it, by resource type and day: accepted or rejected by validation, each validation
-// issue (severity, message id and element path, with a first example), NHS numbers failing Modulus 11,
-// codes outside extensible or preferred bindings, references to resources the record does not hold, and
-// identifiers already held by another resource of the type (duplicates).
+// Data quality per source organisation (issue 10): every write is counted against the data controller
+// that sent it, by resource type and day. When it is validated: accepted or rejected, each validation
+// issue (severity, message id and element path), NHS numbers failing Modulus 11, codes outside
+// extensible or preferred bindings. After it has committed: references to resources that are not there
+// for the sender (missing, deleted, or hidden from them by Consent: the same answer, consent.md P2), and
+// identifiers that another resource of the type, visible to the sender, held before (duplicates).
 //
-// Counting must not slow the write: the request thread adds to an in-memory tally and queues the two
-// checks that need the store (references, identifiers); a thread of its own runs them after the write
-// has committed and adds the tally to the store every few seconds (store::add_quality). A crash loses at
-// most the last few seconds of counts, never a write. Checks beyond `max_pending` waiting are counted as
-// "unchecked" rather than queued without bound.
+// Counting must not slow the write: the request thread adds to an in-memory tally, the writer's unit
+// queues the written versions (written()), and a thread of its own checks them after the commit and adds
+// the tally to the store every few seconds (store::add_quality). A crash loses at most the last seconds
+// of counts, never a write. Examples name resources ("Observation/o1"), never their content. Memory is
+// bounded: checks beyond `max_pending` are counted as "unchecked", tally keys beyond `max_keys` as "other".
 
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <tuple>
-#include <utility>
 #include <vector>
 
-#include "fhir/json/value.hpp"
 #include "fhir/outcome.hpp"
 #include "fhir/search/search_parameters.hpp"
 #include "fhir/time.hpp"
+#include "server/auth/authenticator.hpp"
 #include "store/store.hpp"
 
 namespace server::quality {
@@ -36,33 +37,44 @@ inline constexpr std::string_view accepted = "accepted";
 inline constexpr std::string_view rejected = "rejected";
 inline constexpr std::string_view issue = "issue";                     // key: severity|message id|path
 inline constexpr std::string_view nhs_number_invalid = "nhs-number-invalid";
-inline constexpr std::string_view binding_not_followed = "binding-not-followed";  // extensible or preferred
-inline constexpr std::string_view missing_reference = "missing-reference";
+inline constexpr std::string_view binding_not_followed = "binding-not-followed";  // extensible or preferred; key: path
+inline constexpr std::string_view missing_reference = "missing-reference";        // key: the target type
 inline constexpr std::string_view duplicate = "duplicate";             // key: the identifier's system
 inline constexpr std::string_view unchecked = "unchecked";             // checks dropped under load
 
+// Whether `caller` may see `version` (the consent decision); the checks answer for the sender only.
+using visibility = std::function<bool(const auth::caller& caller, const store::resource_version& version)>;
+
+struct recorder_options {
+  std::string base_url;              // absolute references to it are local
+  std::size_t max_pending = 10'000;  // written versions waiting for their checks
+  std::size_t max_keys = 20'000;     // distinct tally keys between two additions to the store
+  fhir::epoch_ms flush_interval = 5'000;
+};
+
 class quality_recorder {
  public:
-  quality_recorder(store::store& store, const fhir::search::search_parameters& parameters, std::size_t max_pending = 10'000,
-                   fhir::epoch_ms flush_interval = 5'000);
+  quality_recorder(store::store& store, const fhir::search::search_parameters& parameters, visibility visible, recorder_options options);
   ~quality_recorder();  // adds what is tallied to the store
   quality_recorder(const quality_recorder&) = delete;
   quality_recorder& operator=(const quality_recorder&) = delete;
 
-  // A write of `type` from `organization` was validated with `issues`; `resource` is what was validated
-  // (null when it could not be read at all), `url_id` the id its URL names (for examples).
-  void record(std::string_view organization, std::string_view type, const std::vector<fhir::issue>& issues,
-              const fhir::json::value* resource, std::string_view url_id = {});
+  // A write of `type` from `organization` was validated with `issues`; `id` names it in examples (empty
+  // when not known yet).
+  void validated(std::string_view organization, std::string_view type, std::string_view id, const std::vector<fhir::issue>& issues);
+  // A unit of work by `caller` wrote these versions (called inside the unit: it only queues them).
+  void written(const auth::caller& caller, const std::vector<store::audited_write>& versions);
 
-  // Runs the queued checks and adds everything tallied to the store; returns once it is stored.
+  // Runs the checks of every committed version queued so far and adds the tally to the store.
   fhir::result<fhir::done> flush();
+  // What is tallied and not yet in the store (a report adds it to the stored counts).
+  std::vector<store::quality_count> unstored() const;
 
  private:
   struct check {
-    std::string organization, type, id;
-    std::vector<std::string> references;                        // "Type/id"
-    std::vector<std::pair<std::string, std::string>> identifiers;  // (system, value)
-    fhir::epoch_ms at = 0;
+    auth::caller caller;
+    store::version_info version;
+    fhir::epoch_ms queued = 0;
   };
   using tally_key = std::tuple<std::int64_t, std::string, std::string, std::string, std::string>;  // day, org, type, metric, key
   struct tally_value {
@@ -71,17 +83,18 @@ class quality_recorder {
     fhir::epoch_ms last_seen = 0;
   };
 
-  void count(fhir::epoch_ms at, std::string_view organization, std::string_view type, std::string_view metric, std::string key,
-             std::string example);  // with mutex_ held
-  void run_check(const check& c);
+  void count(fhir::epoch_ms at, std::string_view organization, std::string_view type, std::string_view metric, std::string_view key,
+             std::string_view example);  // with mutex_ held
+  // false: the version is not readable yet (its unit has not committed): try again later.
+  bool run_check(const check& c);
   fhir::result<fhir::done> drain();  // with flush_mutex_ held
   void work();
 
   store::store& store_;
   const fhir::search::search_parameters& parameters_;
-  std::size_t max_pending_;
-  fhir::epoch_ms flush_interval_;
-  std::mutex mutex_;
+  visibility visible_;
+  recorder_options options_;
+  mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::map<tally_key, tally_value> tally_;
   std::deque<check> pending_;

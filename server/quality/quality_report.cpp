@@ -46,8 +46,10 @@ struct organisation {
 
 }  // namespace
 
-value quality_report(const std::vector<store::quality_count>& counts, const report_options& options) {
+value quality_report(const std::vector<store::quality_count>& counts, const std::vector<std::pair<std::string, fhir::epoch_ms>>& last_feeds,
+                     const report_options& options) {
   std::map<std::string, organisation> organisations;
+  for (const auto& [code, last] : last_feeds) organisations[code].last_feed = std::max(organisations[code].last_feed, last);
   for (const store::quality_count& c : counts) {
     organisation& o = organisations[c.organization];
     o.metrics[c.metric] += c.count;

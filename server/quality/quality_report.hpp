@@ -29,6 +29,9 @@ struct report_options {
   std::size_t top_issues = 10;
 };
 
-fhir::json::value quality_report(const std::vector<store::quality_count>& counts, const report_options& options);
+// `last_feeds`: each organisation's latest write whatever its day (an organisation silent through the
+// whole period is listed, with its last feed, as stale).
+fhir::json::value quality_report(const std::vector<store::quality_count>& counts,
+                                 const std::vector<std::pair<std::string, fhir::epoch_ms>>& last_feeds, const report_options& options);
 
 }  // namespace server::quality

@@ -33,4 +33,15 @@ std::vector<quality_count> read_quality_counts(database& db, const quality_query
   return out;
 }
 
+std::vector<std::pair<std::string, fhir::epoch_ms>> read_last_feeds(database& db, const std::optional<std::string>& organization) {
+  auto select = db.cached(
+      "SELECT organization, max(last_seen) FROM quality_count WHERE metric IN ('accepted', 'rejected') AND (?1 IS NULL OR organization = ?1) "
+      "GROUP BY organization");
+  if (organization) select->bind(1, *organization);
+  else select->bind_null(1);
+  std::vector<std::pair<std::string, fhir::epoch_ms>> out;
+  while (select->step()) out.emplace_back(std::string(select->column_text(0)), select->column_int64(1));
+  return out;
+}
+
 }  // namespace store::sqlite

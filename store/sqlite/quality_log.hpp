@@ -14,4 +14,7 @@ void add_quality_counts(database& db, const std::vector<quality_count>& counts);
 
 std::vector<quality_count> read_quality_counts(database& db, const quality_query& query);
 
+// The latest accepted or rejected write of each organisation (or of one).
+std::vector<std::pair<std::string, fhir::epoch_ms>> read_last_feeds(database& db, const std::optional<std::string>& organization);
+
 }  // namespace store::sqlite

@@ -481,6 +481,12 @@ class sqlite_store final : public store {
     return with_read_transaction([&](database& db) -> fhir::result<std::vector<quality_count>> { return sqlite::read_quality_counts(db, query); });
   }
 
+  fhir::result<std::vector<std::pair<std::string, fhir::epoch_ms>>> last_feeds(const std::optional<std::string>& organization) override {
+    return with_read_transaction([&](database& db) -> fhir::result<std::vector<std::pair<std::string, fhir::epoch_ms>>> {
+      return sqlite::read_last_feeds(db, organization);
+    });
+  }
+
   fhir::result<audit_check> verify_audit() override {
     return with_read_transaction([&](database& db) -> fhir::result<audit_check> { return sqlite::verify_audit_trail(db, render_audit_); });
   }
