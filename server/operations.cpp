@@ -77,30 +77,8 @@ http::response dashboard_file(std::string_view content_type, std::string body) {
                         .body = std::move(body)};
 }
 
-// The path of the FHIR base ("/fhir" of "https://shcr.example/fhir"), escaped for an HTML attribute.
-std::string base_path_attribute(const std::string& base_url) {
-  std::size_t scheme = base_url.find("://");
-  std::size_t slash = base_url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
-  std::string path = slash == std::string::npos ? std::string() : base_url.substr(slash);
-  std::string out;
-  for (char c : path) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-std::optional<http::response> dashboard_endpoint(const context& ctx, std::string_view path) {
-  if (path == "/dashboard") {
-    std::string page(dashboard::page());
-    page.replace(page.find("{{BASE}}"), 8, base_path_attribute(ctx.settings.base_url));
-    return dashboard_file("text/html; charset=utf-8", std::move(page));
-  }
+std::optional<http::response> dashboard_endpoint(std::string_view path) {
+  if (path == "/dashboard") return dashboard_file("text/html; charset=utf-8", std::string(dashboard::page()));
   if (path == "/dashboard.js") return dashboard_file("text/javascript; charset=utf-8", std::string(dashboard::script()));
   if (path == "/dashboard.css") return dashboard_file("text/css; charset=utf-8", std::string(dashboard::style()));
   return std::nullopt;
@@ -118,7 +96,7 @@ std::optional<http::response> operations_endpoint(const context& ctx, const http
     r.set_header("Allow", "GET, HEAD");
     return r;
   }
-  if (dashboard) return dashboard_endpoint(ctx, path);
+  if (dashboard) return dashboard_endpoint(path);
   if (path == "/health") return json_answer(200, R"({"status":"pass"})");
   if (path == "/ready") {
     auto figures = ctx.store.statistics();

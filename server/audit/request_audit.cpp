@@ -63,7 +63,7 @@ request_audit::request_audit(const context& ctx, const http::request& request) :
 }
 
 void request_audit::authenticated(const auth::caller& caller) {
-  caller_ = &caller;
+  caller_ = caller;
   facts_.caller = audited(caller);
 }
 

@@ -30,8 +30,8 @@ class request_audit {
   const std::string& request_id() const { return facts_.request_id; }
 
   void authenticated(const auth::caller& caller);
-  // The caller set by authenticated(), or null; valid while the request is served.
-  const auth::caller* caller() const { return caller_; }
+  // The caller set by authenticated(), or null.
+  const auth::caller* caller() const { return caller_ ? &*caller_ : nullptr; }
   // The routed interaction; the patients the request names (Patient/[id]/..., patient=, subject=Patient/).
   void routed(std::string_view interaction, const fhir_request& request);
   // A resource sent back (read, search and history entries, $everything); its patients are noted.
@@ -65,7 +65,7 @@ class request_audit {
   store::audit_record record();
 
   const context& ctx_;
-  const auth::caller* caller_ = nullptr;
+  std::optional<auth::caller> caller_;  // a copy: the router's may end before this record does
   audit_facts facts_;
   bool recorded_in_unit_ = false;
 };

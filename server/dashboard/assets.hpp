@@ -1,6 +1,6 @@
 #pragma once
 // The operators' dashboard (GET /dashboard): its page, style sheet and script, embedded in the binary
-// (no external assets). The page has `{{BASE}}` where the FHIR base path goes.
+// (no external assets).
 
 #include <string_view>
 

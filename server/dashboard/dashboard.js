@@ -4,7 +4,6 @@
 // figures carry text that feeds sent (examples), which must never be read as HTML.
 (function () {
   'use strict';
-  const base = document.body.dataset.base;
   const token = document.getElementById('token');
   const days = document.getElementById('days');
   const statusLine = document.getElementById('status');
@@ -112,7 +111,8 @@
     if (token.value) headers.Authorization = 'Bearer ' + token.value;
     say('Loading…');
     try {
-      const response = await fetch(`${base}/$data-quality?_since=${since}`, { headers });
+      // Relative to /dashboard: the server's own FHIR base (/fhir), also behind a proxy that adds a prefix.
+      const response = await fetch(`fhir/$data-quality?_since=${since}`, { headers });
       const body = await response.json();
       if (!response.ok) {
         const why = body.issue && body.issue[0] && body.issue[0].diagnostics;

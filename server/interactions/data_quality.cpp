@@ -55,16 +55,17 @@ http::response data_quality(const context& ctx, const fhir_request& request) {
   if (!ctx.quality) return error_response(fhir::error(fhir::error_kind::not_supported, fhir::issue_type::not_supported,
                                                       "Data quality is not recorded by this server", "data-quality-off"),
                                           &request);
+  auto reading = ctx.quality->reading();
   auto counts = ctx.store.quality_counts(query);
   if (!counts) return error_response(counts.error(), &request);
   auto feeds = ctx.store.last_feeds(query.organization);
   if (!feeds) return error_response(feeds.error(), &request);
-  // The last seconds' counts, still in memory, as the query selects them.
-  for (store::quality_count& c : ctx.quality->unstored()) {
-    if (query.organization && c.organization != *query.organization) continue;
+  // The last seconds' counts, still in memory (checks still queued show at the next drain, within ~5 s).
+  for (store::quality_count& c : ctx.quality->unstored({.organization = query.organization})) {
     if (c.metric == quality::accepted || c.metric == quality::rejected) feeds->emplace_back(c.organization, c.last_seen);
     if (c.day >= query.since_day && (query.type.empty() || c.type == query.type)) counts->push_back(std::move(c));
   }
+  reading.unlock();
   auto report = quality::quality_report(*counts, *feeds, {.since_day = query.since_day, .now = now, .stale_after = ctx.settings.stale_feed_age});
   return json_response(200, fhir::json::serialize(report), request);
 }

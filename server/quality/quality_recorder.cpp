@@ -100,13 +100,22 @@ quality_recorder::~quality_recorder() {
 
 void quality_recorder::count(fhir::epoch_ms at, std::string_view organization, std::string_view type, std::string_view metric,
                              std::string_view key, std::string_view example) {
-  tally_key k{day_of(at), std::string(organization), std::string(type), std::string(metric), std::string(fhir::utf8_prefix(key, max_key))};
-  // Keys come from what feeds send (element paths, identifier systems): beyond the cap, one "other".
-  if (tally_.size() >= options_.max_keys && !tally_.contains(k)) std::get<4>(k) = "other";
-  tally_value& v = tally_[std::move(k)];
-  ++v.count;
-  if (v.example.empty()) v.example = fhir::utf8_prefix(example, max_example);
-  v.last_seen = std::max(v.last_seen, at);
+  std::map<tally_key, tally_value> one;
+  one[tally_key{day_of(at), std::string(organization), std::string(type), std::string(metric), std::string(fhir::utf8_prefix(key, max_key))}] =
+      tally_value{1, std::string(fhir::utf8_prefix(example, max_example)), at};
+  merge(tally_, std::move(one));
+}
+
+void quality_recorder::merge(std::map<tally_key, tally_value>& into, std::map<tally_key, tally_value>&& more) const {
+  for (auto& [key, v] : more) {
+    tally_key k = key;
+    // Keys come from what feeds send (element paths, identifier systems): beyond the cap, one "other".
+    if (into.size() >= options_.max_keys && !into.contains(k)) std::get<4>(k) = "other";
+    tally_value& current = into[std::move(k)];
+    current.count += v.count;
+    if (current.example.empty()) current.example = std::move(v.example);
+    current.last_seen = std::max(current.last_seen, v.last_seen);
+  }
 }
 
 void quality_recorder::validated(std::string_view organization, std::string_view type, std::string_view id,
@@ -140,7 +149,10 @@ void quality_recorder::written(const auth::caller& caller, const std::vector<sto
 bool quality_recorder::run_check(const check& c) {
   const store::version_info& v = c.version;
   auto version = store_.vread(v.type, v.id, v.version);
-  if (!version) return version.error().kind() != fhir::error_kind::not_found || fhir::now_ms() - c.queued >= commit_wait;
+  // Not readable yet (not committed, or the database busy): again later, for a while.
+  if (!version) return fhir::now_ms() - c.queued >= commit_wait;
+  // A unit that rolled back queued its versions too; its version number may since be another write's.
+  if (version->info.last_updated != v.last_updated) return true;
   auto resource = fhir::json::parse(version->json);
   if (!resource) return true;
   const std::string& organization = c.caller.controller;
@@ -188,6 +200,7 @@ fhir::result<fhir::done> quality_recorder::drain() {
   std::deque<check> later;  // versions whose unit has not committed yet
   for (check& c : checks)
     if (!run_check(c)) later.push_back(std::move(c));
+  std::unique_lock handover(handover_);
   std::map<tally_key, tally_value> tally;
   {
     std::lock_guard lock(mutex_);
@@ -203,14 +216,9 @@ fhir::result<fhir::done> quality_recorder::drain() {
                                           .last_seen = v.last_seen});
   auto stored = store_.add_quality(counts);
   if (!stored) {
-    // Kept for the next attempt: counts are added up, so nothing is lost or counted twice.
+    // Kept for the next attempt (under the same cap): counts are added up, so nothing is lost or counted twice.
     std::lock_guard lock(mutex_);
-    for (auto& [key, v] : tally) {
-      tally_value& current = tally_[key];
-      current.count += v.count;
-      if (current.example.empty()) current.example = std::move(v.example);
-      current.last_seen = std::max(current.last_seen, v.last_seen);
-    }
+    merge(tally_, std::move(tally));
   }
   return stored;
 }
@@ -220,14 +228,16 @@ fhir::result<fhir::done> quality_recorder::flush() {
   return drain();
 }
 
-std::vector<store::quality_count> quality_recorder::unstored() const {
-  std::lock_guard lock(mutex_);
+std::vector<store::quality_count> quality_recorder::unstored(const store::quality_query& query) const {
+  std::lock_guard lock(mutex_);  // held briefly: the writer thread takes it too (written())
   std::vector<store::quality_count> out;
-  out.reserve(tally_.size());
-  for (const auto& [key, v] : tally_)
-    out.push_back(store::quality_count{.day = std::get<0>(key), .organization = std::get<1>(key), .type = std::get<2>(key),
-                                       .metric = std::get<3>(key), .key = std::get<4>(key), .count = v.count, .example = v.example,
-                                       .last_seen = v.last_seen});
+  for (const auto& [key, v] : tally_) {
+    const auto& [day, organization, type, metric, k] = key;
+    if ((query.organization && organization != *query.organization) || day < query.since_day || (!query.type.empty() && type != query.type))
+      continue;
+    out.push_back(store::quality_count{.day = day, .organization = organization, .type = type, .metric = metric, .key = k,
+                                       .count = v.count, .example = v.example, .last_seen = v.last_seen});
+  }
   return out;
 }
 

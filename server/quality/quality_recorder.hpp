@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -67,8 +68,12 @@ class quality_recorder {
 
   // Runs the checks of every committed version queued so far and adds the tally to the store.
   fhir::result<fhir::done> flush();
-  // What is tallied and not yet in the store (a report adds it to the stored counts).
-  std::vector<store::quality_count> unstored() const;
+
+  // A report reads the store and then unstored() while holding this: counts being handed to the store
+  // are then either still unstored or already stored, never neither (nor both).
+  std::shared_lock<std::shared_mutex> reading() const { return std::shared_lock(handover_); }
+  // What is tallied and not yet in the store, as `query` selects it (a report adds it to the stored counts).
+  std::vector<store::quality_count> unstored(const store::quality_query& query) const;
 
  private:
   struct check {
@@ -83,6 +88,8 @@ class quality_recorder {
     fhir::epoch_ms last_seen = 0;
   };
 
+  // Adds `more` into `into`, folding keys beyond the cap into "other".
+  void merge(std::map<tally_key, tally_value>& into, std::map<tally_key, tally_value>&& more) const;
   void count(fhir::epoch_ms at, std::string_view organization, std::string_view type, std::string_view metric, std::string_view key,
              std::string_view example);  // with mutex_ held
   // false: the version is not readable yet (its unit has not committed): try again later.
@@ -100,6 +107,7 @@ class quality_recorder {
   std::deque<check> pending_;
   bool stopping_ = false;
   std::mutex flush_mutex_;  // one drain at a time (the thread's, or a caller's flush)
+  mutable std::shared_mutex handover_;  // exclusive while a drain moves the tally into the store
   std::thread thread_;
 };
 

@@ -44,6 +44,7 @@ std::optional<image> read_png(const std::string& path, std::string* why) {
     if (at + 12 + length > data.size()) return fail(why, "truncated chunk");
     const unsigned char* body = p + at + 8;
     if (type == "IHDR") {
+      if (length < 13) return fail(why, "short image header");
       out.width = be32(body);
       out.height = be32(body + 4);
       int depth = body[8], colour = body[9], interlace = body[12];
