@@ -119,4 +119,14 @@ prefer_return parse_prefer_return(std::optional<std::string_view> prefer) {
   return prefer_return::representation;
 }
 
+bool prefers(std::optional<std::string_view> prefer, std::string_view preference) {
+  std::string_view rest = prefer.value_or("");
+  while (!rest.empty()) {
+    std::size_t comma = rest.find(',');
+    if (http::iequals(trim(rest.substr(0, comma)), preference)) return true;
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  return false;
+}
+
 }  // namespace server

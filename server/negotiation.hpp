@@ -26,4 +26,8 @@ enum class prefer_return { minimal, representation, operation_outcome };
 // are hints: an unknown one is ignored, as RFC 7240 says).
 prefer_return parse_prefer_return(std::optional<std::string_view> prefer);
 
+// Whether a Prefer header holds `preference` as one of its comma-separated tokens ("respond-async",
+// "handling=strict"), compared without case.
+bool prefers(std::optional<std::string_view> prefer, std::string_view preference);
+
 }  // namespace server

@@ -30,7 +30,7 @@ class request_audit {
   const std::string& request_id() const { return facts_.request_id; }
 
   void authenticated(const auth::caller& caller);
-  // The caller set by authenticated(), or null.
+  // The caller set by authenticated() of a request that may write (not GET or HEAD), or null.
   const auth::caller* caller() const { return caller_ ? &*caller_ : nullptr; }
   // The routed interaction; the patients the request names (Patient/[id]/..., patient=, subject=Patient/).
   void routed(std::string_view interaction, const fhir_request& request);

@@ -7,6 +7,7 @@
 #include "fhir/text.hpp"
 #include "server/access_gate.hpp"
 #include "server/interactions/compartment.hpp"
+#include "server/negotiation.hpp"
 
 namespace server::bulk {
 namespace {
@@ -15,28 +16,6 @@ constexpr std::string_view output_formats[] = {"application/fhir+ndjson", "appli
 
 fhir::error invalid(std::string diagnostics, std::string message_id = "export-parameter-invalid") {
   return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid, std::move(diagnostics), std::move(message_id));
-}
-
-// The Prefer header's preferences (RFC 7240): "respond-async, handling=lenient".
-bool prefers(const fhir_request& request, std::string_view preference) {
-  std::string_view header = request.http.header_value("Prefer").value_or("");
-  while (!header.empty()) {
-    std::size_t comma = header.find(',');
-    std::string_view item = header.substr(0, comma);
-    header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (item == preference) return true;
-  }
-  return false;
-}
-
-void split_list(std::string_view list, std::vector<std::string>& out) {
-  while (!list.empty()) {
-    std::size_t comma = list.find(',');
-    if (comma != 0) out.emplace_back(list.substr(0, comma));
-    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-  }
 }
 
 // A _typeFilter value: "Observation?code=http://loinc.org|8867-4&date=ge2024" (the inner query's values
@@ -67,9 +46,10 @@ fhir::result<fhir::search::search_query> parse_type_filter(const context& ctx, s
 bool exportable_type(std::string_view type) { return type != "AuditEvent"; }
 
 fhir::result<export_spec> parse_export_request(const context& ctx, const fhir_request& request) {
-  if (!prefers(request, "respond-async"))
+  std::optional<std::string_view> prefer = request.http.header_value("Prefer");
+  if (!prefers(prefer, "respond-async"))
     return invalid("A bulk export runs asynchronously: send the header 'Prefer: respond-async'", "export-prefer-async-missing");
-  bool lenient = prefers(request, "handling=lenient");
+  bool lenient = prefers(prefer, "handling=lenient");
 
   export_spec spec;
   if (request.path.size() == 2) spec.level = export_level::patient;
@@ -89,7 +69,8 @@ fhir::result<export_spec> parse_export_request(const context& ctx, const fhir_re
       if (!spec.since || value.find('T') == std::string::npos)
         return invalid(fmt::format("_since={}: expected an instant (2026-01-01T00:00:00Z)", fhir::utf8_prefix(value, 100)));
     } else if (name == "_type") {
-      split_list(value, named_types);
+      for (std::string& type : fhir::search::split_escaped(value, ','))
+        if (!type.empty()) named_types.push_back(std::move(type));
     } else if (name == "_typeFilter") {
       filter_values.push_back(value);
     } else if (name == "_format" || name == "_pretty") {

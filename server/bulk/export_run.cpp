@@ -40,7 +40,8 @@ class ndjson_output {
   ndjson_output(const ndjson_output&) = delete;
   ndjson_output& operator=(const ndjson_output&) = delete;
 
-  fhir::result<fhir::done> write(const store::resource_version& version) {
+  // `patients`: the patients whose data `version` is (consent::patients_of), for the download's audit.
+  fhir::result<fhir::done> write(const store::resource_version& version, const std::vector<std::string>& patients) {
     if (!file_) {
       current_ = export_file{.type = type_, .name = fmt::format("{}-{}.ndjson", type_, ++files_)};
       path_ = (std::filesystem::path(job_.directory()) / current_.name).string();
@@ -56,7 +57,7 @@ class ndjson_output {
     }
     if (std::fwrite(version.json.data(), 1, version.json.size(), file_) != version.json.size() || std::fputc('\n', file_) == EOF)
       return write_failed(path_);
-    note(version);
+    note(version, patients);
     if (++current_.count == max_lines_) return close();
     return fhir::done{};
   }
@@ -73,12 +74,11 @@ class ndjson_output {
 
  private:
   // What the file's download returns, for its audit record: the first resources and patients.
-  void note(const store::resource_version& version) {
+  void note(const store::resource_version& version, const std::vector<std::string>& patients) {
     if (current_.resources.size() < audit::max_entities)
       current_.resources.push_back({version.info.type, version.info.id, version.info.version});
-    if (current_.patients.size() >= audit::max_entities) return;
-    for (std::string& patient : consent::patients_of(version))
-      if (current_.patients.size() < audit::max_entities && patients_.insert(patient).second) current_.patients.push_back(std::move(patient));
+    for (const std::string& patient : patients)
+      if (current_.patients.size() < audit::max_entities && patients_.insert(patient).second) current_.patients.push_back(patient);
   }
 
   export_job& job_;
@@ -160,11 +160,13 @@ class exporter {
       if (!page) return std::move(page).error();
       for (store::search_entry& entry : page->entries) {
         store::resource_version& version = entry.version;
+        // The patients whose data it is, read once: the level's filter, the audit of what is withheld or written.
+        std::vector<std::string> patients = consent::patients_of(version);
         // A Patient-level export is the data of patients: a resource that refers to none is no one's.
-        if (patient_level && version.info.type != "Patient" && consent::patients_of(version).empty()) continue;
+        if (patient_level && patients.empty()) continue;
         if (seen && !seen->insert(version.info.id).second) continue;
-        if (!decide(version)) continue;
-        if (auto written = out.write(version); !written) return written;
+        if (!decide(version, patients)) continue;
+        if (auto written = out.write(version, patients); !written) return written;
         ++exported_;
       }
       token = std::move(page->next_token);
@@ -173,17 +175,17 @@ class exporter {
   }
 
   // The consent pipeline, for the job's owner as of now (P4: decided when exported, not at kick-off).
-  bool decide(store::resource_version& version) {
+  bool decide(store::resource_version& version, const std::vector<std::string>& patients) {
     fhir::consent::decision d = consent::decide(ctx_, job_.owner(), version);
     bool denied = d.outcome == fhir::consent::verdict::deny;
     if (d.basis.starts_with("Consent/")) note_decision(d.basis, denied ? "deny" : d.overridden ? "override" : "permit", denied ? 1 : 0);
     if (denied) {
       if (ctx_.metrics) ctx_.metrics->record_consent_withheld();
       if (ctx_.auth->is_patient_data(version.info.type))
-        for (std::string& patient : consent::patients_of(version))
+        for (const std::string& patient : patients)
           if (withheld_patients_.size() < max_withheld_patients &&
               std::find(withheld_patients_.begin(), withheld_patients_.end(), patient) == withheld_patients_.end())
-            withheld_patients_.push_back(std::move(patient));
+            withheld_patients_.push_back(patient);
       return false;
     }
     if (d.outcome == fhir::consent::verdict::minimal) version.json = consent::minimal_patient(version.json);

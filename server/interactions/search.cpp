@@ -33,10 +33,7 @@ namespace {
 
 constexpr std::string_view page_parameter = "_page_token";
 
-bool prefers_strict(const fhir_request& request) {
-  auto prefer = request.http.header_value("Prefer");
-  return prefer && prefer->find("handling=strict") != std::string_view::npos;
-}
+bool prefers_strict(const fhir_request& request) { return prefers(request.http.header_value("Prefer"), "handling=strict"); }
 
 fhir::result<std::size_t> page_size(const context& ctx, const fhir::search::search_query& query) {
   if (query.summary == fhir::search::summary_mode::count) return std::size_t{0};
