@@ -24,11 +24,7 @@ namespace {
 // A Consent of `kind` for `patient` with this root provision.
 std::string consent(const std::string& id, const std::string& patient, const std::string& kind, const std::string& status,
                     const std::string& provision = R"({"type":"deny"})") {
-  return R"({"resourceType":"Consent","id":")" + id + R"(","status":")" + status + R"(",
-    "scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},
-    "category":[{"coding":[{"system":"https://shared-care-record.github.io/fhir/CodeSystem/consent-kind","code":")" + kind + R"("}]}],
-    "patient":{"reference":"Patient/)" + patient + R"("},"dateTime":"2026-01-01","policy":[{"uri":"https://example.org/policy"}],
-    "provision":)" + provision + "}";
+  return fhir::testing::consent_json(id, patient, kind, status, provision);
 }
 
 std::string observation(const std::string& id, const std::string& patient, const std::string& code = "1234") {

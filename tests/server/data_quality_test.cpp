@@ -96,11 +96,7 @@ TEST_CASE("$data-quality reports each organisation's writes, issues, missing ref
   // identifier is free and a reference to it is missing, exactly as for one that does not exist.
   auto admin_c = fhir::testing::consent_admin(idp);
   REQUIRE(app.put("/fhir/Patient/p4", patient("p4", "9876543210"), with(gp)).status() == 201);
-  REQUIRE(app.put("/fhir/Consent/c4", R"({"resourceType":"Consent","id":"c4","status":"active",
-    "scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},
-    "category":[{"coding":[{"system":"https://shared-care-record.github.io/fhir/CodeSystem/consent-kind","code":"shcr-optout"}]}],
-    "patient":{"reference":"Patient/p4"},"dateTime":"2026-01-01","policy":[{"uri":"https://example.org/policy"}],
-    "provision":{"type":"deny"}})", with(admin_c)).status() == 201);
+  REQUIRE(app.put("/fhir/Consent/c4", fhir::testing::consent_json("c4", "p4", "shcr-optout"), with(admin_c)).status() == 201);
   auto identified = [](std::string body, const std::string& member) { return body.insert(body.rfind('}'), "," + member); };
   REQUIRE(app.put("/fhir/Observation/go4", identified(observation("go4", "Patient/p4"),
     R"("identifier":[{"system":"https://gp1.example/obs","value":"X1"}])"), with(gp)).status() == 201);

@@ -43,11 +43,7 @@ std::string observation(const std::string& id, const std::string& subject, const
 }
 
 std::string consent(const std::string& id, const std::string& patient_id, const std::string& kind, const std::string& provision) {
-  return R"({"resourceType":"Consent","id":")" + id + R"(","status":"active",
-    "scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},
-    "category":[{"coding":[{"system":"https://shared-care-record.github.io/fhir/CodeSystem/consent-kind","code":")" + kind + R"("}]}],
-    "patient":{"reference":"Patient/)" + patient_id + R"("},"dateTime":"2026-01-01","policy":[{"uri":"https://example.org/policy"}],
-    "provision":)" + provision + "}";
+  return fhir::testing::consent_json(id, patient_id, kind, "active", provision);
 }
 
 // The path of a URL under the fixture's base ("http://test.example/fhir/$export-poll-status/x" -> "/fhir/...").

@@ -4,6 +4,16 @@
 
 namespace fhir::testing {
 
+std::string consent_json(std::string_view id, std::string_view patient, std::string_view kind, std::string_view status,
+                         std::string_view provision) {
+  return R"({"resourceType":"Consent","id":")" + std::string(id) + R"(","status":")" + std::string(status) + R"(",
+    "scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},
+    "category":[{"coding":[{"system":"https://shared-care-record.github.io/fhir/CodeSystem/consent-kind","code":")" +
+         std::string(kind) + R"("}]}],
+    "patient":{"reference":"Patient/)" + std::string(patient) +
+         R"("},"dateTime":"2026-01-01","policy":[{"uri":"https://example.org/policy"}],"provision":)" + std::string(provision) + "}";
+}
+
 std::string patient_with_identifier(std::string_view id, std::string_view system, std::string_view value, std::string_view family,
                                     std::string_view birth_date) {
   std::string out = R"({"resourceType":"Patient",)";

@@ -15,6 +15,11 @@ namespace fhir::testing {
 std::string patient_with_identifier(std::string_view id, std::string_view system, std::string_view value,
                                     std::string_view family = "Smith", std::string_view birth_date = "1980-01-01");
 
+// A Consent as the SHCR-Consent profile wants it: `kind` from the consent-kind CodeSystem (shcr-optout,
+// ndoo, ...), for Patient/`patient`, with `provision` (JSON text) at its root.
+std::string consent_json(std::string_view id, std::string_view patient, std::string_view kind, std::string_view status = "active",
+                         std::string_view provision = R"({"type":"deny"})");
+
 // The string member `key` of `v` (empty when `v` is null or the member absent).
 std::string text(const json::value* v, std::string_view key);
 // The first element of an array (null when `v` is null, not an array or empty).
