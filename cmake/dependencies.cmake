@@ -5,6 +5,8 @@ find_package(OpenSSL 3 REQUIRED)
 find_package(fmt REQUIRED)
 find_package(Threads REQUIRED)
 find_package(ZLIB REQUIRED)
+# $import fetches its inputs over HTTPS (server/bulk/url_fetch.cpp).
+find_package(CURL REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 if(FHIR_BUILD_TESTS)

@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libsqlite3-dev sqlite3 libssl-dev libfmt-dev libre2-dev zlib1g-dev catch2
+  libsqlite3-dev sqlite3 libssl-dev libfmt-dev libre2-dev zlib1g-dev libcurl4-openssl-dev catch2
 )
 # With --tests: also what only the tests need (Debian's chromium, headless, for the dashboard's browser test).
 if [[ "${1:-}" == "--tests" ]]; then packages+=(chromium); fi

@@ -42,6 +42,9 @@ constexpr interaction_access interaction_table[] = {
     {"$export", operation::search},  // the named _type values; without, the job exports what the caller may read
     {"$export-poll-status", std::nullopt},  // a job is its caller's alone (bulk/export_jobs)
     {"$export-file", std::nullopt},
+    {"$import", std::nullopt},  // each input's type is checked as a PUT of it by the operation (the body names them)
+    {"$import-poll-status", std::nullopt},  // a job is its caller's alone (bulk/job_queue)
+    {"$import-file", std::nullopt},
     {"$data-quality", std::nullopt},  // figures about feeds, no patient data: the operation decides whose
 };
 

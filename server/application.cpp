@@ -1,6 +1,7 @@
 #include "server/application.hpp"
 
 #include "server/bulk/export_run.hpp"
+#include "server/bulk/import_run.hpp"
 
 #include "server/operations.hpp"
 
@@ -106,6 +107,12 @@ application::application(search_support search, std::unique_ptr<store::store> st
       continue;
     }
     if (i.code == "$export-poll-status" || i.code == "$export-file") continue;  // the export's own endpoints
+    if (i.code == "$import") {  // only when the operator allows sources to fetch from (docs/operations.md)
+      if (!options.import_sources.empty())
+        description.system_operations.emplace_back("import", "https://shared-care-record.github.io/fhir/OperationDefinition/import");
+      continue;
+    }
+    if (i.code == "$import-poll-status" || i.code == "$import-file") continue;
     if (i.code == "$data-quality") {  // this server's own (docs/operations.md)
       description.system_operations.emplace_back("data-quality", "https://shared-care-record.github.io/fhir/OperationDefinition/data-quality");
       continue;
@@ -154,7 +161,8 @@ application::application(search_support search, std::unique_ptr<store::store> st
                                                              .max_page_size = options.max_page_size, .software_version = options.software_version,
                                                              .conditional_delete_multiple = options.conditional_delete_multiple,
                                                              .audit = options.audit, .ndoo_max_age = options.ndoo_max_age,
-                                                             .stale_feed_age = options.stale_feed_age},
+                                                             .stale_feed_age = options.stale_feed_age,
+                                                             .import_sources = options.import_sources},
       fhir::json::serialize(capability)});
   context_->auth = authenticator_.get();
   consents_ = std::make_unique<consent::consent_cache>();
@@ -169,10 +177,21 @@ application::application(search_support search, std::unique_ptr<store::store> st
     return router_.handle_as(*context_, request, caller);
   };
   exports_ = std::make_unique<bulk::export_jobs>(
-      bulk::export_settings{.directory = options.export_directory.empty() ? options.database_path + ".exports" : options.export_directory,
-                            .retention = options.export_retention},
+      bulk::job_settings{.directory = options.export_directory.empty() ? options.database_path + ".exports" : options.export_directory,
+                         .retention = options.export_retention,
+                         .kind = "export"},
       [this](bulk::export_job& job) { return bulk::run_export(*context_, job); });
   context_->exports = exports_.get();
+  // An import interrupted by a restart continues when asked for again: its directory is kept a while.
+  imports_ = std::make_unique<bulk::import_jobs>(
+      bulk::job_settings{.directory = options.import_directory.empty() ? options.database_path + ".imports" : options.import_directory,
+                         .retention = options.export_retention,
+                         .max_unfinished_per_caller = 1,
+                         .keep_leftovers = 7 * 24 * 3'600'000,
+                         .kind = "import"},
+      [this, run = bulk::import_run_settings{.fetch = {.max_bytes = options.import_max_bytes, .ca_file = options.import_ca_file}}](
+          bulk::import_job& job) { return bulk::run_import(*context_, job, run); });
+  context_->imports = imports_.get();
   if (options.data_quality) {
     quality_ = std::make_unique<quality::quality_recorder>(
         *store_, *search_.parameters,

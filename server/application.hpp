@@ -12,6 +12,7 @@
 #include "fhir/search/search_parameters.hpp"
 #include "fhir/validation/validation_options.hpp"
 #include "server/bulk/export_jobs.hpp"
+#include "server/bulk/import_jobs.hpp"
 #include "server/quality/quality_recorder.hpp"
 #include "server/consent/break_glass.hpp"
 #include "server/consent/consent_enforcement.hpp"
@@ -62,6 +63,13 @@ struct application_options {
   std::string export_directory;
   // How long a finished export's files stay available.
   fhir::epoch_ms export_retention = 6 * 3'600'000;
+  // $import: the URL prefixes the server fetches NDJSON from (none: $import fetches nothing).
+  std::vector<std::string> import_sources;
+  // Where $import keeps its jobs' files (a directory per import); empty: `<database>.imports`.
+  std::string import_directory;
+  // Trusted CAs (PEM) for fetching imports instead of the system's; the largest input fetched.
+  std::string import_ca_file;
+  std::uintmax_t import_max_bytes = std::uintmax_t{4} << 30;
   // Data-quality counts of every validated write ($data-quality); off only in benchmarks.
   bool data_quality = true;
   // A source organisation silent for longer is reported as a stale feed.
@@ -107,6 +115,7 @@ class application {
   std::unique_ptr<quality::quality_recorder> quality_;
   // Last: its thread runs jobs against the context, so it stops before anything else goes.
   std::unique_ptr<bulk::export_jobs> exports_;
+  std::unique_ptr<bulk::import_jobs> imports_;
 };
 
 }  // namespace server

@@ -23,6 +23,7 @@ class page_cursors;
 
 namespace bulk {
 class export_jobs;
+class import_jobs;
 }
 
 namespace quality {
@@ -45,6 +46,8 @@ struct settings {
   fhir::epoch_ms ndoo_max_age = 0;
   // A source organisation whose last write is older than this is reported as a stale feed ($data-quality).
   fhir::epoch_ms stale_feed_age = 24 * 3'600'000;
+  // $import fetches from URLs starting with one of these (bulk/import_request.hpp: allowed_source).
+  std::vector<std::string> import_sources;
 };
 
 struct context {
@@ -64,8 +67,9 @@ struct context {
   server::metrics* metrics = nullptr;
   // Seals page links to the caller and the search (never null once the application is assembled).
   const page_cursors* cursors = nullptr;
-  // Bulk export jobs (never null once the application is assembled).
+  // Bulk export and import jobs (never null once the application is assembled).
   bulk::export_jobs* exports = nullptr;
+  bulk::import_jobs* imports = nullptr;
   // Data-quality counts of every validated write (null: not counted).
   quality::quality_recorder* quality = nullptr;
   // Routes a request as if it had arrived over HTTP, on behalf of an already authenticated caller

@@ -9,6 +9,7 @@
 
 #include "fhir/resource.hpp"
 #include "fhir/validation/resource_reader.hpp"
+#include "server/interactions/common.hpp"
 
 namespace server {
 
@@ -71,8 +72,19 @@ std::string describe(const std::vector<fhir::issue>& issues) {
 }
 
 struct pending {
+  std::size_t line = 0;
+  std::string type, id;
   store::prepared_resource resource;
 };
+
+fhir::error import_cancelled() {
+  return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception, "the import was cancelled", "import-cancelled");
+}
+
+// A unit of work that failed for a resource rather than for the store: its line is rejected.
+bool fault_of_the_store(const fhir::error& e) {
+  return e.kind() == fhir::error_kind::fault || e.kind() == fhir::error_kind::busy;
+}
 
 class file_importer {
  public:
@@ -84,6 +96,7 @@ class file_importer {
     std::ifstream in(file, std::ios::binary);
     if (!in) return import_error(fmt::format("cannot read {}", file.string()));
     std::error_code ec;
+    file_ = file;
     progress_.file = file;
     progress_.bytes_total = std::filesystem::file_size(file, ec);
     saved_progress done{.size = progress_.bytes_total, .modified = modification_time(file)};
@@ -108,15 +121,15 @@ class file_importer {
       ++progress_.lines;
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.find_first_not_of(" \t") == std::string::npos) continue;
-      add(file, line_number, line);
+      add(line_number, line);
       if (batch_.size() >= options_.batch) {
         auto position = in.tellg();
-        if (auto committed = commit(file, at(done, position < 0 ? progress_.bytes_total : static_cast<std::uintmax_t>(position), line_number));
+        if (auto committed = commit(at(done, position < 0 ? progress_.bytes_total : static_cast<std::uintmax_t>(position), line_number));
             !committed)
           return committed;
       }
     }
-    if (auto committed = commit(file, at(done, progress_.bytes_total, line_number)); !committed) return committed;
+    if (auto committed = commit(at(done, progress_.bytes_total, line_number)); !committed) return committed;
     std::filesystem::remove(progress_path(file), ec);
     return fhir::done{};
   }
@@ -127,47 +140,94 @@ class file_importer {
     return {.offset = offset, .line = line, .rejected = rejected_, .size = file_state.size, .modified = file_state.modified};
   }
 
-  void add(const std::filesystem::path& file, std::size_t line_number, const std::string& line) {
+  void reject(std::size_t line_number, std::string problem) {
+    ++summary_.rejected;
+    ++progress_.rejected;
+    ++rejected_;
+    import_line_error rejected{file_, line_number, std::move(problem)};
+    if (options_.on_rejected) options_.on_rejected(rejected);
+    if (summary_.errors.size() < import_summary::max_reported_errors) summary_.errors.push_back(std::move(rejected));
+  }
+
+  void add(std::size_t line_number, const std::string& line) {
     auto read = ctx_.validator.read(line);
-    std::string problem;
-    if (!read) problem = describe(read.error().issues());
-    else if (fhir::id_of(read->resource).empty())
-      problem = fmt::format("a {} without an id: imported resources need one (they are written as updates)",
-                            fhir::resource_type_of(read->resource));
-    if (!problem.empty()) {
-      ++summary_.rejected;
-      ++progress_.rejected;
-      ++rejected_;
-      import_line_error rejected{file, line_number, std::move(problem)};
-      if (options_.on_rejected) options_.on_rejected(rejected);
-      if (summary_.errors.size() < import_summary::max_reported_errors) summary_.errors.push_back(std::move(rejected));
-      return;
+    if (!read) {
+      if (options_.validated) options_.validated(nullptr, read.error().issues());
+      return reject(line_number, describe(read.error().issues()));
     }
-    pending p{ctx_.store.prepare(std::move(read->resource))};
+    if (options_.validated) options_.validated(&read->resource, read->issues);
+    std::string type(fhir::resource_type_of(read->resource)), id(fhir::id_of(read->resource));
+    if (id.empty())
+      return reject(line_number, fmt::format("a {} without an id: imported resources need one (they are written as updates)", type));
+    if (!options_.controller.empty())
+      if (auto recorded = interactions::record_controller(options_.controller, read->resource); !recorded)
+        return reject(line_number, describe(recorded.error().issues()));
+    if (options_.accept)
+      if (auto accepted = options_.accept(read->resource); !accepted) return reject(line_number, describe(accepted.error().issues()));
+    pending p{line_number, std::move(type), std::move(id), ctx_.store.prepare(std::move(read->resource))};
     // The serialised body is all the writer needs: a batch holds each resource once, not twice.
     if (!p.resource.body.empty()) p.resource.resource = fhir::json::value();
     batch_.push_back(std::move(p));
   }
 
-  fhir::result<fhir::done> commit(const std::filesystem::path& file, const saved_progress& position) {
+  struct unit_outcome {
+    std::size_t created = 0, updated = 0, unchanged = 0;
+    std::vector<std::pair<std::size_t, std::string>> rejected;  // line, why (before_write refused it)
+  };
+
+  // Writes `resources` in one unit of work (copies: the batch may be written again one by one).
+  fhir::result<unit_outcome> write_unit(const std::vector<const pending*>& resources) {
+    unit_outcome outcome;
+    auto written = ctx_.store.transact([&](store::transaction& unit) -> fhir::result<fhir::done> {
+      outcome = {};
+      for (const pending* p : resources) {
+        if (options_.before_write)
+          if (auto allowed = options_.before_write(unit, p->type, p->id); !allowed) {
+            outcome.rejected.emplace_back(p->line, describe(allowed.error().issues()));
+            continue;
+          }
+        auto result = unit.update(p->resource, {.controller = options_.controller});
+        if (!result) return std::move(result).error();
+        ++(result->unchanged ? outcome.unchanged : result->created ? outcome.created : outcome.updated);
+      }
+      return fhir::done{};
+    });
+    if (!written) return std::move(written).error();
+    return outcome;
+  }
+
+  void count(const unit_outcome& outcome) {
+    summary_.created += outcome.created;
+    summary_.updated += outcome.updated;
+    summary_.unchanged += outcome.unchanged;
+    progress_.imported += outcome.created + outcome.updated + outcome.unchanged;
+    for (const auto& [line, why] : outcome.rejected) reject(line, why);
+  }
+
+  fhir::result<fhir::done> commit(const saved_progress& position) {
+    if (options_.cancelled && options_.cancelled->load(std::memory_order_relaxed)) return import_cancelled();
     if (!batch_.empty()) {
-      std::size_t created = 0, updated = 0, unchanged = 0;
-      auto written = ctx_.store.transact([&](store::transaction& unit) -> fhir::result<fhir::done> {
-        for (pending& p : batch_) {
-          auto result = unit.update(std::move(p.resource), {});
-          if (!result) return std::move(result).error();
-          ++(result->unchanged ? unchanged : result->created ? created : updated);
+      std::vector<const pending*> all;
+      for (const pending& p : batch_) all.push_back(&p);
+      auto written = write_unit(all);
+      if (written) {
+        count(*written);
+      } else if (fault_of_the_store(written.error())) {
+        return std::move(written).error();
+      } else {
+        // One resource spoilt the unit: each on its own, so that only the lines at fault are rejected.
+        for (const pending& p : batch_) {
+          auto alone = write_unit({&p});
+          if (alone) count(*alone);
+          else if (fault_of_the_store(alone.error())) return std::move(alone).error();
+          else reject(p.line, describe(alone.error().issues()));
         }
-        return fhir::done{};
-      });
-      if (!written) return std::move(written).error();
-      summary_.created += created;
-      summary_.updated += updated;
-      summary_.unchanged += unchanged;
-      progress_.imported += batch_.size();
+      }
       batch_.clear();
     }
-    if (auto saved = write_progress(file, position); !saved) return saved;
+    saved_progress saved = position;
+    saved.rejected = rejected_;
+    if (auto stored = write_progress(file_, saved); !stored) return stored;
     progress_.bytes_done = position.offset;
     progress_.seconds = std::chrono::duration<double>(clock::now() - start_).count();
     if (options_.on_progress) options_.on_progress(progress_);
@@ -179,6 +239,7 @@ class file_importer {
   import_summary& summary_;
   import_progress& progress_;
   clock::time_point start_;
+  std::filesystem::path file_;
   std::vector<pending> batch_;
   std::size_t rejected_ = 0;  // lines of this file rejected, with those of the run that saved its progress
 };

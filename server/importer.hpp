@@ -12,10 +12,16 @@
 // writes nothing), and refuses to resume if FILE changed meanwhile. The progress file is removed when the
 // import of FILE ends.
 //
-// The import writes through the store directly, like `--load`: run it with the server stopped (the
-// running server's consent cache would not see imported Consents). Imported resources are not audited
-// one by one; the command's own output is the record of what was loaded.
+// `fhir-server import` writes through the store directly, like `--load`: run it with the server stopped
+// (the running server's consent cache would not see imported Consents); the command's own output is the
+// record of what was loaded, and `--organization` records the data controller of every resource. The
+// `$import` operation (bulk/import_run.hpp) imports for a caller through the same code, adding its
+// access, consent and audit rules through the hooks of import_options.
+//
+// A batch whose unit of work fails (a resource of another data controller, a Consent rule) is written
+// again one resource per unit, so that only the lines at fault are rejected, each with its line number.
 
+#include <atomic>
 #include <cstddef>
 #include <filesystem>
 #include <functional>
@@ -23,7 +29,9 @@
 #include <vector>
 
 #include "fhir/result.hpp"
+#include "fhir/json/value.hpp"
 #include "server/context.hpp"
+#include "store/store.hpp"
 
 namespace server {
 
@@ -44,6 +52,18 @@ struct import_progress {
 struct import_options {
   std::size_t batch = 500;  // resources per transaction
   bool restart = false;     // ignore saved progress and start each file from its first line
+  // The data controller (ODS code) recorded on every resource; a resource naming another is rejected,
+  // and so is the update of a resource another controller holds. Empty: none recorded.
+  std::string controller;
+  // Set by another thread to stop after the current batch (the import then fails "cancelled").
+  const std::atomic<bool>* cancelled = nullptr;
+  // Called with each line's validation issues (errors included when it is rejected; `resource` is null
+  // then), for the data-quality figures.
+  std::function<void(const fhir::json::value* resource, const std::vector<fhir::issue>& issues)> validated;
+  // Called for each valid resource before it joins a batch (it may add to it): an error rejects its line.
+  std::function<fhir::result<fhir::done>(fhir::json::value& resource)> accept;
+  // Called inside the unit of work before each resource is written: an error rejects its line.
+  std::function<fhir::result<fhir::done>(store::transaction& unit, std::string_view type, std::string_view id)> before_write;
   // Called after each committed batch (and at the end of each file).
   std::function<void(const import_progress&)> on_progress;
   // Called for each rejected line as it is found (so a killed import has reported its rejections).

@@ -48,6 +48,9 @@ router::router() {
   add("$data-quality", {{"GET", "$data-quality", data_quality}});
   add("$export-poll-status/{job}", {{"GET", "$export-poll-status", export_status}, {"DELETE", "$export-poll-status", export_cancel}});
   add("$export-file/{job}/{file}", {{"GET", "$export-file", export_file}});
+  add("$import", {{"POST", "$import", import_kickoff}});
+  add("$import-poll-status/{job}", {{"GET", "$import-poll-status", import_status}, {"DELETE", "$import-poll-status", import_cancel}});
+  add("$import-file/{job}/{file}", {{"GET", "$import-file", import_file}});
   add("{type}/_history", {{"GET", "history-type", history_type}});
   add("{type}/$validate", {{"POST", "$validate", validate}});
   add("{type}/$export", {{"GET", "$export", export_kickoff}});
@@ -163,8 +166,8 @@ http::response router::serve(const context& ctx, const http::request& http_reque
   if (auto pretty = request.param("_pretty")) request.pretty = *pretty == "true";
   request.prefer = parse_prefer_return(http_request.header_value("Prefer"));
 
-  // A bulk export file is NDJSON whatever the client accepts (clients send Accept: application/fhir+ndjson).
-  bool export_file = !request.path.empty() && request.path.front() == "$export-file";
+  // A bulk export or import file is NDJSON whatever the client accepts (clients send Accept: application/fhir+ndjson).
+  bool export_file = !request.path.empty() && (request.path.front() == "$export-file" || request.path.front() == "$import-file");
   if (auto format = check_response_format(request.param("_format"), http_request.header_value("Accept")); !format && !export_file)
     return error_response(format.error(), &request);
 

@@ -222,6 +222,7 @@ int import_files(const server::cli::command& cmd) {
     imported = server::import_ndjson(opened->app->context(), inputs,
                                      {.batch = cmd.import_batch,
                                       .restart = cmd.import_restart,
+                                      .controller = cmd.import_organization,
                                       .on_progress = std::ref(report),
                                       .on_rejected = [&report](const server::import_line_error& e) { report.rejected(e); }});
   }
@@ -341,6 +342,10 @@ int serve(const server::cli::serve_options& options, const server::cli::validati
                                                .ndoo_max_age = fhir::epoch_ms{options.ndoo_max_age_days} * 86'400'000,
                                                .export_directory = options.export_dir,
                                                .export_retention = fhir::epoch_ms{options.export_hours} * 3'600'000,
+                                               .import_sources = options.import_sources,
+                                               .import_directory = options.import_dir,
+                                               .import_ca_file = options.import_ca,
+                                               .import_max_bytes = std::uintmax_t{options.import_max_mb} << 20,
                                                .stale_feed_age = fhir::epoch_ms{options.stale_feed_hours} * 3'600'000});
   if (!opened) {
     std::cerr << "fhir-server: " << opened.error().summary() << "\n";

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "server/interactions/common.hpp"
+
 namespace server::cli {
 namespace {
 
@@ -61,13 +63,15 @@ Usage:
                                     check the audit trail's SHA-256 hash chain from the first record to
                                     the last; prints the number of records and the last hash, or names
                                     the first broken record and exits 1
-  fhir-server import [--db FILE] [--batch N] [--restart] FILE.ndjson|DIR...
+  fhir-server import [--db FILE] [--batch N] [--restart] [--organization ODS] FILE.ndjson|DIR...
                                     bulk load NDJSON (one resource per line, each with an id; a
                                     directory: the *.ndjson files under it): each line validated,
                                     written as updates in transactions of N (default 500); bad lines
                                     are reported as FILE:LINE and skipped (exit status 1); a killed
                                     import resumes after its last committed batch (--restart: from
-                                    the start). Run it with the server stopped (docs/operations.md)
+                                    the start); --organization: the data controller recorded on every
+                                    resource (a line naming another is rejected). Run it with the
+                                    server stopped (docs/operations.md); a running server has $import
   fhir-server backup --db FILE --to FILE
                                     copy the database, while a server may be using it, to a new file:
                                     one consistent snapshot (SQLite's backup API), checked with PRAGMA
@@ -128,6 +132,13 @@ Options of serve:
   --export-dir DIR   where bulk $export files are written, a directory per job (default: the database
                      file's name with .exports); job directories left by an earlier run are removed
   --export-hours N   how long a finished bulk export's files stay available (default: 6)
+  --import-source PREFIX
+                     $import may fetch NDJSON from URLs starting with PREFIX (https://host/path/;
+                     repeatable). None: $import fetches nothing and is not in the CapabilityStatement
+  --import-dir DIR   where $import keeps its jobs' files (default: the database file's name with
+                     .imports); an import interrupted by a restart continues when asked for again
+  --import-ca FILE   trusted CA certificates (PEM) for those fetches instead of the system's
+  --import-max-mb N  the largest input file $import fetches, in MiB (default: 4096)
   --stale-feed-hours N
                      $data-quality reports a source organisation as a stale feed when its last write
                      is older than N hours (default: 24)
@@ -230,6 +241,9 @@ parse_result parse(int argc, char** argv) {
       ok = take() && parse_number(value, cmd.import_batch) && cmd.import_batch > 0 && cmd.import_batch <= 100000;
     } else if (cmd.what == command::kind::import && name == "--restart") {
       cmd.import_restart = true;
+    } else if (cmd.what == command::kind::import && name == "--organization") {
+      ok = take() && server::interactions::is_ods_code(value);
+      cmd.import_organization = value;
     } else if (cmd.what == command::kind::backup && name == "--to") {
       ok = take() && !value.empty(); cmd.backup_to = value;
     } else if (validates && name == "--package") {
@@ -309,6 +323,17 @@ parse_result parse(int argc, char** argv) {
     } else if (name == "--export-dir") {
       ok = take() && !value.empty();
       s.export_dir = value;
+    } else if (name == "--import-source") {
+      ok = take() && (value.starts_with("https://") || value.starts_with("http://"));
+      s.import_sources.emplace_back(value);
+    } else if (name == "--import-dir") {
+      ok = take() && !value.empty();
+      s.import_dir = value;
+    } else if (name == "--import-ca") {
+      ok = take() && !value.empty();
+      s.import_ca = value;
+    } else if (name == "--import-max-mb") {
+      ok = take() && parse_number(value, s.import_max_mb) && s.import_max_mb > 0 && s.import_max_mb <= 1024 * 1024;
     } else if (name == "--stale-feed-hours") {
       ok = take() && parse_number(value, s.stale_feed_hours) && s.stale_feed_hours > 0;
     } else if (name == "--export-hours") {

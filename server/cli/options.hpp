@@ -38,6 +38,10 @@ struct serve_options {
   unsigned ndoo_max_age_days = 0;            // --ndoo-max-age: 0, not checked
   std::string export_dir;                    // --export-dir: bulk export files (empty: DATABASE.exports)
   unsigned export_hours = 6;                 // --export-hours: how long a finished export's files stay
+  std::vector<std::string> import_sources;   // --import-source PREFIX (repeatable): where $import may fetch from
+  std::string import_dir;                    // --import-dir: $import job files (empty: DATABASE.imports)
+  std::string import_ca;                     // --import-ca FILE: trusted CAs for fetching imports
+  unsigned import_max_mb = 4096;             // --import-max-mb: the largest input $import fetches
   unsigned stale_feed_hours = 24;            // --stale-feed-hours: a feed silent longer is reported stale
 };
 
@@ -68,6 +72,7 @@ struct command {
   std::string backup_to;           // backup: --to FILE
   std::size_t import_batch = 500;  // import: --batch N
   bool import_restart = false;     // import: --restart
+  std::string import_organization; // import: --organization ODS (the data controller recorded)
 };
 
 // Parses argv. Returns the command, or an error message for the user.

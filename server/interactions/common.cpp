@@ -127,11 +127,18 @@ void count_validation(const context& ctx, const fhir_request& request, std::stri
 fhir::result<fhir::done> record_controller(const fhir_request& request, fhir::json::value& resource) {
   std::string ods = caller_controller(request);
   if (ods.empty()) return fhir::done{};
-  bool well_formed = ods.size() >= 3 && ods.size() <= 10 &&
-                     std::all_of(ods.begin(), ods.end(), [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); });
-  if (!well_formed)
+  return record_controller(ods, resource);
+}
+
+bool is_ods_code(std::string_view ods) {
+  return ods.size() >= 3 && ods.size() <= 10 &&
+         std::all_of(ods.begin(), ods.end(), [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); });
+}
+
+fhir::result<fhir::done> record_controller(std::string_view ods, fhir::json::value& resource) {
+  if (!is_ods_code(ods))
     return fhir::error(fhir::error_kind::invalid, fhir::issue_type::value,
-                       fmt::format("The token's organisation '{}' is not an ODS code (3-10 upper-case letters and digits)",
+                       fmt::format("The sender's organisation '{}' is not an ODS code (3-10 upper-case letters and digits)",
                                    fhir::utf8_prefix(ods, 40)),
                        "source-organization-invalid");
   std::string_view existing = fhir::data_controller_of(resource);

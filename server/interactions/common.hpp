@@ -30,6 +30,10 @@ fhir::result<std::optional<std::int64_t>> if_match_version(const fhir_request& r
 // names a different controller (a feed cannot write on another organisation's behalf). A caller without
 // an organisation records none.
 fhir::result<fhir::done> record_controller(const fhir_request& request, fhir::json::value& resource);
+// The same for the data controller `ods` (an import with --organization).
+fhir::result<fhir::done> record_controller(std::string_view ods, fhir::json::value& resource);
+// An ODS code as this server accepts one: 3-10 upper-case letters and digits.
+bool is_ods_code(std::string_view ods);
 
 // The parameters of a search: the query's, and for POST [type]/_search the form-encoded body's too
 // (search.html#search). Fails unsupported_media_type for another body type, invalid for a bad escape.

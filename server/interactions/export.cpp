@@ -23,6 +23,7 @@
 #include "server/bulk/export_request.hpp"
 #include "server/interactions/interactions.hpp"
 #include "server/responses.hpp"
+#include "store/id_generator.hpp"
 
 namespace server::interactions {
 namespace {
@@ -70,7 +71,7 @@ fhir::result<std::vector<std::string>> group_members(const context& ctx, const f
   return patients;
 }
 
-value manifest(const context& ctx, const bulk::export_job& job, const bulk::job_status& status) {
+value manifest(const context& ctx, const bulk::export_job& job, const bulk::export_status& status) {
   fhir::json::array output;
   for (const bulk::export_file& file : status.files) {
     value entry = fhir::json::object{};
@@ -115,7 +116,9 @@ http::response export_kickoff(const context& ctx, const fhir_request& request) {
   }
   // A patient's own export: their compartment only (the gate lets them ask for nothing else).
   if (request.caller && request.caller->patient_facing()) spec->patients = {request.caller->token->patient};
-  auto job = ctx.exports->submit(std::move(*spec), *request.caller, fhir::now_ms());
+  std::string id = store::new_resource_id();
+  auto job = ctx.exports->submit(std::make_shared<bulk::export_job>(id, std::move(*spec), *request.caller, ctx.exports->directory_for(id)),
+                                 fhir::now_ms());
   if (!job) {
     http::response busy = error_response(job.error(), &request);
     if (job.error().kind() == fhir::error_kind::busy) busy.set_header("Retry-After", "30");
@@ -130,7 +133,7 @@ http::response export_status(const context& ctx, const fhir_request& request) {
   const std::string& id = request.path[1];
   auto job = ctx.exports->find(id, *request.caller, fhir::now_ms());
   if (!job) return error_response(no_such_job(id), &request);
-  bulk::job_status status = job->status();
+  bulk::export_status status = job->status();
   if (status.state == bulk::job_state::queued || status.state == bulk::job_state::running) {
     http::response response;
     response.status = 202;

@@ -35,6 +35,10 @@ http::response export_kickoff(const context& ctx, const fhir_request& request); 
 http::response export_status(const context& ctx, const fhir_request& request);   // GET $export-poll-status/[job]
 http::response export_cancel(const context& ctx, const fhir_request& request);   // DELETE $export-poll-status/[job]
 http::response export_file(const context& ctx, const fhir_request& request);     // GET $export-file/[job]/[name]
+http::response import_kickoff(const context& ctx, const fhir_request& request);  // POST $import
+http::response import_status(const context& ctx, const fhir_request& request);   // GET $import-poll-status/[job]
+http::response import_cancel(const context& ctx, const fhir_request& request);   // DELETE $import-poll-status/[job]
+http::response import_file(const context& ctx, const fhir_request& request);     // GET $import-file/[job]/[name]
 http::response search_compartment(const context& ctx, const fhir_request& request);  // GET Patient/[id]/[type]
 
 }  // namespace server::interactions

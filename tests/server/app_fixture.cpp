@@ -28,14 +28,12 @@ std::vector<std::string> reply::issue_expressions() const { return issue_field(j
 
 app_fixture::app_fixture() : app_fixture(validation::validation_options{.default_profiles = profiles::server_default_profiles()}) {}
 
-app_fixture::app_fixture(validation::validation_options options) {
-  auto opened = server::application::open(profiles::r4_uk_core(),
-                                          server::application_options{.database_path = dir_.file("test.db"),
-                                                                      .base_url = std::string(base),
-                                                                      .validation = std::move(options),
-                                                                      .auth = {.mode = server::auth::auth_mode::dev}});
-  REQUIRE(opened.ok());
-  app_ = std::move(*opened);
+app_fixture::app_fixture(validation::validation_options options)
+    : options_{.database_path = dir_.file("test.db"),
+               .base_url = std::string(base),
+               .validation = std::move(options),
+               .auth = {.mode = server::auth::auth_mode::dev}} {
+  reopen();
 }
 
 app_fixture::app_fixture(server::application_options options) {
@@ -44,7 +42,13 @@ app_fixture::app_fixture(server::application_options options) {
   if (options.validation.default_profiles.empty()) options.validation.default_profiles = profiles::server_default_profiles();
   // In-process tests act as the development user unless they configure JWT keys themselves.
   if (options.auth.jwks_path.empty()) options.auth.mode = server::auth::auth_mode::dev;
-  auto opened = server::application::open(profiles::r4_uk_core(), options);
+  options_ = std::move(options);
+  reopen();
+}
+
+void app_fixture::reopen() {
+  app_.reset();
+  auto opened = server::application::open(profiles::r4_uk_core(), options_);
   REQUIRE(opened.ok());
   app_ = std::move(*opened);
 }

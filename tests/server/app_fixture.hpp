@@ -46,10 +46,14 @@ class app_fixture {
   static constexpr std::string_view base = "http://test.example/fhir";
 
   server::application& application() const { return *app_; }
+  // Stops the application (as a restart would: running jobs are cancelled) and opens it again on the
+  // same database with the same options.
+  void reopen();
   std::string database_path() const { return dir_.file("test.db"); }
 
  private:
   temp_dir dir_;
+  server::application_options options_;
   std::unique_ptr<server::application> app_;
 };
 

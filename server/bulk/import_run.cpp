@@ -1,0 +1,233 @@
+#include "server/bulk/import_run.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "fhir/json/serialize.hpp"
+#include "fhir/resource.hpp"
+#include "server/access_gate.hpp"
+#include "server/audit/request_audit.hpp"
+#include "server/consent/consent_enforcement.hpp"
+#include "server/consent/consent_writes.hpp"
+#include "server/importer.hpp"
+#include "server/interactions/common.hpp"
+#include "server/quality/quality_recorder.hpp"
+
+namespace server::bulk {
+namespace {
+
+namespace fs = std::filesystem;
+
+fhir::error write_failed(const std::string& path) {
+  return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception, fmt::format("cannot write {}: {}", path, std::strerror(errno)),
+                     "import-write-failed");
+}
+
+// One line of an error file: an OperationOutcome naming the input and the line.
+std::string outcome_line(std::string_view diagnostics) {
+  fhir::json::value issue = fhir::json::object{};
+  issue.set("severity", "error");
+  issue.set("code", "invalid");
+  issue.set("diagnostics", std::string(diagnostics));
+  fhir::json::value outcome = fhir::json::object{};
+  outcome.set("resourceType", "OperationOutcome");
+  outcome.set("issue", fhir::json::array{std::move(issue)});
+  return fhir::json::serialize(outcome) + "\n";
+}
+
+// The OperationOutcomes of one input's rejected lines (appended to when an interrupted import continues).
+class error_file {
+ public:
+  error_file(std::string path, bool fresh) : path_(std::move(path)) {
+    int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (fresh ? O_TRUNC : O_APPEND), 0600);
+    if (fd >= 0) file_ = ::fdopen(fd, fresh ? "wb" : "ab");
+    if (fd >= 0 && !file_) ::close(fd);
+  }
+  ~error_file() {
+    if (file_) std::fclose(file_);
+  }
+  error_file(const error_file&) = delete;
+  error_file& operator=(const error_file&) = delete;
+
+  bool open() const { return file_ != nullptr; }
+  void add(std::string_view diagnostics) {
+    std::string line = outcome_line(diagnostics);
+    ok_ = ok_ && std::fwrite(line.data(), 1, line.size(), file_) == line.size();
+  }
+  fhir::result<fhir::done> close() {
+    bool ok = ok_ && std::fflush(file_) == 0;
+    ok = std::fclose(file_) == 0 && ok;
+    file_ = nullptr;
+    if (!ok) return write_failed(path_);
+    return fhir::done{};
+  }
+
+ private:
+  std::string path_;
+  std::FILE* file_ = nullptr;
+  bool ok_ = true;
+};
+
+// The outcome of a finished input, kept until the whole job ends so that a continued job reports it.
+void save_outcome(const fs::path& path, const import_outcome& outcome) {
+  std::ofstream out(path, std::ios::trunc);
+  out << outcome.count << " " << outcome.errors << "\n";
+}
+
+std::optional<import_outcome> saved_outcome(const fs::path& path) {
+  std::ifstream in(path);
+  import_outcome outcome;
+  if (!(in >> outcome.count >> outcome.errors)) return std::nullopt;
+  return outcome;
+}
+
+class importer_job {
+ public:
+  importer_job(const context& ctx, import_job& job, const import_run_settings& settings)
+      : ctx_(ctx), job_(job), settings_(settings), dir_(job.directory()), request_(kickoff_like()), as_owner_{request_, {"$import"}, {}} {
+    as_owner_.caller = &job_.owner();
+  }
+
+  fhir::result<fhir::done> run() {
+    job_.set_transaction_time(fhir::now_ms());
+    // The rules every write of a request meets: the Consent workflow, and the audit (with data quality).
+    store::scoped_write_check consent_rules([this](store::transaction& unit, const std::vector<store::audited_write>& written) {
+      return consent::check_consent_writes(ctx_, job_.owner(), unit, written);
+    });
+    store::scoped_audit audited([this](const std::vector<store::audited_write>& written) { return audit_unit(written); });
+    const std::vector<import_input>& inputs = job_.spec().inputs;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      auto outcome = import_input_file(i);
+      if (!outcome) return std::move(outcome).error();
+      job_.add_outcome(std::move(*outcome));
+    }
+    // Done: asked again, the same import starts afresh (the outcomes live on in the job's status).
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      std::error_code ec;
+      fs::remove(done_path(i), ec);
+    }
+    job_.set_progress("complete");
+    return fhir::done{};
+  }
+
+ private:
+  // The kick-off request (its path and request id), as the audit records of the job's writes name it.
+  http::request kickoff_like() const {
+    const std::string& url = job_.spec().request_url;
+    std::size_t authority = url.find("://");
+    std::size_t path = url.find('/', authority == std::string::npos ? 0 : authority + 3);
+    http::request r{.method = "POST", .target = path == std::string::npos ? "/" : url.substr(path)};
+    if (!job_.spec().request_id.empty()) r.headers.push_back({"X-Request-Id", job_.spec().request_id});
+    return r;
+  }
+
+  std::optional<store::audit_record> audit_unit(const std::vector<store::audited_write>& written) {
+    audit::request_audit record(ctx_, request_);
+    record.authenticated(job_.owner());
+    record.routed("$import", as_owner_);
+    if (ctx_.quality) ctx_.quality->written(job_.owner(), written);
+    return record.for_writes(written);
+  }
+
+  fs::path input_path(std::size_t i) const { return dir_ / fmt::format("input-{}.ndjson", i + 1); }
+  fs::path done_path(std::size_t i) const { return dir_ / fmt::format("input-{}.done", i + 1); }
+  std::string error_name(std::size_t i) const { return fmt::format("errors-{}.ndjson", i + 1); }
+
+  fhir::result<import_outcome> import_input_file(std::size_t i) {
+    const import_input& input = job_.spec().inputs[i];
+    std::string where = fmt::format("input {} of {} ({})", i + 1, job_.spec().inputs.size(), input.type);
+    if (auto done = saved_outcome(done_path(i))) {
+      if (done->errors) done->error_file = error_name(i);
+      return *done;
+    }
+    std::error_code ec;
+    bool fetched = fs::exists(input_path(i), ec);
+    // An input imported in part before a restart continues; one started afresh starts its errors afresh.
+    error_file errors((dir_ / error_name(i)).string(), !fetched);
+    if (!errors.open()) return write_failed((dir_ / error_name(i)).string());
+    import_outcome outcome;
+    if (!fetched) {
+      job_.set_progress(fmt::format("fetching {}", where));
+      auto got = fetch_to_file(input.url, input_path(i).string(), settings_.fetch, &job_.cancel_flag());
+      if (!got) {
+        if (job_.cancelled()) return std::move(got).error();
+        // This input could not be had; the others still can.
+        errors.add(fmt::format("{}: {}", input.url, got.error().summary()));
+        outcome.errors = 1;
+        return finish(i, outcome, errors);
+      }
+    }
+    import_options options{
+        .batch = settings_.batch,
+        .controller = job_.owner().controller,
+        .cancelled = &job_.cancel_flag(),
+        .validated = [&](const fhir::json::value* resource, const std::vector<fhir::issue>& issues) {
+          interactions::count_validation(ctx_, as_owner_, input.type, issues, resource);
+        },
+        .accept = [&](fhir::json::value& resource) { return accept(input, resource); },
+        .before_write = [&](store::transaction& unit, std::string_view type, std::string_view id) -> fhir::result<fhir::done> {
+          // A target hidden from the owner by Consent is not theirs to change: as absent as on update.
+          if (auto current = unit.read(type, id); current && !consent::visible(ctx_, as_owner_, *current))
+            return store::not_found_error(type, id);
+          return fhir::done{};
+        },
+        .on_progress = [&](const import_progress& p) {
+          // Called after each commit: Consents imported apply to the very next request.
+          if (input.type == "Consent" && ctx_.consents) ctx_.consents->invalidate();
+          double fraction = p.bytes_total ? static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total) : 1.0;
+          job_.set_progress(fmt::format("importing {}: {:.0f}%, {} imported, {} rejected", where, fraction * 100, p.imported, p.rejected));
+        },
+        .on_rejected = [&](const import_line_error& e) { errors.add(fmt::format("{} line {}: {}", input.url, e.line, e.message)); },
+    };
+    auto imported = import_ndjson(ctx_, {input_path(i)}, options);
+    if (!imported) return std::move(imported).error();
+    outcome.count = imported->created + imported->updated + imported->unchanged;
+    outcome.errors = imported->rejected;
+    // The data is in the store now: no second copy of it stays on disk.
+    fs::remove(input_path(i), ec);
+    return finish(i, outcome, errors);
+  }
+
+  fhir::result<import_outcome> finish(std::size_t i, import_outcome outcome, error_file& errors) {
+    if (auto closed = errors.close(); !closed) return std::move(closed).error();
+    if (outcome.errors) outcome.error_file = error_name(i);
+    save_outcome(done_path(i), outcome);
+    return outcome;
+  }
+
+  // What a PUT of the resource by the owner would be refused for, before it joins a batch.
+  fhir::result<fhir::done> accept(const import_input& input, fhir::json::value& resource) {
+    std::string_view type = fhir::resource_type_of(resource);
+    if (type != input.type)
+      return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
+                         fmt::format("resourceType is {}, but the input's type is {}", type, input.type), "import-type-mismatch");
+    if (auto allowed = check_write_entry(ctx_, job_.owner(), type, "PUT"); !allowed) return allowed;
+    fhir::json::value* meta = resource.find("meta");
+    if (!meta || !meta->is_object()) meta = &resource.set("meta", fhir::json::object{});
+    if (!meta->find("source")) meta->set("source", job_.spec().input_source);
+    return fhir::done{};
+  }
+
+  const context& ctx_;
+  import_job& job_;
+  const import_run_settings& settings_;
+  fs::path dir_;
+  http::request request_;  // the kick-off as the audit records of the job's writes name it
+  fhir_request as_owner_;  // the owner's request, for the rules that decide by request
+};
+
+}  // namespace
+
+fhir::result<fhir::done> run_import(const context& ctx, import_job& job, const import_run_settings& settings) {
+  return importer_job(ctx, job, settings).run();
+}
+
+}  // namespace server::bulk
