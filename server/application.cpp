@@ -1,6 +1,7 @@
 #include "server/application.hpp"
 
 #include "server/bulk/export_run.hpp"
+#include "server/bulk/import_request.hpp"
 #include "server/bulk/import_run.hpp"
 
 #include "server/operations.hpp"
@@ -10,7 +11,10 @@
 
 #include "conformance/capability_statement.hpp"
 #include <chrono>
+#include <filesystem>
 #include <set>
+
+#include <fmt/format.h>
 
 #include "fhir/json/serialize.hpp"
 #include "fhir/text.hpp"
@@ -50,10 +54,30 @@ fhir::result<std::unique_ptr<auth::authenticator>> make_authenticator(const fhir
       [patient_data = std::move(patient_data)](std::string_view type) { return patient_data.contains(type); });
 }
 
+// An import source the allow-list could never match is a mistake to report, not to ignore; the export and
+// import queues each remove the other's leftover directories, so they must not share one.
+fhir::result<fhir::done> check_bulk_options(const application_options& options) {
+  for (const std::string& source : options.import_sources)
+    if (!bulk::allowed_source(source, {source}))
+      return fhir::error(fhir::error_kind::invalid, fhir::issue_type::value,
+                         fmt::format("--import-source {} is not an http(s) URL prefix without userinfo, fragment, ';' or encoded "
+                                     "slashes, dots and percent signs",
+                                     source),
+                         "import-source-invalid");
+  std::string exports = options.export_directory.empty() ? options.database_path + ".exports" : options.export_directory;
+  std::string imports = options.import_directory.empty() ? options.database_path + ".imports" : options.import_directory;
+  std::error_code ec;
+  if (std::filesystem::weakly_canonical(exports, ec) == std::filesystem::weakly_canonical(imports, ec))
+    return fhir::error(fhir::error_kind::invalid, fhir::issue_type::value, "--export-dir and --import-dir must be different directories",
+                       "bulk-directory-shared");
+  return fhir::done{};
+}
+
 }  // namespace
 
 fhir::result<std::unique_ptr<application>> application::open(const fhir::definitions::registry& definitions,
                                                               const application_options& options) {
+  if (auto bulk = check_bulk_options(options); !bulk) return std::move(bulk).error();
   auto authenticator = make_authenticator(definitions, options);
   if (!authenticator) return std::move(authenticator).error();
   search_support search;

@@ -71,6 +71,26 @@ std::string describe(const std::vector<fhir::issue>& issues) {
   return out;
 }
 
+// The longest line read: one resource is never near this, and an input of one endless line must not
+// take the server's memory.
+constexpr std::size_t max_line_bytes = 64 << 20;
+
+// std::getline with a limit: a longer line is read to its end but not kept (`too_long`).
+bool read_line(std::istream& in, std::string& line, bool& too_long) {
+  line.clear();
+  too_long = false;
+  std::streambuf* buffer = in.rdbuf();
+  bool any = false;
+  for (int c = buffer->sbumpc(); c != std::char_traits<char>::eof(); c = buffer->sbumpc()) {
+    any = true;
+    if (c == '\n') return true;
+    if (line.size() < max_line_bytes) line.push_back(static_cast<char>(c));
+    else too_long = true;
+  }
+  in.setstate(std::ios::eofbit);
+  return any;
+}
+
 struct pending {
   std::size_t line = 0;
   std::string type, id;
@@ -115,10 +135,13 @@ class file_importer {
     }
     std::size_t line_number = done.line;
     std::string line;
-    while (std::getline(in, line)) {
+    bool too_long = false;
+    while (read_line(in, line, too_long)) {
       ++line_number;
       ++summary_.lines;
       ++progress_.lines;
+      if (too_long) reject(line_number, fmt::format("the line is longer than {} bytes", max_line_bytes));
+      if (too_long) continue;
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.find_first_not_of(" \t") == std::string::npos) continue;
       add(line_number, line);

@@ -107,7 +107,9 @@ std::optional<std::string> comparable_url(std::string_view text) {
   if (scheme != "https" && scheme != "http") return std::nullopt;
   // Encoded slashes, backslashes and dots would be decoded by the source after our prefix check.
   std::string_view path = u.encoded_path();
-  if (contains_ci(path, "%2f") || contains_ci(path, "%5c") || contains_ci(path, "%2e") || path.find('\\') != std::string_view::npos)
+  // So are path parameters (";") and double encoding ("%25"), which some servers resolve too.
+  if (contains_ci(path, "%2f") || contains_ci(path, "%5c") || contains_ci(path, "%2e") || contains_ci(path, "%25") ||
+      path.find('\\') != std::string_view::npos || path.find(';') != std::string_view::npos)
     return std::nullopt;
   u.normalize();
   return std::string(u.buffer());
@@ -165,11 +167,25 @@ fhir::result<import_spec> parse_import_request(const context& ctx, const value& 
 }
 
 std::string import_key(const import_spec& spec, const auth::caller& owner) {
+  // Each field length-prefixed, so that no text a client chooses can make two requests read alike; the
+  // caller's part is what same_caller compares.
   const auth::claims& t = *owner.token;
-  std::string text = fmt::format("{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n", t.issuer, t.subject, t.client_id, t.patient, t.scope, owner.controller,
-                                 owner.purpose, spec.input_source);
-  for (const auth::nhs_role& role : t.roles) text += fmt::format("role {} {}\n", role.person_roleid, role.role_code);
-  for (const import_input& input : spec.inputs) text += fmt::format("{}\n{}\n", input.type, input.url);
+  std::string text;
+  auto field = [&text](std::string_view v) { text += fmt::format("{}:{};", v.size(), v); };
+  for (std::string_view v : {std::string_view(t.issuer), std::string_view(t.subject), std::string_view(t.client_id), std::string_view(t.patient),
+                             std::string_view(t.scope), std::string_view(owner.controller), std::string_view(owner.purpose),
+                             std::string_view(spec.input_source)})
+    field(v);
+  for (const auth::nhs_role& role : t.roles) {
+    field(role.person_roleid);
+    field(role.role_code);
+    for (const auto& code : role.activity_codes) field(code);
+    field("end-role");
+  }
+  for (const import_input& input : spec.inputs) {
+    field(input.type);
+    field(input.url);
+  }
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);

@@ -34,6 +34,7 @@ struct import_spec {
   std::vector<import_input> inputs;
   std::string request_url;   // the kick-off request, for the result
   std::string request_id;    // the kick-off's X-Request-Id: the audit records of the job's writes carry it
+  std::string remote_address;  // the kick-off's network address, for the same records
 };
 
 // The most inputs one import may name.

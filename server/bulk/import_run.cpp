@@ -43,13 +43,16 @@ std::string outcome_line(std::string_view diagnostics) {
   return fhir::json::serialize(outcome) + "\n";
 }
 
-// The OperationOutcomes of one input's rejected lines (appended to when an interrupted import continues).
+// The OperationOutcomes of one input's rejected lines. When an interrupted import continues, the file is
+// cut back to what its last commit had reported (`keep` bytes) and appended to: lines read again after
+// that commit are reported once.
 class error_file {
  public:
-  error_file(std::string path, bool fresh) : path_(std::move(path)) {
-    int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (fresh ? O_TRUNC : O_APPEND), 0600);
-    if (fd >= 0) file_ = ::fdopen(fd, fresh ? "wb" : "ab");
+  error_file(std::string path, std::uintmax_t keep) : path_(std::move(path)) {
+    int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0 && ::ftruncate(fd, static_cast<off_t>(keep)) == 0 && ::lseek(fd, 0, SEEK_END) >= 0) file_ = ::fdopen(fd, "wb");
     if (fd >= 0 && !file_) ::close(fd);
+    if (file_) lines_ = count_lines(path_);
   }
   ~error_file() {
     if (file_) std::fclose(file_);
@@ -58,10 +61,14 @@ class error_file {
   error_file& operator=(const error_file&) = delete;
 
   bool open() const { return file_ != nullptr; }
+  std::size_t lines() const { return lines_; }
+  // Written through at once: a crash loses no rejection the progress already counts.
   void add(std::string_view diagnostics) {
     std::string line = outcome_line(diagnostics);
-    ok_ = ok_ && std::fwrite(line.data(), 1, line.size(), file_) == line.size();
+    ok_ = ok_ && std::fwrite(line.data(), 1, line.size(), file_) == line.size() && std::fflush(file_) == 0;
+    ++lines_;
   }
+  std::uintmax_t bytes() const { return file_ ? static_cast<std::uintmax_t>(std::ftell(file_)) : 0; }
   fhir::result<fhir::done> close() {
     bool ok = ok_ && std::fflush(file_) == 0;
     ok = std::fclose(file_) == 0 && ok;
@@ -71,10 +78,41 @@ class error_file {
   }
 
  private:
+  static std::size_t count_lines(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::size_t n = 0;
+    for (std::string line; std::getline(in, line);) ++n;
+    return n;
+  }
+
   std::string path_;
   std::FILE* file_ = nullptr;
+  std::size_t lines_ = 0;
   bool ok_ = true;
 };
+
+// Where an input's import stood at its last commit: the error file's length, and the resources imported.
+struct checkpoint {
+  std::uintmax_t error_bytes = 0;
+  std::size_t imported = 0;
+};
+
+void save_checkpoint(const fs::path& path, const checkpoint& c) {
+  fs::path temporary = path.string() + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << c.error_bytes << " " << c.imported << "\n";
+  }
+  std::error_code ec;
+  fs::rename(temporary, path, ec);
+}
+
+checkpoint saved_checkpoint(const fs::path& path) {
+  std::ifstream in(path);
+  checkpoint c;
+  if (!(in >> c.error_bytes >> c.imported)) return {};
+  return c;
+}
 
 // The outcome of a finished input, kept until the whole job ends so that a continued job reports it.
 void save_outcome(const fs::path& path, const import_outcome& outcome) {
@@ -102,7 +140,8 @@ class importer_job {
     store::scoped_write_check consent_rules([this](store::transaction& unit, const std::vector<store::audited_write>& written) {
       return consent::check_consent_writes(ctx_, job_.owner(), unit, written);
     });
-    store::scoped_audit audited([this](const std::vector<store::audited_write>& written) { return audit_unit(written); });
+    std::optional<store::scoped_audit> audited;  // off only in benchmarks, as for requests
+    if (ctx_.settings.audit) audited.emplace([this](const std::vector<store::audited_write>& written) { return audit_unit(written); });
     const std::vector<import_input>& inputs = job_.spec().inputs;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       auto outcome = import_input_file(i);
@@ -124,7 +163,7 @@ class importer_job {
     const std::string& url = job_.spec().request_url;
     std::size_t authority = url.find("://");
     std::size_t path = url.find('/', authority == std::string::npos ? 0 : authority + 3);
-    http::request r{.method = "POST", .target = path == std::string::npos ? "/" : url.substr(path)};
+    http::request r{.method = "POST", .target = path == std::string::npos ? "/" : url.substr(path), .remote_address = job_.spec().remote_address};
     if (!job_.spec().request_id.empty()) r.headers.push_back({"X-Request-Id", job_.spec().request_id});
     return r;
   }
@@ -139,6 +178,7 @@ class importer_job {
 
   fs::path input_path(std::size_t i) const { return dir_ / fmt::format("input-{}.ndjson", i + 1); }
   fs::path done_path(std::size_t i) const { return dir_ / fmt::format("input-{}.done", i + 1); }
+  fs::path checkpoint_path(std::size_t i) const { return dir_ / fmt::format("input-{}.checkpoint", i + 1); }
   std::string error_name(std::size_t i) const { return fmt::format("errors-{}.ndjson", i + 1); }
 
   fhir::result<import_outcome> import_input_file(std::size_t i) {
@@ -150,8 +190,10 @@ class importer_job {
     }
     std::error_code ec;
     bool fetched = fs::exists(input_path(i), ec);
-    // An input imported in part before a restart continues; one started afresh starts its errors afresh.
-    error_file errors((dir_ / error_name(i)).string(), !fetched);
+    // An input imported in part before a restart continues from its last commit; one started afresh
+    // starts its errors afresh.
+    checkpoint before = fetched ? saved_checkpoint(checkpoint_path(i)) : checkpoint{};
+    error_file errors((dir_ / error_name(i)).string(), before.error_bytes);
     if (!errors.open()) return write_failed((dir_ / error_name(i)).string());
     import_outcome outcome;
     if (!fetched) {
@@ -161,7 +203,6 @@ class importer_job {
         if (job_.cancelled()) return std::move(got).error();
         // This input could not be had; the others still can.
         errors.add(fmt::format("{}: {}", input.url, got.error().summary()));
-        outcome.errors = 1;
         return finish(i, outcome, errors);
       }
     }
@@ -182,6 +223,7 @@ class importer_job {
         .on_progress = [&](const import_progress& p) {
           // Called after each commit: Consents imported apply to the very next request.
           if (input.type == "Consent" && ctx_.consents) ctx_.consents->invalidate();
+          save_checkpoint(checkpoint_path(i), {errors.bytes(), before.imported + p.imported});
           double fraction = p.bytes_total ? static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total) : 1.0;
           job_.set_progress(fmt::format("importing {}: {:.0f}%, {} imported, {} rejected", where, fraction * 100, p.imported, p.rejected));
         },
@@ -189,14 +231,16 @@ class importer_job {
     };
     auto imported = import_ndjson(ctx_, {input_path(i)}, options);
     if (!imported) return std::move(imported).error();
-    outcome.count = imported->created + imported->updated + imported->unchanged;
-    outcome.errors = imported->rejected;
+    outcome.count = before.imported + imported->created + imported->updated + imported->unchanged;
+    auto finished = finish(i, outcome, errors);
     // The data is in the store now: no second copy of it stays on disk.
     fs::remove(input_path(i), ec);
-    return finish(i, outcome, errors);
+    fs::remove(checkpoint_path(i), ec);
+    return finished;
   }
 
   fhir::result<import_outcome> finish(std::size_t i, import_outcome outcome, error_file& errors) {
+    outcome.errors = errors.lines();
     if (auto closed = errors.close(); !closed) return std::move(closed).error();
     if (outcome.errors) outcome.error_file = error_name(i);
     save_outcome(done_path(i), outcome);

@@ -96,12 +96,15 @@ job_queue::~job_queue() {
 
 std::string job_queue::directory_for(const std::string& name) const { return (fs::path(settings_.directory) / name).string(); }
 
-void job_queue::remove_directories(const std::vector<std::string>& paths) const {
+void job_queue::remove_directories(const std::vector<std::string>& paths) {
   for (const std::string& path : paths) {
     std::error_code ec;
     fs::remove_all(path, ec);
     if (ec) log::warning("could not remove the {} directory {}: {}", settings_.kind, path, ec.message());
   }
+  std::lock_guard lock(mutex_);
+  for (const std::string& path : paths)
+    if (auto it = removing_.find(path); it != removing_.end()) removing_.erase(it);
 }
 
 std::vector<std::string> job_queue::expire(fhir::epoch_ms now) {
@@ -110,6 +113,7 @@ std::vector<std::string> job_queue::expire(fhir::epoch_ms now) {
     job_progress p = it->second->progress();
     if (finished(p) && now - p.finished >= settings_.retention) {
       expired.push_back(it->second->directory());
+      removing_.insert(it->second->directory());
       it = jobs_.erase(it);
     } else {
       ++it;
@@ -121,37 +125,44 @@ std::vector<std::string> job_queue::expire(fhir::epoch_ms now) {
 fhir::result<std::shared_ptr<job>> job_queue::submit(std::shared_ptr<job> j, fhir::epoch_ms now) {
   std::unique_lock lock(mutex_);
   std::vector<std::string> expired = expire(now);
-  auto busy = [&] {
+  // A finished job of the same directory that expired just now leaves its directory to the new one.
+  if (auto it = std::find(expired.begin(), expired.end(), j->directory()); it != expired.end()) {
+    expired.erase(it);
+    removing_.erase(removing_.find(j->directory()));
+  }
+  auto refuse = [&](fhir::error e) -> fhir::result<std::shared_ptr<job>> {
     lock.unlock();
     remove_directories(expired);
-    return fhir::error(fhir::error_kind::busy, fhir::issue_type::transient,
-                       fmt::format("Too many bulk {}s are in progress; try again later", settings_.kind), settings_.kind + "-busy");
+    return e;
   };
-  // The same work (one directory) is not done twice at once; a cancelled job still stopping owns it.
-  for (auto it = jobs_.begin(); it != jobs_.end(); ++it) {
-    if (it->second->directory() != j->directory()) continue;
-    if (!finished(it->second->progress())) {
-      std::shared_ptr<job> same = it->second;
-      lock.unlock();
-      remove_directories(expired);
-      return same;
-    }
-    jobs_.erase(it);
-    break;
+  auto busy = [&] {
+    return refuse(fhir::error(fhir::error_kind::busy, fhir::issue_type::transient,
+                              fmt::format("Too many bulk {}s are in progress; try again later", settings_.kind), settings_.kind + "-busy"));
+  };
+  // The same work (one directory, which names its caller) is not done twice at once.
+  auto same = std::find_if(jobs_.begin(), jobs_.end(), [&](const auto& entry) { return entry.second->directory() == j->directory(); });
+  if (same != jobs_.end() && same_caller(same->second->owner(), j->owner()) && !finished(same->second->progress())) {
+    std::shared_ptr<job> running = same->second;
+    lock.unlock();
+    remove_directories(expired);
+    return running;
   }
-  if (std::find(doomed_.begin(), doomed_.end(), j->directory()) != doomed_.end()) return busy();
-  std::size_t unfinished = queue_.size() + (running_ ? 1 : 0);
+  // A directory being removed (its job cancelled or expired) cannot be taken yet.
+  if (removing_.contains(j->directory()) || (same != jobs_.end() && !finished(same->second->progress()))) return busy();
+  std::size_t unfinished = queue_.size() + (running_ && !finished(running_->progress()) ? 1 : 0);
   std::size_t own = std::count_if(queue_.begin(), queue_.end(), [&](const auto& queued) { return same_caller(queued->owner(), j->owner()); }) +
-                    (running_ && same_caller(running_->owner(), j->owner()) ? 1 : 0);
+                    (running_ && !finished(running_->progress()) && same_caller(running_->owner(), j->owner()) ? 1 : 0);
   if (unfinished >= settings_.max_unfinished || own >= settings_.max_unfinished_per_caller) return busy();
   std::error_code ec;
   fs::create_directories(j->directory(), ec);
   // The files are patient data: readable by the server's own user only.
   if (!ec) fs::permissions(j->directory(), fs::perms::owner_all, fs::perm_options::replace, ec);
   if (ec)
-    return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception,
-                       fmt::format("cannot make the {} directory {}: {}", settings_.kind, j->directory(), ec.message()),
-                       settings_.kind + "-directory");
+    return refuse(fhir::error(fhir::error_kind::fault, fhir::issue_type::exception,
+                              fmt::format("cannot make the {} directory {}: {}", settings_.kind, j->directory(), ec.message()),
+                              settings_.kind + "-directory"));
+  // Accepted: a finished job of the same directory is forgotten (its directory is the new job's now).
+  if (same != jobs_.end()) jobs_.erase(same);
   jobs_.emplace(j->id(), j);
   queue_.push_back(j);
   if (!thread_.joinable()) thread_ = std::thread([this] { work(); });
@@ -184,6 +195,7 @@ bool job_queue::cancel(const std::string& id, const auth::caller& caller, fhir::
     // A running job still writes into its directory: the worker removes it when the job stops.
     if (cancelled == running_) doomed_.push_back(cancelled->directory());
     else doomed.push_back(cancelled->directory());
+    removing_.insert(cancelled->directory());
   }
   lock.unlock();
   remove_directories(doomed);

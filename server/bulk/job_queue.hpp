@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -114,7 +115,8 @@ class job_queue {
   void work();
   // With mutex_ held: forgets the expired jobs and returns their directories, for removal outside the lock.
   std::vector<std::string> expire(fhir::epoch_ms now);
-  void remove_directories(const std::vector<std::string>& paths) const;
+  // Removes them (without mutex_ held), then forgets them in removing_.
+  void remove_directories(const std::vector<std::string>& paths);
 
   job_settings settings_;
   runner run_;
@@ -124,6 +126,7 @@ class job_queue {
   std::deque<std::shared_ptr<job>> queue_;
   std::shared_ptr<job> running_;
   std::vector<std::string> doomed_;  // directories of cancelled jobs still running
+  std::multiset<std::string> removing_;  // directories expired or cancelled and not yet removed: not to be taken
   bool stopping_ = false;
   std::thread thread_;  // started by the first submit
 };

@@ -67,8 +67,9 @@ struct slist_deleter {
 fhir::result<std::uintmax_t> fetch_to_file(const std::string& url, const std::string& path, const fetch_limits& limits,
                                            const std::atomic<bool>* cancelled) {
   initialise_curl();
-  std::unique_ptr<CURL, curl_deleter> curl(curl_easy_init());
-  if (!curl) return fetch_failed("cannot start a transfer (libcurl)");
+  // Declared before the handle, so that they outlive it (curl_easy_cleanup may still use them).
+  char detail[CURL_ERROR_SIZE] = {};
+  std::unique_ptr<curl_slist, slist_deleter> headers(curl_slist_append(nullptr, "Accept: application/fhir+ndjson, application/ndjson"));
   std::string partial = path + ".part";
   int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return fetch_failed(fmt::format("cannot write {}: {}", partial, std::strerror(errno)));
@@ -77,7 +78,11 @@ fhir::result<std::uintmax_t> fetch_to_file(const std::string& url, const std::st
     ::close(fd);
     return fetch_failed(fmt::format("cannot write {}: {}", partial, std::strerror(errno)));
   }
-  std::unique_ptr<curl_slist, slist_deleter> headers(curl_slist_append(nullptr, "Accept: application/fhir+ndjson, application/ndjson"));
+  std::unique_ptr<CURL, curl_deleter> curl(curl_easy_init());
+  if (!curl) {
+    std::fclose(t.file);
+    return fetch_failed("cannot start a transfer (libcurl)");
+  }
   CURL* c = curl.get();
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -87,7 +92,8 @@ fhir::result<std::uintmax_t> fetch_to_file(const std::string& url, const std::st
   curl_easy_setopt(c, CURLOPT_USERAGENT, "shared-care-record-fhir-server ($import)");
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");  // any encoding libcurl can decode (gzip)
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, limits.connect_timeout_s);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  // Slower than 1 KiB/s for the whole stall time fails (a source trickling bytes would hold the one import worker).
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, limits.stall_timeout_s);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -97,11 +103,11 @@ fhir::result<std::uintmax_t> fetch_to_file(const std::string& url, const std::st
   curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
   curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
   curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  char detail[CURL_ERROR_SIZE] = {};
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, detail);
 
   CURLcode code = curl_easy_perform(c);
   bool closed = std::fclose(t.file) == 0;
+  int close_errno = errno;
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   auto fail = [&](std::string why) {
@@ -110,7 +116,7 @@ fhir::result<std::uintmax_t> fetch_to_file(const std::string& url, const std::st
     return fetch_failed(std::move(why));
   };
   if (t.too_large) return fail(fmt::format("{} is larger than {} bytes", url, limits.max_bytes));
-  if (t.write_failed || !closed) return fail(fmt::format("cannot write {}: {}", partial, std::strerror(errno)));
+  if (t.write_failed || !closed) return fail(fmt::format("cannot write {}: {}", partial, std::strerror(close_errno)));
   if (code == CURLE_ABORTED_BY_CALLBACK) {
     fail("cancelled");
     return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception, "the import was cancelled", "import-cancelled");

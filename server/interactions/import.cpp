@@ -84,6 +84,7 @@ http::response import_kickoff(const context& ctx, const fhir_request& request) {
   for (const bulk::import_input& input : spec->inputs)
     if (auto allowed = check_write_entry(ctx, caller, input.type, "PUT"); !allowed) return error_response(allowed.error(), &request);
   if (request.audit) spec->request_id = request.audit->request_id();
+  spec->remote_address = request.http.remote_address;
   std::string directory = ctx.imports->directory_for(bulk::import_key(*spec, caller));
   auto job = ctx.imports->submit(std::make_shared<bulk::import_job>(store::new_resource_id(), std::move(*spec), caller, std::move(directory)),
                                  fhir::now_ms());

@@ -260,13 +260,36 @@ TEST_CASE("fhir-server import loads NDJSON in batches, names bad lines, is idemp
   CHECK(run_server_command({"import", "--db", db, dir.file("missing.ndjson")}).status != 0);
   CHECK(run_server_command({"import", "--db", db}).status != 0);  // no input
 
+  // --organization: the data controller recorded on every resource; a line naming another controller,
+  // and another controller's stored resource, are refused.
+  std::string owned = dir.file("owned.ndjson");
+  {
+    std::ofstream out(owned);
+    out << patient_line("own1") << "\n"
+        << R"({"resourceType":"Patient","id":"own2","meta":{"tag":[{"system":"https://shared-care-record.github.io/fhir/CodeSystem/data-controller","code":"ORG9"}]}})"
+        << "\n";
+  }
+  CHECK(run_server_command({"import", "--db", db, "--organization", "not an ods code", owned}).status != 0);
+  run_result by_gp = run_server_command({"import", "--db", db, "--organization", "GP1", owned});
+  INFO(by_gp.output);
+  CHECK(by_gp.output.find("1 created, 0 updated, 0 unchanged, 1 rejected") != std::string::npos);
+  CHECK(by_gp.output.find(owned + ":2: Patient.meta.tag: The resource names ORG9 as its data controller, but it is sent by GP1") !=
+        std::string::npos);
+  run_result takeover = run_server_command({"import", "--db", db, "--organization", "ORG2", owned});
+  INFO(takeover.output);
+  CHECK(takeover.output.find("0 created, 0 updated, 0 unchanged, 2 rejected") != std::string::npos);
+  CHECK(takeover.output.find(owned + ":1: ") != std::string::npos);  // own1 is GP1's
+
   server_process server(db);
   http_connection c(server.port());
-  CHECK(count_of(c, "Patient?family=Imported") == 246 + 99);
+  CHECK(count_of(c, "Patient?family=Imported") == 246 + 99 + 1);  // and own1
   CHECK(c.request("GET", "/fhir/Patient/imp1").status == 200);
   CHECK(c.request("GET", "/fhir/Patient/imp1/_history/2").status == 404);  // the second import wrote no version
   CHECK(c.request("GET", "/fhir/Patient/more100").status == 404);          // before the saved progress: not read
   CHECK(c.request("GET", "/fhir/Patient/more101").status == 200);
+  http_reply own1 = c.request("GET", "/fhir/Patient/own1");
+  CHECK(own1.body.find(R"("code":"GP1")") != std::string::npos);
+  CHECK(own1.body.find(R"("versionId":"1")") != std::string::npos);
   CHECK(server.stop() == 0);
 }
 

@@ -127,6 +127,8 @@ TEST_CASE("an import fetches NDJSON from an allowed source and writes each line 
   CHECK(outside.issue_expressions() == ids{"input[0].url"});
   for (const std::string& url : ids{"http://elsewhere.example/feeds/Patient.ndjson", "https://127.0.0.1/feeds/Patient.ndjson",
                           source.origin() + "/feeds/..%2Fsecret.ndjson", source.origin() + "/feeds/%2e%2e/secret.ndjson",
+                          source.origin() + "/feeds/../secret.ndjson", source.origin() + "/feeds/..;/secret.ndjson",
+                          source.origin() + "/feeds/%252e%252e/secret.ndjson", source.origin() + "/FEEDS/Patient.ndjson",
                           "http://user@" + source.origin().substr(7) + "/feeds/Patient.ndjson", "file:///etc/passwd"}) {
     INFO(url);
     CHECK(app.post("/fhir/$import", manifest_of({{"Patient", url}}), json_body(gp)).status() == 400);
@@ -220,7 +222,11 @@ TEST_CASE("an import leaves other organisations' records alone and reports sourc
   REQUIRE(errors.size() == 3);
   auto p9_error = error_lines(app, errors[0], gp);
   REQUIRE(p9_error.size() == 1);
-  CHECK(contains(p9_error[0], "line 1: "));
+  CHECK(contains(p9_error[0], "line 1: Patient/p9 is ORG2's data; GP1 may not change it"));
+  // The prefix "/feeds" ends at a path boundary: "/feeds-old/..." is not inside it.
+  CHECK(app.post("/fhir/$import", manifest_of({{"Patient", source.origin() + "/feeds-old/Patient.ndjson"}}),
+                 {gp, async, {"Content-Type", "application/json"}})
+            .status() == 400);
   CHECK(contains(error_lines(app, errors[1], gp).at(0), "answered HTTP 302"));  // redirects are not followed
   CHECK(source.requests("/elsewhere/Patient.ndjson") == 0);
   CHECK(contains(error_lines(app, errors[2], gp).at(0), "answered HTTP 404"));
