@@ -211,6 +211,7 @@ application::application(search_support search, std::unique_ptr<store::store> st
       bulk::job_settings{.directory = options.import_directory.empty() ? options.database_path + ".imports" : options.import_directory,
                          .retention = options.export_retention,
                          .max_unfinished_per_caller = 1,
+                         .resumable_marker = std::string(bulk::import_resumable_marker),
                          .keep_leftovers = 7 * 24 * 3'600'000,
                          .kind = "import"},
       [this, run = bulk::import_run_settings{.fetch = {.max_bytes = options.import_max_bytes, .ca_file = options.import_ca_file}}](

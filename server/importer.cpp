@@ -163,11 +163,11 @@ class file_importer {
     return {.offset = offset, .line = line, .rejected = rejected_, .size = file_state.size, .modified = file_state.modified};
   }
 
-  void reject(std::size_t line_number, std::string problem) {
+  void reject(std::size_t line_number, std::string problem, fhir::error_kind kind = fhir::error_kind::invalid, std::string target = {}) {
     ++summary_.rejected;
     ++progress_.rejected;
     ++rejected_;
-    import_line_error rejected{file_, line_number, std::move(problem)};
+    import_line_error rejected{file_, line_number, std::move(problem), kind, std::move(target)};
     if (options_.on_rejected) options_.on_rejected(rejected);
     if (summary_.errors.size() < import_summary::max_reported_errors) summary_.errors.push_back(std::move(rejected));
   }
@@ -186,16 +186,21 @@ class file_importer {
       if (auto recorded = interactions::record_controller(options_.controller, read->resource); !recorded)
         return reject(line_number, describe(recorded.error().issues()));
     if (options_.accept)
-      if (auto accepted = options_.accept(read->resource); !accepted) return reject(line_number, describe(accepted.error().issues()));
+      if (auto accepted = options_.accept(read->resource); !accepted)
+        return reject(line_number, describe(accepted.error().issues()), accepted.error().kind(), type + "/" + id);
     pending p{line_number, std::move(type), std::move(id), ctx_.store.prepare(std::move(read->resource))};
     // The serialised body is all the writer needs: a batch holds each resource once, not twice.
     if (!p.resource.body.empty()) p.resource.resource = fhir::json::value();
     batch_.push_back(std::move(p));
   }
 
+  struct refused_line {
+    const pending* line;
+    fhir::error why;
+  };
   struct unit_outcome {
     std::size_t created = 0, updated = 0, unchanged = 0;
-    std::vector<std::pair<std::size_t, std::string>> rejected;  // line, why (before_write refused it)
+    std::vector<refused_line> rejected;  // before_write refused them
   };
 
   // Writes `resources` in one unit of work (copies: the batch may be written again one by one).
@@ -206,7 +211,7 @@ class file_importer {
       for (const pending* p : resources) {
         if (options_.before_write)
           if (auto allowed = options_.before_write(unit, p->type, p->id); !allowed) {
-            outcome.rejected.emplace_back(p->line, describe(allowed.error().issues()));
+            outcome.rejected.push_back({p, std::move(allowed).error()});
             continue;
           }
         auto result = unit.update(p->resource, {.controller = options_.controller});
@@ -224,7 +229,7 @@ class file_importer {
     summary_.updated += outcome.updated;
     summary_.unchanged += outcome.unchanged;
     progress_.imported += outcome.created + outcome.updated + outcome.unchanged;
-    for (const auto& [line, why] : outcome.rejected) reject(line, why);
+    for (const refused_line& r : outcome.rejected) reject(r.line->line, describe(r.why.issues()), r.why.kind(), r.line->type + "/" + r.line->id);
   }
 
   fhir::result<fhir::done> commit(const saved_progress& position) {
@@ -243,7 +248,7 @@ class file_importer {
           auto alone = write_unit({&p});
           if (alone) count(*alone);
           else if (fault_of_the_store(alone.error())) return std::move(alone).error();
-          else reject(p.line, describe(alone.error().issues()));
+          else reject(p.line, describe(alone.error().issues()), alone.error().kind(), p.type + "/" + p.id);
         }
       }
       batch_.clear();

@@ -39,6 +39,10 @@ struct import_line_error {
   std::filesystem::path file;
   std::size_t line = 0;
   std::string message;  // the errors, each with its FHIRPath location
+  // Why, as a write would be answered: invalid and unprocessable for the content; forbidden and
+  // not_found (hidden by Consent) when the writer may not change the target.
+  fhir::error_kind kind = fhir::error_kind::invalid;
+  std::string target;  // "Type/id" of the resource the line would have written (empty when unknown)
 };
 
 struct import_progress {

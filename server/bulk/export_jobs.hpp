@@ -34,22 +34,29 @@ struct export_status : job_progress {
   std::vector<std::string> withheld_patients;
 };
 
-class export_job : public job {
+class export_job : public job_with<export_status> {
  public:
-  export_job(std::string id, export_spec spec, auth::caller owner, std::string directory);
+  export_job(std::string id, export_spec spec, auth::caller owner, std::string directory)
+      : job_with(std::move(id), std::move(owner), std::move(directory)), spec_(std::move(spec)) {}
 
   const export_spec& spec() const { return spec_; }
 
   // For the runner.
-  void set_transaction_time(fhir::epoch_ms t);
-  void add_file(export_file file);
-  void set_consent_record(std::vector<audit::consent_decision> decisions, std::vector<std::string> withheld_patients);
-
-  export_status status() const;
+  void set_transaction_time(fhir::epoch_ms t) {
+    update([t](export_status& s) { s.transaction_time = t; });
+  }
+  void add_file(export_file file) {
+    update([&file](export_status& s) { s.files.push_back(std::move(file)); });
+  }
+  void set_consent_record(std::vector<audit::consent_decision> decisions, std::vector<std::string> withheld_patients) {
+    update([&](export_status& s) {
+      s.decisions = std::move(decisions);
+      s.withheld_patients = std::move(withheld_patients);
+    });
+  }
 
  private:
   export_spec spec_;
-  export_status status_;  // the export's part, under mutex_ (the progress part is the job's)
 };
 
 class export_jobs : public jobs_of<export_job> {

@@ -24,21 +24,23 @@ struct import_status : job_progress {
   std::vector<import_outcome> outcomes;  // one per input, in order, as each ends
 };
 
-class import_job : public job {
+class import_job : public job_with<import_status> {
  public:
-  import_job(std::string id, import_spec spec, auth::caller owner, std::string directory);
+  import_job(std::string id, import_spec spec, auth::caller owner, std::string directory)
+      : job_with(std::move(id), std::move(owner), std::move(directory)), spec_(std::move(spec)) {}
 
   const import_spec& spec() const { return spec_; }
 
   // For the runner.
-  void set_transaction_time(fhir::epoch_ms t);
-  void add_outcome(import_outcome outcome);
-
-  import_status status() const;
+  void set_transaction_time(fhir::epoch_ms t) {
+    update([t](import_status& s) { s.transaction_time = t; });
+  }
+  void add_outcome(import_outcome outcome) {
+    update([&outcome](import_status& s) { s.outcomes.push_back(std::move(outcome)); });
+  }
 
  private:
   import_spec spec_;
-  import_status status_;  // the import's part, under mutex_ (the progress part is the job's)
 };
 
 class import_jobs : public jobs_of<import_job> {

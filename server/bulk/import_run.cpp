@@ -20,6 +20,7 @@
 #include "server/importer.hpp"
 #include "server/interactions/common.hpp"
 #include "server/quality/quality_recorder.hpp"
+#include "server/responses.hpp"
 
 namespace server::bulk {
 namespace {
@@ -115,9 +116,15 @@ checkpoint saved_checkpoint(const fs::path& path) {
 }
 
 // The outcome of a finished input, kept until the whole job ends so that a continued job reports it.
+// Written whole or not at all (write, then rename).
 void save_outcome(const fs::path& path, const import_outcome& outcome) {
-  std::ofstream out(path, std::ios::trunc);
-  out << outcome.count << " " << outcome.errors << "\n";
+  fs::path temporary = path.string() + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << outcome.count << " " << outcome.errors << "\n";
+  }
+  std::error_code ec;
+  fs::rename(temporary, path, ec);
 }
 
 std::optional<import_outcome> saved_outcome(const fs::path& path) {
@@ -126,6 +133,21 @@ std::optional<import_outcome> saved_outcome(const fs::path& path) {
   if (!(in >> outcome.count >> outcome.errors)) return std::nullopt;
   return outcome;
 }
+
+// Lines refused because their writer may not change the target: counted, and the first targets kept.
+struct refusals {
+  std::size_t count = 0;
+  bool forbidden = false;  // some were 403 (the others: hidden by Consent, 404)
+  std::vector<std::string> targets;
+
+  void note(const import_line_error& e) {
+    bool denied = e.kind == fhir::error_kind::forbidden || e.kind == fhir::error_kind::method_not_allowed;
+    if (!denied && e.kind != fhir::error_kind::not_found) return;
+    ++count;
+    forbidden = forbidden || denied;
+    if (!e.target.empty() && targets.size() < audit::max_entities) targets.push_back(e.target);
+  }
+};
 
 class importer_job {
  public:
@@ -136,6 +158,8 @@ class importer_job {
 
   fhir::result<fhir::done> run() {
     job_.set_transaction_time(fhir::now_ms());
+    // Until the job completes, its directory holds work to continue (job_queue keeps such leftovers).
+    { std::ofstream marker(dir_ / std::string(import_resumable_marker)); }
     // The rules every write of a request meets: the Consent workflow, and the audit (with data quality).
     store::scoped_write_check consent_rules([this](store::transaction& unit, const std::vector<store::audited_write>& written) {
       return consent::check_consent_writes(ctx_, job_.owner(), unit, written);
@@ -149,10 +173,9 @@ class importer_job {
       job_.add_outcome(std::move(*outcome));
     }
     // Done: asked again, the same import starts afresh (the outcomes live on in the job's status).
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
-      std::error_code ec;
-      fs::remove(done_path(i), ec);
-    }
+    std::error_code ec;
+    fs::remove(dir_ / std::string(import_resumable_marker), ec);
+    for (std::size_t i = 0; i < inputs.size(); ++i) fs::remove(done_path(i), ec);
     job_.set_progress("complete");
     return fhir::done{};
   }
@@ -202,10 +225,12 @@ class importer_job {
       if (!got) {
         if (job_.cancelled()) return std::move(got).error();
         // This input could not be had; the others still can.
+        // Not kept as finished: the same import asked again tries to fetch it again.
         errors.add(fmt::format("{}: {}", input.url, got.error().summary()));
-        return finish(i, outcome, errors);
+        return finish(i, outcome, errors, false);
       }
     }
+    refusals refused;
     import_options options{
         .batch = settings_.batch,
         .controller = job_.owner().controller,
@@ -227,9 +252,13 @@ class importer_job {
           double fraction = p.bytes_total ? static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total) : 1.0;
           job_.set_progress(fmt::format("importing {}: {:.0f}%, {} imported, {} rejected", where, fraction * 100, p.imported, p.rejected));
         },
-        .on_rejected = [&](const import_line_error& e) { errors.add(fmt::format("{} line {}: {}", input.url, e.line, e.message)); },
+        .on_rejected = [&](const import_line_error& e) {
+          errors.add(fmt::format("{} line {}: {}", input.url, e.line, e.message));
+          refused.note(e);
+        },
     };
     auto imported = import_ndjson(ctx_, {input_path(i)}, options);
+    if (auto audited = audit_refusals(input, refused); !audited) return std::move(audited).error();
     if (!imported) return std::move(imported).error();
     outcome.count = before.imported + imported->created + imported->updated + imported->unchanged;
     auto finished = finish(i, outcome, errors);
@@ -239,12 +268,42 @@ class importer_job {
     return finished;
   }
 
-  fhir::result<import_outcome> finish(std::size_t i, import_outcome outcome, error_file& errors) {
+  fhir::result<import_outcome> finish(std::size_t i, import_outcome outcome, error_file& errors, bool keep = true) {
     outcome.errors = errors.lines();
     if (auto closed = errors.close(); !closed) return std::move(closed).error();
     if (outcome.errors) outcome.error_file = error_name(i);
-    save_outcome(done_path(i), outcome);
+    if (keep) save_outcome(done_path(i), outcome);
     return outcome;
+  }
+
+  // An access denied, audited as such (consent.md section 4: denied requests too): the record of the
+  // lines an input could not write because the owner may not change their targets (another controller's,
+  // hidden by Consent, not allowed by role or scopes), naming the patients they reach.
+  fhir::result<fhir::done> audit_refusals(const import_input& input, const refusals& refused) {
+    if (refused.count == 0 || !ctx_.settings.audit) return fhir::done{};
+    audit::request_audit record(ctx_, request_);
+    record.authenticated(job_.owner());
+    record.routed("$import", as_owner_);
+    std::vector<std::string> patients;
+    for (const std::string& target : refused.targets) {
+      std::size_t slash = target.find('/');
+      std::string type = target.substr(0, slash), id = target.substr(slash + 1);
+      if (type == "Patient") patients.push_back(id);
+      if (auto stored = ctx_.store.read(type, id))
+        for (std::string& patient : consent::patients_of(*stored)) patients.push_back(std::move(patient));
+    }
+    record.targeted(patients);
+    http::response answer = error_response(fhir::error(refused.forbidden ? fhir::error_kind::forbidden : fhir::error_kind::not_found,
+                                                       refused.forbidden ? fhir::issue_type::forbidden : fhir::issue_type::not_found,
+                                                       fmt::format("{} lines of {} were refused: the caller may not change their targets",
+                                                                   refused.count, input.url),
+                                                       "import-lines-refused"));
+    answer = record.finish(std::move(answer));
+    http::settle(answer);
+    if (answer.status == 503)
+      return fhir::error(fhir::error_kind::busy, fhir::issue_type::transient, "the import's refused lines could not be audited",
+                         "audit-unavailable");
+    return fhir::done{};
   }
 
   // What a PUT of the resource by the owner would be refused for, before it joins a batch.

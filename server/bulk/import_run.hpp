@@ -20,6 +20,9 @@
 
 namespace server::bulk {
 
+// The file in a job's directory that says it can continue (present from its start until it completes).
+inline constexpr std::string_view import_resumable_marker = "resumable";
+
 struct import_run_settings {
   fetch_limits fetch;
   std::size_t batch = 500;  // resources per unit of work

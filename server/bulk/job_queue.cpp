@@ -75,13 +75,28 @@ bool same_caller(const auth::caller& a, const auth::caller& b) {
 }
 
 job_queue::job_queue(job_settings settings, runner run) : settings_(std::move(settings)), run_(std::move(run)) {
+  std::vector<std::string> doomed;
+  {
+    std::lock_guard lock(mutex_);
+    doomed = leftovers();
+  }
+  remove_directories(doomed);
+}
+
+std::vector<std::string> job_queue::leftovers() {
+  std::set<std::string> held;
+  for (const auto& [id, j] : jobs_) held.insert(j->directory());
+  std::vector<std::string> doomed;
   std::error_code ec;
-  std::vector<std::string> leftovers;
-  for (const fs::directory_entry& entry : fs::directory_iterator(settings_.directory, ec))
-    if (entry.is_directory(ec) && is_job_name(entry.path().filename().string()) &&
-        (settings_.keep_leftovers == 0 || age_ms(entry.path()) >= settings_.keep_leftovers))
-      leftovers.push_back(entry.path().string());
-  remove_directories(leftovers);
+  for (const fs::directory_entry& entry : fs::directory_iterator(settings_.directory, ec)) {
+    std::string path = entry.path().string();
+    if (!entry.is_directory(ec) || !is_job_name(entry.path().filename().string()) || held.contains(path) || removing_.contains(path)) continue;
+    bool resumable = !settings_.resumable_marker.empty() && fs::exists(entry.path() / settings_.resumable_marker, ec);
+    if (resumable && age_ms(entry.path()) < settings_.keep_leftovers) continue;
+    doomed.push_back(path);
+    removing_.insert(path);
+  }
+  return doomed;
 }
 
 job_queue::~job_queue() {
@@ -209,6 +224,8 @@ void job_queue::work() {
     if (stopping_) return;
     std::vector<std::string> expired = expire(fhir::now_ms());
     if (queue_.empty()) {
+      std::vector<std::string> untracked = leftovers();
+      expired.insert(expired.end(), untracked.begin(), untracked.end());
       lock.unlock();
       remove_directories(expired);
       lock.lock();

@@ -68,6 +68,32 @@ class job {
   std::atomic<bool> cancelled_{false};
 };
 
+// A kind of job whose status request reports `Status` (derived from job_progress): what the job adds to
+// its progress, kept under the job's mutex.
+template <class Status>
+class job_with : public job {
+ public:
+  using job::job;
+
+  Status status() const {
+    std::lock_guard lock(mutex_);
+    Status out = status_;
+    static_cast<job_progress&>(out) = progress_;
+    return out;
+  }
+
+ protected:
+  // Changes the job's own part of the status under the mutex: `change(Status&)`.
+  template <class Change>
+  void update(Change&& change) {
+    std::lock_guard lock(mutex_);
+    change(status_);
+  }
+
+ private:
+  Status status_;
+};
+
 // Whether `a` and `b` are the same caller (issuer, user, client, patient, roles, scopes, controller and
 // purpose): the binding of a job to who started it, so a token with less access cannot collect it.
 bool same_caller(const auth::caller& a, const auth::caller& b);
@@ -77,8 +103,10 @@ struct job_settings {
   fhir::epoch_ms retention = 6 * 3'600'000;    // how long a finished job's files stay
   std::size_t max_unfinished = 8;              // queued or running jobs at once, beyond that 503 + Retry-After
   std::size_t max_unfinished_per_caller = 2;   // so that one caller cannot hold every place
-  // Job directories that earlier runs left: removed at start-up (0), or kept for resumption when younger
-  // than this (a job submitted again into the same directory continues from what is there).
+  // Job directories no job of this run holds (left by an earlier run): removed at start-up and whenever
+  // found, except those holding a file named `resumable_marker` (work that can continue when submitted
+  // again into the same directory), kept until they have been untouched for `keep_leftovers`.
+  std::string resumable_marker;
   fhir::epoch_ms keep_leftovers = 0;
   std::string kind = "bulk";                   // "export", "import": for messages and the log
 };
@@ -115,6 +143,8 @@ class job_queue {
   void work();
   // With mutex_ held: forgets the expired jobs and returns their directories, for removal outside the lock.
   std::vector<std::string> expire(fhir::epoch_ms now);
+  // With mutex_ held: the job directories no job holds that are to go (job_settings::keep_leftovers).
+  std::vector<std::string> leftovers();
   // Removes them (without mutex_ held), then forgets them in removing_.
   void remove_directories(const std::vector<std::string>& paths);
 

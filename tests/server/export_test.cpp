@@ -22,6 +22,7 @@ using fhir::testing::app_fixture;
 using fhir::testing::consent_admin;
 using fhir::testing::identity_provider;
 using fhir::testing::jwt_options;
+using fhir::testing::wait_for_job;
 using fhir::testing::reply;
 using fhir::testing::with;
 using server::http::header;
@@ -62,25 +63,6 @@ std::string kick_off(const app_fixture& app, const std::string& target, const he
   return local(location);
 }
 
-// Polls until the job is done (200) and returns the manifest; fails after 30 s.
-fhir::json::value wait_for_manifest(const app_fixture& app, const std::string& status_url, const header& caller) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  for (;;) {
-    reply r = app.get(status_url, {caller});
-    if (r.status() == 200) {
-      CHECK(r.header("Content-Type") == "application/json");
-      CHECK(!r.header("Expires").empty());
-      return r.json();
-    }
-    INFO(r.http.body);
-    REQUIRE(r.status() == 202);
-    CHECK(!r.header("X-Progress").empty());
-    CHECK(r.header("Retry-After") == "2");
-    REQUIRE(std::chrono::steady_clock::now() < deadline);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-}
-
 // type -> the ids exported (every file of the manifest read and parsed, line by line).
 using exported = std::map<std::string, std::vector<std::string>>;
 
@@ -116,7 +98,7 @@ exported download(const app_fixture& app, const fhir::json::value& manifest, con
 
 exported run(const app_fixture& app, const std::string& target, const header& caller,
              std::map<std::string, fhir::json::value>* resources = nullptr) {
-  return download(app, wait_for_manifest(app, kick_off(app, target, caller), caller), caller, resources);
+  return download(app, wait_for_job(app, kick_off(app, target, caller), caller), caller, resources);
 }
 
 using ids = std::vector<std::string>;
@@ -148,7 +130,7 @@ TEST_CASE("a system export runs asynchronously and gives a manifest of NDJSON fi
   CHECK(app.get("/fhir/Observation/$export", {gp, async}).status() == 404);  // defined on the system, Patient and Group only
 
   std::string status = kick_off(app, "/fhir/$export?_outputFormat=application/fhir%2Bndjson", gp);
-  auto manifest = wait_for_manifest(app, status, gp);
+  auto manifest = wait_for_job(app, status, gp);
   CHECK(*manifest.find_string("request") == std::string(app_fixture::base) + "/$export?_outputFormat=application/fhir%2Bndjson");
   CHECK(manifest.find("requiresAccessToken")->as_bool());
   CHECK(manifest.find("transactionTime") != nullptr);
@@ -349,7 +331,7 @@ TEST_CASE("an export never reaches what the caller may not see", "[server][expor
 
   // A Consent written after the export was made applies to its downloads (P4).
   std::string status = kick_off(app, "/fhir/$export?_type=Observation,Patient", hospital);
-  auto manifest = wait_for_manifest(app, status, hospital);
+  auto manifest = wait_for_job(app, status, hospital);
   REQUIRE(app.put("/fhir/Consent/c1", consent("c1", "p1", "shcr-optout", R"({"type":"deny"})"), with(consent_admin(idp))).status() == 201);
   std::map<std::string, fhir::json::value> resources;
   exported after = download(app, manifest, hospital, &resources, false);

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <thread>
@@ -22,6 +23,7 @@ using fhir::testing::app_fixture;
 using fhir::testing::file_server;
 using fhir::testing::identity_provider;
 using fhir::testing::jwt_options;
+using fhir::testing::wait_for_job;
 using fhir::testing::reply;
 using fhir::testing::with;
 using server::http::header;
@@ -64,23 +66,6 @@ std::string kick_off(const app_fixture& app, const std::string& body, const head
   return local(location);
 }
 
-fhir::json::value wait_for_result(const app_fixture& app, const std::string& status_url, const header& caller) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  for (;;) {
-    reply r = app.get(status_url, {caller});
-    if (r.status() == 200) {
-      CHECK(r.header("Content-Type") == "application/json");
-      CHECK(!r.header("Expires").empty());
-      return r.json();
-    }
-    INFO(r.http.body);
-    REQUIRE(r.status() == 202);
-    CHECK(!r.header("X-Progress").empty());
-    REQUIRE(std::chrono::steady_clock::now() < deadline);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-}
-
 std::int64_t count_of(const fhir::json::value& entry) { return std::stoll(entry.find("count")->as_number().text); }
 
 // The diagnostics of an error file's OperationOutcomes, line by line.
@@ -101,15 +86,37 @@ std::vector<std::string> error_lines(const app_fixture& app, const fhir::json::v
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-}  // namespace
-
-TEST_CASE("an import fetches NDJSON from an allowed source and writes each line as its caller's update", "[server][import]") {
+// A source to fetch from and a server allowed to fetch from its `prefix`, with GP1's clinician as the feed.
+struct import_setup {
+  explicit import_setup(const std::string& prefix = "/feeds/") : app(options(prefix)), gp(idp.clinician("GP1")) {}
+  server::application_options options(const std::string& prefix) {
+    auto o = jwt_options(idp);
+    o.import_sources = {source.origin() + prefix};
+    return o;
+  }
   file_server source;
   identity_provider idp;
-  auto options = jwt_options(idp);
-  options.import_sources = {source.origin() + "/feeds/"};
-  app_fixture app(options);
-  auto gp = idp.clinician("GP1");
+  app_fixture app;
+  header gp;
+};
+
+// The prefix without its final slash: it still ends at a path boundary.
+struct import_setup_unslashed : import_setup {
+  import_setup_unslashed() : import_setup("/feeds") {}
+};
+
+// Waits until the source has been asked for `path`.
+void wait_for_request(const file_server& source, const std::string& path) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (source.requests(path) == 0) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(import_setup, "an import fetches NDJSON from an allowed source and writes each line as its caller's update", "[server][import]") {
   std::string patients = source.origin() + "/feeds/Patient.ndjson";
   std::string observations = source.origin() + "/feeds/Observation.ndjson";
   source.serve("/feeds/Patient.ndjson", patient("p1") + "\n" + patient("p2") + "\n" + patient("p3", "1970-13-01") + "\n" +
@@ -141,7 +148,7 @@ TEST_CASE("an import fetches NDJSON from an allowed source and writes each line 
   CHECK(source.requests("/feeds/Patient.ndjson") == 0);  // nothing refused was fetched
 
   std::string status = kick_off(app, manifest, gp);
-  auto result = wait_for_result(app, status, gp);
+  auto result = wait_for_job(app, status, gp);
   CHECK(*result.find_string("request") == std::string(app_fixture::base) + "/$import");
   CHECK(result.find("transactionTime") != nullptr);
   const auto& output = result.find("output")->as_array();
@@ -190,7 +197,7 @@ TEST_CASE("an import fetches NDJSON from an allowed source and writes each line 
     {"name":"input","part":[{"name":"type","valueCode":"Observation"},{"name":"url","valueUri":")" + observations + R"("}]}]})";
   reply again = app.post("/fhir/$import", parameters, with(gp, {async}));
   REQUIRE(again.status() == 202);
-  auto second = wait_for_result(app, local(again.header("Content-Location")), gp);
+  auto second = wait_for_job(app, local(again.header("Content-Location")), gp);
   CHECK(count_of(second.find("output")->as_array()[0]) == 2);
   CHECK(second.find("error")->as_array().empty());
   CHECK(contains(app.get("/fhir/Observation/o1", {gp}).http.body, R"("versionId":"1")"));
@@ -199,20 +206,14 @@ TEST_CASE("an import fetches NDJSON from an allowed source and writes each line 
   CHECK(contains(app.get("/fhir/metadata").http.body, "OperationDefinition/import"));
 }
 
-TEST_CASE("an import leaves other organisations' records alone and reports sources that fail", "[server][import]") {
-  file_server source;
-  identity_provider idp;
-  auto options = jwt_options(idp);
-  options.import_sources = {source.origin() + "/feeds"};
-  app_fixture app(options);
-  auto gp = idp.clinician("GP1");
+TEST_CASE_METHOD(import_setup_unslashed, "an import leaves other organisations' records alone and reports sources that fail", "[server][import]") {
   REQUIRE(app.put("/fhir/Patient/p9", patient("p9"), with(idp.clinician("ORG2"))).status() == 201);
   source.serve("/feeds/Patient.ndjson", patient("p9", "1980-02-02") + "\n" + patient("p4") + "\n");
   source.redirect("/feeds/moved.ndjson", source.origin() + "/elsewhere/Patient.ndjson");
   std::string manifest = manifest_of({{"Patient", source.origin() + "/feeds/Patient.ndjson"},
                                       {"Patient", source.origin() + "/feeds/moved.ndjson"},
                                       {"Patient", source.origin() + "/feeds/missing.ndjson"}});
-  auto result = wait_for_result(app, kick_off(app, manifest, gp), gp);
+  auto result = wait_for_job(app, kick_off(app, manifest, gp), gp);
   const auto& output = result.find("output")->as_array();
   REQUIRE(output.size() == 3);
   CHECK(count_of(output[0]) == 1);  // p4; p9 is ORG2's
@@ -230,30 +231,26 @@ TEST_CASE("an import leaves other organisations' records alone and reports sourc
   CHECK(contains(error_lines(app, errors[1], gp).at(0), "answered HTTP 302"));  // redirects are not followed
   CHECK(source.requests("/elsewhere/Patient.ndjson") == 0);
   CHECK(contains(error_lines(app, errors[2], gp).at(0), "answered HTTP 404"));
-  // ORG2's record is as ORG2 wrote it.
+  // The refusal is audited as an access denied, naming the patient; ORG2's record is as ORG2 wrote it.
+  auto po = idp.bearer(R"("sub":"po","org_ods":"ICB1","scope":"user/*.cruds","nhs_role":{"role_code":"R0001"},"purpose_of_use":["HSYSADMIN"])");
+  auto denied = app.get("/fhir/AuditEvent?patient=p9&subtype=$import", {po});
+  REQUIRE(denied.status() == 200);
+  CHECK(fhir::testing::count_matches(denied.json()) == 1);
+  CHECK(contains(denied.http.body, "1 lines of " + source.origin() + "/feeds/Patient.ndjson were refused"));
+  CHECK(contains(denied.http.body, R"("outcome":"8")"));
   auto p9 = app.get("/fhir/Patient/p9", {gp});
   CHECK(contains(p9.http.body, R"("birthDate":"1970-01-01")"));
   CHECK(contains(p9.http.body, R"("versionId":"1")"));
   CHECK(app.get("/fhir/Patient/p4", {gp}).status() == 200);
 }
 
-TEST_CASE("an import interrupted by a restart continues when asked for again", "[server][import]") {
-  file_server source;
-  identity_provider idp;
-  auto options = jwt_options(idp);
-  options.import_sources = {source.origin() + "/feeds/"};
-  app_fixture app(options);
-  auto gp = idp.clinician("GP1");
+TEST_CASE_METHOD(import_setup, "an import interrupted by a restart continues when asked for again", "[server][import]") {
   source.serve("/feeds/1.ndjson", patient("p1") + "\n");
   source.serve("/feeds/2.ndjson", patient("p2") + "\n");
   source.hold("/feeds/2.ndjson");  // the second input hangs until the restart
   std::string manifest = manifest_of({{"Patient", source.origin() + "/feeds/1.ndjson"}, {"Patient", source.origin() + "/feeds/2.ndjson"}});
   std::string status = kick_off(app, manifest, gp);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (source.requests("/feeds/2.ndjson") == 0) {
-    REQUIRE(std::chrono::steady_clock::now() < deadline);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  wait_for_request(source, "/feeds/2.ndjson");
 
   app.reopen();  // the running job is cancelled and forgotten, as by a restart
   source.release();
@@ -262,7 +259,7 @@ TEST_CASE("an import interrupted by a restart continues when asked for again", "
   CHECK(app.get("/fhir/Patient/p2", {gp}).status() == 404);
 
   // Asked again, it continues: the first input is not fetched or imported again.
-  auto result = wait_for_result(app, kick_off(app, manifest, gp), gp);
+  auto result = wait_for_job(app, kick_off(app, manifest, gp), gp);
   const auto& output = result.find("output")->as_array();
   REQUIRE(output.size() == 2);
   CHECK(count_of(output[0]) == 1);
@@ -272,6 +269,40 @@ TEST_CASE("an import interrupted by a restart continues when asked for again", "
   CHECK(app.get("/fhir/Patient/p2", {gp}).status() == 200);
 
   // Once complete, asking again is a new import: everything is fetched again.
-  wait_for_result(app, kick_off(app, manifest, gp), gp);
+  wait_for_job(app, kick_off(app, manifest, gp), gp);
   CHECK(source.requests("/feeds/1.ndjson") == 2);
+}
+
+TEST_CASE_METHOD(import_setup, "an import can be cancelled, runs once per caller, and imported Consents apply at once", "[server][import]") {
+  source.serve("/feeds/slow.ndjson", patient("p1") + "\n");
+  source.serve("/feeds/other.ndjson", patient("p2") + "\n");
+  source.hold("/feeds/slow.ndjson");
+  std::string slow = manifest_of({{"Patient", source.origin() + "/feeds/slow.ndjson"}});
+  std::string status = kick_off(app, slow, gp);
+  wait_for_request(source, "/feeds/slow.ndjson");
+  // The same import asked again while it runs is the running job; another import of the caller waits its turn.
+  CHECK(kick_off(app, slow, gp) == status);
+  auto busy = app.post("/fhir/$import", manifest_of({{"Patient", source.origin() + "/feeds/other.ndjson"}}),
+                       {gp, async, {"Content-Type", "application/json"}});
+  CHECK(busy.status() == 503);
+  CHECK(busy.header("Retry-After") == "30");
+  // Cancelled: forgotten, nothing imported.
+  CHECK(app.del(status, {idp.clinician("RX2")}).status() == 404);
+  CHECK(app.del(status, {gp}).status() == 202);
+  CHECK(app.get(status, {gp}).status() == 404);
+  source.release();
+  CHECK(app.get("/fhir/Patient/p1", {gp}).status() == 404);
+
+  // A consent administrator imports an opt-out: the very next request of another organisation's clinician obeys it.
+  REQUIRE(app.put("/fhir/Patient/p2", patient("p2"), with(gp)).status() == 201);
+  REQUIRE(app.put("/fhir/Observation/o2", observation("o2", "p2"), with(gp)).status() == 201);
+  auto hospital = idp.clinician("RX2");
+  CHECK(app.get("/fhir/Observation/o2", {hospital}).status() == 200);
+  std::string consent = fhir::testing::consent_json("c2", "p2", "shcr-optout");
+  std::replace(consent.begin(), consent.end(), '\n', ' ');  // one line of NDJSON
+  source.serve("/feeds/Consent.ndjson", consent + "\n");
+  auto admin = fhir::testing::consent_admin(idp);
+  auto result = wait_for_job(app, kick_off(app, manifest_of({{"Consent", source.origin() + "/feeds/Consent.ndjson"}}), admin), admin);
+  CHECK(count_of(result.find("output")->as_array()[0]) == 1);
+  CHECK(app.get("/fhir/Observation/o2", {hospital}).status() == 404);
 }

@@ -1,5 +1,8 @@
 #include "tests/server/requests.hpp"
 
+#include <chrono>
+#include <thread>
+
 #include "fhir/base64.hpp"
 
 namespace fhir::testing {
@@ -87,6 +90,24 @@ server::http::header dev_token(std::string_view claims_json) {
 server::http::header as_organisation(std::string_view ods) {
   return dev_token(R"({"sub":"feed-user","org_ods":")" + std::string(ods) +
                    R"(","scope":"user/*.cruds","nhs_role":{"role_code":"R8000"},"purpose_of_use":["TREAT"],"jti":"t"})");
+}
+
+json::value wait_for_job(const app_fixture& app, const std::string& status_path, const server::http::header& caller) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    reply r = app.get(status_path, {caller});
+    if (r.status() == 200) {
+      CHECK(r.header("Content-Type") == "application/json");
+      CHECK(!r.header("Expires").empty());
+      return r.json();
+    }
+    INFO(r.http.body);
+    REQUIRE(r.status() == 202);
+    CHECK(!r.header("X-Progress").empty());
+    CHECK(r.header("Retry-After") == "2");
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 }  // namespace fhir::testing

@@ -38,6 +38,11 @@ void put_ok(const app_fixture& app, const std::string& path, const std::string& 
 // POST /fhir/<type>, requiring a 201; the new id.
 std::string post_ok(const app_fixture& app, const std::string& type, const std::string& body);
 
+// Polls the status URL of an asynchronous job (bulk export or import: a local path) until it answers 200
+// and returns that body: each 202 carries X-Progress and Retry-After, the 200 is JSON with Expires.
+// Fails after 30 s.
+json::value wait_for_job(const app_fixture& app, const std::string& status_path, const server::http::header& caller);
+
 // Authorization header of a development token (the fixture's server runs in development mode) with
 // these claims (a JSON object's text).
 server::http::header dev_token(std::string_view claims_json);
