@@ -66,8 +66,9 @@ fhir::result<fhir::done> check_bulk_options(const application_options& options) 
                          "import-source-invalid");
   std::string exports = options.export_directory.empty() ? options.database_path + ".exports" : options.export_directory;
   std::string imports = options.import_directory.empty() ? options.database_path + ".imports" : options.import_directory;
-  std::error_code ec;
-  if (std::filesystem::weakly_canonical(exports, ec) == std::filesystem::weakly_canonical(imports, ec))
+  std::error_code export_ec, import_ec;
+  auto export_path = std::filesystem::weakly_canonical(exports, export_ec), import_path = std::filesystem::weakly_canonical(imports, import_ec);
+  if (export_ec || import_ec ? exports == imports : export_path == import_path)
     return fhir::error(fhir::error_kind::invalid, fhir::issue_type::value, "--export-dir and --import-dir must be different directories",
                        "bulk-directory-shared");
   return fhir::done{};

@@ -21,10 +21,6 @@ fhir::error import_error(std::string why) {
   return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid, std::move(why), "import-failed");
 }
 
-std::filesystem::path progress_path(const std::filesystem::path& file) {
-  return std::filesystem::path(file.string() + ".import-progress");
-}
-
 struct saved_progress {
   std::uintmax_t offset = 0;
   std::size_t line = 0;
@@ -32,6 +28,7 @@ struct saved_progress {
   // The file as it was: a resume into a file that changed would start mid-line or skip new lines.
   std::uintmax_t size = 0;
   std::int64_t modified = 0;
+  std::string note;  // import_options::progress_note's, saved with it
 };
 
 std::int64_t modification_time(const std::filesystem::path& file) {
@@ -41,18 +38,21 @@ std::int64_t modification_time(const std::filesystem::path& file) {
 }
 
 std::optional<saved_progress> read_progress(const std::filesystem::path& file) {
-  std::ifstream in(progress_path(file));
+  std::ifstream in(import_progress_path(file));
   saved_progress p;
   if (!(in >> p.offset >> p.line >> p.rejected >> p.size >> p.modified)) return std::nullopt;
+  std::getline(in, p.note);
+  if (!p.note.empty() && p.note.front() == ' ') p.note.erase(0, 1);
   return p;
 }
 
 // Replaced atomically (write, then rename): a kill leaves the old progress or the new, never half of one.
 fhir::result<fhir::done> write_progress(const std::filesystem::path& file, const saved_progress& p) {
-  std::filesystem::path target = progress_path(file), temporary = target.string() + ".tmp";
+  std::filesystem::path target = import_progress_path(file), temporary = target.string() + ".tmp";
   {
     std::ofstream out(temporary, std::ios::trunc);
-    out << p.offset << " " << p.line << " " << p.rejected << " " << p.size << " " << p.modified << "\n";
+    out << p.offset << " " << p.line << " " << p.rejected << " " << p.size << " " << p.modified << (p.note.empty() ? "" : " ") << p.note
+        << "\n";
     if (!out) return import_error(fmt::format("cannot write {}", temporary.string()));
   }
   std::error_code ec;
@@ -74,6 +74,7 @@ std::string describe(const std::vector<fhir::issue>& issues) {
 // The longest line read: one resource is never near this, and an input of one endless line must not
 // take the server's memory.
 constexpr std::size_t max_line_bytes = 64 << 20;
+constexpr std::size_t max_batch_bytes = 128 << 20;
 
 // std::getline with a limit: a longer line is read to its end but not kept (`too_long`).
 bool read_line(std::istream& in, std::string& line, bool& too_long) {
@@ -121,17 +122,18 @@ class file_importer {
     progress_.bytes_total = std::filesystem::file_size(file, ec);
     saved_progress done{.size = progress_.bytes_total, .modified = modification_time(file)};
     rejected_ = 0;
-    if (!options_.restart && std::filesystem::exists(progress_path(file), ec)) {
+    if (!options_.restart && std::filesystem::exists(import_progress_path(file), ec)) {
       auto saved = read_progress(file);
       if (!saved || saved->size != done.size || saved->modified != done.modified || saved->offset > done.size)
         return import_error(fmt::format("{} changed since its import was interrupted (or {} is damaged): import it with --restart",
-                                        file.string(), progress_path(file).string()));
+                                        file.string(), import_progress_path(file).string()));
       done = *saved;
       in.seekg(static_cast<std::streamoff>(done.offset));
       rejected_ = done.rejected;
       summary_.rejected += done.rejected;
       summary_.rejected_before_resume += done.rejected;
       ++summary_.resumed_files;
+      if (options_.resumed) options_.resumed(done.note);
     }
     std::size_t line_number = done.line;
     std::string line;
@@ -145,7 +147,8 @@ class file_importer {
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.find_first_not_of(" \t") == std::string::npos) continue;
       add(line_number, line);
-      if (batch_.size() >= options_.batch) {
+      // A batch also ends at max_batch_bytes of resources, so that a few huge lines do not add up.
+      if (batch_.size() >= options_.batch || batch_bytes_ >= max_batch_bytes) {
         auto position = in.tellg();
         if (auto committed = commit(at(done, position < 0 ? progress_.bytes_total : static_cast<std::uintmax_t>(position), line_number));
             !committed)
@@ -153,7 +156,7 @@ class file_importer {
       }
     }
     if (auto committed = commit(at(done, progress_.bytes_total, line_number)); !committed) return committed;
-    std::filesystem::remove(progress_path(file), ec);
+    std::filesystem::remove(import_progress_path(file), ec);
     return fhir::done{};
   }
 
@@ -191,6 +194,7 @@ class file_importer {
     pending p{line_number, std::move(type), std::move(id), ctx_.store.prepare(std::move(read->resource))};
     // The serialised body is all the writer needs: a batch holds each resource once, not twice.
     if (!p.resource.body.empty()) p.resource.resource = fhir::json::value();
+    batch_bytes_ += line.size();
     batch_.push_back(std::move(p));
   }
 
@@ -252,9 +256,13 @@ class file_importer {
         }
       }
       batch_.clear();
+      batch_bytes_ = 0;
     }
+    if (options_.after_commit)
+      if (auto after = options_.after_commit(); !after) return after;
     saved_progress saved = position;
     saved.rejected = rejected_;
+    if (options_.progress_note) saved.note = options_.progress_note(progress_);
     if (auto stored = write_progress(file_, saved); !stored) return stored;
     progress_.bytes_done = position.offset;
     progress_.seconds = std::chrono::duration<double>(clock::now() - start_).count();
@@ -269,10 +277,15 @@ class file_importer {
   clock::time_point start_;
   std::filesystem::path file_;
   std::vector<pending> batch_;
+  std::size_t batch_bytes_ = 0;  // of the lines in batch_
   std::size_t rejected_ = 0;  // lines of this file rejected, with those of the run that saved its progress
 };
 
 }  // namespace
+
+std::filesystem::path import_progress_path(const std::filesystem::path& file) {
+  return std::filesystem::path(file.string() + ".import-progress");
+}
 
 fhir::result<import_summary> import_ndjson(const context& ctx, const std::vector<std::filesystem::path>& inputs,
                                            const import_options& options) {

@@ -68,6 +68,13 @@ struct import_options {
   std::function<fhir::result<fhir::done>(fhir::json::value& resource)> accept;
   // Called inside the unit of work before each resource is written: an error rejects its line.
   std::function<fhir::result<fhir::done>(store::transaction& unit, std::string_view type, std::string_view id)> before_write;
+  // Called after each batch has committed, before its progress is saved: an error fails the import (the
+  // batch's lines are then read again when it resumes).
+  std::function<fhir::result<fhir::done>()> after_commit;
+  // A line of text (no newline) saved with each progress, handed back to `resumed` when the file's import
+  // continues from that progress: what the caller must know to continue as well.
+  std::function<std::string(const import_progress& so_far)> progress_note;
+  std::function<void(std::string_view note)> resumed;
   // Called after each committed batch (and at the end of each file).
   std::function<void(const import_progress&)> on_progress;
   // Called for each rejected line as it is found (so a killed import has reported its rejections).
@@ -83,6 +90,9 @@ struct import_summary {
   double seconds = 0;
   static constexpr std::size_t max_reported_errors = 100;
 };
+
+// Where the progress of importing `file` is kept.
+std::filesystem::path import_progress_path(const std::filesystem::path& file);
 
 // `inputs`: NDJSON files, or directories whose *.ndjson files (recursively, in name order) are imported.
 // Fails (without a summary) only when an input cannot be read or a batch cannot be written.

@@ -176,12 +176,14 @@ std::string import_key(const import_spec& spec, const auth::caller& owner) {
                              std::string_view(t.scope), std::string_view(owner.controller), std::string_view(owner.purpose),
                              std::string_view(spec.input_source)})
     field(v);
+  field(std::to_string(t.roles.size()));
   for (const auth::nhs_role& role : t.roles) {
     field(role.person_roleid);
     field(role.role_code);
+    field(std::to_string(role.activity_codes.size()));
     for (const auto& code : role.activity_codes) field(code);
-    field("end-role");
   }
+  field(std::to_string(spec.inputs.size()));
   for (const import_input& input : spec.inputs) {
     field(input.type);
     field(input.url);

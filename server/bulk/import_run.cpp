@@ -1,6 +1,7 @@
 #include "server/bulk/import_run.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -51,9 +53,21 @@ class error_file {
  public:
   error_file(std::string path, std::uintmax_t keep) : path_(std::move(path)) {
     int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    if (fd >= 0 && ::ftruncate(fd, static_cast<off_t>(keep)) == 0 && ::lseek(fd, 0, SEEK_END) >= 0) file_ = ::fdopen(fd, "wb");
+    if (fd >= 0) file_ = ::fdopen(fd, "wb");  // "wb" on an open descriptor does not truncate it
     if (fd >= 0 && !file_) ::close(fd);
-    if (file_) lines_ = count_lines(path_);
+    cut_to(keep);
+  }
+
+  // Cuts the file back to its first `keep` bytes (never lengthens it) and appends from there.
+  void cut_to(std::uintmax_t keep) {
+    if (!file_) return;
+    struct stat st {};
+    int fd = ::fileno(file_);
+    std::fflush(file_);
+    if (::fstat(fd, &st) != 0 || ::ftruncate(fd, static_cast<off_t>(std::min<std::uintmax_t>(keep, static_cast<std::uintmax_t>(st.st_size)))) != 0 ||
+        std::fseek(file_, 0, SEEK_END) != 0)
+      ok_ = false;
+    lines_ = count_lines(path_);
   }
   ~error_file() {
     if (file_) std::fclose(file_);
@@ -92,31 +106,15 @@ class error_file {
   bool ok_ = true;
 };
 
-// Where an input's import stood at its last commit: the error file's length, and the resources imported.
+// Where an input's import stood at its last commit: the error file's length, and the resources imported
+// (saved as the note of the importer's progress, so both move together).
 struct checkpoint {
   std::uintmax_t error_bytes = 0;
   std::size_t imported = 0;
 };
 
-void save_checkpoint(const fs::path& path, const checkpoint& c) {
-  fs::path temporary = path.string() + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << c.error_bytes << " " << c.imported << "\n";
-  }
-  std::error_code ec;
-  fs::rename(temporary, path, ec);
-}
-
-checkpoint saved_checkpoint(const fs::path& path) {
-  std::ifstream in(path);
-  checkpoint c;
-  if (!(in >> c.error_bytes >> c.imported)) return {};
-  return c;
-}
-
-// The outcome of a finished input, kept until the whole job ends so that a continued job reports it.
-// Written whole or not at all (write, then rename).
+// The outcome of a finished input, kept until the whole job ends so that a continued job reports it;
+// written whole or not at all (write, then rename).
 void save_outcome(const fs::path& path, const import_outcome& outcome) {
   fs::path temporary = path.string() + ".tmp";
   {
@@ -132,6 +130,13 @@ std::optional<import_outcome> saved_outcome(const fs::path& path) {
   import_outcome outcome;
   if (!(in >> outcome.count >> outcome.errors)) return std::nullopt;
   return outcome;
+}
+
+checkpoint parse_checkpoint(std::string_view note) {
+  checkpoint c;
+  std::istringstream in{std::string(note)};
+  if (!(in >> c.error_bytes >> c.imported)) return {};
+  return c;
 }
 
 // Lines refused because their writer may not change the target: counted, and the first targets kept.
@@ -201,7 +206,6 @@ class importer_job {
 
   fs::path input_path(std::size_t i) const { return dir_ / fmt::format("input-{}.ndjson", i + 1); }
   fs::path done_path(std::size_t i) const { return dir_ / fmt::format("input-{}.done", i + 1); }
-  fs::path checkpoint_path(std::size_t i) const { return dir_ / fmt::format("input-{}.checkpoint", i + 1); }
   std::string error_name(std::size_t i) const { return fmt::format("errors-{}.ndjson", i + 1); }
 
   fhir::result<import_outcome> import_input_file(std::size_t i) {
@@ -213,11 +217,13 @@ class importer_job {
     }
     std::error_code ec;
     bool fetched = fs::exists(input_path(i), ec);
-    // An input imported in part before a restart continues from its last commit; one started afresh
-    // starts its errors afresh.
-    checkpoint before = fetched ? saved_checkpoint(checkpoint_path(i)) : checkpoint{};
-    error_file errors((dir_ / error_name(i)).string(), before.error_bytes);
-    if (!errors.open()) return write_failed((dir_ / error_name(i)).string());
+    // An input whose import stopped part-way continues from its last commit (the importer's progress,
+    // which carries this input's checkpoint); anything else starts its errors afresh.
+    bool resuming = fetched && fs::exists(import_progress_path(input_path(i)), ec);
+    std::string error_path = (dir_ / error_name(i)).string();
+    error_file errors(error_path, resuming ? fs::file_size(error_path, ec) : 0);
+    if (ec || !errors.open()) return write_failed(error_path);
+    checkpoint before;
     import_outcome outcome;
     if (!fetched) {
       job_.set_progress(fmt::format("fetching {}", where));
@@ -245,10 +251,20 @@ class importer_job {
             return store::not_found_error(type, id);
           return fhir::done{};
         },
-        .on_progress = [&](const import_progress& p) {
-          // Called after each commit: Consents imported apply to the very next request.
+        .after_commit = [&]() -> fhir::result<fhir::done> {
+          // Consents imported apply to the very next request; the batch's refused lines are audited
+          // before its progress is saved (a crash in between audits them again, never not at all).
           if (input.type == "Consent" && ctx_.consents) ctx_.consents->invalidate();
-          save_checkpoint(checkpoint_path(i), {errors.bytes(), before.imported + p.imported});
+          auto audited = audit_refusals(input, refused);
+          refused = {};
+          return audited;
+        },
+        .progress_note = [&](const import_progress& p) { return fmt::format("{} {}", errors.bytes(), before.imported + p.imported); },
+        .resumed = [&](std::string_view note) {
+          before = parse_checkpoint(note);
+          errors.cut_to(before.error_bytes);
+        },
+        .on_progress = [&](const import_progress& p) {
           double fraction = p.bytes_total ? static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total) : 1.0;
           job_.set_progress(fmt::format("importing {}: {:.0f}%, {} imported, {} rejected", where, fraction * 100, p.imported, p.rejected));
         },
@@ -258,13 +274,11 @@ class importer_job {
         },
     };
     auto imported = import_ndjson(ctx_, {input_path(i)}, options);
-    if (auto audited = audit_refusals(input, refused); !audited) return std::move(audited).error();
     if (!imported) return std::move(imported).error();
     outcome.count = before.imported + imported->created + imported->updated + imported->unchanged;
     auto finished = finish(i, outcome, errors);
     // The data is in the store now: no second copy of it stays on disk.
-    fs::remove(input_path(i), ec);
-    fs::remove(checkpoint_path(i), ec);
+    if (finished) fs::remove(input_path(i), ec);
     return finished;
   }
 

@@ -88,11 +88,14 @@ std::vector<std::string> job_queue::leftovers() {
   for (const auto& [id, j] : jobs_) held.insert(j->directory());
   std::vector<std::string> doomed;
   std::error_code ec;
-  for (const fs::directory_entry& entry : fs::directory_iterator(settings_.directory, ec)) {
+  // Without exceptions: a directory that cannot be read is looked at again next time.
+  for (fs::directory_iterator it(settings_.directory, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::directory_entry& entry = *it;
     std::string path = entry.path().string();
-    if (!entry.is_directory(ec) || !is_job_name(entry.path().filename().string()) || held.contains(path) || removing_.contains(path)) continue;
-    bool resumable = !settings_.resumable_marker.empty() && fs::exists(entry.path() / settings_.resumable_marker, ec);
-    if (resumable && age_ms(entry.path()) < settings_.keep_leftovers) continue;
+    std::error_code entry_ec;
+    if (!entry.is_directory(entry_ec) || !is_job_name(entry.path().filename().string()) || held.contains(path) || removing_.contains(path))
+      continue;
+    if (resumable(path) && age_ms(entry.path()) < settings_.keep_leftovers) continue;
     doomed.push_back(path);
     removing_.insert(path);
   }
@@ -107,6 +110,11 @@ job_queue::~job_queue() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+}
+
+bool job_queue::resumable(const std::string& directory) const {
+  std::error_code ec;
+  return !settings_.resumable_marker.empty() && fs::exists(fs::path(directory) / settings_.resumable_marker, ec);
 }
 
 std::string job_queue::directory_for(const std::string& name) const { return (fs::path(settings_.directory) / name).string(); }
@@ -127,8 +135,11 @@ std::vector<std::string> job_queue::expire(fhir::epoch_ms now) {
   for (auto it = jobs_.begin(); it != jobs_.end();) {
     job_progress p = it->second->progress();
     if (finished(p) && now - p.finished >= settings_.retention) {
-      expired.push_back(it->second->directory());
-      removing_.insert(it->second->directory());
+      // Work that can continue (a failed import) stays for the sweep of leftovers to decide.
+      if (!resumable(it->second->directory())) {
+        expired.push_back(it->second->directory());
+        removing_.insert(it->second->directory());
+      }
       it = jobs_.erase(it);
     } else {
       ++it;

@@ -145,6 +145,8 @@ class job_queue {
   std::vector<std::string> expire(fhir::epoch_ms now);
   // With mutex_ held: the job directories no job holds that are to go (job_settings::keep_leftovers).
   std::vector<std::string> leftovers();
+  // Whether `directory` holds work that can continue (job_settings::resumable_marker).
+  bool resumable(const std::string& directory) const;
   // Removes them (without mutex_ held), then forgets them in removing_.
   void remove_directories(const std::vector<std::string>& paths);
 

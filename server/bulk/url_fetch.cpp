@@ -32,6 +32,7 @@ struct transfer {
   std::uintmax_t max_bytes = 0;
   bool too_large = false;
   bool write_failed = false;
+  int write_errno = 0;
   const std::atomic<bool>* cancelled = nullptr;
 };
 
@@ -44,6 +45,7 @@ std::size_t on_data(char* data, std::size_t size, std::size_t count, void* user)
   }
   if (std::fwrite(data, 1, n, t->file) != n) {
     t->write_failed = true;
+    t->write_errno = errno;
     return 0;
   }
   t->bytes += n;
@@ -95,6 +97,7 @@ fhir::result<std::uintmax_t> fetch_to_file(const std::string& url, const std::st
   // Slower than 1 KiB/s for the whole stall time fails (a source trickling bytes would hold the one import worker).
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, limits.stall_timeout_s);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, limits.total_timeout_s);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
   if (!limits.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, limits.ca_file.c_str());
@@ -116,7 +119,7 @@ fhir::result<std::uintmax_t> fetch_to_file(const std::string& url, const std::st
     return fetch_failed(std::move(why));
   };
   if (t.too_large) return fail(fmt::format("{} is larger than {} bytes", url, limits.max_bytes));
-  if (t.write_failed || !closed) return fail(fmt::format("cannot write {}: {}", partial, std::strerror(close_errno)));
+  if (t.write_failed || !closed) return fail(fmt::format("cannot write {}: {}", partial, std::strerror(t.write_failed ? t.write_errno : close_errno)));
   if (code == CURLE_ABORTED_BY_CALLBACK) {
     fail("cancelled");
     return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception, "the import was cancelled", "import-cancelled");

@@ -15,7 +15,8 @@ namespace server::bulk {
 struct fetch_limits {
   std::uintmax_t max_bytes = std::uintmax_t{4} << 30;  // a larger file fails the fetch
   long connect_timeout_s = 30;
-  long stall_timeout_s = 120;  // no byte for this long: the fetch fails
+  long stall_timeout_s = 120;  // slower than 1 KiB/s for this long: the fetch fails
+  long total_timeout_s = 6 * 3600;  // the longest one fetch may take
   std::string ca_file;         // trusted CAs (PEM) instead of the system's; empty: the system's
 };
 

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 #include <utility>
@@ -242,6 +243,14 @@ TEST_CASE_METHOD(import_setup_unslashed, "an import leaves other organisations' 
   CHECK(contains(p9.http.body, R"("birthDate":"1970-01-01")"));
   CHECK(contains(p9.http.body, R"("versionId":"1")"));
   CHECK(app.get("/fhir/Patient/p4", {gp}).status() == 200);
+
+  // A line longer than 64 MiB is rejected without being kept; the next line is imported.
+  source.serve("/feeds/huge.ndjson", std::string((64u << 20) + 1, 'x') + "\n" + patient("p5") + "\n");
+  auto huge = wait_for_job(app, kick_off(app, manifest_of({{"Patient", source.origin() + "/feeds/huge.ndjson"}}), gp), gp);
+  CHECK(count_of(huge.find("output")->as_array()[0]) == 1);
+  REQUIRE(huge.find("error")->as_array().size() == 1);
+  CHECK(contains(error_lines(app, huge.find("error")->as_array()[0], gp).at(0), "line 1: the line is longer than 67108864 bytes"));
+  CHECK(app.get("/fhir/Patient/p5", {gp}).status() == 200);
 }
 
 TEST_CASE_METHOD(import_setup, "an import interrupted by a restart continues when asked for again", "[server][import]") {
@@ -291,6 +300,17 @@ TEST_CASE_METHOD(import_setup, "an import can be cancelled, runs once per caller
   CHECK(app.del(status, {gp}).status() == 202);
   CHECK(app.get(status, {gp}).status() == 404);
   source.release();
+  // The job stops (its directory goes once it has), and imports nothing.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto job_directories = [&] {
+    std::size_t n = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(app.database_path() + ".imports")) n += entry.is_directory() ? 1 : 0;
+    return n;
+  };
+  while (job_directories() != 0) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   CHECK(app.get("/fhir/Patient/p1", {gp}).status() == 404);
 
   // A consent administrator imports an opt-out: the very next request of another organisation's clinician obeys it.
@@ -301,8 +321,13 @@ TEST_CASE_METHOD(import_setup, "an import can be cancelled, runs once per caller
   std::string consent = fhir::testing::consent_json("c2", "p2", "shcr-optout");
   std::replace(consent.begin(), consent.end(), '\n', ' ');  // one line of NDJSON
   source.serve("/feeds/Consent.ndjson", consent + "\n");
+  source.hold("/feeds/Consent.ndjson");
   auto admin = fhir::testing::consent_admin(idp);
-  auto result = wait_for_job(app, kick_off(app, manifest_of({{"Consent", source.origin() + "/feeds/Consent.ndjson"}}), admin), admin);
+  std::string consent_import = kick_off(app, manifest_of({{"Consent", source.origin() + "/feeds/Consent.ndjson"}}), admin);
+  wait_for_request(source, "/feeds/Consent.ndjson");
+  CHECK(app.get("/fhir/Observation/o2", {hospital}).status() == 200);  // p2's Consents (none) cached again
+  source.release();
+  auto result = wait_for_job(app, consent_import, admin);
   CHECK(count_of(result.find("output")->as_array()[0]) == 1);
   CHECK(app.get("/fhir/Observation/o2", {hospital}).status() == 404);
 }
