@@ -40,7 +40,7 @@ constexpr interaction_access interaction_table[] = {
     {"transaction", std::nullopt},  // each entry is checked as the request it stands for
     {"$break-glass", std::nullopt},  // reads nothing; the operation checks purpose and entitlement itself
     {"$export", operation::search},  // the named _type values; without, the job exports what the caller may read
-    {"$export-poll-status", std::nullopt},  // a job is its caller's alone (bulk/export_jobs)
+    {"$export-poll-status", std::nullopt},  // a job is its caller's alone (bulk/job_queue)
     {"$export-file", std::nullopt},
     {"$import", std::nullopt},  // each input's type is checked as a PUT of it by the operation (the body names them)
     {"$import-poll-status", std::nullopt},  // a job is its caller's alone (bulk/job_queue)
@@ -229,6 +229,8 @@ fhir::result<fhir::done> check_access(const context& ctx, const fhir_request& re
     if (a.code == code) access = &a;
   if (!access) return auth::forbidden();  // an interaction nobody classified is closed (fail closed)
   const auth::caller& caller = *request.caller;
+  // A patient writes nothing but their own objection, one request at a time: no bulk import.
+  if (caller.patient_facing() && code == "$import") return auth::forbidden();
   std::optional<operation> op = access->op;
   // $validate on an instance reads it (mode=delete says whether it exists).
   if (code == "$validate" && request.path.size() == 3) op = operation::read;

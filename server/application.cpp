@@ -12,6 +12,7 @@
 #include "conformance/capability_statement.hpp"
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include <fmt/format.h>
@@ -54,6 +55,12 @@ fhir::result<std::unique_ptr<auth::authenticator>> make_authenticator(const fhir
       [patient_data = std::move(patient_data)](std::string_view type) { return patient_data.contains(type); });
 }
 
+// Where the jobs of a bulk operation ("export", "import") keep their files.
+std::string bulk_directory(const application_options& options, std::string_view kind) {
+  const std::string& chosen = kind == "export" ? options.export_directory : options.import_directory;
+  return chosen.empty() ? fmt::format("{}.{}s", options.database_path, kind) : chosen;
+}
+
 // An import source the allow-list could never match is a mistake to report, not to ignore; the export and
 // import queues each remove the other's leftover directories, so they must not share one.
 fhir::result<fhir::done> check_bulk_options(const application_options& options) {
@@ -64,8 +71,10 @@ fhir::result<fhir::done> check_bulk_options(const application_options& options) 
                                      "slashes, dots and percent signs",
                                      source),
                          "import-source-invalid");
-  std::string exports = options.export_directory.empty() ? options.database_path + ".exports" : options.export_directory;
-  std::string imports = options.import_directory.empty() ? options.database_path + ".imports" : options.import_directory;
+  if (!options.import_ca_file.empty() && !std::ifstream(options.import_ca_file))
+    return fhir::error(fhir::error_kind::invalid, fhir::issue_type::value, fmt::format("--import-ca {} cannot be read", options.import_ca_file),
+                       "import-ca-unreadable");
+  std::string exports = bulk_directory(options, "export"), imports = bulk_directory(options, "import");
   std::error_code export_ec, import_ec;
   auto export_path = std::filesystem::weakly_canonical(exports, export_ec), import_path = std::filesystem::weakly_canonical(imports, import_ec);
   if (export_ec || import_ec ? exports == imports : export_path == import_path)
@@ -202,14 +211,14 @@ application::application(search_support search, std::unique_ptr<store::store> st
     return router_.handle_as(*context_, request, caller);
   };
   exports_ = std::make_unique<bulk::export_jobs>(
-      bulk::job_settings{.directory = options.export_directory.empty() ? options.database_path + ".exports" : options.export_directory,
+      bulk::job_settings{.directory = bulk_directory(options, "export"),
                          .retention = options.export_retention,
                          .kind = "export"},
       [this](bulk::export_job& job) { return bulk::run_export(*context_, job); });
   context_->exports = exports_.get();
   // An import interrupted by a restart continues when asked for again: its directory is kept a while.
   imports_ = std::make_unique<bulk::import_jobs>(
-      bulk::job_settings{.directory = options.import_directory.empty() ? options.database_path + ".imports" : options.import_directory,
+      bulk::job_settings{.directory = bulk_directory(options, "import"),
                          .retention = options.export_retention,
                          .max_unfinished_per_caller = 1,
                          .resumable_marker = std::string(bulk::import_resumable_marker),

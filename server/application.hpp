@@ -61,7 +61,7 @@ struct application_options {
   fhir::epoch_ms ndoo_max_age = 0;
   // Where bulk export files are written (a directory per job); empty: `<database>.exports`.
   std::string export_directory;
-  // How long a finished export's files stay available.
+  // How long a finished export's files (and a finished import's error files) stay available.
   fhir::epoch_ms export_retention = 6 * 3'600'000;
   // $import: the URL prefixes the server fetches NDJSON from (none: $import fetches nothing).
   std::vector<std::string> import_sources;
@@ -113,7 +113,7 @@ class application {
   std::unique_ptr<server::context> context_;
   // Its thread adds counts to the store: it stops (and stores what it holds) before the store goes.
   std::unique_ptr<quality::quality_recorder> quality_;
-  // Last: its thread runs jobs against the context, so it stops before anything else goes.
+  // Last: their threads run jobs against the context, so they stop before anything else goes.
   std::unique_ptr<bulk::export_jobs> exports_;
   std::unique_ptr<bulk::import_jobs> imports_;
 };

@@ -102,7 +102,8 @@ fhir::error import_cancelled() {
   return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception, "the import was cancelled", "import-cancelled");
 }
 
-// A unit of work that failed for a resource rather than for the store: its line is rejected.
+// Whether a unit of work failed for the store (the import fails) rather than for a resource in it (the
+// resource's line is rejected).
 bool fault_of_the_store(const fhir::error& e) {
   return e.kind() == fhir::error_kind::fault || e.kind() == fhir::error_kind::busy;
 }

@@ -59,7 +59,8 @@ struct import_options {
   // The data controller (ODS code) recorded on every resource; a resource naming another is rejected,
   // and so is the update of a resource another controller holds. Empty: none recorded.
   std::string controller;
-  // Set by another thread to stop after the current batch (the import then fails "cancelled").
+  // Set by another thread to stop before the next commit (the import then fails "cancelled"; the lines
+  // read since the last commit are read again when it resumes).
   const std::atomic<bool>* cancelled = nullptr;
   // Called with each line's validation issues (errors included when it is rejected; `resource` is null
   // then), for the data-quality figures.

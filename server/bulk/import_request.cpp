@@ -30,7 +30,7 @@ bool ndjson_format(std::string_view format) {
 struct request_fields {
   std::string input_format, input_source, storage_type;
   struct input {
-    std::string type, url, where;
+    std::string type, url, type_at, url_at;
   };
   std::vector<input> inputs;
 };
@@ -69,7 +69,7 @@ request_fields from_parameters(const value& parameters) {
         else if (part_name == "url") url = *pv;
       }
     if (name == "storageDetail") out.storage_type = type.empty() && v ? *v : type;
-    else out.inputs.push_back({std::move(type), std::move(url), where});
+    else out.inputs.push_back({std::move(type), std::move(url), where + ".part.where(name = 'type')", where + ".part.where(name = 'url')"});
   }
   return out;
 }
@@ -83,8 +83,8 @@ request_fields from_manifest(const value& manifest) {
     std::size_t index = 0;
     for (const value& i : inputs->as_array()) {
       std::string where = fmt::format("input[{}]", index++);
-      if (i.is_object()) out.inputs.push_back({string_member(i, "type"), string_member(i, "url"), where});
-      else out.inputs.push_back({{}, {}, where});
+      if (i.is_object()) out.inputs.push_back({string_member(i, "type"), string_member(i, "url"), where + ".type", where + ".url"});
+      else out.inputs.push_back({{}, {}, where + ".type", where + ".url"});
     }
   }
   return out;
@@ -154,14 +154,14 @@ fhir::result<import_spec> parse_import_request(const context& ctx, const value& 
   for (request_fields::input& input : fields.inputs) {
     if (!ctx.definitions.is_resource_type(input.type))
       return bad_request(input.type.empty() ? "The input has no type" : fmt::format("'{}' is not a resource type", fhir::utf8_prefix(input.type, 100)),
-                         input.where + ".type");
-    if (input.url.empty()) return bad_request("The input has no url", input.where + ".url");
+                         input.type_at);
+    if (input.url.empty()) return bad_request("The input has no url", input.url_at);
     if (!allowed_source(input.url, ctx.settings.import_sources))
       return bad_request(ctx.settings.import_sources.empty()
                              ? "This server fetches imports from no source (the operator allows them with --import-source)"
                              : fmt::format("'{}' is not inside a source this server imports from", fhir::utf8_prefix(input.url, 200)),
-                         input.where + ".url");
-    spec.inputs.push_back({std::move(input.type), std::move(input.url)});
+                         input.url_at);
+    spec.inputs.push_back({std::move(input.type), std::move(input.url), std::move(input.type_at)});
   }
   return spec;
 }

@@ -10,8 +10,9 @@
 //
 // Every url must start with one of the sources the operator allowed (`--import-source PREFIX`): the
 // server fetches nothing else (no other hosts, paths, schemes, credentials in the URL, or redirects).
-// Checked completely at kick-off, so a job fails only for reasons of the moment (a source that does not
-// answer, the store).
+// The body is checked completely here, and the kick-off (interactions/import.cpp) checks the headers and
+// the caller's right to write each type, so a job fails only for reasons of the moment (a source that
+// does not answer, the store).
 
 #include <string>
 #include <string_view>
@@ -25,8 +26,9 @@
 namespace server::bulk {
 
 struct import_input {
-  std::string type;  // the resource type of every line
-  std::string url;   // where the NDJSON is fetched from
+  std::string type;     // the resource type of every line
+  std::string url;      // where the NDJSON is fetched from
+  std::string type_at;  // where the request names the type (a FHIRPath-like location, for errors)
 };
 
 struct import_spec {

@@ -9,13 +9,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <fmt/format.h>
 
 #include "fhir/json/serialize.hpp"
 #include "fhir/resource.hpp"
-#include "server/access_gate.hpp"
 #include "server/audit/request_audit.hpp"
 #include "server/consent/consent_enforcement.hpp"
 #include "server/consent/consent_writes.hpp"
@@ -35,15 +35,18 @@ fhir::error write_failed(const std::string& path) {
 }
 
 // One line of an error file: an OperationOutcome naming the input and the line.
-std::string outcome_line(std::string_view diagnostics) {
-  fhir::json::value issue = fhir::json::object{};
-  issue.set("severity", "error");
-  issue.set("code", "invalid");
-  issue.set("diagnostics", std::string(diagnostics));
-  fhir::json::value outcome = fhir::json::object{};
-  outcome.set("resourceType", "OperationOutcome");
-  outcome.set("issue", fhir::json::array{std::move(issue)});
-  return fhir::json::serialize(outcome) + "\n";
+std::string outcome_line(std::string_view diagnostics, fhir::issue_type type) {
+  return fhir::json::serialize(fhir::to_operation_outcome({fhir::issue{fhir::severity::error, type, std::string(diagnostics), {}, {}}})) + "\n";
+}
+
+// The issue type of a rejected line, from how a write of it would have been answered.
+fhir::issue_type issue_type_of(fhir::error_kind kind) {
+  switch (kind) {
+    case fhir::error_kind::forbidden: return fhir::issue_type::forbidden;
+    case fhir::error_kind::not_found: return fhir::issue_type::not_found;
+    case fhir::error_kind::unprocessable: return fhir::issue_type::business_rule;
+    default: return fhir::issue_type::invalid;
+  }
 }
 
 // The OperationOutcomes of one input's rejected lines. When an interrupted import continues, the file is
@@ -78,8 +81,8 @@ class error_file {
   bool open() const { return file_ != nullptr; }
   std::size_t lines() const { return lines_; }
   // Written through at once: a crash loses no rejection the progress already counts.
-  void add(std::string_view diagnostics) {
-    std::string line = outcome_line(diagnostics);
+  void add(std::string_view diagnostics, fhir::issue_type type) {
+    std::string line = outcome_line(diagnostics, type);
     ok_ = ok_ && std::fwrite(line.data(), 1, line.size(), file_) == line.size() && std::fflush(file_) == 0;
     ++lines_;
   }
@@ -146,7 +149,7 @@ struct refusals {
   std::vector<std::string> targets;
 
   void note(const import_line_error& e) {
-    bool denied = e.kind == fhir::error_kind::forbidden || e.kind == fhir::error_kind::method_not_allowed;
+    bool denied = e.kind == fhir::error_kind::forbidden;
     if (!denied && e.kind != fhir::error_kind::not_found) return;
     ++count;
     forbidden = forbidden || denied;
@@ -196,10 +199,16 @@ class importer_job {
     return r;
   }
 
-  std::optional<store::audit_record> audit_unit(const std::vector<store::audited_write>& written) {
+  // The audit record of something the job does, as the owner's request of `$import`.
+  audit::request_audit job_audit() const {
     audit::request_audit record(ctx_, request_);
     record.authenticated(job_.owner());
     record.routed("$import", as_owner_);
+    return record;
+  }
+
+  std::optional<store::audit_record> audit_unit(const std::vector<store::audited_write>& written) {
+    audit::request_audit record = job_audit();
     if (ctx_.quality) ctx_.quality->written(job_.owner(), written);
     return record.for_writes(written);
   }
@@ -221,18 +230,20 @@ class importer_job {
     // which carries this input's checkpoint); anything else starts its errors afresh.
     bool resuming = fetched && fs::exists(import_progress_path(input_path(i)), ec);
     std::string error_path = (dir_ / error_name(i)).string();
-    error_file errors(error_path, resuming ? fs::file_size(error_path, ec) : 0);
-    if (ec || !errors.open()) return write_failed(error_path);
+    // Resuming: kept whole until the importer hands back the checkpoint to cut it to (`resumed`).
+    error_file errors(error_path, resuming ? std::numeric_limits<std::uintmax_t>::max() : 0);
+    if (!errors.open()) return write_failed(error_path);
     checkpoint before;
     import_outcome outcome;
     if (!fetched) {
       job_.set_progress(fmt::format("fetching {}", where));
       auto got = fetch_to_file(input.url, input_path(i).string(), settings_.fetch, &job_.cancel_flag());
+      // The server's own failure (or a cancel) fails the job, which can continue when asked again.
+      if (!got && got.error().kind() != fhir::error_kind::unprocessable) return std::move(got).error();
       if (!got) {
-        if (job_.cancelled()) return std::move(got).error();
-        // This input could not be had; the others still can.
-        // Not kept as finished: the same import asked again tries to fetch it again.
-        errors.add(fmt::format("{}: {}", input.url, got.error().summary()));
+        // The source did not give this input; the others still can. Not kept as finished: the same
+        // import asked again tries to fetch it again.
+        errors.add(fmt::format("{}: {}", input.url, got.error().summary()), fhir::issue_type::transient);
         return finish(i, outcome, errors, false);
       }
     }
@@ -266,10 +277,11 @@ class importer_job {
         },
         .on_progress = [&](const import_progress& p) {
           double fraction = p.bytes_total ? static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total) : 1.0;
-          job_.set_progress(fmt::format("importing {}: {:.0f}%, {} imported, {} rejected", where, fraction * 100, p.imported, p.rejected));
+          job_.set_progress(fmt::format("importing {}: {:.0f}%, {} imported, {} rejected", where, fraction * 100, before.imported + p.imported,
+                                        p.rejected));
         },
         .on_rejected = [&](const import_line_error& e) {
-          errors.add(fmt::format("{} line {}: {}", input.url, e.line, e.message));
+          errors.add(fmt::format("{} line {}: {}", input.url, e.line, e.message), issue_type_of(e.kind));
           refused.note(e);
         },
     };
@@ -291,13 +303,11 @@ class importer_job {
   }
 
   // An access denied, audited as such (consent.md section 4: denied requests too): the record of the
-  // lines an input could not write because the owner may not change their targets (another controller's,
-  // hidden by Consent, not allowed by role or scopes), naming the patients they reach.
+  // lines of a batch that could not be written because the owner may not change their targets (another
+  // controller's, or hidden by Consent), naming the patients they reach.
   fhir::result<fhir::done> audit_refusals(const import_input& input, const refusals& refused) {
     if (refused.count == 0 || !ctx_.settings.audit) return fhir::done{};
-    audit::request_audit record(ctx_, request_);
-    record.authenticated(job_.owner());
-    record.routed("$import", as_owner_);
+    audit::request_audit record = job_audit();
     std::vector<std::string> patients;
     for (const std::string& target : refused.targets) {
       std::size_t slash = target.find('/');
@@ -320,13 +330,13 @@ class importer_job {
     return fhir::done{};
   }
 
-  // What a PUT of the resource by the owner would be refused for, before it joins a batch.
+  // What a PUT of the resource by the owner would be refused for, before it joins a batch (the owner's
+  // right to write the input's type was checked at kick-off).
   fhir::result<fhir::done> accept(const import_input& input, fhir::json::value& resource) {
     std::string_view type = fhir::resource_type_of(resource);
     if (type != input.type)
       return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
                          fmt::format("resourceType is {}, but the input's type is {}", type, input.type), "import-type-mismatch");
-    if (auto allowed = check_write_entry(ctx_, job_.owner(), type, "PUT"); !allowed) return allowed;
     fhir::json::value* meta = resource.find("meta");
     if (!meta || !meta->is_object()) meta = &resource.set("meta", fhir::json::object{});
     if (!meta->find("source")) meta->set("source", job_.spec().input_source);

@@ -174,7 +174,10 @@ fhir::result<std::shared_ptr<job>> job_queue::submit(std::shared_ptr<job> j, fhi
     return running;
   }
   // A directory being removed (its job cancelled or expired) cannot be taken yet.
-  if (removing_.contains(j->directory()) || (same != jobs_.end() && !finished(same->second->progress()))) return busy();
+  if (removing_.contains(j->directory()) || (same != jobs_.end() && !finished(same->second->progress())))
+    return refuse(fhir::error(fhir::error_kind::busy, fhir::issue_type::transient,
+                              fmt::format("The same bulk {} is still being cancelled or removed; try again shortly", settings_.kind),
+                              settings_.kind + "-busy"));
   std::size_t unfinished = queue_.size() + (running_ && !finished(running_->progress()) ? 1 : 0);
   std::size_t own = std::count_if(queue_.begin(), queue_.end(), [&](const auto& queued) { return same_caller(queued->owner(), j->owner()); }) +
                     (running_ && !finished(running_->progress()) && same_caller(running_->owner(), j->owner()) ? 1 : 0);

@@ -16,8 +16,20 @@
 namespace server::bulk {
 namespace {
 
+// The server could not fetch (its own disk, libcurl, its CA file): the job's failure, logged, never shown.
 fhir::error fetch_failed(std::string why) {
-  return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception, std::move(why), "import-fetch-failed");
+  return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception, std::move(why), "fetch-failed");
+}
+
+// The source did not give the file: the input's problem, told to the client (no local detail in it).
+fhir::error source_failed(std::string why) {
+  return fhir::error(fhir::error_kind::unprocessable, fhir::issue_type::transient, std::move(why), "fetch-source-failed");
+}
+
+// libcurl's failures that are the server's, not the source's.
+bool local_failure(CURLcode code) {
+  return code == CURLE_FAILED_INIT || code == CURLE_OUT_OF_MEMORY || code == CURLE_SSL_CACERT_BADFILE || code == CURLE_WRITE_ERROR ||
+         code == CURLE_UNSUPPORTED_PROTOCOL || code == CURLE_SSL_ENGINE_INITFAILED;
 }
 
 // curl_global_init is not thread-safe: once, before the first transfer.
@@ -113,22 +125,23 @@ fhir::result<std::uintmax_t> fetch_to_file(const std::string& url, const std::st
   int close_errno = errno;
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  auto fail = [&](std::string why) {
+  auto fail = [&](fhir::error why) {
     std::error_code ec;
     std::filesystem::remove(partial, ec);
-    return fetch_failed(std::move(why));
+    return why;
   };
-  if (t.too_large) return fail(fmt::format("{} is larger than {} bytes", url, limits.max_bytes));
-  if (t.write_failed || !closed) return fail(fmt::format("cannot write {}: {}", partial, std::strerror(t.write_failed ? t.write_errno : close_errno)));
-  if (code == CURLE_ABORTED_BY_CALLBACK) {
-    fail("cancelled");
-    return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception, "the import was cancelled", "import-cancelled");
-  }
-  if (code != CURLE_OK) return fail(fmt::format("{}: {}", url, detail[0] ? detail : curl_easy_strerror(code)));
-  if (status != 200) return fail(fmt::format("{} answered HTTP {} (expected 200; redirects are not followed)", url, status));
+  if (t.too_large) return fail(source_failed(fmt::format("the file is larger than {} bytes", limits.max_bytes)));
+  if (t.write_failed || !closed)
+    return fail(fetch_failed(fmt::format("cannot write {}: {}", partial, std::strerror(t.write_failed ? t.write_errno : close_errno))));
+  if (code == CURLE_ABORTED_BY_CALLBACK)
+    return fail(fhir::error(fhir::error_kind::fault, fhir::issue_type::exception, "the fetch was cancelled", "fetch-cancelled"));
+  std::string said = detail[0] ? detail : curl_easy_strerror(code);
+  if (code != CURLE_OK && local_failure(code)) return fail(fetch_failed(fmt::format("fetching {}: {}", url, said)));
+  if (code != CURLE_OK) return fail(source_failed(said));
+  if (status != 200) return fail(source_failed(fmt::format("answered HTTP {} (expected 200; redirects are not followed)", status)));
   std::error_code ec;
   std::filesystem::rename(partial, path, ec);
-  if (ec) return fail(fmt::format("cannot write {}: {}", path, ec.message()));
+  if (ec) return fail(fetch_failed(fmt::format("cannot write {}: {}", path, ec.message())));
   return t.bytes;
 }
 

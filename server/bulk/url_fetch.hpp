@@ -21,8 +21,9 @@ struct fetch_limits {
 };
 
 // Fetches `url` into `path` (created 0600; replaced only when the whole body arrived: written to
-// `path`.part first). Returns the bytes fetched. Fails with the reason (the status the source answered,
-// the network or TLS error, too large, cancelled).
+// `path`.part first). Returns the bytes fetched. Fails `unprocessable` when the source did not give the
+// file (the status it answered, the network or TLS error, too large): a reason fit for the client; and
+// `fault` when the server could not (its disk, libcurl, its CA file) or the fetch was cancelled.
 fhir::result<std::uintmax_t> fetch_to_file(const std::string& url, const std::string& path, const fetch_limits& limits,
                                            const std::atomic<bool>* cancelled);
 

@@ -131,7 +131,8 @@ Options of serve:
                      (ndoo) Consent was written within DAYS (the mirror is fresh); default: not checked
   --export-dir DIR   where bulk $export files are written, a directory per job (default: the database
                      file's name with .exports); job directories left by an earlier run are removed
-  --export-hours N   how long a finished bulk export's files stay available (default: 6)
+  --export-hours N   how long a finished bulk export's files, and a finished $import's error files,
+                     stay available (default: 6)
   --import-source PREFIX
                      $import may fetch NDJSON from URLs starting with PREFIX (https://host/path/;
                      repeatable). None: $import fetches nothing and is not in the CapabilityStatement
@@ -323,8 +324,8 @@ parse_result parse(int argc, char** argv) {
     } else if (name == "--export-dir") {
       ok = take() && !value.empty();
       s.export_dir = value;
-    } else if (name == "--import-source") {
-      ok = take() && (value.starts_with("https://") || value.starts_with("http://"));
+    } else if (name == "--import-source") {  // checked when the server opens (application::open)
+      ok = take() && !value.empty();
       s.import_sources.emplace_back(value);
     } else if (name == "--import-dir") {
       ok = take() && !value.empty();

@@ -21,6 +21,7 @@
 #include "server/bulk/export_refilter.hpp"
 #include "server/consent/consent_enforcement.hpp"
 #include "server/bulk/export_request.hpp"
+#include "server/interactions/bulk_answers.hpp"
 #include "server/interactions/interactions.hpp"
 #include "server/responses.hpp"
 #include "store/id_generator.hpp"
@@ -31,18 +32,7 @@ namespace {
 using fhir::json::value;
 
 constexpr std::string_view ndjson_content_type = "application/fhir+ndjson";
-constexpr std::string_view retry_after_s = "2";
-
-std::string status_url(const context& ctx, const std::string& job) { return ctx.settings.base_url + "/$export-poll-status/" + job; }
-std::string file_url(const context& ctx, const std::string& job, const std::string& name) {
-  return ctx.settings.base_url + "/$export-file/" + job + "/" + http::percent_encode(name);
-}
-
-fhir::error no_such_job(std::string_view id) {
-  return fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found,
-                     fmt::format("No bulk export job {} (unknown, expired, cancelled, or started by another caller)", fhir::utf8_prefix(id, 100)),
-                     "export-job-unknown");
-}
+constexpr std::string_view kind = "export";
 
 // The active Patient members of a Group (Group.member.entity, not inactive). A Group is in its members'
 // compartments: one the caller may not see is as absent as on read (deleted and hidden too: 404).
@@ -76,7 +66,7 @@ value manifest(const context& ctx, const bulk::export_job& job, const bulk::expo
   for (const bulk::export_file& file : status.files) {
     value entry = fhir::json::object{};
     entry.set("type", file.type);
-    entry.set("url", file_url(ctx, job.id(), file.name));
+    entry.set("url", bulk_answers::file_url(ctx, kind, job.id(), file.name));
     entry.set("count", value::integer(static_cast<std::int64_t>(file.count)));
     output.push_back(std::move(entry));
   }
@@ -119,32 +109,17 @@ http::response export_kickoff(const context& ctx, const fhir_request& request) {
   std::string id = store::new_resource_id();
   auto job = ctx.exports->submit(std::make_shared<bulk::export_job>(id, std::move(*spec), *request.caller, ctx.exports->directory_for(id)),
                                  fhir::now_ms());
-  if (!job) {
-    http::response busy = error_response(job.error(), &request);
-    if (job.error().kind() == fhir::error_kind::busy) busy.set_header("Retry-After", "30");
-    return busy;
-  }
-  http::response response = information_response(202, "Bulk export accepted: poll the Content-Location for its status", request);
-  response.set_header("Content-Location", status_url(ctx, (*job)->id()));
-  return response;
+  if (!job) return bulk_answers::refused(job.error(), request);
+  return bulk_answers::accepted(ctx, kind, (*job)->id(), request);
 }
 
 http::response export_status(const context& ctx, const fhir_request& request) {
   const std::string& id = request.path[1];
   auto job = ctx.exports->find(id, *request.caller, fhir::now_ms());
-  if (!job) return error_response(no_such_job(id), &request);
+  if (!job) return error_response(bulk_answers::no_such_job(kind, id), &request);
   bulk::export_status status = job->status();
-  if (status.state == bulk::job_state::queued || status.state == bulk::job_state::running) {
-    http::response response;
-    response.status = 202;
-    response.set_header("X-Progress", status.progress);
-    response.set_header("Retry-After", std::string(retry_after_s));
-    return response;
-  }
-  if (status.state == bulk::job_state::failed)
-    return error_response(fhir::error(fhir::error_kind::fault, fhir::issue_type::exception, "bulk export " + id + " failed: " + status.failure,
-                                      "export-failed"),
-                          &request);
+  if (status.state == bulk::job_state::queued || status.state == bulk::job_state::running) return bulk_answers::in_progress(status.progress);
+  if (status.state == bulk::job_state::failed) return bulk_answers::failed(kind, id, "kick it off again", request);
   // What consent withheld and which Consents decided, for this request's audit record (the export's
   // result is handed over here; each file's download then names what it returns).
   if (request.audit) {
@@ -161,7 +136,7 @@ http::response export_status(const context& ctx, const fhir_request& request) {
 
 http::response export_cancel(const context& ctx, const fhir_request& request) {
   const std::string& id = request.path[1];
-  if (!ctx.exports->cancel(id, *request.caller, fhir::now_ms())) return error_response(no_such_job(id), &request);
+  if (!ctx.exports->cancel(id, *request.caller, fhir::now_ms())) return error_response(bulk_answers::no_such_job(kind, id), &request);
   return information_response(202, "Bulk export " + id + " cancelled; its files are removed", request);
 }
 
@@ -169,7 +144,7 @@ http::response export_file(const context& ctx, const fhir_request& request) {
   const std::string& id = request.path[1];
   const std::string& name = request.path[2];
   auto job = ctx.exports->find(id, *request.caller, fhir::now_ms());
-  if (!job) return error_response(no_such_job(id), &request);
+  if (!job) return error_response(bulk_answers::no_such_job(kind, id), &request);
   // Only a file the job lists is served: the name is never used as a path on its own.
   for (const bulk::export_file& file : job->status().files) {
     if (file.name != name) continue;

@@ -16,6 +16,7 @@
 #include "server/access_gate.hpp"
 #include "server/audit/request_audit.hpp"
 #include "server/bulk/import_jobs.hpp"
+#include "server/interactions/bulk_answers.hpp"
 #include "server/interactions/interactions.hpp"
 #include "server/negotiation.hpp"
 #include "server/responses.hpp"
@@ -26,16 +27,7 @@ namespace {
 
 using fhir::json::value;
 
-std::string status_url(const context& ctx, const std::string& job) { return ctx.settings.base_url + "/$import-poll-status/" + job; }
-std::string file_url(const context& ctx, const std::string& job, const std::string& name) {
-  return ctx.settings.base_url + "/$import-file/" + job + "/" + http::percent_encode(name);
-}
-
-fhir::error no_such_job(std::string_view id) {
-  return fhir::error(fhir::error_kind::not_found, fhir::issue_type::not_found,
-                     fmt::format("No bulk import job {} (unknown, expired, cancelled, or started by another caller)", fhir::utf8_prefix(id, 100)),
-                     "import-job-unknown");
-}
+constexpr std::string_view kind = "import";
 
 // The proposal's completion body: per input, what was imported (output) and what was not (error).
 value result_body(const context& ctx, const bulk::import_job& job, const bulk::import_status& status) {
@@ -53,7 +45,7 @@ value result_body(const context& ctx, const bulk::import_job& job, const bulk::i
     error.set("type", "OperationOutcome");
     error.set("inputUrl", input_url);
     error.set("count", value::integer(static_cast<std::int64_t>(outcome.errors)));
-    error.set("url", file_url(ctx, job.id(), outcome.error_file));
+    error.set("url", bulk_answers::file_url(ctx, kind, job.id(), outcome.error_file));
     errors.push_back(std::move(error));
   }
   value body = fhir::json::object{};
@@ -69,8 +61,6 @@ value result_body(const context& ctx, const bulk::import_job& job, const bulk::i
 
 http::response import_kickoff(const context& ctx, const fhir_request& request) {
   const auth::caller& caller = *request.caller;
-  // A patient writes nothing but their own objection, one request at a time.
-  if (caller.patient_facing()) return error_response(auth::forbidden(), &request);
   if (!prefers(request.http.header_value("Prefer"), "respond-async"))
     return error_response(fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
                                       "$import is asynchronous: send Prefer: respond-async", "import-prefer-missing"),
@@ -81,41 +71,35 @@ http::response import_kickoff(const context& ctx, const fhir_request& request) {
   auto spec = bulk::parse_import_request(ctx, *body, ctx.settings.base_url + "/$import");
   if (!spec) return error_response(spec.error(), &request);
   // Each line will be written as a PUT of its input's type: the caller must be allowed that.
-  for (const bulk::import_input& input : spec->inputs)
-    if (auto allowed = check_write_entry(ctx, caller, input.type, "PUT"); !allowed) return error_response(allowed.error(), &request);
+  for (std::size_t i = 0; i < spec->inputs.size(); ++i) {
+    const std::string& type = spec->inputs[i].type;
+    auto allowed = check_write_entry(ctx, caller, type, "PUT");
+    if (allowed) continue;
+    // A type only the server writes (AuditEvent) is a bad request here, not a method the URL lacks.
+    if (allowed.error().kind() == fhir::error_kind::method_not_allowed)
+      return error_response(fhir::error(fhir::error_kind::invalid, fhir::issue_type::not_supported,
+                                        fmt::format("{} resources are written by the server only; they cannot be imported", type),
+                                        "import-type-not-writable", spec->inputs[i].type_at),
+                            &request);
+    return error_response(allowed.error(), &request);
+  }
   if (request.audit) spec->request_id = request.audit->request_id();
   spec->remote_address = request.http.remote_address;
   std::string directory = ctx.imports->directory_for(bulk::import_key(*spec, caller));
   auto job = ctx.imports->submit(std::make_shared<bulk::import_job>(store::new_resource_id(), std::move(*spec), caller, std::move(directory)),
                                  fhir::now_ms());
-  if (!job) {
-    http::response busy = error_response(job.error(), &request);
-    if (job.error().kind() == fhir::error_kind::busy) busy.set_header("Retry-After", "30");
-    return busy;
-  }
-  http::response response = information_response(202, "Bulk import accepted: poll the Content-Location for its status", request);
-  response.set_header("Content-Location", status_url(ctx, (*job)->id()));
-  return response;
+  if (!job) return bulk_answers::refused(job.error(), request);
+  return bulk_answers::accepted(ctx, kind, (*job)->id(), request);
 }
 
 http::response import_status(const context& ctx, const fhir_request& request) {
   const std::string& id = request.path[1];
   auto job = ctx.imports->find(id, *request.caller, fhir::now_ms());
-  if (!job) return error_response(no_such_job(id), &request);
+  if (!job) return error_response(bulk_answers::no_such_job(kind, id), &request);
   bulk::import_status status = job->status();
-  if (status.state == bulk::job_state::queued || status.state == bulk::job_state::running) {
-    http::response response;
-    response.status = 202;
-    response.set_header("X-Progress", std::string(fhir::utf8_prefix(status.progress, 100)));
-    response.set_header("Retry-After", "2");
-    return response;
-  }
+  if (status.state == bulk::job_state::queued || status.state == bulk::job_state::running) return bulk_answers::in_progress(status.progress);
   if (status.state == bulk::job_state::failed)
-    return error_response(fhir::error(fhir::error_kind::fault, fhir::issue_type::exception,
-                                      "bulk import " + id + " failed; what was committed before the failure stays, and asking for the same import "
-                                                            "again continues it",
-                                      "import-failed"),
-                          &request);
+    return bulk_answers::failed(kind, id, "what it committed stays, and asking for the same import again continues it", request);
   http::response response;
   response.status = 200;
   response.body = fhir::json::serialize(result_body(ctx, *job, status));
@@ -126,7 +110,7 @@ http::response import_status(const context& ctx, const fhir_request& request) {
 
 http::response import_cancel(const context& ctx, const fhir_request& request) {
   const std::string& id = request.path[1];
-  if (!ctx.imports->cancel(id, *request.caller, fhir::now_ms())) return error_response(no_such_job(id), &request);
+  if (!ctx.imports->cancel(id, *request.caller, fhir::now_ms())) return error_response(bulk_answers::no_such_job(kind, id), &request);
   return information_response(202, "Bulk import " + id + " cancelled; what it committed before stays", request);
 }
 
@@ -134,7 +118,7 @@ http::response import_file(const context& ctx, const fhir_request& request) {
   const std::string& id = request.path[1];
   const std::string& name = request.path[2];
   auto job = ctx.imports->find(id, *request.caller, fhir::now_ms());
-  if (!job) return error_response(no_such_job(id), &request);
+  if (!job) return error_response(bulk_answers::no_such_job(kind, id), &request);
   // Only a file the job lists is served: the name is never used as a path on its own.
   for (const bulk::import_outcome& outcome : job->status().outcomes) {
     if (outcome.error_file.empty() || outcome.error_file != name) continue;
