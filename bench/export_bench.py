@@ -10,21 +10,13 @@ memory means the peak does not grow with the size of the export.
 """
 import argparse
 import json
-import os
-import re
-import socket
-import subprocess
 import sys
+import shutil
 import tempfile
 import threading
 import time
-import urllib.request
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from bulk_client import request, run_async, start_server
 
 
 def memory_kb(pid, field):
@@ -33,15 +25,6 @@ def memory_kb(pid, field):
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
-
-
-def request(url, method="GET", headers=None):
-    req = urllib.request.Request(url, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=600) as r:
-            return r.status, dict(r.headers), r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
 
 
 def run_export(base, query, pid):
@@ -57,17 +40,7 @@ def run_export(base, query, pid):
     sampler = threading.Thread(target=sample)
     sampler.start()
     start = time.monotonic()
-    status, headers, body = request(f"{base}/$export" + (f"?{query}" if query else ""), headers={"Prefer": "respond-async"})
-    if status != 202:
-        sys.exit(f"kick-off failed: {status} {body[:300]!r}")
-    location = headers["Content-Location"]
-    while True:
-        status, headers, body = request(location)
-        if status == 200:
-            break
-        if status != 202:
-            sys.exit(f"export failed: {status} {body[:300]!r}")
-        time.sleep(0.2)
+    location, body = run_async(f"{base}/$export" + (f"?{query}" if query else ""), what="export")
     elapsed = time.monotonic() - start
     stop.set()
     sampler.join()
@@ -93,19 +66,9 @@ def main():
     parser.add_argument("--export", action="append", default=None)
     args = parser.parse_args()
     exports = args.export if args.export is not None else ["_type=Patient", "_type=Patient,Observation", ""]
-    port = free_port()
     export_dir = tempfile.mkdtemp(prefix="export-bench-")
-    server = subprocess.Popen([args.server, "serve", "--db", args.db, "--auth", "dev", "--host", "127.0.0.1", "--port", str(port),
-                               "--export-dir", export_dir, "--log-level", "warning"], stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}/fhir"
+    server, base = start_server(args.server, args.db, "--export-dir", export_dir)
     try:
-        for _ in range(600):
-            try:
-                if request(f"http://127.0.0.1:{port}/ready")[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.1)
         print(f"server pid {server.pid}, RSS at start {memory_kb(server.pid, 'VmRSS') / 1024:.0f} MB", flush=True)
         print("| export | resources | files | MB | seconds | resources/s | RSS before MB | RSS peak MB | VmHWM after MB |")
         print("|---|---|---|---|---|---|---|---|---|")
@@ -116,7 +79,7 @@ def main():
     finally:
         server.terminate()
         server.wait()
-        subprocess.run(["rm", "-rf", export_dir])
+        shutil.rmtree(export_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -15,32 +15,17 @@ import http.server
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
+
+from bulk_client import run_async, start_server
 
 # Referenced resources first, as feeds would send them (the import does not require it).
 ORDER = ["Organization", "Practitioner", "Patient", "Encounter", "Condition"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def request(url, method="GET", headers=None, body=None):
-    req = urllib.request.Request(url, method=method, headers=headers or {}, data=body)
-    try:
-        with urllib.request.urlopen(req, timeout=3600) as r:
-            return r.status, dict(r.headers), r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
 
 
 def inputs_of(records):
@@ -71,34 +56,12 @@ def run_transactions(ingest_bench, records, bundles):
 
 def run_operation(server, records, types, origin):
     with tempfile.TemporaryDirectory(prefix="import-bench-") as work:
-        port = free_port()
-        process = subprocess.Popen([server, "serve", "--db", os.path.join(work, "db.sqlite"), "--auth", "dev", "--host", "127.0.0.1",
-                                    "--port", str(port), "--import-source", origin + "/", "--log-level", "warning"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}/fhir"
+        process, base = start_server(server, os.path.join(work, "db.sqlite"), "--import-source", origin + "/")
         try:
-            for _ in range(600):
-                try:
-                    if request(f"http://127.0.0.1:{port}/ready")[0] == 200:
-                        break
-                except OSError:
-                    pass
-                time.sleep(0.1)
             manifest = {"inputFormat": "application/fhir+ndjson", "inputSource": "https://bench.example/fhir",
                         "input": [{"type": t, "url": f"{origin}/{t}.ndjson"} for t in types]}
             start = time.monotonic()
-            status, headers, body = request(f"{base}/$import", "POST", {"Prefer": "respond-async", "Content-Type": "application/json"},
-                                            json.dumps(manifest).encode())
-            if status != 202:
-                sys.exit(f"$import kick-off failed: {status} {body[:300]!r}")
-            location = headers["Content-Location"]
-            while True:
-                status, _, body = request(location)
-                if status == 200:
-                    break
-                if status != 202:
-                    sys.exit(f"$import failed: {status} {body[:300]!r}")
-                time.sleep(0.1)
+            _, body = run_async(f"{base}/$import", "POST", {"Content-Type": "application/json"}, json.dumps(manifest).encode(), "$import")
             elapsed = time.monotonic() - start
             result = json.loads(body)
             if result["error"]:

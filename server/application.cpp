@@ -65,7 +65,7 @@ std::string bulk_directory(const application_options& options, std::string_view 
 // import queues each remove the other's leftover directories, so they must not share one.
 fhir::result<fhir::done> check_bulk_options(const application_options& options) {
   for (const std::string& source : options.import_sources)
-    if (!bulk::allowed_source(source, {source}))
+    if (!bulk::usable_source(source))
       return fhir::error(fhir::error_kind::invalid, fhir::issue_type::value,
                          fmt::format("--import-source {} is not an http(s) URL prefix without userinfo, fragment, ';' or encoded "
                                      "slashes, dots and percent signs",

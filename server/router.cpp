@@ -47,10 +47,10 @@ router::router() {
   add("$export", {{"GET", "$export", export_kickoff}});
   add("$data-quality", {{"GET", "$data-quality", data_quality}});
   add("$export-poll-status/{job}", {{"GET", "$export-poll-status", export_status}, {"DELETE", "$export-poll-status", export_cancel}});
-  add("$export-file/{job}/{file}", {{"GET", "$export-file", export_file}});
+  add("$export-file/{job}/{file}", {{"GET", "$export-file", export_file, true}});
   add("$import", {{"POST", "$import", import_kickoff}});
   add("$import-poll-status/{job}", {{"GET", "$import-poll-status", import_status}, {"DELETE", "$import-poll-status", import_cancel}});
-  add("$import-file/{job}/{file}", {{"GET", "$import-file", import_file}});
+  add("$import-file/{job}/{file}", {{"GET", "$import-file", import_file, true}});
   add("{type}/_history", {{"GET", "history-type", history_type}});
   add("{type}/$validate", {{"POST", "$validate", validate}});
   add("{type}/$export", {{"GET", "$export", export_kickoff}});
@@ -166,12 +166,15 @@ http::response router::serve(const context& ctx, const http::request& http_reque
   if (auto pretty = request.param("_pretty")) request.pretty = *pretty == "true";
   request.prefer = parse_prefer_return(http_request.header_value("Prefer"));
 
-  // A bulk export or import file is NDJSON whatever the client accepts (clients send Accept: application/fhir+ndjson).
-  bool export_file = !request.path.empty() && (request.path.front() == "$export-file" || request.path.front() == "$import-file");
-  if (auto format = check_response_format(request.param("_format"), http_request.header_value("Accept")); !format && !export_file)
+  const route* r = match(request.path);
+  std::string_view method = http_request.method == "HEAD" ? "GET" : std::string_view(http_request.method);
+  // A route that answers with an NDJSON file answers so whatever the client accepts (bulk data clients
+  // send Accept: application/fhir+ndjson); every other answer is FHIR JSON, checked here.
+  bool answers_file = r && std::any_of(r->methods.begin(), r->methods.end(),
+                                       [&](const method_binding& m) { return m.method == method && m.answers_file; });
+  if (auto format = check_response_format(request.param("_format"), http_request.header_value("Accept")); !format && !answers_file)
     return error_response(format.error(), &request);
 
-  const route* r = match(request.path);
   if (!r) {
     bool known_type = !request.path.empty() && ctx.definitions.is_resource_type(request.path[0]);
     std::string diagnostics = known_type || request.path.empty()
@@ -184,7 +187,6 @@ http::response router::serve(const context& ctx, const http::request& http_reque
                                     "type-unknown"),
                           &request);
 
-  std::string_view method = http_request.method == "HEAD" ? "GET" : std::string_view(http_request.method);
   for (const method_binding& m : r->methods) {
     if (m.method != method) continue;
     if (interaction) *interaction = m.interaction_code;

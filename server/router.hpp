@@ -46,6 +46,7 @@ class router {
     std::string_view method;
     std::string_view interaction_code;
     interactions::interaction handler;
+    bool answers_file = false;  // its answer is an NDJSON file (a bulk download), not FHIR JSON
   };
   struct route {
     std::vector<std::string> pattern;  // literal segments, or "{type}", "{id}", "{vid}"

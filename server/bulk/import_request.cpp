@@ -117,6 +117,8 @@ std::optional<std::string> comparable_url(std::string_view text) {
 
 }  // namespace
 
+bool usable_source(std::string_view prefix) { return comparable_url(prefix).has_value(); }
+
 bool allowed_source(std::string_view url, const std::vector<std::string>& sources) {
   auto candidate = comparable_url(url);
   if (!candidate) return false;

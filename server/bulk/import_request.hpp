@@ -50,6 +50,8 @@ fhir::result<import_spec> parse_import_request(const context& ctx, const fhir::j
 // Whether `url` is inside one of `sources` (URL prefixes): same scheme and host, a path at or below the
 // prefix's, and nothing that could lead the fetch elsewhere (userinfo, encoded slashes or dots).
 bool allowed_source(std::string_view url, const std::vector<std::string>& sources);
+// Whether `prefix` can be a source at all (what allowed_source asks of every URL); checked at start-up.
+bool usable_source(std::string_view prefix);
 
 // The name of the work a spec asks of a caller (hex SHA-256 of the caller's binding and the inputs): the
 // same import asked again by the same caller has the same key, and so continues where it stopped.
