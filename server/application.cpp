@@ -194,7 +194,9 @@ application::application(search_support search, std::unique_ptr<store::store> st
       definitions, validator_, *store_, *search_.parameters, settings{.base_url = options.base_url, .default_page_size = options.default_page_size,
                                                              .max_page_size = options.max_page_size, .software_version = options.software_version,
                                                              .conditional_delete_multiple = options.conditional_delete_multiple,
-                                                             .audit = options.audit, .ndoo_max_age = options.ndoo_max_age,
+                                                             .audit = options.audit,
+                                                             .transaction_prepare_ahead_bytes = options.transaction_prepare_ahead_bytes,
+                                                             .ndoo_max_age = options.ndoo_max_age,
                                                              .stale_feed_age = options.stale_feed_age,
                                                              .import_sources = options.import_sources},
       fhir::json::serialize(capability)});

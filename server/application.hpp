@@ -47,6 +47,9 @@ struct application_options {
   std::size_t max_page_size = 1000;    // larger _count values are capped
   bool conditional_delete_multiple = false;  // DELETE [type]?criteria may delete several matches
   bool skip_unchanged_updates = true;        // an update equal to the current version writes no version
+  // How much of a transaction is prepared (indexed and serialised) before its unit of work; the rest is
+  // prepared inside it, so a large transaction's memory stays bounded (server/bundle/transaction.cpp).
+  std::size_t transaction_prepare_ahead_bytes = std::size_t{16} << 20;
   // Index every write for search. Off only in benchmarks measuring what indexing costs.
   bool search_index = true;
   // Every request recorded as an AuditEvent (consent.md section 4). Off only in benchmarks measuring

@@ -113,6 +113,12 @@ void metrics::render(std::string& out) const {
   out += "# HELP fhir_consent_withheld_total Resources withheld from answers by consent (opt-outs, objections, the national data opt-out).\n"
          "# TYPE fhir_consent_withheld_total counter\n";
   append_sample(out, "fhir_consent_withheld_total", {}, static_cast<double>(consent_withheld_.load(std::memory_order_relaxed)));
+
+  out += "# HELP fhir_transaction_entries_prepared_in_unit_total Entries of transactions beyond the prepare-ahead budget, "
+         "prepared on the writer inside their unit of work.\n"
+         "# TYPE fhir_transaction_entries_prepared_in_unit_total counter\n";
+  append_sample(out, "fhir_transaction_entries_prepared_in_unit_total", {},
+                static_cast<double>(prepared_in_unit_.load(std::memory_order_relaxed)));
 }
 
 }  // namespace server

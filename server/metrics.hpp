@@ -45,6 +45,10 @@ class metrics {
   // A resource withheld from an answer by consent (read, search, include, history, $everything).
   void record_consent_withheld() { consent_withheld_.fetch_add(1, std::memory_order_relaxed); }
 
+  // A transaction entry prepared inside its unit of work, on the writer, because the transaction was
+  // larger than its prepare-ahead budget (server/bundle/transaction.cpp): such work holds up other writes.
+  void record_prepared_in_unit() { prepared_in_unit_.fetch_add(1, std::memory_order_relaxed); }
+
   // Appends the families above in the text format.
   void render(std::string& out) const;
 
@@ -57,6 +61,7 @@ class metrics {
     double sum = 0;
   };
   std::atomic<std::uint64_t> consent_withheld_{0};
+  std::atomic<std::uint64_t> prepared_in_unit_{0};
   mutable std::mutex mutex_;
   std::map<std::pair<std::string, unsigned>, std::uint64_t, std::less<>> requests_;
   std::map<std::string, histogram, std::less<>> latency_;

@@ -1,4 +1,5 @@
 #include <map>
+#include <memory>
 #include <set>
 
 #include <fmt/format.h>
@@ -15,6 +16,7 @@
 #include "server/interactions/common.hpp"
 #include "server/interactions/conditional.hpp"
 #include "server/interactions/patch.hpp"
+#include "server/metrics.hpp"
 #include "store/id_generator.hpp"
 
 namespace server::bundle {
@@ -26,11 +28,15 @@ using fhir::search::search_query;
 struct planned_write {
   entry_request* entry = nullptr;
   std::string id;                            // the id it writes (assigned in advance, or decided by a match)
-  std::optional<search_query> condition;     // ifNoneExist of a POST, criteria of a conditional PUT/DELETE
+  // ifNoneExist of a POST, criteria of a conditional PUT/DELETE: held apart, as few entries have one and
+  // a transaction holds a planned_write for every entry
+  std::unique_ptr<search_query> condition;
   std::optional<store::preconditions> pre;   // ifMatch
   bool late = false;                         // its references wait for matches made in the unit of work
-  fhir::json::value original;                // the resource before rewriting (late entries only)
-  std::optional<store::prepared_resource> prepared;
+  fhir::json::value original;                // the resource before rewriting (late entries held ahead)
+  std::vector<std::string> conditional_references;  // late entries: "Patient?identifier=...", in order
+  std::unique_ptr<store::prepared_resource> prepared;  // until written
+  bool deferred = false;                     // read again and prepared in the unit, just before it is written
   bool has_resource = false;                 // POST and PUT: read again from the entry's text
   bool matched = false;                      // a conditional entry's criteria matched a resource
   std::string body_id;                       // PUT: the id in the resource, if any
@@ -129,6 +135,43 @@ fhir::result<std::pair<fhir::json::value, bool>> patch_document(const entry_requ
                      "patch-entry-invalid");
 }
 
+// A transaction prepares its entries (index extracted, body serialised) off the writer, before its unit
+// of work, so that the single writer only inserts rows: that is what makes ordinary feeds fast. It holds
+// entries ahead so (prepared, or as trees waiting for matches) up to settings.transaction_prepare_ahead_bytes
+// of entry text; a prepared entry takes about three times its text (body and search index). Beyond, an
+// entry is validated and dropped, then read and prepared again inside the unit just before it is written,
+// so a transaction of any size holds a bounded amount (a 50 MB one used to need 5.6 times its size, and
+// more the larger it was; see ADR 0007).
+
+// An entry's resource read again from its text, with the sender recorded as its data controller. Errors
+// are not yet located in the entry (in_entry).
+fhir::result<fhir::json::value> reread_resource(const context& ctx, const fhir_request& request, const planned_write& w) {
+  auto again = read_entry(ctx, w.entry->text, w.entry->index);
+  if (!again || !again->resource)
+    return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception, "the entry could not be read again", "bundle-reread");
+  fhir::json::value resource = std::move(*again->resource);
+  if (auto recorded = interactions::record_controller(request, resource); !recorded) return std::move(recorded).error();
+  return resource;
+}
+
+// Its references to other entries of the transaction rewritten to the ids they were given.
+void rewrite_local_references(fhir::json::value& resource, const std::map<std::string, std::string>& local) {
+  rewrite_references(resource, [&](std::string_view reference) -> std::optional<std::string> {
+    auto it = local.find(std::string(reference));
+    return it == local.end() ? std::nullopt : std::optional<std::string>(it->second);
+  });
+}
+
+// What the response needs of a written version: all of it when the client prefers the representation,
+// else only what names it (a large transaction would otherwise hold every resource again until its end).
+store::resource_version for_response(store::resource_version version, const fhir_request& request) {
+  if (request.prefer != prefer_return::representation) {
+    version.json.clear();
+    version.json.shrink_to_fit();
+  }
+  return version;
+}
+
 // A PATCH entry inside the unit of work: the current version (the single match of conditional criteria),
 // patched, validated and written with the entry's ifMatch.
 fhir::result<fhir::done> apply_patch(const context& ctx, const fhir_request& request, store::transaction& tx, planned_write& w) {
@@ -149,7 +192,7 @@ fhir::result<fhir::done> apply_patch(const context& ctx, const fhir_request& req
   auto written = tx.update(tx.prepare(std::move(*patched)), with_controller(w.pre, request));
   if (!written) return std::move(written).error();
   w.status = 200;
-  w.version = std::move(written->version);
+  w.version = for_response(std::move(written->version), request);
   return fhir::done{};
 }
 
@@ -163,6 +206,7 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
   std::vector<entry_request> entries;
   entries.reserve(texts.size());  // planned_write points into it
   std::vector<planned_write> writes;
+  writes.reserve(texts.size());  // grown by doubling, it would hold up to three times what it needs
   std::map<std::string, std::string> local;  // fullUrl -> "Type/id"
   std::set<std::string> decided_later;       // fullUrls whose id a match inside the unit decides
   std::set<std::string> targets;             // "Type/id" of PUT and DELETE entries: each at most once
@@ -207,7 +251,7 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
       auto query = condition_text.empty() ? interactions::conditional_query(ctx, entry.type, entry.params, request.caller)
                                           : interactions::conditional_query(ctx, entry.type, condition_text, request.caller);
       if (!query) return in_entry(std::move(query).error(), entry);
-      w.condition = std::move(*query);
+      w.condition = std::make_unique<search_query>(std::move(*query));
     } else if (entry.method != "POST" && entry.id.empty()) {
       return in_entry(fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid,
                                   fmt::format("{} needs an id or search criteria in request.url", entry.method), "bundle-url-invalid"),
@@ -237,16 +281,20 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
     }
     writes.push_back(std::move(w));
   }
+  std::size_t held_ahead = 0;  // bytes of entry text whose prepared form or tree waits for the unit
+  auto hold_ahead = [&](const planned_write& w) {
+    if (held_ahead >= ctx.settings.transaction_prepare_ahead_bytes) return false;
+    held_ahead += w.entry->text.size();
+    return true;
+  };
   for (planned_write& w : writes) {
     if (!w.has_resource) continue;
-    auto again = read_entry(ctx, w.entry->text, w.entry->index);
-    if (!again || !again->resource) return in_entry(fhir::error(fhir::error_kind::fault, fhir::issue_type::exception,
-                                                                "the entry could not be read again", "bundle-reread"),
-                                                    *w.entry);
-    fhir::json::value resource = std::move(*again->resource);
-    if (auto recorded = interactions::record_controller(request, resource); !recorded) return in_entry(std::move(recorded).error(), *w.entry);
+    auto reread = reread_resource(ctx, request, w);
+    if (!reread) return in_entry(std::move(reread).error(), *w.entry);
+    fhir::json::value resource = std::move(*reread);
     bool late = false;
     rewrite_references(resource, [&](std::string_view reference) -> std::optional<std::string> {
+      if (is_conditional_reference(reference)) w.conditional_references.emplace_back(reference);
       if (decided_later.contains(std::string(reference)) || is_conditional_reference(reference)) late = true;
       return std::nullopt;
     });
@@ -254,16 +302,18 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
       // Its references wait for matches in the unit; what does not depend on them is checked now.
       if (auto valid = validate_resource(ctx, request, *w.entry, resource); !valid) return std::move(valid).error();
       w.late = true;
-      w.original = std::move(resource);
+      if (hold_ahead(w)) w.original = std::move(resource);
+      else w.deferred = true;
       continue;
     }
-    rewrite_references(resource, [&](std::string_view reference) -> std::optional<std::string> {
-      auto it = local.find(std::string(reference));
-      return it == local.end() ? std::nullopt : std::optional<std::string>(it->second);
-    });
+    rewrite_local_references(resource, local);
     if (auto valid = validate_resource(ctx, request, *w.entry, resource); !valid) return std::move(valid).error();
+    if (!hold_ahead(w)) {
+      w.deferred = true;  // validated; its tree goes, and the unit reads it again
+      continue;
+    }
     if (w.entry->method != "POST" || !w.condition) fhir::set_id(resource, w.id);
-    w.prepared = ctx.store.prepare(std::move(resource));
+    w.prepared = std::make_unique<store::prepared_resource>(ctx.store.prepare(std::move(resource)));
     // Its id is final, so the serialised body is all the writer needs: drop the parsed tree (a large
     // transaction would otherwise hold every resource twice).
     if (!w.condition && !w.prepared->body.empty()) w.prepared->resource = fhir::json::value();
@@ -271,6 +321,32 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
 
   // 2. The unit of work: DELETE, then POST, then PUT, each in Bundle order.
   auto done = ctx.store.transact([&](store::transaction& tx) -> fhir::result<fhir::done> {
+    // Conditional references of late entries, resolved once each, before anything is created.
+    std::map<std::string, std::string, std::less<>> resolved_references;
+    // An entry's references to other entries and its resolved conditional references rewritten.
+    auto rewrite_in_unit = [&](fhir::json::value& resource) {
+      rewrite_references(resource, [&](std::string_view reference) -> std::optional<std::string> {
+        if (auto it = local.find(std::string(reference)); it != local.end()) return it->second;
+        if (auto it = resolved_references.find(reference); it != resolved_references.end()) return it->second;
+        return std::nullopt;
+      });
+    };
+    // The prepared form of an entry about to be written. A deferred one is read and prepared now: it was
+    // validated in step 1, and its references resolve as they would have before the POSTs (local ids and
+    // resolved_references are decided before them).
+    auto take_prepared = [&](planned_write& w) -> fhir::result<store::prepared_resource> {
+      if (w.deferred) {
+        auto resource = reread_resource(ctx, request, w);
+        if (!resource) return std::move(resource).error();
+        rewrite_in_unit(*resource);
+        if (w.entry->method != "POST" || !w.condition) fhir::set_id(*resource, w.id);
+        if (ctx.metrics) ctx.metrics->record_prepared_in_unit();
+        return tx.prepare(std::move(*resource));
+      }
+      store::prepared_resource prepared = std::move(*w.prepared);
+      w.prepared.reset();
+      return prepared;
+    };
     auto phase = [&](std::string_view method, auto&& step) -> fhir::result<fhir::done> {
       for (planned_write& w : writes)
         if (w.entry->method == method || (method == "PUT" && w.entry->method == "PATCH"))
@@ -290,7 +366,7 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
           return store::not_found_error(w.entry->type, id);  // hidden: as absent as on read
         auto removed = tx.remove(w.entry->type, id, with_controller(w.pre, request));
         if (!removed) return std::move(removed).error();
-        if (*removed) w.version = std::move(**removed);
+        if (*removed) w.version = for_response(std::move(**removed), request);
       }
       return fhir::done{};
     });
@@ -326,59 +402,61 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
                                     "bundle-duplicate-target"),
                         *w.entry);
     }
-    // References that waited for those matches, and conditional references, resolved in the unit.
+    // A conditional reference ("Patient?identifier=...") resolved to the one resource the caller may see
+    // that matches it. Only what the caller may see counts (consent.md section 3: references to hidden
+    // and to missing resources fail identically), so a hidden match neither resolves nor makes the match
+    // ambiguous.
+    auto resolve_conditional = [&](std::string_view reference) -> fhir::result<std::string> {
+      std::size_t question = reference.find('?');
+      std::string type(reference.substr(0, question));
+      auto query = interactions::conditional_query(ctx, type, reference.substr(question + 1), request.caller, false);
+      if (!query) return std::move(query).error();
+      auto ids = tx.match(*query, max_conditional_reference_candidates);
+      if (!ids) return std::move(ids).error();
+      std::vector<std::string> seen;
+      for (const std::string& id : *ids) {
+        auto candidate = tx.read(type, id);
+        if (candidate && consent::visible(ctx, request, *candidate)) seen.push_back(id);
+      }
+      if (seen.empty()) return no_match(reference);
+      if (seen.size() > 1) return several_matches(reference);
+      return type + "/" + seen.front();
+    };
+    // References that waited for those matches, and conditional references, resolved in the unit
+    // before anything is created (so a conditional reference never matches what this transaction creates).
     for (planned_write& w : writes) {
       if (!w.late) {
         if (w.condition && w.prepared && w.entry->method == "PUT" && fhir::id_of(w.prepared->resource) != w.id) {
           fhir::set_id(w.prepared->resource, w.id);
-          w.prepared = tx.prepare(std::move(w.prepared->resource));
+          w.prepared = std::make_unique<store::prepared_resource>(tx.prepare(std::move(w.prepared->resource)));
         }
         continue;
       }
-      std::optional<fhir::error> failure;
-      rewrite_references(w.original, [&](std::string_view reference) -> std::optional<std::string> {
-        if (auto it = local.find(std::string(reference)); it != local.end()) return it->second;
-        if (!is_conditional_reference(reference) || failure) return std::nullopt;
-        std::size_t question = reference.find('?');
-        std::string type(reference.substr(0, question));
-        auto query = interactions::conditional_query(ctx, type, reference.substr(question + 1), request.caller, false);
-        if (!query) {
-          failure = std::move(query).error();
-          return std::nullopt;
-        }
-        // Only what the caller may see counts (consent.md section 3: references to hidden and to missing
-        // resources fail identically), so a hidden match neither resolves nor makes the match ambiguous.
-        auto ids = tx.match(*query, max_conditional_reference_candidates);
-        if (!ids) {
-          failure = std::move(ids).error();
-          return std::nullopt;
-        }
-        std::vector<std::string> seen;
-        for (const std::string& id : *ids) {
-          auto candidate = tx.read(type, id);
-          if (candidate && consent::visible(ctx, request, *candidate)) seen.push_back(id);
-        }
-        if (seen.empty()) failure = no_match(reference);
-        else if (seen.size() > 1) failure = several_matches(reference);
-        else return type + "/" + seen.front();
-        return std::nullopt;
-      });
-      if (failure) return in_entry(std::move(*failure), *w.entry);
+      for (const std::string& reference : w.conditional_references) {
+        if (resolved_references.contains(reference)) continue;
+        auto target = resolve_conditional(reference);
+        if (!target) return in_entry(std::move(target).error(), *w.entry);
+        resolved_references.emplace(reference, std::move(*target));
+      }
+      if (w.deferred) continue;  // prepared just before it is written
+      rewrite_in_unit(w.original);
       if (w.entry->method != "POST" || !w.condition) fhir::set_id(w.original, w.id);
-      w.prepared = tx.prepare(std::move(w.original));
+      w.prepared = std::make_unique<store::prepared_resource>(tx.prepare(std::move(w.original)));
     }
 
     auto posted = phase("POST", [&](planned_write& w) -> fhir::result<fhir::done> {
       if (w.status == 200) {
         auto existing = tx.read(w.entry->type, w.id);
         if (!existing) return std::move(existing).error();
-        w.version = std::move(*existing);
+        w.version = for_response(std::move(*existing), request);
         return fhir::done{};
       }
-      auto created = tx.create(std::move(*w.prepared), w.id);
+      auto prepared = take_prepared(w);
+      if (!prepared) return std::move(prepared).error();
+      auto created = tx.create(std::move(*prepared), w.id);
       if (!created) return std::move(created).error();
       w.status = 201;
-      w.version = std::move(created->version);
+      w.version = for_response(std::move(created->version), request);
       return fhir::done{};
     });
     if (!posted) return posted;
@@ -392,10 +470,12 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
                              "conditional-id-exists");
       if (auto current = tx.read(w.entry->type, w.id); current && !consent::visible(ctx, request, *current))
         return store::not_found_error(w.entry->type, w.id);
-      auto written = tx.update(std::move(*w.prepared), with_controller(w.pre, request));
+      auto prepared = take_prepared(w);
+      if (!prepared) return std::move(prepared).error();
+      auto written = tx.update(std::move(*prepared), with_controller(w.pre, request));
       if (!written) return std::move(written).error();
       w.status = written->created ? 201 : 200;
-      w.version = std::move(written->version);
+      w.version = for_response(std::move(written->version), request);
       return fhir::done{};
     });
   });

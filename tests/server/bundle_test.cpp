@@ -685,3 +685,98 @@ TEST_CASE("a Bundle of more than 100,000 entries is refused before any entry is 
   CHECK(r.status() == 413);
   CHECK(r.issue_ids() == std::vector<std::string>{"bundle-too-many-entries"});
 }
+
+// Beyond its prepare-ahead budget (settings.transaction_prepare_ahead_bytes) a transaction prepares its
+// entries inside the unit of work instead of before it; what it writes and answers must not change.
+TEST_CASE("a transaction prepared inside its unit of work writes and answers exactly as one prepared ahead", "[server][bundle]") {
+  std::size_t budget = GENERATE(std::size_t{0}, std::size_t{900}, std::size_t{16} << 20);
+  INFO("prepare-ahead budget " << budget << " bytes");
+  server::application_options options;
+  options.transaction_prepare_ahead_bytes = budget;
+  app_fixture app(options);
+  const std::vector<server::http::header> feed = {{"Content-Type", "application/fhir+json"}, as_organisation("RVV")};
+  const std::string controller = "https://shared-care-record.github.io/fhir/CodeSystem/data-controller|RVV";
+  for (auto [id, mrn] : {std::pair{"gone", "pa-gone"}, {"kept", "pa-kept"}, {"exists", "pa-exists"}})
+    REQUIRE(app.put("/fhir/Patient/" + std::string(id), mrn_patient(id, mrn, "Before"), feed).status() == 201);
+  const std::string patient_uuid = "urn:uuid:5d0c8a52-8d8e-4d3f-9f0e-2a4b6c8d0e1f";
+  const std::string conditional_uuid = "urn:uuid:7e1f9b63-9e9f-4e40-8a1f-3b5c7d9e1f20";
+  const std::string obs_with_extension =
+      R"({"resourceType":"Observation","extension":[{"url":"http://example.org/fhir/StructureDefinition/recorded-for",)"
+      R"("valueReference":{"reference":")" + patient_uuid + R"("}}],"status":"final",)"
+      R"("code":{"coding":[{"system":"http://loinc.org","code":"29463-7","display":"Body weight"}]},)"
+      R"("subject":{"reference":")" + patient_uuid + R"("}})";
+  std::vector<server::http::header> headers = feed;
+  headers.push_back({"Prefer", "return=representation"});
+  auto r = transact(app,
+                    bundle("transaction",
+                           {
+                               entry("POST", "Observation", observation("", patient_uuid), "urn:uuid:0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"),
+                               entry("POST", "Observation", obs_with_extension),
+                               entry("PUT", "Observation/pa-put", observation("pa-put", patient_uuid)),
+                               entry("PUT", "Patient/kept", mrn_patient("kept", "pa-kept", "After")),
+                               entry("POST", "Patient", nhs_patient("", "9000000009"), patient_uuid),
+                               entry("POST", "Patient", mrn_patient("", "pa-exists"), {}, R"("ifNoneExist":"identifier=http://example.org/mrn|pa-exists")"),
+                               entry("DELETE", "Patient/gone"),
+                               // A conditional update that creates, an entry waiting for its id, and one whose
+                               // conditional reference resolves in the unit.
+                               entry("PUT", "Patient?identifier=http://example.org/mrn|pa-cond", mrn_patient("", "pa-cond", "Cond"), conditional_uuid),
+                               entry("POST", "Observation", observation("", conditional_uuid)),
+                               entry("POST", "Observation", observation("", "Patient?identifier=http://example.org/mrn|pa-exists")),
+                           }),
+                    headers);
+  auto b = response_bundle(r, "transaction-response", 10);
+  CHECK(status_of(entry_at(b, 0)) == "201 Created");
+  CHECK(status_of(entry_at(b, 1)) == "201 Created");
+  CHECK(status_of(entry_at(b, 2)) == "201 Created");
+  CHECK(status_of(entry_at(b, 3)) == "200 OK");
+  CHECK(status_of(entry_at(b, 4)) == "201 Created");
+  CHECK(status_of(entry_at(b, 5)) == "200 OK");  // ifNoneExist matched: nothing created
+  CHECK(status_of(entry_at(b, 6)) == "204 No Content");
+  CHECK(status_of(entry_at(b, 7)) == "201 Created");
+  CHECK(status_of(entry_at(b, 8)) == "201 Created");
+  CHECK(status_of(entry_at(b, 9)) == "201 Created");
+  const std::string patient = "Patient/" + id_in(location_of(entry_at(b, 4)));
+  const std::string conditional = "Patient/" + id_in(location_of(entry_at(b, 7)));
+  REQUIRE(patient != "Patient/");
+  REQUIRE(conditional != "Patient/");
+  CHECK(text(member(entry_at(b, 0).find("resource"), "subject"), "reference") == patient);
+  CHECK(text(member(entry_at(b, 3).find("resource"), "meta"), "versionId") == "2");
+  CHECK(etag_of(entry_at(b, 3)) == "W/\"2\"");
+  CHECK(text(member(entry_at(b, 8).find("resource"), "subject"), "reference") == conditional);
+  CHECK(text(member(entry_at(b, 9).find("resource"), "subject"), "reference") == "Patient/exists");
+
+  auto extended = read_ok(app, "Observation/" + id_in(location_of(entry_at(b, 1))));
+  CHECK(text(extended.find("subject"), "reference") == patient);
+  CHECK(text(member(first(extended.find("extension")), "valueReference"), "reference") == patient);
+  CHECK(text(read_ok(app, "Observation/pa-put").find("subject"), "reference") == patient);
+  CHECK(text(first(read_ok(app, "Patient/kept").find("name")), "family") == "After");
+  CHECK(matches(app, "Observation?subject=" + patient) == 3);
+  CHECK(matches(app, "Observation?subject=" + conditional) == 1);
+  CHECK(matches(app, "Observation?subject=Patient/exists") == 1);
+  CHECK(matches(app, "Patient?identifier=http://example.org/mrn|pa-exists") == 1);
+  CHECK(matches(app, "Patient?identifier=http://example.org/mrn|pa-cond") == 1);
+  CHECK(app.get("/fhir/Patient/gone").status() == 410);
+  // Every written entry carries the sender's data-controller tag, however it was prepared.
+  CHECK(matches(app, "Observation?_tag=" + controller) == 5);
+  CHECK(matches(app, "Patient?_tag=" + controller) == 4);  // kept, exists, the new one and pa-cond
+
+  // Entries beyond the budget were prepared inside the unit (operators see how many: GET /metrics).
+  std::string figures = app.get("/metrics").http.body;
+  bool none_in_unit = figures.find("\nfhir_transaction_entries_prepared_in_unit_total 0\n") != std::string::npos;
+  CHECK(none_in_unit == (budget == (std::size_t{16} << 20)));
+
+  // A failure after entries prepared inside the unit were written rolls them back too.
+  std::size_t before = history_size(app);
+  auto failed = transact(app,
+                         bundle("transaction", {
+                                                   entry("POST", "Observation", observation("", patient)),
+                                                   entry("PUT", "Patient/pa-new", mrn_patient("pa-new", "pa-new")),
+                                                   entry("PUT", "Patient/kept", mrn_patient("kept", "pa-kept", "Again"), {}, R"("ifMatch":"W/\"1\"")"),
+                                               }),
+                         feed);
+  check_failure(failed, {412}, 2);
+  CHECK(history_size(app) == before);
+  CHECK(matches(app, "Observation?subject=" + patient) == 3);
+  CHECK(app.get("/fhir/Patient/pa-new").status() == 404);
+  CHECK(text(first(read_ok(app, "Patient/kept").find("name")), "family") == "After");
+}
