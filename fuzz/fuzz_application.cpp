@@ -37,6 +37,8 @@ struct instance {
         .database_path = (directory / "fuzz.db").string(),
         .base_url = "http://fuzz.example/fhir",
         .validation = {.default_profiles = profiles::server_default_profiles()},
+        // A small budget, so that transaction inputs also reach entries prepared inside their unit of work.
+        .transaction_prepare_ahead_bytes = 1024,
         .auth = {.mode = server::auth::auth_mode::dev}};
     auto opened = server::application::open(profiles::r4_uk_core(), options);
     if (!opened) {

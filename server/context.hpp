@@ -42,7 +42,8 @@ struct settings {
   std::string software_version;
   bool conditional_delete_multiple = false;  // DELETE [type]?criteria may delete several matches
   bool audit = true;                         // every request is recorded as an AuditEvent (off only in benchmarks)
-  // Serialised bodies a transaction prepares before its unit of work; beyond, entries are prepared in it.
+  // Bytes of entry text a transaction holds prepared before its unit of work; beyond, entries are
+  // prepared inside it (server/bundle/transaction.cpp).
   std::size_t transaction_prepare_ahead_bytes = std::size_t{16} << 20;
   // Planning and research need the national data opt-out mirror refreshed within this age (ms; 0: off).
   fhir::epoch_ms ndoo_max_age = 0;

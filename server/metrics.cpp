@@ -114,8 +114,8 @@ void metrics::render(std::string& out) const {
          "# TYPE fhir_consent_withheld_total counter\n";
   append_sample(out, "fhir_consent_withheld_total", {}, static_cast<double>(consent_withheld_.load(std::memory_order_relaxed)));
 
-  out += "# HELP fhir_transaction_entries_prepared_in_unit_total Entries of transactions beyond the prepare-ahead budget, "
-         "prepared on the writer inside their unit of work.\n"
+  out += "# HELP fhir_transaction_entries_prepared_in_unit_total Transaction entries prepared on the writer inside their "
+         "unit of work (conditional, waiting for matches, or beyond the prepare-ahead budget).\n"
          "# TYPE fhir_transaction_entries_prepared_in_unit_total counter\n";
   append_sample(out, "fhir_transaction_entries_prepared_in_unit_total", {},
                 static_cast<double>(prepared_in_unit_.load(std::memory_order_relaxed)));

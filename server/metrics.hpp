@@ -45,8 +45,9 @@ class metrics {
   // A resource withheld from an answer by consent (read, search, include, history, $everything).
   void record_consent_withheld() { consent_withheld_.fetch_add(1, std::memory_order_relaxed); }
 
-  // A transaction entry prepared inside its unit of work, on the writer, because the transaction was
-  // larger than its prepare-ahead budget (server/bundle/transaction.cpp): such work holds up other writes.
+  // A transaction entry prepared inside its unit of work, on the writer: a conditional entry, one whose
+  // references wait for matches, or one beyond the prepare-ahead budget (server/bundle/transaction.cpp).
+  // Such work holds up other writes.
   void record_prepared_in_unit() { prepared_in_unit_.fetch_add(1, std::memory_order_relaxed); }
 
   // Appends the families above in the text format.

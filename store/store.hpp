@@ -285,7 +285,9 @@ class store {
 
   // Runs `body` as one atomic unit on the writer: it commits (durably) when body succeeds, and nothing it
   // wrote persists when body fails (its error is returned). Keep body to database work: it holds the
-  // single writer, so validation and index extraction belong before it (prepare).
+  // single writer, so validation and index extraction belong before it (prepare). The exception is a
+  // transaction Bundle's entries that cannot or should not be held prepared until it starts (large
+  // transactions, entries whose ids or references wait for matches: server/bundle/transaction.cpp).
   virtual fhir::result<fhir::done> transact(const std::function<fhir::result<fhir::done>(transaction&)>& body) = 0;
 
   // transaction::append_audit as a unit of its own: durable when it returns.

@@ -33,10 +33,11 @@ struct planned_write {
   std::unique_ptr<search_query> condition;
   std::optional<store::preconditions> pre;   // ifMatch
   bool late = false;                         // its references wait for matches made in the unit of work
-  fhir::json::value original;                // the resource before rewriting (late entries held ahead)
   std::vector<std::string> conditional_references;  // late entries: "Patient?identifier=...", in order
-  std::unique_ptr<store::prepared_resource> prepared;  // until written
-  bool deferred = false;                     // read again and prepared in the unit, just before it is written
+  std::unique_ptr<store::prepared_resource> prepared;  // prepared ahead of the unit, until written
+  // Read again and prepared inside the unit, just before it is written: its id or references wait for
+  // matches (conditional and late entries), or the transaction went beyond its prepare-ahead budget.
+  bool prepare_in_unit = false;
   bool has_resource = false;                 // POST and PUT: read again from the entry's text
   bool matched = false;                      // a conditional entry's criteria matched a resource
   std::string body_id;                       // PUT: the id in the resource, if any
@@ -135,14 +136,6 @@ fhir::result<std::pair<fhir::json::value, bool>> patch_document(const entry_requ
                      "patch-entry-invalid");
 }
 
-// A transaction prepares its entries (index extracted, body serialised) off the writer, before its unit
-// of work, so that the single writer only inserts rows: that is what makes ordinary feeds fast. It holds
-// entries ahead so (prepared, or as trees waiting for matches) up to settings.transaction_prepare_ahead_bytes
-// of entry text; a prepared entry takes about three times its text (body and search index). Beyond, an
-// entry is validated and dropped, then read and prepared again inside the unit just before it is written,
-// so a transaction of any size holds a bounded amount (a 50 MB one used to need 5.6 times its size, and
-// more the larger it was; see ADR 0007).
-
 // An entry's resource read again from its text, with the sender recorded as its data controller. Errors
 // are not yet located in the entry (in_entry).
 fhir::result<fhir::json::value> reread_resource(const context& ctx, const fhir_request& request, const planned_write& w) {
@@ -154,16 +147,20 @@ fhir::result<fhir::json::value> reread_resource(const context& ctx, const fhir_r
   return resource;
 }
 
-// Its references to other entries of the transaction rewritten to the ids they were given.
-void rewrite_local_references(fhir::json::value& resource, const std::map<std::string, std::string>& local) {
+// Its references to other entries of the transaction (fullUrl -> "Type/id") and its conditional
+// references resolved so far ("Patient?identifier=..." -> "Type/id") rewritten.
+using reference_map = std::map<std::string, std::string, std::less<>>;
+void rewrite_known_references(fhir::json::value& resource, const reference_map& local, const reference_map& resolved) {
   rewrite_references(resource, [&](std::string_view reference) -> std::optional<std::string> {
-    auto it = local.find(std::string(reference));
-    return it == local.end() ? std::nullopt : std::optional<std::string>(it->second);
+    if (auto it = local.find(reference); it != local.end()) return it->second;
+    if (auto it = resolved.find(reference); it != resolved.end()) return it->second;
+    return std::nullopt;
   });
 }
 
-// What the response needs of a written version: all of it when the client prefers the representation,
-// else only what names it (a large transaction would otherwise hold every resource again until its end).
+// What the response needs of a written version: all of it when the client prefers the representation
+// (the default: then the response itself holds every resource), else only what names it, so that under
+// return=minimal or OperationOutcome a large transaction does not hold every resource again until its end.
 store::resource_version for_response(store::resource_version version, const fhir_request& request) {
   if (request.prefer != prefer_return::representation) {
     version.json.clear();
@@ -206,8 +203,8 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
   std::vector<entry_request> entries;
   entries.reserve(texts.size());  // planned_write points into it
   std::vector<planned_write> writes;
-  writes.reserve(texts.size());  // grown by doubling, it would hold up to three times what it needs
-  std::map<std::string, std::string> local;  // fullUrl -> "Type/id"
+  writes.reserve(texts.size());  // grown by doubling, it would hold up to twice what it needs
+  reference_map local;                       // fullUrl -> "Type/id"
   std::set<std::string> decided_later;       // fullUrls whose id a match inside the unit decides
   std::set<std::string> targets;             // "Type/id" of PUT and DELETE entries: each at most once
   for (std::size_t i = 0; i < texts.size(); ++i) {
@@ -281,7 +278,13 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
     }
     writes.push_back(std::move(w));
   }
-  std::size_t held_ahead = 0;  // bytes of entry text whose prepared form or tree waits for the unit
+  // Entries are prepared (index extracted, body serialised) here, off the writer, so that the single
+  // writer only inserts rows: that is what makes ordinary feeds fast. A prepared entry takes about three
+  // times its text (body and search index), so this holds at most settings.transaction_prepare_ahead_bytes
+  // of entry text prepared; beyond, entries are validated, dropped, and read and prepared again inside the
+  // unit just before they are written. A transaction of any size then holds a bounded amount of prepared
+  // resources (a 50 MB one needed 5.6 times its size, and more the larger it was: ADR 0007).
+  std::size_t held_ahead = 0;
   auto hold_ahead = [&](const planned_write& w) {
     if (held_ahead >= ctx.settings.transaction_prepare_ahead_bytes) return false;
     held_ahead += w.entry->text.size();
@@ -292,53 +295,42 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
     auto reread = reread_resource(ctx, request, w);
     if (!reread) return in_entry(std::move(reread).error(), *w.entry);
     fhir::json::value resource = std::move(*reread);
-    bool late = false;
     rewrite_references(resource, [&](std::string_view reference) -> std::optional<std::string> {
-      if (is_conditional_reference(reference)) w.conditional_references.emplace_back(reference);
-      if (decided_later.contains(std::string(reference)) || is_conditional_reference(reference)) late = true;
+      if (decided_later.contains(std::string(reference))) {
+        w.late = true;  // an entry whose id a match decides
+      } else if (is_conditional_reference(reference) && !local.contains(reference)) {
+        w.late = true;
+        w.conditional_references.emplace_back(reference);
+      }
       return std::nullopt;
     });
-    if (late) {
-      // Its references wait for matches in the unit; what does not depend on them is checked now.
-      if (auto valid = validate_resource(ctx, request, *w.entry, resource); !valid) return std::move(valid).error();
-      w.late = true;
-      if (hold_ahead(w)) w.original = std::move(resource);
-      else w.deferred = true;
-      continue;
-    }
-    rewrite_local_references(resource, local);
+    // A late entry's references wait for matches in the unit; what does not depend on them is checked now.
+    if (!w.late) rewrite_known_references(resource, local, {});
     if (auto valid = validate_resource(ctx, request, *w.entry, resource); !valid) return std::move(valid).error();
-    if (!hold_ahead(w)) {
-      w.deferred = true;  // validated; its tree goes, and the unit reads it again
+    if (w.late || w.condition || !hold_ahead(w)) {
+      w.prepare_in_unit = true;  // validated; its tree goes, and the unit reads it again
       continue;
     }
-    if (w.entry->method != "POST" || !w.condition) fhir::set_id(resource, w.id);
+    fhir::set_id(resource, w.id);
     w.prepared = std::make_unique<store::prepared_resource>(ctx.store.prepare(std::move(resource)));
     // Its id is final, so the serialised body is all the writer needs: drop the parsed tree (a large
     // transaction would otherwise hold every resource twice).
-    if (!w.condition && !w.prepared->body.empty()) w.prepared->resource = fhir::json::value();
+    if (!w.prepared->body.empty()) w.prepared->resource = fhir::json::value();
   }
 
   // 2. The unit of work: DELETE, then POST, then PUT, each in Bundle order.
   auto done = ctx.store.transact([&](store::transaction& tx) -> fhir::result<fhir::done> {
     // Conditional references of late entries, resolved once each, before anything is created.
-    std::map<std::string, std::string, std::less<>> resolved_references;
-    // An entry's references to other entries and its resolved conditional references rewritten.
-    auto rewrite_in_unit = [&](fhir::json::value& resource) {
-      rewrite_references(resource, [&](std::string_view reference) -> std::optional<std::string> {
-        if (auto it = local.find(std::string(reference)); it != local.end()) return it->second;
-        if (auto it = resolved_references.find(reference); it != resolved_references.end()) return it->second;
-        return std::nullopt;
-      });
-    };
-    // The prepared form of an entry about to be written. A deferred one is read and prepared now: it was
-    // validated in step 1, and its references resolve as they would have before the POSTs (local ids and
-    // resolved_references are decided before them).
+    reference_map resolved_references;
+    // The prepared form of an entry about to be written. One prepared in the unit is read and prepared
+    // now: it was validated in step 1, and its ids and references are decided before any POST (the
+    // matches of conditional entries and resolved_references), so it is written as it would have been.
     auto take_prepared = [&](planned_write& w) -> fhir::result<store::prepared_resource> {
-      if (w.deferred) {
+      if (w.prepare_in_unit) {
         auto resource = reread_resource(ctx, request, w);
         if (!resource) return std::move(resource).error();
-        rewrite_in_unit(*resource);
+        rewrite_known_references(*resource, local, resolved_references);
+        // A conditional create's id is the one assigned in advance, given to the store by create().
         if (w.entry->method != "POST" || !w.condition) fhir::set_id(*resource, w.id);
         if (ctx.metrics) ctx.metrics->record_prepared_in_unit();
         return tx.prepare(std::move(*resource));
@@ -422,26 +414,16 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
       if (seen.size() > 1) return several_matches(reference);
       return type + "/" + seen.front();
     };
-    // References that waited for those matches, and conditional references, resolved in the unit
-    // before anything is created (so a conditional reference never matches what this transaction creates).
+    // Conditional references resolved before anything is created, in Bundle order (so the first entry
+    // whose reference fails is the one named, and a conditional reference never matches what this
+    // transaction creates).
     for (planned_write& w : writes) {
-      if (!w.late) {
-        if (w.condition && w.prepared && w.entry->method == "PUT" && fhir::id_of(w.prepared->resource) != w.id) {
-          fhir::set_id(w.prepared->resource, w.id);
-          w.prepared = std::make_unique<store::prepared_resource>(tx.prepare(std::move(w.prepared->resource)));
-        }
-        continue;
-      }
       for (const std::string& reference : w.conditional_references) {
         if (resolved_references.contains(reference)) continue;
         auto target = resolve_conditional(reference);
         if (!target) return in_entry(std::move(target).error(), *w.entry);
         resolved_references.emplace(reference, std::move(*target));
       }
-      if (w.deferred) continue;  // prepared just before it is written
-      rewrite_in_unit(w.original);
-      if (w.entry->method != "POST" || !w.condition) fhir::set_id(w.original, w.id);
-      w.prepared = std::make_unique<store::prepared_resource>(tx.prepare(std::move(w.original)));
     }
 
     auto posted = phase("POST", [&](planned_write& w) -> fhir::result<fhir::done> {
