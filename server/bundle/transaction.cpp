@@ -205,7 +205,7 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
   std::vector<planned_write> writes;
   writes.reserve(texts.size());  // grown by doubling, it would hold up to twice what it needs
   reference_map local;                       // fullUrl -> "Type/id"
-  std::set<std::string> decided_later;       // fullUrls whose id a match inside the unit decides
+  std::set<std::string, std::less<>> decided_later;  // fullUrls whose id a match inside the unit decides
   std::set<std::string> targets;             // "Type/id" of PUT and DELETE entries: each at most once
   for (std::size_t i = 0; i < texts.size(); ++i) {
     auto read = read_entry(ctx, texts[i], i);
@@ -296,7 +296,7 @@ fhir::result<std::string> process_transaction(const context& ctx, const fhir_req
     if (!reread) return in_entry(std::move(reread).error(), *w.entry);
     fhir::json::value resource = std::move(*reread);
     rewrite_references(resource, [&](std::string_view reference) -> std::optional<std::string> {
-      if (decided_later.contains(std::string(reference))) {
+      if (decided_later.contains(reference)) {
         w.late = true;  // an entry whose id a match decides
       } else if (is_conditional_reference(reference) && !local.contains(reference)) {
         w.late = true;
