@@ -46,8 +46,8 @@ http::response render_metrics(const context& ctx) {
   std::string out;
   if (ctx.metrics) ctx.metrics->render(out);
   if (auto figures = ctx.store.statistics()) {
-    gauge(out, "fhir_sqlite_database_bytes", "Size of the SQLite database file.", static_cast<double>(figures->database_bytes));
-    gauge(out, "fhir_sqlite_wal_bytes", "Size of the SQLite write-ahead log.", static_cast<double>(figures->wal_bytes));
+    gauge(out, "fhir_sqlite_database_bytes", "Size of the SQLite database file and its read trail.", static_cast<double>(figures->database_bytes));
+    gauge(out, "fhir_sqlite_wal_bytes", "Size of the SQLite write-ahead logs (database and read trail).", static_cast<double>(figures->wal_bytes));
     gauge(out, "fhir_sqlite_page_cache_bytes", "Page-cache memory SQLite took from the heap (SQLITE_STATUS_PAGECACHE_OVERFLOW; without each cache's first bulk allocation).", static_cast<double>(figures->page_cache_bytes));
     gauge(out, "fhir_sqlite_memory_bytes", "All memory SQLite holds.", static_cast<double>(figures->sqlite_memory_bytes));
   }

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "store/sqlite/database.hpp"
+#include "store/sqlite/read_trail.hpp"
 
 namespace store {
 
@@ -52,14 +53,12 @@ class partial_files {
 
 }  // namespace
 
-fhir::result<backup_report> backup_database(const std::string& from, const std::string& to) {
-  auto start = std::chrono::steady_clock::now();
-  std::error_code ec;
-  if (!std::filesystem::exists(from, ec)) return backup_failure(fmt::format("no database at {}", from));
-  if (std::filesystem::exists(to, ec)) return backup_failure(fmt::format("{} exists: a backup never overwrites a file", to));
-  partial_files partial(to + ".partial");
+namespace {
 
-  backup_report report;
+// Copies one SQLite file (one consistent snapshot) to `partial`, folds its log in, checks and syncs it;
+// returns its page count.
+fhir::result<std::int64_t> copy_checked(const std::string& from, const partial_files& partial) {
+  std::int64_t pages = 0;
   try {
     sqlite::database source(from, {.read_only = true, .busy_timeout_ms = 10000});
     sqlite::database target(partial.path(), {.busy_timeout_ms = 10000});
@@ -73,27 +72,66 @@ fhir::result<backup_report> backup_database(const std::string& from, const std::
       if (attempt == 1200) break;
       sqlite3_sleep(50);
     }
-    report.pages = sqlite3_backup_pagecount(copy);
+    pages = sqlite3_backup_pagecount(copy);
     sqlite3_backup_finish(copy);
     if (rc != SQLITE_DONE) return backup_failure(fmt::format("the backup of {} failed: {}", from, sqlite3_errstr(rc)));
-    // The copy keeps the source's WAL mode; fold its log into the file so that one file is the backup.
+    // The copy keeps the source's WAL mode; fold its log into the file so that one file is the copy.
     target.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     auto check = target.cached("PRAGMA integrity_check");
     std::string answer = check->step() ? std::string(check->column_text(0)) : "no answer";
-    if (answer != "ok") return backup_failure(fmt::format("the copy failed its integrity check: {}", answer));
+    if (answer != "ok") return backup_failure(fmt::format("the copy of {} failed its integrity check: {}", from, answer));
   } catch (const sqlite::sqlite_error& e) {
     return backup_failure(e.what());
   }
   if (!sync_file(partial.path())) return backup_failure(fmt::format("cannot sync {}", partial.path()));
-  // link() fails when `to` exists (created meanwhile): never overwritten. Then the partial name goes.
+  return pages;
+}
+
+// Gives the checked copy its name: link() fails when `to` exists (created meanwhile), so it is never
+// overwritten. Then the partial name goes.
+fhir::result<fhir::done> name_copy(partial_files& partial, const std::string& to) {
   if (::link(partial.path().c_str(), to.c_str()) != 0)
     return backup_failure(fmt::format("cannot name the copy {}: {}", to, std::strerror(errno)));
   partial.dismiss();
+  std::error_code ec;
   std::filesystem::remove(partial.path(), ec);
   for (const char* suffix : {"-wal", "-shm", "-journal"}) std::filesystem::remove(partial.path() + suffix, ec);
-  // The new name is durable once the directory is synced.
+  return fhir::done{};
+}
+
+}  // namespace
+
+fhir::result<backup_report> backup_database(const std::string& from, const std::string& to) {
+  auto start = std::chrono::steady_clock::now();
+  std::error_code ec;
+  // The read trail (the audit records of requests that wrote nothing) is a file beside the database; a
+  // database from before it has none.
+  const std::string trail_from = sqlite::read_trail_path(from), trail_to = sqlite::read_trail_path(to);
+  const bool has_trail = std::filesystem::exists(trail_from, ec);
+  if (!std::filesystem::exists(from, ec)) return backup_failure(fmt::format("no database at {}", from));
+  for (const std::string& target : {to, trail_to})
+    if (std::filesystem::exists(target, ec)) return backup_failure(fmt::format("{} exists: a backup never overwrites a file", target));
+  partial_files partial(to + ".partial"), trail_partial(trail_to + ".partial");
+
+  backup_report report;
+  auto pages = copy_checked(from, partial);
+  if (!pages) return std::move(pages).error();
+  report.pages = *pages;
+  if (has_trail) {
+    auto trail_pages = copy_checked(trail_from, trail_partial);
+    if (!trail_pages) return std::move(trail_pages).error();
+    report.pages += *trail_pages;
+    // The read trail is named first: a backup whose database has its name is complete.
+    if (auto named = name_copy(trail_partial, trail_to); !named) return std::move(named).error();
+  }
+  if (auto named = name_copy(partial, to); !named) {
+    if (has_trail) std::filesystem::remove(trail_to, ec);
+    return std::move(named).error();
+  }
+  // The new names are durable once the directory is synced.
   sync_file(std::filesystem::absolute(to).parent_path().string());
   report.bytes = static_cast<std::int64_t>(std::filesystem::file_size(to, ec));
+  if (has_trail) report.bytes += static_cast<std::int64_t>(std::filesystem::file_size(trail_to, ec));
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }

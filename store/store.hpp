@@ -99,13 +99,17 @@ struct audit_check {
   bool intact = true;
   std::int64_t first_broken = 0;  // the sequence number of the first record that fails
   std::string problem;            // what failed, for the operator
-  std::string head;               // hex SHA-256 of the last link: kept elsewhere, it also reveals truncation
+  // Hex SHA-256 of the last link of each chain (the database's: the records of writes and break-glass
+  // alerts; the read trail's: those of requests that wrote nothing). Kept elsewhere, they also reveal
+  // truncation.
+  std::string head;
+  std::string read_trail_head;
 };
 
 // Figures for operators (GET /metrics) and the readiness check (GET /ready).
 struct store_statistics {
-  std::int64_t database_bytes = 0;    // the main database file
-  std::int64_t wal_bytes = 0;         // its write-ahead log (grows between checkpoints)
+  std::int64_t database_bytes = 0;    // the database file and its read trail (store/sqlite/read_trail.hpp)
+  std::int64_t wal_bytes = 0;         // their write-ahead logs (grow between checkpoints)
   std::int64_t page_cache_bytes = 0;  // page-cache memory taken from the heap (SQLITE_STATUS_PAGECACHE_OVERFLOW)
   std::int64_t sqlite_memory_bytes = 0;  // all memory SQLite holds
 };
@@ -293,9 +297,11 @@ class store {
   // transaction::append_audit as a unit of its own: durable when it returns.
   virtual fhir::result<fhir::done> append_audit(audit_record event) = 0;
 
-  // The same without waiting: the record joins the writer's next group commit and `committed` runs (on
-  // the writer thread; keep it short) once it is durable or has failed. A read's answer is sent from
-  // `committed`, so no thread waits for the disk while a caller waits for their answer.
+  // For a request that wrote nothing (a read, a search, a failure): without waiting, the record joins the
+  // writer's next group commit, in the read trail beside the database (store/sqlite/read_trail.hpp), and
+  // `committed` runs (on the writer thread; keep it short) once it is committed, so that it survives a
+  // killed process, or has failed; it reaches the disk within 50 ms (write_queue.hpp, invariant 3). A
+  // read's answer is sent from `committed`, so no thread waits for the disk while a caller waits.
   using audit_callback = std::function<void(fhir::result<fhir::done>)>;
   virtual void append_audit_async(audit_record event, audit_callback committed) = 0;
 

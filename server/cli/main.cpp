@@ -171,7 +171,8 @@ int audit_verify(const server::cli::serve_options& options, const server::cli::v
               << check->records << " records before it are intact\n";
     return 1;
   }
-  std::cout << "audit trail intact: " << check->records << " records, last hash " << check->head << "\n";
+  std::cout << "audit trail intact: " << check->records << " records, last hash " << check->head << " (read trail: "
+            << check->read_trail_head << ")\n";
   return 0;
 }
 

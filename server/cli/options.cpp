@@ -60,9 +60,10 @@ Usage:
   fhir-server jwks --key KEY.pem [--kid ID] [--alg ALG]
                                     print the JWKS (public key) that verifies tokens signed with KEY
   fhir-server audit verify --db FILE
-                                    check the audit trail's SHA-256 hash chain from the first record to
-                                    the last; prints the number of records and the last hash, or names
-                                    the first broken record and exits 1
+                                    check the audit trail's SHA-256 hash chains (the database's and the
+                                    read trail's beside it) from the first record to the last; prints
+                                    the number of records and the last hashes, or names the first
+                                    broken record and exits 1
   fhir-server import [--db FILE] [--batch N] [--restart] [--organization ODS] FILE.ndjson|DIR...
                                     bulk load NDJSON (one resource per line, each with an id; a
                                     directory: the *.ndjson files under it): each line validated,

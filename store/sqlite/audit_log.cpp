@@ -46,14 +46,40 @@ std::string hex(const digest& d) {
   return out;
 }
 
-void insert_record(database& db, std::int64_t seq, const audit_record& r, std::string_view body, const digest& hash) {
-  auto insert = db.cached(
-      "INSERT INTO audit_record(seq, id, recorded, type, subtype, action, outcome, body, hash) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+// The statements that append to one file's trail (cached statements need literal text).
+struct trail_statements {
+  const char* schema;
+  const char* last_hash;
+  const char* insert;
+  const char* add_key;
+};
+
+constexpr trail_statements database_statements{
+    "main", "SELECT hash FROM main.audit_record ORDER BY seq DESC LIMIT 1",
+    "INSERT INTO main.audit_record(seq, id, recorded, type, subtype, action, outcome, body, hash) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    "INSERT OR IGNORE INTO main.audit_key(key, seq) VALUES (?1, ?2)"};
+
+constexpr trail_statements read_trail_statements{
+    "read_trail", "SELECT hash FROM read_trail.audit_record ORDER BY seq DESC LIMIT 1",
+    "INSERT INTO read_trail.audit_record(seq, id, recorded, type, subtype, action, outcome, body, hash) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    "INSERT OR IGNORE INTO read_trail.audit_key(key, seq) VALUES (?1, ?2)"};
+
+const trail_statements& statements_of(audit_file file) {
+  return file == audit_file::read_trail ? read_trail_statements : database_statements;
+}
+
+// Both files, in the order their records are searched and verified.
+constexpr audit_file both_files[] = {audit_file::database, audit_file::read_trail};
+
+void insert_record(database& db, const trail_statements& in, std::int64_t seq, const audit_record& r, std::string_view body,
+                   const digest& hash) {
+  auto insert = db.cached(in.insert);
   insert->bind(1, seq).bind(2, r.id).bind(3, r.recorded).bind(4, r.type).bind(5, r.subtype).bind(6, r.action);
   insert->bind(7, r.outcome).bind_static(8, body).bind_blob(9, as_bytes(hash)).run();
   for (const std::string& key : r.keys) {
-    auto add = db.cached("INSERT OR IGNORE INTO audit_key(key, seq) VALUES (?1, ?2)");
+    auto add = db.cached(in.add_key);
     add->bind(1, key).bind(2, seq).run();
   }
 }
@@ -96,7 +122,8 @@ std::string_view system_of(std::string_view column, std::string_view code) {
 // drive the query (one seek in audit_key), the rest filter.
 class audit_query {
  public:
-  explicit audit_query(const fhir::search::search_query& query) : query_(query) {}
+  // `schema`: the file whose audit_key the filter's key clauses read ("main" or "read_trail").
+  audit_query(const fhir::search::search_query& query, std::string_view schema) : query_(query), schema_(schema) {}
 
   fhir::result<fhir::done> build() {
     if (query_.types.size() != 1 || query_.types.front() != audit_type)
@@ -192,7 +219,7 @@ class audit_query {
       driving_key_ = keys.front();
       return;
     }
-    and_(), filter_ << "a.seq IN (SELECT seq FROM audit_key WHERE key IN (";
+    and_(), filter_ << "a.seq IN (SELECT seq FROM " << schema_ << ".audit_key WHERE key IN (";
     for (std::size_t i = 0; i < keys.size(); ++i) (i ? filter_ << ", " : filter_), filter_.bind(keys[i]);
     filter_ << "))";
   }
@@ -204,9 +231,18 @@ class audit_query {
   void and_() { filter_ << " AND "; }
 
   const fhir::search::search_query& query_;
+  std::string_view schema_;
   std::optional<std::string> driving_key_;
   sql filter_;
 };
+
+// The highest seq in either file; 0 when both are empty.
+std::int64_t highest_seq(database& db) {
+  auto highest = db.cached(
+      "SELECT max(coalesce((SELECT max(seq) FROM main.audit_record), 0), "
+      "coalesce((SELECT max(seq) FROM read_trail.audit_record), 0))");
+  return highest->step() ? highest->column_int64(0) : 0;
+}
 
 std::string query_hash(const fhir::search::search_query& query) {
   std::string text = "AuditEvent?";
@@ -218,30 +254,34 @@ std::string query_hash(const fhir::search::search_query& query) {
 
 }  // namespace
 
-void append_audit_record(database& db, const audit_record& record) {
-  digest previous{};
-  std::int64_t seq = 1;
+void append_audit_record(database& db, const audit_record& record, audit_file file) {
+  const trail_statements& in = statements_of(file);
+  const std::int64_t seq = highest_seq(db) + 1;  // one sequence across both files (read_trail.hpp, invariant 2)
+  digest previous{};  // the previous record of the same file (invariant 3)
   {
-    auto last = db.cached("SELECT seq, hash FROM audit_record ORDER BY seq DESC LIMIT 1");
+    auto last = db.cached(in.last_hash);
     if (last->step()) {
-      seq = last->column_int64(0) + 1;
-      std::string_view stored = last->column_blob(1);
+      std::string_view stored = last->column_blob(0);
       if (stored.size() == previous.size()) std::memcpy(previous.data(), stored.data(), previous.size());
     }
   }
-  insert_record(db, seq, record, record.json, link_hash(previous, seq, record.json));
+  insert_record(db, in, seq, record, record.json, link_hash(previous, seq, record.json));
 }
 
 std::optional<resource_version> read_audit_record(database& db, std::string_view id, const audit_renderer& render) {
-  auto st = db.cached("SELECT recorded, body FROM audit_record WHERE id = ?1");
+  auto st = db.cached(
+      "SELECT recorded, body FROM main.audit_record WHERE id = ?1 "
+      "UNION ALL SELECT recorded, body FROM read_trail.audit_record WHERE id = ?1");
   st->bind(1, id);
   if (!st->step()) return std::nullopt;
   return as_version(id, st->column_int64(0), st->column_text(1), render);
 }
 
 fhir::result<search_page> search_audit_trail(database& db, const search_request& request, const audit_renderer& render) {
-  audit_query query(request.query);
+  // The same search in each file (read_trail.hpp): only the tables its clauses read differ.
+  audit_query query(request.query, "main"), in_read_trail(request.query, "read_trail");
   if (auto built = query.build(); !built) return std::move(built).error();
+  if (auto built = in_read_trail.build(); !built) return std::move(built).error();
   const std::string hash = query_hash(request.query);
   page_position position;
   if (!request.page_token.empty()) {
@@ -251,34 +291,50 @@ fhir::result<search_page> search_audit_trail(database& db, const search_request&
                          "The page token is not valid for this search (it may belong to another query)", "page-token-invalid");
     position = *decoded;
   } else {
-    auto newest = db.cached("SELECT coalesce(max(seq), 0) FROM audit_record");
-    newest->step();
-    position.max_pk = newest->column_int64(0);  // records appended later never join this search's pages
+    position.max_pk = highest_seq(db);  // records appended later never join this search's pages
   }
 
   const std::string seq = query.driving_key() ? "k.seq" : "a.seq";
-  sql where;
-  where << (query.driving_key() ? " FROM audit_key k JOIN audit_record a ON a.seq = k.seq WHERE k.key = " : " FROM audit_record a WHERE 1");
-  if (query.driving_key()) where.bind(*query.driving_key());
-  where << " AND " << seq << " <= ", where.bind(position.max_pk);
-  where.text += query.filter().text;
-  where.values.insert(where.values.end(), query.filter().values.begin(), query.filter().values.end());
+  auto where_in = [&](const audit_query& q, std::string_view schema) {
+    sql where;
+    if (q.driving_key()) {
+      where << " FROM " << schema << ".audit_key k JOIN " << schema << ".audit_record a ON a.seq = k.seq WHERE k.key = ";
+      where.bind(*q.driving_key());
+    } else {
+      where << " FROM " << schema << ".audit_record a WHERE 1";
+    }
+    where << " AND " << seq << " <= ", where.bind(position.max_pk);
+    return where.append(q.filter());
+  };
+  const sql wheres[] = {where_in(query, "main"), where_in(in_read_trail, "read_trail")};
 
   search_page page;
   if (request.query.total != fhir::search::total_mode::none || request.count == 0) {
-    auto counted = db.prepared("SELECT count(*)" + where.text);
-    bind_all(*counted, where.values);
-    counted->step();
-    page.total = counted->column_int64(0);
+    sql counted;
+    counted << "SELECT (SELECT count(*)";
+    counted.append(wheres[0]) << ") + (SELECT count(*)";
+    counted.append(wheres[1]) << ")";
+    auto st = db.prepared(counted.text);
+    bind_all(*st, counted.values);
+    st->step();
+    page.total = st->column_int64(0);
   }
   if (request.count == 0) return page;
 
   // Pages run in the search's order (newest first unless _sort=date); a previous-page token walks back.
+  // Each file gives its first count + 1 rows in that order, and the union keeps the first count + 1.
   const bool ascending = query.ascending() != position.backwards;
-  sql rows = where;
-  if (position.from_token) rows << " AND " << seq << (ascending ? " > " : " < "), rows.bind(position.pk);
-  rows << " ORDER BY " << seq << (ascending ? " ASC" : " DESC") << " LIMIT ", rows.bind(static_cast<std::int64_t>(request.count + 1));
-  auto st = db.prepared("SELECT a.seq, a.id, a.recorded, a.body" + rows.text);
+  const std::string order = fmt::format(" ORDER BY {} LIMIT ", ascending ? "seq ASC" : "seq DESC");
+  const auto limit = static_cast<std::int64_t>(request.count + 1);
+  sql rows;
+  for (const sql& where : wheres) {
+    rows << (&where == wheres ? "SELECT * FROM (" : " UNION ALL SELECT * FROM (") << "SELECT " << seq << " AS seq, a.id, a.recorded, a.body";
+    rows.append(where);
+    if (position.from_token) rows << " AND " << seq << (ascending ? " > " : " < "), rows.bind(position.pk);
+    rows << order, rows.bind(limit), rows << ")";
+  }
+  rows << order, rows.bind(limit);
+  auto st = db.prepared(rows.text);
   bind_all(*st, rows.values);
   std::vector<std::int64_t> seqs;
   bool more = false;
@@ -320,8 +376,10 @@ fhir::result<history_page> audit_history(database& db, const history_request& re
   if (!before) return std::move(before).error();
   std::size_t count = std::max<std::size_t>(1, request.count);
   auto st = db.cached(
-      "SELECT seq, id, recorded, body FROM audit_record WHERE seq < ?1 AND recorded >= ?2 AND recorded < ?3 "
-      "ORDER BY seq DESC LIMIT ?4");
+      "SELECT * FROM (SELECT seq, id, recorded, body FROM main.audit_record WHERE seq < ?1 AND recorded >= ?2 AND recorded < ?3 "
+      "ORDER BY seq DESC LIMIT ?4) UNION ALL "
+      "SELECT * FROM (SELECT seq, id, recorded, body FROM read_trail.audit_record WHERE seq < ?1 AND recorded >= ?2 AND recorded < ?3 "
+      "ORDER BY seq DESC LIMIT ?4) ORDER BY seq DESC LIMIT ?4");
   st->bind(1, *before).bind(2, request.since.value_or(std::numeric_limits<std::int64_t>::min()));
   st->bind(3, request.at ? request.at->second : std::numeric_limits<std::int64_t>::max());
   st->bind(4, static_cast<std::int64_t>(count + 1));
@@ -337,55 +395,80 @@ fhir::result<history_page> audit_history(database& db, const history_request& re
   return page;
 }
 
-audit_check verify_audit_trail(database& db, const audit_renderer& render) {
-  audit_check check;
-  digest previous{};
+namespace {
+
+// Walks one file's chain (read_trail.hpp, invariant 3) and adds its records to `check`; false, with
+// `check` naming the record, at the first that fails. `head` receives the file's last hash.
+bool verify_chain(database& db, audit_file file, const audit_renderer& render, audit_check& check, std::string& head) {
+  const char* schema = statements_of(file).schema;
+  const char* where = file == audit_file::read_trail ? " (read trail)" : "";
   auto fail = [&](std::int64_t seq, std::string problem) {
     check.intact = false;
     check.first_broken = seq;
     check.problem = std::move(problem);
-    return check;
+    return false;
   };
-  std::int64_t expected_keys = 0;
-  auto records = db.cached("SELECT seq, id, recorded, type, subtype, action, outcome, body, hash FROM audit_record ORDER BY seq");
-  for (std::int64_t expected = 1; records->step(); ++expected) {
+  digest previous{};
+  std::int64_t expected_keys = 0, last_seq = 0;
+  auto records = db.prepared(
+      fmt::format("SELECT seq, id, recorded, type, subtype, action, outcome, body, hash FROM {}.audit_record ORDER BY seq", schema));
+  auto keys = db.prepared(fmt::format("SELECT key FROM {}.audit_key WHERE key = ?1 AND seq = ?2", schema));
+  while (records->step()) {
     std::int64_t seq = records->column_int64(0);
     std::string id(records->column_text(1));
-    if (seq != expected) return fail(expected, fmt::format("audit record {} is missing (the next record is {})", expected, seq));
     std::string_view body = records->column_text(7);
     digest hash = link_hash(previous, seq, body);
     std::string_view stored = records->column_blob(8);
     if (stored.size() != hash.size() || std::memcmp(stored.data(), hash.data(), hash.size()) != 0)
-      return fail(seq, fmt::format("audit record {} (AuditEvent/{}): the hash does not match: the record or one before it "
-                                   "was altered",
-                                   seq, id));
+      return fail(seq, fmt::format("audit record {}{} (AuditEvent/{}): the hash does not match: the record or one before it "
+                                   "was altered or removed",
+                                   seq, where, id));
     // The search columns and keys are derived from the body: altered, they would hide a record from
     // the searches that should find it.
     auto event = fhir::json::parse(render ? render(body) : std::string(body));
-    if (!event) return fail(seq, fmt::format("audit record {} (AuditEvent/{}): it does not render as JSON", seq, id));
+    if (!event) return fail(seq, fmt::format("audit record {}{} (AuditEvent/{}): it does not render as JSON", seq, where, id));
     audit_record derived = make_audit_record(*event);
     bool columns_match = derived.id == id && derived.recorded == records->column_int64(2) && derived.type == records->column_text(3) &&
                          derived.subtype == records->column_text(4) && derived.action == records->column_text(5) &&
                          derived.outcome == records->column_text(6);
-    if (!columns_match) return fail(seq, fmt::format("audit record {} (AuditEvent/{}): its search columns do not match its body", seq, id));
-    auto keys = db.cached("SELECT key FROM audit_key WHERE key = ?1 AND seq = ?2");
+    if (!columns_match)
+      return fail(seq, fmt::format("audit record {}{} (AuditEvent/{}): its search columns do not match its body", seq, where, id));
     for (const std::string& key : derived.keys) {
       keys->bind(1, key).bind(2, seq);
       bool present = keys->step();
       keys->reset();
-      if (!present) return fail(seq, fmt::format("audit record {} (AuditEvent/{}): its search key '{}' is missing", seq, id, key));
+      if (!present)
+        return fail(seq, fmt::format("audit record {}{} (AuditEvent/{}): its search key '{}' is missing", seq, where, id, key));
     }
     expected_keys += static_cast<std::int64_t>(derived.keys.size());
     previous = hash;
-    check.records = seq;
+    last_seq = seq;
+    ++check.records;
   }
-  auto keys = db.cached("SELECT count(*) FROM audit_key");
-  keys->step();
-  if (keys->column_int64(0) != expected_keys)
-    return fail(check.records + 1, fmt::format("the trail has {} search keys where its records make {}: some were added around the "
-                                               "audit trail",
-                                               keys->column_int64(0), expected_keys));
-  check.head = hex(previous);
+  auto counted = db.prepared(fmt::format("SELECT count(*) FROM {}.audit_key", schema));
+  counted->step();
+  if (counted->column_int64(0) != expected_keys)
+    return fail(last_seq + 1, fmt::format("the trail{} has {} search keys where its records make {}: some were added around the "
+                                          "audit trail",
+                                          where, counted->column_int64(0), expected_keys));
+  head = hex(previous);
+  return true;
+}
+
+}  // namespace
+
+audit_check verify_audit_trail(database& db, const audit_renderer& render) {
+  audit_check check;
+  if (!verify_chain(db, audit_file::database, render, check, check.head) ||
+      !verify_chain(db, audit_file::read_trail, render, check, check.read_trail_head))
+    return check;
+  // One sequence across both files (read_trail.hpp, invariant 2): searches page on it.
+  auto shared = db.cached("SELECT seq FROM main.audit_record INTERSECT SELECT seq FROM read_trail.audit_record LIMIT 1");
+  if (shared->step()) {
+    check.intact = false;
+    check.first_broken = shared->column_int64(0);
+    check.problem = fmt::format("audit record {} is in both the database and the read trail", check.first_broken);
+  }
   return check;
 }
 
@@ -404,7 +487,7 @@ void move_audit_events_into_trail(database& db) {
       std::string_view stored = links->column_blob(1);
       digest hash{};
       if (stored.size() == hash.size()) std::memcpy(hash.data(), stored.data(), hash.size());
-      insert_record(db, links->column_int64(0), make_audit_record(*event), body, hash);  // the hash moves as it was
+      insert_record(db, database_statements, links->column_int64(0), make_audit_record(*event), body, hash);  // the hash moves as it was
     }
   }
   if (type_id) {

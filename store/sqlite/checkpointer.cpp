@@ -2,10 +2,17 @@
 
 #include <sqlite3.h>
 
+#include <cstring>
+#include <utility>
+
+#include "store/sqlite/read_trail.hpp"
+
 namespace store::sqlite {
 
 checkpointer::checkpointer(const std::string& path, int threshold)
     : db_(std::make_unique<database>(path, open_options{})), threshold_(threshold) {
+  read_trail_log_.schema = read_trail_schema;
+  attach_read_trail(*db_, path);  // checkpoints cover both files
   db_->exec("PRAGMA synchronous = FULL");  // the checkpoint syncs the WAL before copying, the database after
   thread_ = std::thread([this] { loop(); });
 }
@@ -24,16 +31,27 @@ void checkpointer::attach(database& writer) {
   sqlite3_wal_hook(writer.handle(), &checkpointer::on_commit, this);
 }
 
-// Runs on the writer thread after every commit, with the number of frames in the WAL.
+checkpointer::log& checkpointer::log_of(const char* schema) {
+  return std::strcmp(schema, read_trail_schema) == 0 ? read_trail_log_ : database_log_;
+}
+
+// Runs on the writer thread after every commit, with the number of frames in that database's WAL.
 int checkpointer::on_commit(void* self, sqlite3* db, const char* schema, int frames) {
   auto* c = static_cast<checkpointer*>(self);
-  if (frames >= 8 * c->threshold_) {
-    // Far behind: bound the WAL here, as SQLite's own auto-checkpoint would (errors leave it for later).
-    sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-  } else if (frames >= c->threshold_) {
+  log& wal = c->log_of(schema);
+  int copied = wal.copied.load(std::memory_order_relaxed);
+  if (frames < copied) wal.copied.store(copied = 0, std::memory_order_relaxed);  // the log has restarted
+  if (frames >= restart_factor * c->threshold_) {
+    // The log is long (or the thread far behind): checkpoint here, as SQLite's own auto-checkpoint would
+    // (errors leave it for later); when everything is copied back, the next write restarts the log.
+    int log_frames = 0, done = 0;
+    if (sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done) == SQLITE_OK)
+      wal.copied.store(done, std::memory_order_relaxed);
+  } else if (const bool nearly_long = frames >= (restart_factor - 1) * c->threshold_;
+             frames - copied >= (nearly_long ? c->threshold_ / 8 : c->threshold_)) {
     {
       std::lock_guard lock(c->mutex_);
-      c->due_ = true;
+      wal.due = true;
     }
     c->wake_.notify_one();
   }
@@ -42,15 +60,22 @@ int checkpointer::on_commit(void* self, sqlite3* db, const char* schema, int fra
 
 void checkpointer::loop() {
   for (;;) {
+    bool database_due = false, read_trail_due = false;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || due_; });
+      wake_.wait(lock, [&] { return stopping_ || database_log_.due || read_trail_log_.due; });
       if (stopping_) return;
-      due_ = false;
+      database_due = std::exchange(database_log_.due, false);
+      read_trail_due = std::exchange(read_trail_log_.due, false);
     }
     // PASSIVE: copies what no reader still needs, without waiting for anyone; a busy database is simply
     // tried again after the next commits.
-    sqlite3_wal_checkpoint_v2(db_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    for (auto [wal, due] : {std::pair{&database_log_, database_due}, std::pair{&read_trail_log_, read_trail_due}}) {
+      if (!due) continue;
+      int log_frames = 0, done = 0;
+      if (sqlite3_wal_checkpoint_v2(db_->handle(), wal->schema, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done) == SQLITE_OK)
+        wal->copied.store(done, std::memory_order_relaxed);
+    }
   }
 }
 

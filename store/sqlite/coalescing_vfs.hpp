@@ -12,7 +12,7 @@
 // publishes the commit in the wal-index), before every xSync, read, truncate, unlock and file control;
 // a rewrite of frames already written (SQLite's checksum rewrite after a spill) goes straight through.
 // So a commit is in the file before any reader can see it, with or without a sync (the writer commits
-// audit-only batches with synchronous = NORMAL: write_queue.hpp).
+// the read trail, attached through the same VFS, with synchronous = NORMAL: read_trail.hpp).
 // Every other file (the database, read-only handles, journals) passes straight through.
 
 namespace store::sqlite {

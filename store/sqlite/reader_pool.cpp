@@ -1,5 +1,7 @@
 #include "store/sqlite/reader_pool.hpp"
 
+#include "store/sqlite/read_trail.hpp"
+
 namespace store::sqlite {
 
 reader_pool::reader_pool(std::string path, std::size_t max_connections)
@@ -18,6 +20,7 @@ reader_pool::lease reader_pool::acquire() {
   try {
     auto db = std::make_unique<database>(path_, open_options{.read_only = true});
     db->exec("PRAGMA query_only = ON");
+    attach_read_trail(*db, path_);
     return lease(*this, std::move(db));
   } catch (...) {
     std::lock_guard relock(mutex_);

@@ -21,6 +21,7 @@
 #include "store/sqlite/checkpointer.hpp"
 #include "store/sqlite/coalescing_vfs.hpp"
 #include "store/sqlite/page_token.hpp"
+#include "store/sqlite/read_trail.hpp"
 #include "store/sqlite/reader_pool.hpp"
 #include "store/sqlite/schema.hpp"
 #include "store/sqlite/search_executor.hpp"
@@ -145,7 +146,7 @@ class sqlite_store final : public store {
       if (event.id.empty() || event.json.empty())
         return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception, "An audit record needs an id and a body",
                            "audit-invalid");
-      sqlite::append_audit_record(db_, event);
+      sqlite::append_audit_record(db_, event, sqlite::audit_file::database);
       return fhir::done{};
     }
 
@@ -432,10 +433,10 @@ class sqlite_store final : public store {
     auto job = std::make_unique<audit_job>();
     job->record = std::move(event);
     job->isolated = false;  // an append cannot fail alone: a failure is the disk's, and fails the batch
-    job->durable = false;   // a read's record: committed before the answer, synced within max_unsynced
+    job->durable = false;   // written to the read trail only: committed before the answer, synced within max_unsynced
     auto failure = std::make_shared<std::optional<fhir::error>>();
     job->apply = [self = job.get()](database& db, fhir::epoch_ms) {
-      sqlite::append_audit_record(db, self->record);
+      sqlite::append_audit_record(db, self->record, sqlite::audit_file::read_trail);
       return true;
     };
     job->fail = [failure](fhir::error e) { *failure = std::move(e); };
@@ -459,8 +460,9 @@ class sqlite_store final : public store {
       auto size = std::filesystem::file_size(file, ec);
       return ec ? std::int64_t{0} : static_cast<std::int64_t>(size);
     };
-    figures.database_bytes = size_of(path_);
-    figures.wal_bytes = size_of(path_ + "-wal");
+    const std::string read_trail = sqlite::read_trail_path(path_);
+    figures.database_bytes = size_of(path_) + size_of(read_trail);
+    figures.wal_bytes = size_of(path_ + "-wal") + size_of(read_trail + "-wal");
     sqlite3_int64 current = 0, highest = 0;
     // Without a configured page-cache buffer, page-cache memory comes from the heap and counts as "overflow"
     // (each cache's first bulk allocation aside).
@@ -767,13 +769,14 @@ class sqlite_store final : public store {
 
 fhir::result<std::unique_ptr<store>> open_sqlite_store(const sqlite_options& options) {
   try {
-    // The writer appends to the WAL through the coalescing VFS, which is only safe with synchronous=FULL.
+    // The writer appends to the WALs through the coalescing VFS (one write per commit: coalescing_vfs.hpp).
     auto writer = std::make_unique<database>(options.path, sqlite::open_options{.vfs = sqlite::coalescing_vfs_name()});
     // WAL: readers never block the writer; synchronous=FULL: a committed transaction survives power loss.
     writer->exec("PRAGMA journal_mode = WAL");
     writer->exec("PRAGMA synchronous = FULL");
     writer->exec("PRAGMA foreign_keys = OFF");
     int previous_version = sqlite::migrate(*writer, options.resource_types);
+    sqlite::attach_read_trail_for_writing(*writer, options.path);
     auto opened = std::make_unique<sqlite_store>(options, std::move(writer));
     // A database from before search (schema 1) has resources but no index rows yet.
     if (previous_version == 1 && options.indexer)

@@ -91,7 +91,7 @@ void write_queue::loop() {
 void write_queue::sync_log() {
   unsynced_since_.reset();
   try {
-    db_->sync_journal();
+    db_->sync_journals();
   } catch (const std::exception&) {
     // The commits stay in the file; the next durable commit syncs them or reports the disk's failure.
   }
@@ -99,12 +99,8 @@ void write_queue::sync_log() {
 
 void write_queue::run_batch(std::deque<write_job*>& batch) {
   fhir::epoch_ms now = std::max(fhir::now_ms(), last_written_);  // invariant 4
-  bool durable = std::any_of(batch.begin(), batch.end(), [](const write_job* job) { return job->durable; });
+  bool unsynced = std::any_of(batch.begin(), batch.end(), [](const write_job* job) { return !job->durable; });
   try {
-    if (durable != full_sync_) {
-      db_->exec(durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
-      full_sync_ = durable;
-    }
     transaction tx(*db_);
     for (write_job* job : batch) {
       if (!job->isolated) {
@@ -123,8 +119,7 @@ void write_queue::run_batch(std::deque<write_job*>& batch) {
     }
     tx.commit();  // invariant 3: acknowledged only after this returns
     last_written_ = now;
-    if (durable) unsynced_since_.reset();  // a synced commit syncs the log before it too
-    else if (!unsynced_since_) unsynced_since_ = std::chrono::steady_clock::now();
+    if (unsynced && !unsynced_since_) unsynced_since_ = std::chrono::steady_clock::now();
   } catch (const std::exception& e) {
     for (write_job* job : batch) job->fail(storage_error(e));
   }

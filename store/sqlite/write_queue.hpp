@@ -10,10 +10,11 @@
 //     commit. (Jobs marked not isolated run without one; if they throw, the whole batch fails.) One COMMIT (one fsync with synchronous=FULL) then makes the whole batch durable.
 //  3. A job is acknowledged only after COMMIT has returned: a caller that sees success knows its write is on
 //     disk. If BEGIN or COMMIT fails, every job of the batch fails and nothing of it is stored.
-//     Exception, by choice of the job (durable = false: the audit records of reads): a batch made only of
-//     such jobs commits with synchronous = NORMAL, so it survives a killed process at once but reaches
-//     the disk (survives power loss) when the writer next syncs the log: max_unsynced after the first
-//     unsynced commit at the latest. A durable batch syncs everything before it too.
+//     Exception, by choice of the job (durable = false: the audit records of reads, which the store
+//     writes only to a database attached with synchronous = NORMAL, the read trail: read_trail.hpp):
+//     such a job's commit survives a killed process at once but reaches the disk (survives power loss)
+//     when the writer next syncs the logs: max_unsynced after the first commit of such a job at the
+//     latest. The database itself is always committed with synchronous = FULL.
 //  4. Timestamps are assigned by the writer and never decrease in commit order, even if the wall clock
 //     steps back: history ordered by commit order is also ordered by lastUpdated.
 //
@@ -49,7 +50,8 @@ struct write_job {
   // False for jobs whose apply() cannot fail on its own (an audit append): no savepoint around it (two
   // statements fewer), and an exception in it fails the whole batch instead of the job alone.
   bool isolated = true;
-  // False: acknowledged once committed to the log file, synced to disk within max_unsynced (invariant 3).
+  // False: acknowledged once committed to the log file, synced to disk within max_unsynced (invariant 3);
+  // the job must write only to databases attached with synchronous = NORMAL.
   bool durable = true;
 };
 
@@ -77,7 +79,6 @@ class write_queue {
   std::unique_ptr<database> db_;
   std::size_t max_batch_;
   fhir::epoch_ms last_written_;  // writer thread only
-  bool full_sync_ = true;         // writer thread only: the connection's synchronous setting is FULL
   // Writer thread only: when the first commit not yet synced to disk was made.
   std::optional<std::chrono::steady_clock::time_point> unsynced_since_;
 

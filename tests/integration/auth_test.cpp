@@ -104,10 +104,11 @@ TEST_CASE("HTTPS with a JWKS: tokens from fhir-server token, TLS 1.2 minimum, SI
   CHECK(verified.status == 0);
   CHECK_THAT(verified.output, Catch::Contains("audit trail intact"));
 
-  // Someone edits an audit record in the file: the chain names it.
+  // Someone edits an audit record in the file: the chain names it. Record 2 is the second
+  // unauthenticated GET (401), in the read trail beside the database (a request that wrote nothing); the
+  // edit turns it into a success.
   sqlite3* handle = nullptr;
-  REQUIRE(sqlite3_open(db.c_str(), &handle) == SQLITE_OK);
-  // Record 2 is the second unauthenticated GET (401); the edit turns it into a success.
+  REQUIRE(sqlite3_open((db + "-read-audit").c_str(), &handle) == SQLITE_OK);
   REQUIRE(sqlite3_exec(handle, "DROP TRIGGER audit_record_append_only_update; "
                                "UPDATE audit_record SET body = replace(body, '\"s\":401', '\"s\":200') WHERE seq = 2",
                        nullptr, nullptr, nullptr) == SQLITE_OK);

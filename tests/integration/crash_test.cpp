@@ -242,8 +242,10 @@ void reader(std::uint16_t port, int worker, std::atomic<bool>& stop, std::mutex&
 TEST_CASE("every answered read's audit record is in the trail after kill -9", "[integration][crash][audit]") {
   // A read's record commits before its answer without waiting for the disk (write_queue.hpp,
   // invariant 3): the log's frames must be in the file, not in a buffer of this process, when it answers.
+  // Reads' records are in the read trail beside the database (store/sqlite/read_trail.hpp).
   temp_dir dir;
   std::string db = dir.file("db.sqlite");
+  std::string read_trail = db + "-read-audit";
   std::mt19937 random(std::random_device{}());
   std::vector<std::string> answered;
   std::mutex m;
@@ -262,10 +264,11 @@ TEST_CASE("every answered read's audit record is in the trail after kill -9", "[
     for (auto& t : readers) t.join();
   }
   REQUIRE(integrity_check(db) == "ok");
+  REQUIRE(integrity_check(read_trail) == "ok");
   REQUIRE(answered.size() > 50);
   std::set<std::string> recorded;
   sqlite3* handle = nullptr;
-  REQUIRE(sqlite3_open(db.c_str(), &handle) == SQLITE_OK);
+  REQUIRE(sqlite3_open(read_trail.c_str(), &handle) == SQLITE_OK);
   sqlite3_stmt* st = nullptr;
   REQUIRE(sqlite3_prepare_v2(handle, "SELECT json_extract(body, '$.r') FROM audit_record", -1, &st, nullptr) == SQLITE_OK);
   while (sqlite3_step(st) == SQLITE_ROW)

@@ -218,19 +218,34 @@ TEST_CASE("the audit trail is hash-chained: an altered record is found and named
   CHECK(intact->intact);
   CHECK(intact->records == 6);
   CHECK(intact->head.size() == 64);
+  CHECK(intact->read_trail_head.size() == 64);
 
-  // A tamperer with the file: the append-only triggers refuse plain edits...
+  // Record 1 is the write's, in the database (same transaction as the write); records 2-6 are the
+  // reads', in the read trail beside it (store/sqlite/read_trail.hpp). A tamperer with the files: the
+  // append-only triggers refuse plain edits...
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(app.database_path().c_str(), &db) == SQLITE_OK);
   sqlite3_busy_timeout(db, 5000);
-  CHECK(sqlite3_exec(db, "UPDATE audit_record SET body = replace(body, '\"p1\"', '\"p9\"') WHERE seq = 3", nullptr, nullptr,
-                     nullptr) != SQLITE_OK);
-  CHECK(sqlite3_exec(db, "DELETE FROM audit_record WHERE seq = 6", nullptr, nullptr, nullptr) != SQLITE_OK);
-  CHECK(sqlite3_exec(db, "DELETE FROM audit_key WHERE seq = 2", nullptr, nullptr, nullptr) != SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, ("ATTACH '" + app.database_path() + "-read-audit' AS read_trail").c_str(), nullptr, nullptr, nullptr) ==
+          SQLITE_OK);
+  {
+    sqlite3_stmt* where = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT (SELECT group_concat(seq) FROM main.audit_record), "
+                                   "(SELECT group_concat(seq) FROM read_trail.audit_record)", -1, &where, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(where) == SQLITE_ROW);
+    CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(where, 0))) == "1");
+    CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(where, 1))) == "2,3,4,5,6");
+    sqlite3_finalize(where);
+  }
+  CHECK(sqlite3_exec(db, "UPDATE read_trail.audit_record SET body = replace(body, '\"p1\"', '\"p9\"') WHERE seq = 3", nullptr,
+                     nullptr, nullptr) != SQLITE_OK);
+  CHECK(sqlite3_exec(db, "DELETE FROM read_trail.audit_record WHERE seq = 6", nullptr, nullptr, nullptr) != SQLITE_OK);
+  CHECK(sqlite3_exec(db, "DELETE FROM read_trail.audit_key WHERE seq = 2", nullptr, nullptr, nullptr) != SQLITE_OK);
+  CHECK(sqlite3_exec(db, "DELETE FROM main.audit_record WHERE seq = 1", nullptr, nullptr, nullptr) != SQLITE_OK);
   // ...so they drop them first; the chain still gives them away.
-  REQUIRE(sqlite3_exec(db, "DROP TRIGGER audit_record_append_only_update", nullptr, nullptr, nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "UPDATE audit_record SET body = replace(body, '\"p1\"', '\"p9\"') WHERE seq = 3", nullptr, nullptr,
-                       nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "DROP TRIGGER read_trail.audit_record_append_only_update", nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "UPDATE read_trail.audit_record SET body = replace(body, '\"p1\"', '\"p9\"') WHERE seq = 3", nullptr,
+                       nullptr, nullptr) == SQLITE_OK);
   REQUIRE(sqlite3_changes(db) == 1);
   auto broken = store.verify_audit();
   REQUIRE(broken.ok());
@@ -239,15 +254,26 @@ TEST_CASE("the audit trail is hash-chained: an altered record is found and named
   CHECK(broken->records == 2);
   CHECK_THAT(broken->problem, Catch::Contains("audit record 3"));
   // Hiding a record from the patient's searches (removing its search key) is found as well.
-  REQUIRE(sqlite3_exec(db, "DROP TRIGGER audit_key_append_only_delete", nullptr, nullptr, nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "DELETE FROM audit_key WHERE seq = 2 AND key = 'patient|p1'", nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "DROP TRIGGER read_trail.audit_key_append_only_delete", nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "DELETE FROM read_trail.audit_key WHERE seq = 2 AND key = 'patient|p1'", nullptr, nullptr, nullptr) ==
+          SQLITE_OK);
   REQUIRE(sqlite3_changes(db) == 1);
-  sqlite3_close(db);
   auto hidden = store.verify_audit();
   REQUIRE(hidden.ok());
   CHECK_FALSE(hidden->intact);
   CHECK(hidden->first_broken == 2);
   CHECK_THAT(hidden->problem, Catch::Contains("search key 'patient|p1' is missing"));
+  // The database's chain (the write's record) is checked as well, and first.
+  REQUIRE(sqlite3_exec(db, "DROP TRIGGER main.audit_record_append_only_update", nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "UPDATE main.audit_record SET body = replace(body, '\"p1\"', '\"p9\"') WHERE seq = 1", nullptr,
+                       nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_changes(db) == 1);
+  sqlite3_close(db);
+  auto write_altered = store.verify_audit();
+  REQUIRE(write_altered.ok());
+  CHECK_FALSE(write_altered->intact);
+  CHECK(write_altered->first_broken == 1);
+  CHECK(write_altered->records == 0);
 }
 
 TEST_CASE("a request whose audit record cannot be written is not served (503), and a write without its record does not commit", "[server][audit][errors]") {
@@ -258,8 +284,14 @@ TEST_CASE("a request whose audit record cannot be written is not served (503), a
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(app.database_path().c_str(), &db) == SQLITE_OK);
   sqlite3_busy_timeout(db, 5000);
-  REQUIRE(sqlite3_exec(db, "CREATE TRIGGER audit_full BEFORE INSERT ON audit_record BEGIN SELECT RAISE(ABORT, 'disk full'); END",
-                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, ("ATTACH '" + app.database_path() + "-read-audit' AS read_trail").c_str(), nullptr, nullptr, nullptr) ==
+          SQLITE_OK);
+  // Both files: a write's record is in the database, a read's (and a failed request's) in the read trail.
+  for (const char* file : {"main", "read_trail"})
+    REQUIRE(sqlite3_exec(db, (std::string("CREATE TRIGGER ") + file +
+                              ".audit_full BEFORE INSERT ON audit_record BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+                                 .c_str(),
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
   auto read = app.get("/fhir/Patient/p1", {dr});
   CHECK(read.status() == 503);

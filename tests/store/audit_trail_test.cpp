@@ -1,10 +1,12 @@
 // The audit trail in the store: records appended (synchronously and in group commits), read, searched
-// by each of its keys and columns with paging, verified; and the AuditEvents of a schema 3 database
-// moved into it with their hashes intact.
+// by each of its keys and columns with paging, verified; the records of requests that wrote nothing in
+// the read trail beside the database; and the AuditEvents of a schema 3 database moved into it with
+// their hashes intact.
 #include <catch2/catch.hpp>
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include <filesystem>
 #include <future>
 #include <string>
 #include <vector>
@@ -14,6 +16,7 @@
 #include "fhir/json/serialize.hpp"
 #include "fhir/search/search_parameters.hpp"
 #include "fhir/search/search_query.hpp"
+#include "store/backup.hpp"
 #include "store/store.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -205,4 +208,102 @@ TEST_CASE("a schema 3 database's AuditEvents move into the trail with their hash
   REQUIRE(s->append_audit(store::make_audit_record(event("new", "2026-01-01T00:00:00Z", "p9", "u9", "read", "0"))).ok());
   CHECK(s->verify_audit()->records == 4);
   CHECK(s->verify_audit()->intact);
+}
+
+TEST_CASE("records of requests that wrote nothing go to the read trail beside the database: one sequence, two chains, one backup",
+          "[store][audit]") {
+  fhir::testing::temp_dir dir;
+  std::string path = dir.file("db.sqlite");
+  auto appended_async = [](store::store& s, const std::string& id, const std::string& day) {
+    std::promise<bool> done;
+    s.append_audit_async(store::make_audit_record(event(id, "2026-02-" + day + "T10:00:00Z", "p1", "u1", "read", "0")),
+                         [&done](fhir::result<fhir::done> r) { done.set_value(r.ok()); });
+    return done.get_future().get();
+  };
+  {
+    auto s = open(path);
+    // Interleaved: w = a write's record (database), r = a read's (read trail).
+    REQUIRE(s->append_audit(store::make_audit_record(event("w1", "2026-02-01T10:00:00Z", "p1", "u1", "update", "0"))).ok());
+    REQUIRE(appended_async(*s, "r2", "02"));
+    REQUIRE(appended_async(*s, "r3", "03"));
+    REQUIRE(s->append_audit(store::make_audit_record(event("w4", "2026-02-04T10:00:00Z", "p1", "u1", "update", "0"))).ok());
+    REQUIRE(appended_async(*s, "r5", "05"));
+  }
+  // Each record is in one file, numbered in one sequence.
+  auto seqs_in = [](const std::string& file) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT group_concat(seq || ':' || id) FROM (SELECT seq, id FROM audit_record ORDER BY seq)", -1, &st,
+                               nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    std::string seqs = sqlite3_column_text(st, 0) ? reinterpret_cast<const char*>(sqlite3_column_text(st, 0)) : "";
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return seqs;
+  };
+  CHECK(seqs_in(path) == "1:w1,4:w4");
+  CHECK(seqs_in(path + "-read-audit") == "2:r2,3:r3,5:r5");
+
+  // Reopened: the sequence continues after the highest of both files; reads, searches and history see both.
+  auto s = open(path);
+  REQUIRE(appended_async(*s, "r6", "06"));
+  CHECK(seqs_in(path + "-read-audit") == "2:r2,3:r3,5:r5,6:r6");
+  CHECK(s->read("AuditEvent", "w4").ok());
+  CHECK(s->read("AuditEvent", "r5").ok());
+  CHECK(find(*s, {{"patient", "p1"}}) == ids{"r6", "r5", "w4", "r3", "r2", "w1"});
+  CHECK(find(*s, {{"patient", "p1"}, {"_sort", "date"}}, 4) == ids{"w1", "r2", "r3", "w4"});
+  CHECK(find(*s, {{"subtype", "update"}}) == ids{"w4", "w1"});
+  auto history = s->history(store::history_request{.type = "AuditEvent", .count = 4});
+  REQUIRE(history.ok());
+  ids in_history;
+  for (const auto& v : history->entries) in_history.push_back(v.info.id);
+  CHECK(in_history == ids{"r6", "r5", "w4", "r3"});
+  auto rest = s->history(store::history_request{.type = "AuditEvent", .count = 4, .page_token = history->next_page_token});
+  REQUIRE(rest.ok());
+  REQUIRE(rest->entries.size() == 2);
+  CHECK(rest->entries[1].info.id == "w1");
+  auto check = s->verify_audit();
+  REQUIRE(check.ok());
+  CHECK(check->intact);
+  CHECK(check->records == 6);
+  CHECK(check->head != check->read_trail_head);
+
+  // A backup copies both files; the copy verifies with every record.
+  auto copied = store::backup_database(path, dir.file("copy.sqlite"));
+  REQUIRE(copied.ok());
+  CHECK(std::filesystem::exists(dir.file("copy.sqlite-read-audit")));
+  CHECK(seqs_in(dir.file("copy.sqlite-read-audit")) == "2:r2,3:r3,5:r5,6:r6");
+  auto copy = open(dir.file("copy.sqlite"));
+  auto copy_check = copy->verify_audit();
+  REQUIRE(copy_check.ok());
+  CHECK(copy_check->intact);
+  CHECK(copy_check->records == 6);
+  CHECK(copy_check->read_trail_head == check->read_trail_head);
+}
+
+TEST_CASE("under continuous commits the logs are checkpointed back and restart, so they stay bounded", "[store][audit][checkpoint]") {
+  // store/sqlite/checkpointer.hpp: the log restarts once it holds 4 x 1,000 frames; continuous commits
+  // (one record each, never idle) must neither grow it far past that (it reached 8 x before) nor leave
+  // the records only in the log.
+  fhir::testing::temp_dir dir;
+  std::string path = dir.file("db.sqlite");
+  auto s = open(path);
+  for (int i = 0; i < 2500; ++i) {
+    std::promise<bool> done;
+    s->append_audit_async(store::make_audit_record(event("c" + std::to_string(i), "2026-03-01T10:00:00Z", "p" + std::to_string(i % 300),
+                                                         "u1", "read", "0")),
+                          [&done](fhir::result<fhir::done> r) { done.set_value(r.ok()); });
+    REQUIRE(done.get_future().get());
+  }
+  const auto frame = 4096 + 24;
+  auto wal = std::filesystem::file_size(path + "-read-audit-wal");
+  INFO("read trail log: " << wal << " bytes, " << wal / frame << " frames");
+  // The writer's checkpoint can find the thread's running (busy): the log then grows a few commits more.
+  CHECK(wal <= static_cast<std::uintmax_t>(5 * 1000) * frame + 32);
+  CHECK(std::filesystem::file_size(path + "-read-audit") > 100 * 4096);  // copied back into the file
+  auto check = s->verify_audit();
+  REQUIRE(check.ok());
+  CHECK(check->intact);
+  CHECK(check->records == 2500);
 }
