@@ -50,6 +50,8 @@ http::response render_metrics(const context& ctx) {
     gauge(out, "fhir_sqlite_wal_bytes", "Size of the SQLite write-ahead logs (database and read trail).", static_cast<double>(figures->wal_bytes));
     gauge(out, "fhir_sqlite_page_cache_bytes", "Page-cache memory SQLite took from the heap (SQLITE_STATUS_PAGECACHE_OVERFLOW; without each cache's first bulk allocation).", static_cast<double>(figures->page_cache_bytes));
     gauge(out, "fhir_sqlite_memory_bytes", "All memory SQLite holds.", static_cast<double>(figures->sqlite_memory_bytes));
+    gauge(out, "fhir_sqlite_checkpoints_total", "Write-ahead-log checkpoints (database and read trail) since start-up.",
+          static_cast<double>(figures->checkpoints), "counter");
   }
   if (ctx.break_glass) {
     gauge(out, "fhir_break_glass_sessions_open", "Emergency (break-glass) sessions open now.",

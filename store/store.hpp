@@ -93,11 +93,11 @@ inline fhir::error version_not_found_error(std::string_view type, std::string_vi
                      "version-not-found");
 }
 
-// The result of checking the audit trail's hash chain (store::verify_audit).
+// The result of checking the audit trail's hash chains, the database's and the read trail's (store::verify_audit).
 struct audit_check {
-  std::int64_t records = 0;       // links checked and intact
+  std::int64_t records = 0;       // records checked and intact (the database's chain first, then the read trail's)
   bool intact = true;
-  std::int64_t first_broken = 0;  // the sequence number of the first record that fails
+  std::int64_t first_broken = 0;  // the sequence number of the first record that fails; 0: no one record (a trail's key count)
   std::string problem;            // what failed, for the operator
   // Hex SHA-256 of the last link of each chain (the database's: the records of writes and break-glass
   // alerts; the read trail's: those of requests that wrote nothing). Kept elsewhere, they also reveal
@@ -112,6 +112,7 @@ struct store_statistics {
   std::int64_t wal_bytes = 0;         // their write-ahead logs (grow between checkpoints)
   std::int64_t page_cache_bytes = 0;  // page-cache memory taken from the heap (SQLITE_STATUS_PAGECACHE_OVERFLOW)
   std::int64_t sqlite_memory_bytes = 0;  // all memory SQLite holds
+  std::int64_t checkpoints = 0;          // write-ahead-log checkpoints since the store opened
 };
 
 // A resource a unit of work wrote, as its audit record names it: the version, and the patients its
@@ -313,7 +314,8 @@ class store {
   // feed that stopped is found.
   virtual fhir::result<std::vector<std::pair<std::string, fhir::epoch_ms>>> last_feeds(const std::optional<std::string>& organization) = 0;
 
-  // Recomputes the audit trail's hash chain from the first record to the last.
+  // Recomputes the audit trail's hash chains (the database's and the read trail's) from the first record
+  // to the last.
   virtual fhir::result<audit_check> verify_audit() = 0;
 
   // Reads the database (a real read transaction) and reports its figures; fails when it cannot be read.

@@ -167,8 +167,9 @@ int audit_verify(const server::cli::serve_options& options, const server::cli::v
     return 1;
   }
   if (!check->intact) {
-    std::cout << "audit trail BROKEN at record " << check->first_broken << ": " << check->problem << "\n"
-              << check->records << " records before it are intact\n";
+    if (check->first_broken) std::cout << "audit trail BROKEN at record " << check->first_broken << ": " << check->problem << "\n";
+    else std::cout << "audit trail BROKEN: " << check->problem << "\n";
+    std::cout << check->records << " records checked intact before the failure\n";
     return 1;
   }
   std::cout << "audit trail intact: " << check->records << " records, last hash " << check->head << " (read trail: "

@@ -70,9 +70,6 @@ const trail_statements& statements_of(audit_file file) {
   return file == audit_file::read_trail ? read_trail_statements : database_statements;
 }
 
-// Both files, in the order their records are searched and verified.
-constexpr audit_file both_files[] = {audit_file::database, audit_file::read_trail};
-
 void insert_record(database& db, const trail_statements& in, std::int64_t seq, const audit_record& r, std::string_view body,
                    const digest& hash) {
   auto insert = db.cached(in.insert);
@@ -236,13 +233,16 @@ class audit_query {
   sql filter_;
 };
 
-// The highest seq in either file; 0 when both are empty.
-std::int64_t highest_seq(database& db) {
+}  // namespace
+
+std::int64_t highest_audit_seq(database& db) {
   auto highest = db.cached(
       "SELECT max(coalesce((SELECT max(seq) FROM main.audit_record), 0), "
       "coalesce((SELECT max(seq) FROM read_trail.audit_record), 0))");
   return highest->step() ? highest->column_int64(0) : 0;
 }
+
+namespace {
 
 std::string query_hash(const fhir::search::search_query& query) {
   std::string text = "AuditEvent?";
@@ -256,7 +256,7 @@ std::string query_hash(const fhir::search::search_query& query) {
 
 void append_audit_record(database& db, const audit_record& record, audit_file file) {
   const trail_statements& in = statements_of(file);
-  const std::int64_t seq = highest_seq(db) + 1;  // one sequence across both files (read_trail.hpp, invariant 2)
+  const std::int64_t seq = highest_audit_seq(db) + 1;  // one sequence across both files (read_trail.hpp, invariant 2)
   digest previous{};  // the previous record of the same file (invariant 3)
   {
     auto last = db.cached(in.last_hash);
@@ -277,12 +277,15 @@ std::optional<resource_version> read_audit_record(database& db, std::string_view
   return as_version(id, st->column_int64(0), st->column_text(1), render);
 }
 
-fhir::result<search_page> search_audit_trail(database& db, const search_request& request, const audit_renderer& render) {
+fhir::result<search_page> search_audit_trail(database& db, const search_request& request, const audit_renderer& render,
+                                             std::int64_t committed_through) {
   // The same search in each file (read_trail.hpp): only the tables its clauses read differ.
   audit_query query(request.query, "main"), in_read_trail(request.query, "read_trail");
   if (auto built = query.build(); !built) return std::move(built).error();
   if (auto built = in_read_trail.build(); !built) return std::move(built).error();
   const std::string hash = query_hash(request.query);
+  // Records appended after the first page never join this search's pages: they are bounded by the seq
+  // committed in both files when it ran (audit_log.hpp: not the highest seq this snapshot sees).
   page_position position;
   if (!request.page_token.empty()) {
     auto decoded = decode_page_token(request.page_token, hash);
@@ -291,7 +294,7 @@ fhir::result<search_page> search_audit_trail(database& db, const search_request&
                          "The page token is not valid for this search (it may belong to another query)", "page-token-invalid");
     position = *decoded;
   } else {
-    position.max_pk = highest_seq(db);  // records appended later never join this search's pages
+    position.max_pk = committed_through;
   }
 
   const std::string seq = query.driving_key() ? "k.seq" : "a.seq";
@@ -359,7 +362,8 @@ fhir::result<search_page> search_audit_trail(database& db, const search_request&
   return page;
 }
 
-fhir::result<history_page> audit_history(database& db, const history_request& request, const audit_renderer& render) {
+fhir::result<history_page> audit_history(database& db, const history_request& request, const audit_renderer& render,
+                                         std::int64_t committed_through) {
   history_page page;
   if (!request.id.empty()) {
     auto found = read_audit_record(db, request.id, render);
@@ -374,6 +378,7 @@ fhir::result<history_page> audit_history(database& db, const history_request& re
   }
   auto before = history_position(request.page_token);
   if (!before) return std::move(before).error();
+  if (request.page_token.empty()) *before = committed_through + 1;  // as a search's first page (audit_log.hpp)
   std::size_t count = std::max<std::size_t>(1, request.count);
   auto st = db.cached(
       "SELECT * FROM (SELECT seq, id, recorded, body FROM main.audit_record WHERE seq < ?1 AND recorded >= ?2 AND recorded < ?3 "
@@ -409,7 +414,7 @@ bool verify_chain(database& db, audit_file file, const audit_renderer& render, a
     return false;
   };
   digest previous{};
-  std::int64_t expected_keys = 0, last_seq = 0;
+  std::int64_t expected_keys = 0;
   auto records = db.prepared(
       fmt::format("SELECT seq, id, recorded, type, subtype, action, outcome, body, hash FROM {}.audit_record ORDER BY seq", schema));
   auto keys = db.prepared(fmt::format("SELECT key FROM {}.audit_key WHERE key = ?1 AND seq = ?2", schema));
@@ -442,15 +447,13 @@ bool verify_chain(database& db, audit_file file, const audit_renderer& render, a
     }
     expected_keys += static_cast<std::int64_t>(derived.keys.size());
     previous = hash;
-    last_seq = seq;
     ++check.records;
   }
   auto counted = db.prepared(fmt::format("SELECT count(*) FROM {}.audit_key", schema));
   counted->step();
   if (counted->column_int64(0) != expected_keys)
-    return fail(last_seq + 1, fmt::format("the trail{} has {} search keys where its records make {}: some were added around the "
-                                          "audit trail",
-                                          where, counted->column_int64(0), expected_keys));
+    return fail(0, fmt::format("the trail{} has {} search keys where its records make {}: some were added around the audit trail",
+                               where, counted->column_int64(0), expected_keys));
   head = hex(previous);
   return true;
 }

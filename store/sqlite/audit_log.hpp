@@ -26,12 +26,24 @@ void append_audit_record(database& db, const audit_record& record, audit_file fi
 // The AuditEvent with this id, as a resource version (version 1, lastUpdated = recorded), rendered.
 std::optional<resource_version> read_audit_record(database& db, std::string_view id, const audit_renderer& render);
 
+// The highest seq in either file (0 when both are empty), as this connection sees them.
+std::int64_t highest_audit_seq(database& db);
+
+// Searches and history see the records of both files, from snapshots a reader takes one after the
+// other. A batch commits its database transaction, then its read-trail one; so a snapshot can hold a
+// record of one file and miss a lower seq of the other, committed in between. So their first page is
+// bounded by `committed_through`: the highest seq committed in both files, which the writer publishes
+// after each batch and the caller reads before its read transaction begins. Every seq up to it is then
+// in the snapshots; later ones never join the pages (as records appended after the first page).
+
 // AuditEvent search (request.query.types == {"AuditEvent"}): newest first unless _sort=date, keyset
 // pages on the append order. Unsupported parameters, modifiers, chains and includes fail invalid.
-fhir::result<search_page> search_audit_trail(database& db, const search_request& request, const audit_renderer& render);
+fhir::result<search_page> search_audit_trail(database& db, const search_request& request, const audit_renderer& render,
+                                             std::int64_t committed_through);
 
 // AuditEvent/_history: every record (each is its only version), newest first.
-fhir::result<history_page> audit_history(database& db, const history_request& request, const audit_renderer& render);
+fhir::result<history_page> audit_history(database& db, const history_request& request, const audit_renderer& render,
+                                         std::int64_t committed_through);
 
 // Recomputes every link of both chains in order and names the first record that fails; also checks
 // that each record's search columns and keys are those of the AuditEvent it renders, and that no seq is

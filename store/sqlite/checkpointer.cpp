@@ -45,6 +45,7 @@ int checkpointer::on_commit(void* self, sqlite3* db, const char* schema, int fra
     // The log is long (or the thread far behind): checkpoint here, as SQLite's own auto-checkpoint would
     // (errors leave it for later); when everything is copied back, the next write restarts the log.
     int log_frames = 0, done = 0;
+    c->checkpoints_.fetch_add(1, std::memory_order_relaxed);
     if (sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done) == SQLITE_OK)
       wal.copied.store(done, std::memory_order_relaxed);
   } else if (const bool nearly_long = frames >= (restart_factor - 1) * c->threshold_;
@@ -73,6 +74,7 @@ void checkpointer::loop() {
     for (auto [wal, due] : {std::pair{&database_log_, database_due}, std::pair{&read_trail_log_, read_trail_due}}) {
       if (!due) continue;
       int log_frames = 0, done = 0;
+      checkpoints_.fetch_add(1, std::memory_order_relaxed);
       if (sqlite3_wal_checkpoint_v2(db_->handle(), wal->schema, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done) == SQLITE_OK)
         wal->copied.store(done, std::memory_order_relaxed);
     }

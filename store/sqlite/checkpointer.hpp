@@ -37,6 +37,9 @@ class checkpointer {
   // writer must not outlive it.
   void attach(database& writer);
 
+  // Checkpoints run since the store opened (by this thread and by the writer), for operators.
+  std::int64_t checkpoints() const { return checkpoints_.load(std::memory_order_relaxed); }
+
  private:
   // One write-ahead log: the database's ("main") or the read trail's.
   struct log {
@@ -57,6 +60,7 @@ class checkpointer {
   int threshold_;
   log database_log_{"main"};
   log read_trail_log_;
+  std::atomic<std::int64_t> checkpoints_{0};
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

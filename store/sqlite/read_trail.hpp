@@ -17,7 +17,11 @@
 //  3. Each file chains its own records (the hash of a record covers the previous record of the same
 //     file): a commit that spans both files is not atomic across them in WAL mode, so one chain across
 //     both could be broken by a crash between their commits.
-//  4. It is always committed with synchronous = NORMAL and synced within max_unsynced (write_queue.hpp).
+//  4. It is always committed with synchronous = NORMAL and synced within max_unsynced (write_queue.hpp),
+//     in a transaction of its own after the database's (write_queue.hpp, invariant 3).
+//  5. A database and its trail know each other (main.read_trail_link, read_trail.trail_identity): a
+//     store whose trail is missing or another database's does not open (an empty trail in its place
+//     would hide every read record from the verify command).
 
 #include <string>
 #include <string_view>
@@ -32,10 +36,11 @@ inline constexpr const char* read_trail_schema = "read_trail";
 // The read trail's file for the database at `database_path`.
 std::string read_trail_path(const std::string& database_path);
 
-// Attaches the read trail to the writer's connection, creating the file and its tables if need be.
+// Attaches the read trail to the writer's connection, creating the file and its tables if the database
+// has none yet; throws std::runtime_error when its trail is missing or another database's (invariant 5).
 void attach_read_trail_for_writing(database& db, const std::string& database_path);
 
-// Attaches the read trail to a connection that reads (or checkpoints): the file must exist.
+// Attaches the read trail to a connection that reads (or checkpoints), after the writer has attached it.
 void attach_read_trail(database& db, const std::string& database_path);
 
 }  // namespace store::sqlite

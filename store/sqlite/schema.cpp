@@ -123,7 +123,7 @@ CREATE TRIGGER resource_version_immutable_delete BEFORE DELETE ON resource_versi
 -- instead of a versioned resource with a full search index. The AuditEvents of schema 3 move here with
 -- their sequence numbers and hashes (move_audit_events_into_trail), and audit_chain goes.
 CREATE TABLE audit_record (
-  seq      INTEGER PRIMARY KEY,  -- append order: 1, 2, 3, ... without gaps
+  seq      INTEGER PRIMARY KEY,  -- append order, one sequence with the read trail's (read_trail.hpp)
   id       TEXT NOT NULL UNIQUE, -- the AuditEvent's id (time-ordered UUIDs: the index grows at its end)
   recorded INTEGER NOT NULL,     -- AuditEvent.recorded, ms since the epoch
   type     TEXT NOT NULL,        -- AuditEvent.type.code
@@ -164,6 +164,12 @@ CREATE TABLE quality_count (
   PRIMARY KEY (organization, day, type, metric, key)
 ) WITHOUT ROWID;
 CREATE INDEX quality_count_by_day ON quality_count(day);
+)sql"},
+    {6, R"sql(
+-- The read trail beside this file (store/sqlite/read_trail.hpp) holds the audit records of requests
+-- that wrote nothing. Its identity, written when the trail is created or first found, so that a missing
+-- trail, or another database's, is refused rather than silently replaced by an empty one. At most one row.
+CREATE TABLE read_trail_link (trail_id TEXT NOT NULL);
 )sql"},
 };
 

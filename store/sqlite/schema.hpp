@@ -22,7 +22,7 @@
 
 namespace store::sqlite {
 
-constexpr int latest_schema_version = 5;
+constexpr int latest_schema_version = 6;
 
 // Brings the schema to latest_schema_version and ensures a resource_type row for each of `types`.
 // Returns the version the database had (0 for a new one). Throws sqlite_error on failure,

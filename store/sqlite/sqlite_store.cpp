@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <filesystem>
 #include <tuple>
@@ -270,7 +271,10 @@ class sqlite_store final : public store {
     }
     checkpoints_ = std::make_unique<sqlite::checkpointer>(options.path);
     checkpoints_->attach(*writer);
-    writes_ = std::make_unique<sqlite::write_queue>(std::move(writer), options.max_batch, last_written);
+    audit_committed_through_ = sqlite::highest_audit_seq(*writer);
+    writes_ = std::make_unique<sqlite::write_queue>(std::move(writer), options.max_batch, last_written, [this](database& db) {
+      audit_committed_through_.store(sqlite::highest_audit_seq(db), std::memory_order_release);
+    });
   }
 
   fhir::result<resource_version> read(std::string_view type, std::string_view id) override {
@@ -313,7 +317,9 @@ class sqlite_store final : public store {
 
   fhir::result<history_page> history(const history_request& request) override {
     if (request.type == audit_event_type)
-      return with_read_transaction([&](database& db) { return sqlite::audit_history(db, request, render_audit_); });
+      return with_read_transaction([&, committed = audit_committed_through_.load(std::memory_order_acquire)](database& db) {
+        return sqlite::audit_history(db, request, render_audit_, committed);
+      });
     auto position = sqlite::history_position(request.page_token);
     if (!position) return std::move(position).error();
     std::int64_t before = *position;
@@ -468,6 +474,7 @@ class sqlite_store final : public store {
     // (each cache's first bulk allocation aside).
     if (sqlite3_status64(SQLITE_STATUS_PAGECACHE_OVERFLOW, &current, &highest, 0) == SQLITE_OK) figures.page_cache_bytes = current;
     figures.sqlite_memory_bytes = sqlite3_memory_used();
+    figures.checkpoints = checkpoints_->checkpoints();
     return figures;
   }
 
@@ -495,7 +502,9 @@ class sqlite_store final : public store {
 
   fhir::result<search_page> search(const search_request& request) override {
     if (std::find(request.query.types.begin(), request.query.types.end(), audit_event_type) != request.query.types.end())
-      return with_read_transaction([&](database& db) { return sqlite::search_audit_trail(db, request, render_audit_); });
+      return with_read_transaction([&, committed = audit_committed_through_.load(std::memory_order_acquire)](database& db) {
+        return sqlite::search_audit_trail(db, request, render_audit_, committed);
+      });
     return with_read_transaction([&](database& db) -> fhir::result<search_page> {
       return sqlite::run_search(db, params_, sqlite::type_table{type_ids_, type_names_}, request);
     });
@@ -762,6 +771,9 @@ class sqlite_store final : public store {
   std::string path_;
   sqlite::reader_pool readers_;
   std::unique_ptr<sqlite::checkpointer> checkpoints_;  // declared before writes_: outlives the writer
+  // The highest audit seq committed in both files (audit_log.hpp), published by the writer after each
+  // batch; read before a search's or history's read transaction begins.
+  std::atomic<std::int64_t> audit_committed_through_{0};
   std::unique_ptr<sqlite::write_queue> writes_;
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <future>
 #include <stdexcept>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -20,8 +21,8 @@ fhir::error storage_error(const std::exception& e) {
 
 }  // namespace
 
-write_queue::write_queue(std::unique_ptr<database> db, std::size_t max_batch, fhir::epoch_ms last_written)
-    : db_(std::move(db)), max_batch_(std::max<std::size_t>(1, max_batch)), last_written_(last_written) {
+write_queue::write_queue(std::unique_ptr<database> db, std::size_t max_batch, fhir::epoch_ms last_written, batch_hook after_batch)
+    : db_(std::move(db)), max_batch_(std::max<std::size_t>(1, max_batch)), after_batch_(std::move(after_batch)), last_written_(last_written) {
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -89,20 +90,47 @@ void write_queue::loop() {
 }
 
 void write_queue::sync_log() {
-  unsynced_since_.reset();
   try {
     db_->sync_journals();
+    unsynced_since_.reset();
   } catch (const std::exception&) {
-    // The commits stay in the file; the next durable commit syncs them or reports the disk's failure.
+    // The commits stay in the file (they survive a killed process); the sync is tried again after
+    // another max_unsynced, and a durable commit meanwhile reports the disk's failure if it persists.
+    unsynced_since_ = std::chrono::steady_clock::now();
   }
 }
 
 void write_queue::run_batch(std::deque<write_job*>& batch) {
   fhir::epoch_ms now = std::max(fhir::now_ms(), last_written_);  // invariant 4
-  bool unsynced = std::any_of(batch.begin(), batch.end(), [](const write_job* job) { return !job->durable; });
+  // Durable jobs commit first, in a transaction of their own; the others (which write only to databases
+  // committed with synchronous = NORMAL) in a second one after it. A transaction spanning two files in
+  // WAL mode is not atomic across them: one that failed in its second file's commit would have stored
+  // the first file's writes while reporting them failed (invariant 3).
+  std::vector<write_job*> durable, unsynced;
+  for (write_job* job : batch) (job->durable ? durable : unsynced).push_back(job);
+  if (!durable.empty() && commit(durable, now)) last_written_ = now;
+  if (!unsynced.empty() && commit(unsynced, now)) {
+    last_written_ = now;
+    if (!unsynced_since_) unsynced_since_ = std::chrono::steady_clock::now();
+  }
+  if (after_batch_) {
+    try {
+      after_batch_(*db_);
+    } catch (const std::exception&) {
+      // A figure the hook could not read stays as it was; the next batch tries again.
+    }
+  }
+  for (write_job* job : batch) {
+    auto finished = std::move(job->finished);
+    if (job->owned_by_queue) delete job;
+    if (finished) finished();
+  }
+}
+
+bool write_queue::commit(const std::vector<write_job*>& jobs, fhir::epoch_ms now) {
   try {
     transaction tx(*db_);
-    for (write_job* job : batch) {
+    for (write_job* job : jobs) {
       if (!job->isolated) {
         if (!job->apply(*db_, now)) throw std::logic_error("a write job without a savepoint reported failure");
         continue;
@@ -118,15 +146,10 @@ void write_queue::run_batch(std::deque<write_job*>& batch) {
       db_->cached("RELEASE job")->run();
     }
     tx.commit();  // invariant 3: acknowledged only after this returns
-    last_written_ = now;
-    if (unsynced && !unsynced_since_) unsynced_since_ = std::chrono::steady_clock::now();
+    return true;
   } catch (const std::exception& e) {
-    for (write_job* job : batch) job->fail(storage_error(e));
-  }
-  for (write_job* job : batch) {
-    auto finished = std::move(job->finished);
-    if (job->owned_by_queue) delete job;
-    if (finished) finished();
+    for (write_job* job : jobs) job->fail(storage_error(e));
+    return false;
   }
 }
 

@@ -5,16 +5,20 @@
 //  1. Only the writer thread writes to the database; callers hand it jobs and block until their job's
 //     transaction has committed (or failed). So writes never contend for SQLite's lock inside the process,
 //     and no "database is locked" error can come from our own writes.
-//  2. The writer takes every job queued (up to max_batch) and runs them in ONE transaction, each inside its
-//     own SAVEPOINT: a job whose apply() reports failure is rolled back to its savepoint alone; the others
-//     commit. (Jobs marked not isolated run without one; if they throw, the whole batch fails.) One COMMIT (one fsync with synchronous=FULL) then makes the whole batch durable.
-//  3. A job is acknowledged only after COMMIT has returned: a caller that sees success knows its write is on
-//     disk. If BEGIN or COMMIT fails, every job of the batch fails and nothing of it is stored.
-//     Exception, by choice of the job (durable = false: the audit records of reads, which the store
-//     writes only to a database attached with synchronous = NORMAL, the read trail: read_trail.hpp):
-//     such a job's commit survives a killed process at once but reaches the disk (survives power loss)
-//     when the writer next syncs the logs: max_unsynced after the first commit of such a job at the
-//     latest. The database itself is always committed with synchronous = FULL.
+//  2. The writer takes every job queued (up to max_batch) and runs its durable jobs in ONE transaction,
+//     then the others (durable = false, below) in a second one: each job inside its own SAVEPOINT, so a
+//     job whose apply() reports failure is rolled back to its savepoint alone; the others commit. (Jobs
+//     marked not isolated run without one; if they throw, their transaction fails.) One COMMIT (one
+//     fsync with synchronous = FULL) then makes all the batch's durable jobs durable.
+//  3. A job is acknowledged only after its transaction's COMMIT has returned: a caller that sees success
+//     knows its write is on disk. If BEGIN or COMMIT fails, every job of that transaction fails and
+//     nothing of it is stored.
+//     Exception, by choice of the job (durable = false: the audit records of requests that wrote
+//     nothing, which the store writes only to a database attached with synchronous = NORMAL, the read
+//     trail: read_trail.hpp): such a job's commit survives a killed process at once but reaches the disk
+//     (survives power loss) when the writer next syncs the logs: max_unsynced after the first commit of
+//     such a job at the latest (a failed sync is tried again max_unsynced later). Their transaction is
+//     separate because one spanning two files is not atomic across them in WAL mode.
 //  4. Timestamps are assigned by the writer and never decrease in commit order, even if the wall clock
 //     steps back: history ordered by commit order is also ordered by lastUpdated.
 //
@@ -29,6 +33,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "fhir/outcome.hpp"
 #include "fhir/time.hpp"
@@ -60,8 +65,11 @@ inline constexpr std::chrono::milliseconds max_unsynced{50};
 
 class write_queue {
  public:
+  // Runs on the writer thread after each batch's transactions, before its jobs' finished().
+  using batch_hook = std::function<void(database& db)>;
+
   // `last_written` is the newest lastUpdated already stored (invariant 4 across restarts).
-  write_queue(std::unique_ptr<database> db, std::size_t max_batch, fhir::epoch_ms last_written);
+  write_queue(std::unique_ptr<database> db, std::size_t max_batch, fhir::epoch_ms last_written, batch_hook after_batch = {});
   // Finishes every queued job, then stops the writer thread.
   ~write_queue();
 
@@ -74,10 +82,13 @@ class write_queue {
   void enqueue(write_job* job);
   void loop();
   void run_batch(std::deque<write_job*>& batch);
+  // Runs `jobs` in one transaction (invariant 2); false, each job failed, when it did not commit.
+  bool commit(const std::vector<write_job*>& jobs, fhir::epoch_ms now);
   void sync_log();
 
   std::unique_ptr<database> db_;
   std::size_t max_batch_;
+  batch_hook after_batch_;
   fhir::epoch_ms last_written_;  // writer thread only
   // Writer thread only: when the first commit not yet synced to disk was made.
   std::optional<std::chrono::steady_clock::time_point> unsynced_since_;

@@ -131,7 +131,9 @@ TEST_CASE("an online backup taken during writes is consistent and restores by st
   CHECK(backup.output.find("integrity check ok") != std::string::npos);
   CHECK(written_during > 0);
   for (const char* leftover : {".partial", ".partial-wal", ".partial-shm", ".partial-journal", "-wal", "-shm"})
-    CHECK_FALSE(std::filesystem::exists(copy + leftover));  // one file is the backup
+    for (const std::string& file : {copy, copy + "-read-audit"})  // the database and its read trail, one file each
+      CHECK_FALSE(std::filesystem::exists(file + leftover));
+  CHECK(std::filesystem::exists(copy + "-read-audit"));
 
   // A backup never overwrites, and a missing source is an error.
   run_result again = run_server_command({"backup", "--db", db, "--to", copy});

@@ -108,7 +108,7 @@ TEST_CASE("reindex rebuilds the index, and a schema-1 database is indexed when u
   exec(db, "DROP INDEX resource_updated");
   for (const char* trigger : {"resource_version_immutable_update", "resource_version_immutable_delete"})
     exec(db, (std::string("DROP TRIGGER ") + trigger).c_str());
-  for (const char* table : {"audit_record", "audit_key", "quality_count"}) exec(db, (std::string("DROP TABLE ") + table).c_str());
+  for (const char* table : {"audit_record", "audit_key", "quality_count", "read_trail_link"}) exec(db, (std::string("DROP TABLE ") + table).c_str());
   exec(db, "PRAGMA user_version = 1");
   sqlite3_close(db);
   auto s = open(path);
