@@ -109,8 +109,10 @@ fhir::result<backup_report> backup_database(const std::string& from, const std::
   const std::string trail_from = sqlite::read_trail_path(from), trail_to = sqlite::read_trail_path(to);
   const bool has_trail = std::filesystem::exists(trail_from, ec);
   if (!std::filesystem::exists(from, ec)) return backup_failure(fmt::format("no database at {}", from));
-  for (const std::string& target : {to, trail_to})
-    if (std::filesystem::exists(target, ec)) return backup_failure(fmt::format("{} exists: a backup never overwrites a file", target));
+  if (std::filesystem::exists(to, ec)) return backup_failure(fmt::format("{} exists: a backup never overwrites a file", to));
+  if (std::filesystem::exists(trail_to, ec))  // the trail is named first: an interrupted backup leaves it alone
+    return backup_failure(fmt::format("{} exists without {}: a backup to this name was interrupted; remove it and back up again",
+                                      trail_to, to));
   partial_files partial(to + ".partial"), trail_partial(trail_to + ".partial");
 
   backup_report report;

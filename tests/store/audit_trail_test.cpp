@@ -284,6 +284,13 @@ TEST_CASE("records of requests that wrote nothing go to the read trail beside th
   CHECK(copy_check->intact);
   CHECK(copy_check->records == 6);
   CHECK(copy_check->read_trail_head == check->read_trail_head);
+  // A backup interrupted after naming the trail (it is named first) leaves it alone: the next backup to
+  // that name says so rather than overwrite it.
+  std::filesystem::copy_file(dir.file("copy.sqlite-read-audit"), dir.file("again.sqlite-read-audit"));
+  auto again = store::backup_database(path, dir.file("again.sqlite"));
+  REQUIRE_FALSE(again.ok());
+  CHECK_THAT(again.error().summary(), Catch::Contains("was interrupted"));
+  CHECK_FALSE(std::filesystem::exists(dir.file("again.sqlite")));
 }
 
 TEST_CASE("under continuous commits the logs are checkpointed back and restart, so they stay bounded", "[store][audit][checkpoint]") {
