@@ -44,10 +44,13 @@ int checkpointer::on_commit(void* self, sqlite3* db, const char* schema, int fra
   if (frames >= restart_factor * c->threshold_) {
     // The log is long (or the thread far behind): checkpoint here, as SQLite's own auto-checkpoint would
     // (errors leave it for later); when everything is copied back, the next write restarts the log.
+    // Not while the thread checkpoints: it holds the checkpoint lock, so this one would only be busy.
+    if (c->running_.load(std::memory_order_acquire)) return SQLITE_OK;
     int log_frames = 0, done = 0;
-    c->checkpoints_.fetch_add(1, std::memory_order_relaxed);
-    if (sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done) == SQLITE_OK)
+    if (sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done) == SQLITE_OK) {
       wal.copied.store(done, std::memory_order_relaxed);
+      c->checkpoints_.fetch_add(1, std::memory_order_relaxed);
+    }
   } else if (const bool nearly_long = frames >= (restart_factor - 1) * c->threshold_;
              frames - copied >= (nearly_long ? c->threshold_ / 8 : c->threshold_)) {
     {
@@ -74,9 +77,12 @@ void checkpointer::loop() {
     for (auto [wal, due] : {std::pair{&database_log_, database_due}, std::pair{&read_trail_log_, read_trail_due}}) {
       if (!due) continue;
       int log_frames = 0, done = 0;
-      checkpoints_.fetch_add(1, std::memory_order_relaxed);
-      if (sqlite3_wal_checkpoint_v2(db_->handle(), wal->schema, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done) == SQLITE_OK)
+      running_.store(true, std::memory_order_release);
+      if (sqlite3_wal_checkpoint_v2(db_->handle(), wal->schema, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done) == SQLITE_OK) {
         wal->copied.store(done, std::memory_order_relaxed);
+        checkpoints_.fetch_add(1, std::memory_order_relaxed);
+      }
+      running_.store(false, std::memory_order_release);
     }
   }
 }

@@ -11,8 +11,9 @@
 // while a checkpoint runs), so counting the whole log made every commit start a checkpoint of a few
 // frames, two syncs each (measured: 4,158 checkpoints in 8 s of audited reads, a fifth of the server's
 // CPU). So the log restarts by the writer's own checkpoint once it holds restart_factor x threshold
-// frames (or a long reader pinned old frames): from 3 x threshold on, the thread checkpoints every
-// eighth of a threshold, so the writer's checkpoint finds little left to copy.
+// frames (or a long reader pinned old frames), unless the thread is checkpointing at that moment: from
+// 3 x threshold on, the thread checkpoints every eighth of a threshold, so the writer's checkpoint finds
+// little left to copy. (While a checkpoint's syncs run, commits go on: the log can grow past 4 x.)
 
 #include <atomic>
 #include <condition_variable>
@@ -37,7 +38,7 @@ class checkpointer {
   // writer must not outlive it.
   void attach(database& writer);
 
-  // Checkpoints run since the store opened (by this thread and by the writer), for operators.
+  // Checkpoints completed since the store opened (by this thread and by the writer), for operators.
   std::int64_t checkpoints() const { return checkpoints_.load(std::memory_order_relaxed); }
 
  private:
@@ -60,7 +61,8 @@ class checkpointer {
   int threshold_;
   log database_log_{"main"};
   log read_trail_log_;
-  std::atomic<std::int64_t> checkpoints_{0};
+  std::atomic<std::int64_t> checkpoints_{0};  // completed (SQLITE_OK), by the thread or the writer
+  std::atomic<bool> running_{false};          // the thread is checkpointing (the writer then does not)
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
