@@ -152,14 +152,11 @@ statement_use database::prepared(const std::string& sql) {
   return statement_use(*it->second);
 }
 
-void database::sync_journals() {
-  for (int i = 0; const char* schema = sqlite3_db_name(db_, i); ++i) {
-    sqlite3_file* journal = nullptr;
-    if (sqlite3_file_control(db_, schema, SQLITE_FCNTL_JOURNAL_POINTER, &journal) != SQLITE_OK || !journal || !journal->pMethods)
-      continue;  // temp, or a database without an open log
-    if (int rc = journal->pMethods->xSync(journal, SQLITE_SYNC_NORMAL); rc != SQLITE_OK)
-      throw sqlite_error(rc, fmt::format("syncing the write-ahead log of {} failed", schema));
-  }
+void database::sync_journal(const char* schema) {
+  sqlite3_file* journal = nullptr;
+  if (sqlite3_file_control(db_, schema, SQLITE_FCNTL_JOURNAL_POINTER, &journal) != SQLITE_OK || !journal || !journal->pMethods) return;
+  if (int rc = journal->pMethods->xSync(journal, SQLITE_SYNC_NORMAL); rc != SQLITE_OK)
+    throw sqlite_error(rc, fmt::format("syncing the write-ahead log of {} failed", schema));
 }
 
 std::int64_t database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }

@@ -100,9 +100,9 @@ class database {
   // A prepared statement cached by its text, for SQL built at run time (searches): one per query
   // shape, since values are always bound. The cache is bounded; the oldest shapes are dropped.
   statement_use prepared(const std::string& sql);
-  // Syncs the write-ahead logs of every database of this connection (main and attached) to disk, after
-  // commits made with synchronous = NORMAL.
-  void sync_journals();
+  // Syncs the write-ahead log of one database of this connection ("main" or an attached schema) to disk,
+  // after commits made with synchronous = NORMAL.
+  void sync_journal(const char* schema);
   std::int64_t last_insert_rowid() const;
   int changes() const;
   sqlite3* handle() { return db_; }

@@ -272,7 +272,8 @@ class sqlite_store final : public store {
     checkpoints_ = std::make_unique<sqlite::checkpointer>(options.path);
     checkpoints_->attach(*writer);
     audit_committed_through_ = sqlite::highest_audit_seq(*writer);
-    writes_ = std::make_unique<sqlite::write_queue>(std::move(writer), options.max_batch, last_written, [this](database& db) {
+    writes_ = std::make_unique<sqlite::write_queue>(std::move(writer), options.max_batch, last_written, sqlite::read_trail_schema,
+                                                    [this](database& db) {
       audit_committed_through_.store(sqlite::highest_audit_seq(db), std::memory_order_release);
     });
   }

@@ -21,8 +21,13 @@ fhir::error storage_error(const std::exception& e) {
 
 }  // namespace
 
-write_queue::write_queue(std::unique_ptr<database> db, std::size_t max_batch, fhir::epoch_ms last_written, batch_hook after_batch)
-    : db_(std::move(db)), max_batch_(std::max<std::size_t>(1, max_batch)), after_batch_(std::move(after_batch)), last_written_(last_written) {
+write_queue::write_queue(std::unique_ptr<database> db, std::size_t max_batch, fhir::epoch_ms last_written, const char* unsynced_schema,
+                         batch_hook after_batch)
+    : db_(std::move(db)),
+      max_batch_(std::max<std::size_t>(1, max_batch)),
+      unsynced_schema_(unsynced_schema),
+      after_batch_(std::move(after_batch)),
+      last_written_(last_written) {
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -91,7 +96,7 @@ void write_queue::loop() {
 
 void write_queue::sync_log() {
   try {
-    db_->sync_journals();
+    db_->sync_journal(unsynced_schema_);
     unsynced_since_.reset();
   } catch (const std::exception&) {
     // The commits stay in the file (they survive a killed process); the sync is tried again after

@@ -16,7 +16,7 @@
 //     Exception, by choice of the job (durable = false: the audit records of requests that wrote
 //     nothing, which the store writes only to a database attached with synchronous = NORMAL, the read
 //     trail: read_trail.hpp): such a job's commit survives a killed process at once but reaches the disk
-//     (survives power loss) when the writer next syncs the logs: max_unsynced after the first commit of
+//     (survives power loss) when the writer next syncs its log: max_unsynced after the first commit of
 //     such a job at the latest (a failed sync is tried again max_unsynced later). Their transaction is
 //     separate because one spanning two files is not atomic across them in WAL mode.
 //  4. Timestamps are assigned by the writer and never decrease in commit order, even if the wall clock
@@ -68,8 +68,11 @@ class write_queue {
   // Runs on the writer thread after each batch's transactions, before its jobs' finished().
   using batch_hook = std::function<void(database& db)>;
 
-  // `last_written` is the newest lastUpdated already stored (invariant 4 across restarts).
-  write_queue(std::unique_ptr<database> db, std::size_t max_batch, fhir::epoch_ms last_written, batch_hook after_batch = {});
+  // `last_written` is the newest lastUpdated already stored (invariant 4 across restarts);
+  // `unsynced_schema` the attached database that jobs with durable = false write to, whose log the
+  // writer syncs (invariant 3); the others are committed with synchronous = FULL and need no sync.
+  write_queue(std::unique_ptr<database> db, std::size_t max_batch, fhir::epoch_ms last_written, const char* unsynced_schema,
+              batch_hook after_batch = {});
   // Finishes every queued job, then stops the writer thread.
   ~write_queue();
 
@@ -88,6 +91,7 @@ class write_queue {
 
   std::unique_ptr<database> db_;
   std::size_t max_batch_;
+  const char* unsynced_schema_;
   batch_hook after_batch_;
   fhir::epoch_ms last_written_;  // writer thread only
   // Writer thread only: when the first commit not yet synced to disk was made.
