@@ -1,6 +1,8 @@
 #include "store/sqlite/coalescing_vfs.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <cstring>
 #include <mutex>
 #include <new>
@@ -20,6 +22,13 @@ constexpr int wal_frame_header_size = 24;
 constexpr std::size_t flush_threshold = 4 * 1024 * 1024;
 
 sqlite3_vfs* base_vfs = nullptr;
+
+std::atomic<std::uint64_t> wal_writes{0};  // coalescing_vfs_wal_writes()
+
+int write_to_wal(sqlite3_file* real, const void* data, int amount, sqlite3_int64 offset) {
+  wal_writes.fetch_add(1, std::memory_order_relaxed);
+  return real->pMethods->xWrite(real, data, amount, offset);
+}
 
 // SQLite allocates szOsFile bytes for every file: this header, then the base VFS's own file object.
 struct wrapped_file {
@@ -44,8 +53,7 @@ int flush(sqlite3_file* f) {
   int rc = SQLITE_OK;
   for (std::size_t done = 0; done < w->pending->size() && rc == SQLITE_OK; done += largest_write) {
     std::size_t n = std::min(largest_write, w->pending->size() - done);
-    rc = w->real->pMethods->xWrite(w->real, w->pending->data() + done, static_cast<int>(n),
-                                   w->pending_at + static_cast<sqlite3_int64>(done));
+    rc = write_to_wal(w->real, w->pending->data() + done, static_cast<int>(n), w->pending_at + static_cast<sqlite3_int64>(done));
   }
   w->written_end = std::max(w->written_end, w->pending_at + static_cast<sqlite3_int64>(w->pending->size()));
   w->pending->clear();
@@ -71,13 +79,16 @@ int x_write(sqlite3_file* f, const void* data, int amount, sqlite3_int64 offset)
   if (!w->buffering) return w->real->pMethods->xWrite(w->real, data, amount, offset);
   std::string& pending = *w->pending;
   if (offset == 0) w->written_end = 0;  // a new WAL header: the log restarts from the beginning
-  sqlite3_int64 end = std::max(w->written_end, w->pending_at + static_cast<sqlite3_int64>(pending.size()));
+  // The end of what is written or pending. pending_at is only meaningful while something is pending:
+  // after a restart it still points past the old log's end, and every write would look like a rewrite.
+  sqlite3_int64 end =
+      pending.empty() ? w->written_end : std::max(w->written_end, w->pending_at + static_cast<sqlite3_int64>(pending.size()));
   if (offset < end) {
     // A rewrite of frames already written (SQLite rewrites checksums after a commit whose pages were
     // spilled earlier): after what is pending, straight to the file, so no commit is left half in a buffer.
     if (int rc = flush(f); rc != SQLITE_OK) return rc;
     w->written_end = std::max(w->written_end, offset + amount);
-    return w->real->pMethods->xWrite(w->real, data, amount, offset);
+    return write_to_wal(w->real, data, amount, offset);
   }
   if (!pending.empty() && offset != w->pending_at + static_cast<sqlite3_int64>(pending.size()))
     if (int rc = flush(f); rc != SQLITE_OK) return rc;  // a gap: keep the order of writes
@@ -211,6 +222,8 @@ void register_vfs() {
 }
 
 }  // namespace
+
+std::uint64_t coalescing_vfs_wal_writes() { return wal_writes.load(std::memory_order_relaxed); }
 
 const char* coalescing_vfs_name() {
   static std::once_flag once;

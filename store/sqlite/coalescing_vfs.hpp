@@ -15,9 +15,15 @@
 // the read trail, attached through the same VFS, with synchronous = NORMAL: read_trail.hpp).
 // Every other file (the database, read-only handles, journals) passes straight through.
 
+#include <cstdint>
+
 namespace store::sqlite {
 
 // The VFS's name, for sqlite3_open_v2. Registered (once, thread-safely) by this call.
 const char* coalescing_vfs_name();
+
+// How many writes the VFS has made to write-ahead logs opened for writing, in this process (tests:
+// one per commit is the point of it).
+std::uint64_t coalescing_vfs_wal_writes();
 
 }  // namespace store::sqlite
