@@ -254,18 +254,41 @@ std::string query_hash(const fhir::search::search_query& query) {
 
 }  // namespace
 
-void append_audit_record(database& db, const audit_record& record, audit_file file) {
-  const trail_statements& in = statements_of(file);
-  const std::int64_t seq = highest_audit_seq(db) + 1;  // one sequence across both files (read_trail.hpp, invariant 2)
-  digest previous{};  // the previous record of the same file (invariant 3)
-  {
-    auto last = db.cached(in.last_hash);
-    if (last->step()) {
-      std::string_view stored = last->column_blob(0);
-      if (stored.size() == previous.size()) std::memcpy(previous.data(), stored.data(), previous.size());
-    }
+void audit_tail::began(database& db) {
+  const char* versions[] = {"PRAGMA main.data_version", "PRAGMA read_trail.data_version"};
+  for (int file = 0; file < 2; ++file) {
+    auto st = db.cached(versions[file]);
+    std::int64_t version = st->step() ? st->column_int64(0) : -1;
+    if (version != data_version_[file]) known_.reset();  // another connection committed (or the first look)
+    data_version_[file] = version;
   }
-  insert_record(db, in, seq, record, record.json, link_hash(previous, seq, record.json));
+}
+
+std::int64_t audit_tail::highest_seq(database& db) { return known(db).highest_seq; }
+
+audit_tail::ends& audit_tail::known(database& db) {
+  if (known_) return *known_;
+  ends read;
+  read.highest_seq = highest_audit_seq(db);
+  for (audit_file file : {audit_file::database, audit_file::read_trail}) {
+    auto last = db.cached(statements_of(file).last_hash);
+    if (!last->step()) continue;
+    std::string_view stored = last->column_blob(0);
+    digest& hash = read.last_hash[static_cast<int>(file)];
+    if (stored.size() == hash.size()) std::memcpy(hash.data(), stored.data(), hash.size());
+  }
+  return known_.emplace(read);
+}
+
+void append_audit_record(database& db, audit_tail& tail, const audit_record& record, audit_file file) {
+  audit_tail::ends& ends = tail.known(db);
+  const std::int64_t seq = ends.highest_seq + 1;  // one sequence across both files (read_trail.hpp, invariant 2)
+  digest& previous = ends.last_hash[static_cast<int>(file)];  // the previous record of the same file (invariant 3)
+  const digest hash = link_hash(previous, seq, record.json);
+  insert_record(db, statements_of(file), seq, record, record.json, hash);
+  // Noted only once stored: a failed insert leaves the ends as they were (and its rollback drops them).
+  ends.highest_seq = seq;
+  previous = hash;
 }
 
 std::optional<resource_version> read_audit_record(database& db, std::string_view id, const audit_renderer& render) {

@@ -4,6 +4,7 @@
 // database (writes) and in the read trail beside it (reads: read_trail.hpp); reads and searches see both.
 // Appending, reading, searching and verifying; the search answers store::audit_search_parameters.
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -11,6 +12,7 @@
 #include "fhir/result.hpp"
 #include "store/audit_record.hpp"
 #include "store/sqlite/database.hpp"
+#include "store/sqlite/write_queue.hpp"
 #include "store/store.hpp"
 
 namespace store::sqlite {
@@ -19,9 +21,38 @@ namespace store::sqlite {
 // read trail (the record of a read: read_trail.hpp).
 enum class audit_file { database, read_trail };
 
+// Where the chains end: the highest seq of both files and each file's last hash, kept in memory by the
+// writer so an append need not read them back (three B-tree seeks per record) and the committed-through
+// figure below needs no query after each batch. Writer thread only. What it knows is dropped when a
+// rollback may have undone appends (a job's savepoint or a whole transaction) and when another
+// connection, such as an offline import in another process, committed to either file (PRAGMA
+// data_version, read at the start of each transaction while the writer holds both files' write locks);
+// it is then read again from the files.
+class audit_tail : public transaction_listener {
+ public:
+  using digest = std::array<unsigned char, 32>;
+
+  void began(database& db) override;
+  void rolled_back() override { known_.reset(); }
+
+  // The highest seq in either file, as this connection sees them (0 when both are empty).
+  std::int64_t highest_seq(database& db);
+
+ private:
+  friend void append_audit_record(database& db, audit_tail& tail, const audit_record& record, audit_file file);
+  struct ends {
+    std::int64_t highest_seq = 0;
+    digest last_hash[2]{};  // by audit_file; zeros before a file's first record
+  };
+  ends& known(database& db);
+
+  std::optional<ends> known_;
+  std::int64_t data_version_[2]{-1, -1};  // main, read_trail: as last read
+};
+
 // Appends `record` to `file` (inside the writer's open transaction): its seq follows the highest of
 // both files, its hash the last record of `file`.
-void append_audit_record(database& db, const audit_record& record, audit_file file);
+void append_audit_record(database& db, audit_tail& tail, const audit_record& record, audit_file file);
 
 // The AuditEvent with this id, as a resource version (version 1, lastUpdated = recorded), rendered.
 std::optional<resource_version> read_audit_record(database& db, std::string_view id, const audit_renderer& render);

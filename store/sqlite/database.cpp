@@ -1,5 +1,7 @@
 #include "store/sqlite/database.hpp"
 
+#include <mutex>
+
 #include <sqlite3.h>
 
 #include <fmt/format.h>
@@ -12,6 +14,15 @@ namespace {
 }
 
 }  // namespace
+
+void configure_sqlite_library() {
+  static std::once_flag once;
+  // SQLite counts its memory under a global mutex on every allocation (SQLITE_CONFIG_MEMSTATUS); with the
+  // writer and the readers on several threads that mutex was contended (futex waits in every request
+  // thread), and nothing here reads the counts. sqlite3_config only works before SQLite initialises:
+  // if something initialised it first (a test opening a file directly), the counts simply stay on.
+  std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
 
 bool sqlite_error::is_busy() const {
   int primary = code_ & 0xFF;
@@ -103,6 +114,7 @@ column_kind statement::column_type(int index) const {
 bool statement::column_is_null(int index) const { return sqlite3_column_type(stmt_, index) == SQLITE_NULL; }
 
 database::database(const std::string& path, const open_options& options) {
+  configure_sqlite_library();
   int flags = SQLITE_OPEN_NOMUTEX | (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   int rc = sqlite3_open_v2(path.c_str(), &db_, flags, options.vfs);
   if (rc != SQLITE_OK) {

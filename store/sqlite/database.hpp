@@ -29,6 +29,10 @@ class sqlite_error : public std::runtime_error {
   int code_;
 };
 
+// Process-wide SQLite settings, applied once before SQLite initialises (database's constructor and the
+// VFS registration call it).
+void configure_sqlite_library();
+
 enum class column_kind { integer, real, text, blob, null };
 
 class statement {

@@ -147,7 +147,7 @@ class sqlite_store final : public store {
       if (event.id.empty() || event.json.empty())
         return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception, "An audit record needs an id and a body",
                            "audit-invalid");
-      sqlite::append_audit_record(db_, event, sqlite::audit_file::database);
+      sqlite::append_audit_record(db_, store_.audit_tail_, event, sqlite::audit_file::database);
       return fhir::done{};
     }
 
@@ -274,8 +274,8 @@ class sqlite_store final : public store {
     audit_committed_through_ = sqlite::highest_audit_seq(*writer);
     writes_ = std::make_unique<sqlite::write_queue>(std::move(writer), options.max_batch, last_written, sqlite::read_trail_schema,
                                                     [this](database& db) {
-      audit_committed_through_.store(sqlite::highest_audit_seq(db), std::memory_order_release);
-    });
+      audit_committed_through_.store(audit_tail_.highest_seq(db), std::memory_order_release);
+    }, &audit_tail_);
   }
 
   fhir::result<resource_version> read(std::string_view type, std::string_view id) override {
@@ -442,8 +442,8 @@ class sqlite_store final : public store {
     job->isolated = false;  // an append cannot fail alone: a failure is the disk's, and fails the batch
     job->durable = false;   // written to the read trail only: committed before the answer, synced within max_unsynced
     auto failure = std::make_shared<std::optional<fhir::error>>();
-    job->apply = [self = job.get()](database& db, fhir::epoch_ms) {
-      sqlite::append_audit_record(db, self->record, sqlite::audit_file::read_trail);
+    job->apply = [this, self = job.get()](database& db, fhir::epoch_ms) {
+      sqlite::append_audit_record(db, audit_tail_, self->record, sqlite::audit_file::read_trail);
       return true;
     };
     job->fail = [failure](fhir::error e) { *failure = std::move(e); };
@@ -775,6 +775,7 @@ class sqlite_store final : public store {
   // The highest audit seq committed in both files (audit_log.hpp), published by the writer after each
   // batch; read before a search's or history's read transaction begins.
   std::atomic<std::int64_t> audit_committed_through_{0};
+  sqlite::audit_tail audit_tail_;  // writer thread only; declared before writes_, its listener: outlives it
   std::unique_ptr<sqlite::write_queue> writes_;
 };
 

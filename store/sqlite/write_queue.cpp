@@ -22,11 +22,12 @@ fhir::error storage_error(const std::exception& e) {
 }  // namespace
 
 write_queue::write_queue(std::unique_ptr<database> db, std::size_t max_batch, fhir::epoch_ms last_written, const char* unsynced_schema,
-                         batch_hook after_batch)
+                         batch_hook after_batch, transaction_listener* listener)
     : db_(std::move(db)),
       max_batch_(std::max<std::size_t>(1, max_batch)),
       unsynced_schema_(unsynced_schema),
       after_batch_(std::move(after_batch)),
+      listener_(listener),
       last_written_(last_written) {
   thread_ = std::thread([this] { loop(); });
 }
@@ -135,6 +136,7 @@ void write_queue::run_batch(std::deque<write_job*>& batch) {
 bool write_queue::commit(const std::vector<write_job*>& jobs, fhir::epoch_ms now) {
   try {
     transaction tx(*db_);
+    if (listener_) listener_->began(*db_);
     for (write_job* job : jobs) {
       if (!job->isolated) {
         if (!job->apply(*db_, now)) throw std::logic_error("a write job without a savepoint reported failure");
@@ -147,12 +149,16 @@ bool write_queue::commit(const std::vector<write_job*>& jobs, fhir::epoch_ms now
       } catch (const std::exception& e) {
         job->fail(storage_error(e));
       }
-      if (!ok) db_->cached("ROLLBACK TO job")->run();
+      if (!ok) {
+        db_->cached("ROLLBACK TO job")->run();
+        if (listener_) listener_->rolled_back();
+      }
       db_->cached("RELEASE job")->run();
     }
     tx.commit();  // invariant 3: acknowledged only after this returns
     return true;
   } catch (const std::exception& e) {
+    if (listener_) listener_->rolled_back();  // tx's destructor has rolled back what COMMIT did not
     for (write_job* job : jobs) job->fail(storage_error(e));
     return false;
   }

@@ -68,6 +68,26 @@ std::vector<std::string> find(store::store& s, std::vector<std::pair<std::string
 
 using ids = std::vector<std::string>;
 
+// "seq:id,..." of the records in one file (the database or its read trail), in seq order.
+std::string seqs_in(const std::string& file) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT group_concat(seq || ':' || id) FROM (SELECT seq, id FROM audit_record ORDER BY seq)", -1, &st,
+                             nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  std::string seqs = sqlite3_column_text(st, 0) ? reinterpret_cast<const char*>(sqlite3_column_text(st, 0)) : "";
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return seqs;
+}
+
+bool append_async(store::store& s, const fhir::json::value& e) {
+  std::promise<bool> done;
+  s.append_audit_async(store::make_audit_record(e), [&done](fhir::result<fhir::done> r) { done.set_value(r.ok()); });
+  return done.get_future().get();
+}
+
 }  // namespace
 
 TEST_CASE("audit records are appended, read, searched by every key and column, and verified", "[store][audit]") {
@@ -219,10 +239,7 @@ TEST_CASE("records of requests that wrote nothing go to the read trail beside th
   fhir::testing::temp_dir dir;
   std::string path = dir.file("db.sqlite");
   auto appended_async = [](store::store& s, const std::string& id, const std::string& day) {
-    std::promise<bool> done;
-    s.append_audit_async(store::make_audit_record(event(id, "2026-02-" + day + "T10:00:00Z", "p1", "u1", "read", "0")),
-                         [&done](fhir::result<fhir::done> r) { done.set_value(r.ok()); });
-    return done.get_future().get();
+    return append_async(s, event(id, "2026-02-" + day + "T10:00:00Z", "p1", "u1", "read", "0"));
   };
   {
     auto s = open(path);
@@ -234,18 +251,6 @@ TEST_CASE("records of requests that wrote nothing go to the read trail beside th
     REQUIRE(appended_async(*s, "r5", "05"));
   }
   // Each record is in one file, numbered in one sequence.
-  auto seqs_in = [](const std::string& file) {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
-    sqlite3_stmt* st = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, "SELECT group_concat(seq || ':' || id) FROM (SELECT seq, id FROM audit_record ORDER BY seq)", -1, &st,
-                               nullptr) == SQLITE_OK);
-    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-    std::string seqs = sqlite3_column_text(st, 0) ? reinterpret_cast<const char*>(sqlite3_column_text(st, 0)) : "";
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return seqs;
-  };
   CHECK(seqs_in(path) == "1:w1,4:w4");
   CHECK(seqs_in(path + "-read-audit") == "2:r2,3:r3,5:r5");
 
@@ -291,6 +296,48 @@ TEST_CASE("records of requests that wrote nothing go to the read trail beside th
   REQUIRE_FALSE(again.ok());
   CHECK_THAT(again.error().summary(), Catch::Contains("was interrupted"));
   CHECK_FALSE(std::filesystem::exists(dir.file("again.sqlite")));
+}
+
+TEST_CASE("the writer's memory of where the chains end is dropped by a rollback and by another connection's appends",
+          "[store][audit]") {
+  // store/sqlite/audit_log.hpp, audit_tail: the next seq and each file's last hash are kept in memory.
+  fhir::testing::temp_dir dir;
+  std::string path = dir.file("db.sqlite");
+  auto record = [](const std::string& id, const std::string& subtype) {
+    return store::make_audit_record(event(id, "2026-04-01T10:00:00Z", "p1", "u1", subtype, "0"));
+  };
+  auto s = open(path);
+  REQUIRE(s->append_audit(record("w1", "update")).ok());
+  REQUIRE(append_async(*s, event("r2", "2026-04-01T10:00:00Z", "p1", "u1", "read", "0")));
+  // A unit of work that appended a record and then failed: its record is rolled back with it, and the
+  // next records neither skip its seq nor chain onto its hash.
+  auto failed = s->transact([&](store::transaction& tx) -> fhir::result<fhir::done> {
+    REQUIRE(tx.append_audit(record("w3", "update")).ok());
+    return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid, "the unit fails after its audit record", "test");
+  });
+  REQUIRE_FALSE(failed.ok());
+  REQUIRE(s->append_audit(record("w4", "update")).ok());
+  REQUIRE(append_async(*s, event("r5", "2026-04-01T10:00:00Z", "p1", "u1", "read", "0")));
+  CHECK(seqs_in(path) == "1:w1,3:w4");
+  CHECK(seqs_in(path + "-read-audit") == "2:r2,4:r5");
+  // Another connection appends to both files (as another process would: an offline import); this
+  // store's next records follow them in both.
+  {
+    auto other = open(path);
+    REQUIRE(other->append_audit(record("w6", "update")).ok());
+    REQUIRE(append_async(*other, event("r7", "2026-04-01T10:00:00Z", "p1", "u1", "read", "0")));
+  }
+  REQUIRE(s->append_audit(record("w8", "update")).ok());
+  REQUIRE(append_async(*s, event("r9", "2026-04-01T10:00:00Z", "p1", "u1", "read", "0")));
+  CHECK(seqs_in(path) == "1:w1,3:w4,5:w6,7:w8");
+  CHECK(seqs_in(path + "-read-audit") == "2:r2,4:r5,6:r7,8:r9");
+  auto check = s->verify_audit();
+  REQUIRE(check.ok());
+  INFO(check->problem);
+  CHECK(check->intact);
+  CHECK(check->records == 8);
+  // Searches see every record: the committed-through bound comes from the same memory.
+  CHECK(find(*s, {{"patient", "p1"}}) == ids{"r9", "w8", "r7", "w6", "r5", "w4", "r2", "w1"});
 }
 
 TEST_CASE("under continuous commits the logs are checkpointed about once per 1,000 frames, not after every commit", "[store][audit][checkpoint]") {
