@@ -46,25 +46,39 @@ std::string hex(const digest& d) {
   return out;
 }
 
-// The statements that append to one file's trail (cached statements need literal text).
+// A record's search keys go in by statements of up to this many rows (one statement run costs more
+// than the rows it inserts; the server's records have about five keys).
+constexpr std::size_t keys_per_statement = 8;
+
+// The statements that append to one file's trail (cached statements need text that outlives the
+// connection: literals, or the static strings below).
 struct trail_statements {
   const char* schema;
   const char* last_hash;
   const char* insert;
-  const char* add_key;
+  // add_keys[n - 1]: INSERT OR IGNORE of n keys, ?1 the seq and ?2.. the keys.
+  std::array<std::string, keys_per_statement> add_keys;
 };
 
-constexpr trail_statements database_statements{
+trail_statements make_statements(const char* schema, const char* last_hash, const char* insert) {
+  trail_statements out{schema, last_hash, insert, {}};
+  std::string rows;
+  for (std::size_t n = 1; n <= keys_per_statement; ++n) {
+    rows += fmt::format("{}(?{}, ?1)", n > 1 ? ", " : "", n + 1);
+    out.add_keys[n - 1] = fmt::format("INSERT OR IGNORE INTO {}.audit_key(key, seq) VALUES {}", schema, rows);
+  }
+  return out;
+}
+
+const trail_statements database_statements = make_statements(
     "main", "SELECT hash FROM main.audit_record ORDER BY seq DESC LIMIT 1",
     "INSERT INTO main.audit_record(seq, id, recorded, type, subtype, action, outcome, body, hash) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    "INSERT OR IGNORE INTO main.audit_key(key, seq) VALUES (?1, ?2)"};
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
 
-constexpr trail_statements read_trail_statements{
+const trail_statements read_trail_statements = make_statements(
     "read_trail", "SELECT hash FROM read_trail.audit_record ORDER BY seq DESC LIMIT 1",
     "INSERT INTO read_trail.audit_record(seq, id, recorded, type, subtype, action, outcome, body, hash) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    "INSERT OR IGNORE INTO read_trail.audit_key(key, seq) VALUES (?1, ?2)"};
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
 
 const trail_statements& statements_of(audit_file file) {
   return file == audit_file::read_trail ? read_trail_statements : database_statements;
@@ -75,9 +89,12 @@ void insert_record(database& db, const trail_statements& in, std::int64_t seq, c
   auto insert = db.cached(in.insert);
   insert->bind(1, seq).bind(2, r.id).bind(3, r.recorded).bind(4, r.type).bind(5, r.subtype).bind(6, r.action);
   insert->bind(7, r.outcome).bind_static(8, body).bind_blob(9, as_bytes(hash)).run();
-  for (const std::string& key : r.keys) {
-    auto add = db.cached(in.add_key);
-    add->bind(1, key).bind(2, seq).run();
+  for (std::size_t first = 0; first < r.keys.size(); first += keys_per_statement) {
+    const std::size_t n = std::min(keys_per_statement, r.keys.size() - first);
+    auto add = db.cached(in.add_keys[n - 1].c_str());
+    add->bind(1, seq);
+    for (std::size_t i = 0; i < n; ++i) add->bind_static(static_cast<int>(i) + 2, r.keys[first + i]);
+    add->run();
   }
 }
 
