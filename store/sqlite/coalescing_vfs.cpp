@@ -11,8 +11,6 @@
 
 #include <sqlite3.h>
 
-#include "store/sqlite/database.hpp"
-
 namespace store::sqlite {
 namespace {
 
@@ -80,7 +78,10 @@ int x_write(sqlite3_file* f, const void* data, int amount, sqlite3_int64 offset)
   wrapped_file* w = self(f);
   if (!w->buffering) return w->real->pMethods->xWrite(w->real, data, amount, offset);
   std::string& pending = *w->pending;
-  if (offset == 0) w->written_end = 0;  // a new WAL header: the log restarts from the beginning
+  if (offset == 0) {  // a new WAL header: the log restarts from the beginning
+    if (int rc = flush(f); rc != SQLITE_OK) return rc;  // what is pending belongs to the old log
+    w->written_end = 0;
+  }
   // The end of what is written or pending. pending_at is only meaningful while something is pending:
   // after a restart it still points past the old log's end, and every write would look like a rewrite.
   sqlite3_int64 end =
@@ -199,7 +200,6 @@ int x_current_time_int64(sqlite3_vfs*, sqlite3_int64* out) { return base_vfs->xC
 sqlite3_vfs vfs;
 
 void register_vfs() {
-  configure_sqlite_library();  // before sqlite3_vfs_find initialises SQLite
   base_vfs = sqlite3_vfs_find(nullptr);
   if (!base_vfs || base_vfs->iVersion < 2) throw std::runtime_error("the default SQLite VFS is too old to wrap");
   vfs = sqlite3_vfs{};

@@ -1,7 +1,5 @@
 #include "store/sqlite/database.hpp"
 
-#include <mutex>
-
 #include <sqlite3.h>
 
 #include <fmt/format.h>
@@ -14,15 +12,6 @@ namespace {
 }
 
 }  // namespace
-
-void configure_sqlite_library() {
-  static std::once_flag once;
-  // SQLite counts its memory under a global mutex on every allocation (SQLITE_CONFIG_MEMSTATUS); with the
-  // writer and the readers on several threads that mutex was contended (futex waits in every request
-  // thread), and nothing here reads the counts. sqlite3_config only works before SQLite initialises:
-  // if something initialised it first (a test opening a file directly), the counts simply stay on.
-  std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
-}
 
 bool sqlite_error::is_busy() const {
   int primary = code_ & 0xFF;
@@ -114,7 +103,6 @@ column_kind statement::column_type(int index) const {
 bool statement::column_is_null(int index) const { return sqlite3_column_type(stmt_, index) == SQLITE_NULL; }
 
 database::database(const std::string& path, const open_options& options) {
-  configure_sqlite_library();
   int flags = SQLITE_OPEN_NOMUTEX | (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   int rc = sqlite3_open_v2(path.c_str(), &db_, flags, options.vfs);
   if (rc != SQLITE_OK) {
@@ -145,6 +133,16 @@ void database::exec(std::string_view sql) {
     sqlite3_free(message);
     throw sqlite_error(rc, fmt::format("exec `{}`: {}", text.substr(0, 80), m));
   }
+}
+
+void database::attach(const std::string& file, const char* schema) {
+  {
+    statement attach(db_, fmt::format("ATTACH DATABASE ?1 AS {}", schema));
+    attach.bind(1, file);
+    attach.run();
+  }
+  statements_.clear();
+  dynamic_statements_.clear();
 }
 
 statement_use database::cached(const char* sql) {
@@ -182,8 +180,9 @@ transaction::~transaction() {
   if (!open_) return;
   try {
     db_.cached("ROLLBACK")->run();
-  } catch (const sqlite_error&) {
-    // A failed COMMIT may already have rolled back; nothing more can be done here.
+  } catch (const std::exception&) {
+    // A failed COMMIT may already have rolled back (or the statement could not be prepared: out of
+    // memory); nothing more can be done in a destructor.
   }
 }
 

@@ -29,10 +29,6 @@ class sqlite_error : public std::runtime_error {
   int code_;
 };
 
-// Process-wide SQLite settings, applied once before SQLite initialises (database's constructor and the
-// VFS registration call it).
-void configure_sqlite_library();
-
 enum class column_kind { integer, real, text, blob, null };
 
 class statement {
@@ -98,6 +94,9 @@ class database {
   database& operator=(const database&) = delete;
 
   void exec(std::string_view sql);
+  // ATTACHes `file` as `schema`, and drops every cached statement: a statement compiled before covers
+  // only the databases present then (a cached BEGIN IMMEDIATE would not lock the attached one).
+  void attach(const std::string& file, const char* schema);
   // A prepared statement cached for the life of the connection; `sql` must be a string literal or
   // otherwise outlive the connection (its address is the cache key).
   statement_use cached(const char* sql);

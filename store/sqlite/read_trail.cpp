@@ -51,11 +51,6 @@ std::optional<std::string> single_text(database& db, const char* sql) {
   return std::string(st.column_text(0));
 }
 
-void attach(database& db, const std::string& file) {
-  statement attach(db.handle(), "ATTACH DATABASE ?1 AS read_trail");
-  attach.bind(1, file);
-  attach.run();
-}
 
 }  // namespace
 
@@ -73,7 +68,7 @@ void attach_read_trail_for_writing(database& db, const std::string& database_pat
     throw std::runtime_error(fmt::format("the read trail {} (the audit records of reads beside the database) is missing; "
                                          "restore it with the database from their backup",
                                          file));
-  attach(db, file);
+  db.attach(file, read_trail_schema);
   db.exec("PRAGMA read_trail.journal_mode = WAL");
   db.exec("PRAGMA read_trail.synchronous = NORMAL");  // invariant 4
   if (single_text(db, "PRAGMA read_trail.user_version").value_or("0") == "0") {
@@ -98,7 +93,7 @@ void attach_read_trail_for_writing(database& db, const std::string& database_pat
 
 void attach_read_trail(database& db, const std::string& database_path) {
   // Opened after the writer has attached (and, if need be, created) it.
-  attach(db, read_trail_path(database_path));
+  db.attach(read_trail_path(database_path), read_trail_schema);
 }
 
 }  // namespace store::sqlite

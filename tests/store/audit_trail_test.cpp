@@ -7,9 +7,11 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <future>
 #include <map>
+#include <memory>
 #include <set>
 #include <thread>
 #include <string>
@@ -331,13 +333,43 @@ TEST_CASE("the writer's memory of where the chains end is dropped by a rollback 
   REQUIRE(append_async(*s, event("r9", "2026-04-01T10:00:00Z", "p1", "u1", "read", "0")));
   CHECK(seqs_in(path) == "1:w1,3:w4,5:w6,7:w8");
   CHECK(seqs_in(path + "-read-audit") == "2:r2,4:r5,6:r7,8:r9");
+  // Another connection appends to the read trail only: this store's next record in the database still
+  // follows it (one sequence across both files).
+  {
+    auto other = open(path);
+    REQUIRE(append_async(*other, event("r10", "2026-04-01T10:00:00Z", "p1", "u1", "read", "0")));
+  }
+  REQUIRE(s->append_audit(record("w11", "update")).ok());
+  CHECK(seqs_in(path) == "1:w1,3:w4,5:w6,7:w8,10:w11");
+  // A transaction that fails as a whole (a read record whose id is taken fails the read trail's batch)
+  // takes the batch's earlier records with it. The writer is held busy so the three share one batch.
+  std::promise<void> holding;
+  std::thread busy([&] {
+    (void)s->transact([&](store::transaction&) -> fhir::result<fhir::done> {
+      holding.set_value();
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      return fhir::done{};
+    });
+  });
+  holding.get_future().wait();
+  std::vector<std::future<bool>> outcomes;
+  for (const char* id : {"g12", "r2", "g13"}) {  // r2 is taken
+    auto done = std::make_shared<std::promise<bool>>();
+    outcomes.push_back(done->get_future());
+    s->append_audit_async(store::make_audit_record(event(id, "2026-04-01T10:00:00Z", "p1", "u1", "read", "0")),
+                          [done](fhir::result<fhir::done> r) { done->set_value(r.ok()); });
+  }
+  busy.join();
+  for (auto& outcome : outcomes) CHECK_FALSE(outcome.get());
+  REQUIRE(append_async(*s, event("r14", "2026-04-01T10:00:00Z", "p1", "u1", "read", "0")));
+  CHECK(seqs_in(path + "-read-audit") == "2:r2,4:r5,6:r7,8:r9,9:r10,11:r14");
   auto check = s->verify_audit();
   REQUIRE(check.ok());
   INFO(check->problem);
   CHECK(check->intact);
-  CHECK(check->records == 8);
+  CHECK(check->records == 11);
   // Searches see every record: the committed-through bound comes from the same memory.
-  CHECK(find(*s, {{"patient", "p1"}}) == ids{"r9", "w8", "r7", "w6", "r5", "w4", "r2", "w1"});
+  CHECK(find(*s, {{"patient", "p1"}}) == ids{"r14", "w11", "r10", "r9", "w8", "r7", "w6", "r5", "w4", "r2", "w1"});
 }
 
 TEST_CASE("under continuous commits the logs are checkpointed about once per 1,000 frames, not after every commit", "[store][audit][checkpoint]") {

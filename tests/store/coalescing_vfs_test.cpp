@@ -92,3 +92,19 @@ TEST_CASE("coalescing VFS: after the log restarts, each commit is still one writ
   CHECK(store::sqlite::coalescing_vfs_wal_writes() - before <= commits + 1);
   CHECK(scalar(*writer, "SELECT count(*) FROM t WHERE body = printf('%.*c', 900, char(65 + n % 26))") == 420 + commits * 7);
 }
+
+// Not the VFS, but the same layer (store/sqlite/database.hpp): the writer caches BEGIN IMMEDIATE, and a
+// statement compiled before an ATTACH covers only the databases present then.
+TEST_CASE("a transaction begun after ATTACH write-locks the attached file too", "[store][database]") {
+  fhir::testing::temp_dir dir;
+  database db(dir.file("main.db"), store::sqlite::open_options{});
+  {
+    store::sqlite::transaction compiled(db);  // compiles and caches BEGIN IMMEDIATE before the ATTACH
+    compiled.commit();
+  }
+  db.attach(dir.file("attached.db"), "attached");
+  db.exec("CREATE TABLE attached.t(x)");
+  store::sqlite::transaction tx(db);
+  database other(dir.file("attached.db"), store::sqlite::open_options{.busy_timeout_ms = 0});
+  CHECK_THROWS_AS(other.exec("BEGIN IMMEDIATE"), store::sqlite::sqlite_error);  // held by tx from its start
+}
