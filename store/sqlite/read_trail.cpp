@@ -51,7 +51,6 @@ std::optional<std::string> single_text(database& db, const char* sql) {
   return std::string(st.column_text(0));
 }
 
-
 }  // namespace
 
 std::string read_trail_path(const std::string& database_path) {
