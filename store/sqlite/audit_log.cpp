@@ -281,7 +281,7 @@ void audit_tail::began(database& db) {
   }
 }
 
-std::int64_t audit_tail::highest_seq(database& db) { return known(db).highest_seq; }
+void audit_tail::publish(database& db) { committed_through_.store(known(db).highest_seq, std::memory_order_release); }
 
 audit_tail::ends& audit_tail::known(database& db) {
   if (known_) return *known_;

@@ -5,6 +5,7 @@
 // Appending, reading, searching and verifying; the search answers store::audit_search_parameters.
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -23,7 +24,8 @@ enum class audit_file { database, read_trail };
 
 // Where the chains end: the highest seq of both files and each file's last hash, kept in memory by the
 // writer so an append need not read them back (three B-tree seeks per record) and the committed-through
-// figure below needs no query after each batch. Writer thread only. What it knows is dropped when a
+// figure below needs no query after each batch. Writer thread only, but for committed_through(). What
+// it knows is dropped when a
 // rollback may have undone appends (a job's savepoint or a whole transaction) and when another
 // connection, such as an offline import in another process, committed to either file (PRAGMA
 // data_version, read at the start of each transaction while the writer holds both files' write locks);
@@ -34,9 +36,13 @@ class audit_tail : public transaction_listener {
 
   void began(database& db) override;
   void rolled_back() override { known_.reset(); }
+  void batch_done(database& db) override { publish(db); }
 
-  // The highest seq in either file, as this connection sees them (0 when both are empty).
-  std::int64_t highest_seq(database& db);
+  // Publishes the highest seq committed in both files as committed_through(): after each batch, and
+  // once by the store before its writer starts. Outside a transaction.
+  void publish(database& db);
+  // The figure searches and history bound their first page by (below). Any thread.
+  std::int64_t committed_through() const { return committed_through_.load(std::memory_order_acquire); }
 
  private:
   friend void append_audit_record(database& db, audit_tail& tail, const audit_record& record, audit_file file);
@@ -48,6 +54,7 @@ class audit_tail : public transaction_listener {
 
   std::optional<ends> known_;
   std::int64_t data_version_[2]{-1, -1};  // main, read_trail: as last read
+  std::atomic<std::int64_t> committed_through_{0};
 };
 
 // Appends `record` to `file` (inside the writer's open transaction): its seq follows the highest of

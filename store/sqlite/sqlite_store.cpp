@@ -271,11 +271,9 @@ class sqlite_store final : public store {
     }
     checkpoints_ = std::make_unique<sqlite::checkpointer>(options.path);
     checkpoints_->attach(*writer);
-    audit_committed_through_ = sqlite::highest_audit_seq(*writer);
+    audit_tail_.publish(*writer);
     writes_ = std::make_unique<sqlite::write_queue>(std::move(writer), options.max_batch, last_written, sqlite::read_trail_schema,
-                                                    [this](database& db) {
-      audit_committed_through_.store(audit_tail_.highest_seq(db), std::memory_order_release);
-    }, &audit_tail_);
+                                                    &audit_tail_);
   }
 
   fhir::result<resource_version> read(std::string_view type, std::string_view id) override {
@@ -318,7 +316,7 @@ class sqlite_store final : public store {
 
   fhir::result<history_page> history(const history_request& request) override {
     if (request.type == audit_event_type)
-      return with_read_transaction([&, committed = audit_committed_through_.load(std::memory_order_acquire)](database& db) {
+      return with_read_transaction([&, committed = audit_tail_.committed_through()](database& db) {
         return sqlite::audit_history(db, request, render_audit_, committed);
       });
     auto position = sqlite::history_position(request.page_token);
@@ -503,7 +501,7 @@ class sqlite_store final : public store {
 
   fhir::result<search_page> search(const search_request& request) override {
     if (std::find(request.query.types.begin(), request.query.types.end(), audit_event_type) != request.query.types.end())
-      return with_read_transaction([&, committed = audit_committed_through_.load(std::memory_order_acquire)](database& db) {
+      return with_read_transaction([&, committed = audit_tail_.committed_through()](database& db) {
         return sqlite::search_audit_trail(db, request, render_audit_, committed);
       });
     return with_read_transaction([&](database& db) -> fhir::result<search_page> {
@@ -772,10 +770,9 @@ class sqlite_store final : public store {
   std::string path_;
   sqlite::reader_pool readers_;
   std::unique_ptr<sqlite::checkpointer> checkpoints_;  // declared before writes_: outlives the writer
-  // The highest audit seq committed in both files (audit_log.hpp), published by the writer after each
-  // batch; read before a search's or history's read transaction begins.
-  std::atomic<std::int64_t> audit_committed_through_{0};
-  sqlite::audit_tail audit_tail_;  // writer thread only; declared before writes_, its listener: outlives it
+  // Where the audit chains end (audit_log.hpp): the writer's, but for committed_through(), which searches
+  // and history read before their read transaction begins. Declared before writes_, its listener: outlives it.
+  sqlite::audit_tail audit_tail_;
   std::unique_ptr<sqlite::write_queue> writes_;
 };
 

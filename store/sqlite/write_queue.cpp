@@ -22,11 +22,10 @@ fhir::error storage_error(const std::exception& e) {
 }  // namespace
 
 write_queue::write_queue(std::unique_ptr<database> db, std::size_t max_batch, fhir::epoch_ms last_written, const char* unsynced_schema,
-                         batch_hook after_batch, transaction_listener* listener)
+                         transaction_listener* listener)
     : db_(std::move(db)),
       max_batch_(std::max<std::size_t>(1, max_batch)),
       unsynced_schema_(unsynced_schema),
-      after_batch_(std::move(after_batch)),
       listener_(listener),
       last_written_(last_written) {
   thread_ = std::thread([this] { loop(); });
@@ -119,9 +118,9 @@ void write_queue::run_batch(std::deque<write_job*>& batch) {
     last_written_ = now;
     if (!unsynced_since_) unsynced_since_ = std::chrono::steady_clock::now();
   }
-  if (after_batch_) {
+  if (listener_) {
     try {
-      after_batch_(*db_);
+      listener_->batch_done(*db_);
     } catch (const std::exception&) {
       // A figure the hook could not read stays as it was; the next batch tries again.
     }

@@ -60,15 +60,18 @@ struct write_job {
   bool durable = true;
 };
 
-// Told, on the writer thread, when a transaction begins and when work is rolled back, by whoever keeps
-// facts about the database in memory across jobs (the audit trail's tail: audit_log.hpp): they must not
-// survive a rollback that undid them, nor miss another process's commits.
+// Told, on the writer thread, when a transaction begins, when work is rolled back and when a batch is
+// done, by whoever keeps facts about the database in memory across jobs (the audit trail's tail:
+// audit_log.hpp): they must not survive a rollback that undid them, nor miss another process's commits.
 struct transaction_listener {
   virtual ~transaction_listener() = default;
   // After BEGIN, before the transaction's first job.
   virtual void began(database& db) = 0;
   // A job's savepoint, or the whole transaction, was rolled back (or failed to commit).
   virtual void rolled_back() = 0;
+  // After each batch's transactions, before its jobs' finished(); outside any transaction. An
+  // exception is ignored (the next batch calls again).
+  virtual void batch_done(database& db) = 0;
 };
 
 // How long a commit of non-durable jobs may stay unsynced under continuous load.
@@ -76,15 +79,12 @@ inline constexpr std::chrono::milliseconds max_unsynced{50};
 
 class write_queue {
  public:
-  // Runs on the writer thread after each batch's transactions, before its jobs' finished().
-  using batch_hook = std::function<void(database& db)>;
-
   // `last_written` is the newest lastUpdated already stored (invariant 4 across restarts);
   // `unsynced_schema` the attached database that jobs with durable = false write to, whose log the
   // writer syncs (invariant 3); the others are committed with synchronous = FULL and need no sync.
   // `listener` (optional) must outlive the queue.
   write_queue(std::unique_ptr<database> db, std::size_t max_batch, fhir::epoch_ms last_written, const char* unsynced_schema,
-              batch_hook after_batch = {}, transaction_listener* listener = nullptr);
+              transaction_listener* listener = nullptr);
   // Finishes every queued job, then stops the writer thread.
   ~write_queue();
 
@@ -104,7 +104,6 @@ class write_queue {
   std::unique_ptr<database> db_;
   std::size_t max_batch_;
   const char* unsynced_schema_;
-  batch_hook after_batch_;
   transaction_listener* listener_;
   fhir::epoch_ms last_written_;  // writer thread only
   // Writer thread only: when the first commit not yet synced to disk was made.
