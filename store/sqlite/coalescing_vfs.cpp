@@ -11,6 +11,8 @@
 
 #include <sqlite3.h>
 
+#include "store/sqlite/memory_accounting.hpp"
+
 namespace store::sqlite {
 namespace {
 
@@ -200,6 +202,7 @@ int x_current_time_int64(sqlite3_vfs*, sqlite3_int64* out) { return base_vfs->xC
 sqlite3_vfs vfs;
 
 void register_vfs() {
+  configure_sqlite_library();  // before sqlite3_vfs_find initialises SQLite
   base_vfs = sqlite3_vfs_find(nullptr);
   if (!base_vfs || base_vfs->iVersion < 2) throw std::runtime_error("the default SQLite VFS is too old to wrap");
   vfs = sqlite3_vfs{};

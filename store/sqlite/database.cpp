@@ -1,4 +1,5 @@
 #include "store/sqlite/database.hpp"
+#include "store/sqlite/memory_accounting.hpp"
 
 #include <sqlite3.h>
 
@@ -103,6 +104,7 @@ column_kind statement::column_type(int index) const {
 bool statement::column_is_null(int index) const { return sqlite3_column_type(stmt_, index) == SQLITE_NULL; }
 
 database::database(const std::string& path, const open_options& options) {
+  configure_sqlite_library();
   int flags = SQLITE_OPEN_NOMUTEX | (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   int rc = sqlite3_open_v2(path.c_str(), &db_, flags, options.vfs);
   if (rc != SQLITE_OK) {

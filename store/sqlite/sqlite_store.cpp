@@ -21,6 +21,7 @@
 #include "store/sqlite/quality_log.hpp"
 #include "store/sqlite/checkpointer.hpp"
 #include "store/sqlite/coalescing_vfs.hpp"
+#include "store/sqlite/memory_accounting.hpp"
 #include "store/sqlite/page_token.hpp"
 #include "store/sqlite/read_trail.hpp"
 #include "store/sqlite/reader_pool.hpp"
@@ -472,7 +473,7 @@ class sqlite_store final : public store {
     // Without a configured page-cache buffer, page-cache memory comes from the heap and counts as "overflow"
     // (each cache's first bulk allocation aside).
     if (sqlite3_status64(SQLITE_STATUS_PAGECACHE_OVERFLOW, &current, &highest, 0) == SQLITE_OK) figures.page_cache_bytes = current;
-    figures.sqlite_memory_bytes = sqlite3_memory_used();
+    figures.sqlite_memory_bytes = sqlite::sqlite_heap_bytes();
     figures.checkpoints = checkpoints_->checkpoints();
     return figures;
   }
