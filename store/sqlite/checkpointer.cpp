@@ -9,9 +9,12 @@
 
 namespace store::sqlite {
 
-checkpointer::checkpointer(const std::string& path, int threshold)
-    : db_(std::make_unique<database>(path, open_options{})), threshold_(threshold) {
+checkpointer::checkpointer(const std::string& path, int database_threshold, int read_trail_threshold)
+    : db_(std::make_unique<database>(path, open_options{})) {
+  database_log_.schema = "main";
+  database_log_.threshold = database_threshold;
   read_trail_log_.schema = read_trail_schema;
+  read_trail_log_.threshold = read_trail_threshold;
   attach_read_trail(*db_, path);  // checkpoints cover both files
   db_->exec("PRAGMA synchronous = FULL");  // the checkpoint syncs the WAL before copying, the database after
   thread_ = std::thread([this] { loop(); });
@@ -41,7 +44,7 @@ int checkpointer::on_commit(void* self, sqlite3* db, const char* schema, int fra
   log& wal = c->log_of(schema);
   int copied = wal.copied.load(std::memory_order_relaxed);
   if (frames < copied) wal.copied.store(copied = 0, std::memory_order_relaxed);  // the log has restarted
-  if (frames >= restart_factor * c->threshold_) {
+  if (frames >= restart_factor * wal.threshold) {
     // The log is long (or the thread far behind): checkpoint here, as SQLite's own auto-checkpoint would
     // (errors leave it for later); when everything is copied back, the next write restarts the log.
     // Not while the thread checkpoints: it holds the checkpoint lock, so this one would only be busy.
@@ -51,8 +54,8 @@ int checkpointer::on_commit(void* self, sqlite3* db, const char* schema, int fra
       wal.copied.store(done, std::memory_order_relaxed);
       c->checkpoints_.fetch_add(1, std::memory_order_relaxed);
     }
-  } else if (const bool nearly_long = frames >= (restart_factor - 1) * c->threshold_;
-             frames - copied >= (nearly_long ? c->threshold_ / 8 : c->threshold_)) {
+  } else if (const bool nearly_long = frames >= (restart_factor - 1) * wal.threshold;
+             frames - copied >= (nearly_long ? wal.threshold / 8 : wal.threshold)) {
     {
       std::lock_guard lock(c->mutex_);
       wal.due = true;

@@ -28,8 +28,11 @@ namespace store::sqlite {
 
 class checkpointer {
  public:
-  // `path`: the database file; a checkpoint starts when a log holds `threshold` frames not yet copied back.
-  explicit checkpointer(const std::string& path, int threshold = 1000);
+  // `path`: the database file; a checkpoint starts when a log holds `threshold` frames not yet copied
+  // back. The read trail's is larger: its commits rewrite the same few pages (the ends of an append-only
+  // table and its indexes), and a checkpoint copies each page once however often the log holds it, so
+  // copying less often copies fewer pages per record.
+  explicit checkpointer(const std::string& path, int database_threshold = 1000, int read_trail_threshold = 4000);
   ~checkpointer();
   checkpointer(const checkpointer&) = delete;
   checkpointer& operator=(const checkpointer&) = delete;
@@ -45,6 +48,7 @@ class checkpointer {
   // One write-ahead log: the database's ("main") or the read trail's.
   struct log {
     const char* schema;
+    int threshold;
     // Frames copied back by the last checkpoint (written by this thread, read by the writer's hook);
     // reset by the hook when the log has restarted.
     std::atomic<int> copied{0};
@@ -58,8 +62,7 @@ class checkpointer {
   void loop();
 
   std::unique_ptr<database> db_;
-  int threshold_;
-  log database_log_{"main"};
+  log database_log_;
   log read_trail_log_;
   std::atomic<std::int64_t> checkpoints_{0};  // completed (SQLITE_OK), by the thread or the writer
   std::atomic<bool> running_{false};          // the thread is checkpointing (the writer then does not)
