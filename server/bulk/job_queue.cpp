@@ -1,5 +1,7 @@
 #include "server/bulk/job_queue.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -194,7 +196,11 @@ fhir::result<std::shared_ptr<job>> job_queue::submit(std::shared_ptr<job> j, fhi
   if (same != jobs_.end()) jobs_.erase(same);
   jobs_.emplace(j->id(), j);
   queue_.push_back(j);
-  if (!thread_.joinable()) thread_ = std::thread([this] { work(); });
+  if (!thread_.joinable())
+    thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "fhir-bulk");  // shown by top -H, perf and gdb
+      work();
+    });
   lock.unlock();
   wake_.notify_one();
   remove_directories(expired);

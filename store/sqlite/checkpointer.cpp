@@ -1,5 +1,6 @@
 #include "store/sqlite/checkpointer.hpp"
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include <cstring>
@@ -17,7 +18,10 @@ checkpointer::checkpointer(const std::string& path, int database_threshold, int 
   read_trail_log_.threshold = read_trail_threshold;
   attach_read_trail(*db_, path);  // checkpoints cover both files
   db_->exec("PRAGMA synchronous = FULL");  // the checkpoint syncs the WAL before copying, the database after
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "fhir-checkpoint");  // shown by top -H, perf and gdb
+    loop();
+  });
 }
 
 checkpointer::~checkpointer() {
