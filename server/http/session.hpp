@@ -178,6 +178,7 @@ class session : public session_base, public std::enable_shared_from_this<session
     auto guard = net::make_work_guard(owner_.ioc);  // run() must not return while a handler is in flight
     net::post(owner_.workers, [self = this->shared_from_this(), req = std::move(req), guard = std::move(guard)]() mutable {
       self->owner_.pending.fetch_sub(1, std::memory_order_relaxed);  // no longer waiting
+      name_worker_thread();
       self->respond(self->invoke(*req));
     });
   }

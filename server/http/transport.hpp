@@ -4,6 +4,8 @@
 // session.hpp, instantiated once per stream type in its own translation unit (plain_session.cpp,
 // tls_session.cpp) so the three heavy translation units compile in parallel.
 
+#include <pthread.h>
+
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -46,6 +48,15 @@ response overloaded(std::string_view why);
 
 // TLS as the design asks; null when the options name no certificate (plain HTTP).
 std::unique_ptr<net::ssl::context> make_tls_context(const server_options& o);
+
+// Names the calling worker-pool thread "fhir-worker" the first time it runs a request (the pool starts
+// its threads itself), for top -H, perf and gdb.
+inline void name_worker_thread() {
+  thread_local bool named = false;
+  if (named) return;
+  pthread_setname_np(pthread_self(), "fhir-worker");
+  named = true;
+}
 
 struct server::impl {
   impl(server_options o, handler h)

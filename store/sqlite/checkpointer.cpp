@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -11,11 +12,10 @@
 namespace store::sqlite {
 
 checkpointer::checkpointer(const std::string& path, int database_threshold, int read_trail_threshold)
-    : db_(std::make_unique<database>(path, open_options{})) {
-  database_log_.schema = "main";
-  database_log_.threshold = database_threshold;
-  read_trail_log_.schema = read_trail_schema;
-  read_trail_log_.threshold = read_trail_threshold;
+    : db_(std::make_unique<database>(path, open_options{})),
+      // At least 8 frames: near the restart a checkpoint is due every eighth of a threshold.
+      database_log_{"main", std::max(8, database_threshold)},
+      read_trail_log_{read_trail_schema, std::max(8, read_trail_threshold)} {
   attach_read_trail(*db_, path);  // checkpoints cover both files
   db_->exec("PRAGMA synchronous = FULL");  // the checkpoint syncs the WAL before copying, the database after
   thread_ = std::thread([this] {

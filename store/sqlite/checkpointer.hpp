@@ -29,10 +29,8 @@ namespace store::sqlite {
 class checkpointer {
  public:
   // `path`: the database file; a checkpoint starts when a log holds `threshold` frames not yet copied
-  // back. The read trail's is larger: its commits rewrite the same few pages (the ends of an append-only
-  // table and its indexes), and a checkpoint copies each page once however often the log holds it, so
-  // copying less often copies fewer pages per record.
-  explicit checkpointer(const std::string& path, int database_threshold = 1000, int read_trail_threshold = 4000);
+  // back (at least 8), a threshold per log (sqlite_options).
+  checkpointer(const std::string& path, int database_threshold, int read_trail_threshold);
   ~checkpointer();
   checkpointer(const checkpointer&) = delete;
   checkpointer& operator=(const checkpointer&) = delete;
@@ -47,6 +45,7 @@ class checkpointer {
  private:
   // One write-ahead log: the database's ("main") or the read trail's.
   struct log {
+    log(const char* schema_name, int frames) : schema(schema_name), threshold(frames) {}
     const char* schema;
     int threshold;
     // Frames copied back by the last checkpoint (written by this thread, read by the writer's hook);

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdlib>
@@ -84,7 +85,7 @@ std::int64_t sqlite_heap_bytes() {
   if (counting.load()) {
     std::int64_t total = 0;
     for (const shard& each : shards) total += each.bytes.load(std::memory_order_relaxed);
-    return total;
+    return std::max<std::int64_t>(total, 0);  // shards read one by one, while a block moves between two
   }
 #endif
   return sqlite3_memory_used();

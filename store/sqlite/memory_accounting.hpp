@@ -3,7 +3,8 @@
 // (SQLITE_CONFIG_MEMSTATUS) take one global mutex around every allocation and free; with the writer,
 // the checkpointer and the request threads all in SQLite, that mutex was contended (futex calls in every
 // thread). Instead SQLite allocates through a small counting allocator (malloc underneath) whose counts
-// are per-thread shards of relaxed atomics: no lock, and the total is still exact.
+// are per-thread shards of relaxed atomics: no lock. The total is exact at rest; read while allocations
+// are in flight it can be off by the blocks moving between shards meanwhile (a gauge's precision).
 
 #include <cstdint>
 
@@ -14,7 +15,7 @@ namespace store::sqlite {
 // own allocator and statistics, and sqlite_heap_bytes reads those.
 void configure_sqlite_library();
 
-// Bytes SQLite holds from the heap now, all connections.
+// Bytes SQLite holds from the heap now, all connections (never negative).
 std::int64_t sqlite_heap_bytes();
 
 }  // namespace store::sqlite

@@ -270,7 +270,7 @@ class sqlite_store final : public store {
       auto newest = writer->cached("SELECT max(last_updated) FROM resource_version");
       if (newest->step() && !newest->column_is_null(0)) last_written = newest->column_int64(0);
     }
-    checkpoints_ = std::make_unique<sqlite::checkpointer>(options.path);
+    checkpoints_ = std::make_unique<sqlite::checkpointer>(options.path, options.database_checkpoint_frames, options.read_trail_checkpoint_frames);
     checkpoints_->attach(*writer);
     audit_tail_.publish(*writer);
     writes_ = std::make_unique<sqlite::write_queue>(std::move(writer), options.max_batch, last_written, sqlite::read_trail_schema,
