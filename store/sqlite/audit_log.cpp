@@ -13,6 +13,7 @@
 
 #include "fhir/json/parse.hpp"
 #include "store/sqlite/page_token.hpp"
+#include "store/sqlite/read_trail.hpp"
 #include "store/sqlite/sql_text.hpp"
 
 namespace store::sqlite {
@@ -50,18 +51,26 @@ std::string hex(const digest& d) {
 // than the rows it inserts; the server's records have about five keys).
 constexpr std::size_t keys_per_statement = 8;
 
-// The statements that append to one file's trail (cached statements need text that outlives the
-// connection: literals, or the static strings below).
+// The statements of one file's trail, for its schema name (built once: cached statements need text
+// that outlives the connection).
 struct trail_statements {
-  const char* schema;
-  const char* last_hash;
-  const char* insert;
+  std::string schema;
+  std::string last_hash;
+  std::string insert;
+  std::string data_version;  // changes when another connection commits to the file
   // add_keys[n - 1]: INSERT OR IGNORE of n keys, ?1 the seq and ?2.. the keys.
   std::array<std::string, keys_per_statement> add_keys;
 };
 
-trail_statements make_statements(const char* schema, const char* last_hash, const char* insert) {
-  trail_statements out{schema, last_hash, insert, {}};
+trail_statements make_statements(std::string_view schema) {
+  trail_statements out{
+      std::string(schema),
+      fmt::format("SELECT hash FROM {}.audit_record ORDER BY seq DESC LIMIT 1", schema),
+      fmt::format("INSERT INTO {}.audit_record(seq, id, recorded, type, subtype, action, outcome, body, hash) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                  schema),
+      fmt::format("PRAGMA {}.data_version", schema),
+      {}};
   std::string rows;
   for (std::size_t n = 1; n <= keys_per_statement; ++n) {
     rows += fmt::format("{}(?{}, ?1)", n > 1 ? ", " : "", n + 1);
@@ -70,23 +79,24 @@ trail_statements make_statements(const char* schema, const char* last_hash, cons
   return out;
 }
 
-const trail_statements database_statements = make_statements(
-    "main", "SELECT hash FROM main.audit_record ORDER BY seq DESC LIMIT 1",
-    "INSERT INTO main.audit_record(seq, id, recorded, type, subtype, action, outcome, body, hash) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
-
-const trail_statements read_trail_statements = make_statements(
-    "read_trail", "SELECT hash FROM read_trail.audit_record ORDER BY seq DESC LIMIT 1",
-    "INSERT INTO read_trail.audit_record(seq, id, recorded, type, subtype, action, outcome, body, hash) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+const trail_statements database_statements = make_statements("main");
+const trail_statements read_trail_statements = make_statements(read_trail_schema);
 
 const trail_statements& statements_of(audit_file file) {
   return file == audit_file::read_trail ? read_trail_statements : database_statements;
 }
 
+// The highest seq in either file (0 when both are empty), as this connection sees them.
+std::int64_t highest_audit_seq(database& db) {
+  auto highest = db.cached(
+      "SELECT max(coalesce((SELECT max(seq) FROM main.audit_record), 0), "
+      "coalesce((SELECT max(seq) FROM read_trail.audit_record), 0))");
+  return highest->step() ? highest->column_int64(0) : 0;
+}
+
 void insert_record(database& db, const trail_statements& in, std::int64_t seq, const audit_record& r, std::string_view body,
                    const digest& hash) {
-  auto insert = db.cached(in.insert);
+  auto insert = db.cached(in.insert.c_str());
   insert->bind(1, seq).bind(2, r.id).bind(3, r.recorded).bind(4, r.type).bind(5, r.subtype).bind(6, r.action);
   insert->bind(7, r.outcome).bind_static(8, body).bind_blob(9, as_bytes(hash)).run();
   for (std::size_t first = 0; first < r.keys.size(); first += keys_per_statement) {
@@ -250,17 +260,6 @@ class audit_query {
   sql filter_;
 };
 
-}  // namespace
-
-std::int64_t highest_audit_seq(database& db) {
-  auto highest = db.cached(
-      "SELECT max(coalesce((SELECT max(seq) FROM main.audit_record), 0), "
-      "coalesce((SELECT max(seq) FROM read_trail.audit_record), 0))");
-  return highest->step() ? highest->column_int64(0) : 0;
-}
-
-namespace {
-
 std::string query_hash(const fhir::search::search_query& query) {
   std::string text = "AuditEvent?";
   if (query.compartment) text += query.compartment->owner_id + "/";
@@ -272,12 +271,12 @@ std::string query_hash(const fhir::search::search_query& query) {
 }  // namespace
 
 void audit_tail::began(database& db) {
-  const char* versions[] = {"PRAGMA main.data_version", "PRAGMA read_trail.data_version"};
-  for (int file = 0; file < 2; ++file) {
-    auto st = db.cached(versions[file]);
+  for (audit_file file : {audit_file::database, audit_file::read_trail}) {
+    auto st = db.cached(statements_of(file).data_version.c_str());
     std::int64_t version = st->step() ? st->column_int64(0) : -1;
-    if (version != data_version_[file]) known_.reset();  // another connection committed (or the first look)
-    data_version_[file] = version;
+    std::int64_t& seen = data_version_[static_cast<int>(file)];
+    if (version != seen) known_.reset();  // another connection committed (or the first look)
+    seen = version;
   }
 }
 
@@ -288,7 +287,7 @@ audit_tail::ends& audit_tail::known(database& db) {
   ends read;
   read.highest_seq = highest_audit_seq(db);
   for (audit_file file : {audit_file::database, audit_file::read_trail}) {
-    auto last = db.cached(statements_of(file).last_hash);
+    auto last = db.cached(statements_of(file).last_hash.c_str());
     if (!last->step()) continue;
     std::string_view stored = last->column_blob(0);
     digest& hash = read.last_hash[static_cast<int>(file)];
@@ -445,7 +444,7 @@ namespace {
 // Walks one file's chain (read_trail.hpp, invariant 3) and adds its records to `check`; false, with
 // `check` naming the record, at the first that fails. `head` receives the file's last hash.
 bool verify_chain(database& db, audit_file file, const audit_renderer& render, audit_check& check, std::string& head) {
-  const char* schema = statements_of(file).schema;
+  const std::string& schema = statements_of(file).schema;
   const char* where = file == audit_file::read_trail ? " (read trail)" : "";
   auto fail = [&](std::int64_t seq, std::string problem) {
     check.intact = false;

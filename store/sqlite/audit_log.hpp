@@ -53,7 +53,7 @@ class audit_tail : public transaction_listener {
   ends& known(database& db);
 
   std::optional<ends> known_;
-  std::int64_t data_version_[2]{-1, -1};  // main, read_trail: as last read
+  std::int64_t data_version_[2]{-1, -1};  // by audit_file: as last read
   std::atomic<std::int64_t> committed_through_{0};
 };
 
@@ -63,9 +63,6 @@ void append_audit_record(database& db, audit_tail& tail, const audit_record& rec
 
 // The AuditEvent with this id, as a resource version (version 1, lastUpdated = recorded), rendered.
 std::optional<resource_version> read_audit_record(database& db, std::string_view id, const audit_renderer& render);
-
-// The highest seq in either file (0 when both are empty), as this connection sees them.
-std::int64_t highest_audit_seq(database& db);
 
 // Searches and history see the records of both files, from snapshots a reader takes one after the
 // other. A batch commits its database transaction, then its read-trail one; so a snapshot can hold a
