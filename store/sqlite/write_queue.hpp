@@ -7,9 +7,10 @@
 //     and no "database is locked" error can come from our own writes.
 //  2. The writer takes every job queued (up to max_batch) and runs its durable jobs in ONE transaction,
 //     then the others (durable = false, below) in a second one: each job inside its own SAVEPOINT, so a
-//     job whose apply() reports failure is rolled back to its savepoint alone; the others commit. (Jobs
-//     marked not isolated run without one; if they throw, their transaction fails.) One COMMIT (one
-//     fsync with synchronous = FULL) then makes all the batch's durable jobs durable.
+//     job whose apply() reports failure is rolled back to its savepoint alone; the others commit. The
+//     transaction's first job has none: if it fails, the transaction is rolled back and begins again
+//     without it. (Jobs marked not isolated run without one; if they throw, their transaction fails.)
+//     One COMMIT (one fsync with synchronous = FULL) then makes all the batch's durable jobs durable.
 //  3. A job is acknowledged only after its transaction's COMMIT has returned: a caller that sees success
 //     knows its write is on disk. If BEGIN or COMMIT fails, every job of that transaction fails and
 //     nothing of it is stored.
@@ -27,11 +28,12 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <optional>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -97,8 +99,12 @@ class write_queue {
   void enqueue(write_job* job);
   void loop();
   void run_batch(std::deque<write_job*>& batch);
-  // Runs `jobs` in one transaction (invariant 2); false, each job failed, when it did not commit.
-  bool commit(const std::vector<write_job*>& jobs, fhir::epoch_ms now);
+  // Runs `jobs` in one transaction (invariant 2); false, each job failed, when it did not commit (or
+  // every job reported failure).
+  bool commit(std::span<write_job* const> jobs, fhir::epoch_ms now);
+  // One attempt: true committed, false failed; nullopt when the first job reported failure, its
+  // transaction rolled back and the rest still to run.
+  std::optional<bool> commit_once(std::span<write_job* const> jobs, fhir::epoch_ms now);
   void sync_log();
 
   std::unique_ptr<database> db_;

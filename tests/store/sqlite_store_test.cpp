@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <cctype>
+#include <chrono>
+#include <future>
 #include <set>
 #include <thread>
 
@@ -292,6 +294,53 @@ TEST_CASE("a failing write in a batch is rolled back alone", "[store][concurrenc
   CHECK(target->info.version == 1);
   CHECK(family_of(target->json) == "V1");
   CHECK(s->history(store::history_request{.type = "Patient", .count = 1000})->entries.size() == 241);
+}
+
+TEST_CASE("a unit that wrote and then failed leaves nothing, first in its batch or not", "[store][concurrency]") {
+  // store/sqlite/write_queue.hpp, invariant 2: the first job of a transaction runs without a savepoint
+  // and a failure rolls the whole transaction back, which then runs again without it; the others have
+  // savepoints. The writer is held busy so that the units below share batches; whichever order they
+  // are queued in, the failed units' writes must be gone and every other unit's stored.
+  fhir::testing::temp_dir dir;
+  auto s = open(dir.file("db.sqlite"));
+  auto unit = [&](std::string id, bool fails) {
+    return s->transact([&s, id, fails](store::transaction& tx) -> fhir::result<fhir::done> {
+      auto written = tx.update(s->prepare(patient(id, "Written")), {});
+      REQUIRE(written.ok());
+      if (fails) return fhir::error(fhir::error_kind::conflict, fhir::issue_type::conflict, "fails after writing", "test");
+      return fhir::done{};
+    });
+  };
+  for (int round = 0; round < 2; ++round) {
+    std::promise<void> holding;
+    std::thread busy([&] {
+      (void)s->transact([&](store::transaction&) -> fhir::result<fhir::done> {
+        holding.set_value();
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        return fhir::done{};
+      });
+    });
+    holding.get_future().wait();
+    // Round 0: failing units first and in the middle; round 1: every unit fails.
+    std::vector<std::pair<std::string, bool>> units = {{"f1", true}, {"f2", true}, {"ok3", false}, {"f4", true}, {"ok5", false}};
+    if (round == 1) units = {{"g1", true}, {"g2", true}, {"g3", true}};
+    std::vector<std::thread> writers;
+    std::vector<int> outcomes(units.size(), -1);
+    for (std::size_t i = 0; i < units.size(); ++i) {
+      writers.emplace_back([&, i] { outcomes[i] = unit(units[i].first, units[i].second).ok() ? 1 : 0; });
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // queued in this order, most likely
+    }
+    for (auto& w : writers) w.join();
+    busy.join();
+    for (std::size_t i = 0; i < units.size(); ++i) {
+      INFO(units[i].first);
+      CHECK(outcomes[i] == (units[i].second ? 0 : 1));
+      CHECK(s->read("Patient", units[i].first).ok() == !units[i].second);
+    }
+  }
+  CHECK(s->history(store::history_request{.type = "Patient", .count = 100})->entries.size() == 2);
+  // The writer goes on after batches whose every unit failed.
+  REQUIRE(s->update(patient("after", "Written"), {}).ok());
 }
 
 TEST_CASE("If-Match: * requires a current version", "[store]") {
