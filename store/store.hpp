@@ -341,13 +341,14 @@ struct sqlite_options {
   audit_renderer render_audit;
   // Write-ahead-log frames (pages) between checkpoints, for the database and the read trail; each log
   // restarts at 4 times its figure (store/sqlite/checkpointer.hpp), so the database's log file grows to
-  // ~160 MB and the read trail's to ~16 MB. Tests set small ones.
+  // ~160-200 MB and the read trail's to ~16-30 MB. Tests set small ones.
   // The database's 10,000 (SQLite's default is 1,000) was measured on concurrent indexed creates: a
   // checkpoint copies each page once however often the log rewrote it, and index leaves are rewritten
-  // often, so copying less often copies fewer pages (a third as many per create) and syncs less: indexed
-  // creates/s at 8 connections +35% (index-cost-bench), transaction ingest +16-30% (issue 5 and 6 notes).
-  // The read trail's 4,000 was measured too: a third less checkpointing CPU, no more reads per second, and
-  // a p99 half again as long, from the writer's own checkpoint at the restart.
+  // often, so copying less often copies fewer pages (15 per create at 1,000, 6 at 10,000) and syncs
+  // less: at 8 connections 1,985 / 1,668 indexed creates/s against 1,206 / 1,301, p99 not longer
+  // (index-cost-bench, alternating runs; issue 5's note). 4,000 for the read trail was measured and
+  // rejected: a third less checkpointing CPU, no more reads per second, and a p99 half again as long,
+  // from the writer's own checkpoint at the restart.
   int database_checkpoint_frames = 10000;
   int read_trail_checkpoint_frames = 1000;
 };

@@ -178,13 +178,16 @@ int database::changes() const { return sqlite3_changes(db_); }
 // would compile each statement every time.
 transaction::transaction(database& db) : db_(db) { db_.cached("BEGIN IMMEDIATE")->run(); }
 
-transaction::~transaction() {
+transaction::~transaction() { rollback(); }
+
+void transaction::rollback() {
   if (!open_) return;
+  open_ = false;
   try {
     db_.cached("ROLLBACK")->run();
   } catch (const std::exception&) {
     // A failed COMMIT may already have rolled back (or the statement could not be prepared: out of
-    // memory); nothing more can be done in a destructor.
+    // memory); nothing more can be done.
   }
 }
 

@@ -116,12 +116,14 @@ class database {
   std::unordered_map<std::string, std::unique_ptr<statement>> dynamic_statements_;
 };
 
-// Runs `BEGIN IMMEDIATE` and rolls back on scope exit unless commit() was called.
+// Runs `BEGIN IMMEDIATE` and rolls back on scope exit unless commit() or rollback() was called.
 class transaction {
  public:
   explicit transaction(database& db);
   ~transaction();
   void commit();
+  // Rolls back now; an error is swallowed as in the destructor (SQLite may already have rolled back).
+  void rollback();
 
  private:
   database& db_;

@@ -68,7 +68,7 @@ class sqlite_store final : public store {
  public:
 
   // The writes and reads of one unit of work, on the writer thread inside its transaction (the write
-  // queue wraps each job in a savepoint, so a failed unit leaves nothing behind).
+  // queue rolls a failed unit back alone, so it leaves nothing behind: write_queue.hpp, invariant 2).
   class writer_unit final : public transaction {
    public:
     writer_unit(sqlite_store& store, database& db, fhir::epoch_ms now) : store_(store), db_(db), now_(now) {}

@@ -155,9 +155,10 @@ std::optional<bool> write_queue::commit_once(std::span<write_job* const> jobs, f
         continue;
       }
       // The transaction's first job needs no savepoint: rolling the transaction back undoes its work and
-      // nothing else. A savepoint is not free: SQLite copies every page that the work inside one changes
-      // first into a statement journal (a temporary file past 64 KiB), which for a transaction Bundle
-      // of 100 entries, often alone in its batch, cost a sixth of its ingest rate (issue 6's note).
+      // nothing else. A savepoint is not free: SQLite copies each page changed inside one into a
+      // statement journal (once per savepoint), which for a transaction Bundle of 100 entries, often
+      // alone in its batch, cost a sixth of its ingest rate (issue 6's note). Between the rollback and
+      // the next BEGIN the write lock is free: another process (an offline import) may take it.
       const bool first = job == jobs.front();
       if (!first) db_->cached("SAVEPOINT job")->run();
       bool ok = false;
@@ -167,8 +168,9 @@ std::optional<bool> write_queue::commit_once(std::span<write_job* const> jobs, f
         job->fail(storage_error(e));
       }
       if (first && !ok) {
+        tx.rollback();
         if (listener_) listener_->rolled_back();
-        return std::nullopt;  // tx's destructor rolls back; the other jobs begin again without it
+        return std::nullopt;  // the other jobs begin again without it
       }
       if (!ok) {
         db_->cached("ROLLBACK TO job")->run();

@@ -47,7 +47,8 @@ struct write_job {
   // Posted jobs are deleted by the queue through this type (they may be derived: the audit append).
   virtual ~write_job() = default;
   // Does the job's work inside the open transaction; returns false when the job's outcome is a failure,
-  // in which case its changes are rolled back to its savepoint. `now` is the batch's timestamp.
+  // in which case its changes are rolled back (to its savepoint; the transaction's first job with the
+  // whole transaction, which then runs again without it: invariant 2). `now` is the batch's timestamp.
   std::function<bool(database& db, fhir::epoch_ms now)> apply;
   // Reports that the job's work is not stored (an exception in apply, or the batch failed to commit).
   std::function<void(fhir::error)> fail;

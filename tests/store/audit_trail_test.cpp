@@ -370,6 +370,41 @@ TEST_CASE("the writer's memory of where the chains end is dropped by a rollback 
   CHECK(check->records == 11);
   // Searches see every record: the committed-through bound comes from the same memory.
   CHECK(find(*s, {{"patient", "p1"}}) == ids{"r14", "w11", "r10", "r9", "w8", "r7", "w6", "r5", "w4", "r2", "w1"});
+  // A unit that appended a record and failed behind another unit of its batch (so inside its own
+  // savepoint, write_queue.hpp invariant 2): its record is rolled back with it, and the next unit of the
+  // same transaction neither skips its seq nor chains onto its hash. The writer is held busy so the
+  // three share one batch, queued in this order (most likely: they start 20 ms apart).
+  std::promise<void> held;
+  std::thread hold([&] {
+    (void)s->transact([&](store::transaction&) -> fhir::result<fhir::done> {
+      held.set_value();
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      return fhir::done{};
+    });
+  });
+  held.get_future().wait();
+  bool first_ok = false, second_failed = false, third_ok = false;
+  std::thread first([&] { first_ok = s->append_audit(record("w15", "update")).ok(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::thread second([&] {
+    auto failing = record("w16", "update");
+    second_failed = !s->transact([&](store::transaction& tx) -> fhir::result<fhir::done> {
+                         if (auto appended = tx.append_audit(failing); !appended) return std::move(appended).error();
+                         return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid, "fails after its audit record", "test");
+                       }).ok();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::thread third([&] { third_ok = s->append_audit(record("w17", "update")).ok(); });
+  for (std::thread* t : {&first, &second, &third, &hold}) t->join();
+  CHECK(first_ok);
+  CHECK(second_failed);
+  CHECK(third_ok);
+  CHECK(seqs_in(path) == "1:w1,3:w4,5:w6,7:w8,10:w11,12:w15,13:w17");
+  auto after = s->verify_audit();
+  REQUIRE(after.ok());
+  INFO(after->problem);
+  CHECK(after->intact);
+  CHECK(after->records == 13);
 }
 
 TEST_CASE("under continuous commits the logs are checkpointed about once per threshold, not after every commit", "[store][audit][checkpoint]") {

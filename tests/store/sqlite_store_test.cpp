@@ -7,6 +7,7 @@
 #include <chrono>
 #include <future>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include "fhir/json/parse.hpp"
@@ -265,7 +266,8 @@ TEST_CASE("concurrent readers and writers never see a locked database", "[store]
 
 TEST_CASE("a failing write in a batch is rolled back alone", "[store][concurrency]") {
   // Stale If-Match updates fail inside the same group-commit batches as valid writes: each failure must
-  // roll back to its own savepoint, leaving the valid writes of the batch committed.
+  // be rolled back alone (to its savepoint, or with its transaction when first), leaving the valid
+  // writes of the batch committed.
   fhir::testing::temp_dir dir;
   auto s = open(dir.file("db.sqlite"));
   REQUIRE(s->update(patient("target", "V1"), {}).ok());
@@ -303,11 +305,13 @@ TEST_CASE("a unit that wrote and then failed leaves nothing, first in its batch 
   // are queued in, the failed units' writes must be gone and every other unit's stored.
   fhir::testing::temp_dir dir;
   auto s = open(dir.file("db.sqlite"));
-  auto unit = [&](std::string id, bool fails) {
-    return s->transact([&s, id, fails](store::transaction& tx) -> fhir::result<fhir::done> {
-      auto written = tx.update(s->prepare(patient(id, "Written")), {});
-      REQUIRE(written.ok());
-      if (fails) return fhir::error(fhir::error_kind::conflict, fhir::issue_type::conflict, "fails after writing", "test");
+  enum class ending { commits, fails, throws };
+  auto unit = [&](std::string id, ending end) {
+    auto prepared = s->prepare(patient(id, "Written"));  // off the writer: a failed REQUIRE there would terminate
+    return s->transact([&, id, end](store::transaction& tx) -> fhir::result<fhir::done> {
+      if (auto written = tx.update(std::move(prepared), {}); !written) return std::move(written).error();
+      if (end == ending::throws) throw std::runtime_error("thrown after writing");
+      if (end == ending::fails) return fhir::error(fhir::error_kind::conflict, fhir::issue_type::conflict, "fails after writing", "test");
       return fhir::done{};
     });
   };
@@ -321,9 +325,10 @@ TEST_CASE("a unit that wrote and then failed leaves nothing, first in its batch 
       });
     });
     holding.get_future().wait();
-    // Round 0: failing units first and in the middle; round 1: every unit fails.
-    std::vector<std::pair<std::string, bool>> units = {{"f1", true}, {"f2", true}, {"ok3", false}, {"f4", true}, {"ok5", false}};
-    if (round == 1) units = {{"g1", true}, {"g2", true}, {"g3", true}};
+    // Round 0: failing and throwing units first and in the middle; round 1: every unit fails.
+    std::vector<std::pair<std::string, ending>> units = {
+        {"f1", ending::fails}, {"t2", ending::throws}, {"ok3", ending::commits}, {"f4", ending::fails}, {"ok5", ending::commits}};
+    if (round == 1) units = {{"t6", ending::throws}, {"f7", ending::fails}, {"f8", ending::fails}};
     std::vector<std::thread> writers;
     std::vector<int> outcomes(units.size(), -1);
     for (std::size_t i = 0; i < units.size(); ++i) {
@@ -334,8 +339,9 @@ TEST_CASE("a unit that wrote and then failed leaves nothing, first in its batch 
     busy.join();
     for (std::size_t i = 0; i < units.size(); ++i) {
       INFO(units[i].first);
-      CHECK(outcomes[i] == (units[i].second ? 0 : 1));
-      CHECK(s->read("Patient", units[i].first).ok() == !units[i].second);
+      const bool commits = units[i].second == ending::commits;
+      CHECK(outcomes[i] == (commits ? 1 : 0));
+      CHECK(s->read("Patient", units[i].first).ok() == commits);
     }
   }
   CHECK(s->history(store::history_request{.type = "Patient", .count = 100})->entries.size() == 2);
