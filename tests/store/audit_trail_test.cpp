@@ -24,6 +24,7 @@
 #include "fhir/search/search_query.hpp"
 #include "store/backup.hpp"
 #include "store/store.hpp"
+#include "tests/store/hold_writer.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace {
@@ -343,15 +344,7 @@ TEST_CASE("the writer's memory of where the chains end is dropped by a rollback 
   CHECK(seqs_in(path) == "1:w1,3:w4,5:w6,7:w8,10:w11");
   // A transaction that fails as a whole (a read record whose id is taken fails the read trail's batch)
   // takes the batch's earlier records with it. The writer is held busy so the three share one batch.
-  std::promise<void> holding;
-  std::thread busy([&] {
-    (void)s->transact([&](store::transaction&) -> fhir::result<fhir::done> {
-      holding.set_value();
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      return fhir::done{};
-    });
-  });
-  holding.get_future().wait();
+  std::thread busy = fhir::testing::hold_writer(*s, std::chrono::milliseconds(200));
   std::vector<std::future<bool>> outcomes;
   for (const char* id : {"g12", "r2", "g13"}) {  // r2 is taken
     auto done = std::make_shared<std::promise<bool>>();
@@ -374,15 +367,7 @@ TEST_CASE("the writer's memory of where the chains end is dropped by a rollback 
   // savepoint, write_queue.hpp invariant 2): its record is rolled back with it, and the next unit of the
   // same transaction neither skips its seq nor chains onto its hash. The writer is held busy so the
   // three share one batch, queued in this order (most likely: they start 20 ms apart).
-  std::promise<void> held;
-  std::thread hold([&] {
-    (void)s->transact([&](store::transaction&) -> fhir::result<fhir::done> {
-      held.set_value();
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
-      return fhir::done{};
-    });
-  });
-  held.get_future().wait();
+  std::thread hold = fhir::testing::hold_writer(*s, std::chrono::milliseconds(300));
   bool first_ok = false, second_failed = false, third_ok = false;
   std::thread first([&] { first_ok = s->append_audit(record("w15", "update")).ok(); });
   std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -5,13 +5,13 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
-#include <future>
 #include <set>
 #include <stdexcept>
 #include <thread>
 
 #include "fhir/json/parse.hpp"
 #include "store/store.hpp"
+#include "tests/store/hold_writer.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace {
@@ -316,15 +316,7 @@ TEST_CASE("a unit that wrote and then failed leaves nothing, first in its batch 
     });
   };
   for (int round = 0; round < 2; ++round) {
-    std::promise<void> holding;
-    std::thread busy([&] {
-      (void)s->transact([&](store::transaction&) -> fhir::result<fhir::done> {
-        holding.set_value();
-        std::this_thread::sleep_for(std::chrono::milliseconds(300));
-        return fhir::done{};
-      });
-    });
-    holding.get_future().wait();
+    std::thread busy = fhir::testing::hold_writer(*s, std::chrono::milliseconds(300));
     // Round 0: failing and throwing units first and in the middle; round 1: every unit fails.
     std::vector<std::pair<std::string, ending>> units = {
         {"f1", ending::fails}, {"t2", ending::throws}, {"ok3", ending::commits}, {"f4", ending::fails}, {"ok5", ending::commits}};
