@@ -27,6 +27,7 @@
 #include "store/backup.hpp"
 #include "store/store.hpp"
 #include "tests/store/hold_writer.hpp"
+#include "tests/support/bytes.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace {
@@ -425,8 +426,7 @@ TEST_CASE("under continuous commits the logs are checkpointed about once per thr
   std::ifstream log_file(path + "-read-audit-wal", std::ios::binary);
   unsigned char header[16] = {};
   REQUIRE(log_file.read(reinterpret_cast<char*>(header), sizeof header));
-  const std::uint32_t restarts = (std::uint32_t{header[12]} << 24) | (std::uint32_t{header[13]} << 16) |
-                                 (std::uint32_t{header[14]} << 8) | std::uint32_t{header[15]};
+  const std::uint32_t restarts = fhir::testing::be32(header + 12);
   INFO("log restarts: " << restarts);
   CHECK(restarts >= 3);
   CHECK(wal_frames < 40 * threshold);

@@ -6,10 +6,10 @@
 #include <fstream>
 #include <iterator>
 
+#include "tests/support/bytes.hpp"
+
 namespace fhir::testing {
 namespace {
-
-std::uint32_t be32(const unsigned char* p) { return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | p[3]; }
 
 std::optional<image> fail(std::string* why, const char* reason) {
   if (why) *why = reason;
