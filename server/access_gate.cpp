@@ -210,11 +210,12 @@ fhir::result<fhir::done> check_write_entry(const context& ctx, const auth::calle
 
 fhir::result<fhir::done> check_query_reach(const context& ctx, const auth::caller& caller, const fhir::search::search_query& query) {
   for (const fhir::search::clause& c : query.clauses) {
-    if (caller.patient_facing() && (!c.chain.empty() || c.has)) return auth::forbidden();
+    if (caller.patient_facing() && (!c.chain.empty() || !c.has.empty())) return auth::forbidden();
     for (const fhir::search::chain_link& link : c.chain)
       for (const std::string& target : link.target_types)
         if (!ctx.auth->allowed(caller, target, operation::search)) return auth::forbidden();
-    if (c.has && !ctx.auth->allowed(caller, c.has->source_type, operation::search)) return auth::forbidden();
+    for (const fhir::search::reverse_chain& link : c.has)
+      if (!ctx.auth->allowed(caller, link.source_type, operation::search)) return auth::forbidden();
   }
   for (const fhir::search::include& inc : query.includes) {
     std::string_view returned = inc.reverse ? std::string_view(inc.source_type) : std::string_view(inc.target_type);

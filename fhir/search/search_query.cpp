@@ -31,6 +31,12 @@ constexpr std::array<std::pair<std::string_view, prefix>, 9> prefix_names{{
     {"le", prefix::le}, {"sa", prefix::sa}, {"eb", prefix::eb}, {"ap", prefix::ap},
 }};
 
+// How far a forward chain (`subject.organization.partof.name`) or nested _has may reach: each hop is a
+// nested subquery, and a search names its path explicitly; no real query needs more.
+constexpr std::size_t max_chain_depth = 4;
+constexpr std::size_t max_has_depth = 4;
+constexpr std::size_t max_above_uri = 1024;
+
 // Parameters the server handles elsewhere (formatting, paging): neither clauses nor "ignored".
 bool is_handled_elsewhere(std::string_view name) {
   return name == "_format" || name == "_pretty" || name == "_page_token" || name == "_type";
@@ -236,22 +242,27 @@ class query_parser {
     return done{};
   }
 
-  // _has:Type:reference:parameter=value (one level; the parameter may carry a modifier).
+  // _has:Type:reference:parameter=value; the parameter may carry a modifier, or be another _has (nested:
+  // _has:Observation:subject:_has:Provenance:target:agent=x).
   result<done> has(const std::string& name, const std::string& value) {
-    auto parts = split_escaped(std::string_view(name).substr(5), ':');
-    if (parts.size() < 3)
-      return bad(name, fmt::format("{} must be _has:Type:reference:parameter", name));
-    if (!params_.definitions().is_resource_type(parts[0]))
-      return bad(name, fmt::format("'{}' in {} is not a resource type", parts[0], name));
-    const search_parameter* reference = params_.find(parts[0], parts[1]);
-    if (!reference || reference->type != param_type::reference)
-      return bad(name, fmt::format("'{}' is not a reference search parameter of {}", parts[1], parts[0]));
-    std::string final_name = parts[2];
-    for (std::size_t i = 3; i < parts.size(); ++i) final_name += ":" + parts[i];
-    if (final_name.starts_with("_has")) return ignore(name, fmt::format("Nested _has is not supported ({})", name));
     clause c;
-    c.has = reverse_chain{parts[0], reference};
-    auto done = final_step(c, parts[0], final_name, name, value);
+    std::string_view rest = std::string_view(name);
+    while (rest.starts_with("_has:")) {
+      auto parts = split_escaped(rest.substr(5), ':');
+      if (parts.size() < 3)
+        return bad(name, fmt::format("{} must be _has:Type:reference:parameter", name));
+      if (!params_.definitions().is_resource_type(parts[0]))
+        return bad(name, fmt::format("'{}' in {} is not a resource type", parts[0], name));
+      const search_parameter* reference = params_.find(parts[0], parts[1]);
+      if (!reference || reference->type != param_type::reference)
+        return bad(name, fmt::format("'{}' is not a reference search parameter of {}", parts[1], parts[0]));
+      if (c.has.size() == max_has_depth)
+        return bad(name, fmt::format("{} nests _has more than {} deep", name, max_has_depth));
+      c.has.push_back(reverse_chain{parts[0], reference});
+      // What follows `_has:Type:reference:` (the two names hold no escaped colon: both were checked).
+      rest = rest.substr(5 + parts[0].size() + 1 + parts[1].size() + 1);
+    }
+    auto done = final_step(c, c.has.back().source_type, rest, name, value);
     if (!done) return done;
     if (c.name.empty()) return done;  // ignored
     c.name = name;
@@ -268,6 +279,8 @@ class query_parser {
       if (dot == std::string::npos) break;
       start = dot + 1;
     }
+    if (steps.size() - 1 > max_chain_depth)
+      return bad(name, fmt::format("{} chains more than {} references", name, max_chain_depth));
     std::string type(context_type());
     for (std::size_t i = 0; i + 1 < steps.size(); ++i) {
       std::string_view step = steps[i];
@@ -339,8 +352,7 @@ class query_parser {
       bool terminology_modifier = c.modifier == modifier::in || c.modifier == modifier::not_in ||
                                   (ptype == param_type::token && (c.modifier == modifier::above || c.modifier == modifier::below));
       if (terminology_modifier && options_.terminology) return expand_terminology(c, name, value);
-      if (terminology_modifier || c.modifier == modifier::above ||
-          (c.modifier == modifier::below && ptype != param_type::uri))
+      if (terminology_modifier || ((c.modifier == modifier::above || c.modifier == modifier::below) && ptype != param_type::uri))
         return ignore(name, fmt::format("The modifier ':{}' is not supported yet", modifier_text));
     }
     for (const std::string& v : split_raw(value, ',')) {
@@ -396,8 +408,13 @@ class query_parser {
     }
     if (text.empty()) return bad(name, fmt::format("'{}' has an empty value", name));
     switch (type) {
-      case param_type::string:
-      case param_type::uri: v.text = unescape(text); return v;
+      case param_type::string: v.text = unescape(text); return v;
+      case param_type::uri:
+        v.text = unescape(text);
+        // :above seeks every prefix of the value: a bound on its length bounds the statement.
+        if (c.modifier == modifier::above && v.text.size() > max_above_uri)
+          return bad(name, fmt::format("'{}' is longer than the {} characters :above accepts", name, max_above_uri));
+        return v;
       case param_type::token: return token_value(c, text, name);
       case param_type::reference: return reference_value(c, text);
       case param_type::date: {

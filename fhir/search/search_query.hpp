@@ -63,7 +63,8 @@ struct chain_link {
 };
 
 // `_has:Observation:subject:code=x`: resources that an Observation's `subject` points at and whose
-// `code` matches.
+// `code` matches. Nested (`_has:Observation:subject:_has:Provenance:target:agent=x`): the Observations
+// must in turn be the `target` of a Provenance whose `agent` matches.
 struct reverse_chain {
   std::string source_type;
   const search_parameter* reference = nullptr;  // of source_type, pointing at us
@@ -72,7 +73,7 @@ struct reverse_chain {
 struct clause {
   std::string name;  // as written, for messages and the self link
   std::vector<chain_link> chain;           // forward chain, applied first
-  std::optional<reverse_chain> has;        // or a reverse chain
+  std::vector<reverse_chain> has;          // or a reverse chain, outermost first
   std::string type;                        // the resource type the final parameter belongs to
   const search_parameter* parameter = nullptr;  // null for _id and _lastUpdated (resource columns)
   std::string special;                     // "_id" or "_lastUpdated" when parameter is null

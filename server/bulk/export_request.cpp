@@ -36,7 +36,7 @@ fhir::result<fhir::search::search_query> parse_type_filter(const context& ctx, s
   // A chain or _has would select resources by others that the caller may not see (consent.md P3); a
   // search checks those contributors one by one, an export of millions does not: refused.
   for (const fhir::search::clause& c : query->clauses)
-    if (!c.chain.empty() || c.has)
+    if (!c.chain.empty() || !c.has.empty())
       return invalid(fmt::format("_typeFilter={}: chained parameters and _has cannot filter an export", fhir::utf8_prefix(value, 200)));
   return std::move(*query);
 }

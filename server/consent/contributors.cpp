@@ -24,9 +24,11 @@ bool kept_by_minimal_patient(std::string_view parameter) {
 }
 
 // Whether `type` has a resource matching `criteria` that the caller may see (in minimal form only when
-// `minimal_counts`).
+// `minimal_counts`). When the criteria reach further (a chain of several hops, a nested _has), the
+// resource found must in turn hold them through resources the caller may see: a visible Encounter must
+// not confirm the name of the hidden Patient it points at (`Observation?encounter.subject.name=x`).
 bool any_visible(const context& ctx, const fhir_request& request, const std::string& type, const http::query_params& criteria,
-                 bool minimal_counts) {
+                 bool minimal_counts, bool reaches_further) {
   auto query = fhir::search::parse_query(ctx.search_parameters, type, criteria, {.strict = true, .terminology = &ctx.validator.terminology()});
   if (!query) return false;  // a clause that cannot be restated is not trusted
   std::string token;
@@ -36,7 +38,8 @@ bool any_visible(const context& ctx, const fhir_request& request, const std::str
     for (const store::search_entry& e : found->entries) {
       if (e.mode != store::search_mode::match) continue;
       fhir::consent::decision d = decide(ctx, *request.caller, e.version);
-      if (d.outcome == fhir::consent::verdict::permit || (d.outcome == fhir::consent::verdict::minimal && minimal_counts)) return true;
+      bool seen = d.outcome == fhir::consent::verdict::permit || (d.outcome == fhir::consent::verdict::minimal && minimal_counts);
+      if (seen && (!reaches_further || contributors_visible(ctx, request, *query, e.version))) return true;
     }
     if (found->next_token.empty()) return false;
     token = found->next_token;
@@ -50,7 +53,8 @@ std::string after_first_hop(const std::string& name) {
   return dot == std::string::npos ? std::string() : name.substr(dot + 1);
 }
 
-// `_has:Observation:subject:code:text` -> `code:text`: the parameter the referring resource must meet.
+// `_has:Observation:subject:code:text` -> `code:text`: the parameter the referring resource must meet
+// (`_has:Provenance:target:agent` when nested).
 std::string has_final_parameter(const std::string& name) {
   std::size_t at = 0;
   for (int colons = 0; colons < 3 && at != std::string::npos; ++colons) at = name.find(':', at + 1);
@@ -61,11 +65,12 @@ bool clause_holds_visibly(const context& ctx, const fhir_request& request, const
                           const store::resource_version& match) {
   const std::string& type = match.info.type;
   const std::string& id = match.info.id;
-  if (c.has) {
+  if (!c.has.empty()) {
     std::string final_parameter = has_final_parameter(c.name);
     if (final_parameter.empty()) return false;
-    return any_visible(ctx, request, c.has->source_type, {{c.has->reference->code, type + "/" + id}, {final_parameter, c.raw_value}},
-                       kept_by_minimal_patient(final_parameter));
+    return any_visible(ctx, request, c.has.front().source_type,
+                       {{c.has.front().reference->code, type + "/" + id}, {final_parameter, c.raw_value}},
+                       kept_by_minimal_patient(final_parameter), c.has.size() > 1);
   }
   const fhir::search::chain_link& first = c.chain.front();
   std::string rest = after_first_hop(c.name);
@@ -75,7 +80,7 @@ bool clause_holds_visibly(const context& ctx, const fhir_request& request, const
   bool single_hop = rest.find('.') == std::string::npos;
   for (const std::string& target : first.target_types)
     if (any_visible(ctx, request, target, {{"_has:" + type + ":" + first.parameter->code + ":_id", id}, {rest, c.raw_value}},
-                    single_hop && kept_by_minimal_patient(rest)))
+                    single_hop && kept_by_minimal_patient(rest), !single_hop))
       return true;
   return false;
 }
@@ -86,7 +91,7 @@ bool contributors_visible(const context& ctx, const fhir_request& request, const
                           const store::resource_version& match) {
   if (!request.caller) return true;
   for (const fhir::search::clause& c : query.clauses) {
-    if (c.chain.empty() && !c.has) continue;
+    if (c.chain.empty() && c.has.empty()) continue;
     if (!clause_holds_visibly(ctx, request, c, match)) return false;
   }
   return true;

@@ -172,7 +172,7 @@ class audit_query {
 
  private:
   fhir::result<fhir::done> add_clause(const fhir::search::clause& c) {
-    if (!c.chain.empty() || c.has) return unsupported(fmt::format("'{}': chained searches are not supported on AuditEvent", c.name));
+    if (!c.chain.empty() || !c.has.empty()) return unsupported(fmt::format("'{}': chained searches are not supported on AuditEvent", c.name));
     std::string_view code = c.parameter ? std::string_view(c.parameter->code) : std::string_view(c.special);
     bool negated = c.modifier == modifier::not_;
     auto plain = [&](bool allow_not) {

@@ -206,7 +206,7 @@ class search_run {
 
   // The pks of resources of `type_ids` that satisfy clause `c` from chain step `level` on.
   sql clause_set(const clause& c, std::size_t level, const std::vector<std::int64_t>& type_ids) {
-    if (c.has && level == 0) return has_set(c, type_ids);
+    if (!c.has.empty() && level == 0) return has_set(c, 0, type_ids);
     if (level < c.chain.size()) return chain_set(c, level, type_ids);
     return final_set(c, type_ids);
   }
@@ -268,9 +268,11 @@ class search_run {
   }
 
   // _has:Source:reference:param=value: resources that a matching Source points at. Driven from the
-  // matching sources, through their references, to the targets' rows.
-  sql has_set(const clause& c, const std::vector<std::int64_t>& type_ids) {
-    auto source = type_id(c.has->source_type);
+  // matching sources, through their references, to the targets' rows. Link `level` of a nested _has:
+  // its sources are the targets of the next link's.
+  sql has_set(const clause& c, std::size_t level, const std::vector<std::int64_t>& type_ids) {
+    const fhir::search::reverse_chain& link = c.has[level];
+    auto source = type_id(link.source_type);
     sql q;
     if (!source) {
       q << "SELECT NULL WHERE 0";
@@ -283,11 +285,11 @@ class search_run {
       q << "SELECT t.pk FROM ix_reference s INDEXED BY ix_reference_res JOIN resource t ON t.type_id = ";
       q.bind(type_ids[i]);
       q << " AND t.id = s.target_id WHERE ";
-      param_condition(q, "s", {*source}, c.has->reference->code);
+      param_condition(q, "s", {*source}, link.reference->code);
       q << " AND s.target_type = ";
       q.bind(name->second);
       q << " AND s.res_pk IN (";
-      q.append(final_set(c, {*source}));
+      q.append(level + 1 < c.has.size() ? has_set(c, level + 1, {*source}) : final_set(c, {*source}));
       q << ")";
     }
     if (q.text.empty()) q << "SELECT NULL WHERE 0";
@@ -340,7 +342,7 @@ class search_run {
 
   // A plain clause (no chain, _has, :missing, :not, _id or _lastUpdated) tests one index table.
   static bool is_plain(const clause& c) {
-    return c.chain.empty() && !c.has && c.parameter && c.modifier != modifier::missing && c.modifier != modifier::not_;
+    return c.chain.empty() && c.has.empty() && c.parameter && c.modifier != modifier::missing && c.modifier != modifier::not_;
   }
 
   // The condition a plain clause puts on its index table's rows (alias x): parameter and values.
@@ -487,6 +489,18 @@ class search_run {
       case param_type::uri: {
         if (c.modifier == modifier::below) {
           prefix_range(q, "x.uri", v.text);
+        } else if (c.modifier == modifier::above) {
+          // The stored uri is the value or one of its paths (`url:above=http://acme.org/fhir/ValueSet/123/_history/5`
+          // finds http://acme.org/fhir/ValueSet/123 and http://acme.org/fhir/, not .../ValueSet/12): one seek each.
+          q << "x.uri IN (";
+          q.bind(v.text);
+          for (std::size_t slash = v.text.find('/'); slash != std::string::npos; slash = v.text.find('/', slash + 1)) {
+            q << ", ";
+            q.bind(v.text.substr(0, slash));
+            q << ", ";
+            q.bind(v.text.substr(0, slash + 1));
+          }
+          q << ")";
         } else {
           q << "x.uri = ";
           q.bind(v.text);
@@ -681,7 +695,7 @@ class search_run {
 
   bool is_costly_to_probe(std::size_t i) const {
     const clause* c = clause_at(i);
-    if (!c || !c->chain.empty() || c->has || c->special == "_id") return false;
+    if (!c || !c->chain.empty() || !c->has.empty() || c->special == "_id") return false;
     if (!c->parameter || c->modifier == modifier::missing || c->modifier == modifier::not_) return true;
     param_type type = c->parameter->type;
     return !(type == param_type::token && c->modifier != modifier::text) && type != param_type::reference;

@@ -299,6 +299,60 @@ TEST_CASE("a match through a chain or _has needs a contributor the caller may se
   CHECK(gp_referring.status() == 200);  // the controller sees p2
 }
 
+// A chain of several hops, or a nested _has, holds only if every resource it passes through is one the
+// caller may see, not only the first: a visible Encounter must not confirm facts of a hidden Patient
+// or a hidden result it is linked to. Fails when only the first hop is checked.
+TEST_CASE("a chain of several hops or a nested _has holds only through resources the caller may see", "[server][consent][search]") {
+  identity_provider idp;
+  app_fixture app(jwt_options(idp));
+  auto admin = consent_admin(idp);
+  auto gp = idp.clinician("GP1");
+  auto hospital = idp.clinician("ACU1");
+  auto encounter = [](const std::string& id, const std::string& patient) {
+    return R"({"resourceType":"Encounter","id":")" + id + R"(","status":"finished","class":{"system":
+      "http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},"subject":{"reference":"Patient/)" + patient + R"("}})";
+  };
+  auto observation_in = [](const std::string& id, const std::string& patient, const std::string& encounter_id, const std::string& code) {
+    return R"({"resourceType":"Observation","id":")" + id + R"(","status":"final","code":{"coding":[{"system":
+      "http://snomed.info/sct","code":")" + code + R"("}]},"subject":{"reference":"Patient/)" + patient +
+           R"("},"encounter":{"reference":"Encounter/)" + encounter_id + R"("}})";
+  };
+  for (const char* id : {"p1", "p2"})
+    REQUIRE(app.put(std::string("/fhir/Patient/") + id, R"({"resourceType":"Patient","id":")" + std::string(id) +
+                    R"(","name":[{"family":"Private"}]})", with(gp)).status() == 201);
+  REQUIRE(app.put("/fhir/Encounter/e1", encounter("e1", "p1"), with(gp)).status() == 201);
+  REQUIRE(app.put("/fhir/Encounter/e2", encounter("e2", "p2"), with(gp)).status() == 201);
+  REQUIRE(app.put("/fhir/Observation/sensitive", observation_in("sensitive", "p1", "e1", "999"), with(gp)).status() == 201);
+  REQUIRE(app.put("/fhir/Observation/plain", observation_in("plain", "p2", "e2", "1234"), with(gp)).status() == 201);
+  // p1 withholds one result; p2 withholds their demographics (not their encounters or results).
+  REQUIRE(app.put("/fhir/Consent/g1", consent("g1", "p1", "granular", "active", R"({"type":"permit","provision":[
+    {"type":"deny","code":[{"coding":[{"system":"http://snomed.info/sct","code":"999"}]}]}]})"), with(admin)).status() == 201);
+  REQUIRE(app.put("/fhir/Consent/g2", consent("g2", "p2", "granular", "active", R"({"type":"permit","provision":[
+    {"type":"deny","class":[{"system":"http://hl7.org/fhir/resource-types","code":"Patient"}]}]})"), with(admin)).status() == 201);
+  REQUIRE(app.get("/fhir/Encounter/e1", {hospital}).status() == 200);
+  REQUIRE(app.get("/fhir/Encounter/e2", {hospital}).status() == 200);
+  REQUIRE(app.get("/fhir/Observation/plain", {hospital}).status() == 200);
+  REQUIRE(app.get("/fhir/Observation/sensitive", {hospital}).status() == 404);
+  REQUIRE(app.get("/fhir/Patient/p2", {hospital}).status() == 404);
+
+  auto matches = [&](const std::string& query, const server::http::header& who) {
+    auto r = app.get("/fhir/" + query, {who});
+    INFO(query << "\n" << r.http.body);
+    REQUIRE(r.status() == 200);
+    return fhir::testing::count_matches(r.json());
+  };
+  // Two hops: the visible result, through its visible Encounter, to p2's hidden name.
+  CHECK(matches("Observation?encounter.subject.family=Private", hospital) == 0);
+  CHECK(matches("Observation?encounter.subject.family=Private", gp) == 2);
+  CHECK(matches("Observation?encounter.status=finished", hospital) == 1);
+  // Nested _has: p1, through their visible Encounter, to the hidden result recorded in it.
+  std::string nested = "Patient?_has:Encounter:subject:_has:Observation:encounter:code=http://snomed.info/sct|999";
+  CHECK(matches(nested, hospital) == 0);
+  CHECK(matches(nested, gp) == 1);
+  CHECK(matches("Patient?_has:Encounter:subject:_has:Observation:encounter:code=http://snomed.info/sct|1234", gp) == 1);
+  CHECK(matches("Encounter?_has:Observation:encounter:code=http://snomed.info/sct|1234", hospital) == 1);
+}
+
 TEST_CASE("page links are bound to the caller, the search and 15 minutes", "[server][consent][paging]") {
   identity_provider idp;
   app_fixture app(jwt_options(idp));

@@ -290,6 +290,33 @@ TEST_CASE_METHOD(search_data, "chained and reverse-chained parameters", "[server
   CHECK(set("Patient?_has:Observation:subject:code=8867-4") == ids_t{"p1"});
   CHECK(set("Patient?_has:Observation:patient:status=preliminary") == ids_t{"p3"});
   CHECK(set("Organization?_has:Patient:general-practitioner:family=smith") == ids_t{"org1"});
+  // Nested: organisations that are the GP of a patient who has a heart rate.
+  CHECK(set("Organization?_has:Patient:general-practitioner:_has:Observation:subject:code=8867-4") == ids_t{"org1"});
+  CHECK(set("Organization?_has:Patient:general-practitioner:_has:Observation:subject:code=4548-4").empty());  // p3 has no GP
+  CHECK(set("Patient?_has:Observation:subject:_has:Observation:subject:code=8867-4").empty());  // no subject is an Observation
+  // Each hop is a nested subquery: depth is bounded, and a deeper search is refused, not run.
+  CHECK(error_ids("Observation?subject.general-practitioner.partof.partof.partof.name=x") ==
+        std::vector<std::string>{"search-parameter-invalid"});
+  CHECK(error_ids("Patient?_has:Patient:link:_has:Patient:link:_has:Patient:link:_has:Patient:link:_has:Patient:link:family=x") ==
+        std::vector<std::string>{"search-parameter-invalid"});
+  CHECK(set("Patient?_has:Patient:link:_has:Patient:link:_has:Patient:link:_has:Patient:link:family=x").empty());
+}
+
+TEST_CASE_METHOD(search_data, "uri search: exact, :below (a prefix of the stored uri) and :above (a path of the value)", "[server][search][uri]") {
+  for (std::string_view url : {"http://acme.org/fhir/ValueSet/123", "http://acme.org/fhir/ValueSet/12", "http://acme.org/fhir/",
+                               "http://other.org/fhir/ValueSet/123"}) {
+    std::string id = "vs" + std::to_string(url.size());
+    put_ok("ValueSet/" + id, R"({"resourceType":"ValueSet","id":")" + id + R"(","status":"active","url":")" + std::string(url) + R"("})");
+  }
+  // ids by url length: vs33 .../ValueSet/123, vs32 .../ValueSet/12, vs21 http://acme.org/fhir/, vs34 other.org
+  CHECK(set("ValueSet?url=http://acme.org/fhir/ValueSet/12") == ids_t{"vs32"});
+  CHECK(set("ValueSet?url:below=http://acme.org/fhir/ValueSet/12") == ids_t{"vs32", "vs33"});
+  CHECK(set("ValueSet?url:below=http://acme.org/") == ids_t{"vs21", "vs32", "vs33"});
+  CHECK(set("ValueSet?url:above=http://acme.org/fhir/ValueSet/123/_history/5") == ids_t{"vs21", "vs33"});
+  CHECK(set("ValueSet?url:above=http://acme.org/fhir/ValueSet/12") == ids_t{"vs21", "vs32"});
+  CHECK(set("ValueSet?url:above=http://acme.org/fhir") == ids_t{});  // http://acme.org/fhir/ is below it
+  CHECK(set("ValueSet?url:above=http://other.org/fhir/ValueSet/123,http://acme.org/fhir/x") == ids_t{"vs21", "vs34"});
+  CHECK(error_ids("ValueSet?url:above=http://acme.org/" + std::string(1100, 'a')) == std::vector<std::string>{"search-parameter-invalid"});
 }
 
 TEST_CASE_METHOD(search_data, "_include and _revinclude, with :iterate, * and no duplicates", "[server][search][include]") {

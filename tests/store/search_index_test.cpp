@@ -16,7 +16,7 @@
 
 namespace {
 
-const std::vector<std::string> types = {"Patient", "Observation", "Organization"};
+const std::vector<std::string> types = {"Patient", "Observation", "Organization", "ValueSet"};
 
 const fhir::search::search_parameters& parameters() {
   static const fhir::search::search_parameters p(fhir::definitions::r4());
@@ -119,7 +119,9 @@ TEST_CASE("the main searches use indexes, never a scan of a table", "[store][sea
   fhir::testing::temp_dir dir;
   auto s = open(dir.file("db.sqlite"));
   REQUIRE(s->update(parse(R"({"resourceType":"Patient","id":"p1","identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number",
-    "value":"9000000009"}],"name":[{"family":"Smith"}],"birthDate":"1970-01-01"})"), {}).ok());
+    "value":"9000000009"}],"name":[{"family":"Smith"}],"birthDate":"1970-01-01","managingOrganization":{"reference":"Organization/org1"}})"), {}).ok());
+  REQUIRE(s->update(parse(R"({"resourceType":"Organization","id":"org1","name":"Leeds"})"), {}).ok());
+  REQUIRE(s->create(parse(R"({"resourceType":"ValueSet","status":"active","url":"http://acme.org/fhir/ValueSet/1"})")).ok());
   for (int i = 0; i < 3; ++i)
     REQUIRE(s->create(parse(R"({"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org",
       "code":"8867-4"}]},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2024-05-01"})")).ok());
@@ -134,6 +136,8 @@ TEST_CASE("the main searches use indexes, never a scan of a table", "[store][sea
       {"Observation", {{"subject.identifier", "https://fhir.nhs.uk/Id/nhs-number|9000000009"}}},
       {"Patient", {{"_id", "p1"}, {"_revinclude", "Observation:subject"}}},
       {"Patient", {{"_has:Observation:subject:code", "8867-4"}}},
+      {"Organization", {{"_has:Patient:organization:_has:Observation:subject:code", "8867-4"}}},
+      {"ValueSet", {{"url:above", "http://acme.org/fhir/ValueSet/1/_history/2"}}},
       {"Observation", {{"code", "http://loinc.org|8867-4"}, {"date", "lt2025"}, {"_sort", "-date"}}},
       {"Observation", {{"date", "gt2020"}}},
   };
