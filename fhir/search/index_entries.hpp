@@ -78,6 +78,13 @@ struct composite_entry {
   double canonical_value2 = 0;
 };
 
+// A position (Location.position) in WGS84 degrees, for `near` searches.
+struct position_entry {
+  std::string code;
+  double latitude;
+  double longitude;
+};
+
 // _text and _content: the normalised text a full-text search matches words in.
 struct text_entry {
   std::string code;
@@ -93,6 +100,7 @@ struct index_set {
   std::vector<reference_entry> references;
   std::vector<uri_entry> uris;
   std::vector<composite_entry> composites;
+  std::vector<position_entry> positions;
   std::vector<text_entry> texts;
 };
 

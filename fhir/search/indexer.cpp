@@ -62,8 +62,8 @@ class extraction {
       case param_type::number: add_number(i); break;
       case param_type::quantity: add_quantity(i); break;
       case param_type::uri: add_uri(i); break;
-      case param_type::composite:
-      case param_type::special: break;
+      case param_type::special: add_position(i); break;
+      case param_type::composite: break;
     }
   }
 
@@ -92,6 +92,23 @@ class extraction {
     } else if (i.as_node().type->primitive) {
       if (auto text = primitive_text(i.as_node().value)) string_value(*text);
     }
+  }
+
+  // Only special parameters the definitions say select positions are compiled (search_parameter::position).
+  void add_position(const item& i) {
+    if (i.kind() != item_kind::node) return;
+    auto degrees = [&](std::string_view name, double limit) -> std::optional<double> {
+      const json::value* v = field(i, name);
+      if (!v || !v->is_number()) return std::nullopt;
+      double d = 0;
+      const std::string& text = v->as_number().text;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
+      if (ec != std::errc() || end != text.data() + text.size() || !(std::fabs(d) <= limit)) return std::nullopt;
+      return d;
+    };
+    auto latitude = degrees("latitude", 90);
+    auto longitude = degrees("longitude", 180);
+    if (latitude && longitude) out_.positions.push_back({p_.code, *latitude, *longitude});
   }
 
   void token(std::string system, std::string value, std::string_view text) {

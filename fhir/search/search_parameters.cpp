@@ -50,7 +50,8 @@ std::vector<std::string> strings_of(const json::value* array) {
 }  // namespace
 
 bool search_parameter::searchable() const {
-  if (!indexed() || type == param_type::special) return false;
+  if (!indexed()) return false;
+  if (type == param_type::special) return position;
   if (full_text) return true;
   if (type != param_type::composite) return true;
   if (components.size() != 2) return false;
@@ -70,6 +71,18 @@ std::string_view to_string(param_type type) {
   for (const auto& [name, t] : type_names)
     if (t == type) return name;
   return "special";
+}
+
+// True when `expression` is a plain path (`Location.position`) to an element of `type` with decimal
+// `latitude` and `longitude` children: a position that searches find by distance.
+bool selects_positions(std::string_view expression, std::string_view type, const definitions::registry& definitions) {
+  const definitions::structure_definition* sd = definitions.find_type(type);
+  if (!sd || expression.find_first_of("()|[] ") != std::string_view::npos) return false;
+  for (std::string_view child : {".latitude", ".longitude"}) {
+    const definitions::element_definition* e = sd->find_by_id(std::string(expression) + std::string(child));
+    if (!e || e->types.size() != 1 || e->types.front().code != "decimal") return false;
+  }
+  return true;
 }
 
 std::string expression_for_type(std::string_view expression, std::string_view type,
@@ -127,7 +140,8 @@ void search_parameters::add(const json::value& definition) {
       }
       if (expression) {
         p.expression = expression_for_type(*expression, resource_type, defs_);
-        if (!p.expression.empty() && p.type != param_type::special) {
+        if (p.type == param_type::special) p.position = selects_positions(p.expression, resource_type, defs_);
+        if (!p.expression.empty() && (p.type != param_type::special || p.position)) {
           if (auto compiled = fhirpath::compile(p.expression, defs_)) p.compiled = std::move(*compiled);
         }
       }

@@ -47,6 +47,9 @@ struct search_parameter {
   // this one's (R4's combo-code is code | component-code), so those values are stored once, under
   // them, and `compiled` keeps only the branches they do not cover (none at all for combo-code).
   std::vector<std::string> covered_by;
+  // A `special` parameter whose expression selects elements with a latitude and a longitude (R4's
+  // Location.near over Location.position): indexed as positions, searched by distance.
+  bool position = false;
 
   // True when the server indexes the parameter from the resource's content.
   bool indexed() const { return compiled.has_value() || full_text || !covered_by.empty(); }

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <cmath>
 
 #include <fmt/format.h>
 
@@ -198,7 +199,8 @@ class query_parser {
       k.code = code;
       if (code != "_id" && code != "_lastUpdated") {
         k.parameter = lookup(context_type(), code);
-        if (!k.parameter || !k.parameter->searchable() || k.parameter->type == param_type::composite || k.parameter->full_text)
+        if (!k.parameter || !k.parameter->searchable() || k.parameter->type == param_type::composite ||
+            k.parameter->type == param_type::special || k.parameter->full_text)
           return bad("_sort", fmt::format("Cannot sort by '{}': it is not a search parameter of {} this server indexes", code,
                                           context_type()));
       }
@@ -443,9 +445,41 @@ class query_parser {
         return v;
       }
       case param_type::composite: return composite_value(c, text, name);
-      case param_type::special: break;
+      case param_type::special:
+        if (c.parameter && c.parameter->position) return near(text, name);
+        break;
     }
     return bad(name, "Unsupported parameter type");
+  }
+
+  // `latitude|longitude|distance|units` (Location.near): degrees; the distance in km unless units
+  // (UCUM: km, m, [mi_i], [nmi_i]) say otherwise; without a distance, default_near_km.
+  result<search_value> near(const std::string& text, const std::string& name) {
+    auto parts = split_escaped(text, '|');
+    auto decimal = [](const std::string& s) -> std::optional<double> {
+      double d = 0;
+      auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+      if (s.empty() || ec != std::errc() || end != s.data() + s.size() || !std::isfinite(d)) return std::nullopt;
+      return d;
+    };
+    auto fail = [&] {
+      return bad(name, fmt::format("'{}' must be latitude|longitude|distance|units (degrees, a distance of at least 0, units km, m, "
+                                   "[mi_i] or [nmi_i]; distance and units optional)", text));
+    };
+    if (parts.size() < 2 || parts.size() > 4) return fail();
+    auto latitude = decimal(parts[0]);
+    auto longitude = decimal(parts[1]);
+    if (!latitude || !longitude || std::fabs(*latitude) > 90 || std::fabs(*longitude) > 180) return fail();
+    search_value v;
+    v.near.latitude = *latitude;
+    v.near.longitude = *longitude;
+    if (parts.size() >= 3 && !parts[2].empty()) {
+      auto distance = decimal(parts[2]);
+      auto per_unit = km_per_unit(parts.size() == 4 ? std::string_view(parts[3]) : std::string_view());
+      if (!distance || *distance < 0 || !per_unit) return fail();
+      v.near.distance_km = *distance * *per_unit;
+    }
+    return v;
   }
 
   // "system|code$value": each side parsed by its component's parameter (prefixes apply to the second).

@@ -15,6 +15,7 @@
 
 #include "fhir/outcome.hpp"
 #include "fhir/result.hpp"
+#include "fhir/search/position.hpp"
 #include "fhir/search/search_parameters.hpp"
 #include "fhir/terminology/terminology_service.hpp"
 
@@ -52,6 +53,7 @@ struct search_value {
   double number = 0, number_low = 0, number_high = 0;
   std::string target_type;  // reference "Patient/123": Patient
   bool missing = false;     // :missing=true
+  near_value near;          // special: a Location.near point and distance
   // Composite: the values of the two components, each parsed for its own parameter's type.
   std::vector<search_value> components;
 };

@@ -171,6 +171,15 @@ CREATE INDEX quality_count_by_day ON quality_count(day);
 -- trail, or another database's, is refused rather than silently replaced by an empty one. At most one row.
 CREATE TABLE read_trail_link (trail_id TEXT NOT NULL);
 )sql"},
+    {7, R"sql(
+-- Positions (Location.position) for `near`: degrees, plus the point as a unit vector on the sphere, so
+-- that "within d of q" is a dot product (x*qx + y*qy + z*qz >= cos(d / R)) after a seek on latitude.
+-- Filled by reindexing the types that have such a parameter when a database is upgraded (sqlite_store).
+CREATE TABLE ix_position (param_id INTEGER NOT NULL, lat REAL NOT NULL, res_pk INTEGER NOT NULL, lon REAL NOT NULL,
+                          x REAL NOT NULL, y REAL NOT NULL, z REAL NOT NULL,
+                          PRIMARY KEY (param_id, lat, res_pk, lon)) WITHOUT ROWID;
+CREATE INDEX ix_position_res ON ix_position(res_pk, param_id);
+)sql"},
 };
 
 int user_version(database& db) {

@@ -13,7 +13,7 @@
 //                                                     (NULL for a deletion); vid is the commit order
 // Version 2 adds search: search_param (param ids) and the typed index tables ix_string, ix_token,
 // ix_date, ix_number, ix_quantity, ix_reference, ix_uri, each keyed by (param_id, value..., res_pk)
-// with a reverse index on res_pk.
+// with a reverse index on res_pk. Version 7 adds ix_position (near).
 
 #include <string>
 #include <vector>
@@ -22,7 +22,7 @@
 
 namespace store::sqlite {
 
-constexpr int latest_schema_version = 6;
+constexpr int latest_schema_version = 7;
 
 // Brings the schema to latest_schema_version and ensures a resource_type row for each of `types`.
 // Returns the version the database had (0 for a new one). Throws sqlite_error on failure,

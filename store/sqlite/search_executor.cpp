@@ -54,6 +54,7 @@ std::string_view table_of(param_type type) {
     case param_type::reference: return "ix_reference";
     case param_type::uri: return "ix_uri";
     case param_type::composite: return "ix_composite";
+    case param_type::special: return "ix_position";  // only position parameters are searchable specials
     default: return "";
   }
 }
@@ -508,8 +509,27 @@ class search_run {
         break;
       }
       case param_type::composite: composite_predicate(q, c, v); break;
+      case param_type::special: near_predicate(q, v.near); break;
       default: q << "0";
     }
+  }
+
+  // Within the distance of the point on the sphere: seek the latitudes a match can have, then compare
+  // the angle between the stored and the query's unit vectors (fhir/search/position.hpp).
+  static void near_predicate(sql& q, const fhir::search::near_value& near) {
+    fhir::search::unit_vector p = fhir::search::on_unit_sphere(near.latitude, near.longitude);
+    q << "x.lat >= ";
+    q.bind(near.min_latitude());
+    q << " AND x.lat <= ";
+    q.bind(near.max_latitude());
+    q << " AND x.x * ";
+    q.bind(p.x);
+    q << " + x.y * ";
+    q.bind(p.y);
+    q << " + x.z * ";
+    q.bind(p.z);
+    q << " >= ";
+    q.bind(near.min_cosine());
   }
 
   // _text/_content: every word of the value appears in the text (as a word start).

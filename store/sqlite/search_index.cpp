@@ -1,5 +1,7 @@
 #include "store/sqlite/search_index.hpp"
 
+#include "fhir/search/position.hpp"
+
 namespace store::sqlite {
 
 namespace {
@@ -74,7 +76,7 @@ void delete_index(database& db, std::int64_t pk) {
       "DELETE FROM ix_date WHERE res_pk = ?1",     "DELETE FROM ix_number WHERE res_pk = ?1",
       "DELETE FROM ix_quantity WHERE res_pk = ?1", "DELETE FROM ix_reference WHERE res_pk = ?1",
       "DELETE FROM ix_uri WHERE res_pk = ?1",      "DELETE FROM ix_composite WHERE res_pk = ?1",
-      "DELETE FROM ix_text WHERE res_pk = ?1",
+      "DELETE FROM ix_text WHERE res_pk = ?1",     "DELETE FROM ix_position WHERE res_pk = ?1",
   };
   for (const char* sql : deletes) db.cached(sql)->bind(1, pk).run();
 }
@@ -129,6 +131,13 @@ void write_index(database& db, const param_ids& ids, std::int64_t pk, std::int64
     if (auto id = param(e.code)) {
       auto st = db.cached("INSERT OR IGNORE INTO ix_text(res_pk, param_id, text) VALUES (?1, ?2, ?3)");
       st->bind(1, pk).bind(2, *id).bind_static(3, e.text).run();
+    }
+  for (const auto& e : index.positions)
+    if (auto id = param(e.code)) {
+      auto st = db.cached("INSERT OR IGNORE INTO ix_position(param_id, lat, lon, x, y, z, res_pk) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+      fhir::search::unit_vector v = fhir::search::on_unit_sphere(e.latitude, e.longitude);
+      st->bind(1, *id).bind_real(2, e.latitude).bind_real(3, e.longitude).bind_real(4, v.x).bind_real(5, v.y).bind_real(6, v.z);
+      st->bind(7, pk).run();
     }
   for (const auto& e : index.uris)
     if (auto id = param(e.code)) {

@@ -510,8 +510,29 @@ class sqlite_store final : public store {
     });
   }
 
-  fhir::result<std::size_t> reindex() override {
-    // In batches, each one write job: the writer stays available to other requests in between.
+  fhir::result<std::size_t> reindex() override { return reindex_where(std::nullopt); }
+
+  // Reindexes the resources of the types that have a parameter of an index table added by a schema
+  // version after `previous_version` (a database opened by an older server has no rows in it yet).
+  fhir::result<std::size_t> reindex_for_upgrade(int previous_version) {
+    if (!indexer_ || previous_version < 2) return std::size_t{0};
+    std::size_t indexed = 0;
+    for (const auto& [name, type_id] : type_ids_) {
+      bool needs = false;
+      for (const auto& [code, p] : indexer_->parameters().of(name))
+        if (previous_version < 7 && p.position) needs = true;  // ix_position
+      if (!needs) continue;
+      auto done = reindex_where(type_id);
+      if (!done) return done;
+      indexed += *done;
+    }
+    return indexed;
+  }
+
+ private:
+  // Every live resource, or those of one type, in batches of one write job each: the writer stays
+  // available to other requests in between.
+  fhir::result<std::size_t> reindex_where(std::optional<std::int64_t> only_type) {
     constexpr std::int64_t batch = 500;
     std::size_t indexed = 0;
     for (std::int64_t after = 0;;) {
@@ -519,8 +540,10 @@ class sqlite_store final : public store {
       auto read = with_reader([&](database& db) -> fhir::result<fhir::done> {
         auto st = db.cached(
             "SELECT r.pk, r.type_id, v.body FROM resource r JOIN resource_version v ON v.pk = r.pk AND v.version = r.version "
-            "WHERE r.pk > ?1 AND r.deleted = 0 ORDER BY r.pk LIMIT ?2");
+            "WHERE r.pk > ?1 AND r.deleted = 0 AND (?3 IS NULL OR r.type_id = ?3) ORDER BY r.pk LIMIT ?2");
         st->bind(1, after).bind(2, batch);
+        if (only_type) st->bind(3, *only_type);
+        else st->bind_null(3);
         while (st->step()) rows.emplace_back(st->column_int64(0), st->column_int64(1), std::string(st->column_text(2)));
         return fhir::done{};
       });
@@ -541,7 +564,6 @@ class sqlite_store final : public store {
     }
   }
 
- private:
   // The search index of a resource, extracted on the caller's thread so the writer only inserts rows.
   fhir::search::index_set extract_index(const fhir::json::value& resource) const {
     return indexer_ ? indexer_->extract(resource) : fhir::search::index_set{};
@@ -790,9 +812,11 @@ fhir::result<std::unique_ptr<store>> open_sqlite_store(const sqlite_options& opt
     int previous_version = sqlite::migrate(*writer, options.resource_types);
     sqlite::attach_read_trail_for_writing(*writer, options.path);
     auto opened = std::make_unique<sqlite_store>(options, std::move(writer));
-    // A database from before search (schema 1) has resources but no index rows yet.
+    // A database from before search (schema 1) has resources but no index rows yet; one from before a
+    // later index table has none in that table.
     if (previous_version == 1 && options.indexer)
       if (auto indexed = opened->reindex(); !indexed) return std::move(indexed).error();
+    if (auto indexed = opened->reindex_for_upgrade(previous_version); !indexed) return std::move(indexed).error();
     return std::unique_ptr<store>(std::move(opened));
   } catch (const std::exception& e) {
     return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception,

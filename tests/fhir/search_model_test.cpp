@@ -9,6 +9,7 @@
 #include "fhir/search/date_range.hpp"
 #include "fhir/search/indexer.hpp"
 #include "fhir/search/normalize.hpp"
+#include "fhir/search/position.hpp"
 #include "fhir/search/search_parameters.hpp"
 #include "fhir/search/search_query.hpp"
 #include "fhir/time.hpp"
@@ -96,6 +97,32 @@ TEST_CASE("the indexer extracts typed values once", "[fhir][search]") {
   CHECK(quantity->canonical_value == Approx(72500));
   CHECK(count(index.composites, "code-value-quantity") == 1);
   CHECK(count(index.composites, "combo-code-value-quantity") == 0);
+}
+
+TEST_CASE("Location.near indexes positions; other special parameters are not searchable", "[fhir][search]") {
+  const auto* near = parameters().find("Location", "near");
+  REQUIRE(near);
+  CHECK(near->position);
+  CHECK(near->searchable());
+  for (const auto& [type, code] : {std::pair{"Patient", "_query"}, {"Resource", "_filter"}})
+    if (const auto* other = parameters().find(type, code)) CHECK_FALSE(other->searchable());
+  fhir::search::indexer ix(parameters());
+  auto index = ix.extract(parse(R"({"resourceType":"Location","position":{"latitude":53.7997,"longitude":-1.5492,"altitude":40}})"));
+  REQUIRE(index.positions.size() == 1);
+  CHECK(index.positions[0].code == "near");
+  CHECK(index.positions[0].latitude == Approx(53.7997));
+  CHECK(index.positions[0].longitude == Approx(-1.5492));
+  // Out of range (not WGS84 degrees): not indexed, so never found by distance.
+  CHECK(ix.extract(parse(R"({"resourceType":"Location","position":{"latitude":91,"longitude":0}})")).positions.empty());
+  CHECK(ix.extract(parse(R"({"resourceType":"Location","position":{"latitude":0,"longitude":-180.5}})")).positions.empty());
+  // A unit vector: the poles and the prime meridian on the equator.
+  auto pole = fhir::search::on_unit_sphere(90, 45);
+  CHECK(pole.z == Approx(1));
+  auto origin = fhir::search::on_unit_sphere(0, 0);
+  CHECK(origin.x == Approx(1));
+  fhir::search::near_value v{.latitude = 10, .longitude = 20, .distance_km = 0};
+  CHECK(v.min_latitude() == Approx(10));
+  CHECK(v.min_cosine() < 1);
 }
 
 TEST_CASE("string normalisation folds case and Latin accents", "[fhir][search]") {

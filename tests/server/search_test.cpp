@@ -319,6 +319,41 @@ TEST_CASE_METHOD(search_data, "uri search: exact, :below (a prefix of the stored
   CHECK(error_ids("ValueSet?url:above=http://acme.org/" + std::string(1100, 'a')) == std::vector<std::string>{"search-parameter-invalid"});
 }
 
+// Great-circle distances from Leeds (53.7997, -1.5492): Harrogate 21.4 km, York 35.1 km, London 272 km.
+TEST_CASE_METHOD(search_data, "near: Locations within a distance of a point, in km, m or miles", "[server][search][near]") {
+  auto location = [&](const std::string& id, std::string_view latitude, std::string_view longitude) {
+    put_ok("Location/" + id, R"({"resourceType":"Location","id":")" + id + R"(","name":")" + id + R"(","position":{"latitude":)" +
+                                 std::string(latitude) + R"(,"longitude":)" + std::string(longitude) + "}}");
+  };
+  location("leeds", "53.7997", "-1.5492");
+  location("harrogate", "53.9921", "-1.5418");
+  location("york", "53.9600", "-1.0873");
+  location("london", "51.5072", "-0.1276");
+  put_ok("Location/nowhere", R"({"resourceType":"Location","id":"nowhere","name":"no position"})");
+  CHECK(set("Location?near=53.7997|-1.5492|25|km") == ids_t{"leeds", "harrogate"});
+  CHECK(set("Location?near=53.7997|-1.5492|21|km") == ids_t{"leeds"});
+  CHECK(set("Location?near=53.7997|-1.5492|21500|m") == ids_t{"leeds", "harrogate"});
+  CHECK(set("Location?near=53.7997|-1.5492|22|[mi_i]") == ids_t{"leeds", "harrogate", "york"});  // 35.4 km
+  CHECK(set("Location?near=53.7997|-1.5492|21|[mi_i]") == ids_t{"leeds", "harrogate"});  // 33.8 km
+  CHECK(set("Location?near=53.7997|-1.5492|300") == ids_t{"leeds", "harrogate", "york", "london"});  // km by default
+  CHECK(set("Location?near=53.7997|-1.5492") == ids_t{"leeds"});  // 10 km without a distance
+  CHECK(set("Location?near=53.7997|-1.5492|0") == ids_t{"leeds"});  // the point itself
+  CHECK(set("Location?near=51.5|-0.13|5,53.99|-1.54|1") == ids_t{"london", "harrogate"});  // OR
+  // From Leeds's antipode: Leeds is 20,015.1 km away (half the circumference), the others a little less.
+  CHECK(set("Location?near=-53.7997|178.4508|20016") == ids_t{"leeds", "harrogate", "york", "london"});
+  CHECK(set("Location?near=-53.7997|178.4508|20014") == ids_t{"harrogate", "york", "london"});
+  CHECK(set("Location?near:missing=true") == ids_t{"nowhere"});
+  CHECK(set("Location?near=53.7997|-1.5492|25&name=york").empty());
+  for (std::string bad : {"53.8", "91|0|1", "53.8|-181|1", "53.8|x|1", "53.8|-1.5|-1", "53.8|-1.5|1|furlong", "53.8|-1.5|1|km|x"})
+    CHECK(error_ids("Location?near=" + bad) == std::vector<std::string>{"search-parameter-invalid"});
+  CHECK(error_ids("Location?_sort=near") == std::vector<std::string>{"search-parameter-invalid"});
+  // An update moves it, a delete removes it.
+  location("york", "53.80", "-1.55");
+  CHECK(set("Location?near=53.7997|-1.5492|1") == ids_t{"leeds", "york"});
+  REQUIRE(del("/fhir/Location/york").status() == 200);
+  CHECK(set("Location?near=53.7997|-1.5492|1") == ids_t{"leeds"});
+}
+
 TEST_CASE_METHOD(search_data, "_include and _revinclude, with :iterate, * and no duplicates", "[server][search][include]") {
   auto r = search("Observation?code=8867-4&_include=Observation:subject");
   CHECK(ids_of(r) == std::vector<std::string>{"o2"});

@@ -16,7 +16,7 @@
 
 namespace {
 
-const std::vector<std::string> types = {"Patient", "Observation", "Organization", "ValueSet"};
+const std::vector<std::string> types = {"Patient", "Observation", "Organization", "ValueSet", "Location"};
 
 const fhir::search::search_parameters& parameters() {
   static const fhir::search::search_parameters p(fhir::definitions::r4());
@@ -102,7 +102,7 @@ TEST_CASE("reindex rebuilds the index, and a schema-1 database is indexed when u
   // Back to schema 1 (what a server before search left), then opened by this one.
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  for (const char* table : {"search_param", "ix_string", "ix_token", "ix_date", "ix_number", "ix_quantity", "ix_reference", "ix_uri", "ix_composite", "ix_text"})
+  for (const char* table : {"search_param", "ix_string", "ix_token", "ix_date", "ix_number", "ix_quantity", "ix_reference", "ix_uri", "ix_composite", "ix_text", "ix_position"})
     exec(db, (std::string("DROP TABLE ") + table).c_str());
   exec(db, "DROP INDEX resource_live");
   exec(db, "DROP INDEX resource_updated");
@@ -115,6 +115,28 @@ TEST_CASE("reindex rebuilds the index, and a schema-1 database is indexed when u
   CHECK(find(*s, "Patient", {{"family", "jones"}}) == std::vector<std::string>{"p2"});
 }
 
+// A database of schema 6 has no positions: opening it with this server indexes the Locations (only the
+// types with a position parameter), so `near` finds what was stored before.
+TEST_CASE("a schema-6 database gets its positions indexed when upgraded", "[store][search][near]") {
+  fhir::testing::temp_dir dir;
+  std::string path = dir.file("db.sqlite");
+  {
+    auto s = open(path);
+    REQUIRE(s->update(parse(R"({"resourceType":"Location","id":"leeds","position":{"latitude":53.7997,"longitude":-1.5492}})"), {}).ok());
+    REQUIRE(s->update(patient("p1", "Smith"), {}).ok());
+    CHECK(find(*s, "Location", {{"near", "53.8|-1.55|1"}}) == std::vector<std::string>{"leeds"});
+  }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  exec(db, "DROP TABLE ix_position");
+  exec(db, "DELETE FROM ix_string");  // the Patient's rows: a full reindex would bring them back
+  exec(db, "PRAGMA user_version = 6");
+  sqlite3_close(db);
+  auto s = open(path);
+  CHECK(find(*s, "Location", {{"near", "53.8|-1.55|1"}}) == std::vector<std::string>{"leeds"});
+  CHECK(find(*s, "Patient", {{"family", "smith"}}).empty());  // only the Locations were reindexed
+}
+
 TEST_CASE("the main searches use indexes, never a scan of a table", "[store][search][plan]") {
   fhir::testing::temp_dir dir;
   auto s = open(dir.file("db.sqlite"));
@@ -122,6 +144,7 @@ TEST_CASE("the main searches use indexes, never a scan of a table", "[store][sea
     "value":"9000000009"}],"name":[{"family":"Smith"}],"birthDate":"1970-01-01","managingOrganization":{"reference":"Organization/org1"}})"), {}).ok());
   REQUIRE(s->update(parse(R"({"resourceType":"Organization","id":"org1","name":"Leeds"})"), {}).ok());
   REQUIRE(s->create(parse(R"({"resourceType":"ValueSet","status":"active","url":"http://acme.org/fhir/ValueSet/1"})")).ok());
+  REQUIRE(s->create(parse(R"({"resourceType":"Location","position":{"latitude":53.7997,"longitude":-1.5492}})")).ok());
   for (int i = 0; i < 3; ++i)
     REQUIRE(s->create(parse(R"({"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org",
       "code":"8867-4"}]},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2024-05-01"})")).ok());
@@ -138,6 +161,7 @@ TEST_CASE("the main searches use indexes, never a scan of a table", "[store][sea
       {"Patient", {{"_has:Observation:subject:code", "8867-4"}}},
       {"Organization", {{"_has:Patient:organization:_has:Observation:subject:code", "8867-4"}}},
       {"ValueSet", {{"url:above", "http://acme.org/fhir/ValueSet/1/_history/2"}}},
+      {"Location", {{"near", "53.8|-1.55|5"}}},
       {"Observation", {{"code", "http://loinc.org|8867-4"}, {"date", "lt2025"}, {"_sort", "-date"}}},
       {"Observation", {{"date", "gt2020"}}},
   };
