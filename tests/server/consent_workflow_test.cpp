@@ -27,9 +27,26 @@ std::string consent(const std::string& id, const std::string& patient, const std
   return fhir::testing::consent_json(id, patient, kind, status, provision);
 }
 
-std::string observation(const std::string& id, const std::string& patient, const std::string& code = "1234") {
+std::string observation(const std::string& id, const std::string& patient, const std::string& code = "1234",
+                        const std::string& encounter = "") {
   return R"({"resourceType":"Observation","id":")" + id + R"(","status":"final",
-    "code":{"coding":[{"system":"http://snomed.info/sct","code":")" + code + R"("}]},"subject":{"reference":"Patient/)" + patient + R"("}})";
+    "code":{"coding":[{"system":"http://snomed.info/sct","code":")" + code + R"("}]},"subject":{"reference":"Patient/)" + patient +
+         (encounter.empty() ? std::string() : R"("},"encounter":{"reference":"Encounter/)" + encounter) + R"("}})";
+}
+
+// Patients p1 and p2 (both named Private), written by `writer`.
+void private_patients(const app_fixture& app, const server::http::header& writer) {
+  for (const char* id : {"p1", "p2"})
+    REQUIRE(app.put(std::string("/fhir/Patient/") + id, R"({"resourceType":"Patient","id":")" + std::string(id) +
+                    R"(","name":[{"family":"Private"}]})", with(writer)).status() == 201);
+}
+
+// p1 withholds their results coded 999 (Consent g1); p2 withholds their demographics, nothing else (g2).
+void withhold_result_999_and_demographics(const app_fixture& app, const server::http::header& admin) {
+  REQUIRE(app.put("/fhir/Consent/g1", consent("g1", "p1", "granular", "active", R"({"type":"permit","provision":[
+    {"type":"deny","code":[{"coding":[{"system":"http://snomed.info/sct","code":"999"}]}]}]})"), with(admin)).status() == 201);
+  REQUIRE(app.put("/fhir/Consent/g2", consent("g2", "p2", "granular", "active", R"({"type":"permit","provision":[
+    {"type":"deny","class":[{"system":"http://hl7.org/fhir/resource-types","code":"Patient"}]}]})"), with(admin)).status() == 201);
 }
 
 const std::string declaration = R"({"resourceType":"Parameters","parameter":[{"name":"reasonCode","valueCode":"life-threat"},
@@ -233,16 +250,10 @@ TEST_CASE("a match through a chain or _has needs a contributor the caller may se
   auto admin = consent_admin(idp);
   auto gp = idp.clinician("GP1");
   auto hospital = idp.clinician("ACU1");
-  for (const char* id : {"p1", "p2"})
-    REQUIRE(app.put(std::string("/fhir/Patient/") + id, R"({"resourceType":"Patient","id":")" + std::string(id) +
-                    R"(","name":[{"family":"Private"}]})", with(gp)).status() == 201);
+  private_patients(app, gp);
   REQUIRE(app.put("/fhir/Observation/sensitive", observation("sensitive", "p1", "999"), with(gp)).status() == 201);
   REQUIRE(app.put("/fhir/Observation/plain", observation("plain", "p2", "1234"), with(gp)).status() == 201);
-  // p1 withholds one result; p2 withholds their demographics (not their results).
-  REQUIRE(app.put("/fhir/Consent/g1", consent("g1", "p1", "granular", "active", R"({"type":"permit","provision":[
-    {"type":"deny","code":[{"coding":[{"system":"http://snomed.info/sct","code":"999"}]}]}]})"), with(admin)).status() == 201);
-  REQUIRE(app.put("/fhir/Consent/g2", consent("g2", "p2", "granular", "active", R"({"type":"permit","provision":[
-    {"type":"deny","class":[{"system":"http://hl7.org/fhir/resource-types","code":"Patient"}]}]})"), with(admin)).status() == 201);
+  withhold_result_999_and_demographics(app, admin);
   CHECK(app.get("/fhir/Patient/p1", {hospital}).status() == 200);
   CHECK(app.get("/fhir/Observation/sensitive", {hospital}).status() == 404);
   CHECK(app.get("/fhir/Patient/p2", {hospital}).status() == 404);
@@ -312,23 +323,12 @@ TEST_CASE("a chain of several hops or a nested _has holds only through resources
     return R"({"resourceType":"Encounter","id":")" + id + R"(","status":"finished","class":{"system":
       "http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},"subject":{"reference":"Patient/)" + patient + R"("}})";
   };
-  auto observation_in = [](const std::string& id, const std::string& patient, const std::string& encounter_id, const std::string& code) {
-    return R"({"resourceType":"Observation","id":")" + id + R"(","status":"final","code":{"coding":[{"system":
-      "http://snomed.info/sct","code":")" + code + R"("}]},"subject":{"reference":"Patient/)" + patient +
-           R"("},"encounter":{"reference":"Encounter/)" + encounter_id + R"("}})";
-  };
-  for (const char* id : {"p1", "p2"})
-    REQUIRE(app.put(std::string("/fhir/Patient/") + id, R"({"resourceType":"Patient","id":")" + std::string(id) +
-                    R"(","name":[{"family":"Private"}]})", with(gp)).status() == 201);
+  private_patients(app, gp);
   REQUIRE(app.put("/fhir/Encounter/e1", encounter("e1", "p1"), with(gp)).status() == 201);
   REQUIRE(app.put("/fhir/Encounter/e2", encounter("e2", "p2"), with(gp)).status() == 201);
-  REQUIRE(app.put("/fhir/Observation/sensitive", observation_in("sensitive", "p1", "e1", "999"), with(gp)).status() == 201);
-  REQUIRE(app.put("/fhir/Observation/plain", observation_in("plain", "p2", "e2", "1234"), with(gp)).status() == 201);
-  // p1 withholds one result; p2 withholds their demographics (not their encounters or results).
-  REQUIRE(app.put("/fhir/Consent/g1", consent("g1", "p1", "granular", "active", R"({"type":"permit","provision":[
-    {"type":"deny","code":[{"coding":[{"system":"http://snomed.info/sct","code":"999"}]}]}]})"), with(admin)).status() == 201);
-  REQUIRE(app.put("/fhir/Consent/g2", consent("g2", "p2", "granular", "active", R"({"type":"permit","provision":[
-    {"type":"deny","class":[{"system":"http://hl7.org/fhir/resource-types","code":"Patient"}]}]})"), with(admin)).status() == 201);
+  REQUIRE(app.put("/fhir/Observation/sensitive", observation("sensitive", "p1", "999", "e1"), with(gp)).status() == 201);
+  REQUIRE(app.put("/fhir/Observation/plain", observation("plain", "p2", "1234", "e2"), with(gp)).status() == 201);
+  withhold_result_999_and_demographics(app, admin);
   REQUIRE(app.get("/fhir/Encounter/e1", {hospital}).status() == 200);
   REQUIRE(app.get("/fhir/Encounter/e2", {hospital}).status() == 200);
   REQUIRE(app.get("/fhir/Observation/plain", {hospital}).status() == 200);
