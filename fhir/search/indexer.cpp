@@ -99,12 +99,9 @@ class extraction {
     if (i.kind() != item_kind::node) return;
     auto degrees = [&](std::string_view name, double limit) -> std::optional<double> {
       const json::value* v = field(i, name);
-      if (!v || !v->is_number()) return std::nullopt;
-      double d = 0;
-      const std::string& text = v->as_number().text;
-      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
-      if (ec != std::errc() || end != text.data() + text.size() || !(std::fabs(d) <= limit)) return std::nullopt;
-      return d;
+      auto n = v && v->is_number() ? parse_number_range(v->as_number().text) : std::nullopt;
+      if (!n || std::fabs(n->value) > limit) return std::nullopt;
+      return n->value;
     };
     auto latitude = degrees("latitude", 90);
     auto longitude = degrees("longitude", 180);

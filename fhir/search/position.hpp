@@ -1,7 +1,8 @@
 #pragma once
 // Positions on the Earth for `near` searches (R4 Location.near: `[latitude]|[longitude]|[distance]|[units]`,
-// WGS84 degrees). A point is stored with its unit vector, so "within d of q" is the dot product test
-// p.q >= cos(d / R): arithmetic the store can evaluate on every candidate row after seeking on latitude.
+// WGS84 degrees). A point is stored with its unit vector, so "within d of q" is a test on the straight
+// line between the two vectors, |p - q|^2 <= (2 sin(d / 2R))^2: arithmetic the store evaluates on every
+// candidate row after seeking on latitude, exact near 0 (where an angle from a dot product is not).
 
 #include <algorithm>
 #include <cmath>
@@ -33,9 +34,12 @@ struct near_value {
   double latitude = 0, longitude = 0;
   double distance_km = default_near_km;
 
-  // The cosine of the largest angle between the point and a match (slightly loosened, so that a stored
-  // point equal to the query's is not lost to rounding).
-  double min_cosine() const { return std::cos(std::min(distance_km / earth_radius_km, std::numbers::pi)) - 1e-12; }
+  // The squared chord of the largest angle between the point and a match: 4 (the whole sphere) from
+  // half the circumference on. Loosened by 1e-15 (0.2 m at the Earth's radius) against rounding.
+  double max_chord_squared() const {
+    double chord = 2 * std::sin(std::min(distance_km / earth_radius_km, std::numbers::pi) / 2);
+    return chord * chord + 1e-15;
+  }
   // The latitudes a match can have, in degrees: the seek's bounds.
   double min_latitude() const { return std::max(-90.0, latitude - distance_km / earth_radius_km * 180 / std::numbers::pi); }
   double max_latitude() const { return std::min(90.0, latitude + distance_km / earth_radius_km * 180 / std::numbers::pi); }

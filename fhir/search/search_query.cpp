@@ -1,5 +1,6 @@
 #include "fhir/search/search_query.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -36,7 +37,18 @@ constexpr std::array<std::pair<std::string_view, prefix>, 9> prefix_names{{
 // nested subquery, and a search names its path explicitly; no real query needs more.
 constexpr std::size_t max_chain_depth = 4;
 constexpr std::size_t max_has_depth = 4;
+// A chain without `:Type` follows every target type at each hop, one subquery per path of types.
+constexpr std::size_t max_chain_paths = 64;
 constexpr std::size_t max_above_uri = 1024;
+constexpr std::ptrdiff_t max_above_slashes = 64;
+constexpr std::size_t max_above_values = 100;
+// Values a search may OR in one parameter, and bind in all (local terminology expands :in and :below to
+// at most 5,000 codes each): bounded so a long query is a 400, not a statement SQLite refuses.
+constexpr std::size_t max_values_per_parameter = 1000;
+constexpr std::size_t max_values_per_search = 20000;
+// Each parameter is a clause of the statement, each include a query per page.
+constexpr std::size_t max_clauses = 100;
+constexpr std::size_t max_includes = 50;
 
 // Parameters the server handles elsewhere (formatting, paging): neither clauses nor "ignored".
 bool is_handled_elsewhere(std::string_view name) {
@@ -119,6 +131,11 @@ class query_parser {
         }
     for (const auto& [name, value] : query)
       if (auto done = parameter(name, value); !done) return std::move(done).error();
+    std::size_t values = 0;
+    for (const clause& c : q_.clauses) values += c.values.size();
+    if (q_.clauses.size() > max_clauses || values > max_values_per_search || q_.includes.size() > max_includes)
+      return bad("", fmt::format("The search is too large: {} parameters with {} values in all, and {} includes (at most {}, {} and {})",
+                                 q_.clauses.size(), values, q_.includes.size(), max_clauses, max_values_per_search, max_includes));
     return std::move(q_);
   }
 
@@ -284,6 +301,7 @@ class query_parser {
     if (steps.size() - 1 > max_chain_depth)
       return bad(name, fmt::format("{} chains more than {} references", name, max_chain_depth));
     std::string type(context_type());
+    std::size_t paths = 1;
     for (std::size_t i = 0; i + 1 < steps.size(); ++i) {
       std::string_view step = steps[i];
       std::string_view code = step.substr(0, step.find(':'));
@@ -304,6 +322,9 @@ class query_parser {
         if (link.target_types.empty())
           return ignore(name, fmt::format("No target of {}.{} has a search parameter '{}'", type, code, next));
       }
+      paths *= link.target_types.size();
+      if (paths > max_chain_paths)
+        return bad(name, fmt::format("{} reaches too many combinations of resource types: name them with ':Type' (e.g. subject:Patient.name)", name));
       type = link.target_types.front();
       c.chain.push_back(std::move(link));
     }
@@ -357,7 +378,11 @@ class query_parser {
       if (terminology_modifier || ((c.modifier == modifier::above || c.modifier == modifier::below) && ptype != param_type::uri))
         return ignore(name, fmt::format("The modifier ':{}' is not supported yet", modifier_text));
     }
-    for (const std::string& v : split_raw(value, ',')) {
+    std::vector<std::string> values = split_raw(value, ',');
+    std::size_t max_values = c.modifier == modifier::above ? max_above_values : max_values_per_parameter;
+    if (values.size() > max_values)
+      return bad(name, fmt::format("{} has {} values; at most {} may be ORed", name, values.size(), max_values));
+    for (const std::string& v : values) {
       auto parsed = parse_value(ptype, c, v, name);
       if (!parsed) return std::move(parsed).error();
       c.values.push_back(std::move(*parsed));
@@ -413,9 +438,11 @@ class query_parser {
       case param_type::string: v.text = unescape(text); return v;
       case param_type::uri:
         v.text = unescape(text);
-        // :above seeks every prefix of the value: a bound on its length bounds the statement.
-        if (c.modifier == modifier::above && v.text.size() > max_above_uri)
-          return bad(name, fmt::format("'{}' is longer than the {} characters :above accepts", name, max_above_uri));
+        // :above seeks each path of the value: bounds on its length and depth bound the statement.
+        if (c.modifier == modifier::above &&
+            (v.text.size() > max_above_uri || std::count(v.text.begin(), v.text.end(), '/') > max_above_slashes))
+          return bad(name, fmt::format("'{}' is longer than :above accepts ({} characters, {} '/')", name, max_above_uri,
+                                       max_above_slashes));
         return v;
       case param_type::token: return token_value(c, text, name);
       case param_type::reference: return reference_value(c, text);
@@ -457,10 +484,8 @@ class query_parser {
   result<search_value> near(const std::string& text, const std::string& name) {
     auto parts = split_escaped(text, '|');
     auto decimal = [](const std::string& s) -> std::optional<double> {
-      double d = 0;
-      auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-      if (s.empty() || ec != std::errc() || end != s.data() + s.size() || !std::isfinite(d)) return std::nullopt;
-      return d;
+      auto n = parse_number_range(s);
+      return n ? std::optional(n->value) : std::nullopt;
     };
     auto fail = [&] {
       return bad(name, fmt::format("'{}' must be latitude|longitude|distance|units (degrees, a distance of at least 0, units km, m, "

@@ -12,6 +12,14 @@ namespace {
 // first this many is treated as unsatisfied: fail closed).
 constexpr int max_pages = 5;
 constexpr std::size_t page_size = 50;
+// Searches one match's check may run over every hop of its clauses: a chain of several hops or a nested
+// _has checks each contributor in turn, which without a bound multiplies by the contributors per hop.
+// When it runs out, the clause is treated as unsatisfied (fail closed).
+constexpr int max_searches_per_match = 40;
+
+struct search_budget {
+  int left = max_searches_per_match;
+};
 
 // The search parameters whose elements a minimal Patient keeps (identifier, name, birthDate, gender): a
 // Patient the caller sees only in minimal form contributes to a chain ending in one of these, and to no
@@ -23,23 +31,29 @@ bool kept_by_minimal_patient(std::string_view parameter) {
   return false;
 }
 
+bool clauses_hold_visibly(const context& ctx, const fhir_request& request, const fhir::search::search_query& query,
+                          const store::resource_version& match, std::string_view skip, search_budget& budget);
+
 // Whether `type` has a resource matching `criteria` that the caller may see (in minimal form only when
 // `minimal_counts`). When the criteria reach further (a chain of several hops, a nested _has), the
 // resource found must in turn hold them through resources the caller may see: a visible Encounter must
-// not confirm the name of the hidden Patient it points at (`Observation?encounter.subject.name=x`).
+// not confirm the name of the hidden Patient it points at (`Observation?encounter.subject.name=x`). The
+// first criterion leads back to the match being checked, so it is not checked again.
 bool any_visible(const context& ctx, const fhir_request& request, const std::string& type, const http::query_params& criteria,
-                 bool minimal_counts, bool reaches_further) {
+                 bool minimal_counts, bool reaches_further, search_budget& budget) {
   auto query = fhir::search::parse_query(ctx.search_parameters, type, criteria, {.strict = true, .terminology = &ctx.validator.terminology()});
   if (!query) return false;  // a clause that cannot be restated is not trusted
   std::string token;
   for (int page = 0; page < max_pages; ++page) {
+    if (budget.left-- <= 0) return false;
     auto found = ctx.store.search(store::search_request{*query, page_size, token});
     if (!found) return false;
     for (const store::search_entry& e : found->entries) {
       if (e.mode != store::search_mode::match) continue;
       fhir::consent::decision d = decide(ctx, *request.caller, e.version);
       bool seen = d.outcome == fhir::consent::verdict::permit || (d.outcome == fhir::consent::verdict::minimal && minimal_counts);
-      if (seen && (!reaches_further || contributors_visible(ctx, request, *query, e.version))) return true;
+      if (seen && (!reaches_further || clauses_hold_visibly(ctx, request, *query, e.version, criteria.front().first, budget)))
+        return true;
     }
     if (found->next_token.empty()) return false;
     token = found->next_token;
@@ -62,15 +76,17 @@ std::string has_final_parameter(const std::string& name) {
 }
 
 bool clause_holds_visibly(const context& ctx, const fhir_request& request, const fhir::search::clause& c,
-                          const store::resource_version& match) {
+                          const store::resource_version& match, search_budget& budget) {
   const std::string& type = match.info.type;
   const std::string& id = match.info.id;
   if (!c.has.empty()) {
     std::string final_parameter = has_final_parameter(c.name);
     if (final_parameter.empty()) return false;
+    // A Patient seen in minimal form never contributes here: it is found through its own reference to
+    // the match (generalPractitioner, link), which the minimal form withholds.
     return any_visible(ctx, request, c.has.front().source_type,
-                       {{c.has.front().reference->code, type + "/" + id}, {final_parameter, c.raw_value}},
-                       kept_by_minimal_patient(final_parameter), c.has.size() > 1);
+                       {{c.has.front().reference->code, type + "/" + id}, {final_parameter, c.raw_value}}, false,
+                       c.has.size() > 1, budget);
   }
   const fhir::search::chain_link& first = c.chain.front();
   std::string rest = after_first_hop(c.name);
@@ -80,9 +96,19 @@ bool clause_holds_visibly(const context& ctx, const fhir_request& request, const
   bool single_hop = rest.find('.') == std::string::npos;
   for (const std::string& target : first.target_types)
     if (any_visible(ctx, request, target, {{"_has:" + type + ":" + first.parameter->code + ":_id", id}, {rest, c.raw_value}},
-                    single_hop && kept_by_minimal_patient(rest), !single_hop))
+                    single_hop && kept_by_minimal_patient(rest), !single_hop, budget))
       return true;
   return false;
+}
+
+// Every chain and _has clause of `query` but the one named `skip` holds for `match` visibly.
+bool clauses_hold_visibly(const context& ctx, const fhir_request& request, const fhir::search::search_query& query,
+                          const store::resource_version& match, std::string_view skip, search_budget& budget) {
+  for (const fhir::search::clause& c : query.clauses) {
+    if ((c.chain.empty() && c.has.empty()) || c.name == skip) continue;
+    if (!clause_holds_visibly(ctx, request, c, match, budget)) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -90,11 +116,8 @@ bool clause_holds_visibly(const context& ctx, const fhir_request& request, const
 bool contributors_visible(const context& ctx, const fhir_request& request, const fhir::search::search_query& query,
                           const store::resource_version& match) {
   if (!request.caller) return true;
-  for (const fhir::search::clause& c : query.clauses) {
-    if (c.chain.empty() && c.has.empty()) continue;
-    if (!clause_holds_visibly(ctx, request, c, match)) return false;
-  }
-  return true;
+  search_budget budget;
+  return clauses_hold_visibly(ctx, request, query, match, {}, budget);
 }
 
 }  // namespace server::consent

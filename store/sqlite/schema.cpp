@@ -174,11 +174,14 @@ CREATE TABLE read_trail_link (trail_id TEXT NOT NULL);
     {7, R"sql(
 -- Positions (Location.position) for `near`: degrees, plus the point as a unit vector on the sphere, so
 -- that "within d of q" is a dot product (x*qx + y*qy + z*qz >= cos(d / R)) after a seek on latitude.
--- Filled by reindexing the types that have such a parameter when a database is upgraded (sqlite_store).
 CREATE TABLE ix_position (param_id INTEGER NOT NULL, lat REAL NOT NULL, res_pk INTEGER NOT NULL, lon REAL NOT NULL,
                           x REAL NOT NULL, y REAL NOT NULL, z REAL NOT NULL,
                           PRIMARY KEY (param_id, lat, res_pk, lon)) WITHOUT ROWID;
 CREATE INDEX ix_position_res ON ix_position(res_pk, param_id);
+-- Index tables a database has that are not filled yet: the store reindexes the types they concern when
+-- it opens, and deletes the row only once that is committed (a crash mid-way is finished at the next open).
+CREATE TABLE reindex_pending (kind TEXT PRIMARY KEY);
+INSERT INTO reindex_pending(kind) VALUES ('positions');
 )sql"},
 };
 

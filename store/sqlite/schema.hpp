@@ -13,7 +13,7 @@
 //                                                     (NULL for a deletion); vid is the commit order
 // Version 2 adds search: search_param (param ids) and the typed index tables ix_string, ix_token,
 // ix_date, ix_number, ix_quantity, ix_reference, ix_uri, each keyed by (param_id, value..., res_pk)
-// with a reverse index on res_pk. Version 7 adds ix_position (near).
+// with a reverse index on res_pk. Version 7 adds ix_position (near) and reindex_pending.
 
 #include <string>
 #include <vector>

@@ -381,30 +381,40 @@ class search_run {
   }
 
   void resource_column_values(sql& q, const clause& c) {
-    for (std::size_t i = 0; i < c.values.size(); ++i) {
-      if (i) q << " OR ";
+    or_tree(q, 0, c.values.size(), [&](std::size_t i) {
       const search_value& v = c.values[i];
       if (c.special == "_id") {
         q << "t.id = ";
         q.bind(v.text);
       } else {
-        q << "(";
         std::int64_t width = v.high - v.low;
         std::int64_t margin = std::max<std::int64_t>(width, std::abs(fhir::now_ms() - v.low) / 10);
         range_predicate(q, "t.last_updated", "(t.last_updated + 1)", v.prefix, v.low, v.high, v.low - margin, v.high + margin);
-        q << ")";
       }
-    }
+    });
   }
 
   // The ORed predicate of a clause's values on index alias `x`.
   void values_predicate(sql& q, const clause& c, param_type type) {
-    for (std::size_t i = 0; i < c.values.size(); ++i) {
-      if (i) q << " OR ";
-      q << "(";
-      value_predicate(q, c, type, c.values[i]);
-      q << ")";
+    or_tree(q, 0, c.values.size(), [&](std::size_t i) { value_predicate(q, c, type, c.values[i]); });
+  }
+
+  // `emit(i)` for i in [begin, end), ORed as a balanced tree: SQLite refuses expressions nested 1,000
+  // deep, which a flat chain of 1,000 ORs is.
+  template <typename Emit>
+  static void or_tree(sql& q, std::size_t begin, std::size_t end, const Emit& emit) {
+    q << "(";
+    if (begin == end) {
+      q << "0";  // no value: nothing matches
+    } else if (end - begin == 1) {
+      emit(begin);
+    } else {
+      std::size_t middle = begin + (end - begin) / 2;
+      or_tree(q, begin, middle, emit);
+      q << " OR ";
+      or_tree(q, middle, end, emit);
     }
+    q << ")";
   }
 
   void value_predicate(sql& q, const clause& c, param_type type, const search_value& v) {
@@ -493,13 +503,20 @@ class search_run {
         } else if (c.modifier == modifier::above) {
           // The stored uri is the value or one of its paths (`url:above=http://acme.org/fhir/ValueSet/123/_history/5`
           // finds http://acme.org/fhir/ValueSet/123 and http://acme.org/fhir/, not .../ValueSet/12): one seek each.
+          // Paths start after the scheme and authority; the parser bounds the '/' a value has.
+          std::set<std::string> paths{v.text};
+          std::size_t authority = v.text.find("://");
+          std::size_t from = authority == std::string::npos ? 0 : v.text.find('/', authority + 3);
+          for (std::size_t slash = v.text.find('/', from); slash != std::string::npos; slash = v.text.find('/', slash + 1)) {
+            paths.insert(v.text.substr(0, slash));
+            paths.insert(v.text.substr(0, slash + 1));
+          }
           q << "x.uri IN (";
-          q.bind(v.text);
-          for (std::size_t slash = v.text.find('/'); slash != std::string::npos; slash = v.text.find('/', slash + 1)) {
-            q << ", ";
-            q.bind(v.text.substr(0, slash));
-            q << ", ";
-            q.bind(v.text.substr(0, slash + 1));
+          bool first = true;
+          for (const std::string& path : paths) {
+            if (!first) q << ", ";
+            first = false;
+            q.bind(path);
           }
           q << ")";
         } else {
@@ -515,21 +532,25 @@ class search_run {
   }
 
   // Within the distance of the point on the sphere: seek the latitudes a match can have, then compare
-  // the angle between the stored and the query's unit vectors (fhir/search/position.hpp).
+  // the chord between the stored and the query's unit vectors (fhir/search/position.hpp).
   static void near_predicate(sql& q, const fhir::search::near_value& near) {
     fhir::search::unit_vector p = fhir::search::on_unit_sphere(near.latitude, near.longitude);
     q << "x.lat >= ";
     q.bind(near.min_latitude());
     q << " AND x.lat <= ";
     q.bind(near.max_latitude());
-    q << " AND x.x * ";
-    q.bind(p.x);
-    q << " + x.y * ";
-    q.bind(p.y);
-    q << " + x.z * ";
-    q.bind(p.z);
-    q << " >= ";
-    q.bind(near.min_cosine());
+    q << " AND ";
+    bool first = true;
+    for (auto [column, value] : {std::pair{"x.x", p.x}, {"x.y", p.y}, {"x.z", p.z}}) {
+      q << (first ? "" : " + ") << "(" << column << " - ";
+      q.bind(value);
+      q << ") * (" << column << " - ";
+      q.bind(value);
+      q << ")";
+      first = false;
+    }
+    q << " <= ";
+    q.bind(near.max_chord_squared());
   }
 
   // _text/_content: every word of the value appears in the text (as a word start).

@@ -512,21 +512,33 @@ class sqlite_store final : public store {
 
   fhir::result<std::size_t> reindex() override { return reindex_where(std::nullopt); }
 
-  // Reindexes the resources of the types that have a parameter of an index table added by a schema
-  // version after `previous_version` (a database opened by an older server has no rows in it yet).
-  fhir::result<std::size_t> reindex_for_upgrade(int previous_version) {
-    if (!indexer_ || previous_version < 2) return std::size_t{0};
-    std::size_t indexed = 0;
-    for (const auto& [name, type_id] : type_ids_) {
-      bool needs = false;
-      for (const auto& [code, p] : indexer_->parameters().of(name))
-        if (previous_version < 7 && p.position) needs = true;  // ix_position
-      if (!needs) continue;
-      auto done = reindex_where(type_id);
-      if (!done) return done;
-      indexed += *done;
+  // Fills the index tables the schema lists in reindex_pending (added by an upgrade, so empty): the
+  // resources of the types with a parameter stored there are reindexed, then the row is deleted. Without
+  // an indexer nothing is indexed, so the rows wait for a server that indexes.
+  fhir::result<fhir::done> finish_pending_reindex() {
+    if (!indexer_) return fhir::done{};
+    std::vector<std::string> pending;
+    auto read = with_reader([&](database& db) -> fhir::result<fhir::done> {
+      auto st = db.cached("SELECT kind FROM reindex_pending");
+      while (st->step()) pending.emplace_back(st->column_text(0));
+      return fhir::done{};
+    });
+    if (!read) return read;
+    for (const std::string& kind : pending) {
+      for (const auto& [name, type_id] : type_ids_) {
+        bool stored_there = false;
+        for (const auto& [code, p] : indexer_->parameters().of(name))
+          if (kind == "positions" && p.position) stored_there = true;  // ix_position
+        if (!stored_there) continue;
+        if (auto done = reindex_where(type_id); !done) return std::move(done).error();
+      }
+      auto cleared = write_rows<fhir::done>([&](database& db, fhir::epoch_ms) -> fhir::result<fhir::done> {
+        db.cached("DELETE FROM reindex_pending WHERE kind = ?1")->bind(1, kind).run();
+        return fhir::done{};
+      });
+      if (!cleared) return cleared;
     }
-    return indexed;
+    return fhir::done{};
   }
 
  private:
@@ -538,12 +550,15 @@ class sqlite_store final : public store {
     for (std::int64_t after = 0;;) {
       std::vector<std::tuple<std::int64_t, std::int64_t, std::string>> rows;  // pk, type_id, body
       auto read = with_reader([&](database& db) -> fhir::result<fhir::done> {
-        auto st = db.cached(
-            "SELECT r.pk, r.type_id, v.body FROM resource r JOIN resource_version v ON v.pk = r.pk AND v.version = r.version "
-            "WHERE r.pk > ?1 AND r.deleted = 0 AND (?3 IS NULL OR r.type_id = ?3) ORDER BY r.pk LIMIT ?2");
+        // Two statements: one type's live resources are read from resource_live (type_id, pk).
+        auto st = only_type ? db.cached(
+                                  "SELECT r.pk, r.type_id, v.body FROM resource r JOIN resource_version v ON v.pk = r.pk AND v.version = r.version "
+                                  "WHERE r.type_id = ?3 AND r.deleted = 0 AND r.pk > ?1 ORDER BY r.pk LIMIT ?2")
+                            : db.cached(
+                                  "SELECT r.pk, r.type_id, v.body FROM resource r JOIN resource_version v ON v.pk = r.pk AND v.version = r.version "
+                                  "WHERE r.pk > ?1 AND r.deleted = 0 ORDER BY r.pk LIMIT ?2");
         st->bind(1, after).bind(2, batch);
         if (only_type) st->bind(3, *only_type);
-        else st->bind_null(3);
         while (st->step()) rows.emplace_back(st->column_int64(0), st->column_int64(1), std::string(st->column_text(2)));
         return fhir::done{};
       });
@@ -813,10 +828,10 @@ fhir::result<std::unique_ptr<store>> open_sqlite_store(const sqlite_options& opt
     sqlite::attach_read_trail_for_writing(*writer, options.path);
     auto opened = std::make_unique<sqlite_store>(options, std::move(writer));
     // A database from before search (schema 1) has resources but no index rows yet; one from before a
-    // later index table has none in that table.
+    // later index table has none in that table (reindex_pending).
     if (previous_version == 1 && options.indexer)
       if (auto indexed = opened->reindex(); !indexed) return std::move(indexed).error();
-    if (auto indexed = opened->reindex_for_upgrade(previous_version); !indexed) return std::move(indexed).error();
+    if (auto filled = opened->finish_pending_reindex(); !filled) return std::move(filled).error();
     return std::unique_ptr<store>(std::move(opened));
   } catch (const std::exception& e) {
     return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception,

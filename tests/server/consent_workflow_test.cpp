@@ -284,13 +284,18 @@ TEST_CASE("a match through a chain or _has needs a contributor the caller may se
 
   // A Patient seen only in minimal form (an opt-out, the hospital's own result) contributes through what
   // the minimal form keeps (name, identifier, birth date, gender), not through what it withholds.
+  REQUIRE(app.put("/fhir/Organization/gp1", R"({"resourceType":"Organization","id":"gp1","name":"Practice"})", with(gp)).status() == 201);
   REQUIRE(app.put("/fhir/Patient/p3", R"({"resourceType":"Patient","id":"p3","name":[{"family":"Minimal"}],
-    "address":[{"city":"Leeds"}]})", with(gp)).status() == 201);
+    "address":[{"city":"Leeds"}],"generalPractitioner":[{"reference":"Organization/gp1"}]})", with(gp)).status() == 201);
   REQUIRE(app.put("/fhir/Observation/own", observation("own", "p3"), with(hospital)).status() == 201);
   REQUIRE(app.put("/fhir/Consent/o3", consent("o3", "p3", "shcr-optout", "active"), with(admin)).status() == 201);
   CHECK(fhir::testing::count_matches(app.get("/fhir/Observation?subject.family=Minimal", {hospital}).json()) == 1);
   CHECK(fhir::testing::count_matches(app.get("/fhir/Observation?subject.address-city=Leeds", {hospital}).json()) == 0);
   CHECK(fhir::testing::count_matches(app.get("/fhir/Observation?subject.address-city=Leeds", {gp}).json()) == 0);  // gp: not its result
+  // Nor through _has: the minimal form withholds the reference it would be found by (its GP).
+  CHECK(fhir::testing::count_matches(app.get("/fhir/Organization?_has:Patient:general-practitioner:family=Minimal", {hospital}).json()) == 0);
+  CHECK(fhir::testing::count_matches(app.get("/fhir/Organization?_has:Patient:general-practitioner:family=Minimal", {gp}).json()) == 1);
+  CHECK(app.get("/fhir/Organization/gp1", {hospital}).status() == 200);
 
   // A conditional reference resolves only to what the caller may see: to the hidden p2 it fails as for
   // nobody.

@@ -1,6 +1,9 @@
 // Search (search.html) through the application: every parameter type, prefix, modifier, chain,
 // include, sort and paging rule, on a small data set whose answers are known.
 #include <set>
+#include <tuple>
+
+#include <fmt/format.h>
 
 #include "tests/server/app_fixture.hpp"
 
@@ -338,6 +341,9 @@ TEST_CASE_METHOD(search_data, "near: Locations within a distance of a point, in 
   CHECK(set("Location?near=53.7997|-1.5492|300") == ids_t{"leeds", "harrogate", "york", "london"});  // km by default
   CHECK(set("Location?near=53.7997|-1.5492") == ids_t{"leeds"});  // 10 km without a distance
   CHECK(set("Location?near=53.7997|-1.5492|0") == ids_t{"leeds"});  // the point itself
+  // Metres are metres: a point 5.6 m north of Leeds is 5 m away from nothing stored, 6 m from Leeds.
+  CHECK(set("Location?near=53.79975|-1.5492|5|m").empty());
+  CHECK(set("Location?near=53.79975|-1.5492|6|m") == ids_t{"leeds"});
   CHECK(set("Location?near=51.5|-0.13|5,53.99|-1.54|1") == ids_t{"london", "harrogate"});  // OR
   // From Leeds's antipode: Leeds is 20,015.1 km away (half the circumference), the others a little less.
   CHECK(set("Location?near=-53.7997|178.4508|20016") == ids_t{"leeds", "harrogate", "york", "london"});
@@ -467,6 +473,42 @@ TEST_CASE_METHOD(search_data, "deleted and updated resources: only current versi
   REQUIRE(del("/fhir/Observation/o1").status() == 200);
   CHECK(set("Observation?code=29463-7") == ids_t{"o3"});
   CHECK(set("Observation?_id=o1").empty());
+}
+
+// Long searches are bounded by the parser (values per parameter, values and parameters per search, chain
+// width), so what it accepts the store can run: 200 up to each limit, 400 beyond, never a 500.
+TEST_CASE_METHOD(search_data, "large searches: answered up to the limits, 400 beyond them, never 500", "[server][search][errors]") {
+  auto form = std::vector<server::http::header>{{"Content-Type", "application/x-www-form-urlencoded"}};
+  auto ored = [](std::string_view parameter, std::string_view value, std::size_t n) {
+    std::string body(parameter);
+    body += '=';
+    for (std::size_t i = 0; i < n; ++i) body += (i ? "," : "") + std::string(value) + fmt::format("{:03}", i);
+    return body;
+  };
+  for (auto [type, parameter, value] : {std::tuple{"Patient", "_id", "p"}, {"Patient", "gender", "male"}, {"Patient", "family", "smi"},
+                                        {"Patient", "birthdate", "ge1"}, {"Patient", "general-practitioner", "Organization/o"},
+                                        {"Patient", "identifier", "https://fhir.nhs.uk/Id/nhs-number|9"},
+                                        {"Observation", "value-quantity", "lt1"}, {"Observation", "code-value-quantity", "8867-4$lt"},
+                                        {"Location", "near", "53.8|-1.55|"}}) {
+    auto ok = post(std::string("/fhir/") + type + "/_search", ored(parameter, value, 1000), form);
+    INFO(type << "?" << parameter << " x1000: " << ok.http.body.substr(0, 300));
+    CHECK(ok.status() == 200);
+    auto refused = post(std::string("/fhir/") + type + "/_search", ored(parameter, value, 1001), form);
+    CHECK(refused.status() == 400);
+  }
+  // :above seeks each of a value's paths: fewer values, and paths, than other parameters.
+  std::string deep = "http://acme.org/fhir" + std::string(60, '/') + "x";
+  CHECK(post("/fhir/ValueSet/_search", ored("url:above", deep, 100), form).status() == 200);
+  CHECK(post("/fhir/ValueSet/_search", ored("url:above", deep, 101), form).status() == 400);
+  CHECK(error_ids("ValueSet?url:above=http://acme.org" + std::string(70, '/')) == std::vector<std::string>{"search-parameter-invalid"});
+  std::string many;
+  for (int i = 0; i < 100; ++i) many += (i ? "&" : "") + std::string("family=s") + (i % 2 ? "m" : "");
+  CHECK(post("/fhir/Patient/_search", many, form).status() == 200);
+  CHECK(post("/fhir/Patient/_search", many + "&family=x", form).status() == 400);
+  // Every hop without :Type multiplies the paths a chain follows.
+  CHECK(get("/fhir/Observation?subject.general-practitioner.name=leeds").status() == 200);
+  CHECK(error_ids("VerificationResult?target.composed-of.derived-from.derived-from._id=x") ==
+        std::vector<std::string>{"search-parameter-invalid"});
 }
 
 TEST_CASE_METHOD(search_data, "bad searches: 400 naming the parameter, unknown ones ignored unless strict", "[server][search][errors]") {

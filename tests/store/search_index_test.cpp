@@ -102,7 +102,7 @@ TEST_CASE("reindex rebuilds the index, and a schema-1 database is indexed when u
   // Back to schema 1 (what a server before search left), then opened by this one.
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  for (const char* table : {"search_param", "ix_string", "ix_token", "ix_date", "ix_number", "ix_quantity", "ix_reference", "ix_uri", "ix_composite", "ix_text", "ix_position"})
+  for (const char* table : {"search_param", "ix_string", "ix_token", "ix_date", "ix_number", "ix_quantity", "ix_reference", "ix_uri", "ix_composite", "ix_text", "ix_position", "reindex_pending"})
     exec(db, (std::string("DROP TABLE ") + table).c_str());
   exec(db, "DROP INDEX resource_live");
   exec(db, "DROP INDEX resource_updated");
@@ -116,8 +116,9 @@ TEST_CASE("reindex rebuilds the index, and a schema-1 database is indexed when u
 }
 
 // A database of schema 6 has no positions: opening it with this server indexes the Locations (only the
-// types with a position parameter), so `near` finds what was stored before.
-TEST_CASE("a schema-6 database gets its positions indexed when upgraded", "[store][search][near]") {
+// types with a position parameter), so `near` finds what was stored before; a reindex cut short (the
+// pending row still there) is finished at the next open.
+TEST_CASE("a schema-6 database gets its positions indexed when upgraded, and a cut-short reindex is finished", "[store][search][near]") {
   fhir::testing::temp_dir dir;
   std::string path = dir.file("db.sqlite");
   {
@@ -129,12 +130,27 @@ TEST_CASE("a schema-6 database gets its positions indexed when upgraded", "[stor
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
   exec(db, "DROP TABLE ix_position");
+  exec(db, "DROP TABLE reindex_pending");
   exec(db, "DELETE FROM ix_string");  // the Patient's rows: a full reindex would bring them back
   exec(db, "PRAGMA user_version = 6");
   sqlite3_close(db);
+  {
+    auto s = open(path);
+    CHECK(find(*s, "Location", {{"near", "53.8|-1.55|1"}}) == std::vector<std::string>{"leeds"});
+    CHECK(find(*s, "Patient", {{"family", "smith"}}).empty());  // only the Locations were reindexed
+  }
+  // As if the process had died after the upgrade's commit, before the reindex's.
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM reindex_pending", -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  CHECK(sqlite3_column_int(st, 0) == 0);  // done, so cleared
+  sqlite3_finalize(st);
+  exec(db, "DELETE FROM ix_position");
+  exec(db, "INSERT INTO reindex_pending(kind) VALUES ('positions')");
+  sqlite3_close(db);
   auto s = open(path);
   CHECK(find(*s, "Location", {{"near", "53.8|-1.55|1"}}) == std::vector<std::string>{"leeds"});
-  CHECK(find(*s, "Patient", {{"family", "smith"}}).empty());  // only the Locations were reindexed
 }
 
 TEST_CASE("the main searches use indexes, never a scan of a table", "[store][search][plan]") {
