@@ -34,6 +34,8 @@ struct near_value {
   double latitude = 0, longitude = 0;
   double distance_km = default_near_km;
 
+  // At least half the circumference: every point on the sphere is that near.
+  bool whole_sphere() const { return distance_km >= std::numbers::pi * earth_radius_km; }
   // The squared chord of the largest angle between the point and a match: 4 (the whole sphere) from
   // half the circumference on. Loosened by 1e-15 (0.2 m at the Earth's radius) against rounding.
   double max_chord_squared() const {

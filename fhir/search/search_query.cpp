@@ -37,18 +37,24 @@ constexpr std::array<std::pair<std::string_view, prefix>, 9> prefix_names{{
 // nested subquery, and a search names its path explicitly; no real query needs more.
 constexpr std::size_t max_chain_depth = 4;
 constexpr std::size_t max_has_depth = 4;
-// A chain without `:Type` follows every target type at each hop, one subquery per path of types.
+// A chain without `:Type` follows every target type at each hop, one subquery per path of types: the
+// hops after the first may multiply the first's types by at most this.
 constexpr std::size_t max_chain_paths = 64;
 constexpr std::size_t max_above_uri = 1024;
 constexpr std::ptrdiff_t max_above_slashes = 64;
 constexpr std::size_t max_above_values = 100;
-// Values a search may OR in one parameter, and bind in all (local terminology expands :in and :below to
-// at most 5,000 codes each): bounded so a long query is a 400, not a statement SQLite refuses.
+// Values a search may OR in one parameter, and hold in all (local terminology expands :in and :below to
+// at most 5,000 codes each, which count): bounded so a long query is a 400 before it costs much. The
+// store refuses, as a 400 too, a statement over SQLite's own limits (search_executor.cpp).
 constexpr std::size_t max_values_per_parameter = 1000;
 constexpr std::size_t max_values_per_search = 20000;
-// Each parameter is a clause of the statement, each include a query per page.
+// Each parameter is a clause of the statement, each include a query per page, each sort key a column
+// (and a term of every page's keyset condition).
 constexpr std::size_t max_clauses = 100;
 constexpr std::size_t max_includes = 50;
+constexpr std::size_t max_sort_keys = 8;
+// Words of a _text or _content value, each a LIKE over the resource's text.
+constexpr std::size_t max_text_words = 32;
 
 // Parameters the server handles elsewhere (formatting, paging): neither clauses nor "ignored".
 bool is_handled_elsewhere(std::string_view name) {
@@ -127,15 +133,13 @@ class query_parser {
       if (name == "_type")
         for (const std::string& t : split_escaped(value, ',')) {
           if (!params_.definitions().is_resource_type(t)) return bad("_type", fmt::format("'{}' is not a resource type", t));
-          if (type.empty()) q_.types.push_back(t);
+          if (type.empty() && std::find(q_.types.begin(), q_.types.end(), t) == q_.types.end()) q_.types.push_back(t);
         }
     for (const auto& [name, value] : query)
       if (auto done = parameter(name, value); !done) return std::move(done).error();
-    std::size_t values = 0;
-    for (const clause& c : q_.clauses) values += c.values.size();
-    if (q_.clauses.size() > max_clauses || values > max_values_per_search || q_.includes.size() > max_includes)
-      return bad("", fmt::format("The search is too large: {} parameters with {} values in all, and {} includes (at most {}, {} and {})",
-                                 q_.clauses.size(), values, q_.includes.size(), max_clauses, max_values_per_search, max_includes));
+    if (q_.clauses.size() > max_clauses || q_.includes.size() > max_includes || q_.sort.size() > max_sort_keys)
+      return bad("", fmt::format("The search is too large: {} parameters, {} includes and {} sort keys (at most {}, {} and {})",
+                                 q_.clauses.size(), q_.includes.size(), q_.sort.size(), max_clauses, max_includes, max_sort_keys));
     return std::move(q_);
   }
 
@@ -322,7 +326,7 @@ class query_parser {
         if (link.target_types.empty())
           return ignore(name, fmt::format("No target of {}.{} has a search parameter '{}'", type, code, next));
       }
-      paths *= link.target_types.size();
+      if (i > 0) paths *= link.target_types.size();
       if (paths > max_chain_paths)
         return bad(name, fmt::format("{} reaches too many combinations of resource types: name them with ':Type' (e.g. subject:Patient.name)", name));
       type = link.target_types.front();
@@ -382,6 +386,8 @@ class query_parser {
     std::size_t max_values = c.modifier == modifier::above ? max_above_values : max_values_per_parameter;
     if (values.size() > max_values)
       return bad(name, fmt::format("{} has {} values; at most {} may be ORed", name, values.size(), max_values));
+    if (auto counted = count_values(name, values.size()); !counted) return counted;
+    values_ += values.size();
     for (const std::string& v : values) {
       auto parsed = parse_value(ptype, c, v, name);
       if (!parsed) return std::move(parsed).error();
@@ -400,6 +406,7 @@ class query_parser {
     bool value_sets = c.modifier == modifier::in || c.modifier == modifier::not_in;
     bool below = c.modifier == modifier::below;
     for (const std::string& v : split_escaped(value, ',')) {
+      if (auto counted = count_values(name, c.values.size()); !counted) return counted;
       if (value_sets) {
         auto codes = options_.terminology->enumerate(v, max_codes);
         if (!codes)
@@ -422,7 +429,17 @@ class query_parser {
     c.modifier = c.modifier == modifier::not_in ? modifier::not_ : modifier::none;
     // An empty expansion matches nothing (:in) or everything (:not-in): a value that cannot match.
     if (c.values.empty()) c.values.push_back(search_value{.text = "\x01", .system = "", .has_system = true});
+    if (auto counted = count_values(name, c.values.size()); !counted) return counted;
+    values_ += c.values.size();
     c.name = name;
+    return done{};
+  }
+
+  // Fails when the values parsed so far and `more` exceed what a search may bind in all.
+  result<done> count_values(const std::string& name, std::size_t more) const {
+    if (values_ + more > max_values_per_search)
+      return bad(name, fmt::format("The search has more than {} values in all (local value sets and hierarchies count their codes)",
+                                   max_values_per_search));
     return done{};
   }
 
@@ -435,7 +452,14 @@ class query_parser {
     }
     if (text.empty()) return bad(name, fmt::format("'{}' has an empty value", name));
     switch (type) {
-      case param_type::string: v.text = unescape(text); return v;
+      case param_type::string:
+        v.text = unescape(text);
+        if (c.parameter && c.parameter->full_text) {
+          std::size_t words = 0;
+          for (std::size_t i = 0; i < v.text.size(); ++i) words += v.text[i] != ' ' && (i == 0 || v.text[i - 1] == ' ');
+          if (words > max_text_words) return bad(name, fmt::format("'{}' has more than {} words", name, max_text_words));
+        }
+        return v;
       case param_type::uri:
         v.text = unescape(text);
         // :above seeks each path of the value: bounds on its length and depth bound the statement.
@@ -577,6 +601,7 @@ class query_parser {
   const search_parameters& params_;
   const parse_options& options_;
   search_query q_;
+  std::size_t values_ = 0;  // values of the clauses so far, expanded codes included
 };
 
 }  // namespace

@@ -12,13 +12,15 @@ namespace {
 // first this many is treated as unsatisfied: fail closed).
 constexpr int max_pages = 5;
 constexpr std::size_t page_size = 50;
-// Searches one match's check may run over every hop of its clauses: a chain of several hops or a nested
-// _has checks each contributor in turn, which without a bound multiplies by the contributors per hop.
-// When it runs out, the clause is treated as unsatisfied (fail closed).
+// Searches one match's check may run beyond the first hop of its clauses: a chain of several hops or a
+// nested _has checks each contributor in turn, which without a bound multiplies by the contributors per
+// hop. When it runs out, the clause is treated as unsatisfied (fail closed). The first hop's searches
+// (one per target type and page) are bounded as before, by max_pages.
 constexpr int max_searches_per_match = 40;
 
 struct search_budget {
   int left = max_searches_per_match;
+  int depth = 0;  // hops beyond the match's own clauses
 };
 
 // The search parameters whose elements a minimal Patient keeps (identifier, name, birthDate, gender): a
@@ -45,15 +47,21 @@ bool any_visible(const context& ctx, const fhir_request& request, const std::str
   if (!query) return false;  // a clause that cannot be restated is not trusted
   std::string token;
   for (int page = 0; page < max_pages; ++page) {
-    if (budget.left-- <= 0) return false;
+    if (budget.depth > 0 && budget.left-- <= 0) return false;
     auto found = ctx.store.search(store::search_request{*query, page_size, token});
     if (!found) return false;
     for (const store::search_entry& e : found->entries) {
       if (e.mode != store::search_mode::match) continue;
       fhir::consent::decision d = decide(ctx, *request.caller, e.version);
       bool seen = d.outcome == fhir::consent::verdict::permit || (d.outcome == fhir::consent::verdict::minimal && minimal_counts);
-      if (seen && (!reaches_further || clauses_hold_visibly(ctx, request, *query, e.version, criteria.front().first, budget)))
+      if (seen && reaches_further) {
+        ++budget.depth;
+        bool holds = clauses_hold_visibly(ctx, request, *query, e.version, criteria.front().first, budget);
+        --budget.depth;
+        if (holds) return true;
+      } else if (seen) {
         return true;
+      }
     }
     if (found->next_token.empty()) return false;
     token = found->next_token;

@@ -123,6 +123,7 @@ database::~database() {
   // Statements must be finalized before the connection closes, or sqlite3_close fails and leaks it.
   statements_.clear();
   dynamic_statements_.clear();
+  oversized_statement_.reset();
   sqlite3_close(db_);
 }
 
@@ -145,6 +146,7 @@ void database::attach(const std::string& file, const char* schema) {
   }
   statements_.clear();
   dynamic_statements_.clear();
+  oversized_statement_.reset();
 }
 
 statement_use database::cached(const char* sql) {
@@ -155,6 +157,13 @@ statement_use database::cached(const char* sql) {
 
 statement_use database::prepared(const std::string& sql) {
   constexpr std::size_t max_shapes = 512;
+  // A long statement (a search of many values) is kept only until the next: 512 of them could hold
+  // gigabytes. A caller holds at most one dynamic statement at a time, so one slot serves.
+  constexpr std::size_t max_cached_length = 16 * 1024;
+  if (sql.size() > max_cached_length) {
+    oversized_statement_ = std::make_unique<statement>(db_, sql);
+    return statement_use(*oversized_statement_);
+  }
   auto it = dynamic_statements_.find(sql);
   if (it == dynamic_statements_.end()) {
     // Statements in use are never evicted: a caller holds at most one dynamic statement at a time.

@@ -114,6 +114,7 @@ class database {
   sqlite3* db_ = nullptr;
   std::unordered_map<const char*, std::unique_ptr<statement>> statements_;
   std::unordered_map<std::string, std::unique_ptr<statement>> dynamic_statements_;
+  std::unique_ptr<statement> oversized_statement_;  // the last prepared() statement too long to cache
 };
 
 // Runs `BEGIN IMMEDIATE` and rolls back on scope exit unless commit() or rollback() was called.

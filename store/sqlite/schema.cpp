@@ -173,7 +173,8 @@ CREATE TABLE read_trail_link (trail_id TEXT NOT NULL);
 )sql"},
     {7, R"sql(
 -- Positions (Location.position) for `near`: degrees, plus the point as a unit vector on the sphere, so
--- that "within d of q" is a dot product (x*qx + y*qy + z*qz >= cos(d / R)) after a seek on latitude.
+-- that "within d of q" is arithmetic on the chord between the vectors after a seek on latitude
+-- (fhir/search/position.hpp).
 CREATE TABLE ix_position (param_id INTEGER NOT NULL, lat REAL NOT NULL, res_pk INTEGER NOT NULL, lon REAL NOT NULL,
                           x REAL NOT NULL, y REAL NOT NULL, z REAL NOT NULL,
                           PRIMARY KEY (param_id, lat, res_pk, lon)) WITHOUT ROWID;

@@ -1,5 +1,7 @@
 #include "store/sqlite/search_executor.hpp"
 
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -30,6 +32,10 @@ using fhir::search::search_value;
 constexpr std::size_t probe_cap = 500;        // rows counted when estimating a clause's selectivity
 constexpr std::size_t max_included = 1000;    // included resources per page
 constexpr int max_include_rounds = 4;         // :iterate levels
+// The clauses of one search, in bound values and SQL text (a page's statement holds each at most twice;
+// SQLite's limits here: 250,000 variables, 1 GB of text).
+constexpr std::size_t max_statement_binds = 100000;
+constexpr std::size_t max_statement_bytes = 8 << 20;
 
 fhir::error invalid(std::string message, std::string id = "search-invalid") {
   return fhir::error(fhir::error_kind::invalid, fhir::issue_type::invalid, std::move(message), std::move(id));
@@ -127,9 +133,19 @@ class search_run {
       clause_sets_.push_back(compartment_set(*query_.compartment));
       clause_filters_.emplace_back();
     }
+    std::size_t binds = 0, bytes = 0;
     for (const clause& c : query_.clauses) {
       clause_sets_.push_back(clause_set(c, 0, query_type_ids_));
       clause_filters_.push_back(correlated_filter(c));
+      // Clauses repeat per type (a system search, _has, a chain's paths): bounded here, before the
+      // statements are assembled and prepared, well inside SQLite's limits.
+      binds += clause_sets_.back().values.size() + (clause_filters_.back() ? clause_filters_.back()->values.size() : 0);
+      bytes += clause_sets_.back().text.size() + (clause_filters_.back() ? clause_filters_.back()->text.size() : 0);
+      if (binds > max_statement_binds || bytes > max_statement_bytes)
+        return invalid(fmt::format("The search is too large to run here: it needs more than {} values bound across the resource "
+                                   "types it reaches; narrow it, e.g. fewer values or ':Type' on chains",
+                                   max_statement_binds),
+                       "search-too-large");
     }
     const std::vector<sql>& sets = clause_sets_;
     std::size_t driver = plan_driver();
@@ -539,6 +555,7 @@ class search_run {
     q.bind(near.min_latitude());
     q << " AND x.lat <= ";
     q.bind(near.max_latitude());
+    if (near.whole_sphere()) return;  // half the circumference or more: every point
     q << " AND ";
     bool first = true;
     for (auto [column, value] : {std::pair{"x.x", p.x}, {"x.y", p.y}, {"x.z", p.z}}) {
@@ -1161,9 +1178,28 @@ class search_run {
 
 }  // namespace
 
+// True for the errors SQLite gives a statement beyond its own limits (bound variables, expression depth,
+// terms of a compound SELECT, the parser's stack, a statement's length): the search is too large, which
+// the caller can change; the store is not at fault. SQLite's messages are stable text.
+bool beyond_sqlite_limits(const sqlite_error& e) {
+  if (e.code() == SQLITE_TOOBIG) return true;
+  std::string_view what = e.what();
+  for (std::string_view limit : {"too many SQL variables", "Expression tree is too large", "too many terms in compound SELECT",
+                                 "parser stack overflow", "too many columns", "too many FROM clause terms"})
+    if (what.find(limit) != std::string_view::npos) return true;
+  return false;
+}
+
 fhir::result<search_page> run_search(database& db, const param_ids& params, const type_table& types,
                                      const search_request& request) {
-  return search_run(db, params, types, request).run();
+  try {
+    return search_run(db, params, types, request).run();
+  } catch (const sqlite_error& e) {
+    if (!beyond_sqlite_limits(e)) throw;
+    return invalid("The search is too large to run here (it reaches too many resource types, values or levels at once): "
+                   "narrow it, e.g. name the target types of chains with ':Type'",
+                   "search-too-large");
+  }
 }
 
 }  // namespace store::sqlite

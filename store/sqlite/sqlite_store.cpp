@@ -548,29 +548,36 @@ class sqlite_store final : public store {
     constexpr std::int64_t batch = 500;
     std::size_t indexed = 0;
     for (std::int64_t after = 0;;) {
-      std::vector<std::tuple<std::int64_t, std::int64_t, std::string>> rows;  // pk, type_id, body
+      std::vector<std::tuple<std::int64_t, std::int64_t, std::string, std::int64_t>> rows;  // pk, type_id, body, version
       auto read = with_reader([&](database& db) -> fhir::result<fhir::done> {
         // Two statements: one type's live resources are read from resource_live (type_id, pk).
         auto st = only_type ? db.cached(
-                                  "SELECT r.pk, r.type_id, v.body FROM resource r JOIN resource_version v ON v.pk = r.pk AND v.version = r.version "
+                                  "SELECT r.pk, r.type_id, v.body, r.version FROM resource r JOIN resource_version v ON v.pk = r.pk AND v.version = r.version "
                                   "WHERE r.type_id = ?3 AND r.deleted = 0 AND r.pk > ?1 ORDER BY r.pk LIMIT ?2")
                             : db.cached(
-                                  "SELECT r.pk, r.type_id, v.body FROM resource r JOIN resource_version v ON v.pk = r.pk AND v.version = r.version "
+                                  "SELECT r.pk, r.type_id, v.body, r.version FROM resource r JOIN resource_version v ON v.pk = r.pk AND v.version = r.version "
                                   "WHERE r.pk > ?1 AND r.deleted = 0 ORDER BY r.pk LIMIT ?2");
         st->bind(1, after).bind(2, batch);
         if (only_type) st->bind(3, *only_type);
-        while (st->step()) rows.emplace_back(st->column_int64(0), st->column_int64(1), std::string(st->column_text(2)));
+        while (st->step())
+          rows.emplace_back(st->column_int64(0), st->column_int64(1), std::string(st->column_text(2)), st->column_int64(3));
         return fhir::done{};
       });
       if (!read) return std::move(read).error();
       if (rows.empty()) return indexed;
       std::vector<fhir::search::index_set> indexes;
-      for (const auto& [pk, type_id, body] : rows) {
+      for (const auto& [pk, type_id, body, version] : rows) {
         auto parsed = fhir::json::parse(body);
         indexes.push_back(parsed ? extract_index(*parsed) : fhir::search::index_set{});
       }
       auto written = write_rows<fhir::done>([&](database& db, fhir::epoch_ms) -> fhir::result<fhir::done> {
-        for (std::size_t i = 0; i < rows.size(); ++i) sqlite::write_index(db, params_, std::get<0>(rows[i]), std::get<1>(rows[i]), indexes[i]);
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+          // A version written since the read (while the server serves) has indexed itself: keep its rows.
+          auto current = db.cached("SELECT version FROM resource WHERE pk = ?1 AND deleted = 0");
+          current->bind(1, std::get<0>(rows[i]));
+          if (!current->step() || current->column_int64(0) != std::get<3>(rows[i])) continue;
+          sqlite::write_index(db, params_, std::get<0>(rows[i]), std::get<1>(rows[i]), indexes[i]);
+        }
         return fhir::done{};
       });
       if (!written) return std::move(written).error();
