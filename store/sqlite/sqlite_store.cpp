@@ -525,11 +525,15 @@ class sqlite_store final : public store {
     });
     if (!read) return read;
     for (const std::string& kind : pending) {
+      // "positions" (ix_position): the types with a position parameter. A kind this server does not know
+      // (a newer server's database is refused, so none should be) is filled by a full reindex.
+      if (kind != "positions") {
+        if (auto done = reindex_where(std::nullopt); !done) return std::move(done).error();
+      }
       for (const auto& [name, type_id] : type_ids_) {
-        bool stored_there = false;
-        for (const auto& [code, p] : indexer_->parameters().of(name))
-          if (kind == "positions" && p.position) stored_there = true;  // ix_position
-        if (!stored_there) continue;
+        const auto& params = indexer_->parameters().of(name);
+        if (kind != "positions" || std::none_of(params.begin(), params.end(), [](const auto& p) { return p.second.position; }))
+          continue;
         if (auto done = reindex_where(type_id); !done) return std::move(done).error();
       }
       auto cleared = write_rows<fhir::done>([&](database& db, fhir::epoch_ms) -> fhir::result<fhir::done> {
@@ -577,11 +581,11 @@ class sqlite_store final : public store {
           current->bind(1, std::get<0>(rows[i]));
           if (!current->step() || current->column_int64(0) != std::get<3>(rows[i])) continue;
           sqlite::write_index(db, params_, std::get<0>(rows[i]), std::get<1>(rows[i]), indexes[i]);
+          ++indexed;
         }
         return fhir::done{};
       });
       if (!written) return std::move(written).error();
-      indexed += rows.size();
       after = std::get<0>(rows.back());
     }
   }

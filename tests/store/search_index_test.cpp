@@ -149,8 +149,17 @@ TEST_CASE("a schema-6 database gets its positions indexed when upgraded, and a c
   exec(db, "DELETE FROM ix_position");
   exec(db, "INSERT INTO reindex_pending(kind) VALUES ('positions')");
   sqlite3_close(db);
+  {
+    auto s = open(path);
+    CHECK(find(*s, "Location", {{"near", "53.8|-1.55|1"}}) == std::vector<std::string>{"leeds"});
+    CHECK(find(*s, "Patient", {{"family", "smith"}}).empty());
+  }
+  // A kind this server does not know is filled by reindexing everything, not dropped.
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  exec(db, "INSERT INTO reindex_pending(kind) VALUES ('unknown')");
+  sqlite3_close(db);
   auto s = open(path);
-  CHECK(find(*s, "Location", {{"near", "53.8|-1.55|1"}}) == std::vector<std::string>{"leeds"});
+  CHECK(find(*s, "Patient", {{"family", "smith"}}) == std::vector<std::string>{"p1"});
 }
 
 TEST_CASE("the main searches use indexes, never a scan of a table", "[store][search][plan]") {
