@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "fhir/time.hpp"
+#include "server/http/response_body.hpp"
 #include "server/http/transport.hpp"
 #include "server/log.hpp"
 
@@ -212,54 +213,49 @@ class session : public session_base, public std::enable_shared_from_this<session
   void send(response res, bool close_after) {
     close_after = close_after || owner_.stopping;
     if (!res.file.empty()) return send_file(std::move(res), close_after);
-    if (head_) {
-      auto msg = std::make_shared<bhttp::response<bhttp::empty_body>>(static_cast<bhttp::status>(res.status), 11);
-      fill(*msg, res, close_after);
-      msg->content_length(res.body.size());
-      write(std::move(msg), close_after);
-    } else {
-      auto msg = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(res.status), 11);
-      fill(*msg, res, close_after);
-      msg->body() = std::move(res.body);
+    auto msg = make_message(res, close_after);
+    if (head_)
+      msg->content_length(res.body.size());  // what a GET would send, and no body
+    else {
+      msg->body().text = std::move(res.body);
       msg->prepare_payload();
-      write(std::move(msg), close_after);
     }
+    write(std::move(msg), close_after);
   }
 
   // A body read from disk as it is sent (bulk export files can be larger than memory should hold).
   void send_file(response res, bool close_after) {
-    bhttp::file_body::value_type body;
+    bhttp::file_body::value_type file;
     beast::error_code ec;
-    body.open(res.file.c_str(), beast::file_mode::scan, ec);
+    file.open(res.file.c_str(), beast::file_mode::scan, ec);
     if (ec) {
       log::error("cannot open {} to send it: {}", res.file, ec.message());
       return send(transport_error(404, fhir::issue_type::not_found, "The file is no longer available", "file-unavailable"), close_after);
     }
-    std::uint64_t size = body.size();
+    std::uint64_t size = file.size();
+    auto msg = make_message(res, close_after);
     if (head_) {
-      auto msg = std::make_shared<bhttp::response<bhttp::empty_body>>(static_cast<bhttp::status>(res.status), 11);
-      fill(*msg, res, close_after);
       msg->content_length(size);
       return write(std::move(msg), close_after);
     }
-    auto msg = std::make_shared<bhttp::response<bhttp::file_body>>(static_cast<bhttp::status>(res.status), 11);
-    fill(*msg, res, close_after);
-    msg->body() = std::move(body);
+    msg->body().file = std::move(file);
     msg->prepare_payload();
     // The write deadline grows with the file (at least 1 MiB/s), so a large download is not cut off.
     write(std::move(msg), close_after, static_cast<unsigned>(size >> 20));
   }
 
-  template <typename Message>
-  void fill(Message& msg, const response& res, bool close_after) {
-    msg.set(bhttp::field::server, server_name);
-    msg.set(bhttp::field::date, fhir::format_http_date(fhir::now_ms()));
-    for (const header& h : res.headers) msg.insert(h.name, h.value);
-    msg.keep_alive(!close_after);
+  using message = bhttp::response<response_body>;
+
+  std::shared_ptr<message> make_message(const response& res, bool close_after) {
+    auto msg = std::make_shared<message>(static_cast<bhttp::status>(res.status), 11);
+    msg->set(bhttp::field::server, server_name);
+    msg->set(bhttp::field::date, fhir::format_http_date(fhir::now_ms()));
+    for (const header& h : res.headers) msg->insert(h.name, h.value);
+    msg->keep_alive(!close_after);
+    return msg;
   }
 
-  template <typename Message>
-  void write(std::shared_ptr<Message> msg, bool close_after, unsigned extra_seconds = 0) {
+  void write(std::shared_ptr<message> msg, bool close_after, unsigned extra_seconds = 0) {
     tcp_().expires_after(std::chrono::seconds(owner_.options.write_timeout_s + extra_seconds));
     bhttp::async_write(stream_, *msg,
                        [self = this->shared_from_this(), msg, close_after](beast::error_code ec, std::size_t) {
