@@ -235,6 +235,9 @@ struct search_request {
   std::size_t count = 20;   // page size (0: no entries, only the total)
   std::string page_token;   // from a previous page's next/previous token; empty for the first page
   bool explain = false;     // also return how the store runs it (search_page::plan), for operators
+  // Chains follow only local references ("#m1"), into the resources each match contains: consent's
+  // check that a chain holds through a match's own content (server/consent/contributors.cpp).
+  bool chains_inside_only = false;
 };
 
 enum class search_mode { match, include };

@@ -91,6 +91,8 @@ struct text_entry {
   std::string text;
 };
 
+struct contained_index;
+
 struct index_set {
   std::vector<string_entry> strings;
   std::vector<token_entry> tokens;
@@ -102,6 +104,15 @@ struct index_set {
   std::vector<composite_entry> composites;
   std::vector<position_entry> positions;
   std::vector<text_entry> texts;
+  // The resources contained in this one (Resource.contained), each with its own index: a chain through
+  // a local reference ("#m1") is evaluated inside them (search.html#contained). Empty in their own.
+  std::vector<contained_index> contained;
+};
+
+struct contained_index {
+  std::string type;  // its resourceType
+  std::string id;    // its local id, without '#'
+  index_set index;
 };
 
 }  // namespace fhir::search

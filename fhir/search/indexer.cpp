@@ -49,9 +49,19 @@ std::string canonical_unit_name(const fhirpath::ucum::dimensions& dims) {
   return out.empty() ? "1" : out;
 }
 
+// The resource `container` contains with local id `id`, or null.
+const json::value* find_contained(const json::value& container, std::string_view id) {
+  const json::value* contained = container.find("contained");
+  if (!contained || !contained->is_array() || id.empty()) return nullptr;
+  for (const auto& c : contained->as_array())
+    if (const std::string* own = c.find_string("id"); own && *own == id) return &c;
+  return nullptr;
+}
+
 class extraction {
  public:
-  extraction(const search_parameter& p, index_set& out) : p_(p), out_(out) {}
+  // `container`: the resource whose contained resources local references ("#m1") name.
+  extraction(const search_parameter& p, index_set& out, const json::value& container) : p_(p), out_(out), container_(container) {}
 
   void add(const item& i) {
     switch (p_.type) {
@@ -149,11 +159,20 @@ class extraction {
   }
 
   void reference_string(std::string_view reference) {
-    if (reference.empty() || reference.front() == '#') return;
+    if (reference.empty()) return;
+    if (reference.front() == '#') return local_reference(reference);
     reference_parts parts = split_reference(reference);
     // A versioned reference ("Patient/1/_history/2") is found by searches for Patient/1.
     std::string url = parts.absolute ? std::string(reference) : std::string();
     out_.references.push_back({p_.code, std::move(parts.type), std::move(parts.id), std::move(url)});
+  }
+
+  // "#m1": a contained resource, stored with its type and the reference as written, so a chain can
+  // continue inside it (no resource's id has a '#'). "#" alone (the container) is not indexed.
+  void local_reference(std::string_view reference) {
+    const json::value* target = find_contained(container_, reference.substr(1));
+    std::string_view type = target ? resource_type_of(*target) : std::string_view();
+    if (!type.empty()) out_.references.push_back({p_.code, std::string(type), std::string(reference), {}});
   }
 
   void add_reference(const item& i) {
@@ -233,6 +252,7 @@ class extraction {
 
   const search_parameter& p_;
   index_set& out_;
+  const json::value& container_;
 };
 
 }  // namespace
@@ -269,6 +289,18 @@ indexer::indexer(const search_parameters& parameters)
 indexer::~indexer() = default;
 
 index_set indexer::extract(const json::value& resource) const {
+  index_set out = extract_own(resource, resource);
+  const json::value* contained = resource.find("contained");
+  if (!contained || !contained->is_array()) return out;
+  for (const auto& c : contained->as_array()) {
+    const std::string* id = c.find_string("id");
+    std::string_view type = resource_type_of(c);
+    if (id && !id->empty() && !type.empty()) out.contained.push_back({std::string(type), *id, extract_own(c, resource)});
+  }
+  return out;
+}
+
+index_set indexer::extract_own(const json::value& resource, const json::value& container) const {
   index_set out;
   std::string_view type = resource_type_of(resource);
   auto env = environments_.acquire();
@@ -282,10 +314,10 @@ index_set indexer::extract(const json::value& resource) const {
     auto values = p.compiled->evaluate(resource, *env);
     if (!values) continue;  // an expression that fails on this resource indexes nothing
     if (p.type == param_type::composite) {
-      extract_composite(p, resource, *values, *env, out);
+      extract_composite(p, resource, container, *values, *env, out);
       continue;
     }
-    extraction e(p, out);
+    extraction e(p, out, container);
     for (const item& i : *values) e.add(i);
   }
   return out;
@@ -293,8 +325,8 @@ index_set indexer::extract(const json::value& resource) const {
 
 // Each value the composite's expression selects is the focus of its components' expressions; every
 // combination of the first component's tokens with the second's values is a row.
-void indexer::extract_composite(const search_parameter& p, const json::value& resource, const fhirpath::collection& foci,
-                                fhirpath::environment& env, index_set& out) const {
+void indexer::extract_composite(const search_parameter& p, const json::value& resource, const json::value& container,
+                                const fhirpath::collection& foci, fhirpath::environment& env, index_set& out) const {
   if (p.components.size() != 2) return;
   const auto& first = p.components[0];
   const auto& second = p.components[1];
@@ -306,13 +338,13 @@ void indexer::extract_composite(const search_parameter& p, const json::value& re
     {
       auto values = first.compiled->evaluate(focus, resource, env);
       if (!values) continue;
-      extraction e(*first.parameter, left);
+      extraction e(*first.parameter, left, container);
       for (const item& i : *values) e.add(i);
     }
     {
       auto values = second.compiled->evaluate(focus, resource, env);
       if (!values) continue;
-      extraction e(*second.parameter, right);
+      extraction e(*second.parameter, right, container);
       for (const item& i : *values) e.add(i);
     }
     for (const auto& t : left.tokens) {

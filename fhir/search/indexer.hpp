@@ -24,14 +24,18 @@ class indexer {
 
   const search_parameters& parameters() const { return params_; }
 
-  // The index of `resource`. Values a parameter's expression yields that its type cannot index (a
-  // string where a date is expected) are skipped, as search.html allows.
+  // The index of `resource`, and of each resource it contains (index_set::contained). Values a
+  // parameter's expression yields that its type cannot index (a string where a date is expected) are
+  // skipped, as search.html allows.
   index_set extract(const json::value& resource) const;
 
  private:
+  // The index of `resource` alone; `container` is the resource whose `contained` its local references
+  // ("#m1") name.
+  index_set extract_own(const json::value& resource, const json::value& container) const;
   void add_full_text(const search_parameter& p, const json::value& resource, index_set& out) const;
-  void extract_composite(const search_parameter& p, const json::value& resource, const fhirpath::collection& foci,
-                         fhirpath::environment& env, index_set& out) const;
+  void extract_composite(const search_parameter& p, const json::value& resource, const json::value& container,
+                         const fhirpath::collection& foci, fhirpath::environment& env, index_set& out) const;
 
   const search_parameters& params_;
   mutable validation::environment_pool environments_;

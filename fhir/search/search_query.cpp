@@ -173,9 +173,10 @@ class query_parser {
       return done{};
     }
     if (name == "_contained" || name == "_containedType") {
-      // Contained resources are not indexed on their own, so only the default can be honoured.
+      // Contained resources are searched through chains only (search.html#contained: a chain continues
+      // inside them), never returned as matches: only the default can be honoured.
       if (name == "_contained" && value == "false") return done{};
-      return ignore(name, fmt::format("{}={} is not supported: contained resources are not searched", name, value));
+      return ignore(name, fmt::format("{}={} is not supported: contained resources are searched only through chains", name, value));
     }
     if (name.starts_with("_include") || name.starts_with("_revinclude")) return include_parameter(name, value);
     if (name.starts_with("_has:")) return has(name, value);

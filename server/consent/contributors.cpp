@@ -83,6 +83,17 @@ std::string has_final_parameter(const std::string& name) {
   return at == std::string::npos ? std::string() : name.substr(at + 1);
 }
 
+// Whether chain clause `c` holds for `match` through the resources it contains, which the caller sees
+// only when it sees the match in full (a minimal form withholds what its contained resources hold).
+bool holds_inside(const context& ctx, const fhir_request& request, const fhir::search::clause& c, const store::resource_version& match) {
+  if (decide(ctx, *request.caller, match).outcome != fhir::consent::verdict::permit) return false;
+  auto query = fhir::search::parse_query(ctx.search_parameters, match.info.type, {{"_id", match.info.id}, {c.name, c.raw_value}},
+                                         {.strict = true, .terminology = &ctx.validator.terminology()});
+  if (!query) return false;
+  auto found = ctx.store.search(store::search_request{.query = *query, .count = 1, .chains_inside_only = true});
+  return found && !found->entries.empty();
+}
+
 bool clause_holds_visibly(const context& ctx, const fhir_request& request, const fhir::search::clause& c,
                           const store::resource_version& match, search_budget& budget) {
   const std::string& type = match.info.type;
@@ -102,6 +113,10 @@ bool clause_holds_visibly(const context& ctx, const fhir_request& request, const
   // Every target type the chain may pass through is searched (a Location or Device target holds only if
   // one of those matches): a shortcut for reference data would let a chain pass through a hidden Patient.
   bool single_hop = rest.find('.') == std::string::npos;
+  // A chain through a local reference ("#m1") ends inside the match, in a resource it contains: the
+  // caller sees that as part of the match. (One that continues from there to other resources is not
+  // followed here: fail closed.)
+  if (single_hop && holds_inside(ctx, request, c, match)) return true;
   for (const std::string& target : first.target_types)
     if (any_visible(ctx, request, target, {{"_has:" + type + ":" + first.parameter->code + ":_id", id}, {rest, c.raw_value}},
                     single_hop && kept_by_minimal_patient(rest), !single_hop, budget))

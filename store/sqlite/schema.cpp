@@ -184,6 +184,15 @@ CREATE INDEX ix_position_res ON ix_position(res_pk, param_id);
 CREATE TABLE reindex_pending (kind TEXT PRIMARY KEY);
 INSERT INTO reindex_pending(kind) VALUES ('positions');
 )sql"},
+    {8, R"sql(
+-- Resources contained in others (Resource.contained), indexed on their own so that a chain through a
+-- local reference ("#m1") is evaluated inside them (search.html#contained). Their index rows have the
+-- cpk as res_pk, negative so it is never a resource's pk, under parameter ids of their own ('#' before
+-- the code): no search of resources reads them. The container's reference rows name them "#m1".
+CREATE TABLE contained_resource (cpk INTEGER PRIMARY KEY, container_pk INTEGER NOT NULL, type_id INTEGER NOT NULL,
+                                 local_id TEXT NOT NULL, UNIQUE (container_pk, local_id));
+INSERT INTO reindex_pending(kind) VALUES ('contained');
+)sql"},
 };
 
 int user_version(database& db) {

@@ -22,7 +22,7 @@
 
 namespace store::sqlite {
 
-constexpr int latest_schema_version = 7;
+constexpr int latest_schema_version = 8;
 
 // Brings the schema to latest_schema_version and ensures a resource_type row for each of `types`.
 // Returns the version the database had (0 for a new one). Throws sqlite_error on failure,

@@ -182,11 +182,14 @@ class search_run {
     return it == types_.ids.end() ? std::nullopt : std::optional(it->second);
   }
 
-  // `x.param_id IN (...)` for a parameter code over several types (a system search), or `= ?`.
-  void param_condition(sql& q, std::string_view alias, const std::vector<std::int64_t>& type_ids, std::string_view code) {
+  // `x.param_id IN (...)` for a parameter code over several types (a system search), or `= ?`; with
+  // `contained`, the parameter's ids for resources contained in others (schema 8).
+  void param_condition(sql& q, std::string_view alias, const std::vector<std::int64_t>& type_ids, std::string_view code,
+                       bool contained = false) {
     std::vector<std::int64_t> ids;
+    std::string stored = contained ? contained_code(code) : std::string(code);
     for (std::int64_t t : type_ids)
-      for (std::int64_t id : params_.find_all(t, code)) ids.push_back(id);
+      for (std::int64_t id : params_.find_all(t, stored)) ids.push_back(id);
     if (ids.empty()) {
       q << "0";  // nobody has it: no row can match
       return;
@@ -221,32 +224,51 @@ class search_run {
 
   // ---- clauses as sets of resource pks ----
 
-  // The pks of resources of `type_ids` that satisfy clause `c` from chain step `level` on.
-  sql clause_set(const clause& c, std::size_t level, const std::vector<std::int64_t>& type_ids) {
+  // The pks of resources of `type_ids` that satisfy clause `c` from chain step `level` on; with
+  // `contained`, the cpks of contained resources of those types that do (a chain inside a container).
+  sql clause_set(const clause& c, std::size_t level, const std::vector<std::int64_t>& type_ids, bool contained = false) {
     if (!c.has.empty() && level == 0) return has_set(c, 0, type_ids);
-    if (level < c.chain.size()) return chain_set(c, level, type_ids);
-    return final_set(c, type_ids);
+    if (level < c.chain.size()) return chain_set(c, level, type_ids, contained);
+    return final_set(c, type_ids, contained);
   }
 
   // One SELECT per target type, joined by UNION ALL: each one seeks (param_id, target_id, target_type)
   // in the target index, where an OR over the types would read every reference of the parameter.
-  sql chain_set(const clause& c, std::size_t level, const std::vector<std::int64_t>& type_ids) {
+  // A resource's chain also continues inside the resources it contains (search.html#contained: its
+  // reference rows name them "#m1"); a contained resource's continues to resources only.
+  sql chain_set(const clause& c, std::size_t level, const std::vector<std::int64_t>& type_ids, bool contained) {
     const auto& link = c.chain[level];
     sql q;
+    bool inside_only = level == 0 && request_.chains_inside_only;
     for (const std::string& target : link.target_types) {
       auto target_id = type_id(target);
       if (!target_id) continue;
       if (!q.text.empty()) q << " UNION ALL ";
-      q << "SELECT s.res_pk FROM ix_reference s WHERE ";
+      if (inside_only) {
+        q << "SELECT NULL WHERE 0";
+      } else {
+        q << "SELECT s.res_pk FROM ix_reference s WHERE ";
+        param_condition(q, "s", type_ids, link.parameter->code, contained);
+        q << " AND s.target_type = ";
+        q.bind(target);
+        // +t.type_id: the inner set drives (by rowid); the type only filters.
+        q << " AND s.target_id IN (SELECT t.id FROM resource t WHERE +t.type_id = ";
+        q.bind(*target_id);
+        q << " AND t.pk IN (";
+        q.append(clause_set(c, level + 1, {*target_id}));
+        q << "))";
+      }
+      if (contained) continue;
+      // Driven from the matching contained resources to their container's reference row ("#" + id): CROSS
+      // JOIN keeps k the outer loop (the planner would otherwise read every row of the parameter).
+      q << " UNION ALL SELECT s.res_pk FROM contained_resource k CROSS JOIN ix_reference s ON s.res_pk = k.container_pk AND "
+           "s.target_id = '#' || k.local_id WHERE ";
       param_condition(q, "s", type_ids, link.parameter->code);
       q << " AND s.target_type = ";
       q.bind(target);
-      // +t.type_id: the inner set drives (by rowid); the type only filters.
-      q << " AND s.target_id IN (SELECT t.id FROM resource t WHERE +t.type_id = ";
-      q.bind(*target_id);
-      q << " AND t.pk IN (";
-      q.append(clause_set(c, level + 1, {*target_id}));
-      q << "))";
+      q << " AND k.cpk IN (";
+      q.append(clause_set(c, level + 1, {*target_id}, true));
+      q << ")";
     }
     if (q.text.empty()) q << "SELECT NULL WHERE 0";
     return q;
@@ -313,8 +335,9 @@ class search_run {
     return q;
   }
 
-  sql final_set(const clause& c, const std::vector<std::int64_t>& type_ids) {
+  sql final_set(const clause& c, const std::vector<std::int64_t>& type_ids, bool contained = false) {
     sql q;
+    if (contained && (c.special == "_id" || c.special == "_lastUpdated")) return contained_column_set(c, type_ids);
     if (c.special == "_id" || c.special == "_lastUpdated") {
       q << "SELECT t.pk FROM resource t WHERE ";
       type_condition(q, "t.type_id", type_ids);
@@ -339,11 +362,17 @@ class search_run {
     if (c.modifier == modifier::missing || c.modifier == modifier::not_) {
       // Resources without a (matching) value: the complement, over the live resources of the types.
       bool want_missing = c.modifier == modifier::not_ || c.values.front().missing;
-      q << "SELECT t.pk FROM resource t WHERE ";
-      type_condition(q, "t.type_id", type_ids);
-      q << " AND t.deleted = 0 AND " << (want_missing ? "NOT " : "") << "EXISTS (SELECT 1 FROM " << table
-        << " x WHERE x.res_pk = t.pk AND ";
-      param_condition(q, "x", type_ids, code);
+      if (contained) {
+        q << "SELECT t.cpk FROM contained_resource t WHERE ";
+        type_condition(q, "t.type_id", type_ids);
+        q << " AND " << (want_missing ? "NOT " : "") << "EXISTS (SELECT 1 FROM " << table << " x WHERE x.res_pk = t.cpk AND ";
+      } else {
+        q << "SELECT t.pk FROM resource t WHERE ";
+        type_condition(q, "t.type_id", type_ids);
+        q << " AND t.deleted = 0 AND " << (want_missing ? "NOT " : "") << "EXISTS (SELECT 1 FROM " << table
+          << " x WHERE x.res_pk = t.pk AND ";
+      }
+      param_condition(q, "x", type_ids, code, contained);
       if (c.modifier == modifier::not_) {
         q << " AND (";
         values_predicate(q, c, type);
@@ -353,7 +382,32 @@ class search_run {
       return q;
     }
     q << "SELECT x.res_pk FROM " << table << " x WHERE ";
-    q.append(index_condition(c, type_ids));
+    q.append(index_condition(c, type_ids, contained));
+    return q;
+  }
+
+  // _id and _lastUpdated of contained resources: the local id; they have no lastUpdated of their own
+  // (dom-4), so none matches one, and :missing=true finds all.
+  sql contained_column_set(const clause& c, const std::vector<std::int64_t>& type_ids) {
+    sql q;
+    q << "SELECT k.cpk FROM contained_resource k WHERE ";
+    type_condition(q, "k.type_id", type_ids);
+    q << " AND ";
+    bool id = c.special == "_id";
+    if (c.modifier == modifier::missing) {
+      q << (c.values.front().missing != id ? "1" : "0");
+      return q;
+    }
+    if (!id) {
+      q << (c.modifier == modifier::not_ ? "1" : "0");
+      return q;
+    }
+    q << (c.modifier == modifier::not_ ? "NOT (" : "(");
+    or_tree(q, 0, c.values.size(), [&](std::size_t i) {
+      q << "k.local_id = ";
+      q.bind(c.values[i].text);
+    });
+    q << ")";
     return q;
   }
 
@@ -363,7 +417,7 @@ class search_run {
   }
 
   // The condition a plain clause puts on its index table's rows (alias x): parameter and values.
-  sql index_condition(const clause& c, const std::vector<std::int64_t>& type_ids) {
+  sql index_condition(const clause& c, const std::vector<std::int64_t>& type_ids, bool contained = false) {
     param_type type = c.parameter->type;
     std::string code = c.parameter->code;
     if (type == param_type::reference && c.modifier == modifier::identifier) {
@@ -372,7 +426,7 @@ class search_run {
     }
     if (c.modifier == modifier::of_type) code += ":of-type";
     sql q;
-    param_condition(q, "x", type_ids, code);
+    param_condition(q, "x", type_ids, code, contained);
     q << " AND (";
     values_predicate(q, c, type);
     q << ")";

@@ -17,21 +17,25 @@ std::string key(std::int64_t type_id, std::string_view code) {
 
 void param_ids::load(database& db, const fhir::search::search_parameters* parameters,
                      const std::unordered_map<std::string, std::int64_t>& type_ids) {
+  for (const auto& [name, id] : type_ids) type_ids_.emplace(name, id);
   if (parameters) {
     transaction tx(db);
+    auto insert = [&](std::int64_t type_id, const std::string& code, std::string_view kind) {
+      auto st = db.cached("INSERT OR IGNORE INTO search_param(type_id, code, kind) VALUES (?1, ?2, ?3)");
+      st->bind(1, type_id).bind(2, code).bind(3, kind).run();
+    };
     for (const auto& [type, type_id] : type_ids) {
       for (const auto& [code, p] : parameters->of(type)) {
         if (!p.indexed()) continue;
         if (!p.covered_by.empty()) covered_by_[key(type_id, code)] = p.covered_by;
-        auto insert = db.cached("INSERT OR IGNORE INTO search_param(type_id, code, kind) VALUES (?1, ?2, ?3)");
-        insert->bind(1, type_id).bind(2, code).bind(3, fhir::search::to_string(p.type)).run();
         // Derived rows: Reference.identifier values (:identifier) and typed identifiers (:of-type).
         std::string derived = p.type == fhir::search::param_type::reference ? ":identifier"
                               : p.type == fhir::search::param_type::token   ? ":of-type"
                                                                              : "";
-        if (!derived.empty()) {
-          auto insert_derived = db.cached("INSERT OR IGNORE INTO search_param(type_id, code, kind) VALUES (?1, ?2, 'token')");
-          insert_derived->bind(1, type_id).bind(2, code + derived).run();
+        // Each parameter twice: for resources, and for resources contained in others (contained_code).
+        for (const std::string& stored : {code, contained_code(code)}) {
+          insert(type_id, stored, fhir::search::to_string(p.type));
+          if (!derived.empty()) insert(type_id, stored + derived, "token");
         }
       }
     }
@@ -40,9 +44,16 @@ void param_ids::load(database& db, const fhir::search::search_parameters* parame
   auto all = db.cached("SELECT param_id, type_id, code, kind FROM search_param");
   while (all->step()) {
     std::int64_t id = all->column_int64(0), type_id = all->column_int64(1);
-    ids_[type_id].emplace(std::string(all->column_text(2)), id);
-    if (all->column_text(3) == "reference") references_[type_id].push_back(id);
+    std::string code(all->column_text(2));
+    // Wildcard includes follow resources' references, not contained resources'.
+    if (all->column_text(3) == "reference" && !code.starts_with('#')) references_[type_id].push_back(id);
+    ids_[type_id].emplace(std::move(code), id);
   }
+}
+
+std::optional<std::int64_t> param_ids::type_id(std::string_view name) const {
+  auto it = type_ids_.find(name);
+  return it == type_ids_.end() ? std::nullopt : std::optional<std::int64_t>(it->second);
 }
 
 std::optional<std::int64_t> param_ids::find(std::int64_t type_id, std::string_view code) const {
@@ -56,11 +67,14 @@ std::optional<std::int64_t> param_ids::find(std::int64_t type_id, std::string_vi
 std::vector<std::int64_t> param_ids::find_all(std::int64_t type_id, std::string_view code) const {
   std::vector<std::int64_t> out;
   if (auto id = find(type_id, code)) out.push_back(*id);
+  // A contained resource's parameter ('#' + code) is covered as the resource's is.
+  std::string prefix = code.starts_with('#') ? "#" : "";
+  code.remove_prefix(prefix.size());
   std::string_view base = code.substr(0, code.find(':'));
   std::string_view suffix = code.substr(base.size());
   if (auto covers = covered_by_.find(key(type_id, base)); covers != covered_by_.end())
     for (const std::string& cover : covers->second)
-      if (auto id = find(type_id, cover + std::string(suffix))) out.push_back(*id);
+      if (auto id = find(type_id, prefix + cover + std::string(suffix))) out.push_back(*id);
   return out;
 }
 
@@ -69,8 +83,10 @@ const std::vector<std::int64_t>& param_ids::reference_params(std::int64_t type_i
   return it == references_.end() ? none_ : it->second;
 }
 
-void delete_index(database& db, std::int64_t pk) {
-  // One statement per table: each uses the table's (res_pk, ...) index.
+namespace {
+
+// One table per statement: each uses the table's (res_pk, ...) index.
+void delete_rows(database& db, std::int64_t pk) {
   static const char* const deletes[] = {
       "DELETE FROM ix_string WHERE res_pk = ?1",   "DELETE FROM ix_token WHERE res_pk = ?1",
       "DELETE FROM ix_date WHERE res_pk = ?1",     "DELETE FROM ix_number WHERE res_pk = ?1",
@@ -81,10 +97,10 @@ void delete_index(database& db, std::int64_t pk) {
   for (const char* sql : deletes) db.cached(sql)->bind(1, pk).run();
 }
 
-void write_index(database& db, const param_ids& ids, std::int64_t pk, std::int64_t type_id,
-                 const fhir::search::index_set& index, bool fresh) {
-  if (!fresh) delete_index(db, pk);
-  auto param = [&](const std::string& code) { return ids.find(type_id, code); };
+// The rows of `index` (not its contained resources'), for row owner `pk` (a resource's pk or a contained
+// resource's cpk); `param` maps an entry's code to its parameter id.
+template <typename ParamId>
+void insert_rows(database& db, std::int64_t pk, const fhir::search::index_set& index, ParamId param) {
   for (const auto& e : index.strings)
     if (auto id = param(e.code)) {
       auto st = db.cached("INSERT OR IGNORE INTO ix_string(param_id, norm, exact, res_pk) VALUES (?1, ?2, ?3, ?4)");
@@ -144,6 +160,38 @@ void write_index(database& db, const param_ids& ids, std::int64_t pk, std::int64
       auto st = db.cached("INSERT OR IGNORE INTO ix_uri(param_id, uri, res_pk) VALUES (?1, ?2, ?3)");
       st->bind(1, *id).bind_static(2, e.uri).bind(3, pk).run();
     }
+}
+
+}  // namespace
+
+void delete_index(database& db, std::int64_t pk) {
+  delete_rows(db, pk);
+  std::vector<std::int64_t> contained;
+  auto st = db.cached("SELECT cpk FROM contained_resource WHERE container_pk = ?1");
+  st->bind(1, pk);
+  while (st->step()) contained.push_back(st->column_int64(0));
+  if (contained.empty()) return;
+  for (std::int64_t cpk : contained) delete_rows(db, cpk);
+  db.cached("DELETE FROM contained_resource WHERE container_pk = ?1")->bind(1, pk).run();
+}
+
+void write_index(database& db, const param_ids& ids, std::int64_t pk, std::int64_t type_id,
+                 const fhir::search::index_set& index, bool fresh) {
+  if (!fresh) delete_index(db, pk);
+  insert_rows(db, pk, index, [&](const std::string& code) { return ids.find(type_id, code); });
+  for (const fhir::search::contained_index& c : index.contained) {
+    auto contained_type = ids.type_id(c.type);
+    if (!contained_type) continue;
+    // cpks count down from -1 (the lowest is the first row of the table); a local id the container
+    // repeats keeps its first resource.
+    auto lowest = db.cached("SELECT coalesce(min(cpk), 0) FROM contained_resource");
+    lowest->step();
+    std::int64_t cpk = lowest->column_int64(0) - 1;
+    auto insert = db.cached("INSERT OR IGNORE INTO contained_resource(cpk, container_pk, type_id, local_id) VALUES (?1, ?2, ?3, ?4)");
+    insert->bind(1, cpk).bind(2, pk).bind(3, *contained_type).bind(4, c.id).run();
+    if (db.changes() == 0) continue;
+    insert_rows(db, cpk, c.index, [&](const std::string& code) { return ids.find(*contained_type, contained_code(code)); });
+  }
 }
 
 }  // namespace store::sqlite

@@ -525,9 +525,12 @@ class sqlite_store final : public store {
     });
     if (!read) return read;
     for (const std::string& kind : pending) {
-      // "positions" (ix_position): the types with a position parameter. A kind this server does not know
-      // (a newer server's database is refused, so none should be) is filled by a full reindex.
-      if (kind != "positions") {
+      // "positions" (ix_position): the types with a position parameter; "contained" (schema 8): the
+      // resources that contain others. A kind this server does not know (a newer server's database is
+      // refused, so none should be) is filled by a full reindex.
+      if (kind == "contained") {
+        if (auto done = reindex_where(std::nullopt, true); !done) return std::move(done).error();
+      } else if (kind != "positions") {
         if (auto done = reindex_where(std::nullopt); !done) return std::move(done).error();
       }
       for (const auto& [name, type_id] : type_ids_) {
@@ -546,16 +549,20 @@ class sqlite_store final : public store {
   }
 
  private:
-  // Every live resource, or those of one type, in batches of one write job each: the writer stays
-  // available to other requests in between.
-  fhir::result<std::size_t> reindex_where(std::optional<std::int64_t> only_type) {
+  // Every live resource, or those of one type, or those whose text has a "contained" member, in batches
+  // of one write job each: the writer stays available to other requests in between.
+  fhir::result<std::size_t> reindex_where(std::optional<std::int64_t> only_type, bool only_containers = false) {
     constexpr std::int64_t batch = 500;
     std::size_t indexed = 0;
     for (std::int64_t after = 0;;) {
       std::vector<std::tuple<std::int64_t, std::int64_t, std::string, std::int64_t>> rows;  // pk, type_id, body, version
       auto read = with_reader([&](database& db) -> fhir::result<fhir::done> {
         // Two statements: one type's live resources are read from resource_live (type_id, pk).
-        auto st = only_type ? db.cached(
+        // The text test is a superset (a string holding the word matches too): indexing again is harmless.
+        auto st = only_containers ? db.cached(
+                                        "SELECT r.pk, r.type_id, v.body, r.version FROM resource r JOIN resource_version v ON v.pk = r.pk AND v.version = r.version "
+                                        "WHERE r.pk > ?1 AND r.deleted = 0 AND instr(v.body, '\"contained\"') > 0 ORDER BY r.pk LIMIT ?2")
+                  : only_type ? db.cached(
                                   "SELECT r.pk, r.type_id, v.body, r.version FROM resource r JOIN resource_version v ON v.pk = r.pk AND v.version = r.version "
                                   "WHERE r.type_id = ?3 AND r.deleted = 0 AND r.pk > ?1 ORDER BY r.pk LIMIT ?2")
                             : db.cached(

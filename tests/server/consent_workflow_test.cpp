@@ -34,6 +34,14 @@ std::string observation(const std::string& id, const std::string& patient, const
          (encounter.empty() ? std::string() : R"("},"encounter":{"reference":"Encounter/)" + encounter) + R"("}})";
 }
 
+// The matches `who` is shown for `query`.
+std::size_t matches(const app_fixture& app, const std::string& query, const server::http::header& who) {
+  auto r = app.get("/fhir/" + query, {who});
+  INFO(query << "\n" << r.http.body);
+  REQUIRE(r.status() == 200);
+  return fhir::testing::count_matches(r.json());
+}
+
 // Patients p1 and p2 (both named Private), written by `writer`.
 void private_patients(const app_fixture& app, const server::http::header& writer) {
   for (const char* id : {"p1", "p2"})
@@ -51,6 +59,17 @@ void withhold_result_999_and_demographics(const app_fixture& app, const server::
 
 const std::string declaration = R"({"resourceType":"Parameters","parameter":[{"name":"reasonCode","valueCode":"life-threat"},
   {"name":"reasonText","valueString":"Anaphylaxis in resus, history needed now"}]})";
+
+// An application with JWT access: a consent administrator, a GP practice's clinician (GP1) who wrote
+// patients p1 and p2, and a hospital clinician (ACU1).
+struct gp_and_hospital {
+  identity_provider idp;
+  app_fixture app{jwt_options(idp)};
+  server::http::header admin = consent_admin(idp);
+  server::http::header gp = idp.clinician("GP1");
+  server::http::header hospital = idp.clinician("ACU1");
+  gp_and_hospital() { private_patients(app, gp); }
+};
 
 }  // namespace
 
@@ -244,13 +263,7 @@ TEST_CASE("break-glass is per patient, overrides granular denies as audited over
   CHECK(fhir::testing::count_matches(alerts.json()) == 3);
 }
 
-TEST_CASE("a match through a chain or _has needs a contributor the caller may see", "[server][consent][search]") {
-  identity_provider idp;
-  app_fixture app(jwt_options(idp));
-  auto admin = consent_admin(idp);
-  auto gp = idp.clinician("GP1");
-  auto hospital = idp.clinician("ACU1");
-  private_patients(app, gp);
+TEST_CASE_METHOD(gp_and_hospital, "a match through a chain or _has needs a contributor the caller may see", "[server][consent][search]") {
   REQUIRE(app.put("/fhir/Observation/sensitive", observation("sensitive", "p1", "999"), with(gp)).status() == 201);
   REQUIRE(app.put("/fhir/Observation/plain", observation("plain", "p2", "1234"), with(gp)).status() == 201);
   withhold_result_999_and_demographics(app, admin);
@@ -318,17 +331,11 @@ TEST_CASE("a match through a chain or _has needs a contributor the caller may se
 // A chain of several hops, or a nested _has, holds only if every resource it passes through is one the
 // caller may see, not only the first: a visible Encounter must not confirm facts of a hidden Patient
 // or a hidden result it is linked to. Fails when only the first hop is checked.
-TEST_CASE("a chain of several hops or a nested _has holds only through resources the caller may see", "[server][consent][search]") {
-  identity_provider idp;
-  app_fixture app(jwt_options(idp));
-  auto admin = consent_admin(idp);
-  auto gp = idp.clinician("GP1");
-  auto hospital = idp.clinician("ACU1");
+TEST_CASE_METHOD(gp_and_hospital, "a chain of several hops or a nested _has holds only through resources the caller may see", "[server][consent][search]") {
   auto encounter = [](const std::string& id, const std::string& patient) {
     return R"({"resourceType":"Encounter","id":")" + id + R"(","status":"finished","class":{"system":
       "http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},"subject":{"reference":"Patient/)" + patient + R"("}})";
   };
-  private_patients(app, gp);
   REQUIRE(app.put("/fhir/Encounter/e1", encounter("e1", "p1"), with(gp)).status() == 201);
   REQUIRE(app.put("/fhir/Encounter/e2", encounter("e2", "p2"), with(gp)).status() == 201);
   REQUIRE(app.put("/fhir/Observation/sensitive", observation("sensitive", "p1", "999", "e1"), with(gp)).status() == 201);
@@ -340,22 +347,33 @@ TEST_CASE("a chain of several hops or a nested _has holds only through resources
   REQUIRE(app.get("/fhir/Observation/sensitive", {hospital}).status() == 404);
   REQUIRE(app.get("/fhir/Patient/p2", {hospital}).status() == 404);
 
-  auto matches = [&](const std::string& query, const server::http::header& who) {
-    auto r = app.get("/fhir/" + query, {who});
-    INFO(query << "\n" << r.http.body);
-    REQUIRE(r.status() == 200);
-    return fhir::testing::count_matches(r.json());
-  };
   // Two hops: the visible result, through its visible Encounter, to p2's hidden name.
-  CHECK(matches("Observation?encounter.subject.family=Private", hospital) == 0);
-  CHECK(matches("Observation?encounter.subject.family=Private", gp) == 2);
-  CHECK(matches("Observation?encounter.status=finished", hospital) == 1);
+  CHECK(matches(app, "Observation?encounter.subject.family=Private", hospital) == 0);
+  CHECK(matches(app, "Observation?encounter.subject.family=Private", gp) == 2);
+  CHECK(matches(app, "Observation?encounter.status=finished", hospital) == 1);
   // Nested _has: p1, through their visible Encounter, to the hidden result recorded in it.
   std::string nested = "Patient?_has:Encounter:subject:_has:Observation:encounter:code=http://snomed.info/sct|999";
-  CHECK(matches(nested, hospital) == 0);
-  CHECK(matches(nested, gp) == 1);
-  CHECK(matches("Patient?_has:Encounter:subject:_has:Observation:encounter:code=http://snomed.info/sct|1234", gp) == 1);
-  CHECK(matches("Encounter?_has:Observation:encounter:code=http://snomed.info/sct|1234", hospital) == 1);
+  CHECK(matches(app, nested, hospital) == 0);
+  CHECK(matches(app, nested, gp) == 1);
+  CHECK(matches(app, "Patient?_has:Encounter:subject:_has:Observation:encounter:code=http://snomed.info/sct|1234", gp) == 1);
+  CHECK(matches(app, "Encounter?_has:Observation:encounter:code=http://snomed.info/sct|1234", hospital) == 1);
+}
+
+// A chain into a resource contained in the match ("#doc") holds as part of the match: the caller sees
+// it with the match, and not without. Fails closed (no match at all) when contained data is not checked.
+TEST_CASE_METHOD(gp_and_hospital, "a chain into a contained resource holds as part of its container", "[server][consent][search][contained]") {
+  auto performed = [](const std::string& id, const std::string& patient, const std::string& code) {
+    return R"({"resourceType":"Observation","id":")" + id + R"(","status":"final",
+      "contained":[{"resourceType":"Practitioner","id":"doc","name":[{"family":"Contained"}]}],"performer":[{"reference":"#doc"}],
+      "code":{"coding":[{"system":"http://snomed.info/sct","code":")" + code + R"("}]},"subject":{"reference":"Patient/)" + patient + R"("}})";
+  };
+  REQUIRE(app.put("/fhir/Observation/plain", performed("plain", "p2", "1234"), with(gp)).status() == 201);
+  REQUIRE(app.put("/fhir/Observation/sensitive", performed("sensitive", "p1", "999"), with(gp)).status() == 201);
+  withhold_result_999_and_demographics(app, admin);
+  REQUIRE(app.get("/fhir/Observation/sensitive", {hospital}).status() == 404);
+  CHECK(matches(app, "Observation?performer.family=Contained", hospital) == 1);
+  CHECK(matches(app, "Observation?performer.family=Contained", gp) == 2);
+  CHECK(matches(app, "Observation?performer:Practitioner.family=Contained&code=http://snomed.info/sct|999", hospital) == 0);
 }
 
 TEST_CASE("page links are bound to the caller, the search and 15 minutes", "[server][consent][paging]") {

@@ -555,3 +555,55 @@ TEST_CASE_METHOD(search_data, "bad searches: 400 naming the parameter, unknown o
   CHECK(link(lenient, "self").find("shoesize") == std::string::npos);
   CHECK(error_ids("Patient?shoesize=9", {{"Prefer", "handling=strict"}}) == std::vector<std::string>{"search-parameter-unknown"});
 }
+
+// search.html#contained: a chain continues inside the resources a resource contains ("#m1"), which are
+// never matches themselves; it follows the reference, not any contained resource of the type.
+TEST_CASE_METHOD(search_data, "chains continue inside contained resources", "[server][search][chain][contained]") {
+  auto medication = [](std::string_view id, std::string_view code, std::string_view extra = "") {
+    return R"({"resourceType":"Medication","id":")" + std::string(id) +
+           R"(","code":{"coding":[{"system":"https://dmd.nhs.uk","code":")" + std::string(code) + R"("}]})" +
+           std::string(extra) + "}";
+  };
+  auto statement = [](std::string_view id, std::string_view contained, std::string_view medication, std::string_view extra = "") {
+    return R"({"resourceType":"MedicationStatement","id":")" + std::string(id) + R"(","status":"active",)" +
+           (contained.empty() ? std::string() : R"("contained":[)" + std::string(contained) + "],") +
+           R"("medicationReference":{"reference":")" + std::string(medication) + R"("},"subject":{"reference":"Patient/p1"})" +
+           std::string(extra) + "}";
+  };
+  put_ok("Medication/real", medication("real", "111"));
+  put_ok("MedicationStatement/ms1",
+         statement("ms1", medication("m1", "111", R"(,"manufacturer":{"reference":"Organization/org1"})"), "#m1"));
+  // ms2's medication (#m1) is 222; its other contained Medication (#m2, 111) is not its medication.
+  put_ok("MedicationStatement/ms2", statement("ms2", medication("m1", "222") + "," + medication("m2", "111"), "#m1",
+                                              R"(,"derivedFrom":[{"reference":"#m2"}])"));
+  put_ok("MedicationStatement/ms3", statement("ms3", "", "Medication/real"));
+  put_ok("Observation/o5", R"({"resourceType":"Observation","id":"o5","status":"final","code":{"text":"note"},
+    "contained":[{"resourceType":"Patient","id":"pt","name":[{"family":"Taylor"}]}],"subject":{"reference":"#pt"}})");
+
+  CHECK(set("MedicationStatement?medication.code=111") == ids_t{"ms1", "ms3"});
+  CHECK(set("MedicationStatement?medication.code=https://dmd.nhs.uk|222") == ids_t{"ms2"});
+  CHECK(set("MedicationStatement?medication:Medication.code=111,222") == ids_t{"ms1", "ms2", "ms3"});
+  CHECK(set("MedicationStatement?medication._id=m1") == ids_t{"ms1", "ms2"});
+  CHECK(set("MedicationStatement?medication._id=m2").empty());
+  CHECK(set("MedicationStatement?medication.code:not=111") == ids_t{"ms2"});
+  CHECK(set("MedicationStatement?medication.manufacturer:missing=false") == ids_t{"ms1"});
+  // Out of a contained resource to a resource (two hops): the store finds it (store_tests), but consent
+  // cannot check from here whether the caller may see the resource reached (the Organization), so it
+  // fails closed for every caller.
+  CHECK(set("MedicationStatement?medication.manufacturer.name=leeds").empty());
+  CHECK(set("Observation?subject.family=taylor") == ids_t{"o5"});
+  CHECK(set("Observation?patient:Patient.family=taylor") == ids_t{"o5"});
+  // Contained resources are not matches, nor included (they travel inside their container).
+  CHECK(set("Medication?code=111") == ids_t{"real"});
+  CHECK(set("Patient?family=taylor").empty());
+  CHECK(ids("MedicationStatement?_id=ms1&_include=MedicationStatement:medication", "include").empty());
+  CHECK(set("MedicationStatement?medication=Medication/m1").empty());
+
+  // An update replaces the contained resources' rows; a deletion removes them.
+  put_ok("MedicationStatement/ms1", statement("ms1", medication("m1", "333"), "#m1"));
+  CHECK(set("MedicationStatement?medication.code=111") == ids_t{"ms3"});
+  CHECK(set("MedicationStatement?medication.code=333") == ids_t{"ms1"});
+  int deleted = del("/fhir/MedicationStatement/ms1").status();
+  CHECK((deleted == 200 || deleted == 204));
+  CHECK(set("MedicationStatement?medication.code=333").empty());
+}
