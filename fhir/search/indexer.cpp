@@ -295,17 +295,18 @@ index_set indexer::extract(const json::value& resource) const {
   for (const auto& c : contained->as_array()) {
     const std::string* id = c.find_string("id");
     std::string_view type = resource_type_of(c);
-    if (id && !id->empty() && !type.empty()) out.contained.push_back({std::string(type), *id, extract_own(c, resource)});
+    if (id && !id->empty() && !type.empty()) out.contained.push_back({std::string(type), *id, extract_own(c, resource, true)});
   }
   return out;
 }
 
-index_set indexer::extract_own(const json::value& resource, const json::value& container) const {
+index_set indexer::extract_own(const json::value& resource, const json::value& container, bool contained) const {
   index_set out;
   std::string_view type = resource_type_of(resource);
   auto env = environments_.acquire();
   for (const auto& [code, p] : params_.of(type)) {
     if (p.full_text) {
+      if (contained) continue;  // the container's _content has its text already; _text is the container's
       add_full_text(p, resource, out);
       continue;
     }

@@ -31,8 +31,8 @@ class indexer {
 
  private:
   // The index of `resource` alone; `container` is the resource whose `contained` its local references
-  // ("#m1") name.
-  index_set extract_own(const json::value& resource, const json::value& container) const;
+  // ("#m1") name; `contained`: `resource` is one of them (no full text of its own).
+  index_set extract_own(const json::value& resource, const json::value& container, bool contained = false) const;
   void add_full_text(const search_parameter& p, const json::value& resource, index_set& out) const;
   void extract_composite(const search_parameter& p, const json::value& resource, const json::value& container,
                          const fhirpath::collection& foci, fhirpath::environment& env, index_set& out) const;

@@ -114,7 +114,9 @@ search_parameters::search_parameters(const definitions::registry& definitions) :
 void search_parameters::add(const json::value& definition) {
   const std::string* code = definition.find_string("code");
   const std::string* type_code = definition.find_string("type");
-  if (!code || !type_code) return;
+  // A '#' cannot begin a code (it would be read as a fragment); the store files contained resources'
+  // rows under '#' + code.
+  if (!code || !type_code || code->empty() || code->front() == '#') return;
   auto type = parse_param_type(*type_code);
   if (!type) return;
   const std::string* expression = definition.find_string("expression");

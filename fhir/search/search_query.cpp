@@ -470,7 +470,7 @@ class query_parser {
                                        max_above_slashes));
         return v;
       case param_type::token: return token_value(c, text, name);
-      case param_type::reference: return reference_value(c, text);
+      case param_type::reference: return reference_value(c, text, name);
       case param_type::date: {
         auto [p, rest] = split_prefix(text);
         auto range = parse_date_range(rest);
@@ -575,7 +575,7 @@ class query_parser {
     return v;
   }
 
-  result<search_value> reference_value(const clause& c, const std::string& text) {
+  result<search_value> reference_value(const clause& c, const std::string& text, std::string_view name) {
     search_value v;
     if (c.modifier == modifier::identifier) {
       auto parts = split_escaped(text, '|');
@@ -596,6 +596,11 @@ class query_parser {
       v.text = plain;  // a bare id: any target type (or the :[type] modifier's)
       v.target_type = c.modifier_type;
     }
+    // No resource's id has a '#': "#m1" names a resource contained in each container, stored only so
+    // that chains continue inside it.
+    if (!parts.absolute && v.text.find('#') != std::string::npos)
+      return bad(name, fmt::format("'{}' is a local reference to a contained resource; search inside contained resources "
+                                         "with a chain (e.g. subject.name=...)", plain));
     return v;
   }
 

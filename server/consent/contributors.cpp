@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "fhir/json/parse.hpp"
 #include "server/consent/consent_enforcement.hpp"
 #include "server/http/url.hpp"
 
@@ -83,15 +84,47 @@ std::string has_final_parameter(const std::string& name) {
   return at == std::string::npos ? std::string() : name.substr(at + 1);
 }
 
-// Whether chain clause `c` holds for `match` through the resources it contains, which the caller sees
-// only when it sees the match in full (a minimal form withholds what its contained resources hold).
-bool holds_inside(const context& ctx, const fhir_request& request, const fhir::search::clause& c, const store::resource_version& match) {
+// A chain whose first hop is a local reference ("#m1") continues inside the match, in a resource it
+// contains, which the caller sees with the match only when they see the match in full (a minimal form
+// withholds it). Ending there, the chain holds with the match; continuing to other resources, each of
+// those must hold the rest of the chain visibly, like any contributor.
+bool holds_inside(const context& ctx, const fhir_request& request, const fhir::search::clause& c,
+                  const store::resource_version& match, search_budget& budget) {
+  if (match.json.find("\"contained\"") == std::string::npos) return false;
   if (decide(ctx, *request.caller, match).outcome != fhir::consent::verdict::permit) return false;
-  auto query = fhir::search::parse_query(ctx.search_parameters, match.info.type, {{"_id", match.info.id}, {c.name, c.raw_value}},
-                                         {.strict = true, .terminology = &ctx.validator.terminology()});
-  if (!query) return false;
-  auto found = ctx.store.search(store::search_request{.query = *query, .count = 1, .chains_inside_only = true});
-  return found && !found->entries.empty();
+  std::string rest = after_first_hop(c.name);
+  if (rest.find('.') == std::string::npos) {
+    if (budget.depth > 0 && budget.left-- <= 0) return false;
+    auto query = fhir::search::parse_query(ctx.search_parameters, match.info.type, {{"_id", match.info.id}, {c.name, c.raw_value}},
+                                           {.strict = true, .terminology = &ctx.validator.terminology()});
+    if (!query) return false;
+    auto found = ctx.store.search(store::search_request{.query = *query, .count = 1, .chains_inside_only = true});
+    return found && !found->entries.empty();
+  }
+  // Further hops: from the references of the contained resources the first hop names, as the indexer
+  // reads them (the store keeps no list of them by container).
+  auto json = fhir::json::parse(match.json);
+  if (!json) return false;
+  store::prepared_resource prepared = ctx.store.prepare(std::move(*json));
+  const fhir::search::chain_link& first = c.chain.front();
+  const fhir::search::chain_link& second = c.chain[1];
+  std::string beyond = after_first_hop(rest);
+  bool single_hop = beyond.find('.') == std::string::npos;
+  for (const fhir::search::reference_entry& local : prepared.index.references) {
+    if (local.code != first.parameter->code || !local.target_id.starts_with('#')) continue;
+    for (const fhir::search::contained_index& inside : prepared.index.contained) {
+      if (inside.id != local.target_id.substr(1) || inside.type != local.target_type) continue;
+      for (const fhir::search::reference_entry& out : inside.index.references) {
+        if (out.code != second.parameter->code || out.target_id.empty() || out.target_id.starts_with('#') ||
+            std::find(second.target_types.begin(), second.target_types.end(), out.target_type) == second.target_types.end())
+          continue;
+        if (any_visible(ctx, request, out.target_type, {{"_id", out.target_id}, {beyond, c.raw_value}},
+                        single_hop && kept_by_minimal_patient(beyond), !single_hop, budget))
+          return true;
+      }
+    }
+  }
+  return false;
 }
 
 bool clause_holds_visibly(const context& ctx, const fhir_request& request, const fhir::search::clause& c,
@@ -113,10 +146,7 @@ bool clause_holds_visibly(const context& ctx, const fhir_request& request, const
   // Every target type the chain may pass through is searched (a Location or Device target holds only if
   // one of those matches): a shortcut for reference data would let a chain pass through a hidden Patient.
   bool single_hop = rest.find('.') == std::string::npos;
-  // A chain through a local reference ("#m1") ends inside the match, in a resource it contains: the
-  // caller sees that as part of the match. (One that continues from there to other resources is not
-  // followed here: fail closed.)
-  if (single_hop && holds_inside(ctx, request, c, match)) return true;
+  if (holds_inside(ctx, request, c, match, budget)) return true;
   for (const std::string& target : first.target_types)
     if (any_visible(ctx, request, target, {{"_has:" + type + ":" + first.parameter->code + ":_id", id}, {rest, c.raw_value}},
                     single_hop && kept_by_minimal_patient(rest), !single_hop, budget))

@@ -23,6 +23,7 @@
 #include "server/consent/contributors.hpp"
 #include "server/bundle_writer.hpp"
 #include "server/access_gate.hpp"
+#include "server/interactions/common.hpp"
 #include "server/interactions/compartment.hpp"
 #include "server/interactions/interactions.hpp"
 #include "server/page_cursor.hpp"
@@ -258,6 +259,8 @@ http::response search_compartment(const context& ctx, const fhir_request& reques
                                       fmt::format("'{}' is not a resource type this server knows", fhir::utf8_prefix(type, 100)),
                                       "type-unknown"),
                           &request);
+  // Also keeps a local reference ("#pt", as indexed for chains) from being taken for an owner.
+  if (auto id = check_id(ctx, owner_id); !id) return error_response(id.error(), &request);
   auto filter = compartment_filter(ctx, owner_type, owner_id, type);
   if (filter && owner_type == "Patient") filter->linked_ids = linked_patients(ctx, owner_id);
   if (!filter)

@@ -191,6 +191,8 @@ INSERT INTO reindex_pending(kind) VALUES ('positions');
 -- the code): no search of resources reads them. The container's reference rows name them "#m1".
 CREATE TABLE contained_resource (cpk INTEGER PRIMARY KEY, container_pk INTEGER NOT NULL, type_id INTEGER NOT NULL,
                                  local_id TEXT NOT NULL, UNIQUE (container_pk, local_id));
+-- A type's contained resources (the complement of :missing and :not inside them), by local id (_id).
+CREATE INDEX contained_resource_type ON contained_resource(type_id, local_id);
 INSERT INTO reindex_pending(kind) VALUES ('contained');
 )sql"},
 };

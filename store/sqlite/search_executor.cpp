@@ -258,7 +258,7 @@ class search_run {
         q.append(clause_set(c, level + 1, {*target_id}));
         q << "))";
       }
-      if (contained) continue;
+      if (contained || !any_contained(*target_id)) continue;
       // Driven from the matching contained resources to their container's reference row ("#" + id): CROSS
       // JOIN keeps k the outer loop (the planner would otherwise read every row of the parameter).
       q << " UNION ALL SELECT s.res_pk FROM contained_resource k CROSS JOIN ix_reference s ON s.res_pk = k.container_pk AND "
@@ -272,6 +272,18 @@ class search_run {
     }
     if (q.text.empty()) q << "SELECT NULL WHERE 0";
     return q;
+  }
+
+  // Whether the store holds a resource of this type contained in another: a chain's branch into
+  // contained resources is left out when none can match (most types are never contained).
+  bool any_contained(std::int64_t type_id) {
+    auto [it, fresh] = contained_types_.try_emplace(type_id, false);
+    if (fresh) {
+      auto st = db_.cached("SELECT 1 FROM contained_resource WHERE type_id = ?1 LIMIT 1");
+      st->bind(1, type_id);
+      it->second = st->step();
+    }
+    return it->second;
   }
 
   static void owner_ids(sql& q, const fhir::search::compartment_filter& f) {
@@ -871,6 +883,7 @@ class search_run {
         q << "coalesce((SELECT " << (k.descending ? "max(" : "min(") << column << ") FROM " << table << " x INDEXED BY "
           << table << "_res WHERE x.res_pk = r.pk AND ";
         param_condition(q, "x", query_type_ids_, k.code);
+        if (type == param_type::reference) q << " AND x.target_id NOT LIKE '#%'";  // local references (chains only)
         q << "), " << sentinel << ")";
         col.expression = q.text;
         col.values = q.values;
@@ -1224,6 +1237,7 @@ class search_run {
   const search_request& request_;
   const fhir::search::search_query& query_;
   std::vector<std::int64_t> query_type_ids_;
+  std::map<std::int64_t, bool> contained_types_;  // any_contained()
   std::vector<std::int64_t> page_pks_;
   drive drive_ = drive::set;
   std::vector<sql> clause_sets_;                    // each clause's matching pks

@@ -221,7 +221,9 @@ class sqlite_store final : public store {
       if (info.type == "Patient") w.patients.push_back(info.id);
       if (index)
         for (const auto& ref : index->references)
-          if (ref.target_type == "Patient" && std::find(w.patients.begin(), w.patients.end(), ref.target_id) == w.patients.end())
+          // A local reference ("#pt") names a resource the written one contains, not a patient of the record.
+          if (ref.target_type == "Patient" && !ref.target_id.starts_with('#') &&
+              std::find(w.patients.begin(), w.patients.end(), ref.target_id) == w.patients.end())
             w.patients.push_back(ref.target_id);
       written_.push_back(std::move(w));
     }

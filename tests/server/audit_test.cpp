@@ -152,6 +152,21 @@ TEST_CASE("each request leaves exactly one AuditEvent naming the user, the patie
   CHECK(audit_trail(app).size() == n);
 }
 
+// A local reference ("#pt", indexed so that chains continue inside contained resources) names a
+// resource the written one contains, not a patient of the shared record.
+TEST_CASE("a write whose subject is a contained Patient names no patient of the record", "[server][audit][contained]") {
+  identity_provider idp;
+  app_fixture app(jwt_options(idp));
+  auto dr = idp.clinician("ACU1");
+  std::size_t n = audit_trail(app).size();
+  REQUIRE(app.put("/fhir/Observation/o1", R"({"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"},
+    "contained":[{"resourceType":"Patient","id":"pt","name":[{"family":"Taylor"}]}],"subject":{"reference":"#pt"}})",
+                  {{"Content-Type", "application/fhir+json"}, dr}).status() == 201);
+  auto events = events_of(app, n);
+  REQUIRE(events.size() == 1);
+  CHECK(entity_references(events[0]) == std::vector<std::string>{"Observation/o1/_history/1"});
+}
+
 TEST_CASE("a Bundle is audited once, and each batch entry and transaction read once more", "[server][audit][bundle]") {
   identity_provider idp;
   app_fixture app(jwt_options(idp));

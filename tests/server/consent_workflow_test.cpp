@@ -373,7 +373,17 @@ TEST_CASE_METHOD(gp_and_hospital, "a chain into a contained resource holds as pa
   REQUIRE(app.get("/fhir/Observation/sensitive", {hospital}).status() == 404);
   CHECK(matches(app, "Observation?performer.family=Contained", hospital) == 1);
   CHECK(matches(app, "Observation?performer.family=Contained", gp) == 2);
-  CHECK(matches(app, "Observation?performer:Practitioner.family=Contained&code=http://snomed.info/sct|999", hospital) == 0);
+  // Out of a contained resource to a resource: that one must be visible, as any contributor. A visible
+  // panel whose contained member is about p2, whose demographics the hospital may not see.
+  REQUIRE(app.put("/fhir/Observation/panel", R"({"resourceType":"Observation","id":"panel","status":"final",
+    "code":{"coding":[{"system":"http://snomed.info/sct","code":"1234"}]},"subject":{"reference":"Patient/p1"},
+    "contained":[{"resourceType":"Observation","id":"member","status":"final","code":{"coding":[{"system":"http://snomed.info/sct",
+      "code":"1234"}]},"subject":{"reference":"Patient/p2"}}],"hasMember":[{"reference":"#member"}]})", with(gp)).status() == 201);
+  REQUIRE(app.get("/fhir/Observation/panel", {hospital}).status() == 200);
+  CHECK(matches(app, "Observation?has-member.code=http://snomed.info/sct|1234", hospital) == 1);
+  CHECK(matches(app, "Observation?has-member:Observation.subject:Patient.family=Private", hospital) == 0);
+  CHECK(matches(app, "Observation?has-member:Observation.subject:Patient.family=Private", gp) == 1);
+  CHECK(matches(app, "Observation?has-member:Observation.subject:Patient._id=p2", gp) == 1);
 }
 
 TEST_CASE("page links are bound to the caller, the search and 15 minutes", "[server][consent][paging]") {

@@ -587,10 +587,8 @@ TEST_CASE_METHOD(search_data, "chains continue inside contained resources", "[se
   CHECK(set("MedicationStatement?medication._id=m2").empty());
   CHECK(set("MedicationStatement?medication.code:not=111") == ids_t{"ms2"});
   CHECK(set("MedicationStatement?medication.manufacturer:missing=false") == ids_t{"ms1"});
-  // Out of a contained resource to a resource (two hops): the store finds it (store_tests), but consent
-  // cannot check from here whether the caller may see the resource reached (the Organization), so it
-  // fails closed for every caller.
-  CHECK(set("MedicationStatement?medication.manufacturer.name=leeds").empty());
+  // Out of a contained resource to a resource: two hops.
+  CHECK(set("MedicationStatement?medication.manufacturer.name=leeds") == ids_t{"ms1"});
   CHECK(set("Observation?subject.family=taylor") == ids_t{"o5"});
   CHECK(set("Observation?patient:Patient.family=taylor") == ids_t{"o5"});
   // Contained resources are not matches, nor included (they travel inside their container).
@@ -598,11 +596,17 @@ TEST_CASE_METHOD(search_data, "chains continue inside contained resources", "[se
   CHECK(set("Patient?family=taylor").empty());
   CHECK(ids("MedicationStatement?_id=ms1&_include=MedicationStatement:medication", "include").empty());
   CHECK(set("MedicationStatement?medication=Medication/m1").empty());
+  // A local reference is not a resource's id: a clear 400, not every container's "#m1".
+  CHECK(error_ids("MedicationStatement?medication=%23m1") == std::vector<std::string>{"search-parameter-invalid"});
+  CHECK(error_ids("Observation?subject=Patient/%23pt") == std::vector<std::string>{"search-parameter-invalid"});
+  CHECK(get("/fhir/Patient/%23pt/Observation").status() == 400);
+  CHECK(ids("Observation?_id=o5,o1&_sort=subject") == std::vector<std::string>{"o1", "o5"});  // "#pt" is no key: last
 
   // An update replaces the contained resources' rows; a deletion removes them.
   put_ok("MedicationStatement/ms1", statement("ms1", medication("m1", "333"), "#m1"));
   CHECK(set("MedicationStatement?medication.code=111") == ids_t{"ms3"});
   CHECK(set("MedicationStatement?medication.code=333") == ids_t{"ms1"});
+  CHECK(set("MedicationStatement?medication.manufacturer.name=leeds").empty());
   int deleted = del("/fhir/MedicationStatement/ms1").status();
   CHECK((deleted == 200 || deleted == 204));
   CHECK(set("MedicationStatement?medication.code=333").empty());

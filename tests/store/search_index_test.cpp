@@ -136,7 +136,7 @@ TEST_CASE("a schema-6 database gets its positions and contained resources indexe
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
   exec(db, "DROP TABLE ix_position");
   exec(db, "DROP TABLE reindex_pending");
-  exec(db, "DELETE FROM ix_string");  // the Patients' rows: a full reindex would bring them back
+  exec(db, "DELETE FROM ix_string");  // the Patients' rows (the contained one's too): a full reindex would bring them back
   exec(db, "DELETE FROM ix_reference WHERE target_id LIKE '#%'");  // schema 6 did not index local references
   exec(db, "DROP TABLE contained_resource");
   exec(db, "PRAGMA user_version = 6");
@@ -214,6 +214,8 @@ TEST_CASE("the main searches use indexes, never a scan of a table", "[store][sea
       {"Patient", {{"family", "smi"}, {"birthdate", "1970"}}},
       {"Observation", {{"subject.identifier", "https://fhir.nhs.uk/Id/nhs-number|9000000009"}}},
       {"Observation", {{"subject.family", "taylor"}}},  // through a contained Patient (and resources)
+      {"Observation", {{"subject._id", "pt"}}},         // a contained resource's local id
+      {"Observation", {{"subject.birthdate:missing", "true"}}},
       {"Patient", {{"_id", "p1"}, {"_revinclude", "Observation:subject"}}},
       {"Patient", {{"_has:Observation:subject:code", "8867-4"}}},
       {"Organization", {{"_has:Patient:organization:_has:Observation:subject:code", "8867-4"}}},
