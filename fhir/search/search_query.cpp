@@ -140,6 +140,7 @@ class query_parser {
     if (q_.clauses.size() > max_clauses || q_.includes.size() > max_includes || q_.sort.size() > max_sort_keys)
       return bad("", fmt::format("The search is too large: {} parameters, {} includes and {} sort keys (at most {}, {} and {})",
                                  q_.clauses.size(), q_.includes.size(), q_.sort.size(), max_clauses, max_includes, max_sort_keys));
+    if (auto ok = check_contained(); !ok) return std::move(ok).error();
     return std::move(q_);
   }
 
@@ -172,15 +173,39 @@ class query_parser {
       for (std::string& e : split_escaped(value, ',')) q_.elements.push_back(std::move(e));
       return done{};
     }
-    if (name == "_contained" || name == "_containedType") {
-      // Contained resources are searched through chains only (search.html#contained: a chain continues
-      // inside them), never returned as matches: only the default can be honoured.
-      if (name == "_contained" && value == "false") return done{};
-      return ignore(name, fmt::format("{}={} is not supported: contained resources are searched only through chains", name, value));
+    if (name == "_contained") return contained(value);
+    if (name == "_containedType") {
+      if (value == "container") return done{};
+      if (value == "contained")
+        return ignore(name, "_containedType=contained is not supported: the containers of matching contained resources are returned");
+      return bad(name, fmt::format("_containedType must be container or contained, not '{}'", value));
     }
     if (name.starts_with("_include") || name.starts_with("_revinclude")) return include_parameter(name, value);
     if (name.starts_with("_has:")) return has(name, value);
     return clause_parameter(name, value);
+  }
+
+  result<done> contained(const std::string& value) {
+    if (value == "false") q_.contained = contained_mode::off;
+    else if (value == "true") q_.contained = contained_mode::only;
+    else if (value == "both") q_.contained = contained_mode::both;
+    else return bad("_contained", fmt::format("_contained must be false, true or both, not '{}'", value));
+    return done{};
+  }
+
+  // With _contained the results are containers of any type: what is defined on the searched type alone
+  // (its sort parameters, includes, reverse chains) has no meaning for them.
+  result<done> check_contained() const {
+    if (q_.contained == contained_mode::off) return done{};
+    auto refuse = [](std::string_view what) {
+      return bad("_contained", fmt::format("_contained=true or both cannot be combined with {}: the results are the containers", what));
+    };
+    if (!q_.includes.empty()) return refuse("_include or _revinclude");
+    for (const clause& c : q_.clauses)
+      if (!c.has.empty() || !c.chain.empty()) return refuse("chained parameters or _has");
+    for (const sort_key& k : q_.sort)
+      if (k.code != "_id" && k.code != "_lastUpdated") return refuse("_sort other than _id and _lastUpdated");
+    return done{};
   }
 
   result<done> count(const std::string& value) {

@@ -117,6 +117,10 @@ struct compartment_filter {
   bool owner_is_self = false;
 };
 
+// _contained (search.html#contained): whether the results are resources (the default), the containers of
+// contained resources that match, or both. Containers are returned whole (_containedType=container).
+enum class contained_mode { off, only, both };
+
 struct search_query {
   std::vector<std::string> types;
   std::optional<compartment_filter> compartment;  // one type, or several for a system search with _type (empty: all)
@@ -128,6 +132,9 @@ struct search_query {
   summary_mode summary = summary_mode::none;
   std::vector<std::string> elements;
   std::vector<std::string> ignored;  // unknown or unsupported parameters (left out of the self link)
+  contained_mode contained = contained_mode::off;
+  // With _contained: the types a container may have (the caller's readable types; empty: any).
+  std::vector<std::string> container_types;
 };
 
 struct parse_options {

@@ -60,6 +60,14 @@ std::string url_with(const std::string& base, http::query_params params, std::st
   return params.empty() ? base : base + "?" + http::encode_query(params);
 }
 
+// With _contained a match is a container, found by what it contains, which a minimal form withholds: it
+// is shown only to a caller who sees it in full.
+bool seen_as_container(const context& ctx, const fhir_request& request, const fhir::search::search_query& query,
+                       const store::resource_version& version) {
+  if (query.contained == fhir::search::contained_mode::off || !request.caller) return true;
+  return consent::decide(ctx, *request.caller, version).outcome == fhir::consent::verdict::permit;
+}
+
 // The number of matches the caller may see: every match is decided (the store's own count would reveal
 // hidden ones).
 fhir::result<std::int64_t> visible_total(const context& ctx, const fhir_request& request, fhir::search::search_query query) {
@@ -72,6 +80,7 @@ fhir::result<std::int64_t> visible_total(const context& ctx, const fhir_request&
     if (!page) return std::move(page).error();
     for (const auto& entry : page->entries)
       if (!request.caller || (consent::decide(ctx, *request.caller, entry.version).permitted() &&
+                              seen_as_container(ctx, request, query, entry.version) &&
                               consent::contributors_visible(ctx, request, query, entry.version)))
         ++total;
     if (page->next_token.empty()) return total;
@@ -125,7 +134,8 @@ fhir::result<visible_results> visible_page(const context& ctx, const fhir_reques
           includes.push_back(std::move(entry));
         continue;
       }
-      if (!consent::show(ctx, request, entry.version) || !consent::contributors_visible(ctx, request, query, entry.version)) {
+      if (!seen_as_container(ctx, request, query, entry.version) || !consent::show(ctx, request, entry.version) ||
+          !consent::contributors_visible(ctx, request, query, entry.version)) {
         out.withheld = true;
         continue;
       }
@@ -177,6 +187,13 @@ http::response run(const context& ctx, const fhir_request& request, std::string_
     if (!hidden.empty())
       for (const std::string& t : ctx.definitions.resource_types())
         if (std::find(hidden.begin(), hidden.end(), t) == hidden.end()) query->types.push_back(t);
+  }
+  // With _contained the results are containers of any type: only of the types the caller may read.
+  if (query->contained != fhir::search::contained_mode::off && request.caller) {
+    std::vector<std::string> readable;
+    for (const std::string& t : ctx.definitions.resource_types())
+      if (may_read_type(ctx, *request.caller, t)) readable.push_back(t);
+    if (readable.size() < ctx.definitions.resource_types().size()) query->container_types = std::move(readable);
   }
   // A patient-facing caller searches their own compartment, whatever the query says.
   if (!in_compartment && request.caller && request.caller->patient_facing())

@@ -129,26 +129,42 @@ class search_run {
     page_position pos = std::move(*position);
     if (pos.max_pk == 0) pos.max_pk = highest_pk();
 
+    const bool containers = query_.contained != fhir::search::contained_mode::off;
+    if (containers && query_.compartment)
+      return invalid("_contained cannot be combined with a compartment search", "search-parameter-invalid");
     if (query_.compartment) {
       clause_sets_.push_back(compartment_set(*query_.compartment));
       clause_filters_.emplace_back();
     }
+    // Clauses repeat per type (a system search, _has, a chain's paths): bounded here, before the
+    // statements are assembled and prepared, well inside SQLite's limits.
     std::size_t binds = 0, bytes = 0;
+    auto count_size = [&](const sql& q) { binds += q.values.size(), bytes += q.text.size(); };
+    std::vector<sql> inside;  // with _contained: each clause over contained resources
     for (const clause& c : query_.clauses) {
-      clause_sets_.push_back(clause_set(c, 0, query_type_ids_));
-      clause_filters_.push_back(correlated_filter(c));
-      // Clauses repeat per type (a system search, _has, a chain's paths): bounded here, before the
-      // statements are assembled and prepared, well inside SQLite's limits.
-      binds += clause_sets_.back().values.size() + (clause_filters_.back() ? clause_filters_.back()->values.size() : 0);
-      bytes += clause_sets_.back().text.size() + (clause_filters_.back() ? clause_filters_.back()->text.size() : 0);
+      if (containers) count_size(inside.emplace_back(clause_set(c, 0, query_type_ids_, true)));
+      if (!containers || query_.contained == fhir::search::contained_mode::both)
+        count_size(clause_sets_.emplace_back(clause_set(c, 0, query_type_ids_)));
+      if (!containers) {
+        clause_filters_.push_back(correlated_filter(c));
+        if (clause_filters_.back()) count_size(*clause_filters_.back());
+      }
       if (binds > max_statement_binds || bytes > max_statement_bytes)
         return invalid(fmt::format("The search is too large to run here: it needs more than {} values bound across the resource "
                                    "types it reaches; narrow it, e.g. fewer values or ':Type' on chains",
                                    max_statement_binds),
                        "search-too-large");
     }
+    std::size_t driver = 0;
+    if (containers) {
+      if (auto types = container_type_ids(); !types) return std::move(types).error();
+      clause_sets_ = {containers_set(inside)};
+      clause_filters_ = {std::nullopt};
+      drive_ = drive::set;
+    } else {
+      driver = plan_driver();
+    }
     const std::vector<sql>& sets = clause_sets_;
-    std::size_t driver = plan_driver();
 
     search_page page;
     if (request_.count > 0) {
@@ -175,6 +191,41 @@ class search_run {
       }
     }
     return fhir::done{};
+  }
+
+  // _contained: the types a result may have (the containers'; empty: any).
+  fhir::result<fhir::done> container_type_ids() {
+    result_type_ids_.clear();
+    any_result_type_ = query_.container_types.empty();
+    for (const std::string& t : query_.container_types)
+      if (auto id = type_id(t)) result_type_ids_.push_back(*id);
+    if (!any_result_type_ && result_type_ids_.empty()) result_type_ids_.push_back(0);  // no type: nothing
+    return fhir::done{};
+  }
+
+  // search.html#contained: the containers of the contained resources of the searched types that satisfy
+  // every clause (`inside`: each clause over contained resources), and with _contained=both the resources
+  // that do (clause_sets_).
+  sql containers_set(const std::vector<sql>& inside) {
+    sql q;
+    q << "SELECT k.container_pk FROM contained_resource k WHERE ";
+    type_condition(q, "k.type_id", query_type_ids_);
+    for (const sql& set : inside) {
+      q << " AND k.cpk IN (";
+      q.append(set);
+      q << ")";
+    }
+    if (query_.contained == fhir::search::contained_mode::both) {
+      q << " UNION SELECT t.pk FROM resource t WHERE ";
+      type_condition(q, "t.type_id", query_type_ids_);
+      q << " AND t.deleted = 0";
+      for (const sql& set : clause_sets_) {
+        q << " AND t.pk IN (";
+        q.append(set);
+        q << ")";
+      }
+    }
+    return q;
   }
 
   std::optional<std::int64_t> type_id(std::string_view name) const {
@@ -942,9 +993,12 @@ class search_run {
     if (!sets.empty() && drive_ == drive::set) {
       q << "r.pk IN (";
       q.append(sets[driver]);
-      q << ") AND +r.deleted = 0 AND ";
+      q << ") AND +r.deleted = 0";
       // Unary plus: the type filters rows, it must not make the planner scan the type instead.
-      type_condition(q, "+r.type_id", query_type_ids_);
+      if (!any_result_type_) {
+        q << " AND ";
+        type_condition(q, "+r.type_id", result_type_ids_.empty() ? query_type_ids_ : result_type_ids_);
+      }
     } else {
       type_condition(q, "r.type_id", query_type_ids_);
       q << " AND r.deleted = 0";
@@ -1091,6 +1145,8 @@ class search_run {
   std::string query_hash() const {
     std::string text;
     for (const auto& t : query_.types) text += t + ",";
+    text += "contained=" + std::to_string(static_cast<int>(query_.contained)) + ",";
+    for (const auto& t : query_.container_types) text += t + ",";
     if (query_.compartment) {
       text += query_.compartment->owner_type + "/" + query_.compartment->owner_id + "/";
       for (const std::string& id : query_.compartment->linked_ids) text += id + "/";
@@ -1237,6 +1293,9 @@ class search_run {
   const search_request& request_;
   const fhir::search::search_query& query_;
   std::vector<std::int64_t> query_type_ids_;
+  // The types of the results when they are not the query's (_contained: the containers'; any when set).
+  std::vector<std::int64_t> result_type_ids_;
+  bool any_result_type_ = false;
   std::map<std::int64_t, bool> contained_types_;  // any_contained()
   std::vector<std::int64_t> page_pks_;
   drive drive_ = drive::set;

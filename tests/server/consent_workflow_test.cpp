@@ -386,6 +386,21 @@ TEST_CASE_METHOD(gp_and_hospital, "a chain into a contained resource holds as pa
   CHECK(matches(app, "Observation?has-member:Observation.subject:Patient._id=p2", gp) == 1);
 }
 
+// _contained: a container is found by what it contains, which its minimal form withholds: a Patient the
+// caller sees only in minimal form is not a result. Fails when containers are shown as any match is.
+TEST_CASE_METHOD(gp_and_hospital, "_contained returns a container only to a caller who sees it in full", "[server][consent][search][contained]") {
+  REQUIRE(app.put("/fhir/Patient/p3", R"({"resourceType":"Patient","id":"p3","name":[{"family":"Minimal"}],
+    "contained":[{"resourceType":"Organization","id":"gp","name":"Hidden Practice"}],"generalPractitioner":[{"reference":"#gp"}]})",
+                  with(gp)).status() == 201);
+  REQUIRE(app.put("/fhir/Observation/own", observation("own", "p3"), with(hospital)).status() == 201);
+  REQUIRE(app.put("/fhir/Consent/o3", consent("o3", "p3", "shcr-optout", "active"), with(admin)).status() == 201);
+  REQUIRE(matches(app, "Patient?family=Minimal", hospital) == 1);  // in minimal form
+  CHECK(matches(app, "Organization?name=hidden&_contained=true", hospital) == 0);
+  CHECK(matches(app, "Organization?name=hidden&_contained=true", gp) == 1);
+  CHECK(matches(app, "Patient?general-practitioner.name=hidden", hospital) == 0);
+  CHECK(matches(app, "Patient?general-practitioner.name=hidden", gp) == 1);
+}
+
 TEST_CASE("page links are bound to the caller, the search and 15 minutes", "[server][consent][paging]") {
   identity_provider idp;
   app_fixture app(jwt_options(idp));

@@ -262,8 +262,8 @@ TEST_CASE_METHOD(search_data, ":of-type finds identifiers by their type and exac
   CHECK(set("Patient?identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|rx12345").empty());
   CHECK(set("Patient?identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|NH|RX12345").empty());
   CHECK(error_ids("Patient?identifier:of-type=MR|RX12345") == std::vector<std::string>{"search-parameter-invalid"});
-  // _contained=true cannot be honoured here: reported, not silently ignored.
-  CHECK(search("Patient?_contained=true").http.body.find("search-parameter-ignored") != std::string::npos);
+  // _containedType=contained is not honoured (containers are returned): reported, not silently ignored.
+  CHECK(search("Patient?_contained=true&_containedType=contained").http.body.find("search-parameter-ignored") != std::string::npos);
 }
 
 TEST_CASE_METHOD(search_data, "_id, _type across types, and the Patient compartment", "[server][search][compartment]") {
@@ -602,12 +602,43 @@ TEST_CASE_METHOD(search_data, "chains continue inside contained resources", "[se
   CHECK(get("/fhir/Patient/%23pt/Observation").status() == 400);
   CHECK(ids("Observation?_id=o5,o1&_sort=subject") == std::vector<std::string>{"o1", "o5"});  // "#pt" is no key: last
 
+  // _contained (search.html#contained): the containers of the contained resources that match, every
+  // clause by the same contained resource; with both, the resources that match too.
+  CHECK(set("Medication?code=111&_contained=true") == ids_t{"ms1", "ms2"});
+  CHECK(set("Medication?code=111&_contained=both") == ids_t{"real", "ms1", "ms2"});
+  CHECK(set("Medication?_contained=true") == ids_t{"ms1", "ms2"});
+  CHECK(set("Medication?code=111&manufacturer:missing=false&_contained=true") == ids_t{"ms1"});
+  CHECK(set("Medication?code=222&_id=m2&_contained=true").empty());  // m1 is 222, m2 is m2: not one resource
+  CHECK(set("Patient?family=taylor&_contained=true") == ids_t{"o5"});
+  CHECK(set("Medication?code=111&_contained=false") == ids_t{"real"});
+  {
+    auto r = search("Medication?code=111&_contained=true&_count=1&_total=accurate");
+    CHECK(r.json().find("total")->as_number().text == "2");
+    std::string next = link(r, "next");
+    REQUIRE_FALSE(next.empty());
+    auto second = get(target_of(next));
+    REQUIRE(second.status() == 200);
+    std::vector<std::string> both = ids_of(r);
+    for (const std::string& id : ids_of(second)) both.push_back(id);
+    CHECK(std::set<std::string>(both.begin(), both.end()) == ids_t{"ms1", "ms2"});
+  }
+  auto contained_type = search("Medication?code=222&_contained=true&_containedType=contained");
+  CHECK(ids_of(contained_type) == std::vector<std::string>{"ms2"});  // containers, and a warning
+  CHECK(contained_type.http.body.find("search-parameter-ignored") != std::string::npos);
+  for (const char* refused : {"Medication?_contained=maybe", "Medication?_contained=true&_include=Medication:manufacturer",
+                              "Medication?_contained=both&_sort=code", "Medication?_contained=true&manufacturer.name=leeds",
+                              "Medication?_contained=true&_containedType=other", "Patient/p1/MedicationStatement?_contained=true"})
+    CHECK(error_ids(refused) == std::vector<std::string>{"search-parameter-invalid"});
+  CHECK(set("Medication?_contained=true&_sort=-_id") == ids_t{"ms1", "ms2"});
+
   // An update replaces the contained resources' rows; a deletion removes them.
   put_ok("MedicationStatement/ms1", statement("ms1", medication("m1", "333"), "#m1"));
   CHECK(set("MedicationStatement?medication.code=111") == ids_t{"ms3"});
   CHECK(set("MedicationStatement?medication.code=333") == ids_t{"ms1"});
   CHECK(set("MedicationStatement?medication.manufacturer.name=leeds").empty());
+  CHECK(set("Medication?code=333&_contained=true") == ids_t{"ms1"});
   int deleted = del("/fhir/MedicationStatement/ms1").status();
   CHECK((deleted == 200 || deleted == 204));
   CHECK(set("MedicationStatement?medication.code=333").empty());
+  CHECK(set("Medication?code=333&_contained=true").empty());
 }

@@ -216,6 +216,8 @@ TEST_CASE("the main searches use indexes, never a scan of a table", "[store][sea
       {"Observation", {{"subject.family", "taylor"}}},  // through a contained Patient (and resources)
       {"Observation", {{"subject._id", "pt"}}},         // a contained resource's local id
       {"Observation", {{"subject.birthdate:missing", "true"}}},
+      {"Patient", {{"family", "taylor"}, {"_contained", "true"}}},  // the containers of matching contained resources
+      {"Patient", {{"family", "taylor"}, {"_contained", "both"}}},
       {"Patient", {{"_id", "p1"}, {"_revinclude", "Observation:subject"}}},
       {"Patient", {{"_has:Observation:subject:code", "8867-4"}}},
       {"Organization", {{"_has:Patient:organization:_has:Observation:subject:code", "8867-4"}}},
