@@ -12,6 +12,14 @@ std::string_view id_of(const json::value& resource) {
   return s ? std::string_view(*s) : std::string_view();
 }
 
+const json::value* find_contained(const json::value& container, std::string_view id) {
+  const json::value* contained = container.find("contained");
+  if (!contained || !contained->is_array() || id.empty()) return nullptr;
+  for (const json::value& c : contained->as_array())
+    if (id_of(c) == id) return &c;
+  return nullptr;
+}
+
 void set_id(json::value& resource, std::string_view id) {
   resource.erase("id");
   resource.set_at(1, "id", json::value(id));

@@ -14,6 +14,8 @@ namespace fhir {
 std::string_view resource_type_of(const json::value& resource);
 // The id, or an empty view when absent or not a string.
 std::string_view id_of(const json::value& resource);
+// The resource `container` contains with id `id` (what a local reference "#id" names), or null.
+const json::value* find_contained(const json::value& container, std::string_view id);
 
 // Sets the resource's id (second member, after resourceType), replacing any.
 void set_id(json::value& resource, std::string_view id);

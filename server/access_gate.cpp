@@ -209,6 +209,8 @@ fhir::result<fhir::done> check_write_entry(const context& ctx, const auth::calle
 }
 
 fhir::result<fhir::done> check_query_reach(const context& ctx, const auth::caller& caller, const fhir::search::search_query& query) {
+  // Containers are of any type and any patient's: a patient-facing caller's reach is their compartment.
+  if (caller.patient_facing() && query.contained != fhir::search::contained_mode::off) return auth::forbidden();
   for (const fhir::search::clause& c : query.clauses) {
     if (caller.patient_facing() && (!c.chain.empty() || !c.has.empty())) return auth::forbidden();
     for (const fhir::search::chain_link& link : c.chain)

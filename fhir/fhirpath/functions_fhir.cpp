@@ -49,12 +49,7 @@ void get_value(evaluator& ev, const ast_node&, const collection& input, collecti
 // "Type/id" among the entries of a Bundle root; then the environment's resolver.
 const json::value* find_reference(evaluator& ev, std::string_view reference, const json::value* resource,
                                   const json::value* root) {
-  if (reference.starts_with('#') && resource) {
-    if (const json::value* contained = resource->find("contained"); contained && contained->is_array())
-      for (const json::value& c : contained->as_array())
-        if (id_of(c) == reference.substr(1)) return &c;
-    return nullptr;
-  }
+  if (reference.starts_with('#') && resource) return find_contained(*resource, reference.substr(1));
   if (root && resource_type_of(*root) == "Bundle") {
     if (const json::value* entries = root->find("entry"); entries && entries->is_array()) {
       for (const json::value& entry : entries->as_array()) {

@@ -49,15 +49,6 @@ std::string canonical_unit_name(const fhirpath::ucum::dimensions& dims) {
   return out.empty() ? "1" : out;
 }
 
-// The resource `container` contains with local id `id`, or null.
-const json::value* find_contained(const json::value& container, std::string_view id) {
-  const json::value* contained = container.find("contained");
-  if (!contained || !contained->is_array() || id.empty()) return nullptr;
-  for (const auto& c : contained->as_array())
-    if (const std::string* own = c.find_string("id"); own && *own == id) return &c;
-  return nullptr;
-}
-
 class extraction {
  public:
   // `container`: the resource whose contained resources local references ("#m1") name.

@@ -173,7 +173,10 @@ class query_parser {
       for (std::string& e : split_escaped(value, ',')) q_.elements.push_back(std::move(e));
       return done{};
     }
-    if (name == "_contained") return contained(value);
+    if (name == "_contained") {
+      if (options_.containers || value == "false") return contained(value);
+      return bad(name, "_contained is not supported here: it applies to a search's results only");
+    }
     if (name == "_containedType") {
       if (value == "container") return done{};
       if (value == "contained")
@@ -201,8 +204,11 @@ class query_parser {
       return bad("_contained", fmt::format("_contained=true or both cannot be combined with {}: the results are the containers", what));
     };
     if (!q_.includes.empty()) return refuse("_include or _revinclude");
-    for (const clause& c : q_.clauses)
+    for (const clause& c : q_.clauses) {
       if (!c.has.empty() || !c.chain.empty()) return refuse("chained parameters or _has");
+      // Contained resources have no narrative or text rows of their own, and no lastUpdated (dom-4).
+      if (c.special == "_lastUpdated" || (c.parameter && c.parameter->full_text)) return refuse(c.name);
+    }
     for (const sort_key& k : q_.sort)
       if (k.code != "_id" && k.code != "_lastUpdated") return refuse("_sort other than _id and _lastUpdated");
     return done{};

@@ -139,6 +139,10 @@ struct search_query {
 
 struct parse_options {
   bool strict = false;  // Prefer: handling=strict: an unknown parameter is an error
+  // _contained=true|both accepted: the results may be containers of other types. Only a search's own
+  // results may be (conditional criteria, export filters and restated queries select the type's own
+  // resources): elsewhere it is a 400.
+  bool containers = false;
   // Expands :in/:not-in value sets and :below/:above code hierarchies (local terminology only);
   // without one those modifiers are unsupported.
   const terminology::terminology_service* terminology = nullptr;

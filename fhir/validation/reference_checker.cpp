@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "fhir/resource.hpp"
+
 namespace fhir::validation {
 namespace {
 
@@ -28,14 +30,6 @@ bool has_scheme(std::string_view s) {
   });
 }
 
-const json::value* contained_resource(const json::value& container, std::string_view id) {
-  const json::value* contained = container.find("contained");
-  if (!contained || !contained->is_array()) return nullptr;
-  for (const json::value& r : contained->as_array())
-    if (string_member(r, "id") == id) return &r;
-  return nullptr;
-}
-
 // "Type/id" or "Type/id/_history/vid" at the end of `s`: the type, or "".
 std::string_view trailing_type(std::string_view s) {
   auto history = s.find("/_history/");
@@ -53,7 +47,7 @@ std::string reference_checker::target_type(const json::value& reference, const j
   std::string_view ref = string_member(reference, "reference");
   if (ref.starts_with('#')) {
     if (ref.size() == 1) return std::string(string_member(container, "resourceType"));
-    const json::value* r = contained_resource(container, ref.substr(1));
+    const json::value* r = find_contained(container, ref.substr(1));
     return r ? std::string(string_member(*r, "resourceType")) : std::string();
   }
   if (!ref.empty() && !ref.starts_with("urn:")) {
@@ -77,7 +71,7 @@ void reference_checker::check(const json::value& reference, const std::vector<st
   const std::string ref_path = path + ".reference";
   if (!ref.empty()) {
     if (ref.starts_with('#')) {
-      if (ref.size() > 1 && !contained_resource(container, ref.substr(1))) {
+      if (ref.size() > 1 && !find_contained(container, ref.substr(1))) {
         report(issue_type::not_found, fmt::format("The reference '{}' names no contained resource", ref), "reference-contained-missing",
                ref_path);
         return;

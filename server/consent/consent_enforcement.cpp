@@ -298,9 +298,10 @@ rules::decision decide(const context& ctx, const auth::caller& caller, const sto
   return reported(strictest);
 }
 
-bool show(const context& ctx, const fhir_request& request, store::resource_version& version) {
+bool show(const context& ctx, const fhir_request& request, store::resource_version& version, bool in_full_only) {
   if (!request.caller) return true;
   rules::decision d = decide(ctx, *request.caller, version, &request.emergency_access);
+  if (in_full_only && d.outcome == rules::verdict::minimal) d.outcome = rules::verdict::deny;
   if (request.audit && d.basis.starts_with("Consent/"))
     request.audit->consent_applied({d.basis, d.outcome == rules::verdict::deny ? "deny" : d.overridden ? "override" : "permit",
                                     d.outcome == rules::verdict::deny ? std::size_t{1} : std::size_t{0}});

@@ -64,8 +64,10 @@ fhir::consent::decision decide(const context& ctx, const auth::caller& caller, c
 
 // Applies the decision to a resource about to be returned to `request`'s caller: false when it must look
 // absent; a Patient under an opt-out is reduced in place (minimal_patient). The audit record notes the
-// Consent that decided. Requests without a caller (none today) are not filtered.
-bool show(const context& ctx, const fhir_request& request, store::resource_version& version);
+// Consent that decided. Requests without a caller (none today) are not filtered. `in_full_only`: a
+// resource the caller may see only in minimal form must look absent too (a _contained search's
+// container, found by what the minimal form withholds).
+bool show(const context& ctx, const fhir_request& request, store::resource_version& version, bool in_full_only = false);
 
 // For an update or delete of an existing resource: false when the caller may not see its current
 // version (the write is then answered as for a missing id).

@@ -90,7 +90,8 @@ std::string has_final_parameter(const std::string& name) {
 // those must hold the rest of the chain visibly, like any contributor.
 bool holds_inside(const context& ctx, const fhir_request& request, const fhir::search::clause& c,
                   const store::resource_version& match, search_budget& budget) {
-  if (match.json.find("\"contained\"") == std::string::npos) return false;
+  // Stored bodies are compact JSON: without a local reference no chain can go inside.
+  if (match.json.find("\"reference\":\"#") == std::string::npos) return false;
   if (decide(ctx, *request.caller, match).outcome != fhir::consent::verdict::permit) return false;
   std::string rest = after_first_hop(c.name);
   if (rest.find('.') == std::string::npos) {
@@ -111,16 +112,21 @@ bool holds_inside(const context& ctx, const fhir_request& request, const fhir::s
   std::string beyond = after_first_hop(rest);
   bool single_hop = beyond.find('.') == std::string::npos;
   for (const fhir::search::reference_entry& local : prepared.index.references) {
-    if (local.code != first.parameter->code || !local.target_id.starts_with('#')) continue;
+    if (local.code != first.parameter->code || !local.target_id.starts_with('#') ||
+        std::find(first.target_types.begin(), first.target_types.end(), local.target_type) == first.target_types.end())
+      continue;
     for (const fhir::search::contained_index& inside : prepared.index.contained) {
       if (inside.id != local.target_id.substr(1) || inside.type != local.target_type) continue;
       for (const fhir::search::reference_entry& out : inside.index.references) {
         if (out.code != second.parameter->code || out.target_id.empty() || out.target_id.starts_with('#') ||
             std::find(second.target_types.begin(), second.target_types.end(), out.target_type) == second.target_types.end())
           continue;
-        if (any_visible(ctx, request, out.target_type, {{"_id", out.target_id}, {beyond, c.raw_value}},
-                        single_hop && kept_by_minimal_patient(beyond), !single_hop, budget))
-          return true;
+        // Beyond the match's own content: charged to the match's budget like any later hop.
+        ++budget.depth;
+        bool holds = any_visible(ctx, request, out.target_type, {{"_id", out.target_id}, {beyond, c.raw_value}},
+                                 single_hop && kept_by_minimal_patient(beyond), !single_hop, budget);
+        --budget.depth;
+        if (holds) return true;
       }
     }
   }

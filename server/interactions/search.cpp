@@ -60,12 +60,13 @@ std::string url_with(const std::string& base, http::query_params params, std::st
   return params.empty() ? base : base + "?" + http::encode_query(params);
 }
 
-// With _contained a match is a container, found by what it contains, which a minimal form withholds: it
-// is shown only to a caller who sees it in full.
-bool seen_as_container(const context& ctx, const fhir_request& request, const fhir::search::search_query& query,
-                       const store::resource_version& version) {
-  if (query.contained == fhir::search::contained_mode::off || !request.caller) return true;
-  return consent::decide(ctx, *request.caller, version).outcome == fhir::consent::verdict::permit;
+// With _contained a match may be a container, found by what it contains, which a minimal form withholds:
+// it is shown only in full (consent::show's in_full_only). A minimal Patient that matched in its own right
+// under _contained=both is withheld too (the store does not say which way a row matched): fail closed.
+bool containers(const fhir::search::search_query& query) { return query.contained != fhir::search::contained_mode::off; }
+
+bool seen(const fhir::consent::decision& d, const fhir::search::search_query& query) {
+  return containers(query) ? d.outcome == fhir::consent::verdict::permit : d.permitted();
 }
 
 // The number of matches the caller may see: every match is decided (the store's own count would reveal
@@ -79,8 +80,7 @@ fhir::result<std::int64_t> visible_total(const context& ctx, const fhir_request&
     auto page = ctx.store.search(store::search_request{query, 1000, at});
     if (!page) return std::move(page).error();
     for (const auto& entry : page->entries)
-      if (!request.caller || (consent::decide(ctx, *request.caller, entry.version).permitted() &&
-                              seen_as_container(ctx, request, query, entry.version) &&
+      if (!request.caller || (seen(consent::decide(ctx, *request.caller, entry.version), query) &&
                               consent::contributors_visible(ctx, request, query, entry.version)))
         ++total;
     if (page->next_token.empty()) return total;
@@ -134,7 +134,7 @@ fhir::result<visible_results> visible_page(const context& ctx, const fhir_reques
           includes.push_back(std::move(entry));
         continue;
       }
-      if (!seen_as_container(ctx, request, query, entry.version) || !consent::show(ctx, request, entry.version) ||
+      if (!consent::show(ctx, request, entry.version, containers(query)) ||
           !consent::contributors_visible(ctx, request, query, entry.version)) {
         out.withheld = true;
         continue;
@@ -177,7 +177,7 @@ http::response run(const context& ctx, const fhir_request& request, std::string_
     query_params.push_back(p);
   }
   auto query = fhir::search::parse_query(ctx.search_parameters, type, query_params,
-                                         {.strict = prefers_strict(request), .terminology = &ctx.validator.terminology()});
+                                         {.strict = prefers_strict(request), .containers = true, .terminology = &ctx.validator.terminology()});
   if (!query) return error_response(query.error(), &request);
   if (request.caller)
     if (auto allowed = check_query_reach(ctx, *request.caller, *query); !allowed) return error_response(allowed.error(), &request);

@@ -1075,7 +1075,10 @@ class search_run {
   // (indented by depth), as `EXPLAIN QUERY PLAN` reports it.
   void explain(const sql& q, std::size_t driver, search_page& page) {
     static constexpr const char* strategies[] = {"set", "stream", "scan"};
-    std::string driving = clause_sets_.empty() ? "none" : clause_at(driver) ? clause_at(driver)->name : "compartment";
+    std::string driving = query_.contained != fhir::search::contained_mode::off ? "the containers (_contained)"
+                          : clause_sets_.empty()                                ? "none"
+                          : clause_at(driver)                                   ? clause_at(driver)->name
+                                                                                : "compartment";
     page.plan.push_back(fmt::format("strategy: {}; driving clause: {}", strategies[static_cast<int>(drive_)],
                                     drive_ == drive::scan ? "none (type scan)" : driving));
     auto st = db_.prepared("EXPLAIN QUERY PLAN " + q.text);

@@ -384,6 +384,16 @@ TEST_CASE_METHOD(gp_and_hospital, "a chain into a contained resource holds as pa
   CHECK(matches(app, "Observation?has-member:Observation.subject:Patient.family=Private", hospital) == 0);
   CHECK(matches(app, "Observation?has-member:Observation.subject:Patient.family=Private", gp) == 1);
   CHECK(matches(app, "Observation?has-member:Observation.subject:Patient._id=p2", gp) == 1);
+  // A contained resource of another type than the chain names does not stand in for a hidden one: the
+  // panel matches only through the hidden result, whose subject it must not confirm.
+  REQUIRE(app.put("/fhir/Observation/panel2", R"({"resourceType":"Observation","id":"panel2","status":"final",
+    "code":{"coding":[{"system":"http://snomed.info/sct","code":"1234"}]},"subject":{"reference":"Patient/p1"},
+    "contained":[{"resourceType":"QuestionnaireResponse","id":"qr","status":"completed","subject":{"reference":"Patient/p1"}}],
+    "hasMember":[{"reference":"Observation/sensitive"},{"reference":"#qr"}]})", with(gp)).status() == 201);
+  CHECK(matches(app, "Observation?has-member:Observation.subject:Patient._id=p1", hospital) == 0);
+  CHECK(matches(app, "Observation?has-member:Observation.subject:Patient._id=p1", gp) == 1);
+  // Containers are of any patient's: a patient-facing caller may not ask for them.
+  CHECK(app.get("/fhir/Practitioner?_contained=true", {idp.patient("p1")}).status() == 403);
 }
 
 // _contained: a container is found by what it contains, which its minimal form withholds: a Patient the

@@ -627,9 +627,14 @@ TEST_CASE_METHOD(search_data, "chains continue inside contained resources", "[se
   CHECK(contained_type.http.body.find("search-parameter-ignored") != std::string::npos);
   for (const char* refused : {"Medication?_contained=maybe", "Medication?_contained=true&_include=Medication:manufacturer",
                               "Medication?_contained=both&_sort=code", "Medication?_contained=true&manufacturer.name=leeds",
-                              "Medication?_contained=true&_containedType=other", "Patient/p1/MedicationStatement?_contained=true"})
+                              "Medication?_contained=true&_containedType=other", "Patient/p1/MedicationStatement?_contained=true",
+                              "Patient?_contained=true&_content=taylor", "Patient?_contained=true&_lastUpdated=gt2020"})
     CHECK(error_ids(refused) == std::vector<std::string>{"search-parameter-invalid"});
-  CHECK(set("Medication?_contained=true&_sort=-_id") == ids_t{"ms1", "ms2"});
+  CHECK(ids("Medication?_contained=true&_sort=-_id") == std::vector<std::string>{"ms2", "ms1"});
+  CHECK(ids("Medication?_contained=true&_sort=_id") == std::vector<std::string>{"ms1", "ms2"});
+  // Only a search's results may be containers: conditional criteria select the type's own resources.
+  CHECK(put("/fhir/Medication?code=111&_contained=true", medication("x", "111")).status() == 400);
+  CHECK(post("/fhir/Medication", medication("x", "111"), {{"If-None-Exist", "code=111&_contained=true"}}).status() == 400);
 
   // An update replaces the contained resources' rows; a deletion removes them.
   put_ok("MedicationStatement/ms1", statement("ms1", medication("m1", "333"), "#m1"));

@@ -227,7 +227,7 @@ TEST_CASE("the main searches use indexes, never a scan of a table", "[store][sea
       {"Observation", {{"date", "gt2020"}}},
   };
   for (const auto& e : searches) {
-    auto parsed = fhir::search::parse_query(parameters(), e.type, e.query);
+    auto parsed = fhir::search::parse_query(parameters(), e.type, e.query, {.containers = true});
     REQUIRE(parsed.ok());
     auto page = s->search(store::search_request{*parsed, 20, "", true});
     REQUIRE(page.ok());
