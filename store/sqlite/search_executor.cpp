@@ -157,7 +157,7 @@ class search_run {
     }
     std::size_t driver = 0;
     if (containers) {
-      if (auto types = container_type_ids(); !types) return std::move(types).error();
+      use_container_types();
       clause_sets_ = {containers_set(inside)};
       clause_filters_ = {std::nullopt};
       drive_ = drive::set;
@@ -193,14 +193,12 @@ class search_run {
     return fhir::done{};
   }
 
-  // _contained: the types a result may have (the containers'; empty: any).
-  fhir::result<fhir::done> container_type_ids() {
-    result_type_ids_.clear();
+  // _contained: the types a result may have (the containers'; any when none are named).
+  void use_container_types() {
     any_result_type_ = query_.container_types.empty();
     for (const std::string& t : query_.container_types)
       if (auto id = type_id(t)) result_type_ids_.push_back(*id);
     if (!any_result_type_ && result_type_ids_.empty()) result_type_ids_.push_back(0);  // no type: nothing
-    return fhir::done{};
   }
 
   // search.html#contained: the containers of the contained resources of the searched types that satisfy
