@@ -65,17 +65,19 @@ struct uri_entry {
   std::string uri;
 };
 
-// A composite parameter's value (search.html#composite): one row per combination of its two components'
-// values. The first component is a token; the second a token, quantity, date or string, in the fields
-// its type uses.
+// A composite parameter's value (search.html#composite): one row per combination of its components'
+// values. The first component is a token or a reference; the second a token, quantity, date, string or
+// number; a third, when there is one, a number. Each in the fields its type uses.
 struct composite_entry {
   std::string code;
-  std::string system1, code1;
+  std::string system1, code1;  // token: system and code; reference: target type and id
+  std::string url1;            // reference: its absolute URL, if it has one
   std::string system2, code2;  // token: system and code; quantity: system and unit; string: normalised text
-  double value2 = 0;           // quantity value
+  double value2 = 0;           // quantity or number value
   double low2 = 0, high2 = 0;  // quantity: implicit range; date: [lo, hi) in ms
   std::string canonical_unit2;  // quantity in canonical UCUM units, when convertible
   double canonical_value2 = 0;
+  double value3 = 0;  // a third component's number
 };
 
 // A position (Location.position) in WGS84 degrees, for `near` searches.

@@ -316,43 +316,55 @@ index_set indexer::extract_own(const json::value& resource, const json::value& c
 }
 
 // Each value the composite's expression selects is the focus of its components' expressions; every
-// combination of the first component's tokens with the second's values is a row.
+// combination of the components' values there is a row (a token or reference, then a token, string,
+// date, quantity or number, then a number when there is a third: search_parameter::searchable()).
 void indexer::extract_composite(const search_parameter& p, const json::value& resource, const json::value& container,
                                 const fhirpath::collection& foci, fhirpath::environment& env, index_set& out) const {
-  if (p.components.size() != 2) return;
-  const auto& first = p.components[0];
-  const auto& second = p.components[1];
-  if (first.parameter->type != param_type::token || !first.compiled || !second.compiled) return;
+  if (!p.searchable()) return;
   // The foci live in env's arena, which each evaluation rewinds: copy them out first.
   std::vector<item> focus_items(foci.begin(), foci.end());
   for (const item& focus : focus_items) {
-    index_set left, right;
-    {
-      auto values = first.compiled->evaluate(focus, resource, env);
-      if (!values) continue;
-      extraction e(*first.parameter, left, container);
-      for (const item& i : *values) e.add(i);
+    std::vector<index_set> parts(p.components.size());
+    for (std::size_t i = 0; i < p.components.size(); ++i) {
+      const auto& component = p.components[i];
+      if (!component.compiled) break;
+      auto values = component.compiled->evaluate(focus, resource, env);
+      if (!values) break;
+      extraction e(*component.parameter, parts[i], container);
+      for (const item& value : *values) e.add(value);
     }
-    {
-      auto values = second.compiled->evaluate(focus, resource, env);
-      if (!values) continue;
-      extraction e(*second.parameter, right, container);
-      for (const item& i : *values) e.add(i);
-    }
-    for (const auto& t : left.tokens) {
-      auto row = [&](composite_entry e) {
-        e.code = p.code;
-        e.system1 = t.system;
-        e.code1 = t.value;
-        out.composites.push_back(std::move(e));
-      };
-      for (const auto& v : right.tokens) row({{}, {}, {}, v.system, v.value, 0, 0, 0, {}, 0});
-      for (const auto& v : right.strings) row({{}, {}, {}, {}, v.normalized, 0, 0, 0, {}, 0});
-      for (const auto& v : right.dates)
-        row({{}, {}, {}, {}, {}, 0, static_cast<double>(v.low), static_cast<double>(v.high), {}, 0});
-      for (const auto& v : right.quantities)
-        row({{}, {}, {}, v.system, v.unit, v.value, v.low, v.high, v.canonical_unit, v.canonical_value});
-    }
+    std::vector<composite_entry> firsts;
+    for (const auto& t : parts[0].tokens) firsts.push_back({.system1 = t.system, .code1 = t.value});
+    for (const auto& r : parts[0].references)
+      firsts.push_back({.system1 = r.target_type, .code1 = r.target_id, .url1 = r.url});
+    std::vector<composite_entry> seconds;
+    for (const auto& v : parts[1].tokens) seconds.push_back({.system2 = v.system, .code2 = v.value});
+    for (const auto& v : parts[1].strings) seconds.push_back({.code2 = v.normalized});
+    for (const auto& v : parts[1].dates)
+      seconds.push_back({.low2 = static_cast<double>(v.low), .high2 = static_cast<double>(v.high)});
+    for (const auto& v : parts[1].quantities)
+      seconds.push_back({.system2 = v.system, .code2 = v.unit, .value2 = v.value, .low2 = v.low, .high2 = v.high,
+                         .canonical_unit2 = v.canonical_unit, .canonical_value2 = v.canonical_value});
+    for (const auto& v : parts[1].numbers) seconds.push_back({.value2 = v.value});
+    std::vector<double> thirds;
+    if (parts.size() == 3)
+      for (const auto& v : parts[2].numbers) thirds.push_back(v.value);
+    for (const auto& first : firsts)
+      for (const auto& second : seconds) {
+        composite_entry row = second;
+        row.code = p.code;
+        row.system1 = first.system1;
+        row.code1 = first.code1;
+        row.url1 = first.url1;
+        if (parts.size() == 2) {
+          out.composites.push_back(std::move(row));
+          continue;
+        }
+        for (double third : thirds) {
+          row.value3 = third;
+          out.composites.push_back(row);
+        }
+      }
   }
 }
 

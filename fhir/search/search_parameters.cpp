@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <optional>
 #include <utility>
 
 #include "fhir/fhirpath/split.hpp"
@@ -54,11 +55,15 @@ bool search_parameter::searchable() const {
   if (type == param_type::special) return position;
   if (full_text) return true;
   if (type != param_type::composite) return true;
-  if (components.size() != 2) return false;
+  // The shapes ix_composite holds (docs/store-schema.md): a token or a reference, then a token,
+  // quantity, date, string or number, then optionally a number: every composite of R4.
+  if (components.size() != 2 && components.size() != 3) return false;
+  param_type first = components[0].parameter->type;
   param_type second = components[1].parameter->type;
-  return components[0].parameter->type == param_type::token &&
+  bool third_fits = components.size() == 2 || components[2].parameter->type == param_type::number;
+  return (first == param_type::token || first == param_type::reference) && third_fits &&
          (second == param_type::token || second == param_type::quantity || second == param_type::date ||
-          second == param_type::string);
+          second == param_type::string || second == param_type::number);
 }
 
 std::optional<param_type> parse_param_type(std::string_view code) {
@@ -180,12 +185,53 @@ void search_parameters::link_composites(const std::map<std::string, const json::
       if (!complete) {
         p.components.clear();
         p.compiled.reset();
+        continue;
       }
+      swap_misplaced_expressions(type, p);
     }
   }
 }
 
 namespace {
+
+// Whether an element of FHIR type `type_code` can be indexed as a parameter of `type`; nullopt when
+// this check does not judge that parameter type (only tokens and references are judged).
+std::optional<bool> element_fits(param_type type, std::string_view type_code) {
+  static constexpr std::array<std::string_view, 9> token_types{"code",    "Coding", "CodeableConcept", "Identifier", "ContactPoint",
+                                                               "boolean", "string", "uri",             "id"};
+  static constexpr std::array<std::string_view, 4> reference_types{"Reference", "canonical", "uri", "url"};
+  auto in = [&](const auto& list) { return std::find(list.begin(), list.end(), type_code) != list.end(); };
+  if (type == param_type::token) return in(token_types);
+  if (type == param_type::reference) return in(reference_types);
+  return std::nullopt;
+}
+
+// The FHIR types of the element at `focus`.`path` (both plain paths, `focus` starting with its
+// resource type), or none when that is not a plain path to one element of the definitions.
+std::vector<std::string_view> element_types(std::string_view focus, std::string_view path, const definitions::registry& defs) {
+  constexpr std::string_view not_plain = "()|[] %$'\"";
+  if (focus.find_first_of(not_plain) != std::string_view::npos || path.find_first_of(not_plain) != std::string_view::npos)
+    return {};
+  const definitions::structure_definition* sd = defs.find_type(leading_identifier(focus));
+  const definitions::element_definition* e = sd ? sd->find_by_id(std::string(focus) + "." + std::string(path)) : nullptr;
+  std::vector<std::string_view> out;
+  if (e)
+    for (const auto& t : e->types) out.push_back(t.code);
+  return out;
+}
+
+// True when every type of the element at `focus`.`path` can be indexed as `type`; nullopt when the
+// element or the parameter type cannot be judged.
+std::optional<bool> path_fits(param_type type, std::string_view focus, std::string_view path, const definitions::registry& defs) {
+  auto types = element_types(focus, path, defs);
+  if (types.empty()) return std::nullopt;
+  for (std::string_view t : types) {
+    auto fits = element_fits(type, t);
+    if (!fits) return std::nullopt;
+    if (!*fits) return false;
+  }
+  return true;
+}
 
 std::vector<std::string> branch_set(std::string_view expression) {
   std::vector<std::string> out;
@@ -207,6 +253,28 @@ bool same_components(const search_parameter& a, const search_parameter& b) {
 }
 
 }  // namespace
+
+// R4's DocumentReference-relationship gives each of its components the other's expression (`relatesto`,
+// a reference, selects `relatesTo.code`; `relation`, a token, selects `relatesTo.target`), so as
+// published it would index nothing. When two components each select an element their parameter cannot
+// index, and each fits the other's, the definitions say the expressions were swapped: swap them back.
+void search_parameters::swap_misplaced_expressions(std::string_view type, search_parameter& p) const {
+  bool on_type = p.expression == type || p.expression.starts_with(std::string(type) + ".");
+  std::string focus = on_type ? p.expression : std::string();
+  for (std::size_t i = 0; i < p.components.size(); ++i)
+    for (std::size_t j = i + 1; j < p.components.size(); ++j) {
+      auto& a = p.components[i];
+      auto& b = p.components[j];
+      auto fits = [&](const search_parameter::component& c, const std::string& expression) {
+        return path_fits(c.parameter->type, focus, expression, defs_);
+      };
+      if (fits(a, a.expression) == false && fits(b, b.expression) == false && fits(a, b.expression) == true &&
+          fits(b, a.expression) == true) {
+        std::swap(a.expression, b.expression);
+        std::swap(a.compiled, b.compiled);
+      }
+    }
+}
 
 // Parameters are considered by their number of branches, fewest first: one that stores all its rows
 // (covers nothing) may cover a wider one; a parameter that shares rows is never a cover itself.

@@ -53,8 +53,9 @@ struct search_parameter {
 
   // True when the server indexes the parameter from the resource's content.
   bool indexed() const { return compiled.has_value() || full_text || !covered_by.empty(); }
-  // True when searches can use it: indexed, not `special`, and for a composite, of the shape the server
-  // indexes (a token, then a token, quantity, date or string).
+  // True when searches can use it: indexed, not `special`, and for a composite, of a shape the server
+  // indexes (a token or reference, then a token, quantity, date, string or number, then optionally a
+  // number: every composite of R4).
   bool searchable() const;
 };
 
@@ -74,6 +75,7 @@ class search_parameters {
  private:
   void add(const json::value& definition);
   void link_composites(const std::map<std::string, const json::value*, std::less<>>& by_url);
+  void swap_misplaced_expressions(std::string_view type, search_parameter& p) const;
   void share_rows(std::map<std::string, search_parameter, std::less<>>& params);
 
   const definitions::registry& defs_;

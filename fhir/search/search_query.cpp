@@ -563,12 +563,16 @@ class query_parser {
     return v;
   }
 
-  // "system|code$value": each side parsed by its component's parameter (prefixes apply to the second).
+  // "system|code$value" (or three parts): each parsed by its component's parameter (prefixes apply to
+  // the components after the first).
   result<search_value> composite_value(const clause& c, const std::string& text, const std::string& name) {
     auto parts = split_raw(text, '$');
-    if (parts.size() != 2) return bad(name, fmt::format("'{}' must have two parts joined by '$' (e.g. code$value)", text));
+    std::size_t count = c.parameter->components.size();
+    if (parts.size() != count)
+      return bad(name, count == 3 ? fmt::format("'{}' must have three parts joined by '$' (e.g. code$value$value)", text)
+                                  : fmt::format("'{}' must have two parts joined by '$' (e.g. code$value)", text));
     search_value v;
-    for (std::size_t i = 0; i < 2; ++i) {
+    for (std::size_t i = 0; i < count; ++i) {
       const search_parameter& component = *c.parameter->components[i].parameter;
       clause inner;
       inner.parameter = &component;

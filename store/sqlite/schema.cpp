@@ -195,6 +195,25 @@ CREATE TABLE contained_resource (cpk INTEGER PRIMARY KEY, container_pk INTEGER N
 CREATE INDEX contained_resource_type ON contained_resource(type_id, local_id);
 INSERT INTO reindex_pending(kind) VALUES ('contained');
 )sql"},
+    {9, R"sql(
+-- Composites whose first component is a reference (its type, id and url in system1, code1, url1) or
+-- that have a third component (a number, value3): R4's DocumentReference relationship and
+-- MolecularSequence coordinates. Both new columns are in the key, so rows differing only there are
+-- kept. Rows of the existing shapes are copied; the types with a composite of a new shape are
+-- reindexed ('composites'). The key's columns are declared before the others: SQLite 3.40's
+-- integrity_check misreads a WITHOUT ROWID table's NOT NULL columns declared between key columns as NULL.
+CREATE TABLE ix_composite_9 (param_id INTEGER NOT NULL, code1 TEXT NOT NULL, system1 TEXT NOT NULL, res_pk INTEGER NOT NULL,
+                             system2 TEXT NOT NULL, code2 TEXT NOT NULL, value2 REAL NOT NULL, low2 REAL NOT NULL,
+                             high2 REAL NOT NULL, url1 TEXT NOT NULL, value3 REAL NOT NULL, cunit2 TEXT NOT NULL,
+                             cvalue2 REAL NOT NULL,
+                             PRIMARY KEY (param_id, code1, system1, res_pk, system2, code2, value2, low2, high2, url1, value3)) WITHOUT ROWID;
+INSERT INTO ix_composite_9(param_id, code1, system1, res_pk, system2, code2, value2, low2, high2, cunit2, cvalue2, url1, value3)
+  SELECT param_id, code1, system1, res_pk, system2, code2, value2, low2, high2, cunit2, cvalue2, '', 0 FROM ix_composite;
+DROP TABLE ix_composite;
+ALTER TABLE ix_composite_9 RENAME TO ix_composite;
+CREATE INDEX ix_composite_res ON ix_composite(res_pk, param_id);
+INSERT INTO reindex_pending(kind) VALUES ('composites');
+)sql"},
 };
 
 int user_version(database& db) {

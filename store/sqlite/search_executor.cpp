@@ -27,6 +27,7 @@ using fhir::search::clause;
 using fhir::search::modifier;
 using fhir::search::param_type;
 using fhir::search::prefix;
+using fhir::search::search_parameter;
 using fhir::search::search_value;
 
 constexpr std::size_t probe_cap = 500;        // rows counted when estimating a clause's selectivity
@@ -601,26 +602,7 @@ class search_run {
         }
         break;
       }
-      case param_type::reference: {
-        if (!v.target_type.empty() && !v.code.empty()) {  // an absolute RESTful URL
-          q << "(x.url = ";
-          q.bind(v.text);
-          q << ")";
-        } else if (v.target_type.empty() && (v.text.find("://") != std::string::npos || v.text.starts_with("urn:"))) {
-          q << "x.url = ";
-          q.bind(v.text);
-        } else {
-          q << "x.target_id = ";
-          q.bind(v.text);
-          std::string target = v.target_type.empty() ? c.modifier_type : v.target_type;
-          if (target.empty() && c.parameter->targets.size() == 1) target = c.parameter->targets.front();
-          if (!target.empty()) {
-            q << " AND x.target_type = ";
-            q.bind(target);
-          }
-        }
-        break;
-      }
+      case param_type::reference: reference_predicate(q, *c.parameter, c.modifier_type, v, reference_table); break;
       case param_type::date: {
         std::int64_t margin = std::max<std::int64_t>(v.high - v.low, std::abs(fhir::now_ms() - v.low) / 10);
         range_predicate(q, "x.lo", "x.hi", v.prefix, v.low, v.high, v.low - margin, v.high + margin);
@@ -706,15 +688,53 @@ class search_run {
     if (first) q << "1";
   }
 
-  // The first component is a token on (system1, code1); the second is compared by its own type.
+  // Where a reference's parts are stored: ix_reference and the first component of ix_composite.
+  struct reference_columns {
+    std::string_view id, type, url;
+  };
+  static constexpr reference_columns reference_table{"x.target_id", "x.target_type", "x.url"};
+  static constexpr reference_columns composite_first{"x.code1", "x.system1", "x.url1"};
+
+  // A reference value: an absolute URL by the stored URL, else by id and (given, from :[type], or the
+  // parameter's only target) type.
+  static void reference_predicate(sql& q, const search_parameter& parameter, const std::string& modifier_type,
+                                  const search_value& v, const reference_columns& columns) {
+    bool absolute = (!v.target_type.empty() && !v.code.empty()) ||  // an absolute RESTful URL
+                    (v.target_type.empty() && (v.text.find("://") != std::string::npos || v.text.starts_with("urn:")));
+    if (absolute) {
+      q << columns.url << " = ";
+      q.bind(v.text);
+      return;
+    }
+    q << columns.id << " = ";
+    q.bind(v.text);
+    std::string target = v.target_type.empty() ? modifier_type : v.target_type;
+    if (target.empty() && parameter.targets.size() == 1) target = parameter.targets.front();
+    if (!target.empty()) {
+      q << " AND " << columns.type << " = ";
+      q.bind(target);
+    }
+  }
+
+  // The first component is a token on (system1, code1) or a reference on (code1, system1, url1); the
+  // second is compared by its own type, and a third (a number) on value3.
   void composite_predicate(sql& q, const clause& c, const search_value& v) {
     const search_value& first = v.components.at(0);
     const search_value& second = v.components.at(1);
-    q << "x.code1 = ";
-    q.bind(first.text);
-    if (first.has_system) {
-      q << " AND x.system1 = ";
-      q.bind(first.system);
+    const search_parameter& first_parameter = *c.parameter->components.at(0).parameter;
+    if (first_parameter.type == param_type::reference) {
+      reference_predicate(q, first_parameter, {}, first, composite_first);
+    } else {
+      q << "x.code1 = ";
+      q.bind(first.text);
+      if (first.has_system) {
+        q << " AND x.system1 = ";
+        q.bind(first.system);
+      }
+    }
+    if (v.components.size() == 3) {
+      q << " AND ";
+      number_predicate(q, "x.value3", v.components[2]);
     }
     q << " AND ";
     switch (c.parameter->components.at(1).parameter->type) {
@@ -734,6 +754,7 @@ class search_run {
         break;
       }
       case param_type::quantity: quantity_predicate(q, second, composite_second); break;
+      case param_type::number: number_predicate(q, "x.value2", second); break;
       default: q << "0";
     }
   }

@@ -137,11 +137,11 @@ void insert_rows(database& db, std::int64_t pk, const fhir::search::index_set& i
   for (const auto& e : index.composites)
     if (auto id = param(e.code)) {
       auto st = db.cached(
-          "INSERT OR IGNORE INTO ix_composite(param_id, system1, code1, system2, code2, value2, low2, high2, cunit2, cvalue2, res_pk) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+          "INSERT OR IGNORE INTO ix_composite(param_id, system1, code1, system2, code2, value2, low2, high2, cunit2, cvalue2, res_pk, "
+          "url1, value3) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
       st->bind(1, *id).bind_static(2, e.system1).bind_static(3, e.code1).bind_static(4, e.system2).bind_static(5, e.code2);
       st->bind_real(6, e.value2).bind_real(7, e.low2).bind_real(8, e.high2).bind_static(9, e.canonical_unit2);
-      st->bind_real(10, e.canonical_value2).bind(11, pk).run();
+      st->bind_real(10, e.canonical_value2).bind(11, pk).bind_static(12, e.url1).bind_real(13, e.value3).run();
     }
   for (const auto& e : index.texts)
     if (auto id = param(e.code)) {

@@ -528,16 +528,24 @@ class sqlite_store final : public store {
     if (!read) return read;
     for (const std::string& kind : pending) {
       // "positions" (ix_position): the types with a position parameter; "contained" (schema 8): the
-      // resources that contain others. A kind this server does not know (a newer server's database is
-      // refused, so none should be) is filled by a full reindex.
+      // resources that contain others; "composites" (schema 9): the types with a composite of a shape
+      // schema 9 added (a reference first, or three components). A kind this server does not know (a
+      // newer server's database is refused, so none should be) is filled by a full reindex.
+      using fhir::search::param_type;
+      auto concerns = [&](const fhir::search::search_parameter& p) {
+        if (kind == "positions") return p.position;
+        return p.type == param_type::composite && p.searchable() &&
+               (p.components.size() == 3 || p.components.front().parameter->type == param_type::reference);
+      };
+      bool by_type = kind == "positions" || kind == "composites";
       if (kind == "contained") {
         if (auto done = reindex_where(std::nullopt, true); !done) return std::move(done).error();
-      } else if (kind != "positions") {
+      } else if (!by_type) {
         if (auto done = reindex_where(std::nullopt); !done) return std::move(done).error();
       }
       for (const auto& [name, type_id] : type_ids_) {
         const auto& params = indexer_->parameters().of(name);
-        if (kind != "positions" || std::none_of(params.begin(), params.end(), [](const auto& p) { return p.second.position; }))
+        if (!by_type || std::none_of(params.begin(), params.end(), [&](const auto& p) { return concerns(p.second); }))
           continue;
         if (auto done = reindex_where(type_id); !done) return std::move(done).error();
       }

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <tuple>
 
 #include "fhir/definitions/r4.hpp"
 #include "fhir/json/parse.hpp"
@@ -48,6 +49,50 @@ TEST_CASE("search parameters keep only their type's branches of a shared express
   REQUIRE(cvq->components.size() == 2);
   CHECK(cvq->components[0].parameter->code == "code");
   CHECK(cvq->searchable());
+}
+
+// Every R4 composite is searchable: R4's DocumentReference `relationship` gives `relatesto` (a reference)
+// the expression `code` and `relation` (a token) `target`; the definitions show the swap, and it is undone.
+TEST_CASE("composites of a reference first and of three components; swapped component expressions undone", "[fhir][search]") {
+  const auto* relationship = parameters().find("DocumentReference", "relationship");
+  REQUIRE(relationship);
+  REQUIRE(relationship->components.size() == 2);
+  CHECK(relationship->components[0].parameter->code == "relatesto");
+  CHECK(relationship->components[0].expression == "target");
+  CHECK(relationship->components[1].parameter->code == "relation");
+  CHECK(relationship->components[1].expression == "code");
+  CHECK(relationship->searchable());
+  // A well-formed composite is left as published.
+  const auto* cvq = parameters().find("Observation", "code-value-quantity");
+  CHECK(cvq->components[0].expression == "code");
+  CHECK(cvq->components[1].expression == "value.ofType(Quantity)");
+
+  fhir::search::indexer ix(parameters());
+  auto document = ix.extract(parse(R"({"resourceType":"DocumentReference","status":"current","content":[{"attachment":{}}],
+    "relatesTo":[{"code":"replaces","target":{"reference":"DocumentReference/d1"}},
+                 {"code":"appends","target":{"reference":"https://other.example/fhir/DocumentReference/d9"}}]})"));
+  std::vector<std::tuple<std::string, std::string, std::string, std::string>> rows;  // type, id, url, relation
+  for (const auto& c : document.composites)
+    if (c.code == "relationship") rows.emplace_back(c.system1, c.code1, c.url1, c.code2);
+  std::sort(rows.begin(), rows.end());
+  CHECK(rows == decltype(rows){{"DocumentReference", "d1", "", "replaces"},
+                               {"DocumentReference", "d9", "https://other.example/fhir/DocumentReference/d9", "appends"}});
+
+  const auto* variant = parameters().find("MolecularSequence", "chromosome-variant-coordinate");
+  REQUIRE(variant);
+  CHECK(variant->components.size() == 3);
+  CHECK(variant->searchable());
+  auto sequence = ix.extract(parse(R"({"resourceType":"MolecularSequence","coordinateSystem":0,
+    "referenceSeq":{"chromosome":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/chromosome-human","code":"1"}]},
+                    "genomeBuild":"GRCh38","windowStart":100,"windowEnd":200},
+    "variant":[{"start":110,"end":120},{"start":150,"end":151}]})"));
+  std::vector<std::tuple<std::string, double, double>> variants;  // chromosome, start, end
+  for (const auto& c : sequence.composites)
+    if (c.code == "chromosome-variant-coordinate") variants.emplace_back(c.code1, c.value2, c.value3);
+  std::sort(variants.begin(), variants.end());
+  CHECK(variants == decltype(variants){{"1", 110, 120}, {"1", 150, 151}});
+  CHECK(std::count_if(sequence.composites.begin(), sequence.composites.end(),
+                      [](const auto& c) { return c.code == "chromosome-window-coordinate"; }) == 1);
 }
 
 TEST_CASE("a parameter whose expression unions narrower ones shares their rows", "[fhir][search]") {

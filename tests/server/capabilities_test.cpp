@@ -49,7 +49,7 @@ TEST_CASE("metadata returns a CapabilityStatement generated from what the server
   CHECK(patient->find("conditionalUpdate")->as_bool());
   CHECK(*patient->find_string("conditionalRead") == "full-support");
   CHECK(*patient->find_string("conditionalDelete") == "single");
-  // Every indexed search parameter, with its type and definition; composites are not claimed.
+  // Every indexed search parameter, with its type and definition.
   std::map<std::string, std::string> params;
   for (const auto& p : patient->find("searchParam")->as_array()) params[*p.find_string("name")] = *p.find_string("type");
   CHECK(params["family"] == "string");
@@ -64,6 +64,14 @@ TEST_CASE("metadata returns a CapabilityStatement generated from what the server
   for (const auto& p : observation->find("searchParam")->as_array()) observation_params.insert(*p.find_string("name"));
   CHECK(observation_params.contains("code-value-quantity"));  // composites of a token and a quantity
   CHECK(observation_params.contains("component-code-value-quantity"));
+  // Every R4 composite is searchable, so listed: a reference first, and three components.
+  for (const auto& [type, code] : {std::pair{"DocumentReference", "relationship"}, {"MolecularSequence", "chromosome-variant-coordinate"}}) {
+    auto declared = std::find_if(resources.begin(), resources.end(), [&](const auto& r) { return *r.find_string("type") == type; });
+    REQUIRE(declared != resources.end());
+    std::set<std::string> names;
+    for (const auto& p : declared->find("searchParam")->as_array()) names.insert(*p.find_string("name"));
+    CHECK(names.contains(code));
+  }
   auto includes = codes_of_strings(*observation->find("searchInclude"));
   CHECK(includes.contains("Observation:subject"));
   CHECK(codes_of_strings(*patient->find("searchRevInclude")).contains("Observation:subject"));

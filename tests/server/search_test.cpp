@@ -240,6 +240,55 @@ TEST_CASE_METHOD(search_data, "composite search: code$value across components, w
   CHECK(ids("Observation?combo-code=http://loinc.org|29463-7&_sort=-combo-code") == std::vector<std::string>{"o1", "o3"});
 }
 
+// R4's two composite shapes beyond token$value: a reference first (DocumentReference `relationship`,
+// whose published definition swaps its components' expressions: the server swaps them back) and three
+// components (MolecularSequence coordinates: a token, then two numbers, each with prefixes).
+TEST_CASE_METHOD(search_data, "composite search: a reference first, and three components", "[server][search][composite]") {
+  auto document = [](std::string_view id, std::string_view relates_to) {
+    std::string relation = relates_to.empty() ? std::string()
+                                              : R"(,"relatesTo":[{"code":"replaces","target":{"reference":"DocumentReference/)" +
+                                                    std::string(relates_to) + R"("}},{"code":"appends","target":{"reference":"DocumentReference/d0"}}])";
+    return R"({"resourceType":"DocumentReference","id":")" + std::string(id) + R"(","status":"current",
+      "content":[{"attachment":{"contentType":"text/plain","data":"aGVsbG8="}}])" + relation + "}";
+  };
+  put_ok("DocumentReference/d0", document("d0", ""));
+  put_ok("DocumentReference/d1", document("d1", ""));
+  put_ok("DocumentReference/d2", document("d2", "d1"));
+  put_ok("DocumentReference/d3", document("d3", "d2"));
+  CHECK(set("DocumentReference?relationship=DocumentReference/d1$replaces") == ids_t{"d2"});
+  CHECK(set("DocumentReference?relationship=d1$replaces") == ids_t{"d2"});
+  CHECK(set("DocumentReference?relationship=d0$appends") == ids_t{"d2", "d3"});
+  // Both components of one relatesTo must match: d2 appends d0 and replaces d1, not "replaces d0".
+  CHECK(set("DocumentReference?relationship=d0$replaces").empty());
+  CHECK(set("DocumentReference?relationship=d1$replaces,d2$replaces") == ids_t{"d2", "d3"});
+  CHECK(set("DocumentReference?relationship=Patient/d1$replaces").empty());
+  CHECK(error_ids("DocumentReference?relationship=d1") == std::vector<std::string>{"search-parameter-invalid"});
+
+  auto sequence = [](std::string_view id, std::string_view chromosome, int window_start, int window_end,
+                     std::vector<std::pair<int, int>> variants) {
+    std::string out = R"({"resourceType":"MolecularSequence","id":")" + std::string(id) + R"(","coordinateSystem":0,
+      "referenceSeq":{"chromosome":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/chromosome-human","code":")" +
+                      std::string(chromosome) + R"("}]},"genomeBuild":"GRCh38","windowStart":)" + std::to_string(window_start) +
+                      R"(,"windowEnd":)" + std::to_string(window_end) + R"(},"variant":[)";
+    for (std::size_t i = 0; i < variants.size(); ++i)
+      out += (i ? "," : "") + fmt::format(R"({{"start":{},"end":{}}})", variants[i].first, variants[i].second);
+    return out + "]}";
+  };
+  put_ok("MolecularSequence/s1", sequence("s1", "1", 22125500, 22125510, {{22125503, 22125504}, {22125506, 22125509}}));
+  put_ok("MolecularSequence/s2", sequence("s2", "2", 100, 900, {{150, 160}}));
+  CHECK(set("MolecularSequence?chromosome-window-coordinate=1$ge22125500$le22125510") == ids_t{"s1"});
+  CHECK(set("MolecularSequence?chromosome-window-coordinate=1$lt22125500$le22125510").empty());
+  CHECK(set("MolecularSequence?chromosome-window-coordinate=2$100$900") == ids_t{"s2"});
+  CHECK(set("MolecularSequence?chromosome-variant-coordinate=1$ge22125503$le22125504") == ids_t{"s1"});
+  // One variant must hold both: 22125503-22125504 and 22125506-22125509 make no 22125503-22125509.
+  CHECK(set("MolecularSequence?chromosome-variant-coordinate=1$22125503$22125509").empty());
+  CHECK(set("MolecularSequence?chromosome-variant-coordinate=http://terminology.hl7.org/CodeSystem/chromosome-human|2$gt100$lt200") ==
+        ids_t{"s2"});
+  CHECK(set("MolecularSequence?chromosome-variant-coordinate=2$gt100$lt200,1$22125506$22125509") == ids_t{"s1", "s2"});
+  CHECK(error_ids("MolecularSequence?chromosome-variant-coordinate=1$22125503") == std::vector<std::string>{"search-parameter-invalid"});
+  CHECK(error_ids("MolecularSequence?chromosome-variant-coordinate=1$x$3") == std::vector<std::string>{"search-parameter-invalid"});
+}
+
 TEST_CASE_METHOD(search_data, "reference search: Type/id, id, :type, :identifier, :missing", "[server][search][reference]") {
   CHECK(set("Observation?subject=Patient/p1") == ids_t{"o1", "o2"});
   CHECK(set("Observation?subject=p1") == ids_t{"o1", "o2"});

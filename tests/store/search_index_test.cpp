@@ -16,7 +16,7 @@
 
 namespace {
 
-const std::vector<std::string> types = {"Patient", "Observation", "Organization", "ValueSet", "Location"};
+const std::vector<std::string> types = {"Patient", "Observation", "Organization", "ValueSet", "Location", "DocumentReference"};
 
 const fhir::search::search_parameters& parameters() {
   static const fhir::search::search_parameters p(fhir::definitions::r4());
@@ -168,6 +168,41 @@ TEST_CASE("a schema-6 database gets its positions and contained resources indexe
   sqlite3_close(db);
   auto s = open(path);
   CHECK(find(*s, "Patient", {{"family", "smith"}}) == std::vector<std::string>{"p1"});
+}
+
+// Schema 9 widened ix_composite (a reference first, a third component): a schema-8 database keeps its
+// composite rows (copied, not reindexed) and gets the types with a composite of a new shape reindexed.
+TEST_CASE("a schema-8 database keeps its composite rows and gets the new composite shapes indexed when upgraded", "[store][search]") {
+  fhir::testing::temp_dir dir;
+  std::string path = dir.file("db.sqlite");
+  {
+    auto s = open(path);
+    REQUIRE(s->update(patient("p1", "Smith"), {}).ok());
+    REQUIRE(s->update(parse(R"({"resourceType":"Observation","id":"o1","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"29463-7"}]},
+      "valueQuantity":{"value":72.5,"system":"http://unitsofmeasure.org","code":"kg"}})"), {}).ok());
+    auto stored = s->update(parse(R"({"resourceType":"DocumentReference","id":"d2","status":"current","content":[{"attachment":{}}],
+      "relatesTo":[{"code":"replaces","target":{"reference":"DocumentReference/d1"}}]})"), {});
+    INFO((stored.ok() ? std::string() : stored.error().summary()));
+    REQUIRE(stored.ok());
+    CHECK(find(*s, "DocumentReference", {{"relationship", "d1$replaces"}}) == std::vector<std::string>{"d2"});
+  }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  exec(db, "DELETE FROM ix_composite WHERE url1 <> '' OR system1 = 'DocumentReference'");  // schema 8 had no such rows
+  exec(db, R"(CREATE TABLE ix_composite_8 (param_id INTEGER NOT NULL, code1 TEXT NOT NULL, system1 TEXT NOT NULL, res_pk INTEGER NOT NULL,
+      system2 TEXT NOT NULL, code2 TEXT NOT NULL, value2 REAL NOT NULL, low2 REAL NOT NULL, high2 REAL NOT NULL, cunit2 TEXT NOT NULL,
+      cvalue2 REAL NOT NULL, PRIMARY KEY (param_id, code1, system1, res_pk, system2, code2, value2, low2, high2)) WITHOUT ROWID)");
+  exec(db, "INSERT INTO ix_composite_8 SELECT param_id, code1, system1, res_pk, system2, code2, value2, low2, high2, cunit2, cvalue2 FROM ix_composite");
+  exec(db, "DROP TABLE ix_composite");
+  exec(db, "ALTER TABLE ix_composite_8 RENAME TO ix_composite");
+  exec(db, "CREATE INDEX ix_composite_res ON ix_composite(res_pk, param_id)");
+  exec(db, "DELETE FROM ix_string");  // a full reindex would bring the Patient's rows back
+  exec(db, "PRAGMA user_version = 8");
+  sqlite3_close(db);
+  auto s = open(path);
+  CHECK(find(*s, "Observation", {{"code-value-quantity", "29463-7$72.5"}}) == std::vector<std::string>{"o1"});  // copied
+  CHECK(find(*s, "DocumentReference", {{"relationship", "d1$replaces"}}) == std::vector<std::string>{"d2"});  // reindexed
+  CHECK(find(*s, "Patient", {{"family", "smith"}}).empty());  // only the types with a new composite shape were reindexed
 }
 
 // search.html#contained: chains continue inside contained resources, and out of them to resources.
