@@ -315,6 +315,36 @@ index_set indexer::extract_own(const json::value& resource, const json::value& c
   return out;
 }
 
+namespace {
+
+// A composite's row fields from its first component's values: a token (system, code) or a reference
+// (type, id, url). Only the component's own entries: not the `:identifier` or `:of-type` tokens its
+// extraction adds for other modifiers (a target known only by identifier is no resource id).
+std::vector<composite_entry> first_component_rows(const std::string& code, const index_set& values) {
+  std::vector<composite_entry> out;
+  for (const auto& t : values.tokens)
+    if (t.code == code) out.push_back({.system1 = t.system, .code1 = t.value});
+  for (const auto& r : values.references)
+    if (r.code == code) out.push_back({.system1 = r.target_type, .code1 = r.target_id, .url1 = r.url});
+  return out;
+}
+
+// The fields of the second component's values: a token, string, date, quantity or number.
+std::vector<composite_entry> second_component_rows(const std::string& code, const index_set& values) {
+  std::vector<composite_entry> out;
+  for (const auto& v : values.tokens)
+    if (v.code == code) out.push_back({.system2 = v.system, .code2 = v.value});
+  for (const auto& v : values.strings) out.push_back({.code2 = v.normalized});
+  for (const auto& v : values.dates) out.push_back({.low2 = static_cast<double>(v.low), .high2 = static_cast<double>(v.high)});
+  for (const auto& v : values.quantities)
+    out.push_back({.system2 = v.system, .code2 = v.unit, .value2 = v.value, .low2 = v.low, .high2 = v.high,
+                   .canonical_unit2 = v.canonical_unit, .canonical_value2 = v.canonical_value});
+  for (const auto& v : values.numbers) out.push_back({.value2 = v.value});
+  return out;
+}
+
+}  // namespace
+
 // Each value the composite's expression selects is the focus of its components' expressions; every
 // combination of the components' values there is a row (a token or reference, then a token, string,
 // date, quantity or number, then a number when there is a third: search_parameter::searchable()).
@@ -324,39 +354,27 @@ void indexer::extract_composite(const search_parameter& p, const json::value& re
   // The foci live in env's arena, which each evaluation rewinds: copy them out first.
   std::vector<item> focus_items(foci.begin(), foci.end());
   for (const item& focus : focus_items) {
-    std::vector<index_set> parts(p.components.size());
+    std::vector<index_set> values(p.components.size());
     for (std::size_t i = 0; i < p.components.size(); ++i) {
       const auto& component = p.components[i];
       if (!component.compiled) break;
-      auto values = component.compiled->evaluate(focus, resource, env);
-      if (!values) break;
-      extraction e(*component.parameter, parts[i], container);
-      for (const item& value : *values) e.add(value);
+      auto selected = component.compiled->evaluate(focus, resource, env);
+      if (!selected) break;
+      extraction e(*component.parameter, values[i], container);
+      for (const item& value : *selected) e.add(value);
     }
-    std::vector<composite_entry> firsts;
-    for (const auto& t : parts[0].tokens) firsts.push_back({.system1 = t.system, .code1 = t.value});
-    for (const auto& r : parts[0].references)
-      firsts.push_back({.system1 = r.target_type, .code1 = r.target_id, .url1 = r.url});
-    std::vector<composite_entry> seconds;
-    for (const auto& v : parts[1].tokens) seconds.push_back({.system2 = v.system, .code2 = v.value});
-    for (const auto& v : parts[1].strings) seconds.push_back({.code2 = v.normalized});
-    for (const auto& v : parts[1].dates)
-      seconds.push_back({.low2 = static_cast<double>(v.low), .high2 = static_cast<double>(v.high)});
-    for (const auto& v : parts[1].quantities)
-      seconds.push_back({.system2 = v.system, .code2 = v.unit, .value2 = v.value, .low2 = v.low, .high2 = v.high,
-                         .canonical_unit2 = v.canonical_unit, .canonical_value2 = v.canonical_value});
-    for (const auto& v : parts[1].numbers) seconds.push_back({.value2 = v.value});
+    auto seconds = second_component_rows(p.components[1].parameter->code, values[1]);
     std::vector<double> thirds;
-    if (parts.size() == 3)
-      for (const auto& v : parts[2].numbers) thirds.push_back(v.value);
-    for (const auto& first : firsts)
+    if (values.size() == 3)
+      for (const auto& v : values[2].numbers) thirds.push_back(v.value);
+    for (const auto& first : first_component_rows(p.components[0].parameter->code, values[0]))
       for (const auto& second : seconds) {
         composite_entry row = second;
         row.code = p.code;
         row.system1 = first.system1;
         row.code1 = first.code1;
         row.url1 = first.url1;
-        if (parts.size() == 2) {
+        if (values.size() == 2) {
           out.composites.push_back(std::move(row));
           continue;
         }

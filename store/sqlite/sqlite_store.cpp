@@ -514,6 +514,15 @@ class sqlite_store final : public store {
 
   fhir::result<std::size_t> reindex() override { return reindex_where(std::nullopt); }
 
+  // A composite whose rows use the columns schema 9 added to ix_composite: a reference first (url1), a
+  // number second (value2 alone), or a third component (value3).
+  static bool needs_schema_9_composite_columns(const fhir::search::search_parameter& p) {
+    using fhir::search::param_type;
+    if (p.type != param_type::composite || !p.searchable()) return false;
+    return p.components.size() == 3 || p.components[0].parameter->type == param_type::reference ||
+           p.components[1].parameter->type == param_type::number;
+  }
+
   // Fills the index tables the schema lists in reindex_pending (added by an upgrade, so empty): the
   // resources of the types with a parameter stored there are reindexed, then the row is deleted. Without
   // an indexer nothing is indexed, so the rows wait for a server that indexes.
@@ -529,16 +538,14 @@ class sqlite_store final : public store {
     for (const std::string& kind : pending) {
       // "positions" (ix_position): the types with a position parameter; "contained" (schema 8): the
       // resources that contain others; "composites" (schema 9): the types with a composite of a shape
-      // schema 9 added (a reference first, or three components). A kind this server does not know (a
-      // newer server's database is refused, so none should be) is filled by a full reindex.
-      using fhir::search::param_type;
+      // schema 9 added, and the containers (a contained resource of such a type has those rows too). A
+      // kind this server does not know (a newer server's database is refused, so none should be) is
+      // filled by a full reindex.
       auto concerns = [&](const fhir::search::search_parameter& p) {
-        if (kind == "positions") return p.position;
-        return p.type == param_type::composite && p.searchable() &&
-               (p.components.size() == 3 || p.components.front().parameter->type == param_type::reference);
+        return kind == "positions" ? p.position : needs_schema_9_composite_columns(p);
       };
       bool by_type = kind == "positions" || kind == "composites";
-      if (kind == "contained") {
+      if (kind == "contained" || kind == "composites") {
         if (auto done = reindex_where(std::nullopt, true); !done) return std::move(done).error();
       } else if (!by_type) {
         if (auto done = reindex_where(std::nullopt); !done) return std::move(done).error();

@@ -255,6 +255,13 @@ TEST_CASE_METHOD(search_data, "composite search: a reference first, and three co
   put_ok("DocumentReference/d1", document("d1", ""));
   put_ok("DocumentReference/d2", document("d2", "d1"));
   put_ok("DocumentReference/d3", document("d3", "d2"));
+  // A target known only by an identifier whose value looks like an id, and another server's document.
+  put_ok("DocumentReference/d4", R"({"resourceType":"DocumentReference","id":"d4","status":"current",
+    "content":[{"attachment":{"contentType":"text/plain"}}],
+    "relatesTo":[{"code":"replaces","target":{"identifier":{"system":"https://example.org/documents","value":"d1"}}}]})");
+  put_ok("DocumentReference/d5", R"({"resourceType":"DocumentReference","id":"d5","status":"current",
+    "content":[{"attachment":{"contentType":"text/plain"}}],
+    "relatesTo":[{"code":"replaces","target":{"reference":"https://other.example/fhir/DocumentReference/x9"}}]})");
   CHECK(set("DocumentReference?relationship=DocumentReference/d1$replaces") == ids_t{"d2"});
   CHECK(set("DocumentReference?relationship=d1$replaces") == ids_t{"d2"});
   CHECK(set("DocumentReference?relationship=d0$appends") == ids_t{"d2", "d3"});
@@ -262,6 +269,8 @@ TEST_CASE_METHOD(search_data, "composite search: a reference first, and three co
   CHECK(set("DocumentReference?relationship=d0$replaces").empty());
   CHECK(set("DocumentReference?relationship=d1$replaces,d2$replaces") == ids_t{"d2", "d3"});
   CHECK(set("DocumentReference?relationship=Patient/d1$replaces").empty());
+  CHECK(set("DocumentReference?relationship=https://other.example/fhir/DocumentReference/x9$replaces") == ids_t{"d5"});
+  CHECK(set("DocumentReference?relationship=https://other.example/fhir/DocumentReference/x9$appends").empty());
   CHECK(error_ids("DocumentReference?relationship=d1") == std::vector<std::string>{"search-parameter-invalid"});
 
   auto sequence = [](std::string_view id, std::string_view chromosome, int window_start, int window_end,
@@ -276,6 +285,7 @@ TEST_CASE_METHOD(search_data, "composite search: a reference first, and three co
   };
   put_ok("MolecularSequence/s1", sequence("s1", "1", 22125500, 22125510, {{22125503, 22125504}, {22125506, 22125509}}));
   put_ok("MolecularSequence/s2", sequence("s2", "2", 100, 900, {{150, 160}}));
+  put_ok("MolecularSequence/s3", sequence("s3", "3", 100, 900, {{150, 160}, {150, 170}}));  // differ in the third only
   CHECK(set("MolecularSequence?chromosome-window-coordinate=1$ge22125500$le22125510") == ids_t{"s1"});
   CHECK(set("MolecularSequence?chromosome-window-coordinate=1$lt22125500$le22125510").empty());
   CHECK(set("MolecularSequence?chromosome-window-coordinate=2$100$900") == ids_t{"s2"});
@@ -285,6 +295,11 @@ TEST_CASE_METHOD(search_data, "composite search: a reference first, and three co
   CHECK(set("MolecularSequence?chromosome-variant-coordinate=http://terminology.hl7.org/CodeSystem/chromosome-human|2$gt100$lt200") ==
         ids_t{"s2"});
   CHECK(set("MolecularSequence?chromosome-variant-coordinate=2$gt100$lt200,1$22125506$22125509") == ids_t{"s1", "s2"});
+  CHECK(set("MolecularSequence?chromosome-variant-coordinate=3$150$170") == ids_t{"s3"});
+  CHECK(set("MolecularSequence?chromosome-variant-coordinate=3$150$gt165") == ids_t{"s3"});
+  CHECK(set("MolecularSequence?chromosome-variant-coordinate=3$150$gt175").empty());
+  CHECK(set("MolecularSequence?chromosome-variant-coordinate=2$150$ne160").empty());
+  CHECK(set("MolecularSequence?chromosome-variant-coordinate=3$150$ne160") == ids_t{"s3"});
   CHECK(error_ids("MolecularSequence?chromosome-variant-coordinate=1$22125503") == std::vector<std::string>{"search-parameter-invalid"});
   CHECK(error_ids("MolecularSequence?chromosome-variant-coordinate=1$x$3") == std::vector<std::string>{"search-parameter-invalid"});
 }

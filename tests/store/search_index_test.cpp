@@ -16,7 +16,7 @@
 
 namespace {
 
-const std::vector<std::string> types = {"Patient", "Observation", "Organization", "ValueSet", "Location", "DocumentReference"};
+const std::vector<std::string> types = {"Patient", "Observation", "Organization", "ValueSet", "Location", "DocumentReference", "MolecularSequence"};
 
 const fhir::search::search_parameters& parameters() {
   static const fhir::search::search_parameters p(fhir::definitions::r4());
@@ -184,11 +184,21 @@ TEST_CASE("a schema-8 database keeps its composite rows and gets the new composi
       "relatesTo":[{"code":"replaces","target":{"reference":"DocumentReference/d1"}}]})"), {});
     INFO((stored.ok() ? std::string() : stored.error().summary()));
     REQUIRE(stored.ok());
+    // A contained DocumentReference has the rows too (a chain continues inside it).
+    REQUIRE(s->update(parse(R"({"resourceType":"Observation","id":"o2","status":"final","code":{"text":"x"},
+      "contained":[{"resourceType":"DocumentReference","id":"doc","status":"current","content":[{"attachment":{}}],
+                    "relatesTo":[{"code":"replaces","target":{"reference":"DocumentReference/d1"}}]}],
+      "derivedFrom":[{"reference":"#doc"}]})"), {}).ok());
+    REQUIRE(s->update(parse(R"({"resourceType":"MolecularSequence","id":"s1","coordinateSystem":0,
+      "variant":[{"start":150,"end":160}],
+      "referenceSeq":{"chromosome":{"coding":[{"code":"2"}]},"genomeBuild":"GRCh38","windowStart":100,"windowEnd":900}})"), {}).ok());
     CHECK(find(*s, "DocumentReference", {{"relationship", "d1$replaces"}}) == std::vector<std::string>{"d2"});
+    CHECK(find(*s, "Observation", {{"derived-from:DocumentReference.relationship", "d1$replaces"}}) == std::vector<std::string>{"o2"});
+    CHECK(find(*s, "MolecularSequence", {{"chromosome-variant-coordinate", "2$150$160"}}) == std::vector<std::string>{"s1"});
   }
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  exec(db, "DELETE FROM ix_composite WHERE url1 <> '' OR system1 = 'DocumentReference'");  // schema 8 had no such rows
+  exec(db, "DELETE FROM ix_composite WHERE url1 <> '' OR system1 = 'DocumentReference' OR value3 <> 0");  // schema 8 had none
   exec(db, R"(CREATE TABLE ix_composite_8 (param_id INTEGER NOT NULL, code1 TEXT NOT NULL, system1 TEXT NOT NULL, res_pk INTEGER NOT NULL,
       system2 TEXT NOT NULL, code2 TEXT NOT NULL, value2 REAL NOT NULL, low2 REAL NOT NULL, high2 REAL NOT NULL, cunit2 TEXT NOT NULL,
       cvalue2 REAL NOT NULL, PRIMARY KEY (param_id, code1, system1, res_pk, system2, code2, value2, low2, high2)) WITHOUT ROWID)");
@@ -202,7 +212,17 @@ TEST_CASE("a schema-8 database keeps its composite rows and gets the new composi
   auto s = open(path);
   CHECK(find(*s, "Observation", {{"code-value-quantity", "29463-7$72.5"}}) == std::vector<std::string>{"o1"});  // copied
   CHECK(find(*s, "DocumentReference", {{"relationship", "d1$replaces"}}) == std::vector<std::string>{"d2"});  // reindexed
+  CHECK(find(*s, "MolecularSequence", {{"chromosome-variant-coordinate", "2$150$160"}}) == std::vector<std::string>{"s1"});
+  CHECK(find(*s, "Observation", {{"derived-from:DocumentReference.relationship", "d1$replaces"}}) == std::vector<std::string>{"o2"});
   CHECK(find(*s, "Patient", {{"family", "smith"}}).empty());  // only the types with a new composite shape were reindexed
+  s.reset();
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM reindex_pending", -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  CHECK(sqlite3_column_int(st, 0) == 0);  // done, so cleared
+  sqlite3_finalize(st);
+  sqlite3_close(db);
 }
 
 // search.html#contained: chains continue inside contained resources, and out of them to resources.
