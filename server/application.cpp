@@ -92,7 +92,7 @@ fhir::result<std::unique_ptr<application>> application::open(const fhir::definit
   if (!authenticator) return std::move(authenticator).error();
   search_support search;
   search.parameters = std::make_unique<fhir::search::search_parameters>(definitions);
-  search.indexer = std::make_unique<fhir::search::indexer>(*search.parameters);
+  search.indexer = std::make_unique<fhir::search::indexer>(*search.parameters, std::vector<std::string>{options.base_url});
   auto store = store::open_sqlite_store(store::sqlite_options{.path = options.database_path,
                                                               .resource_types = definitions.resource_types(),
                                                               .max_readers = options.max_readers,

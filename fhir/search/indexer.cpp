@@ -52,7 +52,9 @@ std::string canonical_unit_name(const fhirpath::ucum::dimensions& dims) {
 class extraction {
  public:
   // `container`: the resource whose contained resources local references ("#m1") name.
-  extraction(const search_parameter& p, index_set& out, const json::value& container) : p_(p), out_(out), container_(container) {}
+  // `local_bases`: base URLs ending in '/' whose absolute references name this server's resources.
+  extraction(const search_parameter& p, index_set& out, const json::value& container, const std::vector<std::string>& local_bases)
+      : p_(p), out_(out), container_(container), local_bases_(local_bases) {}
 
   void add(const item& i) {
     switch (p_.type) {
@@ -155,6 +157,10 @@ class extraction {
     reference_parts parts = split_reference(reference);
     // A versioned reference ("Patient/1/_history/2") is found by searches for Patient/1.
     std::string url = parts.absolute ? std::string(reference) : std::string();
+    // Another server's resource is found by its URL only: as Type/id it would be taken for ours (in the
+    // compartment of our Patient with the same id, followed by chains and includes).
+    bool local = std::any_of(local_bases_.begin(), local_bases_.end(), [&](const std::string& base) { return reference.starts_with(base); });
+    if (parts.absolute && !local) parts.type.clear(), parts.id.clear();
     out_.references.push_back({p_.code, std::move(parts.type), std::move(parts.id), std::move(url)});
   }
 
@@ -244,6 +250,7 @@ class extraction {
   const search_parameter& p_;
   index_set& out_;
   const json::value& container_;
+  const std::vector<std::string>& local_bases_;
 };
 
 }  // namespace
@@ -269,13 +276,16 @@ struct indexer::reference_stubs {
   }
 };
 
-indexer::indexer(const search_parameters& parameters)
+indexer::indexer(const search_parameters& parameters, const std::vector<std::string>& local_bases)
     : params_(parameters),
       environments_(parameters.definitions(),
                     [this](fhirpath::environment& env) {
                       env.resolve = [this](std::string_view reference) { return stubs_->stub(params_.definitions(), reference); };
                     }),
-      stubs_(std::make_unique<reference_stubs>()) {}
+      stubs_(std::make_unique<reference_stubs>()) {
+  for (const std::string& base : local_bases)
+    if (!base.empty()) local_bases_.push_back(base.ends_with('/') ? base : base + "/");
+}
 
 indexer::~indexer() = default;
 
@@ -309,7 +319,7 @@ index_set indexer::extract_own(const json::value& resource, const json::value& c
       extract_composite(p, resource, container, *values, *env, out);
       continue;
     }
-    extraction e(p, out, container);
+    extraction e(p, out, container, local_bases_);
     for (const item& i : *values) e.add(i);
   }
   return out;
@@ -360,7 +370,7 @@ void indexer::extract_composite(const search_parameter& p, const json::value& re
       if (!component.compiled) break;
       auto selected = component.compiled->evaluate(focus, resource, env);
       if (!selected) break;
-      extraction e(*component.parameter, values[i], container);
+      extraction e(*component.parameter, values[i], container, local_bases_);
       for (const item& value : *selected) e.add(value);
     }
     auto seconds = second_component_rows(p.components[1].parameter->code, values[1]);

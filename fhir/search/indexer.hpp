@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "fhir/json/value.hpp"
 #include "fhir/search/index_entries.hpp"
@@ -19,7 +20,10 @@ namespace fhir::search {
 
 class indexer {
  public:
-  explicit indexer(const search_parameters& parameters);
+  // `local_bases`: this server's base URLs ("https://example.org/fhir"); an absolute reference under
+  // one names a resource of this server (indexed as its Type/id), any other absolute reference a
+  // resource elsewhere (indexed by its URL only).
+  explicit indexer(const search_parameters& parameters, const std::vector<std::string>& local_bases = {});
   ~indexer();
 
   const search_parameters& parameters() const { return params_; }
@@ -38,6 +42,7 @@ class indexer {
                          const fhirpath::collection& foci, fhirpath::environment& env, index_set& out) const;
 
   const search_parameters& params_;
+  std::vector<std::string> local_bases_;  // each ending in '/'
   mutable validation::environment_pool environments_;
   struct reference_stubs;
   std::unique_ptr<reference_stubs> stubs_;

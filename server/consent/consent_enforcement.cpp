@@ -71,14 +71,25 @@ std::optional<std::vector<rules::consent_rule>> load(const context& ctx, const s
   return out;
 }
 
-void collect_references(const value& v, std::vector<std::string>& out) {
+// A reference as resource facts name resources ("Type/id"): this server's absolute URLs and versioned
+// references ("Patient/1/_history/2") name the resource itself; another server's URL stays as written
+// (it names none of ours).
+std::string as_local(std::string_view reference, std::string_view own_base) {
+  if (!own_base.empty() && reference.size() > own_base.size() && reference.starts_with(own_base) && reference[own_base.size()] == '/')
+    reference.remove_prefix(own_base.size() + 1);
+  if (reference.find("://") == std::string_view::npos)
+    if (auto history = reference.find("/_history/"); history != std::string_view::npos) reference = reference.substr(0, history);
+  return std::string(reference);
+}
+
+void collect_references(const value& v, std::string_view own_base, std::vector<std::string>& out) {
   if (v.is_object()) {
     for (const auto& m : v.as_object()) {
-      if (m.key == "reference" && m.value.is_string()) out.push_back(m.value.as_string());
-      else collect_references(m.value, out);
+      if (m.key == "reference" && m.value.is_string()) out.push_back(as_local(m.value.as_string(), own_base));
+      else collect_references(m.value, own_base, out);
     }
   } else if (v.is_array()) {
-    for (const value& item : v.as_array()) collect_references(item, out);
+    for (const value& item : v.as_array()) collect_references(item, own_base, out);
   }
 }
 
@@ -219,7 +230,7 @@ rules::resource_facts facts_of(const context& ctx, const store::resource_version
       break;
     }
   facts.clinical_date = clinical_date(r);
-  collect_references(r, facts.references);
+  collect_references(r, ctx.settings.base_url, facts.references);
   return facts;
 }
 

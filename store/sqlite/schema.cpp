@@ -213,6 +213,10 @@ DROP TABLE ix_composite;
 ALTER TABLE ix_composite_9 RENAME TO ix_composite;
 CREATE INDEX ix_composite_res ON ix_composite(res_pk, param_id);
 INSERT INTO reindex_pending(kind) VALUES ('composites');
+-- An absolute reference to another server's resource was indexed with its type and id too, so
+-- `subject=Patient/1` and Patient/1's compartment matched another server's Patient/1: such references
+-- are indexed by URL only now (the server's own base URL still counts as local).
+INSERT INTO reindex_pending(kind) VALUES ('references');
 )sql"},
 };
 

@@ -538,15 +538,18 @@ class sqlite_store final : public store {
     for (const std::string& kind : pending) {
       // "positions" (ix_position): the types with a position parameter; "contained" (schema 8): the
       // resources that contain others; "composites" (schema 9): the types with a composite of a shape
-      // schema 9 added, and the containers (a contained resource of such a type has those rows too). A
-      // kind this server does not know (a newer server's database is refused, so none should be) is
-      // filled by a full reindex.
+      // schema 9 added, and the containers (a contained resource of such a type has those rows too);
+      // "references" (schema 9): the resources with an absolute reference, which name another server's
+      // resource by URL only now. A kind this server does not know (a newer server's database is
+      // refused, so none should be) is filled by a full reindex.
       auto concerns = [&](const fhir::search::search_parameter& p) {
         return kind == "positions" ? p.position : needs_schema_9_composite_columns(p);
       };
       bool by_type = kind == "positions" || kind == "composites";
       if (kind == "contained" || kind == "composites") {
-        if (auto done = reindex_where(std::nullopt, true); !done) return std::move(done).error();
+        if (auto done = reindex_where(std::nullopt, contains_resources); !done) return std::move(done).error();
+      } else if (kind == "references") {
+        if (auto done = reindex_where(std::nullopt, has_absolute_reference); !done) return std::move(done).error();
       } else if (!by_type) {
         if (auto done = reindex_where(std::nullopt); !done) return std::move(done).error();
       }
@@ -566,9 +569,14 @@ class sqlite_store final : public store {
   }
 
  private:
-  // Every live resource, or those of one type, or those whose text has a "contained" member, in batches
+  // Markers in a resource's text (bodies are compact JSON; a string holding the marker matches too, and
+  // indexing again is harmless).
+  static constexpr std::string_view contains_resources = R"("contained")";
+  static constexpr std::string_view has_absolute_reference = R"("reference":"http)";
+
+  // Every live resource, or those of one type, or those whose text has `containing`, in batches
   // of one write job each: the writer stays available to other requests in between.
-  fhir::result<std::size_t> reindex_where(std::optional<std::int64_t> only_type, bool only_containers = false) {
+  fhir::result<std::size_t> reindex_where(std::optional<std::int64_t> only_type, std::string_view containing = {}) {
     constexpr std::int64_t batch = 500;
     std::size_t indexed = 0;
     for (std::int64_t after = 0;;) {
@@ -576,9 +584,9 @@ class sqlite_store final : public store {
       auto read = with_reader([&](database& db) -> fhir::result<fhir::done> {
         // Two statements: one type's live resources are read from resource_live (type_id, pk).
         // The text test is a superset (a string holding the word matches too): indexing again is harmless.
-        auto st = only_containers ? db.cached(
-                                        "SELECT r.pk, r.type_id, v.body, r.version FROM resource r JOIN resource_version v ON v.pk = r.pk AND v.version = r.version "
-                                        "WHERE r.pk > ?1 AND r.deleted = 0 AND instr(v.body, '\"contained\"') > 0 ORDER BY r.pk LIMIT ?2")
+        auto st = !containing.empty() ? db.cached(
+                                            "SELECT r.pk, r.type_id, v.body, r.version FROM resource r JOIN resource_version v ON v.pk = r.pk AND v.version = r.version "
+                                            "WHERE r.pk > ?1 AND r.deleted = 0 AND instr(v.body, ?3) > 0 ORDER BY r.pk LIMIT ?2")
                   : only_type ? db.cached(
                                   "SELECT r.pk, r.type_id, v.body, r.version FROM resource r JOIN resource_version v ON v.pk = r.pk AND v.version = r.version "
                                   "WHERE r.type_id = ?3 AND r.deleted = 0 AND r.pk > ?1 ORDER BY r.pk LIMIT ?2")
@@ -586,7 +594,8 @@ class sqlite_store final : public store {
                                   "SELECT r.pk, r.type_id, v.body, r.version FROM resource r JOIN resource_version v ON v.pk = r.pk AND v.version = r.version "
                                   "WHERE r.pk > ?1 AND r.deleted = 0 ORDER BY r.pk LIMIT ?2");
         st->bind(1, after).bind(2, batch);
-        if (only_type) st->bind(3, *only_type);
+        if (!containing.empty()) st->bind(3, std::string(containing));
+        else if (only_type) st->bind(3, *only_type);
         while (st->step())
           rows.emplace_back(st->column_int64(0), st->column_int64(1), std::string(st->column_text(2)), st->column_int64(3));
         return fhir::done{};

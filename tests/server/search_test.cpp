@@ -304,6 +304,30 @@ TEST_CASE_METHOD(search_data, "composite search: a reference first, and three co
   CHECK(error_ids("MolecularSequence?chromosome-variant-coordinate=1$x$3") == std::vector<std::string>{"search-parameter-invalid"});
 }
 
+// An absolute reference names this server's resource only under this server's base URL; another
+// server's Patient/p1 is someone else, found by its URL alone: not by Patient/p1, a bare id, a chain,
+// an include or p1's compartment (where a patient-facing p1 would have read it).
+TEST_CASE_METHOD(search_data, "reference search: another server's absolute reference is not ours", "[server][search][reference]") {
+  auto with_subject = [](std::string_view id, const std::string& subject) {
+    return R"({"resourceType":"Observation","id":")" + std::string(id) + R"(","status":"final",
+      "code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":")" + subject + R"("}})";
+  };
+  put_ok("Observation/ext", with_subject("ext", "https://other.example/fhir/Patient/p1"));
+  put_ok("Observation/own", with_subject("own", std::string(base) + "/Patient/p1"));
+  CHECK(set("Observation?subject=Patient/p1&code=8867-4") == ids_t{"o2", "own"});
+  CHECK(set("Observation?subject=p1&code=8867-4") == ids_t{"o2", "own"});
+  CHECK(set("Observation?patient=p1&code=8867-4") == ids_t{"o2", "own"});
+  CHECK(set("Observation?subject.family=smith&code=8867-4") == ids_t{"o2", "own"});
+  CHECK(set("Patient/p1/Observation?code=8867-4") == ids_t{"o2", "own"});
+  CHECK(set("Observation?subject=https://other.example/fhir/Patient/p1") == ids_t{"ext"});
+  CHECK(set("Observation?subject=" + std::string(base) + "/Patient/p1&code=8867-4") == ids_t{"o2", "own"});
+  CHECK(ids("Observation?_id=ext&_include=Observation:subject", "include").empty());
+  CHECK(ids("Observation?_id=own&_include=Observation:subject", "include") == std::vector<std::string>{"p1"});
+  put_ok("Observation/ver", with_subject("ver", "Patient/p1/_history/1"));  // a versioned reference includes the resource
+  CHECK(ids("Observation?_id=ver&_include=Observation:subject", "include") == std::vector<std::string>{"p1"});
+
+}
+
 TEST_CASE_METHOD(search_data, "reference search: Type/id, id, :type, :identifier, :missing", "[server][search][reference]") {
   CHECK(set("Observation?subject=Patient/p1") == ids_t{"o1", "o2"});
   CHECK(set("Observation?subject=p1") == ids_t{"o1", "o2"});

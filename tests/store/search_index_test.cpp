@@ -192,6 +192,8 @@ TEST_CASE("a schema-8 database keeps its composite rows and gets the new composi
     REQUIRE(s->update(parse(R"({"resourceType":"MolecularSequence","id":"s1","coordinateSystem":0,
       "variant":[{"start":150,"end":160}],
       "referenceSeq":{"chromosome":{"coding":[{"code":"2"}]},"genomeBuild":"GRCh38","windowStart":100,"windowEnd":900}})"), {}).ok());
+    REQUIRE(s->update(parse(R"({"resourceType":"Observation","id":"o3","status":"final","code":{"text":"x"},
+      "subject":{"reference":"https://other.example/fhir/Patient/p9"}})"), {}).ok());
     CHECK(find(*s, "DocumentReference", {{"relationship", "d1$replaces"}}) == std::vector<std::string>{"d2"});
     CHECK(find(*s, "Observation", {{"derived-from:DocumentReference.relationship", "d1$replaces"}}) == std::vector<std::string>{"o2"});
     CHECK(find(*s, "MolecularSequence", {{"chromosome-variant-coordinate", "2$150$160"}}) == std::vector<std::string>{"s1"});
@@ -207,6 +209,9 @@ TEST_CASE("a schema-8 database keeps its composite rows and gets the new composi
   exec(db, "ALTER TABLE ix_composite_8 RENAME TO ix_composite");
   exec(db, "CREATE INDEX ix_composite_res ON ix_composite(res_pk, param_id)");
   exec(db, "DELETE FROM ix_string");  // a full reindex would bring the Patient's rows back
+  // Schema 8 took another server's Patient/p9 for ours.
+  exec(db, "UPDATE ix_reference SET target_type = 'Patient', target_id = 'p9' WHERE url = 'https://other.example/fhir/Patient/p9'");
+  REQUIRE(find(*open(path), "Observation", {{"subject", "Patient/p9"}}) == std::vector<std::string>{"o3"});
   exec(db, "PRAGMA user_version = 8");
   sqlite3_close(db);
   auto s = open(path);
@@ -214,6 +219,8 @@ TEST_CASE("a schema-8 database keeps its composite rows and gets the new composi
   CHECK(find(*s, "DocumentReference", {{"relationship", "d1$replaces"}}) == std::vector<std::string>{"d2"});  // reindexed
   CHECK(find(*s, "MolecularSequence", {{"chromosome-variant-coordinate", "2$150$160"}}) == std::vector<std::string>{"s1"});
   CHECK(find(*s, "Observation", {{"derived-from:DocumentReference.relationship", "d1$replaces"}}) == std::vector<std::string>{"o2"});
+  CHECK(find(*s, "Observation", {{"subject", "Patient/p9"}}).empty());  // reindexed: found by its URL only
+  CHECK(find(*s, "Observation", {{"subject", "https://other.example/fhir/Patient/p9"}}) == std::vector<std::string>{"o3"});
   CHECK(find(*s, "Patient", {{"family", "smith"}}).empty());  // only the types with a new composite shape were reindexed
   s.reset();
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
