@@ -94,8 +94,11 @@ struct offline_store {
 fhir::result<offline_store> open_offline(const server::cli::serve_options& options, const server::cli::validation_flags& flags) {
   auto setup = load_validation(flags);
   if (!setup) return std::move(setup).error();
+  // The base URL decides which absolute references are this server's (indexed as Type/id): reindex and
+  // import need the server's own (--base-url).
+  std::string base_url = options.base_url.empty() ? "http://localhost/fhir" : options.base_url;
   auto app = server::application::open(*setup->definitions, server::application_options{.database_path = options.database,
-                                                                                         .base_url = "http://localhost/fhir",
+                                                                                         .base_url = base_url,
                                                                                          .validation = setup->options,
                                                                                          // offline: no requests, no callers
                                                                                          .auth = {.mode = server::auth::auth_mode::dev}});

@@ -47,10 +47,12 @@ Usage:
   fhir-server fhirpath EXPR [FILE]  evaluate a FHIRPath expression against the FHIR JSON resource in FILE
                                     (or with no input); prints the result as JSON, each item with its type,
                                     or the error with its position, and exits 1 on error
-  fhir-server reindex [--db FILE] [--package PATH]...
+  fhir-server reindex [--db FILE] [--package PATH]... [--base-url URL]
                                     rebuild every search index row of the database from the current
                                     versions, with the search parameters of R4 and the packages given
-                                    (needed after adding a package with new SearchParameters)
+                                    (needed after adding a package with new SearchParameters, or after
+                                    changing the server's --base-url: absolute references under it are
+                                    the server's own; give the server's, default http://localhost/fhir)
   fhir-server explain [--db FILE] [--package PATH]... 'TYPE?QUERY'
                                     show how the database runs a search: the strategy, the driving
                                     clause and SQLite's query plan (a SCAN of a table is a full pass)
@@ -64,7 +66,7 @@ Usage:
                                     read trail's beside it) from the first record to the last; prints
                                     the number of records and the last hashes, or names the first
                                     broken record and exits 1
-  fhir-server import [--db FILE] [--batch N] [--restart] [--organization ODS] FILE.ndjson|DIR...
+  fhir-server import [--db FILE] [--batch N] [--restart] [--organization ODS] [--base-url URL] FILE.ndjson|DIR...
                                     bulk load NDJSON (one resource per line, each with an id; a
                                     directory: the *.ndjson files under it): each line validated,
                                     written as updates in transactions of N (default 500); bad lines
@@ -238,6 +240,8 @@ parse_result parse(int argc, char** argv) {
                       cmd.what == command::kind::audit_verify || cmd.what == command::kind::import;
     bool signs = cmd.what == command::kind::token || cmd.what == command::kind::jwks;
     bool validates = cmd.what == command::kind::serve || cmd.what == command::kind::validate || uses_store;
+    // Commands that write search index rows: the base URL says which absolute references are ours.
+    bool indexes = cmd.what == command::kind::reindex || cmd.what == command::kind::import;
     uses_store = uses_store || cmd.what == command::kind::backup;  // a file copy: no definitions needed
     if (cmd.what == command::kind::import && name == "--batch") {
       ok = take() && parse_number(value, cmd.import_batch) && cmd.import_batch > 0 && cmd.import_batch <= 100000;
@@ -268,6 +272,9 @@ parse_result parse(int argc, char** argv) {
       ok = take() && parse_number(value, cmd.token.lifetime_s) && cmd.token.lifetime_s > 0;
     } else if (uses_store && name == "--db") {
       ok = take() && !value.empty(); s.database = value;
+    } else if (indexes && name == "--base-url") {
+      ok = take() && !value.empty(); s.base_url = value;
+      while (!s.base_url.empty() && s.base_url.back() == '/') s.base_url.pop_back();
     } else if (cmd.what != command::kind::serve) {
       return {std::nullopt, fmt::format("unknown option '{}' for this command", name)};
     } else if (name == "--db") {

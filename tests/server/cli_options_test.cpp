@@ -70,6 +70,12 @@ TEST_CASE("bad command lines are refused with a message", "[server][cli]") {
   CHECK(backup.parsed->serve.database == "a.db");
   CHECK(backup.parsed->backup_to == "b.db");
   CHECK(parse({"validate", "a.json", "b.json"}).parsed->files.size() == 2);
+  // The commands that write index rows take the server's base URL (which absolute references are ours).
+  auto reindex = parse({"reindex", "--db", "a.db", "--base-url", "https://shcr.example/fhir/"});
+  REQUIRE(reindex.parsed);
+  CHECK(reindex.parsed->serve.base_url == "https://shcr.example/fhir");
+  CHECK(parse({"import", "--base-url=https://shcr.example/fhir", "a.ndjson"}).parsed->serve.base_url == "https://shcr.example/fhir");
+  CHECK_FALSE(parse({"backup", "--db", "a.db", "--to", "b.db", "--base-url", "https://x/fhir"}).parsed);
   CHECK(parse({"--help"}).parsed->what == server::cli::command::kind::help);
   CHECK(server::cli::usage().find("--max-body") != std::string::npos);
 }
