@@ -169,7 +169,7 @@ int main(int argc, char** argv) {
     {
       // Search index extraction (every search parameter of the type evaluated), per second.
       static const fhir::search::search_parameters parameters(uk);
-      static const fhir::search::indexer indexer(parameters);
+      static const fhir::search::indexer indexer(parameters, {});
       std::size_t rows = 0;
       auto extracted = indexer.extract(*parsed);
       rows = extracted.strings.size() + extracted.tokens.size() + extracted.dates.size() + extracted.numbers.size() +

@@ -52,7 +52,7 @@ std::string canonical_unit_name(const fhirpath::ucum::dimensions& dims) {
 class extraction {
  public:
   // `container`: the resource whose contained resources local references ("#m1") name.
-  // `local_bases`: base URLs ending in '/' whose absolute references name this server's resources.
+  // `local_bases`: the base URLs whose absolute references name this server's resources.
   extraction(const search_parameter& p, index_set& out, const json::value& container, const std::vector<std::string>& local_bases)
       : p_(p), out_(out), container_(container), local_bases_(local_bases) {}
 
@@ -154,14 +154,14 @@ class extraction {
   void reference_string(std::string_view reference) {
     if (reference.empty()) return;
     if (reference.front() == '#') return local_reference(reference);
-    reference_parts parts = split_reference(reference);
-    // A versioned reference ("Patient/1/_history/2") is found by searches for Patient/1.
-    std::string url = parts.absolute ? std::string(reference) : std::string();
-    // Another server's resource is found by its URL only: as Type/id it would be taken for ours (in the
-    // compartment of our Patient with the same id, followed by chains and includes).
-    bool local = std::any_of(local_bases_.begin(), local_bases_.end(), [&](const std::string& base) { return reference.starts_with(base); });
-    if (parts.absolute && !local) parts.type.clear(), parts.id.clear();
-    out_.references.push_back({p_.code, std::move(parts.type), std::move(parts.id), std::move(url)});
+    // An absolute URL is kept as written; a versioned reference ("Patient/1/_history/2") is found by
+    // searches for Patient/1. Another server's resource is found by its URL only: as Type/id it would
+    // be taken for ours (in the compartment of our Patient with the same id, followed by chains and
+    // includes).
+    std::string url = split_reference(reference).absolute ? std::string(reference) : std::string();
+    auto local = local_target_of(reference, local_bases_);
+    if (!local) local.emplace();
+    out_.references.push_back({p_.code, std::move(local->type), std::move(local->id), std::move(url)});
   }
 
   // "#m1": a contained resource, stored with its type and the reference as written, so a chain can
@@ -276,15 +276,17 @@ struct indexer::reference_stubs {
   }
 };
 
-indexer::indexer(const search_parameters& parameters, const std::vector<std::string>& local_bases)
+indexer::indexer(const search_parameters& parameters, std::vector<std::string> local_bases)
     : params_(parameters),
+      local_bases_(std::move(local_bases)),
       environments_(parameters.definitions(),
                     [this](fhirpath::environment& env) {
                       env.resolve = [this](std::string_view reference) { return stubs_->stub(params_.definitions(), reference); };
                     }),
       stubs_(std::make_unique<reference_stubs>()) {
-  for (const std::string& base : local_bases)
-    if (!base.empty()) local_bases_.push_back(base.ends_with('/') ? base : base + "/");
+  std::erase(local_bases_, std::string());
+  for (std::string& base : local_bases_)
+    while (base.ends_with('/')) base.pop_back();
 }
 
 indexer::~indexer() = default;
@@ -480,6 +482,18 @@ reference_parts split_reference(std::string_view reference) {
     out.id = segments[n - 1];
   }
   return out;
+}
+
+std::optional<local_target> local_target_of(std::string_view reference, const std::vector<std::string>& local_bases) {
+  if (reference.empty() || reference.front() == '#') return std::nullopt;
+  reference_parts parts = split_reference(reference);
+  if (parts.type.empty()) return std::nullopt;
+  auto under = [&](std::string_view base) {
+    while (base.ends_with('/')) base.remove_suffix(1);
+    return !base.empty() && reference.size() > base.size() && reference.starts_with(base) && reference[base.size()] == '/';
+  };
+  if (parts.absolute && std::none_of(local_bases.begin(), local_bases.end(), under)) return std::nullopt;
+  return local_target{std::move(parts.type), std::move(parts.id)};
 }
 
 std::optional<std::pair<std::string, double>> canonical_quantity(std::string_view ucum_code, double value) {

@@ -22,8 +22,10 @@ class indexer {
  public:
   // `local_bases`: this server's base URLs ("https://example.org/fhir"); an absolute reference under
   // one names a resource of this server (indexed as its Type/id), any other absolute reference a
-  // resource elsewhere (indexed by its URL only).
-  explicit indexer(const search_parameters& parameters, const std::vector<std::string>& local_bases = {});
+  // resource elsewhere (indexed by its URL only). None: every absolute reference is another server's.
+  indexer(const search_parameters& parameters, std::vector<std::string> local_bases);
+
+  const std::vector<std::string>& local_bases() const { return local_bases_; }
   ~indexer();
 
   const search_parameters& parameters() const { return params_; }
@@ -42,7 +44,7 @@ class indexer {
                          const fhirpath::collection& foci, fhirpath::environment& env, index_set& out) const;
 
   const search_parameters& params_;
-  std::vector<std::string> local_bases_;  // each ending in '/'
+  std::vector<std::string> local_bases_;  // without a final '/'
   mutable validation::environment_pool environments_;
   struct reference_stubs;
   std::unique_ptr<reference_stubs> stubs_;
@@ -57,6 +59,15 @@ struct reference_parts {
   bool absolute = false;
 };
 reference_parts split_reference(std::string_view reference);
+
+// The resource of this server a reference names: a relative "Type/id" (a versioned one names its
+// resource) or an absolute URL under one of `local_bases` ("https://example.org/fhir"). nullopt for
+// another server's URL, a urn:, a local "#id" or a string without the RESTful form.
+struct local_target {
+  std::string type;
+  std::string id;
+};
+std::optional<local_target> local_target_of(std::string_view reference, const std::vector<std::string>& local_bases);
 
 // The implicit range of a decimal as written (search.html#number): half a unit of its last digit
 // either side. "100" -> [99.5, 100.5), "1.50" -> [1.495, 1.505).

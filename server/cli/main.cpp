@@ -27,6 +27,7 @@
 #include "server/importer.hpp"
 #include "server/loader.hpp"
 #include "store/backup.hpp"
+#include "store/store.hpp"
 #include "server/log.hpp"
 
 namespace {
@@ -94,9 +95,12 @@ struct offline_store {
 fhir::result<offline_store> open_offline(const server::cli::serve_options& options, const server::cli::validation_flags& flags) {
   auto setup = load_validation(flags);
   if (!setup) return std::move(setup).error();
-  // The base URL decides which absolute references are this server's (indexed as Type/id): reindex and
-  // import need the server's own (--base-url).
-  std::string base_url = options.base_url.empty() ? "http://localhost/fhir" : options.base_url;
+  // The base URL decides which absolute references are this server's (indexed as Type/id): the one
+  // given, else the one the database's index was built for by the server, else a placeholder.
+  std::string base_url = options.base_url;
+  if (base_url.empty()) base_url = store::recorded_index_base(options.database).value_or("");
+  base_url = base_url.substr(0, base_url.find(' '));
+  if (base_url.empty()) base_url = "http://localhost/fhir";
   auto app = server::application::open(*setup->definitions, server::application_options{.database_path = options.database,
                                                                                          .base_url = base_url,
                                                                                          .validation = setup->options,

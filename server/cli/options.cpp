@@ -50,9 +50,9 @@ Usage:
   fhir-server reindex [--db FILE] [--package PATH]... [--base-url URL]
                                     rebuild every search index row of the database from the current
                                     versions, with the search parameters of R4 and the packages given
-                                    (needed after adding a package with new SearchParameters, or after
-                                    changing the server's --base-url: absolute references under it are
-                                    the server's own; give the server's, default http://localhost/fhir)
+                                    (needed after adding a package with new SearchParameters); absolute
+                                    references under the base URL are the server's own: default, the
+                                    one the server last indexed the database under
   fhir-server explain [--db FILE] [--package PATH]... 'TYPE?QUERY'
                                     show how the database runs a search: the strategy, the driving
                                     clause and SQLite's query plan (a SCAN of a table is a full pass)

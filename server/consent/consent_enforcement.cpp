@@ -7,6 +7,7 @@
 #include "fhir/json/serialize.hpp"
 #include "fhir/outcome.hpp"
 #include "fhir/resource.hpp"
+#include "fhir/search/indexer.hpp"
 #include "fhir/search/search_query.hpp"
 #include "server/audit/request_audit.hpp"
 #include "server/consent/break_glass.hpp"
@@ -71,25 +72,21 @@ std::optional<std::vector<rules::consent_rule>> load(const context& ctx, const s
   return out;
 }
 
-// A reference as resource facts name resources ("Type/id"): this server's absolute URLs and versioned
-// references ("Patient/1/_history/2") name the resource itself; another server's URL stays as written
-// (it names none of ours).
-std::string as_local(std::string_view reference, std::string_view own_base) {
-  if (!own_base.empty() && reference.size() > own_base.size() && reference.starts_with(own_base) && reference[own_base.size()] == '/')
-    reference.remove_prefix(own_base.size() + 1);
-  if (reference.find("://") == std::string_view::npos)
-    if (auto history = reference.find("/_history/"); history != std::string_view::npos) reference = reference.substr(0, history);
-  return std::string(reference);
+// A reference as resource facts name resources: "Type/id" for one of ours (an own-base URL or a
+// versioned reference names the resource itself); anything else as written (it names none of ours).
+std::string resource_key(const std::string& reference, const std::vector<std::string>& own_bases) {
+  auto local = fhir::search::local_target_of(reference, own_bases);
+  return local ? local->type + "/" + local->id : reference;
 }
 
-void collect_references(const value& v, std::string_view own_base, std::vector<std::string>& out) {
+void collect_references(const value& v, const std::vector<std::string>& own_bases, std::vector<std::string>& out) {
   if (v.is_object()) {
     for (const auto& m : v.as_object()) {
-      if (m.key == "reference" && m.value.is_string()) out.push_back(as_local(m.value.as_string(), own_base));
-      else collect_references(m.value, own_base, out);
+      if (m.key == "reference" && m.value.is_string()) out.push_back(resource_key(m.value.as_string(), own_bases));
+      else collect_references(m.value, own_bases, out);
     }
   } else if (v.is_array()) {
-    for (const value& item : v.as_array()) collect_references(item, own_base, out);
+    for (const value& item : v.as_array()) collect_references(item, own_bases, out);
   }
 }
 
@@ -230,24 +227,20 @@ rules::resource_facts facts_of(const context& ctx, const store::resource_version
       break;
     }
   facts.clinical_date = clinical_date(r);
-  collect_references(r, ctx.settings.base_url, facts.references);
+  collect_references(r, {ctx.settings.base_url}, facts.references);
   return facts;
 }
 
 namespace {
 
-// A Provenance target ({"reference": "Type/id" or "Type/id/_history/n", absolute allowed}) the caller
-// may see. Unreadable or unresolvable targets count as hidden.
+// A Provenance target ({"reference": "Type/id" or "Type/id/_history/n", or under our base URL}) the
+// caller may see. Unreadable or unresolvable targets, another server's among them, count as hidden.
 bool target_visible(const context& ctx, const auth::caller& caller, const value& target) {
   const std::string* ref = target.is_object() ? target.find_string("reference") : nullptr;
-  if (!ref) return false;
-  std::string_view r = *ref;
-  if (auto history = r.find("/_history/"); history != std::string_view::npos) r = r.substr(0, history);
-  std::size_t slash = r.rfind('/');
-  if (slash == std::string_view::npos || slash == 0) return false;
-  std::size_t type_start = r.rfind('/', slash - 1);
-  std::string type(r.substr(type_start == std::string_view::npos ? 0 : type_start + 1, slash - (type_start == std::string_view::npos ? 0 : type_start + 1)));
-  std::string id(r.substr(slash + 1));
+  auto local = ref ? fhir::search::local_target_of(*ref, {ctx.settings.base_url}) : std::nullopt;
+  if (!local) return false;
+  const std::string& type = local->type;
+  const std::string& id = local->id;
   if (type == "Provenance") return true;  // a chain of Provenance is decided at its end
   const auto& protected_types = ctx.auth->policy().protected_types();
   if (std::find(protected_types.begin(), protected_types.end(), type) != protected_types.end())

@@ -217,6 +217,9 @@ INSERT INTO reindex_pending(kind) VALUES ('composites');
 -- `subject=Patient/1` and Patient/1's compartment matched another server's Patient/1: such references
 -- are indexed by URL only now (the server's own base URL still counts as local).
 INSERT INTO reindex_pending(kind) VALUES ('references');
+-- The base URLs (space-separated) under which the index took absolute references for this server's
+-- when it was last built; when the server's change, those references are reindexed. At most one row.
+CREATE TABLE index_base (urls TEXT NOT NULL);
 )sql"},
 };
 

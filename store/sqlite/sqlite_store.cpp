@@ -514,6 +514,27 @@ class sqlite_store final : public store {
 
   fhir::result<std::size_t> reindex() override { return reindex_where(std::nullopt); }
 
+  // Records the indexer's base URLs; when they differ from those the index was built for, the
+  // resources with an absolute reference are reindexed (by finish_pending_reindex, next): under the old
+  // base such a reference was ours, or another server's, and may not be now.
+  fhir::result<fhir::done> record_index_base() {
+    if (!indexer_) return fhir::done{};
+    std::string urls;
+    for (const std::string& base : indexer_->local_bases()) urls += (urls.empty() ? "" : " ") + base;
+    return write_rows<fhir::done>([&](database& db, fhir::epoch_ms) -> fhir::result<fhir::done> {
+      auto recorded = db.cached("SELECT urls FROM index_base");
+      std::optional<std::string> previous;
+      if (recorded->step()) previous = std::string(recorded->column_text(0));
+      recorded->reset();
+      if (previous == urls) return fhir::done{};
+      db.cached("DELETE FROM index_base")->run();
+      db.cached("INSERT INTO index_base(urls) VALUES (?1)")->bind(1, urls).run();
+      // None recorded: a new database, or one upgraded to schema 9, whose references are pending anyway.
+      if (previous) db.cached("INSERT OR IGNORE INTO reindex_pending(kind) VALUES ('references')")->run();
+      return fhir::done{};
+    });
+  }
+
   // A composite whose rows use the columns schema 9 added to ix_composite: a reference first (url1), a
   // number second (value2 alone), or a third component (value3).
   static bool needs_schema_9_composite_columns(const fhir::search::search_parameter& p) {
@@ -875,11 +896,26 @@ fhir::result<std::unique_ptr<store>> open_sqlite_store(const sqlite_options& opt
     // later index table has none in that table (reindex_pending).
     if (previous_version == 1 && options.indexer)
       if (auto indexed = opened->reindex(); !indexed) return std::move(indexed).error();
+    if (auto recorded = opened->record_index_base(); !recorded) return std::move(recorded).error();
     if (auto filled = opened->finish_pending_reindex(); !filled) return std::move(filled).error();
     return std::unique_ptr<store>(std::move(opened));
   } catch (const std::exception& e) {
     return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception,
                        fmt::format("cannot open the store {}: {}", options.path, e.what()), "store-open-failed");
+  }
+}
+
+std::optional<std::string> recorded_index_base(const std::string& path) {
+  if (!std::filesystem::exists(path)) return std::nullopt;
+  try {
+    sqlite::database db(path, sqlite::open_options{.read_only = true});
+    auto table = db.cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'index_base'");
+    if (!table->step()) return std::nullopt;
+    auto st = db.cached("SELECT urls FROM index_base");
+    if (!st->step()) return std::nullopt;
+    return std::string(st->column_text(0));
+  } catch (const std::exception&) {
+    return std::nullopt;  // not a database this server can read: opening it will say why
   }
 }
 

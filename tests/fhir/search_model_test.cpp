@@ -67,7 +67,7 @@ TEST_CASE("composites of a reference first and of three components; swapped comp
   CHECK(cvq->components[0].expression == "code");
   CHECK(cvq->components[1].expression == "value.ofType(Quantity)");
 
-  fhir::search::indexer ix(parameters());
+  fhir::search::indexer ix(parameters(), {});
   auto document = ix.extract(parse(R"({"resourceType":"DocumentReference","status":"current","content":[{"attachment":{}}],
     "relatesTo":[{"code":"replaces","target":{"reference":"DocumentReference/d1"}},
                  {"code":"appends","target":{"reference":"https://other.example/fhir/DocumentReference/d9"}},
@@ -97,6 +97,26 @@ TEST_CASE("composites of a reference first and of three components; swapped comp
                       [](const auto& c) { return c.code == "chromosome-window-coordinate"; }) == 1);
 }
 
+TEST_CASE("a reference names one of this server's resources when relative or under its base URL", "[fhir][search]") {
+  using fhir::search::local_target_of;
+  const std::vector<std::string> bases{"https://shcr.example/fhir/"};
+  auto target = [&](std::string_view reference) {
+    auto t = local_target_of(reference, bases);
+    return t ? t->type + "/" + t->id : std::string("-");
+  };
+  CHECK(target("Patient/1") == "Patient/1");
+  CHECK(target("Patient/1/_history/2") == "Patient/1");
+  CHECK(target("https://shcr.example/fhir/Patient/1") == "Patient/1");
+  CHECK(target("https://shcr.example/fhir/Patient/1/_history/3") == "Patient/1");
+  CHECK(target("https://other.example/fhir/Patient/1") == "-");
+  CHECK(target("https://shcr.example/fhirx/Patient/1") == "-");  // a longer path is not under the base
+  CHECK(target("https://shcr.example/fhir") == "-");
+  CHECK(target("urn:uuid:0c9d0b1e-4f0b-4d5a-9d8a-3f6f2e1c7a10") == "-");
+  CHECK(target("#pt") == "-");
+  CHECK(target("") == "-");
+  CHECK(local_target_of("https://shcr.example/fhir/Patient/1", {}) == std::nullopt);  // no base: another server's
+}
+
 TEST_CASE("a parameter whose expression unions narrower ones shares their rows", "[fhir][search]") {
   const auto* combo = parameters().find("Observation", "combo-code");
   REQUIRE(combo);
@@ -115,7 +135,7 @@ TEST_CASE("a parameter whose expression unions narrower ones shares their rows",
 }
 
 TEST_CASE("the indexer extracts typed values once", "[fhir][search]") {
-  fhir::search::indexer ix(parameters());
+  fhir::search::indexer ix(parameters(), {});
   auto index = ix.extract(parse(R"({"resourceType":"Observation","status":"final",
     "code":{"coding":[{"system":"http://loinc.org","code":"29463-7","display":"Body Weight"}],"text":"Weight"},
     "subject":{"reference":"Patient/p1/_history/2"},"effectiveDateTime":"2024-02",
@@ -151,7 +171,7 @@ TEST_CASE("Location.near indexes positions in WGS84 range, and a near search kno
   REQUIRE(near);
   CHECK(near->position);
   CHECK(near->searchable());
-  fhir::search::indexer ix(parameters());
+  fhir::search::indexer ix(parameters(), {});
   auto index = ix.extract(parse(R"({"resourceType":"Location","position":{"latitude":53.7997,"longitude":-1.5492,"altitude":40}})"));
   REQUIRE(index.positions.size() == 1);
   CHECK(index.positions[0].code == "near");

@@ -194,7 +194,7 @@ TEST_CASE("a schema 3 database's AuditEvents move into the trail with their hash
     sqlite3_free(message);
     REQUIRE(rc == SQLITE_OK);
   };
-  for (const char* table : {"audit_record", "audit_key", "quality_count", "read_trail_link", "ix_position", "reindex_pending", "contained_resource"}) exec(std::string("DROP TABLE ") + table);
+  for (const char* table : {"audit_record", "audit_key", "quality_count", "read_trail_link", "ix_position", "reindex_pending", "contained_resource", "index_base"}) exec(std::string("DROP TABLE ") + table);
   exec("CREATE TABLE audit_chain (seq INTEGER PRIMARY KEY, vid INTEGER NOT NULL UNIQUE, hash BLOB NOT NULL)");
   unsigned char previous[32] = {};
   for (int seq = 1; seq <= 3; ++seq) {

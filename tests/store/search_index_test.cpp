@@ -24,7 +24,7 @@ const fhir::search::search_parameters& parameters() {
 }
 
 const fhir::search::indexer& indexer() {
-  static const fhir::search::indexer i(parameters());
+  static const fhir::search::indexer i(parameters(), {"http://shcr.example/fhir"});  // this store's base URL
   return i;
 }
 
@@ -102,7 +102,7 @@ TEST_CASE("reindex rebuilds the index, and a schema-1 database is indexed when u
   // Back to schema 1 (what a server before search left), then opened by this one.
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  for (const char* table : {"search_param", "ix_string", "ix_token", "ix_date", "ix_number", "ix_quantity", "ix_reference", "ix_uri", "ix_composite", "ix_text", "ix_position", "reindex_pending", "contained_resource"})
+  for (const char* table : {"search_param", "ix_string", "ix_token", "ix_date", "ix_number", "ix_quantity", "ix_reference", "ix_uri", "ix_composite", "ix_text", "ix_position", "reindex_pending", "contained_resource", "index_base"})
     exec(db, (std::string("DROP TABLE ") + table).c_str());
   exec(db, "DROP INDEX resource_live");
   exec(db, "DROP INDEX resource_updated");
@@ -139,6 +139,7 @@ TEST_CASE("a schema-6 database gets its positions and contained resources indexe
   exec(db, "DELETE FROM ix_string");  // the Patients' rows (the contained one's too): a full reindex would bring them back
   exec(db, "DELETE FROM ix_reference WHERE target_id LIKE '#%'");  // schema 6 did not index local references
   exec(db, "DROP TABLE contained_resource");
+  exec(db, "DROP TABLE index_base");
   exec(db, "PRAGMA user_version = 6");
   sqlite3_close(db);
   {
@@ -194,6 +195,8 @@ TEST_CASE("a schema-8 database keeps its composite rows and gets the new composi
       "referenceSeq":{"chromosome":{"coding":[{"code":"2"}]},"genomeBuild":"GRCh38","windowStart":100,"windowEnd":900}})"), {}).ok());
     REQUIRE(s->update(parse(R"({"resourceType":"Observation","id":"o3","status":"final","code":{"text":"x"},
       "subject":{"reference":"https://other.example/fhir/Patient/p9"}})"), {}).ok());
+    REQUIRE(s->update(parse(R"({"resourceType":"Observation","id":"o4","status":"final","code":{"text":"x"},
+      "subject":{"reference":"http://shcr.example/fhir/Patient/p9"}})"), {}).ok());
     CHECK(find(*s, "DocumentReference", {{"relationship", "d1$replaces"}}) == std::vector<std::string>{"d2"});
     CHECK(find(*s, "Observation", {{"derived-from:DocumentReference.relationship", "d1$replaces"}}) == std::vector<std::string>{"o2"});
     CHECK(find(*s, "MolecularSequence", {{"chromosome-variant-coordinate", "2$150$160"}}) == std::vector<std::string>{"s1"});
@@ -211,7 +214,8 @@ TEST_CASE("a schema-8 database keeps its composite rows and gets the new composi
   exec(db, "DELETE FROM ix_string");  // a full reindex would bring the Patient's rows back
   // Schema 8 took another server's Patient/p9 for ours.
   exec(db, "UPDATE ix_reference SET target_type = 'Patient', target_id = 'p9' WHERE url = 'https://other.example/fhir/Patient/p9'");
-  REQUIRE(find(*open(path), "Observation", {{"subject", "Patient/p9"}}) == std::vector<std::string>{"o3"});
+  REQUIRE(find(*open(path), "Observation", {{"subject", "Patient/p9"}}) == std::vector<std::string>{"o3", "o4"});
+  exec(db, "DROP TABLE index_base");
   exec(db, "PRAGMA user_version = 8");
   sqlite3_close(db);
   auto s = open(path);
@@ -219,7 +223,8 @@ TEST_CASE("a schema-8 database keeps its composite rows and gets the new composi
   CHECK(find(*s, "DocumentReference", {{"relationship", "d1$replaces"}}) == std::vector<std::string>{"d2"});  // reindexed
   CHECK(find(*s, "MolecularSequence", {{"chromosome-variant-coordinate", "2$150$160"}}) == std::vector<std::string>{"s1"});
   CHECK(find(*s, "Observation", {{"derived-from:DocumentReference.relationship", "d1$replaces"}}) == std::vector<std::string>{"o2"});
-  CHECK(find(*s, "Observation", {{"subject", "Patient/p9"}}).empty());  // reindexed: found by its URL only
+  // Reindexed: another server's Patient/p9 is found by its URL only; one under this store's base is ours.
+  CHECK(find(*s, "Observation", {{"subject", "Patient/p9"}}) == std::vector<std::string>{"o4"});
   CHECK(find(*s, "Observation", {{"subject", "https://other.example/fhir/Patient/p9"}}) == std::vector<std::string>{"o3"});
   CHECK(find(*s, "Patient", {{"family", "smith"}}).empty());  // only the types with a new composite shape were reindexed
   s.reset();
@@ -230,6 +235,38 @@ TEST_CASE("a schema-8 database keeps its composite rows and gets the new composi
   CHECK(sqlite3_column_int(st, 0) == 0);  // done, so cleared
   sqlite3_finalize(st);
   sqlite3_close(db);
+}
+
+// The base URL decides which absolute references are ours; the database records the one its index was
+// built for, and a store opened with another reindexes the resources with an absolute reference.
+TEST_CASE("a new base URL reindexes absolute references, and the base is recorded", "[store][search]") {
+  fhir::testing::temp_dir dir;
+  std::string path = dir.file("db.sqlite");
+  static const fhir::search::indexer moved(parameters(), {"https://moved.example/fhir/"});
+  auto open_with = [&](const fhir::search::indexer& ix) {
+    auto s = store::open_sqlite_store(store::sqlite_options{.path = path, .resource_types = types, .indexer = &ix});
+    REQUIRE(s.ok());
+    return std::move(*s);
+  };
+  CHECK_FALSE(store::recorded_index_base(path).has_value());
+  {
+    auto s = open(path);
+    REQUIRE(s->update(patient("p1", "Smith"), {}).ok());
+    REQUIRE(s->update(parse(R"({"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"},
+      "subject":{"reference":"http://shcr.example/fhir/Patient/p1"}})"), {}).ok());
+    REQUIRE(s->update(parse(R"({"resourceType":"Observation","id":"o2","status":"final","code":{"text":"x"},
+      "subject":{"reference":"https://moved.example/fhir/Patient/p1"}})"), {}).ok());
+    CHECK(find(*s, "Observation", {{"subject", "Patient/p1"}}) == std::vector<std::string>{"o1"});
+  }
+  CHECK(store::recorded_index_base(path) == "http://shcr.example/fhir");
+  {
+    auto s = open_with(moved);
+    CHECK(find(*s, "Observation", {{"subject", "Patient/p1"}}) == std::vector<std::string>{"o2"});
+    CHECK(find(*s, "Patient", {{"family", "smith"}}) == std::vector<std::string>{"p1"});
+  }
+  CHECK(store::recorded_index_base(path) == "https://moved.example/fhir");
+  auto s = open(path);
+  CHECK(find(*s, "Observation", {{"subject", "Patient/p1"}}) == std::vector<std::string>{"o1"});
 }
 
 // search.html#contained: chains continue inside contained resources, and out of them to resources.
