@@ -65,6 +65,16 @@ void exec(sqlite3* db, const char* sql) {
   REQUIRE(rc == SQLITE_OK);
 }
 
+// The index kinds an upgrade left to fill (reindex_pending), as a count.
+int pending_reindex_rows(sqlite3* db) {
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM reindex_pending", -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  int rows = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  return rows;
+}
+
 }  // namespace
 
 TEST_CASE("index rows follow creates, updates and deletes", "[store][search]") {
@@ -150,11 +160,7 @@ TEST_CASE("a schema-6 database gets its positions and contained resources indexe
   }
   // As if the process had died after the upgrade's commit, before the reindex's.
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM reindex_pending", -1, &st, nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-  CHECK(sqlite3_column_int(st, 0) == 0);  // done, so cleared
-  sqlite3_finalize(st);
+  CHECK(pending_reindex_rows(db) == 0);  // done, so cleared
   exec(db, "DELETE FROM ix_position");
   exec(db, "INSERT INTO reindex_pending(kind) VALUES ('positions')");
   sqlite3_close(db);
@@ -229,11 +235,7 @@ TEST_CASE("a schema-8 database keeps its composite rows and gets the new composi
   CHECK(find(*s, "Patient", {{"family", "smith"}}).empty());  // only the types with a new composite shape were reindexed
   s.reset();
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM reindex_pending", -1, &st, nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-  CHECK(sqlite3_column_int(st, 0) == 0);  // done, so cleared
-  sqlite3_finalize(st);
+  CHECK(pending_reindex_rows(db) == 0);  // done, so cleared
   sqlite3_close(db);
 }
 
