@@ -360,8 +360,8 @@ struct sqlite_options {
 // opened or migrated, with a diagnostic saying why.
 fhir::result<std::unique_ptr<store>> open_sqlite_store(const sqlite_options& options);
 
-// The base URLs (space-separated) the database's search index was last built for, so that offline
-// commands index as the server does; nullopt when the file or the record does not exist.
-std::optional<std::string> recorded_index_base(const std::string& path);
+// The base URLs the database's search index was last built for, so that offline commands index as the
+// server does; none when the file or the record does not exist (or cannot be read: opening it says why).
+std::vector<std::string> recorded_index_base(const std::string& path);
 
 }  // namespace store

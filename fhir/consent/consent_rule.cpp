@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include "fhir/search/date_range.hpp"
-#include "fhir/search/indexer.hpp"
 
 namespace fhir::consent {
 namespace {
@@ -138,13 +137,6 @@ result<provision> read_provision(const value& p, const std::string& path, bool r
       const value* ref = d.find("reference");
       read.reference = ref ? text_at(*ref, "reference") : std::string();
       if (read.reference.empty()) return refuse(at + ".reference", "Data needs a reference");
-      // Data is matched against resources' "Type/id": an absolute, versioned or contained reference
-      // would match nothing, and a Consent the server cannot enforce as written is refused (read as a
-      // deny when already stored).
-      fhir::search::reference_parts parts = fhir::search::split_reference(read.reference);
-      if (parts.type.empty() || read.reference != parts.type + "/" + parts.id)
-        return refuse(at + ".reference.reference",
-                      fmt::format("'{}' must be a relative reference to a resource of this server (Type/id)", read.reference));
       out.data.push_back(std::move(read));
     }
   if (const auto* children = array_at(p, "provision"))

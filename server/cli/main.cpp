@@ -98,8 +98,7 @@ fhir::result<offline_store> open_offline(const server::cli::serve_options& optio
   // The base URL decides which absolute references are this server's (indexed as Type/id): the one
   // given, else the one the database's index was built for by the server, else a placeholder.
   std::string base_url = options.base_url;
-  if (base_url.empty()) base_url = store::recorded_index_base(options.database).value_or("");
-  base_url = base_url.substr(0, base_url.find(' '));
+  if (auto recorded = store::recorded_index_base(options.database); base_url.empty() && !recorded.empty()) base_url = recorded.front();
   if (base_url.empty()) base_url = "http://localhost/fhir";
   auto app = server::application::open(*setup->definitions, server::application_options{.database_path = options.database,
                                                                                          .base_url = base_url,
@@ -335,6 +334,10 @@ int serve(const server::cli::serve_options& options, const server::cli::validati
   std::string base_url = options.base_url.empty()
                              ? scheme + "://" + host_for_url + ":" + std::to_string(http->port()) + "/fhir"
                              : options.base_url;
+  if (options.base_url.empty())
+    server::log::warning("no --base-url: {} is this server's base URL, and absolute references are taken for its own only under it "
+                         "(a different base at the next start reindexes them); give the public base URL in production",
+                         base_url);
 
   auto opened = server::application::open(
       definitions, server::application_options{.database_path = options.database, .base_url = base_url,

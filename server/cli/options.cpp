@@ -53,7 +53,7 @@ Usage:
                                     (needed after adding a package with new SearchParameters); absolute
                                     references under the base URL are the server's own: default, the
                                     one the server last indexed the database under
-  fhir-server explain [--db FILE] [--package PATH]... 'TYPE?QUERY'
+  fhir-server explain [--db FILE] [--package PATH]... [--base-url URL] 'TYPE?QUERY'
                                     show how the database runs a search: the strategy, the driving
                                     clause and SQLite's query plan (a SCAN of a table is a full pass)
   fhir-server token --key KEY.pem --claims CLAIMS.json [--kid ID] [--alg RS256|PS256|ES256] [--lifetime S]
@@ -61,7 +61,7 @@ Usage:
                                     (iat + lifetime, default 3600 s) and a random jti added when absent
   fhir-server jwks --key KEY.pem [--kid ID] [--alg ALG]
                                     print the JWKS (public key) that verifies tokens signed with KEY
-  fhir-server audit verify --db FILE
+  fhir-server audit verify --db FILE [--base-url URL]
                                     check the audit trail's SHA-256 hash chains (the database's and the
                                     read trail's beside it) from the first record to the last; prints
                                     the number of records and the last hashes, or names the first
@@ -73,7 +73,8 @@ Usage:
                                     are reported as FILE:LINE and skipped (exit status 1); a killed
                                     import resumes after its last committed batch (--restart: from
                                     the start); --organization: the data controller recorded on every
-                                    resource (a line naming another is rejected). Run it with the
+                                    resource (a line naming another is rejected); --base-url: as for
+                                    reindex (default: the server's recorded one). Run it with the
                                     server stopped (docs/operations.md); a running server has $import
   fhir-server backup --db FILE --to FILE
                                     copy the database, while a server may be using it, to a new file:
@@ -117,8 +118,9 @@ Options of serve:
   --tls-key FILE     the certificate's PEM private key
   --plain-http       serve plain HTTP without TLS (refused in jwt mode unless given: bearer tokens must
                      not cross a network in clear)
-  --base-url URL     the public base URL used in Location headers and links
-                     (default: http://HOST:PORT/fhir)
+  --base-url URL     the public base URL used in Location headers and links, and under which absolute
+                     references name this server's resources (indexed as Type/id; a new base URL
+                     reindexes them at start-up) (default: http://HOST:PORT/fhir)
   --log-level LEVEL  debug, info, warning, error or off (default: info); debug also logs every request
                      (method, target, status, bytes, microseconds, remote address, request id)
   --log-format FORMAT
@@ -240,8 +242,10 @@ parse_result parse(int argc, char** argv) {
                       cmd.what == command::kind::audit_verify || cmd.what == command::kind::import;
     bool signs = cmd.what == command::kind::token || cmd.what == command::kind::jwks;
     bool validates = cmd.what == command::kind::serve || cmd.what == command::kind::validate || uses_store;
-    // Commands that write search index rows: the base URL says which absolute references are ours.
-    bool indexes = cmd.what == command::kind::reindex || cmd.what == command::kind::import;
+    // Commands that open the store with its indexer (an upgrade's reindex may run): the base URL says
+    // which absolute references are ours (default: the one the server recorded).
+    bool indexes = cmd.what == command::kind::reindex || cmd.what == command::kind::import || cmd.what == command::kind::explain ||
+                   cmd.what == command::kind::audit_verify;
     uses_store = uses_store || cmd.what == command::kind::backup;  // a file copy: no definitions needed
     if (cmd.what == command::kind::import && name == "--batch") {
       ok = take() && parse_number(value, cmd.import_batch) && cmd.import_batch > 0 && cmd.import_batch <= 100000;

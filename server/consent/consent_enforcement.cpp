@@ -52,6 +52,21 @@ rules::consent_rule uninterpretable(const value& consent, const std::string& pat
   return rule;
 }
 
+// A reference as resource facts name resources: "Type/id" for one of ours (an own-base URL or a
+// versioned reference names the resource itself); anything else as written (it names none of ours).
+std::string resource_key(const std::string& reference, const std::vector<std::string>& own_bases) {
+  auto local = fhir::search::local_target_of(reference, own_bases);
+  return local ? local->type + "/" + local->id : reference;
+}
+
+// A provision's data references named as resource facts name resources, so that a deny of
+// "[base]/Observation/1" or "Observation/1/_history/2" holds for Observation/1 (another server's
+// resource stays as written: it is none of ours).
+void name_data_as_facts(rules::provision& p, const std::vector<std::string>& own_bases) {
+  for (auto& d : p.data) d.reference = resource_key(d.reference, own_bases);
+  for (auto& child : p.children) name_data_as_facts(child, own_bases);
+}
+
 // The patient's Consents; nullopt when they cannot be read now (the caller fails closed).
 std::optional<std::vector<rules::consent_rule>> load(const context& ctx, const std::string& patient) {
   std::vector<rules::consent_rule> out;
@@ -67,17 +82,12 @@ std::optional<std::vector<rules::consent_rule>> load(const context& ctx, const s
       continue;
     }
     auto rule = rules::read_consent(*consent);
+    if (rule) name_data_as_facts(rule->root, {ctx.settings.base_url});
     out.push_back(rule ? std::move(*rule) : uninterpretable(*consent, patient));
   }
   return out;
 }
 
-// A reference as resource facts name resources: "Type/id" for one of ours (an own-base URL or a
-// versioned reference names the resource itself); anything else as written (it names none of ours).
-std::string resource_key(const std::string& reference, const std::vector<std::string>& own_bases) {
-  auto local = fhir::search::local_target_of(reference, own_bases);
-  return local ? local->type + "/" + local->id : reference;
-}
 
 void collect_references(const value& v, const std::vector<std::string>& own_bases, std::vector<std::string>& out) {
   if (v.is_object()) {

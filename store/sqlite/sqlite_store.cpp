@@ -905,18 +905,25 @@ fhir::result<std::unique_ptr<store>> open_sqlite_store(const sqlite_options& opt
   }
 }
 
-std::optional<std::string> recorded_index_base(const std::string& path) {
-  if (!std::filesystem::exists(path)) return std::nullopt;
+std::vector<std::string> recorded_index_base(const std::string& path) {
+  std::vector<std::string> out;
+  if (!std::filesystem::exists(path)) return out;
   try {
     sqlite::database db(path, sqlite::open_options{.read_only = true});
     auto table = db.cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'index_base'");
-    if (!table->step()) return std::nullopt;
+    if (!table->step()) return out;
     auto st = db.cached("SELECT urls FROM index_base");
-    if (!st->step()) return std::nullopt;
-    return std::string(st->column_text(0));
+    if (!st->step()) return out;
+    std::string urls(st->column_text(0));
+    for (std::size_t start = 0; start < urls.size();) {
+      std::size_t space = std::min(urls.find(' ', start), urls.size());
+      if (space > start) out.push_back(urls.substr(start, space - start));
+      start = space + 1;
+    }
   } catch (const std::exception&) {
-    return std::nullopt;  // not a database this server can read: opening it will say why
+    out.clear();  // not a database this server can read: opening it will say why
   }
+  return out;
 }
 
 }  // namespace store

@@ -263,6 +263,23 @@ TEST_CASE("break-glass is per patient, overrides granular denies as audited over
   CHECK(fhir::testing::count_matches(alerts.json()) == 3);
 }
 
+// A provision's data reference names the resource however it is written: relative, versioned, or under
+// this server's base URL (a deny written so used to match nothing and hide nothing).
+TEST_CASE_METHOD(gp_and_hospital, "a Consent's data reference holds for its resource written absolute or versioned", "[server][consent]") {
+  for (const char* id : {"o-abs", "o-ver", "o-free"})
+    REQUIRE(app.put(std::string("/fhir/Observation/") + id, observation(id, "p1"), with(gp)).status() == 201);
+  std::string own = std::string(app_fixture::base) + "/Observation/o-abs";
+  REQUIRE(app.put("/fhir/Consent/g1", consent("g1", "p1", "granular", "active", R"({"type":"permit","provision":[
+    {"type":"deny","data":[{"meaning":"instance","reference":{"reference":")" + own + R"("}},
+                           {"meaning":"instance","reference":{"reference":"Observation/o-ver/_history/1"}},
+                           {"meaning":"instance","reference":{"reference":"https://other.example/fhir/Observation/o-free"}}]}]})"),
+                  with(admin)).status() == 201);
+  CHECK(app.get("/fhir/Observation/o-abs", {hospital}).status() == 404);
+  CHECK(app.get("/fhir/Observation/o-ver", {hospital}).status() == 404);
+  CHECK(app.get("/fhir/Observation/o-free", {hospital}).status() == 200);  // another server's o-free is not ours
+  CHECK(app.get("/fhir/Observation/o-abs", {gp}).status() == 200);         // the controller sees its own
+}
+
 TEST_CASE_METHOD(gp_and_hospital, "a match through a chain or _has needs a contributor the caller may see", "[server][consent][search]") {
   REQUIRE(app.put("/fhir/Observation/sensitive", observation("sensitive", "p1", "999"), with(gp)).status() == 201);
   REQUIRE(app.put("/fhir/Observation/plain", observation("plain", "p2", "1234"), with(gp)).status() == 201);
