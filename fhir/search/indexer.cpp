@@ -158,10 +158,10 @@ class extraction {
     // searches for Patient/1. Another server's resource is found by its URL only: as Type/id it would
     // be taken for ours (in the compartment of our Patient with the same id, followed by chains and
     // includes).
-    std::string url = split_reference(reference).absolute ? std::string(reference) : std::string();
-    auto local = local_target_of(reference, local_bases_);
-    if (!local) local.emplace();
-    out_.references.push_back({p_.code, std::move(local->type), std::move(local->id), std::move(url)});
+    reference_parts parts = split_reference(reference);
+    std::string url = parts.absolute ? std::string(reference) : std::string();
+    if (parts.absolute && !under_local_base(reference, local_bases_)) parts.type.clear(), parts.id.clear();
+    out_.references.push_back({p_.code, std::move(parts.type), std::move(parts.id), std::move(url)});
   }
 
   // "#m1": a contained resource, stored with its type and the reference as written, so a chain can
@@ -484,15 +484,17 @@ reference_parts split_reference(std::string_view reference) {
   return out;
 }
 
-std::optional<local_target> local_target_of(std::string_view reference, const std::vector<std::string>& local_bases) {
-  if (reference.empty() || reference.front() == '#') return std::nullopt;
-  reference_parts parts = split_reference(reference);
-  if (parts.type.empty()) return std::nullopt;
-  auto under = [&](std::string_view base) {
+bool under_local_base(std::string_view reference, std::span<const std::string> local_bases) {
+  return std::any_of(local_bases.begin(), local_bases.end(), [&](std::string_view base) {
     while (base.ends_with('/')) base.remove_suffix(1);
     return !base.empty() && reference.size() > base.size() && reference.starts_with(base) && reference[base.size()] == '/';
-  };
-  if (parts.absolute && std::none_of(local_bases.begin(), local_bases.end(), under)) return std::nullopt;
+  });
+}
+
+std::optional<local_target> local_target_of(std::string_view reference, std::span<const std::string> local_bases) {
+  if (reference.empty() || reference.front() == '#') return std::nullopt;
+  reference_parts parts = split_reference(reference);
+  if (parts.type.empty() || (parts.absolute && !under_local_base(reference, local_bases))) return std::nullopt;
   return local_target{std::move(parts.type), std::move(parts.id)};
 }
 

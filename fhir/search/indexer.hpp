@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -67,7 +68,9 @@ struct local_target {
   std::string type;
   std::string id;
 };
-std::optional<local_target> local_target_of(std::string_view reference, const std::vector<std::string>& local_bases);
+std::optional<local_target> local_target_of(std::string_view reference, std::span<const std::string> local_bases);
+// True when `reference` is an absolute URL under one of `local_bases` (each with or without a final '/').
+bool under_local_base(std::string_view reference, std::span<const std::string> local_bases);
 
 // The implicit range of a decimal as written (search.html#number): half a unit of its last digit
 // either side. "100" -> [99.5, 100.5), "1.50" -> [1.495, 1.505).

@@ -40,6 +40,20 @@ std::string_view leading_identifier(std::string_view branch) {
   return branch.substr(0, n);
 }
 
+// The FHIR types of the element at `focus`.`path` (both plain paths, `focus` starting with its
+// resource type), or none when that is not a plain path to one element of the definitions.
+std::vector<std::string_view> element_types(std::string_view focus, std::string_view path, const definitions::registry& defs) {
+  constexpr std::string_view not_plain = "()|[] %$'\"";
+  if (focus.find_first_of(not_plain) != std::string_view::npos || path.find_first_of(not_plain) != std::string_view::npos)
+    return {};
+  const definitions::structure_definition* sd = defs.find_type(leading_identifier(focus));
+  const definitions::element_definition* e = sd ? sd->find_by_id(std::string(focus) + "." + std::string(path)) : nullptr;
+  std::vector<std::string_view> out;
+  if (e)
+    for (const auto& t : e->types) out.push_back(t.code);
+  return out;
+}
+
 std::vector<std::string> strings_of(const json::value* array) {
   std::vector<std::string> out;
   if (array && array->is_array())
@@ -81,12 +95,9 @@ std::string_view to_string(param_type type) {
 // True when `expression` is a plain path (`Location.position`) to an element of `type` with decimal
 // `latitude` and `longitude` children: a position that searches find by distance.
 bool selects_positions(std::string_view expression, std::string_view type, const definitions::registry& definitions) {
-  const definitions::structure_definition* sd = definitions.find_type(type);
-  if (!sd || expression.find_first_of("()|[] ") != std::string_view::npos) return false;
-  for (std::string_view child : {".latitude", ".longitude"}) {
-    const definitions::element_definition* e = sd->find_by_id(std::string(expression) + std::string(child));
-    if (!e || e->types.size() != 1 || e->types.front().code != "decimal") return false;
-  }
+  if (leading_identifier(expression) != type) return false;
+  for (std::string_view child : {"latitude", "longitude"})
+    if (element_types(expression, child, definitions) != std::vector<std::string_view>{"decimal"}) return false;
   return true;
 }
 
@@ -204,20 +215,6 @@ std::optional<bool> element_fits(param_type type, std::string_view type_code) {
   if (type == param_type::token) return in(token_types);
   if (type == param_type::reference) return in(reference_types);
   return std::nullopt;
-}
-
-// The FHIR types of the element at `focus`.`path` (both plain paths, `focus` starting with its
-// resource type), or none when that is not a plain path to one element of the definitions.
-std::vector<std::string_view> element_types(std::string_view focus, std::string_view path, const definitions::registry& defs) {
-  constexpr std::string_view not_plain = "()|[] %$'\"";
-  if (focus.find_first_of(not_plain) != std::string_view::npos || path.find_first_of(not_plain) != std::string_view::npos)
-    return {};
-  const definitions::structure_definition* sd = defs.find_type(leading_identifier(focus));
-  const definitions::element_definition* e = sd ? sd->find_by_id(std::string(focus) + "." + std::string(path)) : nullptr;
-  std::vector<std::string_view> out;
-  if (e)
-    for (const auto& t : e->types) out.push_back(t.code);
-  return out;
 }
 
 // True when every type of the element at `focus`.`path` can be indexed as `type`; nullopt when the

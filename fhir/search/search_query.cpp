@@ -189,11 +189,24 @@ class query_parser {
   }
 
   result<done> contained(const std::string& value) {
-    if (value == "false") q_.contained = contained_mode::off;
-    else if (value == "true") q_.contained = contained_mode::only;
-    else if (value == "both") q_.contained = contained_mode::both;
-    else return bad("_contained", fmt::format("_contained must be false, true or both, not '{}'", value));
-    return done{};
+    static constexpr std::array<std::pair<std::string_view, contained_mode>, 3> modes{
+        {{"false", contained_mode::off}, {"true", contained_mode::only}, {"both", contained_mode::both}}};
+    return one_of("_contained", value, modes, q_.contained);
+  }
+
+  // `value` as one of a result parameter's fixed values (`choices`, listed in that order when it is not).
+  template <typename E, std::size_t N>
+  static result<done> one_of(std::string_view name, std::string_view value, const std::array<std::pair<std::string_view, E>, N>& choices,
+                             E& out) {
+    std::string listed;
+    for (std::size_t i = 0; i < N; ++i) {
+      if (choices[i].first == value) {
+        out = choices[i].second;
+        return done{};
+      }
+      listed += std::string(i == 0 ? "" : i + 1 == N ? " or " : ", ") + std::string(choices[i].first);
+    }
+    return bad(name, fmt::format("{} must be {}, not '{}'", name, listed, value));
   }
 
   // With _contained the results are containers of any type: what is defined on the searched type alone
@@ -224,21 +237,18 @@ class query_parser {
   }
 
   result<done> total(const std::string& value) {
-    if (value == "none") q_.total = total_mode::none;
-    else if (value == "estimate") q_.total = total_mode::estimate;
-    else if (value == "accurate") q_.total = total_mode::accurate;
-    else return bad("_total", fmt::format("_total must be none, estimate or accurate, not '{}'", value));
-    return done{};
+    static constexpr std::array<std::pair<std::string_view, total_mode>, 3> modes{
+        {{"none", total_mode::none}, {"estimate", total_mode::estimate}, {"accurate", total_mode::accurate}}};
+    return one_of("_total", value, modes, q_.total);
   }
 
   result<done> summary(const std::string& value) {
-    if (value == "true") q_.summary = summary_mode::true_;
-    else if (value == "false") q_.summary = summary_mode::false_;
-    else if (value == "count") q_.summary = summary_mode::count;
-    else if (value == "data") q_.summary = summary_mode::data;
-    else if (value == "text") q_.summary = summary_mode::text;
-    else return bad("_summary", fmt::format("_summary must be true, false, count, data or text, not '{}'", value));
-    return done{};
+    static constexpr std::array<std::pair<std::string_view, summary_mode>, 5> modes{{{"true", summary_mode::true_},
+                                                                                    {"false", summary_mode::false_},
+                                                                                    {"count", summary_mode::count},
+                                                                                    {"data", summary_mode::data},
+                                                                                    {"text", summary_mode::text}}};
+    return one_of("_summary", value, modes, q_.summary);
   }
 
   result<done> sort(const std::string& value) {

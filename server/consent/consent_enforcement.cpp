@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <span>
 
 #include "fhir/json/parse.hpp"
 #include "fhir/json/serialize.hpp"
@@ -52,19 +53,22 @@ rules::consent_rule uninterpretable(const value& consent, const std::string& pat
   return rule;
 }
 
+// The base URLs under which absolute references name this server's resources (its one base URL).
+std::span<const std::string> own_bases(const context& ctx) { return {&ctx.settings.base_url, 1}; }
+
 // A reference as resource facts name resources: "Type/id" for one of ours (an own-base URL or a
 // versioned reference names the resource itself); anything else as written (it names none of ours).
-std::string resource_key(const std::string& reference, const std::vector<std::string>& own_bases) {
-  auto local = fhir::search::local_target_of(reference, own_bases);
+std::string resource_key(const std::string& reference, std::span<const std::string> bases) {
+  auto local = fhir::search::local_target_of(reference, bases);
   return local ? local->type + "/" + local->id : reference;
 }
 
 // A provision's data references named as resource facts name resources, so that a deny of
 // "[base]/Observation/1" or "Observation/1/_history/2" holds for Observation/1 (another server's
 // resource stays as written: it is none of ours).
-void name_data_as_facts(rules::provision& p, const std::vector<std::string>& own_bases) {
-  for (auto& d : p.data) d.reference = resource_key(d.reference, own_bases);
-  for (auto& child : p.children) name_data_as_facts(child, own_bases);
+void name_data_as_facts(rules::provision& p, std::span<const std::string> bases) {
+  for (auto& d : p.data) d.reference = resource_key(d.reference, bases);
+  for (auto& child : p.children) name_data_as_facts(child, bases);
 }
 
 // The patient's Consents; nullopt when they cannot be read now (the caller fails closed).
@@ -82,21 +86,20 @@ std::optional<std::vector<rules::consent_rule>> load(const context& ctx, const s
       continue;
     }
     auto rule = rules::read_consent(*consent);
-    if (rule) name_data_as_facts(rule->root, {ctx.settings.base_url});
+    if (rule) name_data_as_facts(rule->root, own_bases(ctx));
     out.push_back(rule ? std::move(*rule) : uninterpretable(*consent, patient));
   }
   return out;
 }
 
-
-void collect_references(const value& v, const std::vector<std::string>& own_bases, std::vector<std::string>& out) {
+void collect_references(const value& v, std::span<const std::string> bases, std::vector<std::string>& out) {
   if (v.is_object()) {
     for (const auto& m : v.as_object()) {
-      if (m.key == "reference" && m.value.is_string()) out.push_back(resource_key(m.value.as_string(), own_bases));
-      else collect_references(m.value, own_bases, out);
+      if (m.key == "reference" && m.value.is_string()) out.push_back(resource_key(m.value.as_string(), bases));
+      else collect_references(m.value, bases, out);
     }
   } else if (v.is_array()) {
-    for (const value& item : v.as_array()) collect_references(item, own_bases, out);
+    for (const value& item : v.as_array()) collect_references(item, bases, out);
   }
 }
 
@@ -237,7 +240,7 @@ rules::resource_facts facts_of(const context& ctx, const store::resource_version
       break;
     }
   facts.clinical_date = clinical_date(r);
-  collect_references(r, {ctx.settings.base_url}, facts.references);
+  collect_references(r, own_bases(ctx), facts.references);
   return facts;
 }
 
@@ -247,7 +250,7 @@ namespace {
 // caller may see. Unreadable or unresolvable targets, another server's among them, count as hidden.
 bool target_visible(const context& ctx, const auth::caller& caller, const value& target) {
   const std::string* ref = target.is_object() ? target.find_string("reference") : nullptr;
-  auto local = ref ? fhir::search::local_target_of(*ref, {ctx.settings.base_url}) : std::nullopt;
+  auto local = ref ? fhir::search::local_target_of(*ref, own_bases(ctx)) : std::nullopt;
   if (!local) return false;
   const std::string& type = local->type;
   const std::string& id = local->id;

@@ -544,10 +544,35 @@ class sqlite_store final : public store {
            p.components[1].parameter->type == param_type::number;
   }
 
+  // Markers in a resource's text (bodies are compact JSON; a string holding the marker matches too, and
+  // indexing again is harmless).
+  static constexpr std::string_view contains_resources = R"("contained")";
+  static constexpr std::string_view has_absolute_reference = R"("reference":"http)";
+
+  // What an upgrade left to reindex (reindex_pending.kind): the resources whose text has `marker`, and
+  // those of the types with a parameter it `concerns`.
+  struct pending_kind {
+    std::string_view name;
+    std::string_view marker;
+    bool (*concerns)(const fhir::search::search_parameter&);
+  };
+  static constexpr pending_kind pending_kinds[] = {
+      // schema 7: ix_position, the types with a position parameter
+      {"positions", {}, [](const fhir::search::search_parameter& p) { return p.position; }},
+      // schema 8: contained resources' own rows, in the resources that contain others
+      {"contained", contains_resources, nullptr},
+      // schema 9: composites of the new shapes, in their types and in containers (a contained resource
+      // of such a type has those rows too)
+      {"composites", contains_resources, needs_schema_9_composite_columns},
+      // schema 9 (and a new base URL): absolute references, another server's now by URL only
+      {"references", has_absolute_reference, nullptr},
+  };
+
   // Fills the index tables the schema lists in reindex_pending (added by an upgrade, so empty): the
-  // resources of the types with a parameter stored there are reindexed, then the row is deleted. Without
-  // an indexer nothing is indexed, so the rows wait for a server that indexes.
-  fhir::result<fhir::done> finish_pending_reindex() {
+  // resources each kind concerns are reindexed, then the row is deleted (`all_indexed`: a full reindex
+  // has just covered them all). Without an indexer nothing is indexed, so the rows wait for a server
+  // that indexes.
+  fhir::result<fhir::done> finish_pending_reindex(bool all_indexed = false) {
     if (!indexer_) return fhir::done{};
     std::vector<std::string> pending;
     auto read = with_reader([&](database& db) -> fhir::result<fhir::done> {
@@ -557,28 +582,23 @@ class sqlite_store final : public store {
     });
     if (!read) return read;
     for (const std::string& kind : pending) {
-      // "positions" (ix_position): the types with a position parameter; "contained" (schema 8): the
-      // resources that contain others; "composites" (schema 9): the types with a composite of a shape
-      // schema 9 added, and the containers (a contained resource of such a type has those rows too);
-      // "references" (schema 9): the resources with an absolute reference, which name another server's
-      // resource by URL only now. A kind this server does not know (a newer server's database is
-      // refused, so none should be) is filled by a full reindex.
-      auto concerns = [&](const fhir::search::search_parameter& p) {
-        return kind == "positions" ? p.position : needs_schema_9_composite_columns(p);
-      };
-      bool by_type = kind == "positions" || kind == "composites";
-      if (kind == "contained" || kind == "composites") {
-        if (auto done = reindex_where(std::nullopt, contains_resources); !done) return std::move(done).error();
-      } else if (kind == "references") {
-        if (auto done = reindex_where(std::nullopt, has_absolute_reference); !done) return std::move(done).error();
-      } else if (!by_type) {
-        if (auto done = reindex_where(std::nullopt); !done) return std::move(done).error();
-      }
-      for (const auto& [name, type_id] : type_ids_) {
-        const auto& params = indexer_->parameters().of(name);
-        if (!by_type || std::none_of(params.begin(), params.end(), [&](const auto& p) { return concerns(p.second); }))
-          continue;
-        if (auto done = reindex_where(type_id); !done) return std::move(done).error();
+      if (!all_indexed) {
+        const pending_kind* known = nullptr;
+        for (const pending_kind& k : pending_kinds)
+          if (k.name == kind) known = &k;
+        // A kind this server does not know (a newer server's database is refused, so none should be)
+        // is filled by a full reindex.
+        if (!known) {
+          if (auto done = reindex_where(std::nullopt); !done) return std::move(done).error();
+        } else if (!known->marker.empty()) {
+          if (auto done = reindex_where(std::nullopt, known->marker); !done) return std::move(done).error();
+        }
+        for (const auto& [name, type_id] : type_ids_) {
+          const auto& params = indexer_->parameters().of(name);
+          if (!known || !known->concerns || std::none_of(params.begin(), params.end(), [&](const auto& p) { return known->concerns(p.second); }))
+            continue;
+          if (auto done = reindex_where(type_id); !done) return std::move(done).error();
+        }
       }
       auto cleared = write_rows<fhir::done>([&](database& db, fhir::epoch_ms) -> fhir::result<fhir::done> {
         db.cached("DELETE FROM reindex_pending WHERE kind = ?1")->bind(1, kind).run();
@@ -590,11 +610,6 @@ class sqlite_store final : public store {
   }
 
  private:
-  // Markers in a resource's text (bodies are compact JSON; a string holding the marker matches too, and
-  // indexing again is harmless).
-  static constexpr std::string_view contains_resources = R"("contained")";
-  static constexpr std::string_view has_absolute_reference = R"("reference":"http)";
-
   // Every live resource, or those of one type, or those whose text has `containing`, in batches
   // of one write job each: the writer stays available to other requests in between.
   fhir::result<std::size_t> reindex_where(std::optional<std::int64_t> only_type, std::string_view containing = {}) {
@@ -894,10 +909,11 @@ fhir::result<std::unique_ptr<store>> open_sqlite_store(const sqlite_options& opt
     auto opened = std::make_unique<sqlite_store>(options, std::move(writer));
     // A database from before search (schema 1) has resources but no index rows yet; one from before a
     // later index table has none in that table (reindex_pending).
-    if (previous_version == 1 && options.indexer)
+    bool all_indexed = previous_version == 1 && options.indexer;
+    if (all_indexed)
       if (auto indexed = opened->reindex(); !indexed) return std::move(indexed).error();
     if (auto recorded = opened->record_index_base(); !recorded) return std::move(recorded).error();
-    if (auto filled = opened->finish_pending_reindex(); !filled) return std::move(filled).error();
+    if (auto filled = opened->finish_pending_reindex(all_indexed); !filled) return std::move(filled).error();
     return std::unique_ptr<store>(std::move(opened));
   } catch (const std::exception& e) {
     return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception,
