@@ -10,6 +10,7 @@
 #include "fhir/resource.hpp"
 #include "fhir/search/date_range.hpp"
 #include "fhir/search/normalize.hpp"
+#include "fhir/search/string_parts.hpp"
 
 namespace fhir::search {
 
@@ -88,13 +89,13 @@ class extraction {
   void add_string(const item& i) {
     if (i.kind() == item_kind::string) return string_value(i.as_string());
     if (i.kind() != item_kind::node) return;
-    if (is_a(i, "HumanName")) {
-      for (auto name : {"family", "given", "prefix", "suffix", "text"}) string_values(field(i, name));
-    } else if (is_a(i, "Address")) {
-      for (auto name : {"line", "city", "district", "state", "postalCode", "country", "text"}) string_values(field(i, name));
-    } else if (i.as_node().type->primitive) {
+    for (std::string_view datatype : {"HumanName", "Address"})
+      if (is_a(i, datatype)) {
+        for (std::string_view part : string_parts(datatype)) string_values(field(i, part));
+        return;
+      }
+    if (i.as_node().type->primitive)
       if (auto text = primitive_text(i.as_node().value)) string_value(*text);
-    }
   }
 
   // Only special parameters the definitions say select positions are compiled (search_parameter::position).

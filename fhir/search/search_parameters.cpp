@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <iterator>
 #include <optional>
 #include <utility>
 
 #include "fhir/fhirpath/split.hpp"
+#include "fhir/search/string_parts.hpp"
 
 namespace fhir::search {
 
@@ -238,6 +240,28 @@ std::vector<std::string> branch_set(std::string_view expression) {
   return out;
 }
 
+// The branches whose values a parameter's rows hold: its expression's branches, except that a string
+// parameter's branch selecting a HumanName or an Address stands for one branch per part the indexer
+// reads (`Patient.name` is `Patient.name.family | Patient.name.given | ...`), so that a parameter over
+// one part (`family`) can hold those rows for it.
+std::vector<std::string> row_branches(const search_parameter& p, const definitions::registry& defs) {
+  std::vector<std::string> out;
+  for (std::string& branch : branch_set(p.expression)) {
+    std::string_view head = leading_identifier(branch);
+    bool path = p.type == param_type::string && branch.size() > head.size() + 1 && branch[head.size()] == '.';
+    auto types = path ? element_types(head, std::string_view(branch).substr(head.size() + 1), defs) : std::vector<std::string_view>{};
+    auto parts = types.size() == 1 ? string_parts(types.front()) : std::span<const std::string_view>{};
+    if (parts.empty()) {
+      out.push_back(std::move(branch));
+      continue;
+    }
+    for (std::string_view part : parts) out.push_back(branch + "." + std::string(part));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 // Two composites index the same rows for the same focus when their components are the same
 // expressions over parameters of the same types.
 bool same_components(const search_parameter& a, const search_parameter& b) {
@@ -273,32 +297,45 @@ void search_parameters::swap_misplaced_expressions(std::string_view type, search
     }
 }
 
-// Parameters are considered by their number of branches, fewest first: one that stores all its rows
-// (covers nothing) may cover a wider one; a parameter that shares rows is never a cover itself.
+// Parameters are considered by their number of branches, fewest first; each may be covered by those
+// before it whose stored branches (all of theirs, or what is left to them when they are covered in
+// turn) are all among its own: their rows are its rows too, and it stores only the branches none of
+// them stores. A parameter that stores nothing covers nothing.
 void search_parameters::share_rows(std::map<std::string, search_parameter, std::less<>>& params) {
-  std::vector<std::pair<search_parameter*, std::vector<std::string>>> candidates;
+  struct candidate {
+    search_parameter* parameter;
+    std::vector<std::string> branches;  // sorted
+    std::vector<std::string> stored;    // sorted: the branches whose rows it stores
+  };
+  std::vector<candidate> candidates;
   for (auto& [code, p] : params)
-    if (p.compiled && !p.full_text && p.type != param_type::special) candidates.emplace_back(&p, branch_set(p.expression));
-  std::stable_sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) { return a.second.size() < b.second.size(); });
+    if (p.compiled && !p.full_text && p.type != param_type::special) {
+      auto branches = row_branches(p, defs_);
+      candidates.push_back({&p, branches, branches});
+    }
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const candidate& a, const candidate& b) { return a.branches.size() < b.branches.size(); });
   for (std::size_t i = 0; i < candidates.size(); ++i) {
-    auto& [wide, branches] = candidates[i];
+    auto& wide = candidates[i];
     std::vector<std::string> covered;
     for (std::size_t j = 0; j < i; ++j) {
-      const auto& [narrow, narrow_branches] = candidates[j];
-      if (!narrow->covered_by.empty() || narrow->type != wide->type || narrow_branches.size() > branches.size()) continue;
-      if (narrow->type == param_type::composite && !same_components(*narrow, *wide)) continue;
-      if (!std::includes(branches.begin(), branches.end(), narrow_branches.begin(), narrow_branches.end())) continue;
-      if (narrow_branches.size() == branches.size() && narrow->code > wide->code) continue;  // equal: one stores
-      wide->covered_by.push_back(narrow->code);
-      covered.insert(covered.end(), narrow_branches.begin(), narrow_branches.end());
+      const auto& narrow = candidates[j];
+      if (narrow.stored.empty() || narrow.parameter->type != wide.parameter->type) continue;
+      if (narrow.parameter->type == param_type::composite && !same_components(*narrow.parameter, *wide.parameter)) continue;
+      if (!std::includes(wide.branches.begin(), wide.branches.end(), narrow.stored.begin(), narrow.stored.end())) continue;
+      wide.parameter->covered_by.push_back(narrow.parameter->code);
+      covered.insert(covered.end(), narrow.stored.begin(), narrow.stored.end());
     }
-    if (wide->covered_by.empty()) continue;
+    if (covered.empty()) continue;
+    std::sort(covered.begin(), covered.end());
+    wide.stored.clear();
+    std::set_difference(wide.branches.begin(), wide.branches.end(), covered.begin(), covered.end(),
+                        std::back_inserter(wide.stored));
     std::string own;
-    for (const std::string& b : branches)
-      if (std::find(covered.begin(), covered.end(), b) == covered.end()) own += (own.empty() ? "" : " | ") + b;
-    wide->compiled.reset();
+    for (const std::string& b : wide.stored) own += (own.empty() ? "" : " | ") + b;
+    wide.parameter->compiled.reset();
     if (!own.empty())
-      if (auto compiled = fhirpath::compile(own, defs_)) wide->compiled = std::move(*compiled);
+      if (auto compiled = fhirpath::compile(own, defs_)) wide.parameter->compiled = std::move(*compiled);
   }
 }
 

@@ -221,6 +221,12 @@ INSERT INTO reindex_pending(kind) VALUES ('references');
 -- when it was last built; when the server's change, those references are reindexed. At most one row.
 CREATE TABLE index_base (urls TEXT NOT NULL);
 )sql"},
+    {10, R"sql(
+-- A string parameter over a HumanName or an Address (Patient.name, Patient.address) stores only the
+-- parts no other parameter indexes: family, given, address-city, address-postalcode... hold theirs for
+-- both. The types with such a parameter are reindexed, which drops the rows now stored twice ('strings').
+INSERT INTO reindex_pending(kind) VALUES ('strings');
+)sql"},
 };
 
 int user_version(database& db) {

@@ -14,7 +14,8 @@
 // Version 2 adds search: search_param (param ids) and the typed index tables ix_string, ix_token,
 // ix_date, ix_number, ix_quantity, ix_reference, ix_uri, each keyed by (param_id, value..., res_pk)
 // with a reverse index on res_pk. Version 7 adds ix_position (near) and reindex_pending; version 8
-// contained_resource; version 9 widens ix_composite (a reference first, a third component).
+// contained_resource; version 9 widens ix_composite (a reference first, a third component); version
+// 10 reindexes the string parameters over names and addresses (their parts are stored once).
 
 #include <string>
 #include <vector>
@@ -23,7 +24,7 @@
 
 namespace store::sqlite {
 
-constexpr int latest_schema_version = 9;
+constexpr int latest_schema_version = 10;
 
 // Brings the schema to latest_schema_version and ensures a resource_type row for each of `types`.
 // Returns the version the database had (0 for a new one). Throws sqlite_error on failure,

@@ -544,6 +544,11 @@ class sqlite_store final : public store {
            p.components[1].parameter->type == param_type::number;
   }
 
+  // A string parameter some of whose rows other parameters store (search_parameter::covered_by).
+  static bool shares_string_rows(const fhir::search::search_parameter& p) {
+    return p.type == fhir::search::param_type::string && !p.covered_by.empty();
+  }
+
   // Markers in a resource's text (bodies are compact JSON; a string holding the marker matches too, and
   // indexing again is harmless).
   static constexpr std::string_view contains_resources = R"("contained")";
@@ -566,6 +571,8 @@ class sqlite_store final : public store {
       {"composites", contains_resources, needs_schema_9_composite_columns},
       // schema 9 (and a new base URL): absolute references, another server's now by URL only
       {"references", has_absolute_reference, nullptr},
+      // schema 10: string parameters over names and addresses, whose parts other parameters store
+      {"strings", {}, shares_string_rows},
   };
 
   // Fills the index tables the schema lists in reindex_pending (added by an upgrade, so empty): the

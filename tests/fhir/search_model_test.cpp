@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <set>
 #include <tuple>
 
 #include "fhir/definitions/r4.hpp"
@@ -132,6 +133,48 @@ TEST_CASE("a parameter whose expression unions narrower ones shares their rows",
   CHECK(name->compiled->text() == "Organization.alias");
   // The narrow ones keep all their rows.
   CHECK(parameters().find("Observation", "code")->covered_by.empty());
+}
+
+// search.html#string: `name` matches any part of a HumanName; `family` and `given` index two of those
+// parts, so they hold those rows for `name` too, and `phonetic` (R4: Patient.name again) holds none.
+TEST_CASE("a string parameter over names or addresses shares the rows of the parameters over their parts", "[fhir][search]") {
+  auto covers_of = [](std::string_view type, std::string_view code) {
+    const auto* p = parameters().find(type, code);
+    REQUIRE(p);
+    auto covers = p->covered_by;
+    std::sort(covers.begin(), covers.end());
+    return covers;
+  };
+  auto own_of = [](std::string_view type, std::string_view code) {
+    const auto* p = parameters().find(type, code);
+    return p && p->compiled ? p->compiled->text() : std::string("-");
+  };
+  using codes = std::vector<std::string>;
+  CHECK(covers_of("Patient", "name") == codes{"family", "given"});
+  CHECK(own_of("Patient", "name") == "Patient.name.prefix | Patient.name.suffix | Patient.name.text");
+  CHECK(covers_of("Patient", "phonetic") == codes{"family", "given", "name"});
+  CHECK(own_of("Patient", "phonetic") == "-");
+  CHECK(parameters().find("Patient", "phonetic")->indexed());
+  CHECK(covers_of("Practitioner", "name") == codes{"family", "given"});
+  CHECK(covers_of("Patient", "address") == codes{"address-city", "address-country", "address-postalcode", "address-state"});
+  CHECK(own_of("Patient", "address") == "Patient.address.district | Patient.address.line | Patient.address.text");
+  CHECK(covers_of("Location", "address") == codes{"address-city", "address-country", "address-postalcode", "address-state"});
+  // No parameter over a part of Person's names: `name` keeps them all, and `phonetic` reads them.
+  CHECK(covers_of("Person", "name").empty());
+  CHECK(own_of("Person", "name") == "Person.name");
+  CHECK(covers_of("Person", "phonetic") == codes{"name"});
+  // The parts' parameters store all their rows; a token over an address part (`address-use`) is no cover.
+  CHECK(covers_of("Patient", "family").empty());
+  CHECK(covers_of("Patient", "address-city").empty());
+
+  // Each value once: `family` and `given` rows, and `name` only for the parts no other parameter has.
+  fhir::search::indexer ix(parameters(), {});
+  auto index = ix.extract(parse(R"({"resourceType":"Patient","name":[{"family":"Smith","given":["John","Paul"],
+    "prefix":["Dr"],"text":"Dr John Smith"}],"address":[{"line":["1 Park Row"],"city":"Leeds","postalCode":"LS1 4AP"}]})"));
+  std::multiset<std::string> rows;
+  for (const auto& s : index.strings) rows.insert(s.code + "=" + s.exact);
+  CHECK(rows == std::multiset<std::string>{"family=Smith", "given=John", "given=Paul", "name=Dr", "name=Dr John Smith",
+                                           "address=1 Park Row", "address-city=Leeds", "address-postalcode=LS1 4AP"});
 }
 
 TEST_CASE("the indexer extracts typed values once", "[fhir][search]") {

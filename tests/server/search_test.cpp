@@ -123,6 +123,42 @@ TEST_CASE_METHOD(search_data, "string search: prefix, case and accents folded, :
   CHECK(set("Organization?name=leeds gp") == ids_t{"org1"});
 }
 
+// `name` and `address` match every part of a name or an address (search.html#string), though the parts
+// other parameters index (family, given, city, postal code) are stored once, under those.
+TEST_CASE_METHOD(search_data, "string search over names and addresses: every part, each modifier", "[server][search][string]") {
+  put_ok("Patient/p4", R"({"resourceType":"Patient","id":"p4","name":[{"use":"official","family":"Okafor","given":["Chidi"],
+    "prefix":["Dr"],"suffix":["OBE"],"text":"Dr Chidi Okafor OBE"},{"use":"nickname","given":["Chid"]}],
+    "address":[{"line":["Flat 2","7 Kirkgate"],"city":"Wakefield","district":"West Yorkshire","postalCode":"WF1 1HX",
+    "country":"England","text":"Flat 2, 7 Kirkgate, Wakefield"}]})");
+  for (const char* part : {"okafor", "chidi", "chid", "dr", "obe", "dr chidi"})
+    CHECK(set(std::string("Patient?name=") + part) == ids_t{"p4"});
+  CHECK(set("Patient?phonetic=okafor") == ids_t{"p4"});
+  CHECK(set("Patient?phonetic=obe") == ids_t{"p4"});
+  CHECK(set("Patient?name:exact=Okafor") == ids_t{"p4"});
+  CHECK(set("Patient?name:exact=OBE") == ids_t{"p4"});
+  CHECK(set("Patient?name:exact=okafor").empty());
+  CHECK(set("Patient?name:contains=haf").empty());
+  CHECK(set("Patient?name:contains=kafo") == ids_t{"p4"});
+  CHECK(set("Patient?name:contains=ohn") == ids_t{"p1"});  // John
+  CHECK(set("Patient?family=dr").empty());                  // a prefix is no family
+  for (const char* part : {"7 kirk", "flat", "wakefield", "west york", "wf1", "england"})
+    CHECK(set(std::string("Patient?address=") + part) == ids_t{"p4"});
+  CHECK(set("Patient?address:exact=WF1 1HX") == ids_t{"p4"});
+  CHECK(set("Patient?address=kirkgate").empty());       // a string matches from its start
+  CHECK(set("Patient?address-city=flat").empty());      // a line is no city
+  CHECK(set("Patient?address:missing=false") == ids_t{"p1", "p4"});
+  CHECK(set("Patient?address:missing=true") == ids_t{"p2", "p3"});
+  CHECK(set("Patient?name:missing=true").empty());
+  CHECK(set("Patient?name=okafor&address=wakefield") == ids_t{"p4"});
+  CHECK(set("Patient?name=okafor,jones") == ids_t{"p3", "p4"});
+  // A sort on name takes each resource's lowest part: Ann (Jones), Chid (Okafor), John (Smith), Smyth.
+  CHECK(ids("Patient?_sort=name") == std::vector<std::string>{"p3", "p4", "p1", "p2"});
+  CHECK(ids("Patient?_sort=-name") == std::vector<std::string>{"p2", "p1", "p4", "p3"});
+  CHECK(set("Observation?subject.name=chidi").empty());
+  CHECK(set("Observation?subject:Patient.name=john") == ids_t{"o1", "o2"});
+  CHECK(set("Observation?subject:Patient.address=ls1") == ids_t{"o1", "o2"});
+}
+
 TEST_CASE_METHOD(search_data, "token search: system|code, |code, system|, code, :text, :not, :missing", "[server][search][token]") {
   CHECK(set("Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009") == ids_t{"p1"});
   CHECK(set("Patient?identifier=9000000009") == ids_t{"p1"});

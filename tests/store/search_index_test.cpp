@@ -46,6 +46,12 @@ fhir::json::value patient(std::string_view id, std::string_view family) {
   return parse(R"({"resourceType":"Patient","id":")" + std::string(id) + R"(","name":[{"family":")" + std::string(family) + R"("}]})");
 }
 
+// An Observation coded LOINC `code`: a type no upgrade reindexes (its rows show whether one did).
+fhir::json::value coded(std::string_view id, std::string_view code) {
+  return parse(R"({"resourceType":"Observation","id":")" + std::string(id) + R"(","status":"final",
+    "code":{"coding":[{"system":"http://loinc.org","code":")" + std::string(code) + R"("}]}})");
+}
+
 std::vector<std::string> find(store::store& s, std::string_view type, std::vector<std::pair<std::string, std::string>> query) {
   auto parsed = fhir::search::parse_query(parameters(), type, query);
   REQUIRE(parsed.ok());
@@ -99,15 +105,17 @@ TEST_CASE("reindex rebuilds the index, and a schema-1 database is indexed when u
     auto s = open(path, false);  // no indexer: nothing indexed
     REQUIRE(s->update(patient("p1", "Smith"), {}).ok());
     REQUIRE(s->update(patient("p2", "Jones"), {}).ok());
+    REQUIRE(s->update(coded("o1", "8867-4"), {}).ok());
     CHECK(find(*s, "Patient", {{"family", "smith"}}).empty());
   }
   {
     auto s = open(path);
-    CHECK(find(*s, "Patient", {{"family", "smith"}}).empty());
+    CHECK(find(*s, "Observation", {{"code", "8867-4"}}).empty());  // only what the schema's upgrades left pending
     auto indexed = s->reindex();
     REQUIRE(indexed.ok());
-    CHECK(*indexed == 2);
+    CHECK(*indexed == 3);
     CHECK(find(*s, "Patient", {{"family", "smith"}}) == std::vector<std::string>{"p1"});
+    CHECK(find(*s, "Observation", {{"code", "8867-4"}}) == std::vector<std::string>{"o1"});
   }
   // Back to schema 1 (what a server before search left), then opened by this one.
   sqlite3* db = nullptr;
@@ -137,6 +145,7 @@ TEST_CASE("a schema-6 database gets its positions and contained resources indexe
     auto s = open(path);
     REQUIRE(s->update(parse(R"({"resourceType":"Location","id":"leeds","position":{"latitude":53.7997,"longitude":-1.5492}})"), {}).ok());
     REQUIRE(s->update(patient("p1", "Smith"), {}).ok());
+    REQUIRE(s->update(coded("o9", "8867-4"), {}).ok());
     REQUIRE(s->update(parse(R"({"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"},
       "contained":[{"resourceType":"Patient","id":"pt","name":[{"family":"Taylor"}]}],"subject":{"reference":"#pt"}})"), {}).ok());
     CHECK(find(*s, "Location", {{"near", "53.8|-1.55|1"}}) == std::vector<std::string>{"leeds"});
@@ -146,7 +155,8 @@ TEST_CASE("a schema-6 database gets its positions and contained resources indexe
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
   exec(db, "DROP TABLE ix_position");
   exec(db, "DROP TABLE reindex_pending");
-  exec(db, "DELETE FROM ix_string");  // the Patients' rows (the contained one's too): a full reindex would bring them back
+  exec(db, "DELETE FROM ix_string");  // the contained Patient's rows
+  exec(db, "DELETE FROM ix_token");   // o9's rows too: a full reindex would bring them back
   exec(db, "DELETE FROM ix_reference WHERE target_id LIKE '#%'");  // schema 6 did not index local references
   exec(db, "DROP TABLE contained_resource");
   exec(db, "DROP TABLE index_base");
@@ -156,7 +166,7 @@ TEST_CASE("a schema-6 database gets its positions and contained resources indexe
     auto s = open(path);
     CHECK(find(*s, "Location", {{"near", "53.8|-1.55|1"}}) == std::vector<std::string>{"leeds"});
     CHECK(find(*s, "Observation", {{"subject.family", "taylor"}}) == std::vector<std::string>{"o1"});
-    CHECK(find(*s, "Patient", {{"family", "smith"}}).empty());  // only the Locations and the container were reindexed
+    CHECK(find(*s, "Observation", {{"code", "8867-4"}}).empty());  // only what the upgrades concern was reindexed
   }
   // As if the process had died after the upgrade's commit, before the reindex's.
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
@@ -167,14 +177,14 @@ TEST_CASE("a schema-6 database gets its positions and contained resources indexe
   {
     auto s = open(path);
     CHECK(find(*s, "Location", {{"near", "53.8|-1.55|1"}}) == std::vector<std::string>{"leeds"});
-    CHECK(find(*s, "Patient", {{"family", "smith"}}).empty());
+    CHECK(find(*s, "Observation", {{"code", "8867-4"}}).empty());
   }
   // A kind this server does not know is filled by reindexing everything, not dropped.
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
   exec(db, "INSERT INTO reindex_pending(kind) VALUES ('unknown')");
   sqlite3_close(db);
   auto s = open(path);
-  CHECK(find(*s, "Patient", {{"family", "smith"}}) == std::vector<std::string>{"p1"});
+  CHECK(find(*s, "Observation", {{"code", "8867-4"}}) == std::vector<std::string>{"o9"});
 }
 
 // Schema 9 widened ix_composite (a reference first, a third component): a schema-8 database keeps its
@@ -217,7 +227,7 @@ TEST_CASE("a schema-8 database keeps its composite rows and gets the new composi
   exec(db, "DROP TABLE ix_composite");
   exec(db, "ALTER TABLE ix_composite_8 RENAME TO ix_composite");
   exec(db, "CREATE INDEX ix_composite_res ON ix_composite(res_pk, param_id)");
-  exec(db, "DELETE FROM ix_string");  // a full reindex would bring the Patient's rows back
+  exec(db, "DELETE FROM ix_token WHERE code = '29463-7'");  // o1's: a full reindex would bring them back
   // Schema 8 took another server's Patient/p9 for ours.
   exec(db, "UPDATE ix_reference SET target_type = 'Patient', target_id = 'p9' WHERE url = 'https://other.example/fhir/Patient/p9'");
   REQUIRE(find(*open(path), "Observation", {{"subject", "Patient/p9"}}) == std::vector<std::string>{"o3", "o4"});
@@ -232,10 +242,62 @@ TEST_CASE("a schema-8 database keeps its composite rows and gets the new composi
   // Reindexed: another server's Patient/p9 is found by its URL only; one under this store's base is ours.
   CHECK(find(*s, "Observation", {{"subject", "Patient/p9"}}) == std::vector<std::string>{"o4"});
   CHECK(find(*s, "Observation", {{"subject", "https://other.example/fhir/Patient/p9"}}) == std::vector<std::string>{"o3"});
-  CHECK(find(*s, "Patient", {{"family", "smith"}}).empty());  // only the types with a new composite shape were reindexed
+  CHECK(find(*s, "Observation", {{"code", "29463-7"}}).empty());  // o1: only what the upgrade concerns was reindexed
   s.reset();
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
   CHECK(pending_reindex_rows(db) == 0);  // done, so cleared
+  sqlite3_close(db);
+}
+
+// Schema 10 stores a name's or an address's parts once (under `family`, `given`, `address-city`...), not
+// again under `name`, `phonetic` and `address`: a schema-9 database has them twice, and gets the types
+// with such parameters reindexed, which drops the repeats; searches find the same before and after.
+TEST_CASE("a schema-9 database stores names and addresses once after the upgrade", "[store][search]") {
+  fhir::testing::temp_dir dir;
+  std::string path = dir.file("db.sqlite");
+  {
+    auto s = open(path);
+    REQUIRE(s->update(parse(R"({"resourceType":"Patient","id":"p1","name":[{"family":"Smith","given":["John"],"prefix":["Dr"]}],
+      "address":[{"line":["1 Park Row"],"city":"Leeds"}]})"), {}).ok());
+  }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  auto count = [&](const char* sql) {
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+  };
+  const char* rows_of = "SELECT count(*) FROM ix_string x JOIN search_param p ON p.param_id = x.param_id WHERE p.code = '";
+  auto rows = [&](std::string code) { return count((rows_of + code + "'").c_str()); };
+  CHECK(rows("name") == 1);  // Dr
+  CHECK(rows("phonetic") == 0);
+  CHECK(rows("address") == 1);  // 1 Park Row
+  // Schema 9 stored every part under name and phonetic, and address's under address.
+  for (const char* code : {"name", "phonetic"})
+    exec(db, (std::string("INSERT OR IGNORE INTO ix_string(param_id, norm, res_pk, exact) SELECT (SELECT param_id FROM search_param "
+                          "WHERE code = '") + code + "' AND type_id = p.type_id), norm, res_pk, exact FROM ix_string x JOIN search_param p "
+                          "ON p.param_id = x.param_id WHERE p.code IN ('family', 'given', 'name')").c_str());
+  exec(db, "INSERT OR IGNORE INTO ix_string(param_id, norm, res_pk, exact) SELECT (SELECT param_id FROM search_param WHERE code = 'address' "
+           "AND type_id = p.type_id), norm, res_pk, exact FROM ix_string x JOIN search_param p ON p.param_id = x.param_id WHERE p.code = 'address-city'");
+  CHECK(rows("name") == 3);
+  CHECK(rows("phonetic") == 3);
+  CHECK(rows("address") == 2);
+  exec(db, "PRAGMA user_version = 9");
+  sqlite3_close(db);
+  {
+    auto s = open(path);
+    CHECK(find(*s, "Patient", {{"name", "john"}}) == std::vector<std::string>{"p1"});
+    CHECK(find(*s, "Patient", {{"phonetic", "dr"}}) == std::vector<std::string>{"p1"});
+    CHECK(find(*s, "Patient", {{"address", "leeds"}}) == std::vector<std::string>{"p1"});
+  }
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  CHECK(rows("name") == 1);
+  CHECK(rows("phonetic") == 0);
+  CHECK(rows("address") == 1);
+  CHECK(pending_reindex_rows(db) == 0);
   sqlite3_close(db);
 }
 

@@ -218,7 +218,7 @@ TEST_CASE("data survives closing and reopening, and the schema is versioned", "[
   sqlite3_stmt* st = nullptr;
   sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr);
   REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-  CHECK(sqlite3_column_int(st, 0) == 9);
+  CHECK(sqlite3_column_int(st, 0) == 10);
   sqlite3_finalize(st);
   sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, nullptr);
   REQUIRE(sqlite3_step(st) == SQLITE_ROW);
