@@ -4,7 +4,9 @@
 
 #include <cstddef>
 #include <functional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "fhir/definitions/registry.hpp"
 #include "fhir/search/search_parameters.hpp"
@@ -51,6 +53,9 @@ struct settings {
   fhir::epoch_ms stale_feed_age = 24 * 3'600'000;
   // $import fetches from URLs starting with one of these (bulk/import_request.hpp: allowed_source).
   std::vector<std::string> import_sources;
+
+  // The base URLs under which absolute references name this server's resources (its one base URL).
+  std::span<const std::string> own_bases() const { return {&base_url, 1}; }
 };
 
 struct context {

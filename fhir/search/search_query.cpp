@@ -630,7 +630,10 @@ class query_parser {
     }
     std::string plain = unescape(text);
     reference_parts parts = split_reference(plain);
-    if (parts.absolute) {
+    if (auto local = parts.absolute ? local_target_of(plain, options_.local_bases) : std::nullopt) {
+      v.target_type = local->type;
+      v.text = local->id;
+    } else if (parts.absolute) {
       v.text = plain;  // matched against the stored URL, and its type/id when it has the RESTful form
       v.target_type = parts.type;
       v.code = parts.id;

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -146,6 +147,9 @@ struct parse_options {
   // Expands :in/:not-in value sets and :below/:above code hierarchies (local terminology only);
   // without one those modifiers are unsupported.
   const terminology::terminology_service* terminology = nullptr;
+  // The server's base URLs: a reference value under one (`[base]/Patient/1`) names that resource, and
+  // is searched as `Patient/1` (which also finds it written relative); another URL by the URL alone.
+  std::span<const std::string> local_bases = {};
 };
 
 // Parses the query's (name, value) pairs (already percent-decoded, in order) for a search on `type`

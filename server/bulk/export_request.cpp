@@ -31,7 +31,8 @@ fhir::result<fhir::search::search_query> parse_type_filter(const context& ctx, s
     if (name.starts_with('_') && name != "_id" && name != "_lastUpdated" && name != "_tag" && name != "_profile" &&
         name != "_security" && name != "_source")
       return invalid(fmt::format("_typeFilter={}: {} cannot filter an export", fhir::utf8_prefix(value, 200), name));
-  auto query = fhir::search::parse_query(ctx.search_parameters, type, target->params, {.strict = true});
+  auto query = fhir::search::parse_query(ctx.search_parameters, type, target->params,
+                                         {.strict = true, .local_bases = ctx.settings.own_bases()});
   if (!query) return invalid(fmt::format("_typeFilter={}: {}", fhir::utf8_prefix(value, 200), query.error().summary()));
   // A chain or _has would select resources by others that the caller may not see (consent.md P3); a
   // search checks those contributors one by one, an export of millions does not: refused.

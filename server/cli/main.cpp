@@ -122,7 +122,8 @@ int explain(const server::cli::serve_options& options, const server::cli::valida
   }
   const auto& ctx = opened->app->context();
   std::string type = target->segments.empty() ? std::string() : target->segments[0];
-  auto query = fhir::search::parse_query(ctx.search_parameters, type, target->params, {.terminology = &ctx.validator.terminology()});
+  auto query = fhir::search::parse_query(ctx.search_parameters, type, target->params,
+                                         {.terminology = &ctx.validator.terminology(), .local_bases = ctx.settings.own_bases()});
   if (!query) {
     std::cerr << "fhir-server: " << query.error().summary() << "\n";
     return 1;

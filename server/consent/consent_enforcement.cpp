@@ -53,9 +53,6 @@ rules::consent_rule uninterpretable(const value& consent, const std::string& pat
   return rule;
 }
 
-// The base URLs under which absolute references name this server's resources (its one base URL).
-std::span<const std::string> own_bases(const context& ctx) { return {&ctx.settings.base_url, 1}; }
-
 // A reference as resource facts name resources: "Type/id" for one of ours (an own-base URL or a
 // versioned reference names the resource itself); anything else as written (it names none of ours).
 std::string resource_key(const std::string& reference, std::span<const std::string> bases) {
@@ -86,7 +83,7 @@ std::optional<std::vector<rules::consent_rule>> load(const context& ctx, const s
       continue;
     }
     auto rule = rules::read_consent(*consent);
-    if (rule) name_data_as_facts(rule->root, own_bases(ctx));
+    if (rule) name_data_as_facts(rule->root, ctx.settings.own_bases());
     out.push_back(rule ? std::move(*rule) : uninterpretable(*consent, patient));
   }
   return out;
@@ -240,7 +237,7 @@ rules::resource_facts facts_of(const context& ctx, const store::resource_version
       break;
     }
   facts.clinical_date = clinical_date(r);
-  collect_references(r, own_bases(ctx), facts.references);
+  collect_references(r, ctx.settings.own_bases(), facts.references);
   return facts;
 }
 
@@ -250,7 +247,7 @@ namespace {
 // caller may see. Unreadable or unresolvable targets, another server's among them, count as hidden.
 bool target_visible(const context& ctx, const auth::caller& caller, const value& target) {
   const std::string* ref = target.is_object() ? target.find_string("reference") : nullptr;
-  auto local = ref ? fhir::search::local_target_of(*ref, own_bases(ctx)) : std::nullopt;
+  auto local = ref ? fhir::search::local_target_of(*ref, ctx.settings.own_bases()) : std::nullopt;
   if (!local) return false;
   const std::string& type = local->type;
   const std::string& id = local->id;

@@ -44,7 +44,8 @@ bool clauses_hold_visibly(const context& ctx, const fhir_request& request, const
 // first criterion leads back to the match being checked, so it is not checked again.
 bool any_visible(const context& ctx, const fhir_request& request, const std::string& type, const http::query_params& criteria,
                  bool minimal_counts, bool reaches_further, search_budget& budget) {
-  auto query = fhir::search::parse_query(ctx.search_parameters, type, criteria, {.strict = true, .terminology = &ctx.validator.terminology()});
+  auto query = fhir::search::parse_query(ctx.search_parameters, type, criteria,
+                                         {.strict = true, .terminology = &ctx.validator.terminology(), .local_bases = ctx.settings.own_bases()});
   if (!query) return false;  // a clause that cannot be restated is not trusted
   std::string token;
   for (int page = 0; page < max_pages; ++page) {
@@ -97,7 +98,8 @@ bool holds_inside(const context& ctx, const fhir_request& request, const fhir::s
   if (rest.find('.') == std::string::npos) {
     if (budget.depth > 0 && budget.left-- <= 0) return false;
     auto query = fhir::search::parse_query(ctx.search_parameters, match.info.type, {{"_id", match.info.id}, {c.name, c.raw_value}},
-                                           {.strict = true, .terminology = &ctx.validator.terminology()});
+                                           {.strict = true, .terminology = &ctx.validator.terminology(),
+                                            .local_bases = ctx.settings.own_bases()});
     if (!query) return false;
     auto found = ctx.store.search(store::search_request{.query = *query, .count = 1, .chains_inside_only = true});
     return found && !found->entries.empty();

@@ -26,7 +26,8 @@ fhir::result<fhir::search::search_query> conditional_query(const context& ctx, s
   http::query_params criteria = params;
   if (!controller.empty()) criteria.emplace_back("_tag", std::string(fhir::data_controller_system) + "|" + std::string(controller));
   auto parsed = fhir::search::parse_query(ctx.search_parameters, type, criteria,
-                                          {.strict = true, .terminology = &ctx.validator.terminology()});
+                                          {.strict = true, .terminology = &ctx.validator.terminology(),
+                                           .local_bases = ctx.settings.own_bases()});
   if (!parsed) return parsed;
   if (caller)
     if (auto allowed = check_query_reach(ctx, *caller, *parsed); !allowed) return std::move(allowed).error();

@@ -135,7 +135,7 @@ http::response everything(const context& ctx, const fhir_request& request) {
     const std::string& type = plan->types[i];
     http::query_params params = plan->common;
     if (has_date_parameter(ctx, type)) params.insert(params.end(), plan->dated.begin(), plan->dated.end());
-    auto query = fhir::search::parse_query(ctx.search_parameters, type, params, {.strict = true});
+    auto query = fhir::search::parse_query(ctx.search_parameters, type, params, {.strict = true, .local_bases = ctx.settings.own_bases()});
     if (!query) return error_response(query.error(), &request);
     query->compartment = compartment_filter(ctx, owner_type, owner_id, type);
     if (query->compartment) query->compartment->linked_ids = linked;

@@ -165,19 +165,16 @@ http::response run(const context& ctx, const fhir_request& request, std::string_
   http::query_params params = request.params;
   std::string token;
   http::query_params query_params;
-  const std::string own_base = ctx.settings.base_url + "/";
   for (auto& p : params) {
     if (p.first == page_parameter) {
       token = p.second;
       continue;
     }
-    // References by this server's own absolute URL mean the local resource: "[base]/Patient/1" is Patient/1.
-    for (auto at = p.second.find(own_base); at != std::string::npos; at = p.second.find(own_base, at))
-      p.second.erase(at, own_base.size());
     query_params.push_back(p);
   }
   auto query = fhir::search::parse_query(ctx.search_parameters, type, query_params,
-                                         {.strict = prefers_strict(request), .containers = true, .terminology = &ctx.validator.terminology()});
+                                         {.strict = prefers_strict(request), .containers = true,
+                                          .terminology = &ctx.validator.terminology(), .local_bases = ctx.settings.own_bases()});
   if (!query) return error_response(query.error(), &request);
   if (request.caller)
     if (auto allowed = check_query_reach(ctx, *request.caller, *query); !allowed) return error_response(allowed.error(), &request);

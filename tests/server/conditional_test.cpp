@@ -93,6 +93,22 @@ TEST_CASE("conditional create with several matches is 412 and creates nothing", 
   CHECK(history_size(app) == before);
 }
 
+// A reference under the server's own base URL names the resource, however the match wrote it.
+TEST_CASE("conditional create criteria may name a resource by the server's own absolute URL", "[server][conditional]") {
+  app_fixture app;
+  std::string pid = post_ok(app, nhs_patient("", "9000000009"));
+  std::string observation = R"({"resourceType":"Observation","status":"final","code":{"text":"BP"},"subject":{"reference":"Patient/)" +
+                            pid + R"("}})";
+  std::string criteria = "subject=" + std::string(app_fixture::base) + "/Patient/" + pid + "&code:text=BP";
+  auto first = app.post("/fhir/Observation", observation, {{"If-None-Exist", criteria}});
+  INFO(first.http.body);
+  REQUIRE(first.status() == 201);
+  auto again = app.post("/fhir/Observation", observation, {{"If-None-Exist", criteria}});
+  INFO(again.http.body);
+  CHECK(again.status() == 200);  // found: the stored reference is relative
+  CHECK(matches(app, "Observation?subject=Patient/" + pid) == 1);
+}
+
 // --- Conditional update ----------------------------------------------------------------------------------
 
 TEST_CASE("conditional update without a match creates the resource with 201", "[server][conditional]") {

@@ -361,7 +361,13 @@ TEST_CASE_METHOD(search_data, "reference search: another server's absolute refer
   CHECK(ids("Observation?_id=own&_include=Observation:subject", "include") == std::vector<std::string>{"p1"});
   put_ok("Observation/ver", with_subject("ver", "Patient/p1/_history/1"));  // a versioned reference includes the resource
   CHECK(ids("Observation?_id=ver&_include=Observation:subject", "include") == std::vector<std::string>{"p1"});
-
+  // Only a reference names a resource: a canonical under the base URL is matched as written.
+  put_ok("Questionnaire/q1", R"({"resourceType":"Questionnaire","id":"q1","status":"active","url":")" + std::string(base) +
+                                 R"(/Questionnaire/q1"})");
+  CHECK(set("Questionnaire?url=" + std::string(base) + "/Questionnaire/q1") == ids_t{"q1"});
+  CHECK(set("Questionnaire?url=Questionnaire/q1").empty());
+  CHECK(set("Observation?subject:Patient.general-practitioner=" + std::string(base) + "/Organization/org1&code=8867-4") ==
+        ids_t{"o2", "own", "ver"});
 }
 
 TEST_CASE_METHOD(search_data, "reference search: Type/id, id, :type, :identifier, :missing", "[server][search][reference]") {
