@@ -1,6 +1,8 @@
 #include "server/cli/options.hpp"
 
+#include <cctype>
 #include <charconv>
+#include <string>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -31,6 +33,22 @@ bool parse_size(std::string_view text, std::size_t& out) {
   std::size_t n = 0;
   if (!parse_number(text, n) || n == 0) return false;
   out = n * multiplier;
+  return true;
+}
+
+// An absolute http(s) URL with a host, kept without trailing slashes and with its scheme in lower case:
+// references are compared with it exactly (an absolute reference under it names one of this server's
+// resources), and the index's upgrade passes find references to reindex by their "http" scheme.
+bool parse_base_url(std::string_view text, std::string& out) {
+  std::size_t scheme_end = text.find("://");
+  if (scheme_end == std::string_view::npos) return false;
+  std::string url(text);
+  for (std::size_t i = 0; i < scheme_end; ++i) url[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(url[i])));
+  std::string_view scheme(url.data(), scheme_end);
+  if (scheme != "http" && scheme != "https") return false;
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  if (url.size() <= scheme_end + 3 || url[scheme_end + 3] == '/') return false;  // no host
+  out = std::move(url);
   return true;
 }
 
@@ -118,7 +136,7 @@ Options of serve:
   --tls-key FILE     the certificate's PEM private key
   --plain-http       serve plain HTTP without TLS (refused in jwt mode unless given: bearer tokens must
                      not cross a network in clear)
-  --base-url URL     the public base URL used in Location headers and links, and under which absolute
+  --base-url URL     the public http(s) base URL used in Location headers and links, and under which absolute
                      references name this server's resources (indexed as Type/id; a new base URL
                      reindexes them at start-up) (default: http://HOST:PORT/fhir)
   --log-level LEVEL  debug, info, warning, error or off (default: info); debug also logs every request
@@ -277,8 +295,7 @@ parse_result parse(int argc, char** argv) {
     } else if (uses_store && name == "--db") {
       ok = take() && !value.empty(); s.database = value;
     } else if (indexes && name == "--base-url") {
-      ok = take() && !value.empty(); s.base_url = value;
-      while (!s.base_url.empty() && s.base_url.back() == '/') s.base_url.pop_back();
+      ok = take() && parse_base_url(value, s.base_url);
     } else if (cmd.what != command::kind::serve) {
       return {std::nullopt, fmt::format("unknown option '{}' for this command", name)};
     } else if (name == "--db") {
@@ -318,8 +335,7 @@ parse_result parse(int argc, char** argv) {
     } else if (name == "--plain-http") {
       s.plain_http = true;
     } else if (name == "--base-url") {
-      ok = take() && !value.empty(); s.base_url = value;
-      while (!s.base_url.empty() && s.base_url.back() == '/') s.base_url.pop_back();
+      ok = take() && parse_base_url(value, s.base_url);
     } else if (name == "--log-level") {
       ok = take(); s.log_level = value;
     } else if (name == "--log-format") {

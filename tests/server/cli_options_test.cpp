@@ -76,6 +76,14 @@ TEST_CASE("bad command lines are refused with a message", "[server][cli]") {
   CHECK(reindex.parsed->serve.base_url == "https://shcr.example/fhir");
   CHECK(parse({"import", "--base-url=https://shcr.example/fhir", "a.ndjson"}).parsed->serve.base_url == "https://shcr.example/fhir");
   CHECK_FALSE(parse({"backup", "--db", "a.db", "--to", "b.db", "--base-url", "https://x/fhir"}).parsed);
+  // A base URL is an absolute http(s) URL with a host (references are compared with it exactly).
+  CHECK(parse({"serve", "--base-url", "HTTPS://shcr.example/fhir"}).parsed->serve.base_url == "https://shcr.example/fhir");
+  CHECK(parse({"reindex", "--base-url", "http://localhost:8080"}).parsed->serve.base_url == "http://localhost:8080");
+  for (const char* bad : {"shcr.example/fhir", "localhost:8080/fhir", "ftp://shcr.example/fhir", "https://", "https:///fhir", "urn:x"}) {
+    INFO(bad);
+    CHECK_FALSE(parse({"serve", "--base-url", bad}).parsed);
+    CHECK_FALSE(parse({"reindex", "--base-url", bad}).parsed);
+  }
   CHECK(parse({"--help"}).parsed->what == server::cli::command::kind::help);
   CHECK(server::cli::usage().find("--max-body") != std::string::npos);
 }
