@@ -43,8 +43,9 @@ struct search_parameter {
   // _text (the narrative) and _content (all the resource's text): R4 gives them no expression; the
   // indexer extracts their text itself and searches match every word given.
   bool full_text = false;
-  // Parameters of the same type whose rows are also this one's: their expressions are branches of
-  // this one's (R4's combo-code is code | component-code), so those values are stored once, under
+  // Parameters of the same type whose rows are also this one's: what they store is branches of this
+  // one's (R4's combo-code is code | component-code; a HumanName or Address branch counts as one branch
+  // per part, so Patient.name is covered by family and given), so those values are stored once, under
   // them, and `compiled` keeps only the branches they do not cover (none at all for combo-code).
   std::vector<std::string> covered_by;
   // A `special` parameter whose expression selects elements with a latitude and a longitude (R4's

@@ -630,9 +630,11 @@ class query_parser {
     }
     std::string plain = unescape(text);
     reference_parts parts = split_reference(plain);
-    if (auto local = parts.absolute ? local_target_of(plain, options_.local_bases) : std::nullopt) {
+    auto local = parts.absolute ? local_target_of(plain, options_.local_bases) : std::nullopt;
+    if (local) {
       v.target_type = local->type;
       v.text = local->id;
+      v.url = plain;
     } else if (parts.absolute) {
       v.text = plain;  // matched against the stored URL, and its type/id when it has the RESTful form
       v.target_type = parts.type;
@@ -646,7 +648,7 @@ class query_parser {
     }
     // No resource's id has a '#': "#m1" names a resource contained in each container, stored only so
     // that chains continue inside it.
-    if (!parts.absolute && v.text.find('#') != std::string::npos)
+    if ((!parts.absolute || local) && v.text.find('#') != std::string::npos)
       return bad(name, fmt::format("'{}' is a local reference to a contained resource; search inside contained resources "
                                          "with a chain (e.g. subject.name=...)", plain));
     return v;

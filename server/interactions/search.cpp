@@ -162,10 +162,9 @@ fhir::result<visible_results> visible_page(const context& ctx, const fhir_reques
 http::response run(const context& ctx, const fhir_request& request, std::string_view type,
                    std::optional<fhir::search::compartment_filter> in_compartment, std::vector<std::string> link_path) {
   // POST _search bodies were merged into request.params by the router (form_search_parameters).
-  http::query_params params = request.params;
   std::string token;
   http::query_params query_params;
-  for (auto& p : params) {
+  for (const auto& p : request.params) {
     if (p.first == page_parameter) {
       token = p.second;
       continue;

@@ -696,9 +696,19 @@ class search_run {
   static constexpr reference_columns composite_first{"x.code1", "x.system1", "x.url1"};
 
   // A reference value: an absolute URL by the stored URL, else by id and (given, from :[type], or the
-  // parameter's only target) type.
+  // parameter's only target) type; one under the server's base URL by either.
   static void reference_predicate(sql& q, const search_parameter& parameter, const std::string& modifier_type,
                                   const search_value& v, const reference_columns& columns) {
+    if (!v.url.empty()) {
+      search_value local = v;
+      local.url.clear();
+      q << "((";
+      reference_predicate(q, parameter, modifier_type, local, columns);
+      q << ") OR " << columns.url << " = ";
+      q.bind(v.url);
+      q << ")";
+      return;
+    }
     bool absolute = (!v.target_type.empty() && !v.code.empty()) ||  // an absolute RESTful URL
                     (v.target_type.empty() && (v.text.find("://") != std::string::npos || v.text.starts_with("urn:")));
     if (absolute) {

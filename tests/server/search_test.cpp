@@ -300,6 +300,7 @@ TEST_CASE_METHOD(search_data, "composite search: a reference first, and three co
     "relatesTo":[{"code":"replaces","target":{"reference":"https://other.example/fhir/DocumentReference/x9"}}]})");
   CHECK(set("DocumentReference?relationship=DocumentReference/d1$replaces") == ids_t{"d2"});
   CHECK(set("DocumentReference?relationship=d1$replaces") == ids_t{"d2"});
+  CHECK(set("DocumentReference?relationship=" + std::string(base) + "/DocumentReference/d1$replaces") == ids_t{"d2"});
   CHECK(set("DocumentReference?relationship=d0$appends") == ids_t{"d2", "d3"});
   // Both components of one relatesTo must match: d2 appends d0 and replaces d1, not "replaces d0".
   CHECK(set("DocumentReference?relationship=d0$replaces").empty());
@@ -366,6 +367,12 @@ TEST_CASE_METHOD(search_data, "reference search: another server's absolute refer
                                  R"(/Questionnaire/q1"})");
   CHECK(set("Questionnaire?url=" + std::string(base) + "/Questionnaire/q1") == ids_t{"q1"});
   CHECK(set("Questionnaire?url=Questionnaire/q1").empty());
+  // A canonical is stored by its URL alone: an own-base value finds it as written too.
+  put_ok("QuestionnaireResponse/qr1", R"({"resourceType":"QuestionnaireResponse","id":"qr1","status":"completed",
+    "questionnaire":")" + std::string(base) + R"(/Questionnaire/q1"})");
+  CHECK(set("QuestionnaireResponse?questionnaire=" + std::string(base) + "/Questionnaire/q1") == ids_t{"qr1"});
+  // A contained resource's local id is no resource's, written under the base or not.
+  CHECK(error_ids("Observation?subject=" + std::string(base) + "/Patient/%23pt") == std::vector<std::string>{"search-parameter-invalid"});
   CHECK(set("Observation?subject:Patient.general-practitioner=" + std::string(base) + "/Organization/org1&code=8867-4") ==
         ids_t{"o2", "own", "ver"});
 }
