@@ -103,6 +103,64 @@ bool selects_positions(std::string_view expression, std::string_view type, const
   return true;
 }
 
+namespace {
+
+// `branch` without one pair of parentheses around all of it.
+std::string_view unwrapped(std::string_view branch) {
+  branch = trim(branch);
+  if (branch.size() < 2 || branch.front() != '(' || branch.back() != ')') return branch;
+  int depth = 0;
+  for (std::size_t i = 0; i + 1 < branch.size(); ++i) {
+    depth += branch[i] == '(' ? 1 : branch[i] == ')' ? -1 : 0;
+    if (depth == 0) return branch;  // "(a) | (b)": the first parenthesis closes early
+  }
+  return trim(branch.substr(1, branch.size() - 2));
+}
+
+// What a reference parameter's branch selects: only Reference elements (a plain path to them,
+// optionally filtered by a final `.where(...)`: `Observation.subject.where(resolve() is Patient)`, or
+// any path cast to Reference), only canonical or uri elements (a plain path to them), or either.
+enum class selects { references, urls, either };
+
+selects branch_selects(std::string_view branch, const definitions::registry& defs) {
+  branch = unwrapped(branch);
+  for (std::string_view cast : {" as Reference", ".ofType(Reference)", ".as(Reference)"})
+    if (branch.ends_with(cast)) return selects::references;  // the cast keeps only Reference values
+  if (std::size_t where = branch.rfind(".where("); where != std::string_view::npos && branch.ends_with(')')) {
+    int depth = 0;
+    std::size_t close = std::string_view::npos;
+    for (std::size_t i = where + 6; i < branch.size(); ++i) {
+      depth += branch[i] == '(' ? 1 : branch[i] == ')' ? -1 : 0;
+      if (depth == 0) {
+        close = i;
+        break;
+      }
+    }
+    if (close == branch.size() - 1) branch = branch.substr(0, where);
+  }
+  std::string_view head = leading_identifier(branch);
+  if (head.empty() || head.size() + 1 >= branch.size() || branch[head.size()] != '.') return selects::either;
+  auto types = element_types(head, branch.substr(head.size() + 1), defs);
+  auto all = [&](auto test) { return !types.empty() && std::all_of(types.begin(), types.end(), test); };
+  if (all([](std::string_view t) { return t == "Reference"; })) return selects::references;
+  if (all([](std::string_view t) { return t == "canonical" || t == "uri" || t == "url"; })) return selects::urls;
+  return selects::either;
+}
+
+// How a reference parameter stores an absolute value under the server's base URL (search_parameter::urls).
+search_parameter::own_base_urls own_base_urls_of(std::string_view expression, const definitions::registry& definitions) {
+  bool references = false, urls = false;
+  for (std::string_view branch : fhirpath::split_top_level(expression, '|')) {
+    selects s = branch_selects(branch, definitions);
+    references = references || s != selects::urls;
+    urls = urls || s != selects::references;
+  }
+  using kind = search_parameter::own_base_urls;
+  return urls ? (references ? kind::type_id_or_url : kind::url) : kind::type_id;
+}
+
+}  // namespace
+
 std::string expression_for_type(std::string_view expression, std::string_view type,
                                 const definitions::registry& definitions) {
   const definitions::type_info* info = definitions.find_type_info(type);
@@ -161,6 +219,7 @@ void search_parameters::add(const json::value& definition) {
       if (expression) {
         p.expression = expression_for_type(*expression, resource_type, defs_);
         if (p.type == param_type::special) p.position = selects_positions(p.expression, resource_type, defs_);
+        if (p.type == param_type::reference) p.urls = own_base_urls_of(p.expression, defs_);
         if (!p.expression.empty() && (p.type != param_type::special || p.position)) {
           if (auto compiled = fhirpath::compile(p.expression, defs_)) p.compiled = std::move(*compiled);
         }

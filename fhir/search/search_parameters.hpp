@@ -51,6 +51,12 @@ struct search_parameter {
   // A `special` parameter whose expression selects elements with a latitude and a longitude (R4's
   // Location.near over Location.position): indexed as positions, searched by distance.
   bool position = false;
+  // How a reference parameter's rows hold a value under the server's base URL: a Reference element's
+  // by type and id (and URL when written absolute), a canonical or uri element's by URL alone; so a
+  // search value `[base]/Type/id` is matched by type and id, by URL, or by either (a parameter over
+  // both kinds of element, or one whose expression does not show which).
+  enum class own_base_urls { type_id, url, type_id_or_url };
+  own_base_urls urls = own_base_urls::type_id;
 
   // True when the server indexes the parameter from the resource's content.
   bool indexed() const { return compiled.has_value() || full_text || !covered_by.empty(); }

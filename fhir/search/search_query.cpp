@@ -631,12 +631,15 @@ class query_parser {
     std::string plain = unescape(text);
     reference_parts parts = split_reference(plain);
     auto local = parts.absolute ? local_target_of(plain, options_.local_bases) : std::nullopt;
-    if (local) {
+    using stored = search_parameter::own_base_urls;
+    stored by = c.parameter ? c.parameter->urls : stored::type_id;
+    bool by_type_id = local && by != stored::url;
+    if (by_type_id) {
       v.target_type = local->type;
       v.text = local->id;
-      v.url = plain;
-    } else if (parts.absolute) {
-      v.text = plain;  // matched against the stored URL, and its type/id when it has the RESTful form
+      if (by == stored::type_id_or_url) v.url = plain;
+    } else if (parts.absolute) {  // another server's, or a canonical under ours: by URL
+      v.text = plain;  // matched against the stored URL
       v.target_type = parts.type;
       v.code = parts.id;
     } else if (!parts.type.empty()) {
@@ -648,7 +651,7 @@ class query_parser {
     }
     // No resource's id has a '#': "#m1" names a resource contained in each container, stored only so
     // that chains continue inside it.
-    if ((!parts.absolute || local) && v.text.find('#') != std::string::npos)
+    if ((!parts.absolute || by_type_id) && v.text.find('#') != std::string::npos)
       return bad(name, fmt::format("'{}' is a local reference to a contained resource; search inside contained resources "
                                          "with a chain (e.g. subject.name=...)", plain));
     return v;

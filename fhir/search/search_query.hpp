@@ -53,8 +53,8 @@ struct search_value {
   std::int64_t low = 0, high = 0;  // date range
   double number = 0, number_low = 0, number_high = 0;
   std::string target_type;  // reference "Patient/123": Patient
-  // reference: the absolute URL of a value under the server's base URL ([base]/Patient/123, searched as
-  // Patient/123): also matched as stored, since a canonical is indexed by its URL alone
+  // reference: the absolute URL of a value under the server's base URL, searched as Type/id, for a
+  // parameter whose rows may hold it by URL alone too (search_parameter::urls): matched either way
   std::string url;
   bool missing = false;     // :missing=true
   near_value near;          // special: a Location.near point and distance

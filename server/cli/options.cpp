@@ -36,7 +36,8 @@ bool parse_size(std::string_view text, std::size_t& out) {
   return true;
 }
 
-// An absolute http(s) URL with a host, kept without trailing slashes and with its scheme in lower case:
+// An absolute http(s) URL with a host and no user, query, fragment or white space, kept without trailing
+// slashes and with its scheme in lower case:
 // references are compared with it exactly (an absolute reference under it names one of this server's
 // resources), and the index's upgrade passes find references to reindex by their "http" scheme.
 bool parse_base_url(std::string_view text, std::string& out) {
@@ -47,7 +48,9 @@ bool parse_base_url(std::string_view text, std::string& out) {
   std::string_view scheme(url.data(), scheme_end);
   if (scheme != "http" && scheme != "https") return false;
   while (!url.empty() && url.back() == '/') url.pop_back();
-  if (url.size() <= scheme_end + 3 || url[scheme_end + 3] == '/') return false;  // no host
+  if (url.find_first_of("?#@ \t\r\n") != std::string::npos) return false;
+  std::size_t host = scheme_end + 3;
+  if (url.size() <= host || url[host] == '/' || url[host] == ':') return false;  // no host
   out = std::move(url);
   return true;
 }

@@ -699,14 +699,15 @@ class search_run {
   // parameter's only target) type; one under the server's base URL by either.
   static void reference_predicate(sql& q, const search_parameter& parameter, const std::string& modifier_type,
                                   const search_value& v, const reference_columns& columns) {
+    // `url <> ''` lets the partial index on (param_id, url) serve the URL half.
     if (!v.url.empty()) {
       search_value local = v;
       local.url.clear();
       q << "((";
       reference_predicate(q, parameter, modifier_type, local, columns);
-      q << ") OR " << columns.url << " = ";
+      q << ") OR (" << columns.url << " = ";
       q.bind(v.url);
-      q << ")";
+      q << " AND " << columns.url << " <> ''))";
       return;
     }
     bool absolute = (!v.target_type.empty() && !v.code.empty()) ||  // an absolute RESTful URL
@@ -714,6 +715,7 @@ class search_run {
     if (absolute) {
       q << columns.url << " = ";
       q.bind(v.text);
+      q << " AND " << columns.url << " <> ''";
       return;
     }
     q << columns.id << " = ";
@@ -915,7 +917,7 @@ class search_run {
     const search_value& v = c->values.front();
     if (c->parameter->type == param_type::token) return v.has_system && !v.text.empty() && !v.system_or_none;
     if (c->parameter->type == param_type::reference)
-      return !v.target_type.empty() && v.code.empty() && v.text.find("://") == std::string::npos;
+      return !v.target_type.empty() && v.code.empty() && v.text.find("://") == std::string::npos && v.url.empty();
     return false;
   }
 

@@ -177,6 +177,24 @@ TEST_CASE("a string parameter over names or addresses shares the rows of the par
                                            "address=1 Park Row", "address-city=Leeds", "address-postalcode=LS1 4AP"});
 }
 
+// A reference parameter over canonicals stores absolute values by URL alone; one over Reference elements
+// (however filtered) by type and id too: only the first needs an own-base value matched by its URL.
+TEST_CASE("reference parameters that may select canonicals are known", "[fhir][search]") {
+  using stored = fhir::search::search_parameter::own_base_urls;
+  auto urls = [](std::string_view type, std::string_view code) {
+    const auto* p = parameters().find(type, code);
+    REQUIRE(p);
+    return p->urls;
+  };
+  CHECK(urls("Observation", "subject") == stored::type_id);
+  CHECK(urls("Observation", "patient") == stored::type_id);           // Observation.subject.where(resolve() is Patient)
+  CHECK(urls("MedicationRequest", "medication") == stored::type_id);  // (MedicationRequest.medication.ofType(Reference))
+  CHECK(urls("DocumentReference", "relatesto") == stored::type_id);
+  CHECK(urls("QuestionnaireResponse", "questionnaire") == stored::url);
+  CHECK(urls("CarePlan", "instantiates-canonical") == stored::url);
+  CHECK(urls("PlanDefinition", "depends-on") == stored::type_id_or_url);  // relatedArtifact.where(...).resource: not a plain path
+}
+
 TEST_CASE("the indexer extracts typed values once", "[fhir][search]") {
   fhir::search::indexer ix(parameters(), {});
   auto index = ix.extract(parse(R"({"resourceType":"Observation","status":"final",

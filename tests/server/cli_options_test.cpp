@@ -79,7 +79,9 @@ TEST_CASE("bad command lines are refused with a message", "[server][cli]") {
   // A base URL is an absolute http(s) URL with a host (references are compared with it exactly).
   CHECK(parse({"serve", "--base-url", "HTTPS://shcr.example/fhir"}).parsed->serve.base_url == "https://shcr.example/fhir");
   CHECK(parse({"reindex", "--base-url", "http://localhost:8080"}).parsed->serve.base_url == "http://localhost:8080");
-  for (const char* bad : {"shcr.example/fhir", "localhost:8080/fhir", "ftp://shcr.example/fhir", "https://", "https:///fhir", "urn:x"}) {
+  CHECK(parse({"serve", "--base-url", "http://[::1]:8080/fhir"}).parsed->serve.base_url == "http://[::1]:8080/fhir");
+  for (const char* bad : {"shcr.example/fhir", "localhost:8080/fhir", "ftp://shcr.example/fhir", "https://", "https:///fhir", "urn:x",
+                          "http://:8080/fhir", "http://x/fhir?a=b", "http://x/fhir#f", "http://u@x/fhir", "http://x y/fhir"}) {
     INFO(bad);
     CHECK_FALSE(parse({"serve", "--base-url", bad}).parsed);
     CHECK_FALSE(parse({"reindex", "--base-url", bad}).parsed);

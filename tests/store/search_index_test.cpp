@@ -16,7 +16,8 @@
 
 namespace {
 
-const std::vector<std::string> types = {"Patient", "Observation", "Organization", "ValueSet", "Location", "DocumentReference", "MolecularSequence"};
+const std::vector<std::string> types = {"Patient",           "Observation",       "Organization",         "ValueSet",
+                                        "Location",          "DocumentReference", "MolecularSequence",   "QuestionnaireResponse"};
 
 const fhir::search::search_parameters& parameters() {
   static const fhir::search::search_parameters p(fhir::definitions::r4());
@@ -368,6 +369,10 @@ TEST_CASE("the main searches use indexes, never a scan of a table", "[store][sea
   for (int i = 0; i < 3; ++i)
     REQUIRE(s->create(parse(R"({"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org",
       "code":"8867-4"}]},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2024-05-01"})")).ok());
+  REQUIRE(s->create(parse(R"({"resourceType":"Observation","status":"final","code":{"text":"x"},
+    "subject":{"reference":"https://other.example/fhir/Patient/p9"}})")).ok());
+  REQUIRE(s->create(parse(R"({"resourceType":"QuestionnaireResponse","status":"completed",
+    "questionnaire":"http://shcr.example/fhir/Questionnaire/q1"})")).ok());
   struct expectation {
     std::string type;
     std::vector<std::pair<std::string, std::string>> query;
@@ -389,9 +394,14 @@ TEST_CASE("the main searches use indexes, never a scan of a table", "[store][sea
       {"Location", {{"near", "53.8|-1.55|5"}}},
       {"Observation", {{"code", "http://loinc.org|8867-4"}, {"date", "lt2025"}, {"_sort", "-date"}}},
       {"Observation", {{"date", "gt2020"}}},
+      // Absolute values: another server's by URL; one under the base by type and id, a canonical by URL too.
+      {"Observation", {{"subject", "https://other.example/fhir/Patient/p9"}}},
+      {"Observation", {{"subject", "http://shcr.example/fhir/Patient/p1"}}},
+      {"QuestionnaireResponse", {{"questionnaire", "http://shcr.example/fhir/Questionnaire/q1"}}},
   };
+  const std::vector<std::string> bases{"http://shcr.example/fhir"};
   for (const auto& e : searches) {
-    auto parsed = fhir::search::parse_query(parameters(), e.type, e.query, {.containers = true});
+    auto parsed = fhir::search::parse_query(parameters(), e.type, e.query, {.containers = true, .local_bases = bases});
     REQUIRE(parsed.ok());
     auto page = s->search(store::search_request{*parsed, 20, "", true});
     REQUIRE(page.ok());
