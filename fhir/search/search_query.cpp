@@ -634,6 +634,16 @@ class query_parser {
     using stored = search_parameter::own_base_urls;
     stored by = c.parameter ? c.parameter->urls : stored::type_id;
     bool by_type_id = local && by != stored::url;
+    // A canonical is stored as written, by URL: one of ours may be written under the base URL or
+    // relative (not conformant, but not refused), so both spellings are matched.
+    bool ours = local || (!parts.absolute && !parts.type.empty());
+    if (by == stored::url && ours && !options_.local_bases.empty()) {
+      std::string_view base = options_.local_bases.front();
+      while (base.ends_with('/')) base.remove_suffix(1);
+      v.url = local ? local->type + "/" + local->id : std::string(parts.type) + "/" + std::string(parts.id);
+      v.text = std::string(base) + "/" + v.url;
+      return v;
+    }
     if (by_type_id) {
       v.target_type = local->type;
       v.text = local->id;

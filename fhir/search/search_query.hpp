@@ -53,8 +53,9 @@ struct search_value {
   std::int64_t low = 0, high = 0;  // date range
   double number = 0, number_low = 0, number_high = 0;
   std::string target_type;  // reference "Patient/123": Patient
-  // reference: the absolute URL of a value under the server's base URL, searched as Type/id, for a
-  // parameter whose rows may hold it by URL alone too (search_parameter::urls): matched either way
+  // reference: another spelling of one of this server's resources, also matched (search_parameter::urls):
+  // the absolute URL of a value searched as Type/id, for a parameter whose rows may hold it by URL alone
+  // too; or, for a parameter over canonicals, the relative `Type/id` beside `text`'s `[base]/Type/id`
   std::string url;
   bool missing = false;     // :missing=true
   near_value near;          // special: a Location.near point and distance

@@ -699,7 +699,24 @@ class search_run {
   // parameter's only target) type; one under the server's base URL by either.
   static void reference_predicate(sql& q, const search_parameter& parameter, const std::string& modifier_type,
                                   const search_value& v, const reference_columns& columns) {
-    // `url <> ''` lets the partial index on (param_id, url) serve the URL half.
+    // `url <> ''` lets the partial index on (param_id, url) serve every URL match.
+    bool absolute = (!v.target_type.empty() && !v.code.empty()) ||  // an absolute RESTful URL
+                    (v.target_type.empty() && (v.text.find("://") != std::string::npos || v.text.starts_with("urn:")));
+    if (absolute) {
+      q << columns.url;
+      if (v.url.empty()) {
+        q << " = ";
+        q.bind(v.text);
+      } else {  // a canonical of ours, under the base URL or relative
+        q << " IN (";
+        q.bind(v.text);
+        q << ", ";
+        q.bind(v.url);
+        q << ")";
+      }
+      q << " AND " << columns.url << " <> ''";
+      return;
+    }
     if (!v.url.empty()) {
       search_value local = v;
       local.url.clear();
@@ -708,14 +725,6 @@ class search_run {
       q << ") OR (" << columns.url << " = ";
       q.bind(v.url);
       q << " AND " << columns.url << " <> ''))";
-      return;
-    }
-    bool absolute = (!v.target_type.empty() && !v.code.empty()) ||  // an absolute RESTful URL
-                    (v.target_type.empty() && (v.text.find("://") != std::string::npos || v.text.starts_with("urn:")));
-    if (absolute) {
-      q << columns.url << " = ";
-      q.bind(v.text);
-      q << " AND " << columns.url << " <> ''";
       return;
     }
     q << columns.id << " = ";

@@ -367,10 +367,17 @@ TEST_CASE_METHOD(search_data, "reference search: another server's absolute refer
                                  R"(/Questionnaire/q1"})");
   CHECK(set("Questionnaire?url=" + std::string(base) + "/Questionnaire/q1") == ids_t{"q1"});
   CHECK(set("Questionnaire?url=Questionnaire/q1").empty());
-  // A canonical is stored by its URL alone: an own-base value finds it as written too.
+  // A canonical is stored as written, by URL: one of ours is found written under the base or relative
+  // (not conformant, but not refused), whichever spelling the search uses.
   put_ok("QuestionnaireResponse/qr1", R"({"resourceType":"QuestionnaireResponse","id":"qr1","status":"completed",
     "questionnaire":")" + std::string(base) + R"(/Questionnaire/q1"})");
-  CHECK(set("QuestionnaireResponse?questionnaire=" + std::string(base) + "/Questionnaire/q1") == ids_t{"qr1"});
+  put_ok("QuestionnaireResponse/qr2", R"({"resourceType":"QuestionnaireResponse","id":"qr2","status":"completed",
+    "questionnaire":"Questionnaire/q1"})");
+  put_ok("QuestionnaireResponse/qr3", R"({"resourceType":"QuestionnaireResponse","id":"qr3","status":"completed",
+    "questionnaire":"https://other.example/fhir/Questionnaire/q1"})");
+  CHECK(set("QuestionnaireResponse?questionnaire=" + std::string(base) + "/Questionnaire/q1") == ids_t{"qr1", "qr2"});
+  CHECK(set("QuestionnaireResponse?questionnaire=Questionnaire/q1") == ids_t{"qr1", "qr2"});
+  CHECK(set("QuestionnaireResponse?questionnaire=https://other.example/fhir/Questionnaire/q1") == ids_t{"qr3"});
   // A contained resource's local id is no resource's, written under the base or not.
   CHECK(error_ids("Observation?subject=" + std::string(base) + "/Patient/%23pt") == std::vector<std::string>{"search-parameter-invalid"});
   CHECK(set("Observation?subject:Patient.general-practitioner=" + std::string(base) + "/Organization/org1&code=8867-4") ==
