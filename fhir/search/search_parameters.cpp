@@ -124,20 +124,10 @@ enum class selects { references, urls, either };
 
 selects branch_selects(std::string_view branch, const definitions::registry& defs) {
   branch = unwrapped(branch);
-  for (std::string_view cast : {" as Reference", ".ofType(Reference)", ".as(Reference)"})
-    if (branch.ends_with(cast)) return selects::references;  // the cast keeps only Reference values
-  if (std::size_t where = branch.rfind(".where("); where != std::string_view::npos && branch.ends_with(')')) {
-    int depth = 0;
-    std::size_t close = std::string_view::npos;
-    for (std::size_t i = where + 6; i < branch.size(); ++i) {
-      depth += branch[i] == '(' ? 1 : branch[i] == ')' ? -1 : 0;
-      if (depth == 0) {
-        close = i;
-        break;
-      }
-    }
-    if (close == branch.size() - 1) branch = branch.substr(0, where);
-  }
+  if (branch.ends_with(" as Reference")) return selects::references;  // the cast keeps only Reference values
+  std::string_view last = fhirpath::split_top_level(branch, '.').back();
+  if (last == "ofType(Reference)" || last == "as(Reference)") return selects::references;
+  if (last.starts_with("where(") && last.size() < branch.size()) branch.remove_suffix(last.size() + 1);  // a filter keeps the type
   std::string_view head = leading_identifier(branch);
   if (head.empty() || head.size() + 1 >= branch.size() || branch[head.size()] != '.') return selects::either;
   auto types = element_types(head, branch.substr(head.size() + 1), defs);

@@ -1,12 +1,12 @@
 #include "server/cli/options.hpp"
 
-#include <cctype>
 #include <charconv>
 #include <string>
 #include <string_view>
 
 #include <fmt/format.h>
 
+#include "server/http/url.hpp"
 #include "server/interactions/common.hpp"
 
 namespace server::cli {
@@ -36,23 +36,11 @@ bool parse_size(std::string_view text, std::size_t& out) {
   return true;
 }
 
-// An absolute http(s) URL with a host and no user, query, fragment or white space, kept without trailing
-// slashes and with its scheme in lower case:
-// references are compared with it exactly (an absolute reference under it names one of this server's
-// resources), and the index's upgrade passes find references to reindex by their "http" scheme.
+// --base-url's value (http::base_url_of), into `out`.
 bool parse_base_url(std::string_view text, std::string& out) {
-  std::size_t scheme_end = text.find("://");
-  if (scheme_end == std::string_view::npos) return false;
-  std::string url(text);
-  for (std::size_t i = 0; i < scheme_end; ++i) url[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(url[i])));
-  std::string_view scheme(url.data(), scheme_end);
-  if (scheme != "http" && scheme != "https") return false;
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  if (url.find_first_of("?#@ \t\r\n") != std::string::npos) return false;
-  std::size_t host = scheme_end + 3;
-  if (url.size() <= host || url[host] == '/' || url[host] == ':') return false;  // no host
-  out = std::move(url);
-  return true;
+  auto url = http::base_url_of(text);
+  if (url) out = std::move(*url);
+  return url.has_value();
 }
 
 }  // namespace

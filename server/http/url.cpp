@@ -1,6 +1,7 @@
 #include "server/http/url.hpp"
 
 #include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
 #include <boost/url/url_view.hpp>
 
 #include <fmt/format.h>
@@ -76,6 +77,18 @@ std::string encode_query(const query_params& params) {
     out.push_back('=');
     out += percent_encode(value);
   }
+  return out;
+}
+
+std::optional<std::string> base_url_of(std::string_view text) {
+  auto parsed = boost::urls::parse_absolute_uri(text);
+  if (!parsed) return std::nullopt;
+  boost::urls::url u(*parsed);
+  if (!u.has_authority() || u.host().empty() || u.has_userinfo() || u.has_query() || u.has_fragment()) return std::nullopt;
+  u.normalize_scheme();
+  if (u.scheme() != "http" && u.scheme() != "https") return std::nullopt;
+  std::string out(u.buffer());
+  while (out.ends_with('/')) out.pop_back();
   return out;
 }
 

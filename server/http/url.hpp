@@ -2,6 +2,7 @@
 // Request targets: decoded path segments and query parameters (Boost.URL), and percent-encoding for the
 // URLs the server writes (Location, Bundle links).
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,5 +27,10 @@ std::string percent_encode(std::string_view text);
 
 // "a=1&b=x%20y": the parameters, encoded.
 std::string encode_query(const query_params& params);
+
+// A server's base URL (--base-url): an absolute http(s) URL with a host and no user, query or fragment,
+// with its scheme in lower case and no trailing slash (references are compared with it exactly, and the
+// index's upgrade passes find references to reindex by their "http" scheme). nullopt when not one.
+std::optional<std::string> base_url_of(std::string_view text);
 
 }  // namespace server::http

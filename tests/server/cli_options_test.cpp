@@ -80,6 +80,7 @@ TEST_CASE("bad command lines are refused with a message", "[server][cli]") {
   CHECK(parse({"serve", "--base-url", "HTTPS://shcr.example/fhir"}).parsed->serve.base_url == "https://shcr.example/fhir");
   CHECK(parse({"reindex", "--base-url", "http://localhost:8080"}).parsed->serve.base_url == "http://localhost:8080");
   CHECK(parse({"serve", "--base-url", "http://[::1]:8080/fhir"}).parsed->serve.base_url == "http://[::1]:8080/fhir");
+  CHECK(parse({"serve", "--base-url", "https://h.example/fhir/@t/"}).parsed->serve.base_url == "https://h.example/fhir/@t");
   for (const char* bad : {"shcr.example/fhir", "localhost:8080/fhir", "ftp://shcr.example/fhir", "https://", "https:///fhir", "urn:x",
                           "http://:8080/fhir", "http://x/fhir?a=b", "http://x/fhir#f", "http://u@x/fhir", "http://x y/fhir"}) {
     INFO(bad);
