@@ -28,6 +28,7 @@
 #include "store/sqlite/schema.hpp"
 #include "store/sqlite/search_executor.hpp"
 #include "store/sqlite/search_index.hpp"
+#include "store/sqlite/wal_file_sync.hpp"
 #include "store/sqlite/write_queue.hpp"
 #include "store/store.hpp"
 
@@ -275,8 +276,10 @@ class sqlite_store final : public store {
     checkpoints_ = std::make_unique<sqlite::checkpointer>(options.path, options.database_checkpoint_frames, options.read_trail_checkpoint_frames);
     checkpoints_->attach(*writer);
     audit_tail_.publish(*writer);
+    // The queue syncs the log itself, overlapped with the next batch (write_queue.hpp, invariant 5).
+    auto log = std::make_unique<sqlite::wal_file_sync>(sqlite3_filename_wal(sqlite3_db_filename(writer->handle(), "main")));
     writes_ = std::make_unique<sqlite::write_queue>(std::move(writer), options.max_batch, last_written, sqlite::read_trail_schema,
-                                                    &audit_tail_);
+                                                    &audit_tail_, std::move(log));
   }
 
   fhir::result<resource_version> read(std::string_view type, std::string_view id) override {
@@ -705,8 +708,16 @@ class sqlite_store final : public store {
   template <typename Body>
   auto with_reader(Body&& body) -> decltype(body(std::declval<database&>())) {
     try {
-      auto lease = readers_.acquire();
-      return body(*lease);
+      auto result = [&] {
+        auto lease = readers_.acquire();
+        return body(*lease);
+      }();  // the connection goes back to the pool before the wait below
+      // What was read leaves the store only once it is on disk (write_queue.hpp, invariant 5).
+      if (writes_ && !writes_->await_durable())
+        return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception,
+                           "storage failure: the database's log could not be synced to disk; the server must be restarted",
+                           "store-sync-failed");
+      return result;
     } catch (const sqlite::sqlite_error& e) {
       return storage_error(e);
     }
@@ -907,7 +918,8 @@ fhir::result<std::unique_ptr<store>> open_sqlite_store(const sqlite_options& opt
   try {
     // The writer appends to the WALs through the coalescing VFS (one write per commit: coalescing_vfs.hpp).
     auto writer = std::make_unique<database>(options.path, sqlite::open_options{.vfs = sqlite::coalescing_vfs_name()});
-    // WAL: readers never block the writer; synchronous=FULL: a committed transaction survives power loss.
+    // WAL: readers never block the writer; synchronous=FULL: a committed transaction survives power loss
+    // (the migrations' too; the write queue then syncs the log itself: write_queue.hpp, invariant 5).
     writer->exec("PRAGMA journal_mode = WAL");
     writer->exec("PRAGMA synchronous = FULL");
     writer->exec("PRAGMA foreign_keys = OFF");

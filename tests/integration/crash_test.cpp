@@ -1,4 +1,4 @@
-// An acknowledged write survives kill -9 of the server: the store commits (synchronous=FULL, WAL)
+// An acknowledged write survives kill -9 of the server: the store commits (WAL), and syncs the log,
 // before the response is sent. So does the audit record of every answered read.
 #include <catch2/catch.hpp>
 
