@@ -50,10 +50,25 @@ write_queue::write_queue(std::unique_ptr<database> db, std::size_t max_batch, fh
       sync_loop();
     });
   }
-  thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "fhir-writer");  // shown by top -H, perf and gdb
-    loop();
-  });
+  try {
+    thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "fhir-writer");  // shown by top -H, perf and gdb
+      loop();
+    });
+  } catch (...) {
+    stop_sync_thread();  // a joinable thread must not be destroyed
+    throw;
+  }
+}
+
+void write_queue::stop_sync_thread() {
+  if (!sync_thread_.joinable()) return;
+  {
+    std::lock_guard lock(sync_mutex_);
+    sync_stopping_ = true;
+  }
+  sync_wake_.notify_all();
+  sync_thread_.join();
 }
 
 write_queue::~write_queue() {
@@ -63,14 +78,7 @@ write_queue::~write_queue() {
   }
   wake_.notify_all();
   thread_.join();  // every queued job has run; the durable ones may still wait for their sync
-  if (sync_thread_.joinable()) {
-    {
-      std::lock_guard lock(sync_mutex_);
-      sync_stopping_ = true;
-    }
-    sync_wake_.notify_all();
-    sync_thread_.join();
-  }
+  stop_sync_thread();
 }
 
 void write_queue::run(write_job& job) {
@@ -246,9 +254,7 @@ void write_queue::answer(std::deque<unsynced_batch>& batches) {
     if (failure) sync_failed_.store(true);
     else synced_through_.store(batches.back().number);  // answers go in commit order: it only grows
     sync_in_flight_.store(std::any_of(unsynced_.begin(), unsynced_.end(), [](const unsynced_batch& b) { return b.wrote; }));
-    answering_ = false;
   }
-  sync_wake_.notify_one();  // batches handed meanwhile
   synced_.notify_all();
   {
     std::lock_guard lock(mutex_);  // the writer may wait for this sync to commit its batch
@@ -259,15 +265,23 @@ void write_queue::answer(std::deque<unsynced_batch>& batches) {
       if (failure) job->fail(*failure);
       finish(job);
     }
+  {
+    std::lock_guard lock(sync_mutex_);
+    answering_ = false;  // only now: callers are answered in commit order too
+  }
+  sync_wake_.notify_one();  // batches handed meanwhile
 }
 
 bool write_queue::await_durable() {
   if (!log_sync_) return true;
-  // Every commit the reader could have seen is numbered so far. A job's read on the writer thread (a
-  // unit of work reads through a reader connection: consent rules) cannot see its own batch, which is
-  // not committed, nor wait for it: it waits for the batches before (whose syncs need no writer).
-  const bool on_writer = std::this_thread::get_id() == thread_.get_id();
-  const std::uint64_t seen = on_writer ? handed_to_sync_ : commits_begun_.load();
+  // Every commit the reader could have seen is numbered so far (a batch is numbered just before its
+  // COMMIT). A job's read on the writer thread (a unit of work reads through a reader connection:
+  // consent rules) sees the batches before its own, all handed to the sync already: it waits for them.
+  // Only a read-trail job, after its batch's database COMMIT, could see a batch not yet handed, whose
+  // sync would wait for the writer: such jobs must not read through readers.
+  const std::uint64_t seen = commits_begun_.load();
+  if (std::this_thread::get_id() == thread_.get_id() && seen > handed_to_sync_)
+    throw std::logic_error("a job of the read trail read the database through a reader connection (write_queue.hpp, invariant 5)");
   if (synced_through_.load() >= seen) return true;   // the usual case: nothing is waiting for the disk
   std::unique_lock lock(sync_mutex_);
   synced_.wait(lock, [&] { return synced_through_.load() >= seen || sync_failed_.load(); });

@@ -125,7 +125,8 @@ class write_queue {
   // Called by a reader after its last statement, before anything it read is used: waits until every
   // commit it could have seen is durable (invariant 5; returns at once when nothing is being synced).
   // False when a sync failed first: what was read may not be on the disk. Thread-safe; on the writer
-  // thread (a job reading through another connection) it waits for the batches before the job's.
+  // thread (a durable job reading through another connection) it waits for the batches before the
+  // job's; a job with durable = false must not read so (std::logic_error).
   [[nodiscard]] bool await_durable();
 
  private:
@@ -144,6 +145,7 @@ class write_queue {
   // Syncs the log if one of `batches` wrote, then finishes their jobs (failing them if the sync failed).
   void answer(std::deque<unsynced_batch>& batches);
   static void finish(write_job* job);
+  void stop_sync_thread();
   // Runs `jobs` in one transaction (invariant 2); false, each job failed, when it did not commit (or
   // every job reported failure). With `gathered_unsynced` (invariant 5), jobs queued while the previous
   // batch's sync runs join: durable ones `jobs`, the others that list.
@@ -182,7 +184,7 @@ class write_queue {
   std::mutex sync_mutex_;
   std::condition_variable sync_wake_;      // the sync thread: batches to sync, or stopping
   std::condition_variable synced_;         // readers in await_durable: synced_through_ moved, or a sync failed
-  std::uint64_t handed_to_sync_ = 0;       // writer thread only: the last batch handed to the sync thread
+  std::uint64_t handed_to_sync_ = 0;       // writer thread only (read there): the last batch handed to sync
   std::deque<unsynced_batch> unsynced_;    // guarded by sync_mutex_
   bool sync_stopping_ = false;             // guarded by sync_mutex_
   bool answering_ = false;                 // guarded by sync_mutex_: a thread is in answer() (one at a time)

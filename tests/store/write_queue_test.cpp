@@ -41,7 +41,8 @@ struct held_sync : store::sqlite::log_sync {
     ++started;
     changed.notify_all();
     if (fail) throw std::runtime_error("the disk reported an I/O error");
-    changed.wait(lock, [&] { return released; });
+    // Not for ever: a test that stops before releasing it fails (the queue stops) instead of hanging.
+    if (!changed.wait_for(lock, 30s, [&] { return released; })) throw std::runtime_error("the test never released the sync");
   }
   void release() {
     std::lock_guard lock(mutex);
@@ -148,15 +149,16 @@ TEST_CASE("write queue: a write is acknowledged, and what a reader saw of it use
 
 TEST_CASE("write queue: a busy writer hands the sync to its own thread and applies the next writes meanwhile",
           "[store][write-queue]") {
+  // Declared before the queue, which may still answer the posted job when a check fails.
+  std::atomic<bool> second_applied{false};
+  std::promise<void> second_done;
+  auto acknowledged_second = second_done.get_future();
   queue_on_held_disk held;
   auto& [dir, path, disk, queue] = held;
 
   // The first write queues the second while it is applied, so the writer is not idle when the first
   // commits (an idle writer syncs itself: the test before).
   insert_job first(1);
-  std::atomic<bool> second_applied{false};
-  std::promise<void> second_done;
-  auto acknowledged_second = second_done.get_future();
   queue_while_applied(first, queue, posted_job([&](database& db, fhir::epoch_ms) {
     db.cached("INSERT INTO t(n) VALUES (2)")->run();
     second_applied = true;
@@ -247,15 +249,15 @@ TEST_CASE("write queue: a job reading on the writer thread waits for the batches
 
 TEST_CASE("write queue: a job reading on the writer thread waits while the batch before it is being synced",
           "[store][write-queue]") {
+  std::atomic<bool> read_started{false}, read_done{false}, read_durable{false};  // before the queue (above)
+  std::promise<void> reading_done;
+  auto second = reading_done.get_future();
   queue_on_held_disk held;
   auto& [dir, path, disk, queue] = held;
 
   // As in the busy-writer test: the first write queues the reading job, so its sync goes to the sync
   // thread and the reading job runs meanwhile.
   insert_job first(1);
-  std::atomic<bool> read_started{false}, read_done{false}, read_durable{false};
-  std::promise<void> reading_done;
-  auto second = reading_done.get_future();
   queue_while_applied(first, queue, posted_job([&](database&, fhir::epoch_ms) {
     read_started = true;
     read_durable = queue.await_durable();  // it could have seen row 1, which is not on disk yet
@@ -276,6 +278,8 @@ TEST_CASE("write queue: a job reading on the writer thread waits while the batch
 
 TEST_CASE("write queue: a batch that committed nothing to the database answers no reader before the sync in flight",
           "[store][write-queue]") {
+  std::promise<void> trail_done;  // before the queue (above)
+  auto trail_answered = trail_done.get_future();
   queue_on_held_disk held;
   auto& [dir, path, disk, queue] = held;
 
@@ -283,8 +287,6 @@ TEST_CASE("write queue: a batch that committed nothing to the database answers n
   // so the first's sync goes to the sync thread and the writer, idle after the second, has only a
   // batch that committed nothing to the database to answer.
   insert_job first(1);
-  std::promise<void> trail_done;
-  auto trail_answered = trail_done.get_future();
   // Applied once the first's sync runs on the sync thread: then the writer finds it answering.
   write_job* trail = posted_job([&disk](database&, fhir::epoch_ms) { return disk.wait_started(1); }, trail_done);
   trail->durable = false;
@@ -300,4 +302,45 @@ TEST_CASE("write queue: a batch that committed nothing to the database answers n
   CHECK(reader.wait_for(10s) == std::future_status::ready);
   CHECK(reader.get());
   CHECK(acknowledged.wait_for(10s) == std::future_status::ready);
+}
+
+TEST_CASE("write queue: a read-trail job that reads through a reader after its batch's commit fails instead of waiting for ever",
+          "[store][write-queue]") {
+  std::promise<void> trail_done, write_done;  // before the queue (above)
+  auto trail_answered = trail_done.get_future();
+  auto write_answered = write_done.get_future();
+  std::optional<std::string> trail_failure;
+  std::atomic<bool> busy_applying{false};
+  queue_on_held_disk held;
+  auto& [dir, path, disk, queue] = held;
+  disk.release();
+
+  // A durable write and a read-trail job in one batch: the trail's transaction runs after the batch's
+  // database COMMIT, before that commit is handed to the sync, so a wait there could never end.
+  std::promise<void> hold_released;
+  auto holding = hold_released.get_future().share();
+  insert_job busy(1);
+  busy.job.apply = [apply = busy.job.apply, holding, &busy_applying](database& db, fhir::epoch_ms now) {
+    busy_applying = true;
+    holding.wait();
+    return apply(db, now);
+  };
+  write_job* trail = posted_job([&queue](database&, fhir::epoch_ms) { return queue.await_durable(); }, trail_done);
+  trail->durable = false;
+  trail->fail = [&trail_failure](fhir::error e) { trail_failure = e.issues().front().message_id; };
+  auto first = std::async(std::launch::async, [&] { queue.run(busy.job); });
+  bool held_in_first = eventually([&] { return busy_applying.load(); });
+  // Both queued while the writer is held: they make the next batch together.
+  queue.post(std::unique_ptr<write_job>(posted_job([](database& db, fhir::epoch_ms) {
+    db.cached("INSERT INTO t(n) VALUES (2)")->run();
+    return true;
+  }, write_done)));
+  queue.post(std::unique_ptr<write_job>(trail));
+  hold_released.set_value();
+  REQUIRE(held_in_first);
+  CHECK(trail_answered.wait_for(10s) == std::future_status::ready);
+  CHECK(trail_failure);  // failed, not hung
+  CHECK(first.wait_for(10s) == std::future_status::ready);
+  CHECK(write_answered.wait_for(10s) == std::future_status::ready);
+  CHECK(rows(path) == 2);
 }
