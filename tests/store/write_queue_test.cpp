@@ -43,10 +43,12 @@ struct held_sync : store::sqlite::log_sync {
     if (fail) throw std::runtime_error("the disk reported an I/O error");
     // Not for ever: a test that stops before releasing it fails (the queue stops) instead of hanging.
     if (!changed.wait_for(lock, 30s, [&] { return released; })) throw std::runtime_error("the test never released the sync");
+    if (fail) throw std::runtime_error("the disk reported an I/O error");
   }
-  void release() {
+  void release(bool failing = false) {
     std::lock_guard lock(mutex);
     released = true;
+    fail = failing;
     changed.notify_all();
   }
   bool wait_started(int n) {
@@ -343,4 +345,37 @@ TEST_CASE("write queue: a read-trail job that reads through a reader after its b
   CHECK(first.wait_for(10s) == std::future_status::ready);
   CHECK(write_answered.wait_for(10s) == std::future_status::ready);
   CHECK(rows(path) == 2);
+}
+
+TEST_CASE("write queue: a sync that fails while the next batch gathers fails that batch too, and the readers waiting",
+          "[store][write-queue]") {
+  std::atomic<bool> second_applied{false};  // before the queue (above)
+  std::optional<std::string> second_failure;
+  std::promise<void> second_done;
+  auto second_answered = second_done.get_future();
+  queue_on_held_disk held;
+  auto& [dir, path, disk, queue] = held;
+
+  insert_job first(1);
+  write_job* second = posted_job([&](database& db, fhir::epoch_ms) {
+    db.cached("INSERT INTO t(n) VALUES (2)")->run();
+    second_applied = true;
+    return true;
+  }, second_done);
+  second->fail = [&second_failure](fhir::error e) { second_failure = e.issues().front().message_id; };
+  queue_while_applied(first, queue, second);
+  auto acknowledged = std::async(std::launch::async, [&] { queue.run(first.job); });
+  REQUIRE(disk.wait_started(1));
+  CHECK(eventually([&] { return second_applied.load(); }));  // gathering in its open transaction
+  auto reader = std::async(std::launch::async, [&] { return queue.await_durable(); });
+  CHECK(reader.wait_for(100ms) == std::future_status::timeout);
+
+  disk.release(/*failing=*/true);
+  CHECK(reader.wait_for(10s) == std::future_status::ready);
+  CHECK_FALSE(reader.get());
+  CHECK(acknowledged.wait_for(10s) == std::future_status::ready);
+  CHECK(first.failure == "store-sync-failed");
+  CHECK(second_answered.wait_for(10s) == std::future_status::ready);
+  CHECK(second_failure == "store-sync-failed");
+  CHECK(rows(path) == 1);  // the gathering batch rolled back: the queue had stopped
 }
