@@ -1,7 +1,6 @@
 #include "store/sqlite/wal_file_sync.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -46,16 +45,6 @@ void wal_file_sync::open_log() {
 
 void wal_file_sync::sync() {
   sync_descriptor(fd_, "syncing ", log_path_);
-  // The log is the same file as long as the writer's connection is open; should it ever have been
-  // replaced (a file of the same name made anew), the new one is opened and synced too.
-  struct stat opened {}, named {};
-  if (::fstat(fd_, &opened) == 0 && ::stat(log_path_.c_str(), &named) == 0 &&
-      (opened.st_ino != named.st_ino || opened.st_dev != named.st_dev)) {
-    ::close(fd_);
-    fd_ = -1;
-    open_log();
-    sync_descriptor(fd_, "syncing ", log_path_);
-  }
 }
 
 }  // namespace store::sqlite

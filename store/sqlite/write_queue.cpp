@@ -23,6 +23,8 @@ fhir::error storage_error(const std::exception& e) {
                      fmt::format("storage failure: {}", e.what()), "store-fault");
 }
 
+}  // namespace
+
 // Invariant 5: what the writer, a reader and the waiting jobs are told once a sync has failed.
 fhir::error sync_failure(std::string_view what) {
   return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception,
@@ -32,8 +34,6 @@ fhir::error sync_failure(std::string_view what) {
                                  what),
                      "store-sync-failed");
 }
-
-}  // namespace
 
 write_queue::write_queue(std::unique_ptr<database> db, std::size_t max_batch, fhir::epoch_ms last_written, const char* unsynced_schema,
                          transaction_listener* listener, std::unique_ptr<log_sync> syncer)
@@ -149,7 +149,7 @@ void write_queue::sync_log() {
 void write_queue::run_batch(std::deque<write_job*>& batch) {
   if (sync_failed_.load()) {  // invariant 5: the queue has stopped
     for (write_job* job : batch) {
-      job->fail(sync_failure("an earlier sync failed"));
+      job->fail(sync_failure());
       finish(job);
     }
     return;
@@ -169,9 +169,12 @@ void write_queue::run_batch(std::deque<write_job*>& batch) {
     last_written_ = now;
     wrote = true;
   }
-  // A batch that committed nothing to the database takes the last number: its jobs may have read that.
-  const std::uint64_t number = wrote ? committing_number_ : commits_begun_.load();
-  if (!unsynced.empty() && commit(unsynced, now, nullptr)) {
+  // The number its COMMIT took; a batch that committed nothing takes the last one: its jobs may have read that.
+  const std::uint64_t number = commits_begun_.load();
+  in_read_trail_commit_ = true;  // await_durable(): its jobs must not read through readers
+  const bool trail_committed = !unsynced.empty() && commit(unsynced, now, nullptr);
+  in_read_trail_commit_ = false;
+  if (trail_committed) {
     last_written_ = now;
     if (!unsynced_since_) unsynced_since_ = std::chrono::steady_clock::now();
   }
@@ -200,7 +203,6 @@ void write_queue::finish(write_job* job) {
 }
 
 void write_queue::hand_to_sync(unsynced_batch batch) {
-  const std::uint64_t number = batch.number;
   bool idle = false;  // no job is queued: the writer would only wait for the next
   {
     std::lock_guard lock(mutex_);
@@ -209,7 +211,6 @@ void write_queue::hand_to_sync(unsynced_batch batch) {
   std::deque<unsynced_batch> own;
   {
     std::lock_guard lock(sync_mutex_);
-    if (batch.wrote) sync_in_flight_.store(true);  // before the sync thread can take it (and clear it)
     unsynced_.push_back(std::move(batch));
     // An idle writer syncs itself (with every batch still waiting, in order): handing the sync to the
     // other thread costs two thread wake-ups, which on a busy 2-core machine took longer than the sync.
@@ -219,7 +220,6 @@ void write_queue::hand_to_sync(unsynced_batch batch) {
       answering_ = true;
     }
   }
-  handed_to_sync_ = number;
   if (!own.empty()) answer(own);
   else sync_wake_.notify_one();
 }
@@ -241,7 +241,7 @@ void write_queue::sync_loop() {
 void write_queue::answer(std::deque<unsynced_batch>& batches) {
   std::optional<fhir::error> failure;
   if (sync_failed_.load()) {
-    failure = sync_failure("an earlier sync failed");
+    failure = sync_failure();
   } else if (std::any_of(batches.begin(), batches.end(), [](const unsynced_batch& b) { return b.wrote; })) {
     try {
       log_sync_->sync();
@@ -253,7 +253,6 @@ void write_queue::answer(std::deque<unsynced_batch>& batches) {
     std::lock_guard lock(sync_mutex_);
     if (failure) sync_failed_.store(true);
     else synced_through_.store(batches.back().number);  // answers go in commit order: it only grows
-    sync_in_flight_.store(std::any_of(unsynced_.begin(), unsynced_.end(), [](const unsynced_batch& b) { return b.wrote; }));
   }
   synced_.notify_all();
   {
@@ -272,15 +271,21 @@ void write_queue::answer(std::deque<unsynced_batch>& batches) {
   sync_wake_.notify_one();  // batches handed meanwhile
 }
 
+bool write_queue::sync_in_flight() const {
+  // A batch is numbered at its COMMIT and answered once synced: a number above the last answered one is
+  // a commit waiting for its sync (or a failed COMMIT's, answered without one at once).
+  return !sync_failed_.load() && synced_through_.load() < commits_begun_.load();
+}
+
 bool write_queue::await_durable() {
   if (!log_sync_) return true;
+  const std::uint64_t seen = commits_begun_.load();
   // Every commit the reader could have seen is numbered so far (a batch is numbered just before its
   // COMMIT). A job's read on the writer thread (a unit of work reads through a reader connection:
   // consent rules) sees the batches before its own, all handed to the sync already: it waits for them.
   // Only a read-trail job, after its batch's database COMMIT, could see a batch not yet handed, whose
   // sync would wait for the writer: such jobs must not read through readers.
-  const std::uint64_t seen = commits_begun_.load();
-  if (std::this_thread::get_id() == thread_.get_id() && seen > handed_to_sync_)
+  if (in_read_trail_commit_ && std::this_thread::get_id() == thread_.get_id())
     throw std::logic_error("a job of the read trail read the database through a reader connection (write_queue.hpp, invariant 5)");
   if (synced_through_.load() >= seen) return true;   // the usual case: nothing is waiting for the disk
   std::unique_lock lock(sync_mutex_);
@@ -335,14 +340,14 @@ std::optional<bool> write_queue::commit_once(std::vector<write_job*>& jobs, std:
       // A sync failed while this batch gathered: the queue has stopped, and nothing more is committed.
       if (sync_failed_.load()) throw std::runtime_error("an earlier sync failed");
       // Numbered before the commit can be seen: a reader who sees it reads at least this number.
-      committing_number_ = commits_begun_.fetch_add(1) + 1;
+      commits_begun_.fetch_add(1);
     }
     tx.commit();  // invariant 3: acknowledged only after this returns (and, under invariant 5, a sync)
     return true;
   } catch (const std::exception& e) {
     if (listener_) listener_->rolled_back();  // tx's destructor has rolled back what COMMIT did not
-    const bool stopped = log_sync_ && sync_failed_.load();
-    for (std::size_t i = from; i < jobs.size(); ++i) jobs[i]->fail(stopped ? sync_failure("an earlier sync failed") : storage_error(e));
+    const bool stopped = sync_failed_.load();  // set only under invariant 5
+    for (std::size_t i = from; i < jobs.size(); ++i) jobs[i]->fail(stopped ? sync_failure() : storage_error(e));
     return false;
   }
 }
@@ -350,7 +355,7 @@ std::optional<bool> write_queue::commit_once(std::vector<write_job*>& jobs, std:
 bool write_queue::gather_while_syncing(std::vector<write_job*>& durable, std::vector<write_job*>& unsynced, fhir::epoch_ms& now) {
   std::unique_lock lock(mutex_);
   for (;;) {
-    if (!sync_in_flight_.load()) return false;  // commit now
+    if (!sync_in_flight()) return false;  // commit now
     const std::size_t taken = durable.size() + unsynced.size();
     if (taken < max_batch_ && !queue_.empty()) {
       const std::size_t before = durable.size();
@@ -366,7 +371,7 @@ bool write_queue::gather_while_syncing(std::vector<write_job*>& durable, std::ve
       continue;
     }
     writer_waiting_ = true;
-    wake_.wait(lock, [&] { return !sync_in_flight_.load() || (!queue_.empty() && durable.size() + unsynced.size() < max_batch_); });
+    wake_.wait(lock, [&] { return !sync_in_flight() || (!queue_.empty() && durable.size() + unsynced.size() < max_batch_); });
     writer_waiting_ = false;
   }
 }

@@ -104,6 +104,9 @@ struct log_sync {
   virtual void sync() = 0;
 };
 
+// What a job, a reader or the store is told once a sync has failed (invariant 5): 500, store-sync-failed.
+fhir::error sync_failure(std::string_view what = "an earlier sync failed");
+
 class write_queue {
  public:
   // `last_written` is the newest lastUpdated already stored (invariant 4 across restarts);
@@ -146,6 +149,7 @@ class write_queue {
   void answer(std::deque<unsynced_batch>& batches);
   static void finish(write_job* job);
   void stop_sync_thread();
+  bool sync_in_flight() const;  // invariant 5: a committed batch waits for its sync
   // Runs `jobs` in one transaction (invariant 2); false, each job failed, when it did not commit (or
   // every job reported failure). With `gathered_unsynced` (invariant 5), jobs queued while the previous
   // batch's sync runs join: durable ones `jobs`, the others that list.
@@ -166,7 +170,6 @@ class write_queue {
   fhir::epoch_ms last_written_;  // writer thread only
   // Writer thread only: when the first commit not yet synced to disk was made.
   std::optional<std::chrono::steady_clock::time_point> unsynced_since_;
-  std::uint64_t committing_number_ = 0;  // writer thread only: the number the last durable COMMIT took
 
   std::mutex mutex_;
   std::condition_variable wake_;
@@ -180,11 +183,11 @@ class write_queue {
   std::atomic<std::uint64_t> commits_begun_{0};
   std::atomic<std::uint64_t> synced_through_{0};
   std::atomic<bool> sync_failed_{false};
-  std::atomic<bool> sync_in_flight_{false};  // a batch that wrote is handed to the sync thread, not yet synced
   std::mutex sync_mutex_;
   std::condition_variable sync_wake_;      // the sync thread: batches to sync, or stopping
   std::condition_variable synced_;         // readers in await_durable: synced_through_ moved, or a sync failed
-  std::uint64_t handed_to_sync_ = 0;       // writer thread only (read there): the last batch handed to sync
+  // Writer thread only: its read-trail transaction runs (after the batch's COMMIT, before its hand-off).
+  bool in_read_trail_commit_ = false;
   std::deque<unsynced_batch> unsynced_;    // guarded by sync_mutex_
   bool sync_stopping_ = false;             // guarded by sync_mutex_
   bool answering_ = false;                 // guarded by sync_mutex_: a thread is in answer() (one at a time)
