@@ -713,10 +713,7 @@ class sqlite_store final : public store {
         return body(*lease);
       }();  // the connection goes back to the pool before the wait below
       // What was read leaves the store only once it is on disk (write_queue.hpp, invariant 5).
-      if (writes_ && !writes_->await_durable())
-        return fhir::error(fhir::error_kind::fault, fhir::issue_type::exception,
-                           "storage failure: the database's log could not be synced to disk; the server must be restarted",
-                           "store-sync-failed");
+      if (writes_ && !writes_->await_durable()) return sqlite::sync_failure();
       return result;
     } catch (const sqlite::sqlite_error& e) {
       return storage_error(e);
