@@ -49,10 +49,13 @@ void bundle_writer::add_history_entry(const settings& settings, const store::res
   entries_ += "}}";
 }
 
-void bundle_writer::add_search_entry(const settings& settings, const store::resource_version& version, std::string_view mode) {
+void bundle_writer::add_search_entry(const settings& settings, const store::resource_version& version, std::string_view mode,
+                                     std::string_view contained_id) {
   if (!entries_.empty()) entries_.push_back(',');
   entries_.push_back('{');
-  member(entries_, "fullUrl", settings.base_url + "/" + version.info.type + "/" + version.info.id);
+  std::string full_url = settings.base_url + "/" + version.info.type + "/" + version.info.id;
+  if (!contained_id.empty()) full_url.append("#").append(contained_id);
+  member(entries_, "fullUrl", full_url);
   entries_ += ",\"resource\":";
   entries_ += version.json;
   entries_ += ",\"search\":{";

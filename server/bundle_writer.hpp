@@ -27,8 +27,11 @@ class bundle_writer {
   // version: POST, PUT or DELETE) and response (status, etag, lastModified).
   void add_history_entry(const settings& settings, const store::resource_version& version);
 
-  // A searchset entry: fullUrl, the resource and search.mode ("match" or "include").
-  void add_search_entry(const settings& settings, const store::resource_version& version, std::string_view mode);
+  // A searchset entry: fullUrl, the resource and search.mode ("match" or "include"). With a
+  // `contained_id`, version.json is the resource of that local id inside the resource `version.info`
+  // names, and the fullUrl is the container's with the local id as its fragment (search.html#contained).
+  void add_search_entry(const settings& settings, const store::resource_version& version, std::string_view mode,
+                        std::string_view contained_id = {});
   // A searchset entry with an OperationOutcome (compact JSON) about the search, search.mode "outcome".
   void add_outcome_entry(std::string_view operation_outcome);
 

@@ -245,6 +245,9 @@ enum class search_mode { match, include };
 struct search_entry {
   resource_version version;
   search_mode mode = search_mode::match;
+  // _containedType=contained: the match is the resource with this local id inside `version` (its
+  // container's current version); empty for a resource matched in its own right.
+  std::string contained_id = {};
 };
 
 struct search_page {

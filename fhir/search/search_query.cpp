@@ -178,10 +178,8 @@ class query_parser {
       return bad(name, "_contained is not supported here: it applies to a search's results only");
     }
     if (name == "_containedType") {
-      if (value == "container") return done{};
-      if (value == "contained")
-        return ignore(name, "_containedType=contained is not supported: the containers of matching contained resources are returned");
-      return bad(name, fmt::format("_containedType must be container or contained, not '{}'", value));
+      static constexpr std::array<std::pair<std::string_view, bool>, 2> shapes{{{"container", false}, {"contained", true}}};
+      return one_of("_containedType", value, shapes, q_.contained_alone);
     }
     if (name.starts_with("_include") || name.starts_with("_revinclude")) return include_parameter(name, value);
     if (name.starts_with("_has:")) return has(name, value);
@@ -359,6 +357,7 @@ class query_parser {
       if (!target.empty()) {
         if (!params_.definitions().is_resource_type(target))
           return bad(name, fmt::format("'{}' in '{}' is not a resource type", target, name));
+        if (auto refused = refuse_foreign_target(*p, type, target, name)) return std::move(*refused);
         link.target_types.emplace_back(target);
       } else {
         // Without a type, the chain follows every target type that has the next parameter.
@@ -379,6 +378,14 @@ class query_parser {
     c.name = name;
     q_.clauses.push_back(std::move(c));
     return fhir::done{};
+  }
+
+  // `subject:Medication` on Observation: a type the parameter cannot point at matches nothing, ever; a
+  // 400 says so rather than an empty page that reads as "no such data".
+  std::optional<fhir::error> refuse_foreign_target(const search_parameter& p, std::string_view type, std::string_view target,
+                                             std::string_view name) {
+    if (p.targets.empty() || std::find(p.targets.begin(), p.targets.end(), target) != p.targets.end()) return std::nullopt;
+    return bad(name, fmt::format("{}.{} cannot refer to a {} (its targets: {})", type, p.code, target, fmt::join(p.targets, ", ")));
   }
 
   // The last step of a parameter name, `code[:modifier]`, on `type`: fills the clause and its values.
@@ -408,6 +415,7 @@ class query_parser {
       for (const auto& [text, m] : modifier_names)
         if (text == modifier_text) c.modifier = m, known = true;
       if (!known && ptype == param_type::reference && params_.definitions().is_resource_type(modifier_text)) {
+        if (auto refused = refuse_foreign_target(*c.parameter, type, modifier_text, name)) return std::move(*refused);
         c.modifier = modifier::type;
         c.modifier_type = modifier_text;
         known = true;
@@ -634,6 +642,10 @@ class query_parser {
     using stored = search_parameter::own_base_urls;
     stored by = c.parameter ? c.parameter->urls : stored::type_id;
     bool by_type_id = local && by != stored::url;
+    // `subject:Group=Patient/p1`: the modifier and the value name different types; nothing can match both.
+    std::string_view value_type = local ? std::string_view(local->type) : parts.type;
+    if (c.modifier == modifier::type && !value_type.empty() && value_type != c.modifier_type)
+      return bad(name, fmt::format("'{}' names a {}, but ':{}' asks for a {}", plain, value_type, c.modifier_type, c.modifier_type));
     // A canonical is stored as written, by URL: one of ours may be written under the base URL or
     // relative (not conformant, but not refused), so both spellings are matched.
     bool ours = local || (!parts.absolute && !parts.type.empty());

@@ -122,8 +122,9 @@ struct compartment_filter {
   bool owner_is_self = false;
 };
 
-// _contained (search.html#contained): whether the results are resources (the default), the containers of
-// contained resources that match, or both. Containers are returned whole (_containedType=container).
+// _contained (search.html#contained): whether the results are resources (the default), contained
+// resources that match, or both. _containedType says how a contained match is returned: its container
+// whole (`container`, the default) or the contained resource alone (`contained`).
 enum class contained_mode { off, only, both };
 
 struct search_query {
@@ -138,6 +139,7 @@ struct search_query {
   std::vector<std::string> elements;
   std::vector<std::string> ignored;  // unknown or unsupported parameters (left out of the self link)
   contained_mode contained = contained_mode::off;
+  bool contained_alone = false;  // _containedType=contained (no effect without _contained=true|both)
   // With _contained: the types a container may have (the caller's readable types; empty: any).
   std::vector<std::string> container_types;
 };

@@ -16,6 +16,7 @@
 #include "fhir/json/parse.hpp"
 #include "fhir/json/serialize.hpp"
 #include "fhir/outcome.hpp"
+#include "fhir/resource.hpp"
 #include "fhir/search/subset.hpp"
 #include "fhir/text.hpp"
 #include "server/audit/request_audit.hpp"
@@ -224,16 +225,21 @@ http::response run(const context& ctx, const fhir_request& request, std::string_
   bool subsetting = fhir::search::wants_subset(query->summary, query->elements);
   for (const auto& entry : page->entries) {
     std::string_view mode = entry.mode == store::search_mode::match ? "match" : "include";
+    // The audit names what was disclosed from: a contained resource's container.
     if (request.audit) request.audit->returned(entry.version.info, entry.version.json);
-    if (!subsetting) {
+    if (!subsetting && entry.contained_id.empty()) {
       bundle.add_search_entry(ctx.settings, entry.version, mode);
       continue;
     }
     auto parsed = fhir::json::parse(entry.version.json);
     if (!parsed) continue;
-    store::resource_version shown{entry.version.info,
-                                  fhir::json::serialize(fhir::search::subset(*parsed, query->summary, query->elements, ctx.definitions))};
-    bundle.add_search_entry(ctx.settings, shown, mode);
+    const fhir::json::value* resource = &*parsed;
+    // _containedType=contained: the contained resource alone (the store indexed it from this text).
+    if (!entry.contained_id.empty() && !(resource = fhir::find_contained(*parsed, entry.contained_id))) continue;
+    store::resource_version shown{entry.version.info, subsetting ? fhir::json::serialize(fhir::search::subset(
+                                                                       *resource, query->summary, query->elements, ctx.definitions))
+                                                                 : fhir::json::serialize(*resource)};
+    bundle.add_search_entry(ctx.settings, shown, mode, entry.contained_id);
   }
   // Something was withheld from a clinical caller: say so, without why or how much (consent.md section 3).
   bool clinical = request.caller && (request.caller->purpose_category == auth::purpose_class::direct ||

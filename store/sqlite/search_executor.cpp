@@ -159,8 +159,14 @@ class search_run {
     std::size_t driver = 0;
     if (containers) {
       use_container_types();
-      clause_sets_ = {containers_set(inside)};
-      clause_filters_ = {std::nullopt};
+      if (query_.contained_alone) {
+        contained_source_ = contained_matches(inside);
+        clause_sets_.clear();
+        clause_filters_.clear();
+      } else {
+        clause_sets_ = {containers_set(inside)};
+        clause_filters_ = {std::nullopt};
+      }
       drive_ = drive::set;
     } else {
       driver = plan_driver();
@@ -216,6 +222,31 @@ class search_run {
     }
     if (query_.contained == fhir::search::contained_mode::both) {
       q << " UNION SELECT t.pk FROM resource t WHERE ";
+      type_condition(q, "t.type_id", query_type_ids_);
+      q << " AND t.deleted = 0";
+      for (const sql& set : clause_sets_) {
+        q << " AND t.pk IN (";
+        q.append(set);
+        q << ")";
+      }
+    }
+    return q;
+  }
+
+  // _containedType=contained: the rows a page is drawn from, `(key, container_pk, local_id)`: the
+  // contained resources of the searched types that satisfy every clause (`inside`), keyed by their cpk
+  // (negative), and with _contained=both the resources that do, keyed by their pk, with no local id.
+  sql contained_matches(const std::vector<sql>& inside) {
+    sql q;
+    q << "SELECT k.cpk AS key, k.container_pk AS container_pk, k.local_id AS local_id FROM contained_resource k WHERE ";
+    type_condition(q, "k.type_id", query_type_ids_);
+    for (const sql& set : inside) {
+      q << " AND k.cpk IN (";
+      q.append(set);
+      q << ")";
+    }
+    if (query_.contained == fhir::search::contained_mode::both) {
+      q << " UNION ALL SELECT t.pk, t.pk, NULL FROM resource t WHERE ";
       type_condition(q, "t.type_id", query_type_ids_);
       q << " AND t.deleted = 0";
       for (const sql& set : clause_sets_) {
@@ -949,7 +980,7 @@ class search_run {
     for (const auto& k : query_.sort) {
       key_column col{{}, {}, k.descending};
       if (k.code == "_id") {
-        col.expression = "r.id";
+        col.expression = contained_source_ ? "coalesce(m.local_id, r.id)" : "r.id";
       } else if (k.code == "_lastUpdated") {
         col.expression = "r.last_updated";
       } else {
@@ -989,6 +1020,20 @@ class search_run {
   // snapshot bound. `r` is the resource row; when streaming, `x` is the driving index row.
   sql from_where(const std::vector<sql>& sets, std::size_t driver, std::int64_t max_pk, bool with_body) {
     sql q;
+    if (contained_source_) {
+      q << " FROM (";
+      q.append(*contained_source_);
+      q << ") m JOIN resource r ON r.pk = m.container_pk";
+      if (with_body) q << " JOIN resource_version v ON v.pk = r.pk AND v.version = r.version";
+      q << " WHERE +r.deleted = 0";
+      if (!any_result_type_) {
+        q << " AND ";
+        type_condition(q, "+r.type_id", result_type_ids_);
+      }
+      q << " AND r.pk <= ";
+      q.bind(max_pk);
+      return q;
+    }
     if (drive_ == drive::stream) {
       const clause& c = *clause_at(driver);
       std::string_view table = table_of(c.parameter->type);
@@ -1024,8 +1069,10 @@ class search_run {
     }
   }
 
-  // The pk column pages are ordered and bounded by.
-  std::string_view pk_column() const { return drive_ == drive::stream ? "x.res_pk" : "r.pk"; }
+  // The column pages are ordered by last, and keyed on: a resource's pk (or a contained one's cpk).
+  std::string_view pk_column() const {
+    return contained_source_ ? "m.key" : drive_ == drive::stream ? "x.res_pk" : "r.pk";
+  }
 
   sql where_clause(const std::vector<sql>& sets, std::size_t driver, std::int64_t max_pk) {
     sql q;
@@ -1061,6 +1108,7 @@ class search_run {
       q << ", " << k.expression;
       q.values.insert(q.values.end(), k.values.begin(), k.values.end());
     }
+    q << ", " << pk_column() << (contained_source_ ? ", m.local_id" : ", NULL");
     q.append(from_where(sets, driver, pos.max_pk, true));
     if (!pos.first_page()) {
       q << " AND (";
@@ -1079,17 +1127,19 @@ class search_run {
 
     struct row {
       resource_version version;
-      std::int64_t pk;
+      std::int64_t pk;  // the page key: pk_column()
       std::vector<sql_value> keys;
+      std::string contained_id;
     };
     std::vector<row> rows;
     {
       auto st = db_.prepared(q.text);
       bind_all(*st, q.values);
+      const int key_at = static_cast<int>(8 + keys.size());
       while (st->step()) {
         // Streaming from an index, a resource with the same value twice comes twice, adjacently.
-        if (!rows.empty() && rows.back().pk == st->column_int64(0)) continue;
-        row r{read_version(*st, 0), st->column_int64(0), {}};
+        if (!rows.empty() && rows.back().pk == st->column_int64(key_at)) continue;
+        row r{read_version(*st, 0), st->column_int64(key_at), {}, std::string(st->column_text(key_at + 1))};
         for (std::size_t i = 0; i < keys.size(); ++i) r.keys.push_back(column_value(*st, static_cast<int>(8 + i)));
         rows.push_back(std::move(r));
       }
@@ -1099,8 +1149,8 @@ class search_run {
     if (backwards) std::reverse(rows.begin(), rows.end());
 
     for (row& r : rows) {
-      page_pks_.push_back(r.pk);
-      page.entries.push_back(search_entry{std::move(r.version), search_mode::match});
+      page_pks_.push_back(r.pk);  // includes start from resources: _contained refuses them
+      page.entries.push_back(search_entry{std::move(r.version), search_mode::match, std::move(r.contained_id)});
     }
     if (rows.empty()) return fhir::done{};
     // Forwards, a next page exists when a row beyond this page was found; backwards, when we came from one.
@@ -1115,7 +1165,8 @@ class search_run {
   // (indented by depth), as `EXPLAIN QUERY PLAN` reports it.
   void explain(const sql& q, std::size_t driver, search_page& page) {
     static constexpr const char* strategies[] = {"set", "stream", "scan"};
-    std::string driving = query_.contained != fhir::search::contained_mode::off ? "the containers (_contained)"
+    std::string driving = contained_source_ ? "the contained resources (_containedType=contained)"
+                          : query_.contained != fhir::search::contained_mode::off ? "the containers (_contained)"
                           : clause_sets_.empty()                                ? "none"
                           : clause_at(driver)                                   ? clause_at(driver)->name
                                                                                 : "compartment";
@@ -1188,7 +1239,7 @@ class search_run {
   std::string query_hash() const {
     std::string text;
     for (const auto& t : query_.types) text += t + ",";
-    text += "contained=" + std::to_string(static_cast<int>(query_.contained)) + ",";
+    text += "contained=" + std::to_string(static_cast<int>(query_.contained)) + (query_.contained_alone ? "alone," : ",");
     for (const auto& t : query_.container_types) text += t + ",";
     if (query_.compartment) {
       text += query_.compartment->owner_type + "/" + query_.compartment->owner_id + "/";
@@ -1339,6 +1390,7 @@ class search_run {
   // The types of the results when they are not the query's (_contained: the containers'; any when set).
   std::vector<std::int64_t> result_type_ids_;
   bool any_result_type_ = false;
+  std::optional<sql> contained_source_;  // _containedType=contained: contained_matches()
   std::map<std::int64_t, bool> contained_types_;  // any_contained()
   std::vector<std::int64_t> page_pks_;
   drive drive_ = drive::set;

@@ -424,6 +424,9 @@ TEST_CASE_METHOD(gp_and_hospital, "_contained returns a container only to a call
   REQUIRE(matches(app, "Patient?family=Minimal", hospital) == 1);  // in minimal form
   CHECK(matches(app, "Organization?name=hidden&_contained=true", hospital) == 0);
   CHECK(matches(app, "Organization?name=hidden&_contained=true", gp) == 1);
+  // Returned alone, a contained resource is still its container's content: the same rule.
+  CHECK(matches(app, "Organization?name=hidden&_contained=true&_containedType=contained", hospital) == 0);
+  CHECK(matches(app, "Organization?name=hidden&_contained=true&_containedType=contained", gp) == 1);
   CHECK(matches(app, "Patient?general-practitioner.name=hidden", hospital) == 0);
   CHECK(matches(app, "Patient?general-practitioner.name=hidden", gp) == 1);
 }

@@ -86,6 +86,21 @@ struct search_data : app_fixture {
     return {v.begin(), v.end()};
   }
 
+  // The fullUrls of the matches, in order.
+  static std::vector<std::string> full_urls_in_order(const reply& r) {
+    std::vector<std::string> out;
+    auto bundle = r.json();
+    if (const auto* entries = bundle.find("entry"))
+      for (const auto& e : entries->as_array())
+        if (*e.find("search")->find_string("mode") == "match") out.push_back(*e.find_string("fullUrl"));
+    return out;
+  }
+
+  std::set<std::string> full_urls(const std::string& query) const {
+    auto v = full_urls_in_order(search(query));
+    return {v.begin(), v.end()};
+  }
+
   static std::string link(const reply& r, std::string_view relation) {
     auto bundle = r.json();
     for (const auto& l : bundle.find("link")->as_array())
@@ -389,6 +404,12 @@ TEST_CASE_METHOD(search_data, "reference search: Type/id, id, :type, :identifier
   CHECK(set("Observation?subject=p1") == ids_t{"o1", "o2"});
   CHECK(set("Observation?subject:Patient=p1") == ids_t{"o1", "o2"});
   CHECK(set("Observation?subject:Group=p1").empty());
+  CHECK(set("Observation?subject:Patient=Patient/p1") == ids_t{"o1", "o2"});
+  // A type the modifier and the value disagree on, or one the parameter cannot point at: a 400, not an
+  // empty page (nor, as before, the value's type winning over the modifier's).
+  for (const char* contradictory : {"Observation?subject:Group=Patient/p1", "Observation?subject:Medication=m1",
+                                    "Observation?subject:Medication.code=x", "Observation?subject:Patient=Group/p1"})
+    CHECK(error_ids(contradictory) == std::vector<std::string>{"search-parameter-invalid"});
   CHECK(set("Observation?patient=p2") == ids_t{"o3"});
   CHECK(set("Observation?subject=Patient/p1,Patient/p3") == ids_t{"o1", "o2", "o4"});
   CHECK(set(std::string("Observation?subject=") + std::string(base) + "/Patient/p1") == ids_t{"o1", "o2"});
@@ -406,8 +427,6 @@ TEST_CASE_METHOD(search_data, ":of-type finds identifiers by their type and exac
   CHECK(set("Patient?identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|rx12345").empty());
   CHECK(set("Patient?identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|NH|RX12345").empty());
   CHECK(error_ids("Patient?identifier:of-type=MR|RX12345") == std::vector<std::string>{"search-parameter-invalid"});
-  // _containedType=contained is not honoured (containers are returned): reported, not silently ignored.
-  CHECK(search("Patient?_contained=true&_containedType=contained").http.body.find("search-parameter-ignored") != std::string::npos);
 }
 
 TEST_CASE_METHOD(search_data, "_id, _type across types, and the Patient compartment", "[server][search][compartment]") {
@@ -766,9 +785,48 @@ TEST_CASE_METHOD(search_data, "chains continue inside contained resources", "[se
     for (const std::string& id : ids_of(second)) both.push_back(id);
     CHECK(std::set<std::string>(both.begin(), both.end()) == ids_t{"ms1", "ms2"});
   }
-  auto contained_type = search("Medication?code=222&_contained=true&_containedType=contained");
-  CHECK(ids_of(contained_type) == std::vector<std::string>{"ms2"});  // containers, and a warning
-  CHECK(contained_type.http.body.find("search-parameter-ignored") != std::string::npos);
+
+  // _containedType=contained: the contained resources alone, each named by its container's URL and its
+  // local id (search.html#contained); with both, the resources that match as well.
+  const std::string ms = std::string(base) + "/MedicationStatement/";
+  CHECK(full_urls("Medication?code=111&_contained=true&_containedType=contained") == ids_t{ms + "ms1#m1", ms + "ms2#m2"});
+  CHECK(full_urls("Medication?code=111&_contained=both&_containedType=contained") ==
+        ids_t{std::string(base) + "/Medication/real", ms + "ms1#m1", ms + "ms2#m2"});
+  CHECK(full_urls("Medication?code=222&_contained=true&_containedType=contained") == ids_t{ms + "ms2#m1"});
+  CHECK(full_urls("Patient?family=taylor&_contained=true&_containedType=contained") ==
+        ids_t{std::string(base) + "/Observation/o5#pt"});
+  CHECK(full_urls("Medication?code=111&_contained=true&_containedType=container") == ids_t{ms + "ms1", ms + "ms2"});
+  CHECK(set("Medication?code=111&_containedType=contained") == ids_t{"real"});  // without _contained: no effect
+  {
+    auto alone = search("Medication?code=222&_contained=true&_containedType=contained");
+    CHECK(alone.http.body.find("search-parameter-ignored") == std::string::npos);
+    auto bundle = alone.json();
+    const auto& resource = *bundle.find("entry")->as_array().at(0).find("resource");
+    CHECK(*resource.find_string("resourceType") == "Medication");
+    CHECK(*resource.find_string("id") == "m1");
+    CHECK(*resource.find("code")->find("coding")->as_array().at(0).find_string("code") == "222");
+    CHECK(resource.find("status") == nullptr);  // the statement's own elements are not there
+    auto subset = search("Medication?code=111&manufacturer:missing=false&_contained=true&_containedType=contained&_elements=id");
+    auto subset_bundle = subset.json();
+    const auto& shown = *subset_bundle.find("entry")->as_array().at(0).find("resource");
+    CHECK(*shown.find_string("id") == "m1");
+    CHECK(shown.find("code") == nullptr);  // _elements applies to the contained resource
+  }
+  {
+    // Two contained in one container are two matches, paged one by one; _sort=_id sorts by local id.
+    auto r = search("Medication?_contained=true&_containedType=contained&_count=1&_total=accurate&_sort=-_id");
+    CHECK(r.json().find("total")->as_number().text == "3");
+    std::vector<std::string> seen = full_urls_in_order(r);
+    CHECK(seen == std::vector<std::string>{ms + "ms2#m2"});
+    for (std::string next = link(r, "next"); !next.empty() && seen.size() < 5;) {
+      auto page = get(target_of(next));
+      REQUIRE(page.status() == 200);
+      for (const std::string& url : full_urls_in_order(page)) seen.push_back(url);
+      next = link(page, "next");
+    }
+    CHECK(seen.size() == 3);
+    CHECK(std::set<std::string>(seen.begin(), seen.end()) == ids_t{ms + "ms1#m1", ms + "ms2#m1", ms + "ms2#m2"});
+  }
   for (const char* refused : {"Medication?_contained=maybe", "Medication?_contained=true&_include=Medication:manufacturer",
                               "Medication?_contained=both&_sort=code", "Medication?_contained=true&manufacturer.name=leeds",
                               "Medication?_contained=true&_containedType=other", "Patient/p1/MedicationStatement?_contained=true",
@@ -786,6 +844,7 @@ TEST_CASE_METHOD(search_data, "chains continue inside contained resources", "[se
   CHECK(set("MedicationStatement?medication.code=333") == ids_t{"ms1"});
   CHECK(set("MedicationStatement?medication.manufacturer.name=leeds").empty());
   CHECK(set("Medication?code=333&_contained=true") == ids_t{"ms1"});
+  CHECK(full_urls("Medication?code=333&_contained=true&_containedType=contained") == ids_t{ms + "ms1#m1"});
   int deleted = del("/fhir/MedicationStatement/ms1").status();
   CHECK((deleted == 200 || deleted == 204));
   CHECK(set("MedicationStatement?medication.code=333").empty());
