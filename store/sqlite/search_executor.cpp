@@ -1328,10 +1328,45 @@ class search_run {
         q << " AND s.target_type = ";
         q.bind(inc.target_type);
       }
+      // A canonical (or an absolute URL) names the resource whose `url` is that URL.
+      if (auto urls = canonical_url_params(inc); !urls.empty()) {
+        q << " UNION SELECT u.res_pk FROM ix_reference s JOIN ix_uri u ON u.param_id IN (SELECT value FROM json_each(";
+        q.bind(json_list(urls));
+        q << ")) AND u.uri = s.url JOIN resource t ON t.pk = u.res_pk WHERE s.res_pk IN (SELECT value FROM json_each(";
+        q.bind(json_list(pks));
+        q << ")) AND s.param_id IN (SELECT value FROM json_each(";
+        q.bind(json_list(params));
+        q << ")) AND s.url <> '' AND t.deleted = 0";
+      }
       auto st = db_.prepared(q.text);
       bind_all(*st, q.values);
       while (st->step()) out.push_back(st->column_int64(0));
     }
+    return out;
+  }
+
+  // The `url` parameters of the types an include may reach (its target type, else the parameter's
+  // targets, else every type): a canonical reference is resolved through them.
+  std::vector<std::int64_t> canonical_url_params(const fhir::search::include& inc) const {
+    std::vector<std::int64_t> out;
+    auto add = [&](std::int64_t type) {
+      if (auto url = params_.find(type, "url")) out.push_back(*url);
+    };
+    if (!inc.target_type.empty()) {
+      if (auto t = type_id(inc.target_type)) add(*t);
+    } else if (inc.parameter && !inc.parameter->targets.empty()) {
+      for (const std::string& target : inc.parameter->targets)
+        if (auto t = type_id(target)) add(*t);
+    } else {
+      for (const auto& [name, id] : types_.ids) add(id);
+    }
+    return out;
+  }
+
+  static std::vector<std::int64_t> pks_of(const std::vector<found>& resources, std::int64_t type_id) {
+    std::vector<std::int64_t> out;
+    for (const found& r : resources)
+      if (r.type_id == type_id) out.push_back(r.pk);
     return out;
   }
 
@@ -1362,6 +1397,16 @@ class search_run {
       q.bind(json_strings(ids));
       q << ")) AND s.target_type = ";
       q.bind(name->second);
+      // The sources whose canonical (or absolute URL) is a target's `url`.
+      if (auto url = params_.find(target_type, "url")) {
+        q << " UNION SELECT s.res_pk FROM ix_uri u JOIN ix_reference s ON s.param_id IN (SELECT value FROM json_each(";
+        q.bind(json_list(params));
+        q << ")) AND s.url = u.uri AND s.url <> '' WHERE u.param_id = ";
+        q.bind(*url);
+        q << " AND u.res_pk IN (SELECT value FROM json_each(";
+        q.bind(json_list(pks_of(targets, target_type)));
+        q << "))";
+      }
       auto st = db_.prepared(q.text);
       bind_all(*st, q.values);
       while (st->step()) out.push_back(st->column_int64(0));

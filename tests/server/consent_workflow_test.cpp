@@ -431,6 +431,36 @@ TEST_CASE_METHOD(gp_and_hospital, "_contained returns a container only to a call
   CHECK(matches(app, "Patient?general-practitioner.name=hidden", gp) == 1);
 }
 
+// An include reached through a canonical goes with the match that names it: a Questionnaire named only by a
+// hidden QuestionnaireResponse is not shown, nor that response as a _revinclude. Fails when canonicals do
+// not link (nothing included for anyone) or when an include is kept without a shown match naming it.
+TEST_CASE_METHOD(gp_and_hospital, "an include through a canonical goes with the match that names it", "[server][consent][search][include]") {
+  REQUIRE(app.put("/fhir/Questionnaire/phq9", R"({"resourceType":"Questionnaire","id":"phq9","status":"active",
+    "url":"https://forms.example/Questionnaire/phq9"})", with(gp)).status() == 201);
+  REQUIRE(app.put("/fhir/QuestionnaireResponse/qa", R"({"resourceType":"QuestionnaireResponse","id":"qa","status":"completed",
+    "questionnaire":"https://forms.example/Questionnaire/phq9|1","subject":{"reference":"Patient/p1"}})", with(gp)).status() == 201);
+  REQUIRE(app.put("/fhir/Consent/o1", consent("o1", "p1", "shcr-optout", "active"), with(admin)).status() == 201);
+  auto included = [&](const std::string& query, const server::http::header& who) {
+    auto r = app.get("/fhir/" + query, {who});
+    INFO(query << "\n" << r.http.body);
+    REQUIRE(r.status() == 200);
+    std::vector<std::string> out;
+    auto bundle = r.json();
+    if (const auto* entries = bundle.find("entry"))
+      for (const auto& e : entries->as_array())
+        if (*e.find("search")->find_string("mode") == "include") out.push_back(*e.find("resource")->find_string("id"));
+    return out;
+  };
+  const std::string forward = "QuestionnaireResponse?_include=QuestionnaireResponse:questionnaire";
+  const std::string reverse = "Questionnaire?_id=phq9&_revinclude=QuestionnaireResponse:questionnaire";
+  CHECK(included(forward, gp) == std::vector<std::string>{"phq9"});
+  CHECK(included(reverse, gp) == std::vector<std::string>{"qa"});
+  CHECK(matches(app, forward, hospital) == 0);
+  CHECK(included(forward, hospital).empty());
+  CHECK(matches(app, reverse, hospital) == 1);
+  CHECK(included(reverse, hospital).empty());
+}
+
 TEST_CASE("page links are bound to the caller, the search and 15 minutes", "[server][consent][paging]") {
   identity_provider idp;
   app_fixture app(jwt_options(idp));

@@ -393,6 +393,20 @@ TEST_CASE_METHOD(search_data, "reference search: another server's absolute refer
   CHECK(set("QuestionnaireResponse?questionnaire=" + std::string(base) + "/Questionnaire/q1") == ids_t{"qr1", "qr2"});
   CHECK(set("QuestionnaireResponse?questionnaire=Questionnaire/q1") == ids_t{"qr1", "qr2"});
   CHECK(set("QuestionnaireResponse?questionnaire=https://other.example/fhir/Questionnaire/q1") == ids_t{"qr3"});
+  // _include and _revinclude through a canonical reach the resource whose url it names ("|version" or
+  // not), or the resource of a relative canonical's type and id; another server's names none of ours.
+  put_ok("Questionnaire/q2", R"({"resourceType":"Questionnaire","id":"q2","status":"active",
+    "url":"https://forms.example/Questionnaire/gad7","version":"2.0"})");
+  put_ok("QuestionnaireResponse/qr4", R"({"resourceType":"QuestionnaireResponse","id":"qr4","status":"completed",
+    "questionnaire":"https://forms.example/Questionnaire/gad7|2.0"})");
+  CHECK(set("QuestionnaireResponse?_id=qr1&_include=QuestionnaireResponse:questionnaire", "include") == ids_t{"q1"});
+  CHECK(set("QuestionnaireResponse?_id=qr2&_include=QuestionnaireResponse:questionnaire", "include") == ids_t{"q1"});
+  CHECK(set("QuestionnaireResponse?_id=qr4&_include=QuestionnaireResponse:questionnaire", "include") == ids_t{"q2"});
+  CHECK(set("QuestionnaireResponse?_id=qr3&_include=QuestionnaireResponse:questionnaire", "include").empty());
+  CHECK(set("QuestionnaireResponse?_id=qr4&_include=QuestionnaireResponse:*", "include") == ids_t{"q2"});
+  CHECK(set("Questionnaire?_id=q1&_revinclude=QuestionnaireResponse:questionnaire", "include") == ids_t{"qr1", "qr2"});
+  CHECK(set("Questionnaire?_id=q2&_revinclude=QuestionnaireResponse:questionnaire", "include") == ids_t{"qr4"});
+  CHECK(set("Questionnaire?_id=q1,q2&_revinclude=QuestionnaireResponse:*", "include") == ids_t{"qr1", "qr2", "qr4"});
   // A contained resource's local id is no resource's, written under the base or not.
   CHECK(error_ids("Observation?subject=" + std::string(base) + "/Patient/%23pt") == std::vector<std::string>{"search-parameter-invalid"});
   CHECK(set("Observation?subject:Patient.general-practitioner=" + std::string(base) + "/Organization/org1&code=8867-4") ==
