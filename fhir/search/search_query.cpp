@@ -123,6 +123,19 @@ std::string unescape(std::string_view value) {
   return out;
 }
 
+}  // namespace
+
+std::string escape_value(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == ',' || c == '|' || c == '$' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+namespace {
+
 class query_parser {
  public:
   query_parser(const search_parameters& params, const parse_options& options) : params_(params), options_(options) {}

@@ -169,6 +169,8 @@ result<search_query> parse_query(const search_parameters& parameters, std::strin
 // Splits a parameter value on unescaped `separator` (',' between OR values, '|' in tokens, '$' in
 // composites) and removes the escapes (`\,` `\|` `\$` `\\`).
 std::vector<std::string> split_escaped(std::string_view value, char separator);
+// `text` as one search value: its `,` `|` `$` and `\` escaped, so it is read back as written.
+std::string escape_value(std::string_view text);
 
 std::string_view to_string(modifier m);
 

@@ -143,10 +143,17 @@ bool clause_holds_visibly(const context& ctx, const fhir_request& request, const
     std::string final_parameter = has_final_parameter(c.name);
     if (final_parameter.empty()) return false;
     // A Patient seen in minimal form never contributes here: it is found through its own reference to
-    // the match (generalPractitioner, link), which the minimal form withholds.
-    return any_visible(ctx, request, c.has.front().source_type,
-                       {{c.has.front().reference->code, type + "/" + id}, {final_parameter, c.raw_value}}, false,
-                       c.has.size() > 1, budget);
+    // the match (generalPractitioner, link), which the minimal form withholds. A source may name the
+    // match by its canonical URL too (the store's _has follows those).
+    std::vector<std::string> names{type + "/" + id};
+    if (match.json.find("\"url\":") != std::string::npos)
+      if (auto parsed = fhir::json::parse(match.json))
+        if (const std::string* url = parsed->find_string("url")) names.push_back(fhir::search::escape_value(*url));
+    for (const std::string& name : names)
+      if (any_visible(ctx, request, c.has.front().source_type, {{c.has.front().reference->code, name}, {final_parameter, c.raw_value}},
+                      false, c.has.size() > 1, budget))
+        return true;
+    return false;
   }
   const fhir::search::chain_link& first = c.chain.front();
   std::string rest = after_first_hop(c.name);

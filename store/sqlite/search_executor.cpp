@@ -338,6 +338,17 @@ class search_run {
         q << " AND t.pk IN (";
         q.append(clause_set(c, level + 1, {*target_id}));
         q << "))";
+        // A canonical (or an absolute URL) names the target whose `url` it is: driven from the matching
+        // targets' url rows to the sources' rows by URL (the partial index on (param_id, url)).
+        if (auto url = params_.find(*target_id, "url")) {
+          q << " UNION ALL SELECT s.res_pk FROM ix_uri u CROSS JOIN ix_reference s ON ";
+          param_condition(q, "s", type_ids, link.parameter->code, contained);
+          q << " AND s.url = u.uri AND s.url <> '' WHERE u.param_id = ";
+          q.bind(*url);
+          q << " AND u.res_pk IN (";
+          q.append(clause_set(c, level + 1, {*target_id}));
+          q << ")";
+        }
       }
       if (contained || !any_contained(*target_id)) continue;
       // Driven from the matching contained resources to their container's reference row ("#" + id): CROSS
@@ -423,6 +434,16 @@ class search_run {
       q << " AND s.res_pk IN (";
       q.append(level + 1 < c.has.size() ? has_set(c, level + 1, {*source}) : final_set(c, {*source}));
       q << ")";
+      // Targets a matching source names by URL (a canonical, or an absolute reference): by their `url`.
+      if (auto url = params_.find(type_ids[i], "url")) {
+        q << " UNION SELECT u.res_pk FROM ix_reference s INDEXED BY ix_reference_res CROSS JOIN ix_uri u ON u.param_id = ";
+        q.bind(*url);
+        q << " AND u.uri = s.url WHERE ";
+        param_condition(q, "s", {*source}, link.reference->code);
+        q << " AND s.url <> '' AND s.res_pk IN (";
+        q.append(level + 1 < c.has.size() ? has_set(c, level + 1, {*source}) : final_set(c, {*source}));
+        q << ")";
+      }
     }
     if (q.text.empty()) q << "SELECT NULL WHERE 0";
     return q;

@@ -459,6 +459,12 @@ TEST_CASE_METHOD(gp_and_hospital, "an include through a canonical goes with the 
   CHECK(included(forward, hospital).empty());
   CHECK(matches(app, reverse, hospital) == 1);
   CHECK(included(reverse, hospital).empty());
+  // A chain or _has through that canonical holds only through what the caller may see.
+  for (const std::string& query : {std::string("QuestionnaireResponse?questionnaire.url=https://forms.example/Questionnaire/phq9"),
+                                   std::string("Questionnaire?_has:QuestionnaireResponse:questionnaire:status=completed")}) {
+    CHECK(matches(app, query, gp) == 1);
+    CHECK(matches(app, query, hospital) == 0);
+  }
 }
 
 TEST_CASE("page links are bound to the caller, the search and 15 minutes", "[server][consent][paging]") {

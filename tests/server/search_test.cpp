@@ -407,6 +407,12 @@ TEST_CASE_METHOD(search_data, "reference search: another server's absolute refer
   CHECK(set("Questionnaire?_id=q1&_revinclude=QuestionnaireResponse:questionnaire", "include") == ids_t{"qr1", "qr2"});
   CHECK(set("Questionnaire?_id=q2&_revinclude=QuestionnaireResponse:questionnaire", "include") == ids_t{"qr4"});
   CHECK(set("Questionnaire?_id=q1,q2&_revinclude=QuestionnaireResponse:*", "include") == ids_t{"qr1", "qr2", "qr4"});
+  // Chains and _has through a canonical too.
+  CHECK(set("QuestionnaireResponse?questionnaire._id=q1") == ids_t{"qr1", "qr2"});
+  CHECK(set("QuestionnaireResponse?questionnaire.version=2.0") == ids_t{"qr4"});
+  CHECK(set("QuestionnaireResponse?questionnaire:Questionnaire.url=https://forms.example/Questionnaire/gad7") == ids_t{"qr4"});
+  CHECK(set("Questionnaire?_has:QuestionnaireResponse:questionnaire:_id=qr4") == ids_t{"q2"});
+  CHECK(set("Questionnaire?_has:QuestionnaireResponse:questionnaire:_id=qr1,qr2,qr3") == ids_t{"q1"});
   // A contained resource's local id is no resource's, written under the base or not.
   CHECK(error_ids("Observation?subject=" + std::string(base) + "/Patient/%23pt") == std::vector<std::string>{"search-parameter-invalid"});
   CHECK(set("Observation?subject:Patient.general-practitioner=" + std::string(base) + "/Organization/org1&code=8867-4") ==

@@ -17,7 +17,8 @@
 namespace {
 
 const std::vector<std::string> types = {"Patient",           "Observation",       "Organization",         "ValueSet",
-                                        "Location",          "DocumentReference", "MolecularSequence",   "QuestionnaireResponse"};
+                                        "Location",          "DocumentReference", "MolecularSequence",   "QuestionnaireResponse",
+                                        "Questionnaire"};
 
 const fhir::search::search_parameters& parameters() {
   static const fhir::search::search_parameters p(fhir::definitions::r4());
@@ -373,6 +374,8 @@ TEST_CASE("the main searches use indexes, never a scan of a table", "[store][sea
     "subject":{"reference":"https://other.example/fhir/Patient/p9"}})")).ok());
   REQUIRE(s->create(parse(R"({"resourceType":"QuestionnaireResponse","status":"completed",
     "questionnaire":"http://shcr.example/fhir/Questionnaire/q1"})")).ok());
+  REQUIRE(s->create(parse(R"({"resourceType":"Questionnaire","status":"active","url":"http://shcr.example/fhir/Questionnaire/q1",
+    "version":"3"})")).ok());
   struct expectation {
     std::string type;
     std::vector<std::pair<std::string, std::string>> query;
@@ -400,6 +403,9 @@ TEST_CASE("the main searches use indexes, never a scan of a table", "[store][sea
       {"Observation", {{"subject", "https://other.example/fhir/Patient/p9"}}},
       {"Observation", {{"subject", "http://shcr.example/fhir/Patient/p1"}}},
       {"QuestionnaireResponse", {{"questionnaire", "http://shcr.example/fhir/Questionnaire/q1"}}},
+      // Through a canonical: from the targets' url rows to the sources' by URL, and back.
+      {"QuestionnaireResponse", {{"questionnaire.version", "3"}}},
+      {"Questionnaire", {{"_has:QuestionnaireResponse:questionnaire:status", "completed"}}},
   };
   const std::vector<std::string> bases{"http://shcr.example/fhir"};
   for (const auto& e : searches) {
