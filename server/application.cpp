@@ -45,6 +45,10 @@ fhir::result<std::unique_ptr<auth::authenticator>> make_authenticator(const fhir
   if (!a.jwks_path.empty()) {
     auto keys = auth::key_set::load(a.jwks_path);
     if (!keys) return std::move(keys).error();
+    if (a.issuers.size() > 1 && (*keys)->unbound() > 0)
+      log::warning("{} of the {} JWKS keys name no issuer: any of the {} trusted issuers may sign with them (give each key an "
+                   "\"issuer\" member to bind it)",
+                   (*keys)->unbound(), (*keys)->size(), a.issuers.size());
     verifier = std::make_shared<auth::jwt_verifier>(
         auth::jwt_options{.issuers = a.issuers, .audience = a.audience.empty() ? options.base_url : a.audience}, std::move(*keys));
   }

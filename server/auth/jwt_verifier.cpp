@@ -133,6 +133,7 @@ fhir::result<std::shared_ptr<const claims>> jwt_verifier::verify_uncached(std::s
 
   if (std::find(options_.issuers.begin(), options_.issuers.end(), c->issuer) == options_.issuers.end())
     return rejected("The token's issuer is not trusted by this server", "token-issuer");
+  if (key->issuer && *key->issuer != c->issuer) return rejected("The token's key belongs to another issuer", "token-issuer");
   if (std::find(c->audience.begin(), c->audience.end(), options_.audience) == c->audience.end())
     return rejected(fmt::format("The token is not for this server (aud must include {})", options_.audience), "token-audience");
   if (!payload->find("exp") || !payload->find("iat")) return rejected("The token must have exp and iat claims");

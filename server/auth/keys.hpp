@@ -36,6 +36,9 @@ struct verification_key {
   key_type type;
   std::optional<algorithm> alg;  // the JWK's "alg": when present, tokens must use exactly it
   pkey key;
+  // The JWK's "issuer" (an extension member, as some identity providers publish it): when present,
+  // only tokens of that issuer may use the key, so one trusted issuer cannot sign as another.
+  std::optional<std::string> issuer = std::nullopt;
 };
 
 // The public keys of a JWKS document. Immutable once built; shared by request threads.
@@ -49,6 +52,8 @@ class key_set {
 
   const verification_key* find(std::string_view kid) const;
   std::size_t size() const { return keys_.size(); }
+  // The keys without an "issuer": any trusted issuer's token may use them.
+  std::size_t unbound() const;
 
  private:
   std::vector<verification_key> keys_;

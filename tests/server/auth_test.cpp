@@ -172,6 +172,33 @@ TEST_CASE("verified tokens are cached until the keys change", "[auth][jwt]") {
   CHECK(rejection(v.verify(token, now)) == "token-key-unknown");
 }
 
+// Two trusted identity providers: a key the JWKS binds to one (its "issuer" member) cannot sign the
+// other's tokens; an unbound key still serves any trusted issuer. Fails when the binding is not checked.
+TEST_CASE("a JWKS key with an issuer signs only that issuer's tokens", "[auth][jwt][errors]") {
+  const std::string other = "https://idp.other-trust.nhs.uk";
+  auto bound = [&](const signer& s, std::string_view to) {
+    std::string jwk = auth::public_jwk(s.key, s.kid, s.alg);
+    return jwk.substr(0, jwk.size() - 1) + R"(,"issuer":")" + std::string(to) + R"("})";
+  };
+  auto keys = auth::key_set::parse(R"({"keys":[)" + bound(rsa(), issuer) + "," + auth::public_jwk(ec().key, ec().kid, ec().alg) + "]}");
+  REQUIRE(keys.ok());
+  CHECK((*keys)->unbound() == 1);
+  auth::jwt_verifier v({.issuers = {std::string(issuer), other}, .audience = std::string(audience)}, *keys);
+  auto claims_of = [&](std::string_view iss) {
+    std::string c = claims_json();
+    c.replace(c.find(issuer), issuer.size(), iss);
+    return c;
+  };
+  CHECK(v.verify(mint(rsa(), claims_of(issuer)), now).ok());
+  CHECK(rejection(v.verify(mint(rsa(), claims_of(other)), now)) == "token-issuer");
+  CHECK(v.verify(mint(ec(), claims_of(other)), now).ok());
+  CHECK(v.verify(mint(ec(), claims_of(issuer)), now).ok());
+  // An issuer member that is not a URL string is a broken JWKS, not an unbound key.
+  std::string jwk = auth::public_jwk(rsa().key, "k2", auth::algorithm::rs256);
+  CHECK_FALSE(auth::key_set::parse(R"({"keys":[)" + jwk.substr(0, jwk.size() - 1) + R"(,"issuer":7}]})").ok());
+  CHECK_FALSE(auth::key_set::parse(R"({"keys":[)" + jwk.substr(0, jwk.size() - 1) + R"(,"issuer":""}]})").ok());
+}
+
 TEST_CASE("a JWKS with unusable keys is refused, keys for other uses are skipped", "[auth][jwt][errors]") {
   CHECK_FALSE(auth::key_set::parse("not json").ok());
   CHECK_FALSE(auth::key_set::parse(R"({"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"}]})").ok());  // no kid
