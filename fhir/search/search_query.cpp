@@ -649,11 +649,13 @@ class query_parser {
       else v.text = text;
       return v;
     }
-    std::string plain = unescape(text);
-    reference_parts parts = split_reference(plain);
-    auto local = parts.absolute ? local_target_of(plain, options_.local_bases) : std::nullopt;
     using stored = search_parameter::own_base_urls;
     stored by = c.parameter ? c.parameter->urls : stored::type_id;
+    // A canonical's "|version" (search.html#versions): the index keeps canonicals without their version,
+    // so a versioned value finds the references to that canonical whatever version they name.
+    std::string plain = by == stored::type_id ? unescape(text) : split_escaped(text, '|').front();
+    reference_parts parts = split_reference(plain);
+    auto local = parts.absolute ? local_target_of(plain, options_.local_bases) : std::nullopt;
     bool by_type_id = local && by != stored::url;
     // `subject:Group=Patient/p1`: the modifier and the value name different types; nothing can match both.
     std::string_view value_type = local ? std::string_view(local->type) : parts.type;

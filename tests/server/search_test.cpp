@@ -402,6 +402,10 @@ TEST_CASE_METHOD(search_data, "reference search: another server's absolute refer
   CHECK(set("QuestionnaireResponse?_id=qr1&_include=QuestionnaireResponse:questionnaire", "include") == ids_t{"q1"});
   CHECK(set("QuestionnaireResponse?_id=qr2&_include=QuestionnaireResponse:questionnaire", "include") == ids_t{"q1"});
   CHECK(set("QuestionnaireResponse?_id=qr4&_include=QuestionnaireResponse:questionnaire", "include") == ids_t{"q2"});
+  // A versioned value finds the references to that canonical (the index keeps no version).
+  CHECK(set("QuestionnaireResponse?questionnaire=https://forms.example/Questionnaire/gad7|2.0") == ids_t{"qr4"});
+  CHECK(set("QuestionnaireResponse?questionnaire=https://forms.example/Questionnaire/gad7") == ids_t{"qr4"});
+  CHECK(set("QuestionnaireResponse?questionnaire=" + std::string(base) + "/Questionnaire/q1|1") == ids_t{"qr1", "qr2"});
   CHECK(set("QuestionnaireResponse?_id=qr3&_include=QuestionnaireResponse:questionnaire", "include").empty());
   CHECK(set("QuestionnaireResponse?_id=qr4&_include=QuestionnaireResponse:*", "include") == ids_t{"q2"});
   CHECK(set("Questionnaire?_id=q1&_revinclude=QuestionnaireResponse:questionnaire", "include") == ids_t{"qr1", "qr2"});
