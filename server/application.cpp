@@ -1,5 +1,7 @@
 #include "server/application.hpp"
 
+#include <algorithm>
+
 #include "server/bulk/export_run.hpp"
 #include "server/bulk/import_request.hpp"
 #include "server/bulk/import_run.hpp"
@@ -28,6 +30,21 @@ namespace server {
 
 namespace {
 
+// Keys whose issuer binding (a JWK's "issuer") is likely a mistake: with several trusted issuers, keys any
+// of them may sign with; keys bound to an issuer that is not trusted, which no token can use.
+void warn_about_key_issuers(const auth::key_set& keys, const std::vector<std::string>& issuers) {
+  std::size_t unbound = 0;
+  for (const auth::verification_key& key : keys.keys()) {
+    if (!key.issuer) ++unbound;
+    else if (std::find(issuers.begin(), issuers.end(), *key.issuer) == issuers.end())
+      log::warning("JWKS key '{}' is bound to the issuer {}, which is not trusted (--issuer): no token can use it", key.kid, *key.issuer);
+  }
+  if (issuers.size() > 1 && unbound > 0)
+    log::warning("{} of the {} JWKS keys name no issuer: any of the {} trusted issuers may sign with them (give each key an "
+                 "\"issuer\" member to bind it)",
+                 unbound, keys.size(), issuers.size());
+}
+
 fhir::result<std::unique_ptr<auth::authenticator>> make_authenticator(const fhir::definitions::registry& definitions,
                                                                      const application_options& options) {
   const auth_options& a = options.auth;
@@ -45,10 +62,7 @@ fhir::result<std::unique_ptr<auth::authenticator>> make_authenticator(const fhir
   if (!a.jwks_path.empty()) {
     auto keys = auth::key_set::load(a.jwks_path);
     if (!keys) return std::move(keys).error();
-    if (a.issuers.size() > 1 && (*keys)->unbound() > 0)
-      log::warning("{} of the {} JWKS keys name no issuer: any of the {} trusted issuers may sign with them (give each key an "
-                   "\"issuer\" member to bind it)",
-                   (*keys)->unbound(), (*keys)->size(), a.issuers.size());
+    warn_about_key_issuers(**keys, a.issuers);
     verifier = std::make_shared<auth::jwt_verifier>(
         auth::jwt_options{.issuers = a.issuers, .audience = a.audience.empty() ? options.base_url : a.audience}, std::move(*keys));
   }
@@ -265,6 +279,7 @@ fhir::result<fhir::done> application::reload_keys() {
   if (jwks_path_.empty() || !authenticator_->verifier()) return fhir::done{};
   auto keys = auth::key_set::load(jwks_path_);
   if (!keys) return std::move(keys).error();
+  warn_about_key_issuers(**keys, authenticator_->verifier()->options().issuers);
   authenticator_->verifier()->replace_keys(std::move(*keys));
   return fhir::done{};
 }

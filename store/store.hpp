@@ -248,6 +248,9 @@ struct search_entry {
   // _containedType=contained: the match is the resource with this local id inside `version` (its
   // container's current version); empty for a resource matched in its own right.
   std::string contained_id = {};
+  // An include: the entries ("Type/id": matches, or includes under :iterate) whose links reached it,
+  // so that one reached only from a match the caller may not see can be left out with it.
+  std::vector<std::string> included_by = {};
 };
 
 struct search_page {

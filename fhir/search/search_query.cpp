@@ -658,8 +658,9 @@ class query_parser {
     auto local = parts.absolute ? local_target_of(plain, options_.local_bases) : std::nullopt;
     bool by_type_id = local && by != stored::url;
     // `subject:Group=Patient/p1`: the modifier and the value name different types; nothing can match both.
+    // (A URL's path need not name a type: `https://example.org/Forms/phq9` is no Forms resource.)
     std::string_view value_type = local ? std::string_view(local->type) : parts.type;
-    if (c.modifier == modifier::type && !value_type.empty() && value_type != c.modifier_type)
+    if (c.modifier == modifier::type && params_.definitions().is_resource_type(value_type) && value_type != c.modifier_type)
       return bad(name, fmt::format("'{}' names a {}, but ':{}' asks for a {}", plain, value_type, c.modifier_type, c.modifier_type));
     // A canonical is stored as written, by URL: one of ours may be written under the base URL or
     // relative (not conformant, but not refused), so both spellings are matched.

@@ -1,7 +1,5 @@
 #include "server/auth/keys.hpp"
 
-#include <algorithm>
-
 #include <fmt/format.h>
 #include <openssl/core_names.h>
 #include <openssl/pem.h>
@@ -149,7 +147,7 @@ fhir::result<std::shared_ptr<const key_set>> key_set::parse(std::string_view jwk
       return invalid(fmt::format("JWKS key '{}': alg {} does not match its kty", *kid, to_string(*key.alg)));
     if (const fhir::json::value* issuer = jwk.find("issuer")) {
       if (!issuer->is_string() || issuer->as_string().empty())
-        return invalid(fmt::format("JWKS key '{}': issuer must be the issuer's URL", *kid));
+        return invalid(fmt::format("JWKS key '{}': issuer must be a non-empty string (the issuer's URL, as in tokens' iss)", *kid));
       key.issuer = issuer->as_string();
     }
     set->keys_.push_back(std::move(key));
@@ -161,10 +159,6 @@ fhir::result<std::shared_ptr<const key_set>> key_set::load(const std::string& pa
   auto text = fhir::read_file(path);
   if (!text) return invalid(fmt::format("Cannot read the JWKS file '{}'", path), "jwks-unreadable");
   return parse(*text);
-}
-
-std::size_t key_set::unbound() const {
-  return static_cast<std::size_t>(std::count_if(keys_.begin(), keys_.end(), [](const verification_key& k) { return !k.issuer; }));
 }
 
 const verification_key* key_set::find(std::string_view kid) const {

@@ -52,8 +52,7 @@ class key_set {
 
   const verification_key* find(std::string_view kid) const;
   std::size_t size() const { return keys_.size(); }
-  // The keys without an "issuer": any trusted issuer's token may use them.
-  std::size_t unbound() const;
+  const std::vector<verification_key>& keys() const { return keys_; }
 
  private:
   std::vector<verification_key> keys_;

@@ -1,9 +1,6 @@
 #include "server/consent/consent_enforcement.hpp"
 
 #include <algorithm>
-#include <functional>
-#include <map>
-#include <optional>
 #include <set>
 #include <span>
 
@@ -349,81 +346,20 @@ std::optional<store::resource_version> last_live_version(const context& ctx, con
   return std::nullopt;
 }
 
-namespace {
-
-// What an entry is known by and what it points at, to link includes to what is shown: "Type/id" both
-// ways (Reference elements), and the names a canonical element gives (with or without "|version"): a
-// resource's `url` ("url:" + the URL) or, relative, its "Type/id".
-struct entry_links {
-  std::vector<std::string> known_by;
-  std::vector<std::string> points_at;
-};
-
-// Each name an entry of the page has, as a canonical would write it, to the key it is known by.
-using canonical_names = std::map<std::string, std::string, std::less<>>;
-
-void collect_canonical_mentions(const value& v, const canonical_names& names, std::vector<std::string>& out) {
-  if (v.is_string()) {
-    std::string_view text = v.as_string();
-    if (auto named = names.find(text.substr(0, text.find('|'))); named != names.end()) out.push_back(named->second);
-  } else if (v.is_object()) {
-    for (const auto& m : v.as_object()) collect_canonical_mentions(m.value, names, out);
-  } else if (v.is_array()) {
-    for (const value& item : v.as_array()) collect_canonical_mentions(item, names, out);
-  }
-}
-
-std::vector<entry_links> links_of(const context& ctx, const std::vector<const store::search_entry*>& entries) {
-  std::vector<std::optional<value>> parsed;
-  std::vector<entry_links> out(entries.size());
-  canonical_names names;
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    auto r = fhir::json::parse(entries[i]->version.json);
-    parsed.push_back(r ? std::optional<value>(std::move(*r)) : std::nullopt);
-    std::string key = entries[i]->version.info.type + "/" + entries[i]->version.info.id;
-    names.emplace(key, key);
-    out[i].known_by.push_back(std::move(key));
-    if (const std::string* url = parsed.back() ? parsed.back()->find_string("url") : nullptr) {
-      names.emplace(*url, "url:" + *url);
-      out[i].known_by.push_back("url:" + *url);
-    }
-  }
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    if (!parsed[i]) continue;
-    collect_references(*parsed[i], ctx.settings.own_bases(), out[i].points_at);
-    if (!parsed[i]->is_object()) continue;
-    for (const auto& m : parsed[i]->as_object())
-      if (m.key != "url" && m.key != "id") collect_canonical_mentions(m.value, names, out[i].points_at);
-  }
-  return out;
-}
-
-}  // namespace
-
-void keep_linked_includes(const context& ctx, const std::vector<store::search_entry>& shown_entries,
-                          std::vector<store::search_entry>& includes) {
-  if (includes.empty()) return;  // nothing to link: do not read the shown entries' references
-  std::vector<const store::search_entry*> all;
-  for (const auto& e : shown_entries) all.push_back(&e);
-  for (const auto& e : includes) all.push_back(&e);
-  std::vector<entry_links> links = links_of(ctx, all);
-  std::set<std::string> shown, referenced;  // what is shown is known by, and what it points at
-  auto show_entry = [&](const entry_links& l) {
-    shown.insert(l.known_by.begin(), l.known_by.end());
-    referenced.insert(l.points_at.begin(), l.points_at.end());
-  };
-  for (std::size_t i = 0; i < shown_entries.size(); ++i) show_entry(links[i]);
-  auto any_in = [](const std::vector<std::string>& keys, const std::set<std::string>& set) {
-    return std::any_of(keys.begin(), keys.end(), [&](const std::string& k) { return set.contains(k); });
-  };
+void keep_linked_includes(const std::vector<store::search_entry>& shown_entries, std::vector<store::search_entry>& includes) {
+  auto key = [](const store::search_entry& e) { return e.version.info.type + "/" + e.version.info.id; };
+  std::set<std::string> shown;  // the matches shown, and the includes kept so far
+  for (const auto& e : shown_entries) shown.insert(key(e));
   std::vector<bool> kept(includes.size(), false);
+  // The store names the entries whose links reached each include; an :iterate include is reached from
+  // another include, so keeping one may let another through: until nothing changes.
   for (bool grew = true; grew;) {
     grew = false;
     for (std::size_t i = 0; i < includes.size(); ++i) {
-      const entry_links& l = links[shown_entries.size() + i];
-      if (kept[i] || !(any_in(l.known_by, referenced) || any_in(l.points_at, shown))) continue;
+      const std::vector<std::string>& from = includes[i].included_by;
+      if (kept[i] || std::none_of(from.begin(), from.end(), [&](const std::string& k) { return shown.contains(k); })) continue;
       kept[i] = grew = true;
-      show_entry(l);
+      shown.insert(key(includes[i]));
     }
   }
   std::vector<store::search_entry> out;

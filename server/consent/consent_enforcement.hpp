@@ -79,9 +79,10 @@ bool visible(const context& ctx, const fhir_request& request, const store::resou
 // The newest version of a deleted resource that was not a deletion (what decides a deleted resource).
 std::optional<store::resource_version> last_live_version(const context& ctx, const std::string& type, const std::string& id);
 
-// Drops the included resources not linked to what is shown: an include stays when it refers to, or is
-// referred to by, a shown entry or an include kept so far (:iterate). One of a hidden match goes with it.
-void keep_linked_includes(const context& ctx, const std::vector<store::search_entry>& shown, std::vector<store::search_entry>& includes);
+// Drops the included resources not linked to what is shown: an include stays when the store reached it
+// from a shown match or from an include kept so far (:iterate), by the links it followed
+// (search_entry::included_by). One reached only from a hidden match goes with it.
+void keep_linked_includes(const std::vector<store::search_entry>& shown, std::vector<store::search_entry>& includes);
 
 // The OperationOutcome entries of a search Bundle (consent.md sections 1 and 3): something was withheld
 // from a clinical caller (no reason, no count); emergency access under break-glass is in effect.

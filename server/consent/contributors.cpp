@@ -143,10 +143,12 @@ bool clause_holds_visibly(const context& ctx, const fhir_request& request, const
     std::string final_parameter = has_final_parameter(c.name);
     if (final_parameter.empty()) return false;
     // A Patient seen in minimal form never contributes here: it is found through its own reference to
-    // the match (generalPractitioner, link), which the minimal form withholds. A source may name the
-    // match by its canonical URL too (the store's _has follows those).
+    // the match (generalPractitioner, link), which the minimal form withholds. Through a canonical
+    // parameter a source names the match by its URL (the store's _has follows those); restated so only
+    // there: elsewhere a URL under the base would be read as another resource's Type/id.
     std::vector<std::string> names{type + "/" + id};
-    if (match.json.find("\"url\":") != std::string::npos)
+    const fhir::search::search_parameter& reference = *c.has.front().reference;
+    if (reference.urls == fhir::search::search_parameter::own_base_urls::url && match.json.find("\"url\":") != std::string::npos)
       if (auto parsed = fhir::json::parse(match.json))
         if (const std::string* url = parsed->find_string("url")) names.push_back(fhir::search::escape_value(*url));
     for (const std::string& name : names)

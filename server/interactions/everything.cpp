@@ -153,7 +153,7 @@ http::response everything(const context& ctx, const fhir_request& request) {
       if (!consent::show(ctx, request, entry.version)) continue;
       (entry.mode == store::search_mode::include ? includes : matches).push_back(std::move(entry));
     }
-    consent::keep_linked_includes(ctx, matches, includes);
+    consent::keep_linked_includes(matches, includes);
     for (const auto& entry : matches) {
       if (request.audit) request.audit->returned(entry.version.info, entry.version.json);
       bundle.add_search_entry(ctx.settings, entry.version, "match");

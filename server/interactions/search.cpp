@@ -129,10 +129,12 @@ fhir::result<visible_results> visible_page(const context& ctx, const fhir_reques
       if (entry.mode == store::search_mode::include) {
         if (!may_see_included(ctx, request, entry.version.info, own_records)) continue;
         if (!consent::show(ctx, request, entry.version)) continue;
-        if (std::none_of(includes.begin(), includes.end(), [&](const store::search_entry& e) {
-              return e.version.info.type == entry.version.info.type && e.version.info.id == entry.version.info.id;
-            }))
-          includes.push_back(std::move(entry));
+        auto same = std::find_if(includes.begin(), includes.end(), [&](const store::search_entry& e) {
+          return e.version.info.type == entry.version.info.type && e.version.info.id == entry.version.info.id;
+        });
+        // Reached again from this store page's matches: those links count too (keep_linked_includes).
+        if (same == includes.end()) includes.push_back(std::move(entry));
+        else same->included_by.insert(same->included_by.end(), entry.included_by.begin(), entry.included_by.end());
         continue;
       }
       if (!consent::show(ctx, request, entry.version, containers(query)) ||
@@ -150,7 +152,7 @@ fhir::result<visible_results> visible_page(const context& ctx, const fhir_reques
     if (page->next_token.empty() || matches == count) break;
     at = page->next_token;
   }
-  consent::keep_linked_includes(ctx, out.entries, includes);
+  consent::keep_linked_includes(out.entries, includes);
   for (auto& e : includes) out.entries.push_back(std::move(e));
   if ((query.total != fhir::search::total_mode::none || count == 0) && !out.total) {
     auto total = visible_total(ctx, request, query);
@@ -225,17 +227,18 @@ http::response run(const context& ctx, const fhir_request& request, std::string_
   bool subsetting = fhir::search::wants_subset(query->summary, query->elements);
   for (const auto& entry : page->entries) {
     std::string_view mode = entry.mode == store::search_mode::match ? "match" : "include";
-    // The audit names what was disclosed from: a contained resource's container.
-    if (request.audit) request.audit->returned(entry.version.info, entry.version.json);
     if (!subsetting && entry.contained_id.empty()) {
+      if (request.audit) request.audit->returned(entry.version.info, entry.version.json);
       bundle.add_search_entry(ctx.settings, entry.version, mode);
       continue;
     }
     auto parsed = fhir::json::parse(entry.version.json);
     if (!parsed) continue;
-    const fhir::json::value* resource = &*parsed;
     // _containedType=contained: the contained resource alone (the store indexed it from this text).
-    if (!entry.contained_id.empty() && !(resource = fhir::find_contained(*parsed, entry.contained_id))) continue;
+    const fhir::json::value* resource = entry.contained_id.empty() ? &*parsed : fhir::find_contained(*parsed, entry.contained_id);
+    if (!resource) continue;
+    // The audit names the resource disclosed from, with its patients: a contained one's container.
+    if (request.audit) request.audit->returned(entry.version.info, entry.version.json);
     store::resource_version shown{entry.version.info, subsetting ? fhir::json::serialize(fhir::search::subset(
                                                                        *resource, query->summary, query->elements, ctx.definitions))
                                                                  : fhir::json::serialize(*resource)};

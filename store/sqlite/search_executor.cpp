@@ -1033,6 +1033,8 @@ class search_run {
       }
       keys.push_back(std::move(col));
     }
+    // _containedType=contained: (local id, container) names a match for good; '' for a resource itself.
+    if (contained_source_) keys.push_back(key_column{"coalesce(m.local_id, '')", {}, false});
     return keys;
   }
 
@@ -1090,9 +1092,11 @@ class search_run {
     }
   }
 
-  // The column pages are ordered by last, and keyed on: a resource's pk (or a contained one's cpk).
+  // The column pages are ordered by last: a resource's pk, or a contained one's container's (after its
+  // local id: sort_columns()). Not the contained resource's cpk, which every update of its container
+  // renews: a page position must survive updates.
   std::string_view pk_column() const {
-    return contained_source_ ? "m.key" : drive_ == drive::stream ? "x.res_pk" : "r.pk";
+    return contained_source_ ? "m.container_pk" : drive_ == drive::stream ? "x.res_pk" : "r.pk";
   }
 
   sql where_clause(const std::vector<sql>& sets, std::size_t driver, std::int64_t max_pk) {
@@ -1129,7 +1133,7 @@ class search_run {
       q << ", " << k.expression;
       q.values.insert(q.values.end(), k.values.begin(), k.values.end());
     }
-    q << ", " << pk_column() << (contained_source_ ? ", m.local_id" : ", NULL");
+    q << ", " << pk_column() << (contained_source_ ? ", m.local_id" : ", NULL");  // the row's key, its local id
     q.append(from_where(sets, driver, pos.max_pk, true));
     if (!pos.first_page()) {
       q << " AND (";
@@ -1148,7 +1152,7 @@ class search_run {
 
     struct row {
       resource_version version;
-      std::int64_t pk;  // the page key: pk_column()
+      std::int64_t pk;  // pk_column(): the resource's, or a contained match's container's
       std::vector<sql_value> keys;
       std::string contained_id;
     };
@@ -1159,7 +1163,7 @@ class search_run {
       const int key_at = static_cast<int>(8 + keys.size());
       while (st->step()) {
         // Streaming from an index, a resource with the same value twice comes twice, adjacently.
-        if (!rows.empty() && rows.back().pk == st->column_int64(key_at)) continue;
+        if (drive_ == drive::stream && !rows.empty() && rows.back().pk == st->column_int64(key_at)) continue;
         row r{read_version(*st, 0), st->column_int64(key_at), {}, std::string(st->column_text(key_at + 1))};
         for (std::size_t i = 0; i < keys.size(); ++i) r.keys.push_back(column_value(*st, static_cast<int>(8 + i)));
         rows.push_back(std::move(r));
@@ -1170,7 +1174,7 @@ class search_run {
     if (backwards) std::reverse(rows.begin(), rows.end());
 
     for (row& r : rows) {
-      page_pks_.push_back(r.pk);  // includes start from resources: _contained refuses them
+      page_pks_.push_back(r.pk);  // where includes start (_contained refuses them)
       page.entries.push_back(search_entry{std::move(r.version), search_mode::match, std::move(r.contained_id)});
     }
     if (rows.empty()) return fhir::done{};
@@ -1294,20 +1298,44 @@ class search_run {
       const auto& info = page.entries[i].version.info;
       frontier.push_back({page_pks_[i], *type_id(info.type), info.id});
     }
+    // Every link that reached an include, by the "Type/id" it came from (search_entry::included_by): an
+    // include reached again from another entry records that link too.
+    std::map<std::int64_t, std::string> key_of;
+    auto remember = [&](const found& f) { key_of[f.pk] = types_.names.at(f.type_id) + "/" + f.id; };
+    for (const found& f : frontier) remember(f);
+    std::map<std::int64_t, std::vector<std::string>> included_by;
+    std::map<std::int64_t, std::size_t> entry_of;  // an include already on the page: its entry
+    const std::set<std::int64_t> matches(page_pks_.begin(), page_pks_.end());
     for (int round = 0; round < max_include_rounds && !frontier.empty(); ++round) {
       std::vector<std::int64_t> added;
       for (const auto& inc : query_.includes) {
         if (round > 0 && !inc.iterate) continue;
-        for (std::int64_t pk : inc.reverse ? reverse_targets(inc, frontier) : forward_targets(inc, frontier))
-          if (seen.insert(pk).second && seen.size() - page_pks_.size() <= max_included) added.push_back(pk);
+        for (const include_link& link : inc.reverse ? reverse_targets(inc, frontier) : forward_targets(inc, frontier)) {
+          if (matches.contains(link.found)) continue;
+          if (seen.insert(link.found).second) {
+            if (seen.size() - page_pks_.size() > max_included) continue;
+            added.push_back(link.found);
+          }
+          std::vector<std::string>& from = entry_of.contains(link.found) ? page.entries[entry_of[link.found]].included_by
+                                                                         : included_by[link.found];
+          if (std::find(from.begin(), from.end(), key_of[link.from]) == from.end()) from.push_back(key_of[link.from]);
+        }
       }
       frontier.clear();
       for (auto& v : load(added)) {
         frontier.push_back({v.first, *type_id(v.second.info.type), v.second.info.id});
-        page.entries.push_back(search_entry{std::move(v.second), search_mode::include});
+        remember(frontier.back());
+        entry_of[v.first] = page.entries.size();
+        page.entries.push_back(search_entry{std::move(v.second), search_mode::include, {}, std::move(included_by[v.first])});
       }
     }
   }
+
+  // An include's resource and the page entry (a match or an earlier include) whose link reached it.
+  struct include_link {
+    std::int64_t found;
+    std::int64_t from;
+  };
 
   static std::string json_list(const std::vector<std::int64_t>& values) {
     std::string out = "[";
@@ -1327,18 +1355,18 @@ class search_run {
     return params_.find_all(source_type_id, inc.parameter->code);
   }
 
-  std::vector<std::int64_t> forward_targets(const fhir::search::include& inc, const std::vector<found>& sources) {
+  std::vector<include_link> forward_targets(const fhir::search::include& inc, const std::vector<found>& sources) {
     std::map<std::int64_t, std::vector<std::int64_t>> by_type;
     for (const auto& s : sources) {
       auto name = types_.names.find(s.type_id);
       if (inc.source_type == "*" || (name != types_.names.end() && name->second == inc.source_type)) by_type[s.type_id].push_back(s.pk);
     }
-    std::vector<std::int64_t> out;
+    std::vector<include_link> out;
     for (const auto& [source_type, pks] : by_type) {
       auto params = include_params(inc, source_type);
       if (params.empty()) continue;
       sql q;
-      q << "SELECT DISTINCT t.pk FROM ix_reference s JOIN resource_type rt ON rt.name = s.target_type "
+      q << "SELECT DISTINCT t.pk, s.res_pk FROM ix_reference s JOIN resource_type rt ON rt.name = s.target_type "
            "JOIN resource t ON t.type_id = rt.type_id AND t.id = s.target_id "
            "WHERE s.res_pk IN (SELECT value FROM json_each(";
       q.bind(json_list(pks));
@@ -1351,7 +1379,7 @@ class search_run {
       }
       // A canonical (or an absolute URL) names the resource whose `url` is that URL.
       if (auto urls = canonical_url_params(inc); !urls.empty()) {
-        q << " UNION SELECT u.res_pk FROM ix_reference s JOIN ix_uri u ON u.param_id IN (SELECT value FROM json_each(";
+        q << " UNION SELECT u.res_pk, s.res_pk FROM ix_reference s JOIN ix_uri u ON u.param_id IN (SELECT value FROM json_each(";
         q.bind(json_list(urls));
         q << ")) AND u.uri = s.url JOIN resource t ON t.pk = u.res_pk WHERE s.res_pk IN (SELECT value FROM json_each(";
         q.bind(json_list(pks));
@@ -1361,7 +1389,7 @@ class search_run {
       }
       auto st = db_.prepared(q.text);
       bind_all(*st, q.values);
-      while (st->step()) out.push_back(st->column_int64(0));
+      while (st->step()) out.push_back({st->column_int64(0), st->column_int64(1)});
     }
     return out;
   }
@@ -1391,9 +1419,13 @@ class search_run {
     return out;
   }
 
-  std::vector<std::int64_t> reverse_targets(const fhir::search::include& inc, const std::vector<found>& targets) {
+  std::vector<include_link> reverse_targets(const fhir::search::include& inc, const std::vector<found>& targets) {
     std::map<std::int64_t, std::vector<std::string>> ids_by_type;
-    for (const auto& t : targets) ids_by_type[t.type_id].push_back(t.id);
+    std::map<std::pair<std::int64_t, std::string>, std::int64_t> pk_of;  // (type id, id) -> pk
+    for (const auto& t : targets) {
+      ids_by_type[t.type_id].push_back(t.id);
+      pk_of[{t.type_id, t.id}] = t.pk;
+    }
     std::vector<std::int64_t> source_types;
     if (inc.source_type == "*") {
       for (const auto& [name, id] : types_.ids) source_types.push_back(id);
@@ -1405,14 +1437,14 @@ class search_run {
       auto p = include_params(inc, t);
       params.insert(params.end(), p.begin(), p.end());
     }
-    std::vector<std::int64_t> out;
+    std::vector<include_link> out;
     if (params.empty()) return out;
     for (const auto& [target_type, ids] : ids_by_type) {
       auto name = types_.names.find(target_type);
       if (name == types_.names.end()) continue;
       if (!inc.target_type.empty() && inc.target_type != name->second) continue;
       sql q;
-      q << "SELECT DISTINCT s.res_pk FROM ix_reference s WHERE s.param_id IN (SELECT value FROM json_each(";
+      q << "SELECT DISTINCT s.res_pk, s.target_id FROM ix_reference s WHERE s.param_id IN (SELECT value FROM json_each(";
       q.bind(json_list(params));
       q << ")) AND s.target_id IN (SELECT value FROM json_each(";
       q.bind(json_strings(ids));
@@ -1420,7 +1452,8 @@ class search_run {
       q.bind(name->second);
       // The sources whose canonical (or absolute URL) is a target's `url`.
       if (auto url = params_.find(target_type, "url")) {
-        q << " UNION SELECT s.res_pk FROM ix_uri u JOIN ix_reference s ON s.param_id IN (SELECT value FROM json_each(";
+        q << " UNION SELECT s.res_pk, t.id FROM ix_uri u JOIN resource t ON t.pk = u.res_pk JOIN ix_reference s ON s.param_id IN "
+             "(SELECT value FROM json_each(";
         q.bind(json_list(params));
         q << ")) AND s.url = u.uri AND s.url <> '' WHERE u.param_id = ";
         q.bind(*url);
@@ -1430,7 +1463,9 @@ class search_run {
       }
       auto st = db_.prepared(q.text);
       bind_all(*st, q.values);
-      while (st->step()) out.push_back(st->column_int64(0));
+      while (st->step())
+        if (auto target = pk_of.find({target_type, std::string(st->column_text(1))}); target != pk_of.end())
+          out.push_back({st->column_int64(0), target->second});
     }
     return out;
   }

@@ -4,6 +4,8 @@
 // emergency is per patient, overrides granular denies (audited as an override), and an emergency purpose
 // elsewhere is direct care.
 
+#include <set>
+
 #include <catch2/catch.hpp>
 
 #include "server/page_cursor.hpp"
@@ -431,37 +433,46 @@ TEST_CASE_METHOD(gp_and_hospital, "_contained returns a container only to a call
   CHECK(matches(app, "Patient?general-practitioner.name=hidden", gp) == 1);
 }
 
-// An include reached through a canonical goes with the match that names it: a Questionnaire named only by a
-// hidden QuestionnaireResponse is not shown, nor that response as a _revinclude. Fails when canonicals do
-// not link (nothing included for anyone) or when an include is kept without a shown match naming it.
-TEST_CASE_METHOD(gp_and_hospital, "an include through a canonical goes with the match that names it", "[server][consent][search][include]") {
-  REQUIRE(app.put("/fhir/Questionnaire/phq9", R"({"resourceType":"Questionnaire","id":"phq9","status":"active",
-    "url":"https://forms.example/Questionnaire/phq9"})", with(gp)).status() == 201);
-  REQUIRE(app.put("/fhir/QuestionnaireResponse/qa", R"({"resourceType":"QuestionnaireResponse","id":"qa","status":"completed",
-    "questionnaire":"https://forms.example/Questionnaire/phq9|1","subject":{"reference":"Patient/p1"}})", with(gp)).status() == 201);
+// An include goes with the match whose link reached it, whatever else names it: the hospital sees p2's
+// response and its PHQ-9, not p1's (an opt-out) nor the questionnaire only p1's names, though that one
+// names the PHQ-9 in turn (derivedFrom). Fails when includes are linked by what they mention rather than
+// by the store's links (the HIV-risk questionnaire is kept), or when canonicals link nothing.
+TEST_CASE_METHOD(gp_and_hospital, "an include goes with the match whose link reached it", "[server][consent][search][include]") {
+  const std::string forms = "https://forms.example/Questionnaire/";
+  REQUIRE(app.put("/fhir/Questionnaire/phq9", R"({"resourceType":"Questionnaire","id":"phq9","status":"active","url":")" + forms +
+                  R"(phq9"})", with(gp)).status() == 201);
+  REQUIRE(app.put("/fhir/Questionnaire/hiv", R"({"resourceType":"Questionnaire","id":"hiv","status":"active","url":")" + forms +
+                  R"(hiv-risk","derivedFrom":[")" + forms + R"(phq9"]})", with(gp)).status() == 201);
+  auto response = [&](const std::string& id, const std::string& patient, const std::string& form) {
+    return R"({"resourceType":"QuestionnaireResponse","id":")" + id + R"(","status":"completed","questionnaire":")" + forms + form +
+           R"(|1","subject":{"reference":"Patient/)" + patient + R"("}})";
+  };
+  REQUIRE(app.put("/fhir/QuestionnaireResponse/shown", response("shown", "p2", "phq9"), with(gp)).status() == 201);
+  REQUIRE(app.put("/fhir/QuestionnaireResponse/hidden", response("hidden", "p1", "hiv-risk"), with(gp)).status() == 201);
   REQUIRE(app.put("/fhir/Consent/o1", consent("o1", "p1", "shcr-optout", "active"), with(admin)).status() == 201);
   auto included = [&](const std::string& query, const server::http::header& who) {
     auto r = app.get("/fhir/" + query, {who});
     INFO(query << "\n" << r.http.body);
     REQUIRE(r.status() == 200);
-    std::vector<std::string> out;
+    std::set<std::string> out;
     auto bundle = r.json();
     if (const auto* entries = bundle.find("entry"))
       for (const auto& e : entries->as_array())
-        if (*e.find("search")->find_string("mode") == "include") out.push_back(*e.find("resource")->find_string("id"));
+        if (*e.find("search")->find_string("mode") == "include") out.insert(*e.find("resource")->find_string("id"));
     return out;
   };
   const std::string forward = "QuestionnaireResponse?_include=QuestionnaireResponse:questionnaire";
-  const std::string reverse = "Questionnaire?_id=phq9&_revinclude=QuestionnaireResponse:questionnaire";
-  CHECK(included(forward, gp) == std::vector<std::string>{"phq9"});
-  CHECK(included(reverse, gp) == std::vector<std::string>{"qa"});
-  CHECK(matches(app, forward, hospital) == 0);
-  CHECK(included(forward, hospital).empty());
-  CHECK(matches(app, reverse, hospital) == 1);
-  CHECK(included(reverse, hospital).empty());
-  // A chain or _has through that canonical holds only through what the caller may see.
-  for (const std::string& query : {std::string("QuestionnaireResponse?questionnaire.url=https://forms.example/Questionnaire/phq9"),
-                                   std::string("Questionnaire?_has:QuestionnaireResponse:questionnaire:status=completed")}) {
+  const std::string reverse = "Questionnaire?_revinclude=QuestionnaireResponse:questionnaire";
+  CHECK(included(forward, gp) == std::set<std::string>{"phq9", "hiv"});
+  CHECK(included(reverse, gp) == std::set<std::string>{"shown", "hidden"});
+  CHECK(matches(app, forward, hospital) == 1);
+  CHECK(included(forward, hospital) == std::set<std::string>{"phq9"});
+  CHECK(matches(app, reverse, hospital) == 2);
+  CHECK(included(reverse, hospital) == std::set<std::string>{"shown"});
+  // A chain or _has through a canonical holds only through what the caller may see.
+  const std::string chain = "QuestionnaireResponse?questionnaire.url=" + forms + "hiv-risk";
+  const std::string has = "Questionnaire?_has:QuestionnaireResponse:questionnaire:subject=Patient/p1";
+  for (const std::string& query : {chain, has}) {
     CHECK(matches(app, query, gp) == 1);
     CHECK(matches(app, query, hospital) == 0);
   }

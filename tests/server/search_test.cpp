@@ -416,6 +416,11 @@ TEST_CASE_METHOD(search_data, "reference search: another server's absolute refer
   CHECK(set("QuestionnaireResponse?questionnaire.version=2.0") == ids_t{"qr4"});
   CHECK(set("QuestionnaireResponse?questionnaire:Questionnaire.url=https://forms.example/Questionnaire/gad7") == ids_t{"qr4"});
   CHECK(set("Questionnaire?_has:QuestionnaireResponse:questionnaire:_id=qr4") == ids_t{"q2"});
+  // Of any version, though: the index keeps none (ADR 0006; version-exact matching would need it there).
+  put_ok("QuestionnaireResponse/qr5", R"({"resourceType":"QuestionnaireResponse","id":"qr5","status":"completed",
+    "questionnaire":"https://forms.example/Questionnaire/gad7|1.0"})");
+  CHECK(set("QuestionnaireResponse?questionnaire=https://forms.example/Questionnaire/gad7|2.0") == ids_t{"qr4", "qr5"});
+  CHECK(set("QuestionnaireResponse?questionnaire.version=2.0") == ids_t{"qr4", "qr5"});
   CHECK(set("Questionnaire?_has:QuestionnaireResponse:questionnaire:_id=qr1,qr2,qr3") == ids_t{"q1"});
   // A contained resource's local id is no resource's, written under the base or not.
   CHECK(error_ids("Observation?subject=" + std::string(base) + "/Patient/%23pt") == std::vector<std::string>{"search-parameter-invalid"});
@@ -434,6 +439,8 @@ TEST_CASE_METHOD(search_data, "reference search: Type/id, id, :type, :identifier
   for (const char* contradictory : {"Observation?subject:Group=Patient/p1", "Observation?subject:Medication=m1",
                                     "Observation?subject:Medication.code=x", "Observation?subject:Patient=Group/p1"})
     CHECK(error_ids(contradictory) == std::vector<std::string>{"search-parameter-invalid"});
+  // A URL whose path does not name a type is no contradiction.
+  CHECK(set("QuestionnaireResponse?questionnaire:Questionnaire=https://example.org/Forms/phq9").empty());
   CHECK(set("Observation?patient=p2") == ids_t{"o3"});
   CHECK(set("Observation?subject=Patient/p1,Patient/p3") == ids_t{"o1", "o2", "o4"});
   CHECK(set(std::string("Observation?subject=") + std::string(base) + "/Patient/p1") == ids_t{"o1", "o2"});
@@ -850,6 +857,24 @@ TEST_CASE_METHOD(search_data, "chains continue inside contained resources", "[se
     }
     CHECK(seen.size() == 3);
     CHECK(std::set<std::string>(seen.begin(), seen.end()) == ids_t{ms + "ms1#m1", ms + "ms2#m1", ms + "ms2#m2"});
+  }
+  {
+    // Containers updated between pages (their contained resources indexed anew) keep their matches'
+    // places: none skipped or repeated (paging by local id and container, not the renewed index keys).
+    auto r = search("Medication?_contained=true&_containedType=contained&_count=1");
+    std::vector<std::string> seen = full_urls_in_order(r);
+    const std::string note = R"(,"note":[{"text":"reviewed"}])";
+    put_ok("MedicationStatement/ms1",
+           statement("ms1", medication("m1", "111", R"(,"manufacturer":{"reference":"Organization/org1"})"), "#m1", note));
+    put_ok("MedicationStatement/ms2", statement("ms2", medication("m1", "222") + "," + medication("m2", "111"), "#m1",
+                                                R"(,"derivedFrom":[{"reference":"#m2"}])" + note));
+    for (std::string next = link(r, "next"); !next.empty() && seen.size() < 5;) {
+      auto page = get(target_of(next));
+      REQUIRE(page.status() == 200);
+      for (const std::string& url : full_urls_in_order(page)) seen.push_back(url);
+      next = link(page, "next");
+    }
+    CHECK(seen == std::vector<std::string>{ms + "ms1#m1", ms + "ms2#m1", ms + "ms2#m2"});
   }
   for (const char* refused : {"Medication?_contained=maybe", "Medication?_contained=true&_include=Medication:manufacturer",
                               "Medication?_contained=both&_sort=code", "Medication?_contained=true&manufacturer.name=leeds",
