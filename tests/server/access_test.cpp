@@ -249,6 +249,19 @@ TEST_CASE("history, searches across types, chains, _has and conditional criteria
   CHECK(refused.status() == 403);
   CHECK(refused.issue_ids() == std::vector<std::string>{"controller-missing"});
 
+  // _contained: containers of a type the caller may not read are no results, whole or as what they contain.
+  REQUIRE(app.put("/fhir/MedicationStatement/ms1", R"({"resourceType":"MedicationStatement","id":"ms1","status":"active",
+    "contained":[{"resourceType":"Medication","id":"m1","code":{"text":"aspirin"}}],"medicationReference":{"reference":"#m1"},
+    "subject":{"reference":"Patient/p1"}})", with(idp.clinician())).status() == 201);
+  auto medications_only = idp.clinician("ACU1", "user/Medication.rs");
+  for (const char* shape : {"container", "contained"}) {
+    std::string query = std::string("/fhir/Medication?_contained=true&_containedType=") + shape;
+    CHECK(fhir::testing::count_matches(app.get(query, {idp.clinician()}).json()) == 1);
+    auto limited = app.get(query, {medications_only});
+    REQUIRE(limited.status() == 200);
+    CHECK(fhir::testing::count_matches(limited.json()) == 0);
+  }
+
   // $validate of an instance reads it.
   CHECK(app.send("POST", "/fhir/Observation/o1/$validate?mode=delete", "", {clerk(idp)}).status() == 403);
   CHECK(app.send("POST", "/fhir/Observation/o1/$validate?mode=delete", "", {idp.clinician()}).status() == 200);
