@@ -208,12 +208,14 @@ class search_run {
     if (!any_result_type_ && result_type_ids_.empty()) result_type_ids_.push_back(0);  // no type: nothing
   }
 
-  // search.html#contained: the containers of the contained resources of the searched types that satisfy
-  // every clause (`inside`: each clause over contained resources), and with _contained=both the resources
-  // that do (clause_sets_).
-  sql containers_set(const std::vector<sql>& inside) {
+  // search.html#contained: the contained resources of the searched types that satisfy every clause
+  // (`inside`: each clause over contained resources) and, with _contained=both, the resources that do
+  // (clause_sets_). `contained_row` and `resource_row` are the columns each kind of match gives:
+  // containers_set() their containers' pks; contained_matches() `(container_pk, local_id)` rows.
+  sql contained_results(const std::vector<sql>& inside, std::string_view contained_row, std::string_view resource_row,
+                        std::string_view union_kind) {
     sql q;
-    q << "SELECT k.container_pk FROM contained_resource k WHERE ";
+    q << "SELECT " << contained_row << " FROM contained_resource k WHERE ";
     type_condition(q, "k.type_id", query_type_ids_);
     for (const sql& set : inside) {
       q << " AND k.cpk IN (";
@@ -221,7 +223,7 @@ class search_run {
       q << ")";
     }
     if (query_.contained == fhir::search::contained_mode::both) {
-      q << " UNION SELECT t.pk FROM resource t WHERE ";
+      q << " " << union_kind << " SELECT " << resource_row << " FROM resource t WHERE ";
       type_condition(q, "t.type_id", query_type_ids_);
       q << " AND t.deleted = 0";
       for (const sql& set : clause_sets_) {
@@ -233,29 +235,11 @@ class search_run {
     return q;
   }
 
-  // _containedType=contained: the rows a page is drawn from, `(key, container_pk, local_id)`: the
-  // contained resources of the searched types that satisfy every clause (`inside`), keyed by their cpk
-  // (negative), and with _contained=both the resources that do, keyed by their pk, with no local id.
+  sql containers_set(const std::vector<sql>& inside) { return contained_results(inside, "k.container_pk", "t.pk", "UNION"); }
+
+  // _containedType=contained: the rows a page is drawn from; a resource matched itself has no local id.
   sql contained_matches(const std::vector<sql>& inside) {
-    sql q;
-    q << "SELECT k.cpk AS key, k.container_pk AS container_pk, k.local_id AS local_id FROM contained_resource k WHERE ";
-    type_condition(q, "k.type_id", query_type_ids_);
-    for (const sql& set : inside) {
-      q << " AND k.cpk IN (";
-      q.append(set);
-      q << ")";
-    }
-    if (query_.contained == fhir::search::contained_mode::both) {
-      q << " UNION ALL SELECT t.pk, t.pk, NULL FROM resource t WHERE ";
-      type_condition(q, "t.type_id", query_type_ids_);
-      q << " AND t.deleted = 0";
-      for (const sql& set : clause_sets_) {
-        q << " AND t.pk IN (";
-        q.append(set);
-        q << ")";
-      }
-    }
-    return q;
+    return contained_results(inside, "k.container_pk AS container_pk, k.local_id AS local_id", "t.pk, NULL", "UNION ALL");
   }
 
   std::optional<std::int64_t> type_id(std::string_view name) const {
