@@ -248,10 +248,14 @@ struct search_entry {
   // _containedType=contained: the match is the resource with this local id inside `version` (its
   // container's current version); empty for a resource matched in its own right.
   std::string contained_id = {};
-  // An include: the entries ("Type/id": matches, or includes under :iterate) whose links reached it,
-  // so that one reached only from a match the caller may not see can be left out with it.
+  // An include: the entries whose links reached it, "match:Type/id" for a match and, under :iterate,
+  // "include:Type/id" for another include; so that one reached only from a match the caller may not see
+  // is left out with it (a resource both a hidden match and a kept include lets nothing through).
   std::vector<std::string> included_by = {};
 };
+
+inline constexpr std::string_view included_from_match = "match:";
+inline constexpr std::string_view included_from_include = "include:";
 
 struct search_page {
   std::vector<search_entry> entries;  // matches in order, then included resources (no duplicates)

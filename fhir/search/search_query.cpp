@@ -660,7 +660,8 @@ class query_parser {
     // `subject:Group=Patient/p1`: the modifier and the value name different types; nothing can match both.
     // (A URL's path need not name a type: `https://example.org/Forms/phq9` is no Forms resource.)
     std::string_view value_type = local ? std::string_view(local->type) : parts.type;
-    if (c.modifier == modifier::type && params_.definitions().is_resource_type(value_type) && value_type != c.modifier_type)
+    bool names_a_type = !value_type.empty() && (!parts.absolute || params_.definitions().is_resource_type(value_type));
+    if (c.modifier == modifier::type && names_a_type && value_type != c.modifier_type)
       return bad(name, fmt::format("'{}' names a {}, but ':{}' asks for a {}", plain, value_type, c.modifier_type, c.modifier_type));
     // A canonical is stored as written, by URL: one of ours may be written under the base URL or
     // relative (not conformant, but not refused), so both spellings are matched.

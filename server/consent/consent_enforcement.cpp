@@ -347,9 +347,11 @@ std::optional<store::resource_version> last_live_version(const context& ctx, con
 }
 
 void keep_linked_includes(const std::vector<store::search_entry>& shown_entries, std::vector<store::search_entry>& includes) {
-  auto key = [](const store::search_entry& e) { return e.version.info.type + "/" + e.version.info.id; };
-  std::set<std::string> shown;  // the matches shown, and the includes kept so far
-  for (const auto& e : shown_entries) shown.insert(key(e));
+  auto key = [](std::string_view role, const store::search_entry& e) {
+    return std::string(role) + e.version.info.type + "/" + e.version.info.id;
+  };
+  std::set<std::string> shown;  // the matches shown, and the includes kept so far, each in its role
+  for (const auto& e : shown_entries) shown.insert(key(store::included_from_match, e));
   std::vector<bool> kept(includes.size(), false);
   // The store names the entries whose links reached each include; an :iterate include is reached from
   // another include, so keeping one may let another through: until nothing changes.
@@ -359,7 +361,7 @@ void keep_linked_includes(const std::vector<store::search_entry>& shown_entries,
       const std::vector<std::string>& from = includes[i].included_by;
       if (kept[i] || std::none_of(from.begin(), from.end(), [&](const std::string& k) { return shown.contains(k); })) continue;
       kept[i] = grew = true;
-      shown.insert(key(includes[i]));
+      shown.insert(key(store::included_from_include, includes[i]));
     }
   }
   std::vector<store::search_entry> out;

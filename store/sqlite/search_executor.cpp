@@ -1282,11 +1282,13 @@ class search_run {
       const auto& info = page.entries[i].version.info;
       frontier.push_back({page_pks_[i], *type_id(info.type), info.id});
     }
-    // Every link that reached an include, by the "Type/id" it came from (search_entry::included_by): an
+    // Every link that reached an include, by the entry it came from (search_entry::included_by): an
     // include reached again from another entry records that link too.
     std::map<std::int64_t, std::string> key_of;
-    auto remember = [&](const found& f) { key_of[f.pk] = types_.names.at(f.type_id) + "/" + f.id; };
-    for (const found& f : frontier) remember(f);
+    auto remember = [&](const found& f, std::string_view role) {
+      key_of[f.pk] = std::string(role) + types_.names.at(f.type_id) + "/" + f.id;
+    };
+    for (const found& f : frontier) remember(f, included_from_match);
     std::map<std::int64_t, std::vector<std::string>> included_by;
     std::map<std::int64_t, std::size_t> entry_of;  // an include already on the page: its entry
     const std::set<std::int64_t> matches(page_pks_.begin(), page_pks_.end());
@@ -1308,7 +1310,7 @@ class search_run {
       frontier.clear();
       for (auto& v : load(added)) {
         frontier.push_back({v.first, *type_id(v.second.info.type), v.second.info.id});
-        remember(frontier.back());
+        remember(frontier.back(), included_from_include);
         entry_of[v.first] = page.entries.size();
         page.entries.push_back(search_entry{std::move(v.second), search_mode::include, {}, std::move(included_by[v.first])});
       }

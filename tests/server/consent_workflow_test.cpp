@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "server/consent/consent_enforcement.hpp"
 #include "server/page_cursor.hpp"
 #include "tests/server/app_fixture.hpp"
 #include "tests/server/identity_provider.hpp"
@@ -476,6 +477,39 @@ TEST_CASE_METHOD(gp_and_hospital, "an include goes with the match whose link rea
     CHECK(matches(app, query, gp) == 1);
     CHECK(matches(app, query, hospital) == 0);
   }
+  // Pages refilled after hidden matches: an include reached again from a later store page's shown match
+  // keeps that link (the first store page reached the PHQ-9 from a hidden response only).
+  REQUIRE(app.put("/fhir/QuestionnaireResponse/early", response("early", "p1", "phq9"), with(gp)).status() == 201);
+  const std::string paged = forward + "&_sort=_id&_count=1";  // early, hidden, shown: one store page each
+  CHECK(matches(app, paged, hospital) == 1);
+  CHECK(included(paged, hospital) == std::set<std::string>{"phq9"});
+}
+
+// A link counts in the role it was followed from: an include reached from a match that is withheld goes,
+// even when that same resource is shown on the page as another match's include (not :iterate: an include
+// of an include would be wrong FHIR as well as a leak). Fails when links are kept by "Type/id" alone.
+TEST_CASE("an include reached from a withheld match goes, though that resource is shown as an include", "[server][consent][include]") {
+  auto entry = [](std::string type, std::string id, std::vector<std::string> included_by = {}) {
+    store::search_entry e;
+    e.version.info.type = std::move(type);
+    e.version.info.id = std::move(id);
+    e.mode = included_by.empty() ? store::search_mode::match : store::search_mode::include;
+    e.included_by = std::move(included_by);
+    return e;
+  };
+  // Match H was withheld; the shown match S refers to H, so H is also on the page as S's include; Q was
+  // reached from H as a match only.
+  std::vector<store::search_entry> shown{entry("Questionnaire", "s")};
+  std::vector<store::search_entry> includes{entry("Questionnaire", "q", {"match:Questionnaire/h"}),
+                                            entry("Questionnaire", "h", {"match:Questionnaire/s"})};
+  server::consent::keep_linked_includes(shown, includes);
+  REQUIRE(includes.size() == 1);
+  CHECK(includes.front().version.info.id == "h");
+  // Under :iterate the store names the include it came from, and that link holds once the include is kept.
+  std::vector<store::search_entry> iterated{entry("Questionnaire", "q", {"include:Questionnaire/h"}),
+                                            entry("Questionnaire", "h", {"match:Questionnaire/s"})};
+  server::consent::keep_linked_includes(shown, iterated);
+  CHECK(iterated.size() == 2);
 }
 
 TEST_CASE("page links are bound to the caller, the search and 15 minutes", "[server][consent][paging]") {

@@ -439,8 +439,11 @@ TEST_CASE_METHOD(search_data, "reference search: Type/id, id, :type, :identifier
   for (const char* contradictory : {"Observation?subject:Group=Patient/p1", "Observation?subject:Medication=m1",
                                     "Observation?subject:Medication.code=x", "Observation?subject:Patient=Group/p1"})
     CHECK(error_ids(contradictory) == std::vector<std::string>{"search-parameter-invalid"});
-  // A URL whose path does not name a type is no contradiction.
-  CHECK(set("QuestionnaireResponse?questionnaire:Questionnaire=https://example.org/Forms/phq9").empty());
+  // A URL whose path does not name a type is no contradiction; a relative one that misspells it is.
+  put_ok("QuestionnaireResponse/forms", R"({"resourceType":"QuestionnaireResponse","id":"forms","status":"completed",
+    "questionnaire":"https://example.org/Forms/phq9"})");
+  CHECK(set("QuestionnaireResponse?questionnaire:Questionnaire=https://example.org/Forms/phq9") == ids_t{"forms"});
+  CHECK(error_ids("Observation?subject:Patient=Patinet/p1") == std::vector<std::string>{"search-parameter-invalid"});
   CHECK(set("Observation?patient=p2") == ids_t{"o3"});
   CHECK(set("Observation?subject=Patient/p1,Patient/p3") == ids_t{"o1", "o2", "o4"});
   CHECK(set(std::string("Observation?subject=") + std::string(base) + "/Patient/p1") == ids_t{"o1", "o2"});
