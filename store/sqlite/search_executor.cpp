@@ -1181,14 +1181,26 @@ class search_run {
                                                                                 : "compartment";
     page.plan.push_back(fmt::format("strategy: {}; driving clause: {}", strategies[static_cast<int>(drive_)],
                                     drive_ == drive::scan ? "none (type scan)" : driving));
+    append_plan(q, page.plan);
+  }
+
+  // SQLite's plan for `q`, one line per step (indented by depth), as `EXPLAIN QUERY PLAN` reports it.
+  void append_plan(const sql& q, std::vector<std::string>& plan) {
     auto st = db_.prepared("EXPLAIN QUERY PLAN " + q.text);
     bind_all(*st, q.values);
     std::map<std::int64_t, int> depth;
     while (st->step()) {
       int d = depth.contains(st->column_int64(1)) ? depth[st->column_int64(1)] + 1 : 0;
       depth[st->column_int64(0)] = d;
-      page.plan.push_back(std::string(static_cast<std::size_t>(2 * d), ' ') + std::string(st->column_text(3)));
+      plan.push_back(std::string(static_cast<std::size_t>(2 * d), ' ') + std::string(st->column_text(3)));
     }
+  }
+
+  // With explain, an include's statement and its plan follow the page's (each once per include).
+  void explain_include(const fhir::search::include& inc, const sql& q) {
+    if (!request_.explain || !explained_includes_.insert(inc.raw).second) return;
+    include_plan_.push_back("include: " + inc.raw);
+    append_plan(q, include_plan_);
   }
 
   // (k1, ..., kn, pk) after (or, backwards, before) the token's position, each key in its direction.
@@ -1315,6 +1327,7 @@ class search_run {
         page.entries.push_back(search_entry{std::move(v.second), search_mode::include, {}, std::move(included_by[v.first])});
       }
     }
+    page.plan.insert(page.plan.end(), include_plan_.begin(), include_plan_.end());
   }
 
   // An include's resource and the page entry (a match or an earlier include) whose link reached it.
@@ -1363,16 +1376,18 @@ class search_run {
         q << " AND s.target_type = ";
         q.bind(inc.target_type);
       }
-      // A canonical (or an absolute URL) names the resource whose `url` is that URL.
+      // A canonical (or an absolute URL) names the resource whose `url` is that URL. CROSS JOIN: from the
+      // sources' rows to the targets' url rows (the planner would read every url row of the parameter).
       if (auto urls = canonical_url_params(inc); !urls.empty()) {
-        q << " UNION SELECT u.res_pk, s.res_pk FROM ix_reference s JOIN ix_uri u ON u.param_id IN (SELECT value FROM json_each(";
+        q << " UNION SELECT u.res_pk, s.res_pk FROM ix_reference s CROSS JOIN ix_uri u ON u.param_id IN (SELECT value FROM json_each(";
         q.bind(json_list(urls));
-        q << ")) AND u.uri = s.url JOIN resource t ON t.pk = u.res_pk WHERE s.res_pk IN (SELECT value FROM json_each(";
+        q << ")) AND u.uri = s.url CROSS JOIN resource t ON t.pk = u.res_pk WHERE s.res_pk IN (SELECT value FROM json_each(";
         q.bind(json_list(pks));
         q << ")) AND s.param_id IN (SELECT value FROM json_each(";
         q.bind(json_list(params));
         q << ")) AND s.url <> '' AND t.deleted = 0";
       }
+      explain_include(inc, q);
       auto st = db_.prepared(q.text);
       bind_all(*st, q.values);
       while (st->step()) out.push_back({st->column_int64(0), st->column_int64(1)});
@@ -1436,10 +1451,11 @@ class search_run {
       q.bind(json_strings(ids));
       q << ")) AND s.target_type = ";
       q.bind(name->second);
-      // The sources whose canonical (or absolute URL) is a target's `url`.
+      // The sources whose canonical (or absolute URL) is a target's `url`: from the targets' url rows to
+      // the sources' by URL (CROSS JOIN keeps that order; the partial index on (param_id, url) serves it).
       if (auto url = params_.find(target_type, "url")) {
-        q << " UNION SELECT s.res_pk, t.id FROM ix_uri u JOIN resource t ON t.pk = u.res_pk JOIN ix_reference s ON s.param_id IN "
-             "(SELECT value FROM json_each(";
+        q << " UNION SELECT s.res_pk, t.id FROM ix_uri u CROSS JOIN resource t ON t.pk = u.res_pk CROSS JOIN ix_reference s ON "
+             "s.param_id IN (SELECT value FROM json_each(";
         q.bind(json_list(params));
         q << ")) AND s.url = u.uri AND s.url <> '' WHERE u.param_id = ";
         q.bind(*url);
@@ -1447,6 +1463,7 @@ class search_run {
         q.bind(json_list(pks_of(targets, target_type)));
         q << "))";
       }
+      explain_include(inc, q);
       auto st = db_.prepared(q.text);
       bind_all(*st, q.values);
       while (st->step())
@@ -1478,6 +1495,8 @@ class search_run {
   std::vector<std::int64_t> result_type_ids_;
   bool any_result_type_ = false;
   std::optional<sql> contained_source_;  // _containedType=contained: contained_matches()
+  std::set<std::string> explained_includes_;  // with explain: the includes whose plan is in include_plan_
+  std::vector<std::string> include_plan_;
   std::map<std::int64_t, bool> contained_types_;  // any_contained()
   std::vector<std::int64_t> page_pks_;
   drive drive_ = drive::set;

@@ -392,7 +392,10 @@ TEST_CASE("the main searches use indexes, never a scan of a table", "[store][sea
       {"Patient", {{"family", "taylor"}, {"_contained", "both"}}},
       {"Patient", {{"family", "taylor"}, {"_contained", "true"}, {"_containedType", "contained"}}},  // them alone
       {"Patient", {{"family", "taylor"}, {"_contained", "both"}, {"_containedType", "contained"}}},
-      {"Patient", {{"_id", "p1"}, {"_revinclude", "Observation:subject"}}},
+      {"Patient", {{"_id", "p1"}, {"_revinclude", "Observation:subject"}}},  // the include's plan follows the page's
+      {"Observation", {{"code", "http://loinc.org|8867-4"}, {"_include", "Observation:subject"}}},
+      {"QuestionnaireResponse", {{"status", "completed"}, {"_include", "QuestionnaireResponse:questionnaire"}}},
+      {"Questionnaire", {{"url", "http://shcr.example/fhir/Questionnaire/q1"}, {"_revinclude", "QuestionnaireResponse:questionnaire"}}},
       {"Patient", {{"_has:Observation:subject:code", "8867-4"}}},
       {"Organization", {{"_has:Patient:organization:_has:Observation:subject:code", "8867-4"}}},
       {"ValueSet", {{"url:above", "http://acme.org/fhir/ValueSet/1/_history/2"}}},
