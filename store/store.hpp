@@ -256,6 +256,10 @@ struct search_entry {
 
 inline constexpr std::string_view included_from_match = "match:";
 inline constexpr std::string_view included_from_include = "include:";
+// An entry of search_entry::included_by: the resource a link came from, in its role.
+inline std::string included_from(std::string_view role, std::string_view type, std::string_view id) {
+  return std::string(role).append(type).append("/").append(id);
+}
 
 struct search_page {
   std::vector<search_entry> entries;  // matches in order, then included resources (no duplicates)

@@ -348,7 +348,7 @@ std::optional<store::resource_version> last_live_version(const context& ctx, con
 
 void keep_linked_includes(const std::vector<store::search_entry>& shown_entries, std::vector<store::search_entry>& includes) {
   auto key = [](std::string_view role, const store::search_entry& e) {
-    return std::string(role) + e.version.info.type + "/" + e.version.info.id;
+    return store::included_from(role, e.version.info.type, e.version.info.id);
   };
   std::set<std::string> shown;  // the matches shown, and the includes kept so far, each in its role
   for (const auto& e : shown_entries) shown.insert(key(store::included_from_match, e));

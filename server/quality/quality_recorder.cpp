@@ -73,16 +73,6 @@ void collect_references(const fhir::json::value& v, const std::string& base_url,
   }
 }
 
-// A token search value with the separators of search.html#escaping escaped.
-std::string escape_token(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '\\' || c == ',' || c == '|' || c == '$') out += '\\';
-    out += c;
-  }
-  return out;
-}
-
 }  // namespace
 
 quality_recorder::quality_recorder(store::store& store, const fhir::search::search_parameters& parameters, visibility visible,
@@ -181,8 +171,8 @@ bool quality_recorder::run_check(const check& c) {
     const std::string* system = identifier.find_string("system");
     const std::string* value = identifier.find_string("value");
     if (!system || !value || ++checked > max_identifiers) continue;
-    auto query = fhir::search::parse_query(parameters_, v.type, {{"identifier", escape_token(*system) + "|" + escape_token(*value)}},
-                                           {.strict = true});
+    std::string token = fhir::search::escape_value(*system) + "|" + fhir::search::escape_value(*value);
+    auto query = fhir::search::parse_query(parameters_, v.type, {{"identifier", std::move(token)}}, {.strict = true});
     if (!query) return true;  // the type has no identifier search parameter
     auto page = store_.search(store::search_request{*query, 10});
     if (!page) continue;

@@ -317,10 +317,11 @@ class search_run {
         q << " AND s.target_type = ";
         q.bind(target);
         // +t.type_id: the inner set drives (by rowid); the type only filters.
+        const sql inner = clause_set(c, level + 1, {*target_id});
         q << " AND s.target_id IN (SELECT t.id FROM resource t WHERE +t.type_id = ";
         q.bind(*target_id);
         q << " AND t.pk IN (";
-        q.append(clause_set(c, level + 1, {*target_id}));
+        q.append(inner);
         q << "))";
         // A canonical (or an absolute URL) names the target whose `url` it is: driven from the matching
         // targets' url rows to the sources' rows by URL (the partial index on (param_id, url)).
@@ -330,7 +331,7 @@ class search_run {
           q << " AND s.url = u.uri AND s.url <> '' WHERE u.param_id = ";
           q.bind(*url);
           q << " AND u.res_pk IN (";
-          q.append(clause_set(c, level + 1, {*target_id}));
+          q.append(inner);
           q << ")";
         }
       }
@@ -415,8 +416,9 @@ class search_run {
       param_condition(q, "s", {*source}, link.reference->code);
       q << " AND s.target_type = ";
       q.bind(name->second);
+      const sql sources = level + 1 < c.has.size() ? has_set(c, level + 1, {*source}) : final_set(c, {*source});
       q << " AND s.res_pk IN (";
-      q.append(level + 1 < c.has.size() ? has_set(c, level + 1, {*source}) : final_set(c, {*source}));
+      q.append(sources);
       q << ")";
       // Targets a matching source names by URL (a canonical, or an absolute reference): by their `url`.
       if (auto url = params_.find(type_ids[i], "url")) {
@@ -425,7 +427,7 @@ class search_run {
         q << " AND u.uri = s.url WHERE ";
         param_condition(q, "s", {*source}, link.reference->code);
         q << " AND s.url <> '' AND s.res_pk IN (";
-        q.append(level + 1 < c.has.size() ? has_set(c, level + 1, {*source}) : final_set(c, {*source}));
+        q.append(sources);
         q << ")";
       }
     }
@@ -1117,7 +1119,7 @@ class search_run {
       q << ", " << k.expression;
       q.values.insert(q.values.end(), k.values.begin(), k.values.end());
     }
-    q << ", " << pk_column() << (contained_source_ ? ", m.local_id" : ", NULL");  // the row's key, its local id
+    if (contained_source_) q << ", m.local_id";  // the match inside the container r
     q.append(from_where(sets, driver, pos.max_pk, true));
     if (!pos.first_page()) {
       q << " AND (";
@@ -1136,7 +1138,7 @@ class search_run {
 
     struct row {
       resource_version version;
-      std::int64_t pk;  // pk_column(): the resource's, or a contained match's container's
+      std::int64_t pk;  // r.pk, which pk_column() always equals: a resource's, or a contained match's container's
       std::vector<sql_value> keys;
       std::string contained_id;
     };
@@ -1144,11 +1146,11 @@ class search_run {
     {
       auto st = db_.prepared(q.text);
       bind_all(*st, q.values);
-      const int key_at = static_cast<int>(8 + keys.size());
+      const int local_id_at = static_cast<int>(8 + keys.size());
       while (st->step()) {
         // Streaming from an index, a resource with the same value twice comes twice, adjacently.
-        if (drive_ == drive::stream && !rows.empty() && rows.back().pk == st->column_int64(key_at)) continue;
-        row r{read_version(*st, 0), st->column_int64(key_at), {}, std::string(st->column_text(key_at + 1))};
+        if (drive_ == drive::stream && !rows.empty() && rows.back().pk == st->column_int64(0)) continue;
+        row r{read_version(*st, 0), st->column_int64(0), {}, contained_source_ ? std::string(st->column_text(local_id_at)) : ""};
         for (std::size_t i = 0; i < keys.size(); ++i) r.keys.push_back(column_value(*st, static_cast<int>(8 + i)));
         rows.push_back(std::move(r));
       }
@@ -1288,7 +1290,8 @@ class search_run {
 
   void add_includes(search_page& page) {
     if (query_.includes.empty() || page.entries.empty()) return;
-    std::set<std::int64_t> seen(page_pks_.begin(), page_pks_.end());
+    const std::set<std::int64_t> matches(page_pks_.begin(), page_pks_.end());
+    std::set<std::int64_t> seen = matches;  // and the includes found so far
     std::vector<found> frontier;
     for (std::size_t i = 0; i < page.entries.size(); ++i) {
       const auto& info = page.entries[i].version.info;
@@ -1298,12 +1301,11 @@ class search_run {
     // include reached again from another entry records that link too.
     std::map<std::int64_t, std::string> key_of;
     auto remember = [&](const found& f, std::string_view role) {
-      key_of[f.pk] = std::string(role) + types_.names.at(f.type_id) + "/" + f.id;
+      key_of[f.pk] = included_from(role, types_.names.at(f.type_id), f.id);
     };
     for (const found& f : frontier) remember(f, included_from_match);
-    std::map<std::int64_t, std::vector<std::string>> included_by;
-    std::map<std::int64_t, std::size_t> entry_of;  // an include already on the page: its entry
-    const std::set<std::int64_t> matches(page_pks_.begin(), page_pks_.end());
+    std::map<std::int64_t, std::vector<std::string>> included_by;  // set on the entries once every round ran
+    std::map<std::int64_t, std::size_t> entry_of;                   // an include's entry on the page
     for (int round = 0; round < max_include_rounds && !frontier.empty(); ++round) {
       std::vector<std::int64_t> added;
       for (const auto& inc : query_.includes) {
@@ -1314,8 +1316,7 @@ class search_run {
             if (seen.size() - page_pks_.size() > max_included) continue;
             added.push_back(link.found);
           }
-          std::vector<std::string>& from = entry_of.contains(link.found) ? page.entries[entry_of[link.found]].included_by
-                                                                         : included_by[link.found];
+          std::vector<std::string>& from = included_by[link.found];
           if (std::find(from.begin(), from.end(), key_of[link.from]) == from.end()) from.push_back(key_of[link.from]);
         }
       }
@@ -1324,9 +1325,10 @@ class search_run {
         frontier.push_back({v.first, *type_id(v.second.info.type), v.second.info.id});
         remember(frontier.back(), included_from_include);
         entry_of[v.first] = page.entries.size();
-        page.entries.push_back(search_entry{std::move(v.second), search_mode::include, {}, std::move(included_by[v.first])});
+        page.entries.push_back(search_entry{std::move(v.second), search_mode::include});
       }
     }
+    for (auto& [pk, at] : entry_of) page.entries[at].included_by = std::move(included_by[pk]);
     page.plan.insert(page.plan.end(), include_plan_.begin(), include_plan_.end());
   }
 

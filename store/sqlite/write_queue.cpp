@@ -285,7 +285,8 @@ bool write_queue::await_durable() {
   // consent rules) sees the batches before its own, all handed to the sync already: it waits for them.
   // Only a read-trail job, after its batch's database COMMIT, could see a batch not yet handed, whose
   // sync would wait for the writer: such jobs must not read through readers.
-  if (in_read_trail_commit_ && std::this_thread::get_id() == thread_.get_id())
+  // (The flag is the writer thread's own: read only there, so readers on other threads never race on it.)
+  if (std::this_thread::get_id() == thread_.get_id() && in_read_trail_commit_)
     throw std::logic_error("a job of the read trail read the database through a reader connection (write_queue.hpp, invariant 5)");
   if (synced_through_.load() >= seen) return true;   // the usual case: nothing is waiting for the disk
   std::unique_lock lock(sync_mutex_);
